@@ -1,0 +1,186 @@
+//! Command line: `run` (default), `check`. Nothing numeric happens here.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::output;
+use crate::run::{run_scenario, RunOptions, Summary};
+use crate::scenario::Scenario;
+use crate::solve::Method;
+use crate::units::{format_quantity, Dimension};
+
+/// Fluid models of peer-assisted content delivery.
+///
+/// With no command, runs the built-in default scenario (a video that goes viral).
+#[derive(Debug, Parser)]
+#[command(name = "peerfluid", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: `run` on the built-in scenario).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario: write timeseries.csv and summary.json, print a summary.
+    Run(RunArgs),
+    /// Validate scenario files without running them.
+    Check {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args, Default)]
+pub struct RunArgs {
+    /// Scenario file (TOML); the built-in default when omitted.
+    pub file: Option<PathBuf>,
+    /// Output folder [default: results/<scenario name>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the summary as JSON on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Output intervals of the time series (rows = points + 1).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub points: u32,
+    /// Integration method.
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
+    pub method: MethodArg,
+}
+
+/// `--method`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum MethodArg {
+    /// Exact where the model is piecewise linear, Dopri5 otherwise.
+    #[default]
+    Auto,
+    /// Matrix exponentials between regime switches (one peer class only).
+    Exact,
+    /// Adaptive Dormand–Prince 5(4).
+    Dopri5,
+}
+
+/// Run the command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => run_cmd(RunArgs {
+            points: 500,
+            ..RunArgs::default()
+        }),
+        Some(Command::Run(args)) => run_cmd(args),
+        Some(Command::Check { files }) => check_cmd(&files),
+    }
+}
+
+fn load(file: Option<&Path>) -> anyhow::Result<Scenario> {
+    Ok(match file {
+        Some(p) => Scenario::from_path(p)?,
+        None => Scenario::builtin_default()?,
+    })
+}
+
+fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
+    let scenario = load(args.file.as_deref())?;
+    let opts = RunOptions {
+        points: args.points as usize,
+        method: match args.method {
+            MethodArg::Auto => Method::Auto,
+            MethodArg::Exact => Method::Exact,
+            MethodArg::Dopri5 => Method::Dopri5,
+        },
+    };
+    let record = run_scenario(&scenario, &opts)?;
+    let dir = args
+        .out
+        .unwrap_or_else(|| Path::new("results").join(&scenario.name));
+    let written = output::write_run(&dir, &record)
+        .with_context(|| format!("writing results of '{}'", scenario.name))?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut stdout, &record.summary)?;
+        writeln!(stdout)?;
+    } else {
+        write!(stdout, "{}", human_summary(&record.summary))?;
+        writeln!(stdout, "results:")?;
+        for p in &written {
+            writeln!(stdout, "  {}", p.display())?;
+        }
+    }
+    Ok(())
+}
+
+fn check_cmd(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for f in files {
+        match Scenario::from_path(f) {
+            Ok(s) => println!("ok: {} ({})", f.display(), s.name),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} scenario files are invalid", files.len());
+    }
+    Ok(())
+}
+
+/// The short human summary printed by `run`.
+pub fn human_summary(s: &Summary) -> String {
+    use Dimension::*;
+    let mut out = String::new();
+    let t = |v: f64| format_quantity(v, Time);
+    let bps = |v: f64| format_quantity(v, BitRate);
+    let gb = |v: f64| format_quantity(v, DataSize);
+    out.push_str(&format!("scenario '{}': {}\n", s.scenario, s.description.lines().next().unwrap_or("")));
+    out.push_str(&format!(
+        "  simulated {} ({}), arrivals {}, solver {} ({} steps, {} regime switches)\n",
+        t(s.horizon_s),
+        s.horizon_basis,
+        s.arrival_profile,
+        s.solver.method,
+        s.solver.steps,
+        s.solver.regime_switches
+    ));
+    if let Some(ss) = &s.steady_state {
+        out.push_str(&format!(
+            "  steady state ({}): {:.4} leechers, {:.4} seeds, download time {}, {}\n",
+            ss.basis,
+            ss.leechers,
+            ss.seeds,
+            t(ss.download_time_s),
+            ss.regime
+        ));
+        out.push_str(&format!(
+            "    server {} + peers {}; server carries {:.1} % of downloads\n",
+            bps(ss.server_rate_bps),
+            bps(ss.peer_rate_bps),
+            100.0 * ss.server_share
+        ));
+    } else {
+        out.push_str("  no steady state at the reference arrival rate\n");
+    }
+    out.push_str(&format!(
+        "  over the horizon: {:.1} downloads completed, {:.1} aborted; server sent {}, peers {} ({:.1} % from peers)\n",
+        s.downloads.completed,
+        s.downloads.aborted,
+        gb(s.bytes.server),
+        gb(s.bytes.peers),
+        100.0 * s.bytes.peer_share
+    ));
+    out.push_str(&format!(
+        "  peak: {:.1} leechers at t = {}; server up to {}\n",
+        s.peak.leechers,
+        t(s.peak.leechers_at_s),
+        bps(s.peak.server_rate_bps)
+    ));
+    out
+}

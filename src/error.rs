@@ -1,0 +1,122 @@
+//! Typed errors, one enum per pipeline stage (scenario → model → solve → output).
+//!
+//! Library code returns these; only `main.rs`, `cli.rs` and `run.rs` wrap them with `anyhow`
+//! context. Every message names the thing, the bound and the value, and where.
+
+use std::path::PathBuf;
+
+/// A scenario file (or a file it names) could not be read, parsed or validated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read at all.
+    #[error("{file}: cannot read the file: {reason}")]
+    Read {
+        /// Path as the user gave it.
+        file: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// TOML syntax, an unknown key, a wrong type, or a bad value: located in the file.
+    #[error("{file}:{line}:{column}: {message}")]
+    At {
+        /// Path as the user gave it.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in characters).
+        column: usize,
+        /// What is wrong, starting with the key path where one is known.
+        message: String,
+    },
+    /// A problem with no single location (a missing section, a cross-field rule).
+    #[error("{file}: {message}")]
+    Whole {
+        /// Path as the user gave it.
+        file: String,
+        /// What is wrong, naming the keys involved.
+        message: String,
+    },
+}
+
+/// The model cannot be built from the scenario, or has no steady state where one is needed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    /// The swarm has no steady state: its leecher population grows without bound.
+    #[error(
+        "scenario '{scenario}': the swarm has no steady state (leechers grow without bound: \
+         {reason}); set `horizon` to simulate a finite time"
+    )]
+    NoSteadyState {
+        /// Scenario name.
+        scenario: String,
+        /// Why, in the model's terms.
+        reason: String,
+    },
+}
+
+/// The integration failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SolveError {
+    /// The general-purpose ODE solver stopped.
+    #[error("integration failed at t = {t} s: {reason}")]
+    Integration {
+        /// Model time where it stopped.
+        t: f64,
+        /// The solver's message.
+        reason: String,
+    },
+    /// The exact piecewise-linear integrator met more regime switches than it allows.
+    #[error(
+        "integration stopped at t = {t} s after {switches} regime switches (limit {limit}): \
+         the trajectory chatters on a regime boundary"
+    )]
+    TooManySwitches {
+        /// Model time where it stopped.
+        t: f64,
+        /// Switches met.
+        switches: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A state became non-finite (a modelling bug or an overflow).
+    #[error("the state became non-finite at t = {t} s")]
+    NonFinite {
+        /// Model time.
+        t: f64,
+    },
+    /// Settings out of range (caller bug or bad flag).
+    #[error("solver settings: {0}")]
+    Settings(String),
+}
+
+/// Writing results failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// I/O on a named path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// CSV encoding.
+    #[error("{path}: {source}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The CSV error.
+        #[source]
+        source: csv::Error,
+    },
+    /// JSON encoding.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+}

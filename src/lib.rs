@@ -1,0 +1,26 @@
+//! peerfluid: how much a content provider saves when its users' machines help deliver, and
+//! what it must pay them.
+//!
+//! The pipeline, one module per stage:
+//!
+//! 1. [`scenario`]: a TOML file → raw `ScenarioFile` (types only) → validated [`scenario::Scenario`]
+//!    (every range and cross-field rule checked once, errors with file:line:column).
+//! 2. [`model`]: the scenario becomes a fluid model (Qiu–Srikant swarm, `models/swarm.md`).
+//! 3. [`solve`]: the model is integrated, exactly where it is piecewise linear, by Dopri5
+//!    otherwise, into a [`solve::Trajectory`].
+//! 4. [`run`]: trajectory and steady state become a [`run::RunRecord`] (time series + summary).
+//! 5. [`output`]: records are written as CSV and JSON, atomically.
+//!
+//! Units: quantities are parsed by [`units`] and carried in base units (seconds, bytes, bit/s,
+//! 1/s); models work in files and seconds.
+#![warn(missing_docs)]
+#![deny(clippy::float_cmp)]
+
+pub mod cli;
+pub mod error;
+pub mod model;
+pub mod output;
+pub mod run;
+pub mod scenario;
+pub mod solve;
+pub mod units;

@@ -1,0 +1,85 @@
+//! Fluid models: the right-hand sides the solvers integrate.
+//!
+//! A model holds its parameters (in model units: files and seconds) and exposes a pure
+//! right-hand side through [`FluidModel`]. A model whose every regime is linear can also expose
+//! itself as [`PiecewiseAffine`], which lets `solve` integrate it exactly with matrix
+//! exponentials between regime switches instead of with a step-size controller.
+//!
+//! Models: [`swarm::Swarm`] (Qiu–Srikant with K peer classes and a provider server,
+//! `models/swarm.md`).
+
+pub mod arrival;
+pub mod swarm;
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::units::Seconds;
+pub use arrival::{ArrivalProfile, ForcingSegment};
+
+/// A state vector.
+pub type State = DVector<f64>;
+
+/// A system of ODEs `dz/dt = f(t, z)` with named states.
+pub trait FluidModel: Send + Sync {
+    /// Short model name for outputs.
+    fn name(&self) -> &'static str;
+    /// Length of the state vector.
+    fn dim(&self) -> usize;
+    /// Names of the states, in order (used for diagnostics).
+    fn state_names(&self) -> Vec<String>;
+    /// State at t = 0.
+    fn initial_state(&self) -> State;
+    /// Right-hand side; must be pure (no interior mutability).
+    fn rhs(&self, t: Seconds, z: &State, dz: &mut State);
+    /// The model as a switched affine system, when every regime is linear.
+    fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
+        None
+    }
+}
+
+/// The dynamics in one regime: `dz/dt = a z + b + arrival · λ(t)`.
+#[derive(Debug, Clone)]
+pub struct Affine {
+    /// State matrix.
+    pub a: DMatrix<f64>,
+    /// Constant forcing.
+    pub b: DVector<f64>,
+    /// Direction in which the arrival rate λ(t) enters.
+    pub arrival: DVector<f64>,
+}
+
+/// A half-space `w·z + w0 ≥ 0`; a regime holds while all of its guards do.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// Normal.
+    pub w: DVector<f64>,
+    /// Offset.
+    pub w0: f64,
+}
+
+impl Guard {
+    /// Value of the guard function at `z`.
+    pub fn value(&self, z: &[f64]) -> f64 {
+        self.w.iter().zip(z).map(|(a, b)| a * b).sum::<f64>() + self.w0
+    }
+}
+
+/// A model whose state space is cut by hyperplanes into regimes with affine dynamics, and
+/// whose vector field is continuous across regime boundaries.
+pub trait PiecewiseAffine: Sync {
+    /// The first `dynamic_dim()` states feed back into the dynamics; the rest are running
+    /// integrals (their columns in every `Affine::a` are zero).
+    fn dynamic_dim(&self) -> usize;
+    /// Number of regimes (some may be unavailable, see `regime_available`).
+    fn regime_count(&self) -> usize;
+    /// Whether regime `r` can occur with these parameters (a zero-width regime cannot).
+    fn regime_available(&self, r: usize) -> bool;
+    /// A short label for regime `r`.
+    fn regime_label(&self, r: usize) -> &'static str;
+    /// Dynamics in regime `r`.
+    fn affine(&self, r: usize) -> Affine;
+    /// Guards of regime `r`.
+    fn guards(&self, r: usize) -> Vec<Guard>;
+    /// The arrival profile that drives the `arrival` direction.
+    fn arrival(&self) -> &ArrivalProfile;
+}

@@ -1,0 +1,700 @@
+//! Qiu–Srikant BitTorrent fluid model with K peer classes and a provider server.
+//!
+//! Card: `models/swarm.md` (equations, symbols, units, ranges, sources, reference values).
+//!
+//! Per class k (files and seconds; rates c_k, μ_k in files/s):
+//!
+//! ```text
+//! dx_k/dt = λ_k(t) − θ_k x_k − d_k
+//! dy_k/dt = d_k − γ_k y_k                      (y_k ≡ 0 when seeds leave at once)
+//! supply  = Σ_k μ_k (η x_k + y_k) + s          (peers first, then the server)
+//! d_k     = x_k · min(c_k, r)                  r: max-min fair water level, ∞ if supply ≥ Σ c_k x_k
+//! ```
+//!
+//! Sharing rule: the pooled upload (peers plus server) is shared max-min fairly among
+//! leechers, each capped by its own download rate (random peer selection, no tit-for-tat
+//! preference). With one class this is exactly `d = min(c x, μ(η x + y) + s)`.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::{Affine, ArrivalProfile, FluidModel, Guard, PiecewiseAffine, State};
+use crate::units::{PerSec, Seconds};
+
+/// One peer class in model units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwarmClass {
+    /// Class name (column suffix in outputs).
+    pub name: String,
+    /// Share of arrivals, in (0, 1]; shares sum to 1.
+    pub share: f64,
+    /// c: download rate, files/s.
+    pub c: f64,
+    /// μ: upload rate, files/s.
+    pub mu: f64,
+    /// θ: abort rate of a leecher, 1/s.
+    pub theta: f64,
+    /// γ: departure rate of a seed, 1/s; `None` = seeds leave the moment they finish.
+    pub gamma: Option<f64>,
+}
+
+/// The swarm model.
+#[derive(Debug, Clone)]
+pub struct Swarm {
+    /// Peer classes.
+    pub classes: Vec<SwarmClass>,
+    /// η: effectiveness of file sharing, in [0, 1].
+    pub eta: f64,
+    /// s: provider server upload, files/s.
+    pub server: f64,
+    /// λ(t) for all classes together (class k gets share_k of it).
+    pub arrival: ArrivalProfile,
+    /// Content size in bits, to turn files/s into bit/s.
+    pub file_bits: f64,
+    /// Class indices sorted by ascending c (for the water-filling).
+    order: Vec<usize>,
+}
+
+/// Whether the download capacity or the upload supply binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Regime {
+    /// Every leecher downloads at its full download rate (the server may be helping).
+    DownloadLimited,
+    /// The pooled upload (peers + server) is exhausted; some leechers get less than their rate.
+    UploadLimited,
+}
+
+impl Regime {
+    /// Label used in outputs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::DownloadLimited => "download-limited",
+            Self::UploadLimited => "upload-limited",
+        }
+    }
+}
+
+/// Instantaneous flows, files/s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flows {
+    /// d_k: download (completion) flow per class.
+    pub download: Vec<f64>,
+    /// Part of Σ d_k served by peers.
+    pub peer: f64,
+    /// Part of Σ d_k served by the server.
+    pub server: f64,
+}
+
+/// A steady state of the swarm at constant arrival rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SteadyState {
+    /// Arrival rate it belongs to (all classes), 1/s.
+    pub arrival_rate: PerSec,
+    /// x̄_k.
+    pub leechers: Vec<f64>,
+    /// ȳ_k.
+    pub seeds: Vec<f64>,
+    /// d̄_k, files/s.
+    pub download: Vec<f64>,
+    /// Server flow, files/s.
+    pub server: f64,
+    /// Peer flow, files/s.
+    pub peer: f64,
+    /// Per-leecher water level r (files/s); `f64::INFINITY` when download-limited.
+    pub level: f64,
+    /// Which constraint binds.
+    pub regime: Regime,
+}
+
+impl SteadyState {
+    /// Mean time a class-k downloader spends in the swarm (Little: x̄_k / λ_k), seconds.
+    pub fn download_time(&self, k: usize, share: f64) -> Seconds {
+        self.leechers[k] / (self.arrival_rate * share)
+    }
+    /// Mean time over all downloaders, seconds.
+    pub fn mean_download_time(&self) -> Seconds {
+        self.leechers.iter().sum::<f64>() / self.arrival_rate
+    }
+}
+
+/// Closed-form steady state of the single-class model with server (literature §1.2 and the
+/// server-assisted variant of §1.5): returns `(x̄, ȳ, regime)`, or `None` when the swarm has no
+/// steady state. `gamma = None` means seeds leave at once.
+pub fn qiu_srikant_closed_form(
+    lambda: f64,
+    theta: f64,
+    c: f64,
+    mu: f64,
+    eta: f64,
+    gamma: Option<f64>,
+    s: f64,
+) -> Option<(f64, f64, Regime)> {
+    let x_d = lambda / (theta + c);
+    let y_d = gamma.map_or(0.0, |g| c * x_d / g);
+    if c * x_d <= mu * (eta * x_d + y_d) + s {
+        return Some((x_d, y_d, Regime::DownloadLimited));
+    }
+    let ratio = gamma.map_or(0.0, |g| mu / g); // μ/γ
+    let den = theta * (1.0 - ratio) + mu * eta;
+    let x = (lambda * (1.0 - ratio) - s) / den;
+    if !(x.is_finite() && x > 0.0 && den > 0.0) {
+        return None;
+    }
+    let y = gamma.map_or(0.0, |g| (lambda - theta * x) / g);
+    Some((x, y, Regime::UploadLimited))
+}
+
+impl Swarm {
+    /// Build a swarm; `classes` must be non-empty (the validated scenario guarantees it).
+    pub fn new(
+        classes: Vec<SwarmClass>,
+        eta: f64,
+        server: f64,
+        arrival: ArrivalProfile,
+        file_bits: f64,
+    ) -> Self {
+        let mut order: Vec<usize> = (0..classes.len()).collect();
+        order.sort_by(|&a, &b| classes[a].c.total_cmp(&classes[b].c));
+        Self {
+            classes,
+            eta,
+            server,
+            arrival,
+            file_bits,
+            order,
+        }
+    }
+
+    /// Number of classes K.
+    pub fn k(&self) -> usize {
+        self.classes.len()
+    }
+    /// Index of x_k in the state.
+    pub fn ix_x(&self, k: usize) -> usize {
+        k
+    }
+    /// Index of y_k.
+    pub fn ix_y(&self, k: usize) -> usize {
+        self.k() + k
+    }
+    /// Index of the cumulative completions of class k.
+    pub fn ix_done(&self, k: usize) -> usize {
+        2 * self.k() + k
+    }
+    /// Index of the cumulative aborts of class k.
+    pub fn ix_aborted(&self, k: usize) -> usize {
+        3 * self.k() + k
+    }
+    /// Index of the cumulative files served by the server.
+    pub fn ix_server(&self) -> usize {
+        4 * self.k()
+    }
+    /// Index of the cumulative files served by peers.
+    pub fn ix_peer(&self) -> usize {
+        4 * self.k() + 1
+    }
+    /// Index of the cumulative arrivals.
+    pub fn ix_arrivals(&self) -> usize {
+        4 * self.k() + 2
+    }
+
+    /// Peer upload supply Σ μ_k (η x_k + y_k), files/s.
+    fn peer_supply(&self, x: &[f64], y: &[f64]) -> f64 {
+        self.classes
+            .iter()
+            .zip(x.iter().zip(y))
+            .map(|(cl, (&xk, &yk))| cl.mu * (self.eta * xk.max(0.0) + yk.max(0.0)))
+            .sum()
+    }
+
+    /// Max-min fair water-filling of `supply` among leechers capped at c_k; writes d_k into
+    /// `d` and returns the water level r (∞ when every leecher is at its cap).
+    fn allocate(&self, x: &[f64], supply: f64, d: &mut [f64]) -> f64 {
+        let cap: f64 = self
+            .classes
+            .iter()
+            .zip(x)
+            .map(|(cl, &xk)| cl.c * xk.max(0.0))
+            .sum();
+        if cap <= supply {
+            for (k, cl) in self.classes.iter().enumerate() {
+                d[k] = cl.c * x[k].max(0.0);
+            }
+            return f64::INFINITY;
+        }
+        let mut s_rem = supply;
+        let mut x_rem: f64 = x.iter().map(|v| v.max(0.0)).sum();
+        let mut level = 0.0;
+        let mut filled = 0;
+        for (pos, &k) in self.order.iter().enumerate() {
+            let xk = x[k].max(0.0);
+            level = if x_rem > 0.0 { s_rem / x_rem } else { 0.0 };
+            if self.classes[k].c <= level {
+                d[k] = self.classes[k].c * xk;
+                s_rem -= d[k];
+                x_rem -= xk;
+                filled = pos + 1;
+            } else {
+                break;
+            }
+        }
+        for &k in &self.order[filled..] {
+            d[k] = level * x[k].max(0.0);
+        }
+        level
+    }
+
+    /// Flows at populations `x`, `y`.
+    pub fn flows(&self, x: &[f64], y: &[f64]) -> Flows {
+        let peers = self.peer_supply(x, y);
+        let mut d = vec![0.0; self.k()];
+        self.allocate(x, peers + self.server, &mut d);
+        let served: f64 = d.iter().sum();
+        let peer = peers.min(served);
+        Flows {
+            download: d,
+            peer,
+            server: (served - peer).max(0.0),
+        }
+    }
+
+    fn populations_at_level(&self, rate: PerSec, level: f64) -> Option<(Vec<f64>, Vec<f64>)> {
+        let mut xs = Vec::with_capacity(self.k());
+        let mut ys = Vec::with_capacity(self.k());
+        for cl in &self.classes {
+            let r = cl.c.min(level);
+            let lam = rate * cl.share;
+            let out = cl.theta + r;
+            if out <= 0.0 {
+                if lam > 0.0 {
+                    return None;
+                }
+                xs.push(0.0);
+                ys.push(0.0);
+                continue;
+            }
+            let x = lam / out;
+            xs.push(x);
+            ys.push(cl.gamma.map_or(0.0, |g| r * x / g));
+        }
+        Some((xs, ys))
+    }
+
+    /// supply(r) − demand(r) along the family of candidate steady states with level r.
+    fn excess(&self, rate: PerSec, level: f64) -> f64 {
+        match self.populations_at_level(rate, level) {
+            Some((x, y)) => {
+                let demand: f64 = self
+                    .classes
+                    .iter()
+                    .zip(&x)
+                    .map(|(cl, xk)| cl.c.min(level) * xk)
+                    .sum();
+                self.peer_supply(&x, &y) + self.server - demand
+            }
+            None => f64::NEG_INFINITY,
+        }
+    }
+
+    fn steady_at_level(&self, rate: PerSec, level: f64) -> Option<SteadyState> {
+        let (x, y) = self.populations_at_level(rate, level)?;
+        let f = self.flows(&x, &y);
+        let regime = if level.is_infinite() {
+            Regime::DownloadLimited
+        } else {
+            Regime::UploadLimited
+        };
+        Some(SteadyState {
+            arrival_rate: rate,
+            leechers: x,
+            seeds: y,
+            download: f.download,
+            server: f.server,
+            peer: f.peer,
+            level,
+            regime,
+        })
+    }
+
+    /// Every steady state at constant arrival rate `rate`, most downloads first; the first is
+    /// the one an empty swarm settles in when there are several (checked by the solver in
+    /// `run`). `Err` explains why there is none.
+    ///
+    /// Download-limited if the all-capped state has supply ≥ demand; otherwise the levels r in
+    /// (0, max c) where supply(r) = demand(r) (a 1-D root search: each class contributes a
+    /// Möbius function of r, so there are at most K roots; found by a log-spaced scan of 600
+    /// points plus bisection to machine precision).
+    pub fn steady_states(&self, rate: PerSec) -> Result<Vec<SteadyState>, String> {
+        if self.excess(rate, f64::INFINITY) >= 0.0 {
+            return self
+                .steady_at_level(rate, f64::INFINITY)
+                .map(|s| vec![s])
+                .ok_or_else(|| "a class has neither downloads nor aborts".to_string());
+        }
+        let c_max = self.classes.iter().map(|c| c.c).fold(0.0, f64::max);
+        let n = 600;
+        let lo = c_max * 1e-12;
+        let grid = |i: usize| lo * (c_max / lo).powf(i as f64 / n as f64);
+        let mut roots = Vec::new();
+        let mut prev = (grid(0), self.excess(rate, grid(0)));
+        for i in 1..=n {
+            let r = grid(i);
+            let f = self.excess(rate, r);
+            if (prev.1 > 0.0) != (f > 0.0) {
+                let (mut a, mut b) = (prev.0, r);
+                let fa_pos = prev.1 > 0.0;
+                for _ in 0..200 {
+                    let m = 0.5 * (a + b);
+                    if m <= a || m >= b {
+                        break;
+                    }
+                    if (self.excess(rate, m) > 0.0) == fa_pos {
+                        a = m;
+                    } else {
+                        b = m;
+                    }
+                }
+                if let Some(s) = self.steady_at_level(rate, 0.5 * (a + b)) {
+                    roots.push(s);
+                }
+            }
+            prev = (r, f);
+        }
+        if roots.is_empty() {
+            if self.classes.iter().all(|c| c.theta > 0.0) && self.excess(rate, lo) <= 0.0 {
+                // Nobody can be served: leechers wait until they abort.
+                if let Some(s) = self.steady_at_level(rate, 0.0) {
+                    return Ok(vec![s]);
+                }
+            }
+            return Err("the upload of peers and server cannot keep up with arrivals and \
+                        nobody aborts"
+                .to_string());
+        }
+        roots.sort_by(|a, b| b.level.total_cmp(&a.level));
+        Ok(roots)
+    }
+
+    /// Jacobian of the population dynamics (x_k, and y_k where seeds stay) at constant
+    /// arrivals, by central differences; returns (matrix, state indices used).
+    pub fn population_jacobian(&self, z: &State) -> (DMatrix<f64>, Vec<usize>) {
+        let mut idx: Vec<usize> = (0..self.k()).map(|k| self.ix_x(k)).collect();
+        idx.extend(
+            (0..self.k())
+                .filter(|&k| self.classes[k].gamma.is_some())
+                .map(|k| self.ix_y(k)),
+        );
+        let n = idx.len();
+        let mut jac = DMatrix::zeros(n, n);
+        let mut f_plus = State::zeros(self.dim());
+        let mut f_minus = State::zeros(self.dim());
+        for (col, &j) in idx.iter().enumerate() {
+            let h = 1e-7 * z[j].abs().max(1e-3);
+            let mut zp = z.clone();
+            zp[j] += h;
+            let mut zm = z.clone();
+            zm[j] -= h;
+            self.rhs(0.0, &zp, &mut f_plus);
+            self.rhs(0.0, &zm, &mut f_minus);
+            for (row, &i) in idx.iter().enumerate() {
+                jac[(row, col)] = (f_plus[i] - f_minus[i]) / (2.0 * h);
+            }
+        }
+        (jac, idx)
+    }
+
+    /// Full state vector holding a steady state's populations (cumulative entries zero).
+    pub fn state_of(&self, ss: &SteadyState) -> State {
+        let mut z = State::zeros(self.dim());
+        for k in 0..self.k() {
+            z[self.ix_x(k)] = ss.leechers[k];
+            z[self.ix_y(k)] = ss.seeds[k];
+        }
+        z
+    }
+
+    /// Slowest decay rate (smallest |Re eigenvalue|) of the linearisation at `ss`, 1/s, and
+    /// whether every eigenvalue has a negative real part.
+    pub fn slowest_rate(&self, ss: &SteadyState) -> (f64, bool) {
+        let (jac, _) = self.population_jacobian(&self.state_of(ss));
+        let eig = jac.complex_eigenvalues();
+        let stable = eig.iter().all(|e| e.re < 0.0);
+        let slowest = eig.iter().map(|e| e.re.abs()).fold(f64::INFINITY, f64::min);
+        (slowest, stable)
+    }
+
+    /// Affine pieces of the single-class model, regimes 0..3:
+    /// 0 peers suffice, 1 server tops up, 2 upload-limited.
+    fn single_class_affine(&self, regime: usize) -> Affine {
+        let cl = &self.classes[0];
+        let n = self.dim();
+        let (ix, iy) = (0, 1);
+        let mut a = DMatrix::zeros(n, n);
+        let mut b = DVector::zeros(n);
+        let mut e = DVector::zeros(n);
+        e[ix] = cl.share;
+        e[self.ix_arrivals()] = cl.share;
+        // linear functionals over (x, y) plus constants: (coef_x, coef_y, const)
+        let pe = (cl.mu * self.eta, cl.mu, 0.0);
+        let (d, peer, server) = match regime {
+            0 => ((cl.c, 0.0, 0.0), (cl.c, 0.0, 0.0), (0.0, 0.0, 0.0)),
+            1 => ((cl.c, 0.0, 0.0), pe, (cl.c - pe.0, -pe.1, 0.0)),
+            _ => ((pe.0, pe.1, self.server), pe, (0.0, 0.0, self.server)),
+        };
+        let mut add = |row: usize, f: (f64, f64, f64), sign: f64| {
+            a[(row, ix)] += sign * f.0;
+            a[(row, iy)] += sign * f.1;
+            b[row] += sign * f.2;
+        };
+        add(ix, d, -1.0);
+        add(ix, (cl.theta, 0.0, 0.0), -1.0);
+        if cl.gamma.is_some() {
+            add(iy, d, 1.0);
+        }
+        add(self.ix_done(0), d, 1.0);
+        add(self.ix_aborted(0), (cl.theta, 0.0, 0.0), 1.0);
+        add(self.ix_server(), server, 1.0);
+        add(self.ix_peer(), peer, 1.0);
+        if let Some(g) = cl.gamma {
+            a[(iy, iy)] -= g;
+        }
+        Affine { a, b, arrival: e }
+    }
+}
+
+impl FluidModel for Swarm {
+    fn name(&self) -> &'static str {
+        "qiu-srikant"
+    }
+    fn dim(&self) -> usize {
+        4 * self.k() + 3
+    }
+    fn state_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for prefix in ["leechers", "seeds", "completed", "aborted"] {
+            for cl in &self.classes {
+                names.push(format!("{prefix}.{}", cl.name));
+            }
+        }
+        names.extend(["server_files", "peer_files", "arrivals"].map(String::from));
+        names
+    }
+    fn initial_state(&self) -> State {
+        State::zeros(self.dim())
+    }
+    fn rhs(&self, t: Seconds, z: &State, dz: &mut State) {
+        let k = self.k();
+        let zs = z.as_slice();
+        let (x, rest) = zs.split_at(k);
+        let y = &rest[..k];
+        let peers = self.peer_supply(x, y);
+        let lam = self.arrival.rate_at(t);
+        let dzs = dz.as_mut_slice();
+        // d_k goes temporarily into the completion slots.
+        let (head, tail) = dzs.split_at_mut(2 * k);
+        let (d, tail) = tail.split_at_mut(k);
+        self.allocate(x, peers + self.server, d);
+        let served: f64 = d.iter().sum();
+        for (i, cl) in self.classes.iter().enumerate() {
+            let xk = x[i].max(0.0);
+            head[i] = lam * cl.share - cl.theta * xk - d[i];
+            head[k + i] = match cl.gamma {
+                Some(g) => d[i] - g * y[i],
+                None => 0.0,
+            };
+            tail[i] = cl.theta * xk;
+        }
+        let peer = peers.min(served);
+        tail[k] = (served - peer).max(0.0);
+        tail[k + 1] = peer;
+        tail[k + 2] = lam;
+    }
+    fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
+        (self.k() == 1).then_some(self as &dyn PiecewiseAffine)
+    }
+}
+
+impl PiecewiseAffine for Swarm {
+    fn dynamic_dim(&self) -> usize {
+        2 * self.k()
+    }
+    fn regime_count(&self) -> usize {
+        3
+    }
+    fn regime_available(&self, r: usize) -> bool {
+        r != 1 || self.server > 0.0
+    }
+    fn regime_label(&self, r: usize) -> &'static str {
+        ["peers-suffice", "server-tops-up", "upload-limited"][r.min(2)]
+    }
+    fn affine(&self, r: usize) -> Affine {
+        self.single_class_affine(r)
+    }
+    fn guards(&self, r: usize) -> Vec<Guard> {
+        let cl = &self.classes[0];
+        let n = self.dim();
+        // g1 = μη x + μ y − c x  (peers suffice while ≥ 0); g2 = g1 + s.
+        let mut w = DVector::zeros(n);
+        w[0] = cl.mu * self.eta - cl.c;
+        if cl.gamma.is_some() {
+            w[1] = cl.mu;
+        }
+        let g1 = Guard {
+            w: w.clone(),
+            w0: 0.0,
+        };
+        let g2 = Guard {
+            w: w.clone(),
+            w0: self.server,
+        };
+        let neg = |g: &Guard| Guard {
+            w: -&g.w,
+            w0: -g.w0,
+        };
+        match r {
+            0 => vec![g1],
+            1 => vec![neg(&g1), g2],
+            _ => vec![neg(&g2)],
+        }
+    }
+    fn arrival(&self) -> &ArrivalProfile {
+        &self.arrival
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    /// Closed forms are exact to double precision (literature.md tolerance convention).
+    const CLOSED: f64 = 1e-9;
+
+    fn one(lambda: f64, theta: f64, c: f64, mu: f64, eta: f64, gamma: f64, s: f64) -> Swarm {
+        Swarm::new(
+            vec![SwarmClass {
+                name: "all".into(),
+                share: 1.0,
+                c,
+                mu,
+                theta,
+                gamma: Some(gamma),
+            }],
+            eta,
+            s,
+            ArrivalProfile::Constant { rate: lambda },
+            8.0,
+        )
+    }
+
+    /// literature.md §1.5, QS-A/B/D and QS-server: the closed form and the general root search.
+    #[test]
+    fn reference_steady_states() {
+        // (λ, θ, c, μ, η, γ, s) → (x̄, ȳ, regime)
+        let cases = [
+            ((1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0), (0.999000999000999, 49.95004995004995, Regime::DownloadLimited)),
+            ((1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0), (29.12621359223301, 19.41747572815534, Regime::UploadLimited)),
+            ((2.0, 0.0, 0.05, 0.02, 0.8, 0.04, 0.0), (62.5, 50.0, Regime::UploadLimited)),
+            ((1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2), (19.41747572815534, 19.61165048543689, Regime::UploadLimited)),
+        ];
+        for ((l, th, c, mu, eta, g, s), (x, y, regime)) in cases {
+            let (cx, cy, cr) = qiu_srikant_closed_form(l, th, c, mu, eta, Some(g), s).expect("exists");
+            assert_relative_eq!(cx, x, max_relative = CLOSED);
+            assert_relative_eq!(cy, y, max_relative = CLOSED);
+            assert_eq!(cr, regime);
+            let ss = &one(l, th, c, mu, eta, g, s).steady_states(l).expect("exists")[0];
+            assert_relative_eq!(ss.leechers[0], x, max_relative = CLOSED);
+            assert_relative_eq!(ss.seeds[0], y, max_relative = CLOSED);
+            assert_eq!(ss.regime, regime);
+        }
+    }
+
+    /// QS-A: T = 1/(θ+β) with β = 1; QS-B: β = 1/30 so T = 1/(0.001 + 1/30).
+    #[test]
+    fn download_time_is_littles_law() {
+        let ss = &one(1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0).steady_states(1.0).expect("exists")[0];
+        assert_relative_eq!(ss.mean_download_time(), 1.0 / 1.001, max_relative = CLOSED);
+        let ss = &one(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0).steady_states(1.0).expect("exists")[0];
+        assert_relative_eq!(ss.mean_download_time(), 1.0 / (0.001 + 1.0 / 30.0), max_relative = CLOSED);
+        assert_relative_eq!(ss.level, 1.0 / 30.0, max_relative = CLOSED);
+    }
+
+    /// literature.md §1.3: eigenvalues of QS-A at equilibrium are −1.001 and −0.02.
+    #[test]
+    fn qs_a_slowest_rate_is_gamma() {
+        let m = one(1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0);
+        let ss = &m.steady_states(1.0).expect("exists")[0];
+        let (slow, stable) = m.slowest_rate(ss);
+        assert!(stable);
+        // central differences on a linear regime are exact up to rounding
+        assert_relative_eq!(slow, 0.02, max_relative = 1e-6);
+    }
+
+    /// QS-B's eigenvalues −0.0255 ± 0.0194872i: slowest |Re| is 0.0255.
+    #[test]
+    fn qs_b_eigenvalues_are_complex_and_damped() {
+        let m = one(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0);
+        let ss = &m.steady_states(1.0).expect("exists")[0];
+        let (jac, _) = m.population_jacobian(&m.state_of(ss));
+        let eig = jac.complex_eigenvalues();
+        for e in eig.iter() {
+            assert_relative_eq!(e.re, -0.0255, max_relative = 1e-6);
+            assert_relative_eq!(e.im.abs(), 0.0194872, max_relative = 1e-5);
+        }
+    }
+
+    #[test]
+    fn water_filling_is_work_conserving_and_capped() {
+        let classes = vec![
+            SwarmClass { name: "dsl".into(), share: 0.5, c: 0.1, mu: 0.01, theta: 0.0, gamma: Some(0.1) },
+            SwarmClass { name: "fibre".into(), share: 0.5, c: 1.0, mu: 0.5, theta: 0.0, gamma: Some(0.1) },
+        ];
+        let m = Swarm::new(classes, 1.0, 0.0, ArrivalProfile::Constant { rate: 1.0 }, 8.0);
+        // supply = 0.01*10 + 0.5*10 = 5.1 < cap 0.1*10 + 1*10 = 11
+        let f = m.flows(&[10.0, 10.0], &[0.0, 0.0]);
+        assert_relative_eq!(f.download[0], 1.0, max_relative = 1e-12); // DSL capped
+        assert_relative_eq!(f.download[1], 4.1, max_relative = 1e-12); // fibre gets the rest
+        assert_relative_eq!(f.peer, 5.1, max_relative = 1e-12);
+        assert!(f.server.abs() < 1e-15);
+    }
+
+    #[test]
+    fn identical_classes_have_the_single_class_steady_state() {
+        let single = one(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0);
+        let mk = |share, name: &str| SwarmClass { name: name.into(), share, c: 0.1, mu: 0.02, theta: 0.001, gamma: Some(0.05) };
+        let split = Swarm::new(vec![mk(0.3, "a"), mk(0.7, "b")], 1.0, 0.0, ArrivalProfile::Constant { rate: 1.0 }, 8.0);
+        let s1 = &single.steady_states(1.0).expect("exists")[0];
+        let s2 = &split.steady_states(1.0).expect("exists")[0];
+        assert_relative_eq!(s2.leechers.iter().sum::<f64>(), s1.leechers[0], max_relative = CLOSED);
+        assert_relative_eq!(s2.seeds.iter().sum::<f64>(), s1.seeds[0], max_relative = CLOSED);
+        assert_relative_eq!(s2.leechers[0], 0.3 * s1.leechers[0], max_relative = CLOSED);
+    }
+
+    #[test]
+    fn no_steady_state_when_nobody_uploads_or_aborts() {
+        let m = one(1.0, 0.0, 0.1, 0.0, 1.0, 0.05, 0.0);
+        assert!(m.steady_states(1.0).is_err());
+    }
+
+    #[test]
+    fn guards_and_rhs_agree_in_every_regime() {
+        // In each regime the affine form must equal the nonlinear right-hand side.
+        let m = one(1.0, 0.001, 0.1, 0.02, 0.7, 0.05, 0.3);
+        let pa = m.piecewise_affine().expect("single class is piecewise affine");
+        for (x, y) in [(1.0, 100.0), (10.0, 30.0), (50.0, 1.0)] {
+            let mut z = State::zeros(m.dim());
+            z[0] = x;
+            z[1] = y;
+            let r = (0..3)
+                .find(|&r| pa.regime_available(r) && pa.guards(r).iter().all(|g| g.value(z.as_slice()) >= 0.0))
+                .expect("some regime holds");
+            let af = pa.affine(r);
+            let lin = &af.a * &z + &af.b + &af.arrival * 1.0;
+            let mut f = State::zeros(m.dim());
+            m.rhs(0.0, &z, &mut f);
+            for i in 0..m.dim() {
+                assert_relative_eq!(lin[i], f[i], max_relative = 1e-12, epsilon = 1e-14);
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Writing results. One exporter per format (`csv`, `json`); every file is written to a
+//! temporary name in the destination folder and renamed into place only when all files of the
+//! run are complete, so a failed run leaves no partial file.
+
+pub mod csv;
+pub mod json;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::OutputError;
+use crate::run::RunRecord;
+
+/// A file written under a temporary name; removed on drop unless committed.
+pub struct Staged {
+    tmp: PathBuf,
+    dest: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Write `dest` through `write` into a temporary sibling file.
+    pub fn write(
+        dest: &Path,
+        write: impl FnOnce(&mut BufWriter<File>) -> Result<(), OutputError>,
+    ) -> Result<Self, OutputError> {
+        let name = dest
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let tmp = dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let io = |source| OutputError::Io {
+            path: dest.to_path_buf(),
+            source,
+        };
+        let staged = Self {
+            tmp: tmp.clone(),
+            dest: dest.to_path_buf(),
+            committed: false,
+        };
+        let file = File::create(&tmp).map_err(io)?;
+        let mut w = BufWriter::new(file);
+        write(&mut w)?;
+        w.flush().map_err(io)?;
+        w.get_ref().sync_all().map_err(io)?;
+        Ok(staged)
+    }
+
+    /// Rename into place.
+    pub fn commit(mut self) -> Result<PathBuf, OutputError> {
+        std::fs::rename(&self.tmp, &self.dest).map_err(|source| OutputError::Io {
+            path: self.dest.clone(),
+            source,
+        })?;
+        self.committed = true;
+        Ok(self.dest.clone())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Write `timeseries.csv` and `summary.json` of a run into `dir` (created if missing).
+/// Returns the paths written.
+pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<Vec<PathBuf>, OutputError> {
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let staged = [
+        csv::stage_timeseries(&dir.join("timeseries.csv"), &rec.columns, &rec.rows)?,
+        json::stage_summary(&dir.join("summary.json"), &rec.summary)?,
+    ];
+    staged.into_iter().map(Staged::commit).collect()
+}

@@ -1,0 +1,415 @@
+//! Run one scenario: build the model, choose the horizon, solve, and turn the trajectory and the
+//! steady state into a [`RunRecord`] (a time series and a summary) ready for `output`.
+
+use serde::Serialize;
+
+use crate::error::ModelError;
+use crate::model::swarm::{SteadyState, Swarm, SwarmClass};
+use crate::model::{ArrivalProfile, FluidModel};
+use crate::scenario::Scenario;
+use crate::solve::{self, Method, SolveStats, SolverSettings};
+use crate::units::Seconds;
+
+/// Settling horizon in units of the slowest time constant: e^-20 ≈ 2e-9, which leaves room for
+/// a prefactor of up to 500 and still meets rtol 1e-6.
+pub const SETTLE_TIME_CONSTANTS: f64 = 20.0;
+/// The final state counts as steady when every population is within this relative distance
+/// of the steady state (scale: the largest steady population).
+pub const STEADY_RTOL: f64 = 1e-6;
+/// Settling time is reported at this relative distance (0.1 %).
+pub const SETTLED_RTOL: f64 = 1e-3;
+/// Horizon doublings tried when the default horizon ends short of the steady state.
+const MAX_EXTENSIONS: usize = 6;
+
+/// Options of a run that are not part of the scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOptions {
+    /// Output intervals (the CSV has points + 1 rows).
+    pub points: usize,
+    /// Integration method.
+    pub method: Method,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            points: 500,
+            method: Method::Auto,
+        }
+    }
+}
+
+/// Everything a run produces.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// Column names of the time series.
+    pub columns: Vec<String>,
+    /// Rows of the time series (same order as `columns`).
+    pub rows: Vec<Vec<f64>>,
+    /// The summary (also written as `summary.json`).
+    pub summary: Summary,
+}
+
+/// `summary.json`. Documented in `results/README.md`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario description.
+    pub description: String,
+    /// Scenario file.
+    pub source: String,
+    /// peerfluid version.
+    pub version: &'static str,
+    /// Model name.
+    pub model: &'static str,
+    /// Simulated time, seconds.
+    pub horizon_s: Seconds,
+    /// How the horizon was chosen.
+    pub horizon_basis: String,
+    /// Arrival profile kind.
+    pub arrival_profile: &'static str,
+    /// Steady state at the reference arrival rate (`None` when the swarm has none).
+    pub steady_state: Option<SteadySummary>,
+    /// Bytes delivered over the horizon.
+    pub bytes: Bytes,
+    /// Downloads over the horizon.
+    pub downloads: Downloads,
+    /// Peaks over the horizon.
+    pub peak: Peak,
+    /// Per-class results.
+    pub classes: Vec<ClassSummary>,
+    /// Solver statistics.
+    pub solver: SolveStats,
+}
+
+/// Steady state in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct SteadySummary {
+    /// Which arrival rate it belongs to.
+    pub basis: &'static str,
+    /// That arrival rate, 1/s.
+    pub arrival_rate_per_s: f64,
+    /// Leechers (all classes).
+    pub leechers: f64,
+    /// Seeds (all classes).
+    pub seeds: f64,
+    /// Mean time to download (Little's law), seconds.
+    pub download_time_s: f64,
+    /// "download-limited" or "upload-limited".
+    pub regime: &'static str,
+    /// Server upload in use, bit/s.
+    pub server_rate_bps: f64,
+    /// Peer upload in use, bit/s.
+    pub peer_rate_bps: f64,
+    /// Share of completions that the server carries.
+    pub server_share: f64,
+    /// Fraction of arrivals that complete (the rest abort).
+    pub completion_ratio: f64,
+    /// Slowest relaxation rate of the linearisation, 1/s.
+    pub slowest_rate_per_s: f64,
+    /// Whether the trajectory's end is within `STEADY_RTOL` of this steady state (constant
+    /// arrivals only; `null` otherwise).
+    pub reached: Option<bool>,
+    /// First output time after which populations stay within 0.1 % of it (constant arrivals).
+    pub settling_time_s: Option<f64>,
+    /// How many steady states exist (several = the one reached depends on the start).
+    pub count: usize,
+}
+
+/// Bytes over the horizon.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bytes {
+    /// Served by the provider's server.
+    pub server: f64,
+    /// Served by peers.
+    pub peers: f64,
+    /// peers / (server + peers).
+    pub peer_share: f64,
+}
+
+/// Downloads over the horizon.
+#[derive(Debug, Clone, Serialize)]
+pub struct Downloads {
+    /// Arrivals (expected number).
+    pub arrived: f64,
+    /// Completed downloads.
+    pub completed: f64,
+    /// Aborted downloads.
+    pub aborted: f64,
+    /// Leechers still downloading at the end.
+    pub in_progress: f64,
+    /// |arrived − completed − aborted − in_progress| / max(arrived, 1): conservation check.
+    pub conservation_residual: f64,
+}
+
+/// Peaks over the horizon (at output times).
+#[derive(Debug, Clone, Serialize)]
+pub struct Peak {
+    /// Most leechers.
+    pub leechers: f64,
+    /// When, seconds.
+    pub leechers_at_s: f64,
+    /// Highest server rate, bit/s.
+    pub server_rate_bps: f64,
+    /// Highest peer rate, bit/s.
+    pub peer_rate_bps: f64,
+}
+
+/// One class in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassSummary {
+    /// Name.
+    pub name: String,
+    /// Share of arrivals.
+    pub share: f64,
+    /// Steady leechers.
+    pub steady_leechers: Option<f64>,
+    /// Steady seeds.
+    pub steady_seeds: Option<f64>,
+    /// Steady mean download time, seconds.
+    pub download_time_s: Option<f64>,
+    /// Completed over the horizon.
+    pub completed: f64,
+    /// Aborted over the horizon.
+    pub aborted: f64,
+}
+
+/// Build the swarm model of a scenario (rates in files/s).
+pub fn swarm_of(s: &Scenario) -> Swarm {
+    let bits = s.content.size * 8.0;
+    let classes = s
+        .classes
+        .iter()
+        .map(|c| SwarmClass {
+            name: c.name.clone(),
+            share: c.share,
+            c: c.download / bits,
+            mu: c.upload / bits,
+            theta: c.abort_rate,
+            gamma: (c.seed_residence > 0.0).then(|| 1.0 / c.seed_residence),
+        })
+        .collect();
+    Swarm::new(
+        classes,
+        s.swarm.efficiency,
+        s.server.capacity / bits,
+        s.demand.arrival.clone(),
+        bits,
+    )
+}
+
+/// Run a scenario.
+pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+    let model = swarm_of(s);
+    let (ref_rate, basis) = s.demand.arrival.reference_rate();
+    let steady = model.steady_states(ref_rate);
+    let constant = matches!(s.demand.arrival, ArrivalProfile::Constant { .. });
+
+    let (mut horizon, horizon_basis) = match (s.horizon, &steady) {
+        (Some(h), _) => (h, "given in the scenario".to_string()),
+        (None, _) => default_horizon(&model, steady.as_ref().ok(), constant).map_err(|reason| {
+            ModelError::NoSteadyState {
+                scenario: s.name.clone(),
+                reason,
+            }
+        })?,
+    };
+    let mut settings = SolverSettings::new(horizon);
+    settings.points = opts.points;
+    settings.method = opts.method;
+    let mut traj = solve::integrate(&model, &settings)
+        .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': integration failed", s.name)))?;
+
+    // With the default horizon and constant arrivals, extend until the steady state is reached.
+    let mut reached = None;
+    if constant {
+        if let Ok(list) = &steady {
+            for attempt in 0..=MAX_EXTENSIONS {
+                let end = traj.last();
+                let ok = list.iter().any(|ss| distance(&model, end.as_slice(), ss) <= STEADY_RTOL);
+                reached = Some(ok);
+                if ok || s.horizon.is_some() || attempt == MAX_EXTENSIONS {
+                    break;
+                }
+                horizon *= 2.0;
+                settings.t_end = horizon;
+                traj = solve::integrate(&model, &settings).map_err(|e| {
+                    anyhow::Error::new(e).context(format!("scenario '{}': integration failed", s.name))
+                })?;
+            }
+        }
+    }
+
+    // Time series.
+    let k = model.k();
+    let mut columns: Vec<String> = [
+        "t", "leechers", "seeds", "server_rate", "peer_rate", "arrival_rate", "completed", "aborted",
+    ]
+    .map(String::from)
+    .to_vec();
+    for prefix in ["leechers", "seeds", "download_rate"] {
+        for c in &model.classes {
+            columns.push(format!("{prefix}.{}", c.name));
+        }
+    }
+    let mut rows = Vec::with_capacity(traj.t.len());
+    let mut peak = Peak { leechers: 0.0, leechers_at_s: 0.0, server_rate_bps: 0.0, peer_rate_bps: 0.0 };
+    for (t, z) in traj.t.iter().zip(&traj.z) {
+        let zs = z.as_slice();
+        let (x, y) = (&zs[..k], &zs[k..2 * k]);
+        let f = model.flows(x, y);
+        let leechers: f64 = x.iter().sum();
+        let mut row = vec![
+            *t,
+            leechers,
+            y.iter().sum(),
+            f.server * model.file_bits,
+            f.peer * model.file_bits,
+            s.demand.arrival.rate_at(*t),
+            (0..k).map(|i| zs[model.ix_done(i)]).sum(),
+            (0..k).map(|i| zs[model.ix_aborted(i)]).sum(),
+        ];
+        row.extend_from_slice(x);
+        row.extend_from_slice(y);
+        row.extend(f.download.iter().map(|d| d * model.file_bits));
+        if leechers > peak.leechers {
+            peak.leechers = leechers;
+            peak.leechers_at_s = *t;
+        }
+        peak.server_rate_bps = peak.server_rate_bps.max(row[3]);
+        peak.peer_rate_bps = peak.peer_rate_bps.max(row[4]);
+        rows.push(row);
+    }
+
+    let end = traj.last().as_slice();
+    let arrived = end[model.ix_arrivals()];
+    let completed: f64 = (0..k).map(|i| end[model.ix_done(i)]).sum();
+    let aborted: f64 = (0..k).map(|i| end[model.ix_aborted(i)]).sum();
+    let in_progress: f64 = end[..k].iter().sum();
+    let server_bytes = end[model.ix_server()] * s.content.size;
+    let peer_bytes = end[model.ix_peer()] * s.content.size;
+
+    let chosen: Option<&SteadyState> = steady.as_ref().ok().and_then(|list| {
+        list.iter()
+            .min_by(|a, b| distance(&model, end, a).total_cmp(&distance(&model, end, b)))
+    });
+    let steady_summary = chosen.map(|ss| {
+        let served: f64 = ss.download.iter().sum();
+        let (slow, _) = model.slowest_rate(ss);
+        let settling = constant.then(|| settling_time(&model, &traj.t, &traj.z, ss));
+        SteadySummary {
+            basis,
+            arrival_rate_per_s: ss.arrival_rate,
+            leechers: ss.leechers.iter().sum(),
+            seeds: ss.seeds.iter().sum(),
+            download_time_s: ss.mean_download_time(),
+            regime: ss.regime.label(),
+            server_rate_bps: ss.server * model.file_bits,
+            peer_rate_bps: ss.peer * model.file_bits,
+            server_share: if served > 0.0 { ss.server / served } else { 0.0 },
+            completion_ratio: if ss.arrival_rate > 0.0 { served / ss.arrival_rate } else { 0.0 },
+            slowest_rate_per_s: slow,
+            reached,
+            settling_time_s: settling,
+            count: steady.as_ref().map_or(0, Vec::len),
+        }
+    });
+    let classes = model
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ClassSummary {
+            name: c.name.clone(),
+            share: c.share,
+            steady_leechers: chosen.map(|ss| ss.leechers[i]),
+            steady_seeds: chosen.map(|ss| ss.seeds[i]),
+            download_time_s: chosen.map(|ss| ss.download_time(i, c.share)),
+            completed: end[model.ix_done(i)],
+            aborted: end[model.ix_aborted(i)],
+        })
+        .collect();
+    let total_bytes = server_bytes + peer_bytes;
+    let summary = Summary {
+        scenario: s.name.clone(),
+        description: s.description.clone(),
+        source: s.source.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        model: model.name(),
+        horizon_s: horizon,
+        horizon_basis,
+        arrival_profile: s.demand.arrival.kind(),
+        steady_state: steady_summary,
+        bytes: Bytes {
+            server: server_bytes,
+            peers: peer_bytes,
+            peer_share: if total_bytes > 0.0 { peer_bytes / total_bytes } else { 0.0 },
+        },
+        downloads: Downloads {
+            arrived,
+            completed,
+            aborted,
+            in_progress,
+            conservation_residual: (arrived - completed - aborted - in_progress).abs() / arrived.max(1.0),
+        },
+        peak,
+        classes,
+        solver: traj.stats.clone(),
+    };
+    Ok(RunRecord { columns, rows, summary })
+}
+
+/// Largest |population − steady| relative to the largest steady population.
+fn distance(model: &Swarm, z: &[f64], ss: &SteadyState) -> f64 {
+    let k = model.k();
+    let scale = ss.leechers.iter().chain(&ss.seeds).fold(0.0_f64, |a, &b| a.max(b.abs())).max(1e-300);
+    (0..k)
+        .map(|i| (z[i] - ss.leechers[i]).abs().max((z[k + i] - ss.seeds[i]).abs()))
+        .fold(0.0, f64::max)
+        / scale
+}
+
+fn settling_time(model: &Swarm, t: &[f64], z: &[crate::model::State], ss: &SteadyState) -> f64 {
+    let mut last_out = 0.0;
+    for (ti, zi) in t.iter().zip(z) {
+        if distance(model, zi.as_slice(), ss) > SETTLED_RTOL {
+            last_out = *ti;
+        }
+    }
+    // The first output time after the last one outside the band.
+    t.iter().copied().find(|&x| x > last_out).unwrap_or(last_out)
+}
+
+/// Default horizon when the scenario gives none, and why.
+fn default_horizon(model: &Swarm, steady: Option<&Vec<SteadyState>>, constant: bool) -> Result<(f64, String), String> {
+    // Draining time scale of the swarm once arrivals stop: leechers leave at θ + c (at best),
+    // seeds at γ.
+    let drain = model
+        .classes
+        .iter()
+        .map(|c| {
+            let out = (c.theta + c.c).min(c.gamma.unwrap_or(f64::INFINITY));
+            SETTLE_TIME_CONSTANTS / out
+        })
+        .fold(0.0, f64::max);
+    let relax = steady
+        .and_then(|l| l.first())
+        .map(|ss| SETTLE_TIME_CONSTANTS / model.slowest_rate(ss).0)
+        .filter(|v| v.is_finite());
+    match &model.arrival {
+        ArrivalProfile::Constant { .. } => match relax {
+            Some(h) => Ok((h, format!("until the steady state: {SETTLE_TIME_CONSTANTS} slowest time constants, extended while short of rtol {STEADY_RTOL}"))),
+            None if constant => Err("no steady state exists".into()),
+            None => Ok((drain, "draining time".into())),
+        },
+        ArrivalProfile::FlashCrowd { decay_time, .. } => Ok((
+            decay_time * (1e6_f64).ln() + drain.max(relax.unwrap_or(0.0)),
+            "until arrivals fall to 1e-6 of the peak, then the swarm drains".into(),
+        )),
+        ArrivalProfile::Diurnal { period, .. } => Ok((7.0 * period, "seven periods of the diurnal profile".into())),
+        ArrivalProfile::Trace { points } => Ok((
+            points.last().map_or(0.0, |p| p.0).max(drain),
+            "to the end of the trace (at least the draining time)".into(),
+        )),
+    }
+}

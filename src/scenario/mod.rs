@@ -1,0 +1,516 @@
+//! Scenarios: parse a TOML file, then validate it once into a [`Scenario`].
+//!
+//! Two stages (as ripgrep's low/high args): [`raw::ScenarioFile`] mirrors the file and checks
+//! only types and key names; [`Scenario::from_toml`] checks every range and cross-field rule and
+//! resolves units and defaults. Downstream code takes `&Scenario` and never re-validates.
+//! Every error names the file, line:column where known, the key path, the value and the
+//! allowed range. The keys, units, defaults and ranges are listed in README.md.
+
+pub mod raw;
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::error::ScenarioError;
+use crate::model::ArrivalProfile;
+use crate::units::{self, BitsPerSec, Bytes, Dimension, PerSec, Seconds};
+use raw::{Quantity, ScenarioFile, Q};
+
+/// The built-in default scenario (what `peerfluid` with no arguments runs).
+pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/viral-video.toml");
+/// Label used for the built-in default in messages.
+pub const DEFAULT_LABEL: &str = "<built-in default: scenarios/viral-video.toml>";
+/// Most peer classes a scenario may have.
+pub const MAX_CLASSES: usize = 64;
+/// How far the class shares may be from summing to 1.
+pub const SHARE_SUM_TOL: f64 = 1e-6;
+
+/// A validated scenario: every field in base units and in range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// `name`: letters, digits, `-`, `_`, `.`; names the results folder.
+    pub name: String,
+    /// `description`.
+    pub description: String,
+    /// Where it came from (file path or the built-in label).
+    pub source: String,
+    /// `horizon`, seconds; `None` = until the steady state (see `run`).
+    pub horizon: Option<Seconds>,
+    /// `[content]`.
+    pub content: Content,
+    /// `[demand]`.
+    pub demand: Demand,
+    /// `[swarm]`.
+    pub swarm: SwarmParams,
+    /// `[peers]` resolved to classes (one class named "all" when the file gives one).
+    pub classes: Vec<PeerClass>,
+    /// `[server]`.
+    pub server: Server,
+}
+
+/// `[content]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    /// `content.size`, bytes (> 0).
+    pub size: Bytes,
+}
+
+/// `[demand]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Demand {
+    /// λ(t) for all peers together.
+    pub arrival: ArrivalProfile,
+}
+
+/// `[swarm]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwarmParams {
+    /// η in [0, 1]; default 1.
+    pub efficiency: f64,
+}
+
+/// One peer class, per-class overrides resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerClass {
+    /// Name (letters, digits, `-`, `_`).
+    pub name: String,
+    /// Share of arrivals in (0, 1].
+    pub share: f64,
+    /// Upload bandwidth, bit/s (≥ 0).
+    pub upload: BitsPerSec,
+    /// Download bandwidth, bit/s (> 0).
+    pub download: BitsPerSec,
+    /// θ, 1/s (≥ 0); default 0.
+    pub abort_rate: PerSec,
+    /// 1/γ, seconds (≥ 0; 0 = seeds leave at once); default 0.
+    pub seed_residence: Seconds,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    /// Provider upload, bit/s (≥ 0); default 0.
+    pub capacity: BitsPerSec,
+}
+
+impl Scenario {
+    /// Read and validate a scenario file.
+    pub fn from_path(path: &Path) -> Result<Self, ScenarioError> {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
+            file: label.clone(),
+            reason: e.to_string(),
+        })?;
+        Self::from_toml(&text, &label, path.parent())
+    }
+
+    /// The built-in default scenario.
+    pub fn builtin_default() -> Result<Self, ScenarioError> {
+        Self::from_toml(DEFAULT_SCENARIO, DEFAULT_LABEL, None)
+    }
+
+    /// Parse and validate TOML text; `label` names it in errors; `base_dir` resolves relative
+    /// paths in it (trace files).
+    pub fn from_toml(text: &str, label: &str, base_dir: Option<&Path>) -> Result<Self, ScenarioError> {
+        let cx = Ctx { file: label, src: text };
+        let raw: ScenarioFile = toml::from_str(text).map_err(|e| cx.parse_error(&e))?;
+        cx.validate(raw, base_dir)
+    }
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    src: &'a str,
+}
+
+impl Ctx<'_> {
+    fn at(&self, span: Range<usize>, message: String) -> ScenarioError {
+        let (line, column) = line_col(self.src, span.start);
+        ScenarioError::At {
+            file: self.file.to_string(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    fn whole(&self, message: String) -> ScenarioError {
+        ScenarioError::Whole {
+            file: self.file.to_string(),
+            message,
+        }
+    }
+
+    fn parse_error(&self, e: &toml::de::Error) -> ScenarioError {
+        let msg = e.message().trim().to_string();
+        match e.span() {
+            Some(span) => {
+                let key = key_path_at(self.src, span.start);
+                let message = match key {
+                    Some(k) if !msg.contains("unknown field") => format!("`{k}`: {msg}"),
+                    Some(k) => format!("`{k}`: {msg}"),
+                    None => msg,
+                };
+                self.at(span, message)
+            }
+            None => self.whole(msg),
+        }
+    }
+
+    /// Parse a quantity; unit errors are reported at the value.
+    fn quantity(&self, q: &Q, key: &str, dim: Dimension) -> Result<f64, ScenarioError> {
+        let parsed = match q.get_ref() {
+            Quantity::Number(v) => units::from_number(*v, dim),
+            Quantity::Text(s) => units::parse_quantity(s, dim),
+        };
+        parsed.map_err(|e| self.at(q.span(), format!("`{key}` = {}: {e}", q.get_ref())))
+    }
+
+    /// A quantity with a lower bound (strict or not) and an optional upper bound.
+    fn bounded(
+        &self,
+        q: &Q,
+        key: &str,
+        dim: Dimension,
+        min: f64,
+        strict: bool,
+        max: Option<f64>,
+    ) -> Result<f64, ScenarioError> {
+        let v = self.quantity(q, key, dim)?;
+        self.check_range(q.span(), key, v, &q.get_ref().to_string(), dim, min, strict, max)?;
+        Ok(v)
+    }
+
+    #[allow(clippy::too_many_arguments)] // one place that words every range message
+    fn check_range(
+        &self,
+        span: Range<usize>,
+        key: &str,
+        v: f64,
+        shown: &str,
+        dim: Dimension,
+        min: f64,
+        strict: bool,
+        max: Option<f64>,
+    ) -> Result<(), ScenarioError> {
+        let low_ok = if strict { v > min } else { v >= min };
+        let high_ok = max.is_none_or(|m| v <= m);
+        if low_ok && high_ok && v.is_finite() {
+            return Ok(());
+        }
+        let fmt = |x: f64| {
+            if matches!(dim, Dimension::Dimensionless) {
+                format!("{x}")
+            } else {
+                units::format_quantity(x, dim)
+            }
+        };
+        let range = match (strict, max) {
+            (true, None) => format!("must be > {}", fmt(min)),
+            (false, None) => format!("must be ≥ {}", fmt(min)),
+            (true, Some(m)) => format!("must be in ({}, {}]", fmt(min), fmt(m)),
+            (false, Some(m)) => format!("must be in [{}, {}]", fmt(min), fmt(m)),
+        };
+        Err(self.at(span, format!("`{key}` {range} (got {shown})")))
+    }
+
+    fn plain(&self, v: &toml::Spanned<f64>, key: &str, min: f64, strict: bool, max: Option<f64>) -> Result<f64, ScenarioError> {
+        let x = *v.get_ref();
+        self.check_range(v.span(), key, x, &format!("{x}"), Dimension::Dimensionless, min, strict, max)?;
+        Ok(x)
+    }
+
+    fn validate(&self, raw: ScenarioFile, base_dir: Option<&Path>) -> Result<Scenario, ScenarioError> {
+        use Dimension::*;
+        let name = raw.name.get_ref().trim().to_string();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || name.starts_with('.') {
+            return Err(self.at(
+                raw.name.span(),
+                format!("`name` must be non-empty and use only letters, digits, '-', '_' and '.' (not first), because it names the results folder (got \"{}\")", raw.name.get_ref()),
+            ));
+        }
+        let horizon = match &raw.horizon {
+            Some(q) => Some(self.bounded(q, "horizon", Time, 0.0, true, None)?),
+            None => None,
+        };
+        let size = self.bounded(&raw.content.size, "content.size", DataSize, 0.0, true, None)?;
+        let arrival = self.demand(&raw.demand, base_dir)?;
+
+        let efficiency = match &raw.swarm.efficiency {
+            Some(v) => self.plain(v, "swarm.efficiency", 0.0, false, Some(1.0))?,
+            None => 1.0,
+        };
+        let abort_rate = match &raw.swarm.abort_rate {
+            Some(q) => self.bounded(q, "swarm.abort_rate", EventRate, 0.0, false, None)?,
+            None => 0.0,
+        };
+        let seed_residence = match &raw.swarm.seed_residence {
+            Some(q) => self.bounded(q, "swarm.seed_residence", Time, 0.0, false, None)?,
+            None => 0.0,
+        };
+
+        let peers = raw.peers.get_ref();
+        let classes = match (&peers.upload, &peers.download, &peers.class) {
+            (None, None, Some(list)) => self.classes(list, abort_rate, seed_residence, raw.peers.span())?,
+            (Some(up), Some(down), None) => vec![PeerClass {
+                name: "all".into(),
+                share: 1.0,
+                upload: self.bounded(up, "peers.upload", BitRate, 0.0, false, None)?,
+                download: self.bounded(down, "peers.download", BitRate, 0.0, true, None)?,
+                abort_rate,
+                seed_residence,
+            }],
+            (_, _, Some(_)) => {
+                return Err(self.at(
+                    raw.peers.span(),
+                    "`peers`: give either `upload` and `download` (one class) or `[[peers.class]]` entries, not both".into(),
+                ))
+            }
+            (up, _, None) => {
+                let missing = if up.is_none() { "peers.upload" } else { "peers.download" };
+                return Err(self.at(
+                    raw.peers.span(),
+                    format!("`{missing}` is missing: one class needs both `upload` and `download` (or use `[[peers.class]]`)"),
+                ));
+            }
+        };
+        let capacity = match &raw.server.capacity {
+            Some(q) => self.bounded(q, "server.capacity", BitRate, 0.0, false, None)?,
+            None => 0.0,
+        };
+        Ok(Scenario {
+            name,
+            description: raw.description.unwrap_or_default().trim().to_string(),
+            source: self.file.to_string(),
+            horizon,
+            content: Content { size },
+            demand: Demand { arrival },
+            swarm: SwarmParams { efficiency },
+            classes,
+            server: Server { capacity },
+        })
+    }
+
+    fn classes(&self, list: &[raw::ClassFile], abort_rate: f64, seed_residence: f64, span: Range<usize>) -> Result<Vec<PeerClass>, ScenarioError> {
+        use Dimension::*;
+        if list.is_empty() || list.len() > MAX_CLASSES {
+            return Err(self.at(span, format!("`peers.class` must have 1 to {MAX_CLASSES} entries (got {})", list.len())));
+        }
+        let mut names = BTreeSet::new();
+        let mut out = Vec::with_capacity(list.len());
+        for (i, c) in list.iter().enumerate() {
+            let name = c.name.get_ref().trim().to_string();
+            let key = |field: &str| format!("peers.class[{i}].{field}");
+            if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch)) {
+                return Err(self.at(c.name.span(), format!("`{}` must be non-empty and use only letters, digits, '-' and '_' (it names CSV columns; got \"{}\")", key("name"), c.name.get_ref())));
+            }
+            if !names.insert(name.clone()) {
+                return Err(self.at(c.name.span(), format!("`{}`: class name \"{name}\" is used twice", key("name"))));
+            }
+            let share = self.plain(&c.share, &key("share"), 0.0, true, Some(1.0))?;
+            let upload = self.bounded(&c.upload, &key("upload"), BitRate, 0.0, false, None)?;
+            let download = self.bounded(&c.download, &key("download"), BitRate, 0.0, true, None)?;
+            let abort = match &c.abort_rate {
+                Some(q) => self.bounded(q, &key("abort_rate"), EventRate, 0.0, false, None)?,
+                None => abort_rate,
+            };
+            let residence = match &c.seed_residence {
+                Some(q) => self.bounded(q, &key("seed_residence"), Time, 0.0, false, None)?,
+                None => seed_residence,
+            };
+            out.push(PeerClass { name, share, upload, download, abort_rate: abort, seed_residence: residence });
+        }
+        let sum: f64 = out.iter().map(|c| c.share).sum();
+        if (sum - 1.0).abs() > SHARE_SUM_TOL {
+            let parts: Vec<String> = out.iter().map(|c| format!("{} {}", c.name, c.share)).collect();
+            return Err(self.at(span, format!("`peers.class[*].share` must sum to 1 (±{SHARE_SUM_TOL}) (got {sum}: {})", parts.join(" + "))));
+        }
+        Ok(out)
+    }
+
+    fn demand(&self, d: &raw::DemandFile, base_dir: Option<&Path>) -> Result<ArrivalProfile, ScenarioError> {
+        use Dimension::*;
+        const PROFILES: &str = "\"constant\", \"flash-crowd\", \"diurnal\" or \"trace\"";
+        let profile = d.profile.as_ref().map_or("constant", |p| p.get_ref().as_str());
+        let reject = |q: Option<Range<usize>>, key: &str| -> Result<(), ScenarioError> {
+            match q {
+                Some(span) => Err(self.at(span, format!("`demand.{key}` does not apply to profile \"{profile}\""))),
+                None => Ok(()),
+            }
+        };
+        let rate = |required: bool| -> Result<Option<f64>, ScenarioError> {
+            match &d.arrival_rate {
+                Some(q) => self.bounded(q, "demand.arrival_rate", EventRate, 0.0, true, None).map(Some),
+                None if required => Err(self.whole(format!("`demand.arrival_rate` is missing (required for profile \"{profile}\"), e.g. arrival_rate = \"1/s\""))),
+                None => Ok(None),
+            }
+        };
+        let span = |q: &Option<Q>| q.as_ref().map(|q| q.span());
+        match profile {
+            "constant" => {
+                reject(span(&d.decay_time), "decay_time")?;
+                reject(d.peak_to_mean.as_ref().map(|v| v.span()), "peak_to_mean")?;
+                reject(span(&d.period), "period")?;
+                reject(span(&d.peak_time), "peak_time")?;
+                reject(d.file.as_ref().map(|v| v.span()), "file")?;
+                Ok(ArrivalProfile::Constant { rate: rate(true)?.unwrap_or_default() })
+            }
+            "flash-crowd" => {
+                reject(d.peak_to_mean.as_ref().map(|v| v.span()), "peak_to_mean")?;
+                reject(span(&d.period), "period")?;
+                reject(span(&d.peak_time), "peak_time")?;
+                reject(d.file.as_ref().map(|v| v.span()), "file")?;
+                let decay = match &d.decay_time {
+                    Some(q) => self.bounded(q, "demand.decay_time", Time, 0.0, true, None)?,
+                    None => return Err(self.whole("`demand.decay_time` is missing (required for profile \"flash-crowd\"), e.g. decay_time = \"2 h\"".into())),
+                };
+                Ok(ArrivalProfile::FlashCrowd { rate: rate(true)?.unwrap_or_default(), decay_time: decay })
+            }
+            "diurnal" => {
+                reject(span(&d.decay_time), "decay_time")?;
+                reject(d.file.as_ref().map(|v| v.span()), "file")?;
+                let peak_to_mean = match &d.peak_to_mean {
+                    Some(v) => self.plain(v, "demand.peak_to_mean", 1.0, false, Some(2.0))?,
+                    None => return Err(self.whole("`demand.peak_to_mean` is missing (required for profile \"diurnal\"), a number in [1, 2]".into())),
+                };
+                let period = match &d.period {
+                    Some(q) => self.bounded(q, "demand.period", Time, 0.0, true, None)?,
+                    None => 86_400.0,
+                };
+                let peak_time = match &d.peak_time {
+                    Some(q) => {
+                        let v = self.quantity(q, "demand.peak_time", Time)?;
+                        if !(0.0..period).contains(&v) {
+                            return Err(self.at(q.span(), format!("`demand.peak_time` must be in [0 s, {}) (the period) (got {})", units::format_quantity(period, Time), q.get_ref())));
+                        }
+                        v
+                    }
+                    None => 72_000.0_f64.min(period * 20.0 / 24.0),
+                };
+                Ok(ArrivalProfile::Diurnal { mean_rate: rate(true)?.unwrap_or_default(), peak_to_mean, period, peak_time })
+            }
+            "trace" => {
+                reject(span(&d.decay_time), "decay_time")?;
+                reject(d.peak_to_mean.as_ref().map(|v| v.span()), "peak_to_mean")?;
+                reject(span(&d.period), "period")?;
+                reject(span(&d.peak_time), "peak_time")?;
+                if let Some(q) = &d.arrival_rate {
+                    return Err(self.at(q.span(), "`demand.arrival_rate` does not apply to profile \"trace\": the trace file gives the rates".into()));
+                }
+                let Some(file) = &d.file else {
+                    return Err(self.whole("`demand.file` is missing (required for profile \"trace\"): a CSV of t,rate".into()));
+                };
+                let path = match base_dir {
+                    Some(dir) => dir.join(file.get_ref()),
+                    None => PathBuf::from(file.get_ref()),
+                };
+                read_trace(&path).map(|points| ArrivalProfile::Trace { points })
+            }
+            other => {
+                let span = d.profile.as_ref().map(|p| p.span()).unwrap_or(0..0);
+                Err(self.at(span, format!("`demand.profile` must be {PROFILES} (got \"{other}\")")))
+            }
+        }
+    }
+}
+
+/// Read a trace CSV: rows `t,rate` (an optional header row `t,rate`); t in seconds or with a
+/// time unit, rate in 1/s or with a rate unit; t strictly increasing from ≥ 0; at least 2 rows.
+pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read { file: label.clone(), reason: e.to_string() })?;
+    let at = |line: usize, message: String| ScenarioError::At { file: label.clone(), line, column: 1, message };
+    let mut points: Vec<(f64, f64)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        if cells.len() != 2 {
+            return Err(at(n, format!("expected 2 columns `t,rate` (got {}: \"{line}\")", cells.len())));
+        }
+        if points.is_empty() && cells[0].eq_ignore_ascii_case("t") {
+            continue;
+        }
+        let parse = |s: &str, dim| match s.parse::<f64>() {
+            Ok(v) => units::from_number(v, dim),
+            Err(_) => units::parse_quantity(s, dim),
+        };
+        let t = parse(cells[0], Dimension::Time).map_err(|e| at(n, format!("t = \"{}\": {e}", cells[0])))?;
+        let r = parse(cells[1], Dimension::EventRate).map_err(|e| at(n, format!("rate = \"{}\": {e}", cells[1])))?;
+        if t < 0.0 {
+            return Err(at(n, format!("t must be ≥ 0 s (got {})", cells[0])));
+        }
+        if r < 0.0 {
+            return Err(at(n, format!("rate must be ≥ 0/s (got {})", cells[1])));
+        }
+        if let Some(&(prev, _)) = points.last() {
+            if t <= prev {
+                return Err(at(n, format!("t must increase strictly (got {t} s after {prev} s)")));
+            }
+        }
+        points.push((t, r));
+    }
+    if points.len() < 2 {
+        return Err(ScenarioError::Whole { file: label, message: format!("a trace needs at least 2 rows `t,rate` (got {})", points.len()) });
+    }
+    Ok(points)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..src.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The dotted key path of the `key = value` line holding `offset`, from the nearest table header.
+fn key_path_at(src: &str, offset: usize) -> Option<String> {
+    let offset = src.floor_char_boundary(offset.min(src.len()));
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
+    let line = &src[line_start..line_end];
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    let key = if line.contains('=') && !key.is_empty() && !key.starts_with('[') { Some(key) } else { None };
+    let table = src[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k.to_string()),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let s = "a = 1\nbé = \"x\"\n";
+        assert_eq!(line_col(s, 0), (1, 1));
+        assert_eq!(line_col(s, 6), (2, 1));
+        assert_eq!(line_col(s, 12), (2, 6));
+    }
+
+    #[test]
+    fn key_path_uses_the_table_header() {
+        let s = "name = \"x\"\n[swarm]\nefficiency = \"high\"\n";
+        let off = s.find("\"high\"").expect("present");
+        assert_eq!(key_path_at(s, off).as_deref(), Some("swarm.efficiency"));
+    }
+
+    #[test]
+    fn builtin_default_validates() {
+        let s = Scenario::builtin_default().expect("the built-in default is valid");
+        assert!(!s.name.is_empty());
+    }
+}

@@ -1,0 +1,131 @@
+//! Integration of fluid models: one entry point, two methods.
+//!
+//! * [`Method::Exact`]: for models that are [`PiecewiseAffine`](crate::model::PiecewiseAffine)
+//!   (the single-class Qiu–Srikant swarm). Between regime switches the solution is
+//!   `Z(t+h) = exp(M h) Z(t)` for an augmented matrix `M` that also carries the arrival
+//!   profile; switches are located to machine precision. No step-size control, no stiffness
+//!   problem: the cost is one small matrix–vector product per output step.
+//! * [`Method::Dopri5`]: the general path for nonlinear models (several classes sharing upload
+//!   max-min fairly), through `ode_solvers` (the only module that imports it is `ode`).
+//!   Stiffness detection is switched off: the swarm is only mildly stiff and Dopri5 stays
+//!   stable with its error control (it just takes more steps).
+//!
+//! `Method::Auto` picks Exact when the model allows it. Why: `models/swarm.md`, "Solver".
+
+mod exact;
+mod ode;
+
+use crate::error::SolveError;
+use crate::model::{FluidModel, State};
+use crate::units::Seconds;
+
+/// Which integration method to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// Exact for piecewise-affine models, Dopri5 otherwise.
+    #[default]
+    Auto,
+    /// Matrix exponentials between regime switches (piecewise-affine models only).
+    Exact,
+    /// Adaptive Dormand–Prince 5(4) from `ode_solvers`.
+    Dopri5,
+}
+
+/// How to integrate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SolverSettings {
+    /// End time, seconds (> 0).
+    pub t_end: Seconds,
+    /// Number of output intervals: outputs at t = i · t_end / points, i = 0..=points.
+    pub points: usize,
+    /// Relative tolerance (Dopri5).
+    pub rtol: f64,
+    /// Absolute tolerance (Dopri5), in peers.
+    pub atol: f64,
+    /// Method.
+    pub method: Method,
+}
+
+impl SolverSettings {
+    /// Default tolerances (rtol 1e-9, atol 1e-9 peers) and 500 output intervals.
+    pub fn new(t_end: Seconds) -> Self {
+        Self {
+            t_end,
+            points: 500,
+            rtol: 1e-9,
+            atol: 1e-9,
+            method: Method::Auto,
+        }
+    }
+
+    fn check(&self) -> Result<(), SolveError> {
+        if !(self.t_end.is_finite() && self.t_end > 0.0) {
+            return Err(SolveError::Settings(format!(
+                "t_end must be finite and > 0 (got {})",
+                self.t_end
+            )));
+        }
+        if self.points == 0 {
+            return Err(SolveError::Settings("points must be ≥ 1 (got 0)".into()));
+        }
+        if !(self.rtol > 0.0 && self.atol > 0.0) {
+            return Err(SolveError::Settings(format!(
+                "rtol and atol must be > 0 (got {}, {})",
+                self.rtol, self.atol
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What the solver did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SolveStats {
+    /// "exact" or "dopri5".
+    pub method: &'static str,
+    /// Right-hand-side evaluations (Dopri5).
+    pub rhs_evaluations: usize,
+    /// Accepted steps (Dopri5) or propagation steps (exact).
+    pub steps: usize,
+    /// Rejected steps (Dopri5).
+    pub rejected_steps: usize,
+    /// Regime switches located (exact).
+    pub regime_switches: usize,
+    /// Matrix exponentials computed (exact).
+    pub matrix_exponentials: usize,
+}
+
+/// The solution on the output grid; never mutated after the solve.
+#[derive(Debug, Clone)]
+pub struct Trajectory {
+    /// Output times, seconds.
+    pub t: Vec<Seconds>,
+    /// States at those times.
+    pub z: Vec<State>,
+    /// Solver statistics.
+    pub stats: SolveStats,
+}
+
+impl Trajectory {
+    /// Final state.
+    pub fn last(&self) -> &State {
+        // Invariant: a trajectory always holds t = 0 and t = t_end.
+        self.z.last().expect("a trajectory has at least two points")
+    }
+}
+
+/// Integrate `model` from its initial state to `settings.t_end`.
+pub fn integrate(
+    model: &dyn FluidModel,
+    settings: &SolverSettings,
+) -> Result<Trajectory, SolveError> {
+    settings.check()?;
+    match (settings.method, model.piecewise_affine()) {
+        (Method::Auto | Method::Exact, Some(pa)) => exact::integrate(model, pa, settings),
+        (Method::Exact, None) => Err(SolveError::Settings(format!(
+            "model '{}' is not piecewise affine; the exact method does not apply",
+            model.name()
+        ))),
+        (Method::Auto | Method::Dopri5, _) => ode::integrate(model, settings),
+    }
+}
