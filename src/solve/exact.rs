@@ -381,6 +381,7 @@ pub(super) fn integrate(
                         });
                     }
                     regime = sv.pick_regime(seg, &p);
+                    if std::env::var("PF_DEBUG").is_ok() { eprintln!("switch at t={t} -> regime {regime} p={:?}", p.as_slice()); }
                 }
                 None => {
                     std::mem::swap(&mut p, &mut p_next);

@@ -1,0 +1,193 @@
+//! Reference values from ../shared/reference/literature.md §1 (Qiu & Srikant 2004 and the
+//! project's server-assisted and decaying-arrival extensions), checked through the whole
+//! pipeline: TOML → Scenario → model → solver → summary.
+
+use approx::assert_relative_eq;
+use peerfluid::run::{run_scenario, swarm_of, RunOptions, RunRecord};
+use peerfluid::solve::{integrate, Method, SolverSettings};
+
+use crate::util::{qs_toml, scenario};
+
+/// literature.md tolerance convention: an ODE solved to t ≥ 40/|slowest eigenvalue| matches
+/// the steady state to rel 1e-6.
+const ODE_RTOL: f64 = 1e-6;
+
+fn run(text: &str, method: Method) -> RunRecord {
+    let s = scenario(text);
+    run_scenario(&s, &RunOptions { points: 400, method }).expect("runs")
+}
+
+fn col(rec: &RunRecord, name: &str) -> usize {
+    rec.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name}"))
+}
+
+fn last(rec: &RunRecord, name: &str) -> f64 {
+    rec.rows.last().expect("rows")[col(rec, name)]
+}
+
+/// (id, λ, θ, c, μ, η, γ, s, x̄, ȳ, T, regime) from literature.md §1.5.
+#[allow(clippy::type_complexity)]
+const CASES: [(&str, f64, f64, f64, f64, f64, f64, f64, f64, f64, f64, &str); 4] = [
+    ("QS-A", 1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0, 0.999000999, 49.95004995, 0.999000999, "download-limited"),
+    ("QS-B", 1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0, 29.12621359, 19.41747573, 29.12621359, "upload-limited"),
+    ("QS-D", 2.0, 0.0, 0.05, 0.02, 0.8, 0.04, 0.0, 62.5, 50.0, 31.25, "upload-limited"),
+    ("QS-server", 1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2, 19.41747573, 19.61165049, 19.41747573, "upload-limited"),
+];
+
+/// The published values are given to 10 significant digits.
+const TABLE_RTOL: f64 = 1e-9;
+
+#[test]
+fn qiu_srikant_reference_cases_exact_and_dopri5() {
+    for (id, l, th, c, mu, eta, g, s, x, y, t, regime) in CASES {
+        let text = qs_toml(l, th, c, mu, eta, Some(g), s, "");
+        for method in [Method::Exact, Method::Dopri5] {
+            let rec = run(&text, method);
+            let ss = rec.summary.steady_state.as_ref().expect("steady state");
+            assert_eq!(ss.regime, regime, "{id}");
+            assert_relative_eq!(ss.leechers, x, max_relative = TABLE_RTOL);
+            assert_relative_eq!(ss.seeds, y, max_relative = TABLE_RTOL);
+            assert_relative_eq!(ss.download_time_s, t, max_relative = TABLE_RTOL);
+            assert_eq!(ss.reached, Some(true), "{id} {method:?} reached the steady state");
+            // The trajectory's end, from the solver, against the table.
+            assert_relative_eq!(last(&rec, "leechers"), x, max_relative = ODE_RTOL);
+            assert_relative_eq!(last(&rec, "seeds"), y, max_relative = ODE_RTOL);
+        }
+    }
+}
+
+/// QS-server: the server is fully used (0.2 files/s, here 1.6 bit/s) in the upload-limited
+/// steady state.
+#[test]
+fn server_assisted_variant_uses_the_whole_server() {
+    let rec = run(&qs_toml(1.0, 0.001, 0.1, 0.02, 1.0, Some(0.05), 0.2, ""), Method::Exact);
+    let ss = rec.summary.steady_state.as_ref().expect("steady state");
+    assert_relative_eq!(ss.server_rate_bps, 0.2 * 8.0, max_relative = TABLE_RTOL);
+    assert_relative_eq!(last(&rec, "server_rate"), 0.2 * 8.0, max_relative = ODE_RTOL);
+}
+
+/// literature.md §1.2 check "case C": λ ×100 keeps T and scales x̄, ȳ by 100 (QS-A otherwise).
+#[test]
+fn download_time_does_not_depend_on_arrival_rate() {
+    let base = run(&qs_toml(1.0, 0.001, 1.0, 0.5, 0.9, Some(0.02), 0.0, ""), Method::Exact);
+    let big = run(&qs_toml(100.0, 0.001, 1.0, 0.5, 0.9, Some(0.02), 0.0, ""), Method::Exact);
+    let (a, b) = (
+        base.summary.steady_state.as_ref().expect("ss"),
+        big.summary.steady_state.as_ref().expect("ss"),
+    );
+    assert_relative_eq!(a.download_time_s, b.download_time_s, max_relative = TABLE_RTOL);
+    assert_relative_eq!(b.leechers, 100.0 * a.leechers, max_relative = TABLE_RTOL);
+    assert_relative_eq!(last(&big, "seeds"), 100.0 * last(&base, "seeds"), max_relative = ODE_RTOL);
+}
+
+/// literature.md §1.5, decaying arrivals in the download-limited regime from an empty swarm:
+/// x(t) = λ0 (e^{−bt} − e^{−at})/(a−b), y(t) = cλ0/(a−b) [(e^{−bt} − e^{−γt})/(γ−b) − (e^{−at} − e^{−γt})/(γ−a)],
+/// a = θ + c, b = 1/τ. A server large enough to cover any shortfall keeps every leecher at
+/// its download rate from t = 0.
+#[test]
+fn flash_crowd_matches_the_closed_form() {
+    let (l0, th, c, mu, eta, g, tau) = (5.0, 0.01, 0.2, 0.05, 0.9, 0.03, 40.0);
+    let extra = format!("profile = \"flash-crowd\"\ndecay_time = {tau:?}");
+    let text = qs_toml(l0, th, c, mu, eta, Some(g), 1e6, &extra);
+    let (a, b) = (th + c, 1.0 / tau);
+    for method in [Method::Exact, Method::Dopri5] {
+        let rec = run(&text, method);
+        let (it, ix, iy) = (col(&rec, "t"), col(&rec, "leechers"), col(&rec, "seeds"));
+        // Absolute floor relative to each population's peak: late in the decay the values are
+        // ~1e-10 of it and only the scale-relative error is meaningful.
+        let peak = |i: usize| rec.rows.iter().map(|r| r[i]).fold(0.0, f64::max);
+        let (fx, fy) = (ODE_RTOL * peak(ix), ODE_RTOL * peak(iy));
+        for row in rec.rows.iter().skip(1) {
+            let t = row[it];
+            let x = l0 * ((-b * t).exp() - (-a * t).exp()) / (a - b);
+            let y = c * l0 / (a - b)
+                * (((-b * t).exp() - (-g * t).exp()) / (g - b) - ((-a * t).exp() - (-g * t).exp()) / (g - a));
+            assert_relative_eq!(row[ix], x, max_relative = ODE_RTOL, epsilon = fx);
+            assert_relative_eq!(row[iy], y, max_relative = ODE_RTOL, epsilon = fy);
+        }
+    }
+}
+
+/// Two identical classes (shares 0.3/0.7) integrated by Dopri5 give the single-class exact
+/// trajectory at every output time.
+#[test]
+fn identical_classes_reduce_to_one_class() {
+    let one = qs_toml(1.0, 0.001, 0.1, 0.02, 1.0, Some(0.05), 0.1, "");
+    let two = "name = \"two\"\n[content]\nsize = 1\n[demand]\narrival_rate = 1.0\n\
+        [swarm]\nefficiency = 1.0\nabort_rate = 0.001\nseed_residence = 20.0\n\
+        [[peers.class]]\nname = \"a\"\nshare = 0.3\nupload = 0.16\ndownload = 0.8\n\
+        [[peers.class]]\nname = \"b\"\nshare = 0.7\nupload = 0.16\ndownload = 0.8\n\
+        [server]\ncapacity = 0.8\n";
+    let s1 = scenario(&one);
+    let s2 = scenario(two);
+    let mut set = SolverSettings::new(3000.0);
+    set.points = 300;
+    let t1 = integrate(&swarm_of(&s1), &set).expect("exact");
+    let t2 = integrate(&swarm_of(&s2), &set).expect("dopri5");
+    assert_eq!(t1.stats.method, "exact");
+    assert_eq!(t2.stats.method, "dopri5");
+    for (z1, z2) in t1.z.iter().zip(&t2.z) {
+        // state layouts: one class [x, y, ...]; two classes [xa, xb, ya, yb, ...]
+        assert_relative_eq!(z2[0] + z2[1], z1[0], max_relative = ODE_RTOL, epsilon = 1e-9);
+        assert_relative_eq!(z2[2] + z2[3], z1[1], max_relative = ODE_RTOL, epsilon = 1e-9);
+        assert_relative_eq!(z2[0], 0.3 * z1[0], max_relative = ODE_RTOL, epsilon = 1e-9);
+    }
+}
+
+/// Exact and Dopri5 agree over time for every arrival profile and both regimes.
+#[test]
+fn exact_and_dopri5_agree_on_every_profile() {
+    let profiles = [
+        "",
+        "profile = \"flash-crowd\"\ndecay_time = 300.0",
+        "profile = \"diurnal\"\npeak_to_mean = 1.7\nperiod = 500.0\npeak_time = 100.0",
+    ];
+    for extra in profiles {
+        for (l, th, c, mu, eta, g, s) in [(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0), (1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.3)] {
+            let sc = scenario(&qs_toml(l, th, c, mu, eta, Some(g), s, extra));
+            let mut set = SolverSettings::new(2500.0);
+            set.points = 250;
+            set.method = Method::Exact;
+            let ex = integrate(&swarm_of(&sc), &set).expect("exact");
+            set.method = Method::Dopri5;
+            set.rtol = 1e-10;
+            set.atol = 1e-10;
+            let rk = integrate(&swarm_of(&sc), &set).expect("dopri5");
+            for i in 0..ex.z[0].len() {
+                // floor: rtol times the state's largest magnitude along the trajectory (at least 1e-6
+                // peers, so that a state that is exactly 0 in one method and 1e-17 in the other passes)
+                let floor = ODE_RTOL * ex.z.iter().map(|z| z[i].abs()).fold(1e-6, f64::max);
+                for (a, b) in ex.z.iter().zip(&rk.z) {
+                    assert_relative_eq!(a[i], b[i], max_relative = ODE_RTOL, epsilon = floor);
+                }
+            }
+        }
+    }
+}
+
+/// Conservation (issue 2): arrivals = completions + aborts + leechers, for every profile,
+/// regime and method; the seeds balance completions minus departures.
+#[test]
+fn arrivals_are_conserved() {
+    for extra in ["", "profile = \"flash-crowd\"\ndecay_time = 300.0"] {
+        for method in [Method::Exact, Method::Dopri5] {
+            let rec = run(&qs_toml(1.0, 0.01, 0.1, 0.02, 0.8, Some(0.05), 0.05, extra), method);
+            let d = &rec.summary.downloads;
+            // Exact: rounding only. Dopri5: rtol 1e-9 on each cumulative state.
+            assert!(d.conservation_residual < 1e-8, "{extra} {method:?}: {}", d.conservation_residual);
+            assert!(d.completed > 0.0 && d.aborted > 0.0);
+        }
+    }
+}
+
+/// Seeds leaving at once (γ = ∞): y ≡ 0 and the upload-limited steady state is
+/// x = (λ − s)/(θ + μη).
+#[test]
+fn seeds_leaving_at_once() {
+    let rec = run(&qs_toml(1.0, 0.001, 0.1, 0.02, 0.9, None, 0.1, ""), Method::Exact);
+    let ss = rec.summary.steady_state.as_ref().expect("ss");
+    assert_relative_eq!(ss.leechers, 0.9 / (0.001 + 0.018), max_relative = TABLE_RTOL);
+    assert!(ss.seeds.abs() < 1e-15);
+    assert!(last(&rec, "seeds").abs() < 1e-12);
+    assert_relative_eq!(last(&rec, "leechers"), 0.9 / 0.019, max_relative = ODE_RTOL);
+}
