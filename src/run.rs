@@ -7,7 +7,7 @@ use crate::error::ModelError;
 use crate::model::swarm::{SteadyState, Swarm, SwarmClass};
 use crate::model::{ArrivalProfile, FluidModel};
 use crate::scenario::Scenario;
-use crate::solve::{self, Method, SolveStats, SolverSettings};
+use crate::solve::{self, Method, SolveStats, SolverSettings, Trajectory};
 use crate::units::Seconds;
 
 /// Settling horizon in units of the slowest time constant: e^-20 ≈ 2e-9, which leaves room for
@@ -227,7 +227,7 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         if let Ok(list) = &steady {
             for attempt in 0..=MAX_EXTENSIONS {
                 let end = traj.last();
-                let ok = list.iter().any(|ss| distance(&model, end.as_slice(), ss) <= STEADY_RTOL);
+                let ok = list.iter().any(|ss| distance(&model, end, ss) <= STEADY_RTOL);
                 reached = Some(ok);
                 if ok || s.horizon.is_some() || attempt == MAX_EXTENSIONS {
                     break;
@@ -255,8 +255,7 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
     }
     let mut rows = Vec::with_capacity(traj.t.len());
     let mut peak = Peak { leechers: 0.0, leechers_at_s: 0.0, server_rate_bps: 0.0, peer_rate_bps: 0.0 };
-    for (t, z) in traj.t.iter().zip(&traj.z) {
-        let zs = z.as_slice();
+    for (t, zs) in traj.t.iter().zip(traj.states()) {
         let (x, y) = (&zs[..k], &zs[k..2 * k]);
         let f = model.flows(x, y);
         let leechers: f64 = x.iter().sum();
@@ -282,7 +281,7 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         rows.push(row);
     }
 
-    let end = traj.last().as_slice();
+    let end = traj.last();
     let arrived = end[model.ix_arrivals()];
     let completed: f64 = (0..k).map(|i| end[model.ix_done(i)]).sum();
     let aborted: f64 = (0..k).map(|i| end[model.ix_aborted(i)]).sum();
@@ -297,7 +296,7 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
     let steady_summary = chosen.map(|ss| {
         let served: f64 = ss.download.iter().sum();
         let (slow, _) = model.slowest_rate(ss);
-        let settling = constant.then(|| settling_time(&model, &traj.t, &traj.z, ss));
+        let settling = constant.then(|| settling_time(&model, &traj, ss));
         SteadySummary {
             basis,
             arrival_rate_per_s: ss.arrival_rate,
@@ -369,10 +368,11 @@ fn distance(model: &Swarm, z: &[f64], ss: &SteadyState) -> f64 {
         / scale
 }
 
-fn settling_time(model: &Swarm, t: &[f64], z: &[crate::model::State], ss: &SteadyState) -> f64 {
+fn settling_time(model: &Swarm, traj: &Trajectory, ss: &SteadyState) -> f64 {
+    let t = &traj.t;
     let mut last_out = 0.0;
-    for (ti, zi) in t.iter().zip(z) {
-        if distance(model, zi.as_slice(), ss) > SETTLED_RTOL {
+    for (ti, zi) in t.iter().zip(traj.states()) {
+        if distance(model, zi, ss) > SETTLED_RTOL {
             last_out = *ti;
         }
     }

@@ -126,7 +126,7 @@ fn identical_classes_reduce_to_one_class() {
     let t2 = integrate(&swarm_of(&s2), &set).expect("dopri5");
     assert_eq!(t1.stats.method, "exact");
     assert_eq!(t2.stats.method, "dopri5");
-    for (z1, z2) in t1.z.iter().zip(&t2.z) {
+    for (z1, z2) in t1.states().zip(t2.states()) {
         // state layouts: one class [x, y, ...]; two classes [xa, xb, ya, yb, ...]
         assert_relative_eq!(z2[0] + z2[1], z1[0], max_relative = ODE_RTOL, epsilon = 1e-9);
         assert_relative_eq!(z2[2] + z2[3], z1[1], max_relative = ODE_RTOL, epsilon = 1e-9);
@@ -153,11 +153,11 @@ fn exact_and_dopri5_agree_on_every_profile() {
             set.rtol = 1e-10;
             set.atol = 1e-10;
             let rk = integrate(&swarm_of(&sc), &set).expect("dopri5");
-            for i in 0..ex.z[0].len() {
+            for i in 0..ex.dim() {
                 // floor: rtol times the state's largest magnitude along the trajectory (at least 1e-6
                 // peers, so that a state that is exactly 0 in one method and 1e-17 in the other passes)
-                let floor = ODE_RTOL * ex.z.iter().map(|z| z[i].abs()).fold(1e-6, f64::max);
-                for (a, b) in ex.z.iter().zip(&rk.z) {
+                let floor = ODE_RTOL * ex.states().map(|z| z[i].abs()).fold(1e-6, f64::max);
+                for (a, b) in ex.states().zip(rk.states()) {
                     assert_relative_eq!(a[i], b[i], max_relative = ODE_RTOL, epsilon = floor);
                 }
             }

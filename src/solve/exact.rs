@@ -1,25 +1,29 @@
 //! Exact integration of a piecewise-affine model.
 //!
-//! State is split into the dynamic part `p` (feeds back), the forcing generator `w` (from the
-//! arrival profile, `w[0] ≡ 1`) and the running integrals `c`. In a regime,
-//! `d/dt [p; w] = Mq [p; w]` and `dc/dt = Mc [p; w]`, so over a step h
+//! State is split into the dynamic part `p` (feeds back, with the forcing generator `w`
+//! appended, `w[0] ≡ 1`) and the running integrals `c`. In a regime,
+//! `dp/dt = Mq p` and `dc/dt = Mc p`, so over a step h
 //!
 //! ```text
-//! exp( [[Mq, 0], [Mc, 0]] h ) = [[E, 0], [F, I]],   [p; w](t+h) = E [p; w](t),   c(t+h) = c(t) + F [p; w](t)
+//! exp( [[Mq, 0], [Mc, 0]] h ) = [[E, 0], [F, I]],   p(t+h) = E p(t),   c(t+h) = c(t) + F p(t)
 //! ```
 //!
 //! `E` and `F` are computed once per (regime, forcing segment) with nalgebra's Padé matrix
-//! exponential and reused for every step. Steps are kept to `ρh ≤ 4` (ρ = ‖Mq‖∞), so that when a
-//! guard may change sign inside a step, the solution over the step is also available as a
-//! 32-term Taylor series (truncation < 1e-15): the first sign change is found by scanning the
-//! series and refined by bisection to machine precision, the state is moved to that instant,
+//! exponential and reused for every step of that regime. The first few steps in a regime use
+//! the Taylor series below instead, so a regime crossed briefly never pays for an exponential.
+//!
+//! Steps are kept to `ρh ≤ 4` (ρ = the larger ∞-norm of the dynamic and forcing diagonal blocks
+//! of Mq), so the solution over any step is also a 33-term Taylor series (truncation < 1e-15).
+//! When a guard may change sign inside a step (its end value is negative, or its derivative
+//! changes sign with too little margin), the series is scanned at 32 points for the first sign
+//! change, which is refined by bisection to machine precision; the state moves to that instant
 //! and the new regime is chosen by the direction of motion.
 
 use nalgebra::{DMatrix, DVector};
 
 use super::{SolveStats, SolverSettings, Trajectory};
 use crate::error::SolveError;
-use crate::model::{ForcingSegment, FluidModel, PiecewiseAffine, State};
+use crate::model::{FluidModel, ForcingSegment, PiecewiseAffine};
 
 /// Taylor terms for in-step evaluation (ρh ≤ 4 ⇒ 4^33/33! < 1e-16).
 const TAYLOR_TERMS: usize = 33;
@@ -29,53 +33,109 @@ const RHO_H_MAX: f64 = 4.0;
 const SCAN: usize = 32;
 /// Regime switches allowed in one solve before we call it chattering.
 const MAX_SWITCHES: usize = 100_000;
+/// Standard steps taken by Taylor series in a regime before its exponential is computed.
+const LAZY_STEPS: usize = 4;
+
+/// y = A x for a row-major `rows × x.len()` matrix (fixed-size fast paths for small x).
+fn matvec(a: &[f64], x: &[f64], y: &mut [f64]) {
+    match x.len() {
+        2 => matvec_n::<2>(a, x, y),
+        3 => matvec_n::<3>(a, x, y),
+        4 => matvec_n::<4>(a, x, y),
+        5 => matvec_n::<5>(a, x, y),
+        n => {
+            for (yi, row) in y.iter_mut().zip(a.chunks_exact(n)) {
+                *yi = dot(row, x);
+            }
+        }
+    }
+}
+
+fn matvec_n<const N: usize>(a: &[f64], x: &[f64], y: &mut [f64]) {
+    let Ok(x) = <&[f64; N]>::try_from(x) else {
+        return;
+    };
+    for (yi, row) in y.iter_mut().zip(a.chunks_exact(N)) {
+        let mut acc = 0.0;
+        for j in 0..N {
+            acc += row[j] * x[j];
+        }
+        *yi = acc;
+    }
+}
+
+/// C = A B for row-major square q × q matrices.
+fn matmul(a: &[f64], b: &[f64], q: usize) -> Vec<f64> {
+    let mut c = vec![0.0; q * q];
+    for i in 0..q {
+        for k in 0..q {
+            let aik = a[i * q + k];
+            for j in 0..q {
+                c[i * q + j] += aik * b[k * q + j];
+            }
+        }
+    }
+    c
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
 
 struct Piece {
     mq: DMatrix<f64>,
     mc: DMatrix<f64>,
+    mq_rows: Vec<f64>,
+    mc_rows: Vec<f64>,
     rho: f64,
-    guards: Vec<DVector<f64>>,
-    guard_rates: Vec<DVector<f64>>,
-    /// (h, E, F) for the standard sub-step.
-    standard: Option<(f64, DMatrix<f64>, DMatrix<f64>)>,
+    guards: Vec<Vec<f64>>,
+    guard_rates: Vec<Vec<f64>>,
+    /// Standard sub-step length.
+    h_std: f64,
+    /// Once computed: rows [E; F; ĝ_jᵀE …; ṙ_jᵀE …] (row-major, q columns), so that one
+    /// mat-vec gives p(t+h), the integral increments, and every guard value and rate at t+h.
+    step: Vec<f64>,
+    uses: usize,
 }
 
 impl Piece {
-    fn new(pa: &dyn PiecewiseAffine, seg: &ForcingSegment, r: usize, nd: usize, nc: usize) -> Self {
+    fn new(pa: &dyn PiecewiseAffine, seg: &ForcingSegment, r: usize, nd: usize, nc: usize, grid_h: f64) -> Self {
         let af = pa.affine(r);
         let m = seg.w0.len();
         let q = nd + m;
         let mut mq = DMatrix::zeros(q, q);
         let mut mc = DMatrix::zeros(nc, q);
         for i in 0..nd + nc {
-            let row: &mut [f64] = &mut vec![0.0; q];
-            for j in 0..nd {
-                row[j] = af.a[(i, j)];
-            }
-            row[nd] += af.b[i];
-            for j in 0..m {
-                row[nd + j] += af.arrival[i] * seg.lambda[j];
-            }
-            for (j, v) in row.iter().enumerate() {
+            let mut put = |j: usize, v: f64| {
                 if i < nd {
-                    mq[(i, j)] = *v;
+                    mq[(i, j)] += v;
                 } else {
-                    mc[(i - nd, j)] = *v;
+                    mc[(i - nd, j)] += v;
                 }
+            };
+            for j in 0..nd {
+                put(j, af.a[(i, j)]);
+            }
+            put(nd, af.b[i]);
+            for j in 0..m {
+                put(nd + j, af.arrival[i] * seg.lambda[j]);
             }
         }
         mq.view_mut((nd, nd), (m, m)).copy_from(&seg.generator);
-        let guards: Vec<DVector<f64>> = pa
+        let guards: Vec<Vec<f64>> = pa
             .guards(r)
             .into_iter()
             .map(|g| {
-                let mut v = DVector::zeros(q);
-                v.rows_mut(0, nd).copy_from(&g.w.rows(0, nd));
+                let mut v = vec![0.0; q];
+                v[..nd].copy_from_slice(&g.w.as_slice()[..nd]);
                 v[nd] += g.w0;
                 v
             })
             .collect();
-        let guard_rates = guards.iter().map(|g| mq.transpose() * g).collect();
+        let guard_rates = guards
+            .iter()
+            .map(|g| (mq.transpose() * DVector::from_column_slice(g)).as_slice().to_vec())
+            .collect();
         // Step bound from the diagonal blocks (the dynamics and the forcing generator); the
         // coupling column only scales the series, it does not slow its convergence.
         let block_norm = |r: std::ops::Range<usize>| {
@@ -84,13 +144,19 @@ impl Piece {
                 .fold(0.0, f64::max)
         };
         let rho = block_norm(0..nd).max(block_norm(nd..q));
+        let h_max = if rho > 0.0 { RHO_H_MAX / rho } else { f64::INFINITY };
+        let h_std = grid_h / (grid_h / h_max).ceil().max(1.0);
         Self {
+            mq_rows: mq.transpose().as_slice().to_vec(),
+            mc_rows: mc.transpose().as_slice().to_vec(),
             mq,
             mc,
             rho,
             guards,
             guard_rates,
-            standard: None,
+            h_std,
+            step: Vec::new(),
+            uses: 0,
         }
     }
 
@@ -102,62 +168,120 @@ impl Piece {
         }
     }
 
-    /// exp of the augmented matrix over h: (E, F).
-    fn exponential(&self, h: f64) -> (DMatrix<f64>, DMatrix<f64>) {
-        let (q, nc) = (self.mq.nrows(), self.mc.nrows());
-        let mut aug = DMatrix::zeros(q + nc, q + nc);
-        aug.view_mut((0, 0), (q, q)).copy_from(&(&self.mq * h));
-        aug.view_mut((q, 0), (nc, q)).copy_from(&(&self.mc * h));
-        let ex = aug.exp();
-        (
-            ex.view((0, 0), (q, q)).into_owned(),
-            ex.view((q, 0), (nc, q)).into_owned(),
-        )
+    /// Compute the step matrix for the standard step: E = exp(Mq h) and F = Mc ∫_0^h exp(Mq s) ds
+    /// by scaling and squaring a Taylor series (‖Mq τ‖ ≤ 1/2, 20 terms: truncation < 1e-22),
+    /// using [[E, 0], [F, I]]² = [[E², 0], [F (E + I), I]].
+    fn exponential(&mut self) {
+        const TERMS: usize = 20;
+        let (q, nc, h) = (self.mq.nrows(), self.mc.nrows(), self.h_std);
+        let squarings = if self.rho * h > 0.5 {
+            (self.rho * h / 0.5).log2().ceil() as i32
+        } else {
+            0
+        };
+        let tau = h / 2f64.powi(squarings);
+        let a: Vec<f64> = self.mq_rows.iter().map(|v| v * tau).collect();
+        // E = Σ A^k/k!, Φ = τ Σ A^k/(k+1)!  (so that ∫_0^τ exp(Mq s) ds = Φ)
+        let mut e = vec![0.0; q * q];
+        let mut phi = vec![0.0; q * q];
+        let mut pow = vec![0.0; q * q];
+        for i in 0..q {
+            pow[i * q + i] = 1.0;
+        }
+        for k in 0..TERMS {
+            for ((ei, pi), wi) in e.iter_mut().zip(phi.iter_mut()).zip(&pow) {
+                *ei += wi * INV_FACT[k];
+                *pi += wi * INV_FACT[k + 1] * tau;
+            }
+            pow = matmul(&pow, &a, q);
+        }
+        let mut f = vec![0.0; nc * q];
+        for r in 0..nc {
+            for j in 0..q {
+                f[r * q + j] = (0..q).map(|k| self.mc_rows[r * q + k] * phi[k * q + j]).sum();
+            }
+        }
+        for _ in 0..squarings {
+            let mut e_plus_i = e.clone();
+            for i in 0..q {
+                e_plus_i[i * q + i] += 1.0;
+            }
+            let mut f2 = vec![0.0; nc * q];
+            for r in 0..nc {
+                for j in 0..q {
+                    f2[r * q + j] = (0..q).map(|k| f[r * q + k] * e_plus_i[k * q + j]).sum();
+                }
+            }
+            f = f2;
+            e = matmul(&e, &e, q);
+        }
+        let mut step = e.clone();
+        step.extend_from_slice(&f);
+        for rows in [&self.guards, &self.guard_rates] {
+            for g in rows {
+                step.extend((0..q).map(|j| (0..q).map(|k| g[k] * e[k * q + j]).sum::<f64>()));
+            }
+        }
+        self.step = step;
     }
 }
 
-/// Taylor data of one step from state p: V_k = Mq^k p.
+/// 1/k! for k = 0..=TAYLOR_TERMS.
+const INV_FACT: [f64; TAYLOR_TERMS + 1] = {
+    let mut t = [1.0; TAYLOR_TERMS + 1];
+    let mut k = 1;
+    while k <= TAYLOR_TERMS {
+        t[k] = t[k - 1] / k as f64;
+        k += 1;
+    }
+    t
+};
+
+/// Taylor data of one step from state p: V_k = Mq^k p, stored flat (k-major).
 struct Series {
-    v: Vec<DVector<f64>>,
+    q: usize,
+    v: Vec<f64>,
 }
 
 impl Series {
-    fn new(piece: &Piece, p: &DVector<f64>) -> Self {
-        let mut v = Vec::with_capacity(TAYLOR_TERMS);
-        v.push(p.clone());
+    fn new(piece: &Piece, p: &[f64]) -> Self {
+        let q = p.len();
+        let mut v = vec![0.0; q * TAYLOR_TERMS];
+        v[..q].copy_from_slice(p);
         for k in 1..TAYLOR_TERMS {
-            let next = &piece.mq * &v[k - 1];
-            v.push(next);
+            let (prev, next) = v.split_at_mut(k * q);
+            matvec(&piece.mq_rows, &prev[(k - 1) * q..], &mut next[..q]);
         }
-        Self { v }
+        Self { q, v }
     }
-    /// Guard value at τ: Σ (ĝ·V_k) τ^k / k!.
-    fn guard(&self, g: &DVector<f64>, tau: f64) -> f64 {
-        let mut sum = 0.0;
-        let mut coef = 1.0;
-        for (k, vk) in self.v.iter().enumerate() {
-            if k > 0 {
-                coef *= tau / k as f64;
+    /// Coefficients of the guard's Taylor polynomial: (ĝ·V_k)/k!.
+    fn guard_poly(&self, g: &[f64]) -> [f64; TAYLOR_TERMS] {
+        let mut a = [0.0; TAYLOR_TERMS];
+        for (k, (ak, vk)) in a.iter_mut().zip(self.v.chunks_exact(self.q)).enumerate() {
+            *ak = dot(g, vk) * INV_FACT[k];
+        }
+        a
+    }
+    /// p(τ) into `p`, c(τ) − c(0) into `dc`.
+    fn state(&self, piece: &Piece, tau: f64, p: &mut [f64], dc: &mut [f64]) {
+        let mut integral = vec![0.0; self.q];
+        p.fill(0.0);
+        let mut pow = 1.0; // τ^k
+        for (k, vk) in self.v.chunks_exact(self.q).enumerate() {
+            let (a, b) = (pow * INV_FACT[k], pow * tau * INV_FACT[k + 1]);
+            for ((pi, ii), x) in p.iter_mut().zip(integral.iter_mut()).zip(vk) {
+                *pi += a * x;
+                *ii += b * x;
             }
-            sum += coef * g.dot(vk);
+            pow *= tau;
         }
-        sum
+        matvec(&piece.mc_rows, &integral, dc);
     }
-    /// State at τ: (p(τ), c(τ) − c(0)).
-    fn state(&self, piece: &Piece, tau: f64) -> (DVector<f64>, DVector<f64>) {
-        let q = self.v[0].len();
-        let mut p = DVector::zeros(q);
-        let mut integral = DVector::zeros(q);
-        let mut coef = 1.0; // τ^k / k!
-        for (k, vk) in self.v.iter().enumerate() {
-            if k > 0 {
-                coef *= tau / k as f64;
-            }
-            p.axpy(coef, vk, 1.0);
-            integral.axpy(coef * tau / (k + 1) as f64, vk, 1.0);
-        }
-        (p, &piece.mc * integral)
-    }
+}
+
+/// Horner evaluation of a Taylor polynomial.
+fn poly(a: &[f64; TAYLOR_TERMS], tau: f64) -> f64 {
+    a.iter().rev().fold(0.0, |acc, c| acc * tau + c)
 }
 
 struct Solver<'a> {
@@ -166,15 +290,15 @@ struct Solver<'a> {
     nd: usize,
     nc: usize,
     regimes: usize,
+    grid_h: f64,
     pieces: Vec<Option<Piece>>,
-    stats: SolveStats,
 }
 
 impl Solver<'_> {
     fn piece(&mut self, seg: usize, r: usize) -> &mut Piece {
         let i = seg * self.regimes + r;
         if self.pieces[i].is_none() {
-            self.pieces[i] = Some(Piece::new(self.pa, &self.segs[seg], r, self.nd, self.nc));
+            self.pieces[i] = Some(Piece::new(self.pa, &self.segs[seg], r, self.nd, self.nc, self.grid_h));
         }
         // Invariant: filled just above.
         self.pieces[i].as_mut().expect("piece was just built")
@@ -183,7 +307,7 @@ impl Solver<'_> {
     /// The regime in force at p, decided by the guards and, on a boundary, by the direction of
     /// motion (the vector field is continuous, so the rate of a boundary guard is the same in
     /// every adjacent regime; its second derivative breaks ties).
-    fn pick_regime(&mut self, seg: usize, p: &DVector<f64>) -> usize {
+    fn pick_regime(&mut self, seg: usize, p: &[f64]) -> usize {
         let mut best = (f64::NEG_INFINITY, 0);
         let mut first_candidate = None;
         for r in 0..self.regimes {
@@ -193,26 +317,21 @@ impl Solver<'_> {
             let piece = self.piece(seg, r);
             let mut worst = f64::INFINITY;
             let mut consistent = true;
+            let mp = (&piece.mq * DVector::from_column_slice(p)).as_slice().to_vec();
             for (g, gr) in piece.guards.iter().zip(&piece.guard_rates) {
-                let scale: f64 = g.iter().zip(p.iter()).map(|(a, b)| (a * b).abs()).sum();
-                let tol = 1e-11 * scale.max(f64::MIN_POSITIVE);
-                let val = g.dot(p);
-                worst = worst.min(val / scale.max(f64::MIN_POSITIVE));
+                let scale: f64 = g.iter().zip(p).map(|(a, b)| (a * b).abs()).sum::<f64>().max(f64::MIN_POSITIVE);
+                let tol = 1e-11 * scale;
+                let val = dot(g, p);
+                worst = worst.min(val / scale);
                 if val < -tol {
                     consistent = false;
                     break;
                 }
                 if val <= tol {
-                    let mp = &piece.mq * p;
-                    let rate = gr.dot(p);
-                    let rate_scale: f64 =
-                        g.iter().zip(mp.iter()).map(|(a, b)| (a * b).abs()).sum();
-                    let rtol = 1e-11 * rate_scale.max(f64::MIN_POSITIVE);
-                    if rate < -rtol {
-                        consistent = false;
-                        break;
-                    }
-                    if rate <= rtol && gr.dot(&mp) < 0.0 {
+                    let rate = dot(gr, p);
+                    let rate_scale: f64 = g.iter().zip(&mp).map(|(a, b)| (a * b).abs()).sum::<f64>().max(f64::MIN_POSITIVE);
+                    let rtol = 1e-11 * rate_scale;
+                    if rate < -rtol || (rate <= rtol && dot(gr, &mp) < 0.0) {
                         consistent = false;
                         break;
                     }
@@ -245,6 +364,7 @@ pub(super) fn integrate(
     let nc = n - nd;
     let segs = pa.arrival().forcing_segments();
     let regimes = pa.regime_count();
+    let grid_h = s.t_end / s.points as f64;
     let mut sv = Solver {
         pa,
         pieces: (0..segs.len() * regimes).map(|_| None).collect(),
@@ -252,154 +372,133 @@ pub(super) fn integrate(
         nd,
         nc,
         regimes,
-        stats: SolveStats {
-            method: "exact",
-            ..SolveStats::default()
-        },
+        grid_h,
+    };
+    let mut stats = SolveStats {
+        method: "exact",
+        ..SolveStats::default()
     };
     let z0 = model.initial_state();
-    let join = |seg: &ForcingSegment, z: &State| {
-        let mut p = DVector::zeros(nd + seg.w0.len());
-        p.rows_mut(0, nd).copy_from(&z.rows(0, nd));
-        p.rows_mut(nd, seg.w0.len()).copy_from(&seg.w0);
-        p
-    };
     let mut seg = 0;
-    let mut p = join(&sv.segs[0], &z0);
-    let mut c: DVector<f64> = z0.rows(nd, nc).into_owned();
+    let mut p: Vec<f64> = z0.as_slice()[..nd].iter().chain(sv.segs[0].w0.iter()).copied().collect();
+    let mut c: Vec<f64> = z0.as_slice()[nd..].to_vec();
     let mut regime = sv.pick_regime(seg, &p);
-    let grid_h = s.t_end / s.points as f64;
-
-    let record = |p: &DVector<f64>, c: &DVector<f64>| {
-        let mut z = State::zeros(n);
-        z.rows_mut(0, nd).copy_from(&p.rows(0, nd));
-        z.rows_mut(nd, nc).copy_from(c);
-        z
-    };
-    let mut ts = Vec::with_capacity(s.points + 1);
-    let mut zs = Vec::with_capacity(s.points + 1);
-    ts.push(0.0);
-    zs.push(record(&p, &c));
-    let mut t = 0.0;
     let mut p_next = p.clone();
-    let mut c_inc = c.clone();
+    let mut dc = c.clone();
+    let mut traj = Trajectory::with_capacity(n, s.points, SolveStats::default());
+    traj.push_parts(0.0, &p[..nd], &c);
+    let mut t = 0.0;
 
     for i in 1..=s.points {
         let target = s.t_end * i as f64 / s.points as f64;
         let snap = 1e-12 * target.max(grid_h);
         while target - t > snap {
-            // Forcing segment boundary (trace breakpoints).
+            // Forcing segment boundary (trace breakpoints): restart the generator state.
             if let Some(next) = sv.segs.get(seg + 1) {
                 if next.start <= t + snap {
                     seg += 1;
-                    let seg_ref = &sv.segs[seg];
-                    let mut np = DVector::zeros(nd + seg_ref.w0.len());
-                    np.rows_mut(0, nd).copy_from(&p.rows(0, nd));
-                    np.rows_mut(nd, seg_ref.w0.len()).copy_from(&seg_ref.w0);
-                    p = np;
+                    p.truncate(nd);
+                    p.extend(sv.segs[seg].w0.iter());
                     p_next = p.clone();
                     regime = sv.pick_regime(seg, &p);
                     continue;
                 }
             }
             let stop = sv.segs.get(seg + 1).map_or(target, |nx| target.min(nx.start));
-            let piece = sv.piece(seg, regime);
-            let h_sub = grid_h / (grid_h / piece.h_max()).ceil().max(1.0);
             let remaining = stop - t;
-            let mut exps = 0;
-            let h = if remaining >= h_sub * (1.0 - 1e-9) {
-                if piece.standard.as_ref().is_none_or(|(hh, _, _)| {
-                    (hh - h_sub).abs() > 1e-12 * h_sub
-                }) {
-                    let (e, f) = piece.exponential(h_sub);
-                    piece.standard = Some((h_sub, e, f));
-                    exps += 1;
-                }
-                // Invariant: set just above.
-                let (_, e, f) = piece.standard.as_ref().expect("standard step cached");
-                p_next.gemv(1.0, e, &p, 0.0);
-                c_inc.gemv(1.0, f, &p, 0.0);
-                h_sub.min(remaining)
+            let piece = sv.piece(seg, regime);
+            let standard = remaining >= piece.h_std * (1.0 - 1e-9);
+            let h = if standard {
+                piece.h_std.min(remaining)
             } else {
-                let h = remaining.min(piece.h_max());
-                let series = Series::new(piece, &p);
-                let (pn, ci) = series.state(piece, h);
-                p_next = pn;
-                c_inc = ci;
-                h
+                remaining.min(piece.h_max())
             };
-            sv.stats.matrix_exponentials += exps;
-            sv.stats.steps += 1;
+            if standard && piece.step.is_empty() && piece.uses >= LAZY_STEPS {
+                piece.exponential();
+                stats.matrix_exponentials += 1;
+            }
+            let q = p.len();
+            let ng = piece.guards.len().min(4);
+            let mut ends = [0.0_f64; 8]; // guard values then rates at t + h (ng ≤ 4)
+            if standard && !piece.step.is_empty() {
+                let (e, rest) = piece.step.split_at(q * q);
+                let (f, g) = rest.split_at(q * nc);
+                matvec(e, &p, &mut p_next);
+                matvec(f, &p, &mut dc);
+                matvec(g, &p, &mut ends[..2 * ng]);
+                piece.uses += 1;
+            } else {
+                Series::new(piece, &p).state(piece, h, &mut p_next, &mut dc);
+                for (j, (g, gr)) in piece.guards.iter().zip(&piece.guard_rates).enumerate() {
+                    ends[j] = dot(g, &p_next);
+                    ends[ng + j] = dot(gr, &p_next);
+                }
+                piece.uses += usize::from(standard);
+            }
+            stats.steps += 1;
 
             // Could a guard change sign inside (0, h]?
-            let piece = sv.piece(seg, regime);
-            let suspect = piece.guards.iter().zip(&piece.guard_rates).any(|(g, gr)| {
-                let (ga, gb) = (g.dot(&p), g.dot(&p_next));
-                let (sa, sb) = (gr.dot(&p), gr.dot(&p_next));
+            let suspect = piece.guards.iter().zip(&piece.guard_rates).enumerate().any(|(j, (g, gr))| {
+                let (ga, gb) = (dot(g, &p), ends[j]);
+                let (sa, sb) = (dot(gr, &p), ends[ng + j]);
                 gb < 0.0 || (sa < 0.0 && sb > 0.0 && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
             });
             let mut crossing = None;
             if suspect {
                 let series = Series::new(piece, &p);
-                // Scan for the first sample where some guard is negative.
                 let mut lo = 0.0;
+                let polys: Vec<[f64; TAYLOR_TERMS]> =
+                    piece.guards.iter().map(|g| series.guard_poly(g)).collect();
                 'scan: for j in 1..=SCAN {
                     let tau = h * j as f64 / SCAN as f64;
-                    for g in &piece.guards {
-                        if series.guard(g, tau) < 0.0 {
-                            // Bisect this guard on [lo, tau].
-                            let (mut a, mut b) = (lo, tau);
+                    for a in &polys {
+                        if poly(a, tau) < 0.0 {
+                            let (mut lo_b, mut hi_b) = (lo, tau);
                             for _ in 0..200 {
-                                let m = 0.5 * (a + b);
-                                if m <= a || m >= b {
+                                let m = 0.5 * (lo_b + hi_b);
+                                if m <= lo_b || m >= hi_b {
                                     break;
                                 }
-                                if series.guard(g, m) < 0.0 {
-                                    b = m;
+                                if poly(a, m) < 0.0 {
+                                    hi_b = m;
                                 } else {
-                                    a = m;
+                                    lo_b = m;
                                 }
                             }
-                            crossing = Some((b, series.state(piece, b)));
+                            series.state(piece, hi_b, &mut p_next, &mut dc);
+                            crossing = Some(hi_b);
                             break 'scan;
                         }
                     }
                     lo = tau;
                 }
             }
+            std::mem::swap(&mut p, &mut p_next);
+            for (ci, d) in c.iter_mut().zip(&dc) {
+                *ci += d;
+            }
             match crossing {
-                Some((tau, (pn, ci))) => {
-                    p = pn;
-                    c += ci;
+                Some(tau) => {
                     t += tau;
-                    sv.stats.regime_switches += 1;
-                    if sv.stats.regime_switches > MAX_SWITCHES {
+                    stats.regime_switches += 1;
+                    if stats.regime_switches > MAX_SWITCHES {
                         return Err(SolveError::TooManySwitches {
                             t,
-                            switches: sv.stats.regime_switches,
+                            switches: stats.regime_switches,
                             limit: MAX_SWITCHES,
                         });
                     }
                     regime = sv.pick_regime(seg, &p);
-                    if std::env::var("PF_DEBUG").is_ok() { eprintln!("switch at t={t} -> regime {regime} p={:?}", p.as_slice()); }
                 }
-                None => {
-                    std::mem::swap(&mut p, &mut p_next);
-                    c += &c_inc;
-                    t += h;
-                }
+                None => t += h,
             }
             if p.iter().chain(c.iter()).any(|v| !v.is_finite()) {
                 return Err(SolveError::NonFinite { t });
             }
         }
         t = target;
-        ts.push(target);
-        zs.push(record(&p, &c));
+        traj.push_parts(target, &p[..nd], &c);
     }
-    Ok(Trajectory {
-        t: ts,
-        z: zs,
-        stats: sv.stats,
-    })
+    traj.stats = stats;
+    Ok(traj)
 }

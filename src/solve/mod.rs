@@ -16,7 +16,7 @@ mod exact;
 mod ode;
 
 use crate::error::SolveError;
-use crate::model::{FluidModel, State};
+use crate::model::FluidModel;
 use crate::units::Seconds;
 
 /// Which integration method to use.
@@ -95,22 +95,54 @@ pub struct SolveStats {
     pub matrix_exponentials: usize,
 }
 
-/// The solution on the output grid; never mutated after the solve.
+/// The solution on the output grid; never mutated after the solve. States are stored flat
+/// (one allocation per solve, not per output point).
 #[derive(Debug, Clone)]
 pub struct Trajectory {
     /// Output times, seconds.
     pub t: Vec<Seconds>,
-    /// States at those times.
-    pub z: Vec<State>,
+    dim: usize,
+    data: Vec<f64>,
     /// Solver statistics.
     pub stats: SolveStats,
 }
 
 impl Trajectory {
+    fn with_capacity(dim: usize, points: usize, stats: SolveStats) -> Self {
+        Self {
+            t: Vec::with_capacity(points + 1),
+            dim,
+            data: Vec::with_capacity(dim * (points + 1)),
+            stats,
+        }
+    }
+    fn push(&mut self, t: Seconds, z: &[f64]) {
+        self.t.push(t);
+        self.data.extend_from_slice(z);
+    }
+    /// Push a state given as two consecutive parts.
+    fn push_parts(&mut self, t: Seconds, a: &[f64], b: &[f64]) {
+        self.t.push(t);
+        for &v in a.iter().chain(b) {
+            self.data.push(v);
+        }
+    }
+    /// Length of each state.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    /// State at output index `i`.
+    pub fn state(&self, i: usize) -> &[f64] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+    /// States in time order.
+    pub fn states(&self) -> impl Iterator<Item = &[f64]> {
+        self.data.chunks_exact(self.dim)
+    }
     /// Final state.
-    pub fn last(&self) -> &State {
+    pub fn last(&self) -> &[f64] {
         // Invariant: a trajectory always holds t = 0 and t = t_end.
-        self.z.last().expect("a trajectory has at least two points")
+        self.state(self.t.len() - 1)
     }
 }
 

@@ -29,15 +29,17 @@ pub(super) fn integrate(
     model: &dyn FluidModel,
     s: &SolverSettings,
 ) -> Result<Trajectory, SolveError> {
-    let mut t = Vec::with_capacity(s.points + 1);
-    let mut z = Vec::with_capacity(s.points + 1);
     let mut state = model.initial_state();
-    t.push(0.0);
-    z.push(state.clone());
-    let mut stats = SolveStats {
-        method: "dopri5",
-        ..SolveStats::default()
-    };
+    let mut traj = Trajectory::with_capacity(
+        model.dim(),
+        s.points,
+        SolveStats {
+            method: "dopri5",
+            ..SolveStats::default()
+        },
+    );
+    traj.push(0.0, state.as_slice());
+
     let mut h: f64 = 0.0; // 0 = let the solver choose the first step
     for i in 1..=s.points {
         let (t0, t1) = (
@@ -70,9 +72,9 @@ pub(super) fn integrate(
             },
             reason: e.to_string(),
         })?;
-        stats.rhs_evaluations += st.num_eval as usize;
-        stats.steps += st.accepted_steps as usize;
-        stats.rejected_steps += st.rejected_steps as usize;
+        traj.stats.rhs_evaluations += st.num_eval as usize;
+        traj.stats.steps += st.accepted_steps as usize;
+        traj.stats.rejected_steps += st.rejected_steps as usize;
         let (xs, ys) = (stepper.x_out(), stepper.y_out());
         // Step size of the last full step, to start the next interval (the very last step is
         // usually shortened to land on t1).
@@ -85,8 +87,7 @@ pub(super) fn integrate(
         if state.iter().any(|v| !v.is_finite()) {
             return Err(SolveError::NonFinite { t: t1 });
         }
-        t.push(t1);
-        z.push(state.clone());
+        traj.push(t1, state.as_slice());
     }
-    Ok(Trajectory { t, z, stats })
+    Ok(traj)
 }
