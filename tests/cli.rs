@@ -1,1 +1,146 @@
+//! The command line: `run`, `check`, the default scenario, and the no-partial-output promise.
 
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn peerfluid() -> Command {
+    Command::cargo_bin("peerfluid").expect("binary builds")
+}
+
+fn scenario(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name)
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn no_arguments_runs_the_builtin_default_and_says_where() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid().current_dir(dir.path()).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("scenario 'viral-video'"), "{stdout}");
+    assert!(stdout.contains("results/viral-video/timeseries.csv"), "{stdout}");
+    assert!(dir.path().join("results/viral-video/summary.json").is_file());
+}
+
+#[test]
+fn run_writes_timeseries_and_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .args(["run", "--points", "50", "--out"])
+        .arg(dir.path())
+        .arg(scenario("dsl-fibre.toml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let csv = std::fs::read_to_string(dir.path().join("timeseries.csv")).expect("csv");
+    let header = csv.lines().next().expect("header");
+    assert!(header.starts_with("t,leechers,seeds,server_rate,peer_rate,"), "{header}");
+    assert!(header.contains("leechers.dsl") && header.contains("seeds.fibre"), "{header}");
+    assert_eq!(csv.lines().count(), 52, "header + 51 rows");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).expect("json"))
+            .expect("valid JSON");
+    for key in ["leechers", "seeds", "download_time_s", "regime"] {
+        assert!(json["steady_state"][key] != serde_json::Value::Null, "steady_state.{key}");
+    }
+    for (a, b) in [("bytes", "server"), ("bytes", "peers"), ("downloads", "completed"), ("downloads", "aborted")] {
+        assert!(json[a][b].is_number(), "{a}.{b}");
+    }
+    // No temporary files left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn json_flag_prints_the_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .args(["run", "--json", "--out"])
+        .arg(dir.path())
+        .arg(scenario("upload-limited.toml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(json["steady_state"]["regime"], "upload-limited");
+}
+
+#[test]
+fn check_accepts_every_shipped_scenario() {
+    let mut cmd = peerfluid();
+    cmd.arg("check");
+    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).expect("dir") {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            cmd.arg(p);
+        }
+    }
+    let out = cmd.output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn check_reports_file_line_and_key_and_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\n[content]\nsize = \"1 GB\"\n[demand]\narrival_rate = \"1/s\"\n[swarm]\nefficiency = 1.5\n[peers]\nupload = \"1 Mbps\"\ndownload = \"2 Mbps\"\n",
+    )
+    .expect("write");
+    let out = peerfluid().arg("check").arg(&bad).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("bad.toml:7:14: `swarm.efficiency` must be in [0, 1] (got 1.5)"), "{err}");
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let out = peerfluid().args(["run", "no/such/file.toml"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.starts_with("Error: no/such/file.toml: cannot read the file:"), "{err}");
+}
+
+#[test]
+fn a_failed_run_leaves_no_partial_output() {
+    // 1. The model fails (no steady state and no horizon): nothing is written.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("grows.toml");
+    std::fs::write(
+        &bad,
+        "name = \"grows\"\n[content]\nsize = \"1 GB\"\n[demand]\narrival_rate = \"1/s\"\n[peers]\nupload = 0\ndownload = \"2 Mbps\"\n",
+    )
+    .expect("write");
+    let out_dir = dir.path().join("out");
+    let out = peerfluid().args(["run", "--out"]).arg(&out_dir).arg(&bad).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("no steady state"), "{}", stderr_of(&out));
+    assert!(!out_dir.exists());
+
+    // 2. The second file cannot be put in place (a folder is in the way): the first one is
+    //    rolled back and no temporary file remains.
+    let out_dir = dir.path().join("blocked");
+    std::fs::create_dir_all(out_dir.join("summary.json")).expect("mkdir");
+    let out = peerfluid()
+        .args(["run", "--out"])
+        .arg(&out_dir)
+        .arg(scenario("upload-limited.toml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("summary.json"), "{}", stderr_of(&out));
+    let names: Vec<String> = std::fs::read_dir(&out_dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["summary.json".to_string()], "only the blocking folder remains");
+}

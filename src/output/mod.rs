@@ -72,9 +72,27 @@ pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<Vec<PathBuf>, OutputErro
         path: dir.to_path_buf(),
         source,
     })?;
-    let staged = [
+    let staged = vec![
         csv::stage_timeseries(&dir.join("timeseries.csv"), &rec.columns, &rec.rows)?,
         json::stage_summary(&dir.join("summary.json"), &rec.summary)?,
     ];
-    staged.into_iter().map(Staged::commit).collect()
+    commit_all(staged)
+}
+
+/// Rename every staged file into place; if one rename fails, remove the ones this call already
+/// put in place, so that a run leaves all of its files or none.
+pub fn commit_all(staged: Vec<Staged>) -> Result<Vec<PathBuf>, OutputError> {
+    let mut done = Vec::with_capacity(staged.len());
+    for s in staged {
+        match s.commit() {
+            Ok(p) => done.push(p),
+            Err(e) => {
+                for p in &done {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
 }

@@ -34,7 +34,7 @@ const SCAN: usize = 32;
 /// Regime switches allowed in one solve before we call it chattering.
 const MAX_SWITCHES: usize = 100_000;
 /// Standard steps taken by Taylor series in a regime before its exponential is computed.
-const LAZY_STEPS: usize = 4;
+const LAZY_STEPS: usize = 1;
 
 /// y = A x for a row-major `rows × x.len()` matrix (fixed-size fast paths for small x).
 fn matvec(a: &[f64], x: &[f64], y: &mut [f64]) {
@@ -353,6 +353,92 @@ impl Solver<'_> {
     }
 }
 
+/// The common case at full speed: one standard step per output interval, in one regime and one
+/// forcing segment, while no guard could change sign. Fixed sizes let the compiler unroll the
+/// mat-vecs. Advances `p`, `c`, the output index `i` and the trajectory; returns when the next
+/// step is not such a step (the general loop then redoes it).
+#[allow(clippy::too_many_arguments)] // the solver's loop state, passed explicitly
+fn fast_steps<const Q: usize, const NC: usize>(
+    piece: &Piece,
+    p: &mut [f64],
+    c: &mut [f64],
+    i: &mut usize,
+    points: usize,
+    t_end: f64,
+    seg_end: f64,
+    nd: usize,
+    traj: &mut Trajectory,
+    steps: &mut usize,
+) {
+    let ng = piece.guards.len();
+    if ng > 2 || p.len() != Q || c.len() != NC || piece.step.len() != (Q + NC + 2 * ng) * Q {
+        return;
+    }
+    let row = |r: usize| -> [f64; Q] {
+        let mut a = [0.0; Q];
+        a.copy_from_slice(&piece.step[r * Q..(r + 1) * Q]);
+        a
+    };
+    let e: [[f64; Q]; Q] = std::array::from_fn(row);
+    let f: [[f64; Q]; NC] = std::array::from_fn(|r| row(Q + r));
+    let ge: [[f64; Q]; 4] = std::array::from_fn(|r| if r < 2 * ng { row(Q + NC + r) } else { [0.0; Q] });
+    let gv: [[f64; Q]; 4] = std::array::from_fn(|r| {
+        let src = if r < ng { piece.guards.get(r) } else { piece.guard_rates.get(r.wrapping_sub(ng)) };
+        let mut a = [0.0; Q];
+        if r < 2 * ng {
+            if let Some(v) = src {
+                a.copy_from_slice(v);
+            }
+        }
+        a
+    });
+    let dotq = |a: &[f64; Q], b: &[f64; Q]| {
+        let mut s = 0.0;
+        for j in 0..Q {
+            s += a[j] * b[j];
+        }
+        s
+    };
+    let mut pv = [0.0; Q];
+    pv.copy_from_slice(p);
+    let mut cv = [0.0; NC];
+    cv.copy_from_slice(c);
+    let h = piece.h_std;
+    while *i <= points {
+        let target = t_end * *i as f64 / points as f64;
+        if target > seg_end {
+            break;
+        }
+        let suspect = (0..ng).any(|j| {
+            let (ga, gb) = (dotq(&gv[j], &pv), dotq(&ge[j], &pv));
+            let (sa, sb) = (dotq(&gv[ng + j], &pv), dotq(&ge[ng + j], &pv));
+            gb < 0.0 || (sa < 0.0 && sb > 0.0 && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
+        });
+        if suspect {
+            break;
+        }
+        let pn: [f64; Q] = std::array::from_fn(|r| dotq(&e[r], &pv));
+        for (ci, fr) in cv.iter_mut().zip(&f) {
+            *ci += dotq(fr, &pv);
+        }
+        if !pn.iter().all(|v| v.is_finite()) {
+            break;
+        }
+        pv = pn;
+        match nd {
+            2 => {
+                let head = [pv[0], pv[1 % Q]];
+                traj.push_fixed::<2, NC>(target, &head, &cv);
+            }
+            _ => traj.push_parts(target, &pv[..nd], &cv),
+        }
+        *steps += 1;
+        *i += 1;
+    }
+    p.copy_from_slice(&pv);
+    c.copy_from_slice(&cv);
+}
+
 /// Integrate exactly; see the module docs.
 pub(super) fn integrate(
     model: &dyn FluidModel,
@@ -389,7 +475,26 @@ pub(super) fn integrate(
     traj.push_parts(0.0, &p[..nd], &c);
     let mut t = 0.0;
 
-    for i in 1..=s.points {
+    let mut i = 1;
+    while i <= s.points {
+        // Fast path: aligned on the grid, standard step = one output interval, step matrix ready.
+        {
+            let seg_end = sv.segs.get(seg + 1).map_or(f64::INFINITY, |nx| nx.start);
+            let piece = sv.piece(seg, regime);
+            if !piece.step.is_empty() && (piece.h_std - grid_h).abs() <= 1e-12 * grid_h {
+                let before = i;
+                match (p.len(), c.len()) {
+                    (3, 5) => fast_steps::<3, 5>(piece, &mut p, &mut c, &mut i, s.points, s.t_end, seg_end, nd, &mut traj, &mut stats.steps),
+                    (4, 5) => fast_steps::<4, 5>(piece, &mut p, &mut c, &mut i, s.points, s.t_end, seg_end, nd, &mut traj, &mut stats.steps),
+                    (5, 5) => fast_steps::<5, 5>(piece, &mut p, &mut c, &mut i, s.points, s.t_end, seg_end, nd, &mut traj, &mut stats.steps),
+                    _ => {}
+                }
+                if i > before {
+                    t = s.t_end * (i - 1) as f64 / s.points as f64;
+                    continue;
+                }
+            }
+        }
         let target = s.t_end * i as f64 / s.points as f64;
         let snap = 1e-12 * target.max(grid_h);
         while target - t > snap {
@@ -498,6 +603,7 @@ pub(super) fn integrate(
         }
         t = target;
         traj.push_parts(target, &p[..nd], &c);
+        i += 1;
     }
     traj.stats = stats;
     Ok(traj)

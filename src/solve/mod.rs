@@ -123,9 +123,17 @@ impl Trajectory {
     /// Push a state given as two consecutive parts.
     fn push_parts(&mut self, t: Seconds, a: &[f64], b: &[f64]) {
         self.t.push(t);
-        for &v in a.iter().chain(b) {
-            self.data.push(v);
-        }
+        self.data.extend_from_slice(a);
+        self.data.extend_from_slice(b);
+    }
+    /// Push a state given as fixed-size parts (unrolled stores on the fast path).
+    fn push_fixed<const A: usize, const B: usize>(&mut self, t: Seconds, a: &[f64; A], b: &[f64; B]) {
+        self.t.push(t);
+        let n = self.data.len();
+        self.data.resize(n + A + B, 0.0);
+        let dst = &mut self.data[n..n + A + B];
+        dst[..A].copy_from_slice(a);
+        dst[A..].copy_from_slice(b);
     }
     /// Length of each state.
     pub fn dim(&self) -> usize {
