@@ -62,7 +62,9 @@ capacity = "200 Mbps"
 /// The horizon a default run uses: 20 slowest time constants of the steady state.
 fn settings(s: &Scenario, method: Method) -> SolverSettings {
     let m = swarm_of(s);
-    let ss = m.steady_states(s.demand.arrival.reference_rate().0).expect("steady state");
+    let ss = m
+        .steady_states(s.demand.arrival.reference_rate().0)
+        .expect("steady state");
     let (slow, _) = m.slowest_rate(&ss[0]);
     let mut set = SolverSettings::new(20.0 / slow);
     set.method = method;
@@ -71,8 +73,14 @@ fn settings(s: &Scenario, method: Method) -> SolverSettings {
 
 fn bench(c: &mut Criterion) {
     let cases = [
-        ("qs-a download-limited", qs(1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0)),
-        ("qs-b upload-limited", qs(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0)),
+        (
+            "qs-a download-limited",
+            qs(1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0),
+        ),
+        (
+            "qs-b upload-limited",
+            qs(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0),
+        ),
         ("qs-server", qs(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2)),
     ];
     let mut g = c.benchmark_group("solve to steady state (500 output points)");
@@ -96,9 +104,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("closed-form steady state");
     for (name, s) in &cases {
         let model = swarm_of(s);
-        g.bench_function(*name, |b| b.iter(|| black_box(&model).steady_states(1.0).expect("exists")));
+        g.bench_function(*name, |b| {
+            b.iter(|| black_box(&model).steady_states(1.0).expect("exists"))
+        });
     }
-    g.bench_function("4 classes", |b| b.iter(|| black_box(&model).steady_states(0.2).expect("exists")));
+    g.bench_function("4 classes", |b| {
+        b.iter(|| black_box(&model).steady_states(0.2).expect("exists"))
+    });
     g.finish();
 }
 

@@ -140,7 +140,11 @@ pub fn human_summary(s: &Summary) -> String {
     let t = |v: f64| format_quantity(v, Time);
     let bps = |v: f64| format_quantity(v, BitRate);
     let gb = |v: f64| format_quantity(v, DataSize);
-    out.push_str(&format!("scenario '{}': {}\n", s.scenario, s.description.lines().next().unwrap_or("")));
+    out.push_str(&format!(
+        "scenario '{}': {}\n",
+        s.scenario,
+        s.description.lines().next().unwrap_or("")
+    ));
     out.push_str(&format!(
         "  simulated {} ({}), arrivals {}, solver {} ({} steps, {} regime switches)\n",
         t(s.horizon_s),

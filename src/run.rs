@@ -218,8 +218,9 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
     let mut settings = SolverSettings::new(horizon);
     settings.points = opts.points;
     settings.method = opts.method;
-    let mut traj = solve::integrate(&model, &settings)
-        .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': integration failed", s.name)))?;
+    let mut traj = solve::integrate(&model, &settings).map_err(|e| {
+        anyhow::Error::new(e).context(format!("scenario '{}': integration failed", s.name))
+    })?;
 
     // With the default horizon and constant arrivals, extend until the steady state is reached.
     let mut reached = None;
@@ -227,7 +228,9 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         if let Ok(list) = &steady {
             for attempt in 0..=MAX_EXTENSIONS {
                 let end = traj.last();
-                let ok = list.iter().any(|ss| distance(&model, end, ss) <= STEADY_RTOL);
+                let ok = list
+                    .iter()
+                    .any(|ss| distance(&model, end, ss) <= STEADY_RTOL);
                 reached = Some(ok);
                 if ok || s.horizon.is_some() || attempt == MAX_EXTENSIONS {
                     break;
@@ -235,7 +238,8 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
                 horizon *= 2.0;
                 settings.t_end = horizon;
                 traj = solve::integrate(&model, &settings).map_err(|e| {
-                    anyhow::Error::new(e).context(format!("scenario '{}': integration failed", s.name))
+                    anyhow::Error::new(e)
+                        .context(format!("scenario '{}': integration failed", s.name))
                 })?;
             }
         }
@@ -244,7 +248,14 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
     // Time series.
     let k = model.k();
     let mut columns: Vec<String> = [
-        "t", "leechers", "seeds", "server_rate", "peer_rate", "arrival_rate", "completed", "aborted",
+        "t",
+        "leechers",
+        "seeds",
+        "server_rate",
+        "peer_rate",
+        "arrival_rate",
+        "completed",
+        "aborted",
     ]
     .map(String::from)
     .to_vec();
@@ -254,7 +265,12 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         }
     }
     let mut rows = Vec::with_capacity(traj.t.len());
-    let mut peak = Peak { leechers: 0.0, leechers_at_s: 0.0, server_rate_bps: 0.0, peer_rate_bps: 0.0 };
+    let mut peak = Peak {
+        leechers: 0.0,
+        leechers_at_s: 0.0,
+        server_rate_bps: 0.0,
+        peer_rate_bps: 0.0,
+    };
     for (t, zs) in traj.t.iter().zip(traj.states()) {
         let (x, y) = (&zs[..k], &zs[k..2 * k]);
         let f = model.flows(x, y);
@@ -306,8 +322,16 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
             regime: ss.regime.label(),
             server_rate_bps: ss.server * model.file_bits,
             peer_rate_bps: ss.peer * model.file_bits,
-            server_share: if served > 0.0 { ss.server / served } else { 0.0 },
-            completion_ratio: if ss.arrival_rate > 0.0 { served / ss.arrival_rate } else { 0.0 },
+            server_share: if served > 0.0 {
+                ss.server / served
+            } else {
+                0.0
+            },
+            completion_ratio: if ss.arrival_rate > 0.0 {
+                served / ss.arrival_rate
+            } else {
+                0.0
+            },
             slowest_rate_per_s: slow,
             reached,
             settling_time_s: settling,
@@ -342,28 +366,46 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         bytes: Bytes {
             server: server_bytes,
             peers: peer_bytes,
-            peer_share: if total_bytes > 0.0 { peer_bytes / total_bytes } else { 0.0 },
+            peer_share: if total_bytes > 0.0 {
+                peer_bytes / total_bytes
+            } else {
+                0.0
+            },
         },
         downloads: Downloads {
             arrived,
             completed,
             aborted,
             in_progress,
-            conservation_residual: (arrived - completed - aborted - in_progress).abs() / arrived.max(1.0),
+            conservation_residual: (arrived - completed - aborted - in_progress).abs()
+                / arrived.max(1.0),
         },
         peak,
         classes,
         solver: traj.stats.clone(),
     };
-    Ok(RunRecord { columns, rows, summary })
+    Ok(RunRecord {
+        columns,
+        rows,
+        summary,
+    })
 }
 
 /// Largest |population − steady| relative to the largest steady population.
 fn distance(model: &Swarm, z: &[f64], ss: &SteadyState) -> f64 {
     let k = model.k();
-    let scale = ss.leechers.iter().chain(&ss.seeds).fold(0.0_f64, |a, &b| a.max(b.abs())).max(1e-300);
+    let scale = ss
+        .leechers
+        .iter()
+        .chain(&ss.seeds)
+        .fold(0.0_f64, |a, &b| a.max(b.abs()))
+        .max(1e-300);
     (0..k)
-        .map(|i| (z[i] - ss.leechers[i]).abs().max((z[k + i] - ss.seeds[i]).abs()))
+        .map(|i| {
+            (z[i] - ss.leechers[i])
+                .abs()
+                .max((z[k + i] - ss.seeds[i]).abs())
+        })
         .fold(0.0, f64::max)
         / scale
 }
@@ -377,11 +419,18 @@ fn settling_time(model: &Swarm, traj: &Trajectory, ss: &SteadyState) -> f64 {
         }
     }
     // The first output time after the last one outside the band.
-    t.iter().copied().find(|&x| x > last_out).unwrap_or(last_out)
+    t.iter()
+        .copied()
+        .find(|&x| x > last_out)
+        .unwrap_or(last_out)
 }
 
 /// Default horizon when the scenario gives none, and why.
-fn default_horizon(model: &Swarm, steady: Option<&Vec<SteadyState>>, constant: bool) -> Result<(f64, String), String> {
+fn default_horizon(
+    model: &Swarm,
+    steady: Option<&Vec<SteadyState>>,
+    constant: bool,
+) -> Result<(f64, String), String> {
     // Draining time scale of the swarm once arrivals stop: leechers leave at θ + c (at best),
     // seeds at γ.
     let drain = model

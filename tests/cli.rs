@@ -9,7 +9,9 @@ fn peerfluid() -> Command {
 }
 
 fn scenario(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
 }
 
 fn stderr_of(out: &std::process::Output) -> String {
@@ -23,8 +25,14 @@ fn no_arguments_runs_the_builtin_default_and_says_where() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("scenario 'viral-video'"), "{stdout}");
-    assert!(stdout.contains("results/viral-video/timeseries.csv"), "{stdout}");
-    assert!(dir.path().join("results/viral-video/summary.json").is_file());
+    assert!(
+        stdout.contains("results/viral-video/timeseries.csv"),
+        "{stdout}"
+    );
+    assert!(dir
+        .path()
+        .join("results/viral-video/summary.json")
+        .is_file());
 }
 
 #[test]
@@ -39,16 +47,31 @@ fn run_writes_timeseries_and_summary() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let csv = std::fs::read_to_string(dir.path().join("timeseries.csv")).expect("csv");
     let header = csv.lines().next().expect("header");
-    assert!(header.starts_with("t,leechers,seeds,server_rate,peer_rate,"), "{header}");
-    assert!(header.contains("leechers.dsl") && header.contains("seeds.fibre"), "{header}");
+    assert!(
+        header.starts_with("t,leechers,seeds,server_rate,peer_rate,"),
+        "{header}"
+    );
+    assert!(
+        header.contains("leechers.dsl") && header.contains("seeds.fibre"),
+        "{header}"
+    );
     assert_eq!(csv.lines().count(), 52, "header + 51 rows");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).expect("json"))
-            .expect("valid JSON");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("summary.json")).expect("json"),
+    )
+    .expect("valid JSON");
     for key in ["leechers", "seeds", "download_time_s", "regime"] {
-        assert!(json["steady_state"][key] != serde_json::Value::Null, "steady_state.{key}");
+        assert!(
+            json["steady_state"][key] != serde_json::Value::Null,
+            "steady_state.{key}"
+        );
     }
-    for (a, b) in [("bytes", "server"), ("bytes", "peers"), ("downloads", "completed"), ("downloads", "aborted")] {
+    for (a, b) in [
+        ("bytes", "server"),
+        ("bytes", "peers"),
+        ("downloads", "completed"),
+        ("downloads", "aborted"),
+    ] {
         assert!(json[a][b].is_number(), "{a}.{b}");
     }
     // No temporary files left behind.
@@ -77,7 +100,9 @@ fn json_flag_prints_the_summary() {
 fn check_accepts_every_shipped_scenario() {
     let mut cmd = peerfluid();
     cmd.arg("check");
-    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).expect("dir") {
+    for e in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).expect("dir")
+    {
         let p = e.expect("entry").path();
         if p.extension().is_some_and(|x| x == "toml") {
             cmd.arg(p);
@@ -99,15 +124,24 @@ fn check_reports_file_line_and_key_and_fails() {
     let out = peerfluid().arg("check").arg(&bad).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
-    assert!(err.contains("bad.toml:7:14: `swarm.efficiency` must be in [0, 1] (got 1.5)"), "{err}");
+    assert!(
+        err.contains("bad.toml:7:14: `swarm.efficiency` must be in [0, 1] (got 1.5)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_file_is_a_clear_error() {
-    let out = peerfluid().args(["run", "no/such/file.toml"]).output().expect("runs");
+    let out = peerfluid()
+        .args(["run", "no/such/file.toml"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
-    assert!(err.starts_with("Error: no/such/file.toml: cannot read the file:"), "{err}");
+    assert!(
+        err.starts_with("Error: no/such/file.toml: cannot read the file:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -121,9 +155,18 @@ fn a_failed_run_leaves_no_partial_output() {
     )
     .expect("write");
     let out_dir = dir.path().join("out");
-    let out = peerfluid().args(["run", "--out"]).arg(&out_dir).arg(&bad).output().expect("runs");
+    let out = peerfluid()
+        .args(["run", "--out"])
+        .arg(&out_dir)
+        .arg(&bad)
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("no steady state"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("no steady state"),
+        "{}",
+        stderr_of(&out)
+    );
     assert!(!out_dir.exists());
 
     // 2. The second file cannot be put in place (a folder is in the way): the first one is
@@ -137,10 +180,18 @@ fn a_failed_run_leaves_no_partial_output() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("summary.json"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("summary.json"),
+        "{}",
+        stderr_of(&out)
+    );
     let names: Vec<String> = std::fs::read_dir(&out_dir)
         .expect("dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, vec!["summary.json".to_string()], "only the blocking folder remains");
+    assert_eq!(
+        names,
+        vec!["summary.json".to_string()],
+        "only the blocking folder remains"
+    );
 }

@@ -14,11 +14,21 @@ const ODE_RTOL: f64 = 1e-6;
 
 fn run(text: &str, method: Method) -> RunRecord {
     let s = scenario(text);
-    run_scenario(&s, &RunOptions { points: 400, method }).expect("runs")
+    run_scenario(
+        &s,
+        &RunOptions {
+            points: 400,
+            method,
+        },
+    )
+    .expect("runs")
 }
 
 fn col(rec: &RunRecord, name: &str) -> usize {
-    rec.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name}"))
+    rec.columns
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
 }
 
 fn last(rec: &RunRecord, name: &str) -> f64 {
@@ -28,10 +38,62 @@ fn last(rec: &RunRecord, name: &str) -> f64 {
 /// (id, λ, θ, c, μ, η, γ, s, x̄, ȳ, T, regime) from literature.md §1.5.
 #[allow(clippy::type_complexity)]
 const CASES: [(&str, f64, f64, f64, f64, f64, f64, f64, f64, f64, f64, &str); 4] = [
-    ("QS-A", 1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0, 0.999000999, 49.95004995, 0.999000999, "download-limited"),
-    ("QS-B", 1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0, 29.12621359, 19.41747573, 29.12621359, "upload-limited"),
-    ("QS-D", 2.0, 0.0, 0.05, 0.02, 0.8, 0.04, 0.0, 62.5, 50.0, 31.25, "upload-limited"),
-    ("QS-server", 1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2, 19.41747573, 19.61165049, 19.41747573, "upload-limited"),
+    (
+        "QS-A",
+        1.0,
+        0.001,
+        1.0,
+        0.5,
+        0.9,
+        0.02,
+        0.0,
+        0.999000999,
+        49.95004995,
+        0.999000999,
+        "download-limited",
+    ),
+    (
+        "QS-B",
+        1.0,
+        0.001,
+        0.1,
+        0.02,
+        1.0,
+        0.05,
+        0.0,
+        29.12621359,
+        19.41747573,
+        29.12621359,
+        "upload-limited",
+    ),
+    (
+        "QS-D",
+        2.0,
+        0.0,
+        0.05,
+        0.02,
+        0.8,
+        0.04,
+        0.0,
+        62.5,
+        50.0,
+        31.25,
+        "upload-limited",
+    ),
+    (
+        "QS-server",
+        1.0,
+        0.001,
+        0.1,
+        0.02,
+        1.0,
+        0.05,
+        0.2,
+        19.41747573,
+        19.61165049,
+        19.41747573,
+        "upload-limited",
+    ),
 ];
 
 /// The published values are given to 10 significant digits.
@@ -48,7 +110,11 @@ fn qiu_srikant_reference_cases_exact_and_dopri5() {
             assert_relative_eq!(ss.leechers, x, max_relative = TABLE_RTOL);
             assert_relative_eq!(ss.seeds, y, max_relative = TABLE_RTOL);
             assert_relative_eq!(ss.download_time_s, t, max_relative = TABLE_RTOL);
-            assert_eq!(ss.reached, Some(true), "{id} {method:?} reached the steady state");
+            assert_eq!(
+                ss.reached,
+                Some(true),
+                "{id} {method:?} reached the steady state"
+            );
             // The trajectory's end, from the solver, against the table.
             assert_relative_eq!(last(&rec, "leechers"), x, max_relative = ODE_RTOL);
             assert_relative_eq!(last(&rec, "seeds"), y, max_relative = ODE_RTOL);
@@ -60,24 +126,45 @@ fn qiu_srikant_reference_cases_exact_and_dopri5() {
 /// steady state.
 #[test]
 fn server_assisted_variant_uses_the_whole_server() {
-    let rec = run(&qs_toml(1.0, 0.001, 0.1, 0.02, 1.0, Some(0.05), 0.2, ""), Method::Exact);
+    let rec = run(
+        &qs_toml(1.0, 0.001, 0.1, 0.02, 1.0, Some(0.05), 0.2, ""),
+        Method::Exact,
+    );
     let ss = rec.summary.steady_state.as_ref().expect("steady state");
     assert_relative_eq!(ss.server_rate_bps, 0.2 * 8.0, max_relative = TABLE_RTOL);
-    assert_relative_eq!(last(&rec, "server_rate"), 0.2 * 8.0, max_relative = ODE_RTOL);
+    assert_relative_eq!(
+        last(&rec, "server_rate"),
+        0.2 * 8.0,
+        max_relative = ODE_RTOL
+    );
 }
 
 /// literature.md §1.2 check "case C": λ ×100 keeps T and scales x̄, ȳ by 100 (QS-A otherwise).
 #[test]
 fn download_time_does_not_depend_on_arrival_rate() {
-    let base = run(&qs_toml(1.0, 0.001, 1.0, 0.5, 0.9, Some(0.02), 0.0, ""), Method::Exact);
-    let big = run(&qs_toml(100.0, 0.001, 1.0, 0.5, 0.9, Some(0.02), 0.0, ""), Method::Exact);
+    let base = run(
+        &qs_toml(1.0, 0.001, 1.0, 0.5, 0.9, Some(0.02), 0.0, ""),
+        Method::Exact,
+    );
+    let big = run(
+        &qs_toml(100.0, 0.001, 1.0, 0.5, 0.9, Some(0.02), 0.0, ""),
+        Method::Exact,
+    );
     let (a, b) = (
         base.summary.steady_state.as_ref().expect("ss"),
         big.summary.steady_state.as_ref().expect("ss"),
     );
-    assert_relative_eq!(a.download_time_s, b.download_time_s, max_relative = TABLE_RTOL);
+    assert_relative_eq!(
+        a.download_time_s,
+        b.download_time_s,
+        max_relative = TABLE_RTOL
+    );
     assert_relative_eq!(b.leechers, 100.0 * a.leechers, max_relative = TABLE_RTOL);
-    assert_relative_eq!(last(&big, "seeds"), 100.0 * last(&base, "seeds"), max_relative = ODE_RTOL);
+    assert_relative_eq!(
+        last(&big, "seeds"),
+        100.0 * last(&base, "seeds"),
+        max_relative = ODE_RTOL
+    );
 }
 
 /// literature.md §1.5, decaying arrivals in the download-limited regime from an empty swarm:
@@ -101,7 +188,8 @@ fn flash_crowd_matches_the_closed_form() {
             let t = row[it];
             let x = l0 * ((-b * t).exp() - (-a * t).exp()) / (a - b);
             let y = c * l0 / (a - b)
-                * (((-b * t).exp() - (-g * t).exp()) / (g - b) - ((-a * t).exp() - (-g * t).exp()) / (g - a));
+                * (((-b * t).exp() - (-g * t).exp()) / (g - b)
+                    - ((-a * t).exp() - (-g * t).exp()) / (g - a));
             assert_relative_eq!(row[ix], x, max_relative = ODE_RTOL, epsilon = fx);
             assert_relative_eq!(row[iy], y, max_relative = ODE_RTOL, epsilon = fy);
         }
@@ -128,8 +216,18 @@ fn identical_classes_reduce_to_one_class() {
     assert_eq!(t2.stats.method, "dopri5");
     for (z1, z2) in t1.states().zip(t2.states()) {
         // state layouts: one class [x, y, ...]; two classes [xa, xb, ya, yb, ...]
-        assert_relative_eq!(z2[0] + z2[1], z1[0], max_relative = ODE_RTOL, epsilon = 1e-9);
-        assert_relative_eq!(z2[2] + z2[3], z1[1], max_relative = ODE_RTOL, epsilon = 1e-9);
+        assert_relative_eq!(
+            z2[0] + z2[1],
+            z1[0],
+            max_relative = ODE_RTOL,
+            epsilon = 1e-9
+        );
+        assert_relative_eq!(
+            z2[2] + z2[3],
+            z1[1],
+            max_relative = ODE_RTOL,
+            epsilon = 1e-9
+        );
         assert_relative_eq!(z2[0], 0.3 * z1[0], max_relative = ODE_RTOL, epsilon = 1e-9);
     }
 }
@@ -143,7 +241,10 @@ fn exact_and_dopri5_agree_on_every_profile() {
         "profile = \"diurnal\"\npeak_to_mean = 1.7\nperiod = 500.0\npeak_time = 100.0",
     ];
     for extra in profiles {
-        for (l, th, c, mu, eta, g, s) in [(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0), (1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.3)] {
+        for (l, th, c, mu, eta, g, s) in [
+            (1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0),
+            (1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.3),
+        ] {
             let sc = scenario(&qs_toml(l, th, c, mu, eta, Some(g), s, extra));
             let mut set = SolverSettings::new(2500.0);
             set.points = 250;
@@ -171,10 +272,17 @@ fn exact_and_dopri5_agree_on_every_profile() {
 fn arrivals_are_conserved() {
     for extra in ["", "profile = \"flash-crowd\"\ndecay_time = 300.0"] {
         for method in [Method::Exact, Method::Dopri5] {
-            let rec = run(&qs_toml(1.0, 0.01, 0.1, 0.02, 0.8, Some(0.05), 0.05, extra), method);
+            let rec = run(
+                &qs_toml(1.0, 0.01, 0.1, 0.02, 0.8, Some(0.05), 0.05, extra),
+                method,
+            );
             let d = &rec.summary.downloads;
             // Exact: rounding only. Dopri5: rtol 1e-9 on each cumulative state.
-            assert!(d.conservation_residual < 1e-8, "{extra} {method:?}: {}", d.conservation_residual);
+            assert!(
+                d.conservation_residual < 1e-8,
+                "{extra} {method:?}: {}",
+                d.conservation_residual
+            );
             assert!(d.completed > 0.0 && d.aborted > 0.0);
         }
     }
@@ -184,9 +292,16 @@ fn arrivals_are_conserved() {
 /// x = (λ − s)/(θ + μη).
 #[test]
 fn seeds_leaving_at_once() {
-    let rec = run(&qs_toml(1.0, 0.001, 0.1, 0.02, 0.9, None, 0.1, ""), Method::Exact);
+    let rec = run(
+        &qs_toml(1.0, 0.001, 0.1, 0.02, 0.9, None, 0.1, ""),
+        Method::Exact,
+    );
     let ss = rec.summary.steady_state.as_ref().expect("ss");
-    assert_relative_eq!(ss.leechers, 0.9 / (0.001 + 0.018), max_relative = TABLE_RTOL);
+    assert_relative_eq!(
+        ss.leechers,
+        0.9 / (0.001 + 0.018),
+        max_relative = TABLE_RTOL
+    );
     assert!(ss.seeds.abs() < 1e-15);
     assert!(last(&rec, "seeds").abs() < 1e-12);
     assert_relative_eq!(last(&rec, "leechers"), 0.9 / 0.019, max_relative = ODE_RTOL);

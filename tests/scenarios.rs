@@ -13,12 +13,27 @@ fn every_scenario_file_runs() {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("readable");
-        assert!(text.starts_with("# Question:"), "{}: header comment must say what question it answers", path.display());
+        assert!(
+            text.starts_with("# Question:"),
+            "{}: header comment must say what question it answers",
+            path.display()
+        );
         let s = Scenario::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
-        let rec = run_scenario(&s, &RunOptions { points: 100, ..RunOptions::default() })
-            .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+        let rec = run_scenario(
+            &s,
+            &RunOptions {
+                points: 100,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
         let d = &rec.summary.downloads;
-        assert!(d.conservation_residual < 1e-8, "{}: residual {}", path.display(), d.conservation_residual);
+        assert!(
+            d.conservation_residual < 1e-8,
+            "{}: residual {}",
+            path.display(),
+            d.conservation_residual
+        );
         assert!(rec.rows.iter().all(|r| r.iter().all(|v| v.is_finite())));
         count += 1;
     }
@@ -35,6 +50,9 @@ fn the_required_kinds_are_present() {
     };
     assert_eq!(regime("download-limited.toml"), "download-limited");
     assert_eq!(regime("upload-limited.toml"), "upload-limited");
-    assert_eq!(load("viral-video.toml").demand.arrival.kind(), "flash-crowd");
+    assert_eq!(
+        load("viral-video.toml").demand.arrival.kind(),
+        "flash-crowd"
+    );
     assert_eq!(load("dsl-fibre.toml").classes.len(), 2);
 }

@@ -1,1 +1,204 @@
+//! Every kind of bad input gets a clear error naming the file, line:column, key, value and the
+//! allowed range or words (issue 2, item 3). Messages are asserted in full.
 
+use crate::util::error_of;
+
+/// A valid base scenario; each test replaces one line.
+const BASE: &str = "name = \"ok\"
+[content]
+size = \"1 GB\"
+[demand]
+arrival_rate = \"1/s\"
+[swarm]
+efficiency = 0.9
+abort_rate = \"0.001/s\"
+seed_residence = \"50 s\"
+[peers]
+upload = \"4 Mbps\"
+download = \"8 Mbps\"
+[server]
+capacity = \"0 Mbps\"
+";
+
+fn with(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "{from}");
+    BASE.replacen(from, to, 1)
+}
+
+#[test]
+fn base_is_valid() {
+    crate::util::scenario(BASE);
+}
+
+#[test]
+fn unknown_key_is_named_with_its_table() {
+    assert_eq!(
+        error_of(&with("efficiency = 0.9", "efficency = 0.9")),
+        "bad.toml:7:1: `swarm.efficency`: unknown field `efficency`, expected one of `efficiency`, `abort_rate`, `seed_residence`"
+    );
+}
+
+#[test]
+fn wrong_type() {
+    assert_eq!(
+        error_of(&with("efficiency = 0.9", "efficiency = \"high\"")),
+        "bad.toml:7:14: `swarm.efficiency`: invalid type: string \"high\", expected f64"
+    );
+    assert_eq!(
+        error_of(&with("size = \"1 GB\"", "size = true")),
+        "bad.toml:3:8: `content.size`: invalid type: boolean `true`, expected a number in base units or a string with a unit such as \"2 Mbps\""
+    );
+}
+
+#[test]
+fn nan_and_inf() {
+    assert_eq!(
+        error_of(&with("efficiency = 0.9", "efficiency = nan")),
+        "bad.toml:7:14: `swarm.efficiency` must be in [0, 1] (got NaN)"
+    );
+    assert_eq!(
+        error_of(&with("arrival_rate = \"1/s\"", "arrival_rate = inf")),
+        "bad.toml:5:16: `demand.arrival_rate` = inf: \"inf\" is not a finite number"
+    );
+    assert_eq!(
+        error_of(&with("upload = \"4 Mbps\"", "upload = \"inf Mbps\"")),
+        "bad.toml:11:10: `peers.upload` = \"inf Mbps\": \"inf Mbps\" is not a finite number"
+    );
+}
+
+#[test]
+fn negative_values() {
+    assert_eq!(
+        error_of(&with("abort_rate = \"0.001/s\"", "abort_rate = \"-0.1/s\"")),
+        "bad.toml:8:14: `swarm.abort_rate` must be ≥ 0/s (got \"-0.1/s\")"
+    );
+    assert_eq!(
+        error_of(&with("download = \"8 Mbps\"", "download = \"-8 Mbps\"")),
+        "bad.toml:12:12: `peers.download` must be > 0 bps (got \"-8 Mbps\")"
+    );
+    assert_eq!(
+        error_of(&with("size = \"1 GB\"", "size = 0")),
+        "bad.toml:3:8: `content.size` must be > 0 B (got 0)"
+    );
+}
+
+#[test]
+fn efficiency_outside_unit_interval() {
+    assert_eq!(
+        error_of(&with("efficiency = 0.9", "efficiency = 1.2")),
+        "bad.toml:7:14: `swarm.efficiency` must be in [0, 1] (got 1.2)"
+    );
+}
+
+#[test]
+fn shares_must_sum_to_one() {
+    let text = BASE.replace(
+        "[peers]\nupload = \"4 Mbps\"\ndownload = \"8 Mbps\"\n",
+        "[[peers.class]]\nname = \"dsl\"\nshare = 0.5\nupload = \"1 Mbps\"\ndownload = \"8 Mbps\"\n\
+         [[peers.class]]\nname = \"fibre\"\nshare = 0.4\nupload = \"100 Mbps\"\ndownload = \"1 Gbps\"\n",
+    );
+    assert_eq!(
+        error_of(&text),
+        "bad.toml:10:3: `peers.class[*].share` must sum to 1 (±0.000001) (got 0.9: dsl 0.5 + fibre 0.4)"
+    );
+}
+
+#[test]
+fn unit_of_the_wrong_kind() {
+    assert_eq!(
+        error_of(&with("upload = \"4 Mbps\"", "upload = \"2 GB\"")),
+        "bad.toml:11:10: `peers.upload` = \"2 GB\": \"2 GB\" is a data size, but a bandwidth is expected here (such as \"2 Mbps\")"
+    );
+}
+
+#[test]
+fn unknown_unit_with_suggestion() {
+    assert_eq!(
+        error_of(&with("upload = \"4 Mbps\"", "upload = \"2 Mbsp\"")),
+        "bad.toml:11:10: `peers.upload` = \"2 Mbsp\": unknown unit \"Mbsp\" in \"2 Mbsp\"; did you mean \"Mbps\"? (a bandwidth takes: bps, kbps, Mbps, Gbps, Tbps, bit/s, kbit/s, Mbit/s, Gbit/s, B/s, kB/s, MB/s, GB/s, or a bare number in bit/s)"
+    );
+}
+
+#[test]
+fn unknown_profile_word() {
+    assert_eq!(
+        error_of(&with("arrival_rate = \"1/s\"", "arrival_rate = \"1/s\"\nprofile = \"viral\"")),
+        "bad.toml:6:11: `demand.profile` must be \"constant\", \"flash-crowd\", \"diurnal\" or \"trace\" (got \"viral\")"
+    );
+}
+
+#[test]
+fn profile_specific_keys() {
+    assert_eq!(
+        error_of(&with("arrival_rate = \"1/s\"", "arrival_rate = \"1/s\"\nprofile = \"flash-crowd\"")),
+        "bad.toml: `demand.decay_time` is missing (required for profile \"flash-crowd\"), e.g. decay_time = \"2 h\""
+    );
+    assert_eq!(
+        error_of(&with(
+            "arrival_rate = \"1/s\"",
+            "arrival_rate = \"1/s\"\ndecay_time = \"2 h\""
+        )),
+        "bad.toml:6:14: `demand.decay_time` does not apply to profile \"constant\""
+    );
+    assert_eq!(
+        error_of(&with(
+            "arrival_rate = \"1/s\"",
+            "arrival_rate = \"1/s\"\nprofile = \"diurnal\"\npeak_to_mean = 3.0"
+        )),
+        "bad.toml:7:16: `demand.peak_to_mean` must be in [1, 2] (got 3)"
+    );
+}
+
+#[test]
+fn missing_required_keys() {
+    assert_eq!(
+        error_of(&with("download = \"8 Mbps\"\n", "")),
+        "bad.toml:10:1: `peers.download` is missing: one class needs both `upload` and `download` (or use `[[peers.class]]`)"
+    );
+    assert_eq!(
+        error_of(&with("size = \"1 GB\"\n", "")),
+        "bad.toml:2:1: `content.size` is missing (required)"
+    );
+    assert_eq!(
+        error_of(&BASE.replace("[content]\nsize = \"1 GB\"\n", "")),
+        "bad.toml:1:1: `content` is missing (required)"
+    );
+}
+
+#[test]
+fn bad_names() {
+    assert_eq!(
+        error_of(&with("name = \"ok\"", "name = \"../etc\"")),
+        "bad.toml:1:8: `name` must be non-empty and use only letters, digits, '-', '_' and '.' (not first), because it names the results folder (got \"../etc\")"
+    );
+}
+
+#[test]
+fn missing_and_malformed_trace_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = |file: &str| {
+        BASE.replace(
+            "arrival_rate = \"1/s\"",
+            &format!("profile = \"trace\"\nfile = \"{file}\""),
+        )
+    };
+    let read = |text: &str| {
+        peerfluid::scenario::Scenario::from_toml(text, "bad.toml", Some(dir.path()))
+            .expect_err("must fail")
+            .to_string()
+    };
+    let err = read(&scenario("nope.csv"));
+    assert!(err.contains("nope.csv: cannot read the file:"), "{err}");
+    std::fs::write(dir.path().join("t.csv"), "t,rate\n0,1\n10,-2\n").expect("write");
+    let err = read(&scenario("t.csv"));
+    assert!(
+        err.ends_with("t.csv:3:1: rate must be ≥ 0/s (got -2)"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("u.csv"), "0,1\n0,2\n").expect("write");
+    let err = read(&scenario("u.csv"));
+    assert!(
+        err.ends_with("u.csv:2:1: t must increase strictly (got 0 s after 0 s)"),
+        "{err}"
+    );
+}

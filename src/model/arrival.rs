@@ -184,8 +184,8 @@ impl ArrivalProfile {
                 let omega = 2.0 * std::f64::consts::PI / period;
                 let amp = peak_to_mean - 1.0;
                 mean_rate
-                    * (t + amp / omega * ((omega * (t - peak_time)).sin()
-                        - (-omega * peak_time).sin()))
+                    * (t + amp / omega
+                        * ((omega * (t - peak_time)).sin() - (-omega * peak_time).sin()))
             }
             Self::Trace { points } => trace_integral(points, t),
         }
@@ -236,8 +236,7 @@ fn trace_integral(points: &[(Seconds, PerSec)], t: Seconds) -> f64 {
 fn trace_mean(points: &[(Seconds, PerSec)]) -> PerSec {
     match (points.first(), points.last()) {
         (Some(first), Some(last)) if last.0 > first.0 => {
-            (trace_integral(points, last.0) - trace_integral(points, first.0))
-                / (last.0 - first.0)
+            (trace_integral(points, last.0) - trace_integral(points, first.0)) / (last.0 - first.0)
         }
         (Some(first), _) => first.1,
         _ => 0.0,

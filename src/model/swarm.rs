@@ -331,6 +331,18 @@ impl Swarm {
                 .map(|s| vec![s])
                 .ok_or_else(|| "a class has neither downloads nor aborts".to_string());
         }
+        if let [cl] = self.classes.as_slice() {
+            // One class: the root is linear, r = (λμη + sθ) / (λ(1 − μ/γ) − s).
+            let lam = rate * cl.share;
+            let ratio = cl.gamma.map_or(0.0, |g| cl.mu / g);
+            let den = lam * (1.0 - ratio) - self.server;
+            let r = (lam * cl.mu * self.eta + self.server * cl.theta) / den;
+            if den > 0.0 && r > 0.0 && r < cl.c {
+                if let Some(s) = self.steady_at_level(rate, r) {
+                    return Ok(vec![s]);
+                }
+            }
+        }
         let c_max = self.classes.iter().map(|c| c.c).fold(0.0, f64::max);
         let n = 600;
         let lo = c_max * 1e-12;
@@ -367,9 +379,11 @@ impl Swarm {
                     return Ok(vec![s]);
                 }
             }
-            return Err("the upload of peers and server cannot keep up with arrivals and \
+            return Err(
+                "the upload of peers and server cannot keep up with arrivals and \
                         nobody aborts"
-                .to_string());
+                    .to_string(),
+            );
         }
         roots.sort_by(|a, b| b.level.total_cmp(&a.level));
         Ok(roots)
@@ -592,17 +606,36 @@ mod tests {
     fn reference_steady_states() {
         // (λ, θ, c, μ, η, γ, s) → (x̄, ȳ, regime)
         let cases = [
-            ((1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0), (0.999000999000999, 49.95004995004995, Regime::DownloadLimited)),
-            ((1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0), (29.12621359223301, 19.41747572815534, Regime::UploadLimited)),
-            ((2.0, 0.0, 0.05, 0.02, 0.8, 0.04, 0.0), (62.5, 50.0, Regime::UploadLimited)),
-            ((1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2), (19.41747572815534, 19.61165048543689, Regime::UploadLimited)),
+            (
+                (1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0),
+                (
+                    0.999000999000999,
+                    49.95004995004995,
+                    Regime::DownloadLimited,
+                ),
+            ),
+            (
+                (1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0),
+                (29.12621359223301, 19.41747572815534, Regime::UploadLimited),
+            ),
+            (
+                (2.0, 0.0, 0.05, 0.02, 0.8, 0.04, 0.0),
+                (62.5, 50.0, Regime::UploadLimited),
+            ),
+            (
+                (1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2),
+                (19.41747572815534, 19.61165048543689, Regime::UploadLimited),
+            ),
         ];
         for ((l, th, c, mu, eta, g, s), (x, y, regime)) in cases {
-            let (cx, cy, cr) = qiu_srikant_closed_form(l, th, c, mu, eta, Some(g), s).expect("exists");
+            let (cx, cy, cr) =
+                qiu_srikant_closed_form(l, th, c, mu, eta, Some(g), s).expect("exists");
             assert_relative_eq!(cx, x, max_relative = CLOSED);
             assert_relative_eq!(cy, y, max_relative = CLOSED);
             assert_eq!(cr, regime);
-            let ss = &one(l, th, c, mu, eta, g, s).steady_states(l).expect("exists")[0];
+            let ss = &one(l, th, c, mu, eta, g, s)
+                .steady_states(l)
+                .expect("exists")[0];
             assert_relative_eq!(ss.leechers[0], x, max_relative = CLOSED);
             assert_relative_eq!(ss.seeds[0], y, max_relative = CLOSED);
             assert_eq!(ss.regime, regime);
@@ -612,10 +645,18 @@ mod tests {
     /// QS-A: T = 1/(θ+β) with β = 1; QS-B: β = 1/30 so T = 1/(0.001 + 1/30).
     #[test]
     fn download_time_is_littles_law() {
-        let ss = &one(1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0).steady_states(1.0).expect("exists")[0];
+        let ss = &one(1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0)
+            .steady_states(1.0)
+            .expect("exists")[0];
         assert_relative_eq!(ss.mean_download_time(), 1.0 / 1.001, max_relative = CLOSED);
-        let ss = &one(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0).steady_states(1.0).expect("exists")[0];
-        assert_relative_eq!(ss.mean_download_time(), 1.0 / (0.001 + 1.0 / 30.0), max_relative = CLOSED);
+        let ss = &one(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0)
+            .steady_states(1.0)
+            .expect("exists")[0];
+        assert_relative_eq!(
+            ss.mean_download_time(),
+            1.0 / (0.001 + 1.0 / 30.0),
+            max_relative = CLOSED
+        );
         assert_relative_eq!(ss.level, 1.0 / 30.0, max_relative = CLOSED);
     }
 
@@ -646,10 +687,30 @@ mod tests {
     #[test]
     fn water_filling_is_work_conserving_and_capped() {
         let classes = vec![
-            SwarmClass { name: "dsl".into(), share: 0.5, c: 0.1, mu: 0.01, theta: 0.0, gamma: Some(0.1) },
-            SwarmClass { name: "fibre".into(), share: 0.5, c: 1.0, mu: 0.5, theta: 0.0, gamma: Some(0.1) },
+            SwarmClass {
+                name: "dsl".into(),
+                share: 0.5,
+                c: 0.1,
+                mu: 0.01,
+                theta: 0.0,
+                gamma: Some(0.1),
+            },
+            SwarmClass {
+                name: "fibre".into(),
+                share: 0.5,
+                c: 1.0,
+                mu: 0.5,
+                theta: 0.0,
+                gamma: Some(0.1),
+            },
         ];
-        let m = Swarm::new(classes, 1.0, 0.0, ArrivalProfile::Constant { rate: 1.0 }, 8.0);
+        let m = Swarm::new(
+            classes,
+            1.0,
+            0.0,
+            ArrivalProfile::Constant { rate: 1.0 },
+            8.0,
+        );
         // supply = 0.01*10 + 0.5*10 = 5.1 < cap 0.1*10 + 1*10 = 11
         let f = m.flows(&[10.0, 10.0], &[0.0, 0.0]);
         assert_relative_eq!(f.download[0], 1.0, max_relative = 1e-12); // DSL capped
@@ -661,12 +722,33 @@ mod tests {
     #[test]
     fn identical_classes_have_the_single_class_steady_state() {
         let single = one(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0);
-        let mk = |share, name: &str| SwarmClass { name: name.into(), share, c: 0.1, mu: 0.02, theta: 0.001, gamma: Some(0.05) };
-        let split = Swarm::new(vec![mk(0.3, "a"), mk(0.7, "b")], 1.0, 0.0, ArrivalProfile::Constant { rate: 1.0 }, 8.0);
+        let mk = |share, name: &str| SwarmClass {
+            name: name.into(),
+            share,
+            c: 0.1,
+            mu: 0.02,
+            theta: 0.001,
+            gamma: Some(0.05),
+        };
+        let split = Swarm::new(
+            vec![mk(0.3, "a"), mk(0.7, "b")],
+            1.0,
+            0.0,
+            ArrivalProfile::Constant { rate: 1.0 },
+            8.0,
+        );
         let s1 = &single.steady_states(1.0).expect("exists")[0];
         let s2 = &split.steady_states(1.0).expect("exists")[0];
-        assert_relative_eq!(s2.leechers.iter().sum::<f64>(), s1.leechers[0], max_relative = CLOSED);
-        assert_relative_eq!(s2.seeds.iter().sum::<f64>(), s1.seeds[0], max_relative = CLOSED);
+        assert_relative_eq!(
+            s2.leechers.iter().sum::<f64>(),
+            s1.leechers[0],
+            max_relative = CLOSED
+        );
+        assert_relative_eq!(
+            s2.seeds.iter().sum::<f64>(),
+            s1.seeds[0],
+            max_relative = CLOSED
+        );
         assert_relative_eq!(s2.leechers[0], 0.3 * s1.leechers[0], max_relative = CLOSED);
     }
 
@@ -680,13 +762,18 @@ mod tests {
     fn guards_and_rhs_agree_in_every_regime() {
         // In each regime the affine form must equal the nonlinear right-hand side.
         let m = one(1.0, 0.001, 0.1, 0.02, 0.7, 0.05, 0.3);
-        let pa = m.piecewise_affine().expect("single class is piecewise affine");
+        let pa = m
+            .piecewise_affine()
+            .expect("single class is piecewise affine");
         for (x, y) in [(1.0, 100.0), (10.0, 30.0), (50.0, 1.0)] {
             let mut z = State::zeros(m.dim());
             z[0] = x;
             z[1] = y;
             let r = (0..3)
-                .find(|&r| pa.regime_available(r) && pa.guards(r).iter().all(|g| g.value(z.as_slice()) >= 0.0))
+                .find(|&r| {
+                    pa.regime_available(r)
+                        && pa.guards(r).iter().all(|g| g.value(z.as_slice()) >= 0.0)
+                })
                 .expect("some regime holds");
             let af = pa.affine(r);
             let lin = &af.a * &z + &af.b + &af.arrival * 1.0;

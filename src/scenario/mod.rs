@@ -112,8 +112,15 @@ impl Scenario {
 
     /// Parse and validate TOML text; `label` names it in errors; `base_dir` resolves relative
     /// paths in it (trace files).
-    pub fn from_toml(text: &str, label: &str, base_dir: Option<&Path>) -> Result<Self, ScenarioError> {
-        let cx = Ctx { file: label, src: text };
+    pub fn from_toml(
+        text: &str,
+        label: &str,
+        base_dir: Option<&Path>,
+    ) -> Result<Self, ScenarioError> {
+        let cx = Ctx {
+            file: label,
+            src: text,
+        };
         let raw: ScenarioFile = toml::from_str(text).map_err(|e| cx.parse_error(&e))?;
         cx.validate(raw, base_dir)
     }
@@ -146,11 +153,19 @@ impl Ctx<'_> {
         let msg = e.message().trim().to_string();
         match e.span() {
             Some(span) => {
-                let key = key_path_at(self.src, span.start);
-                let message = match key {
-                    Some(k) if !msg.contains("unknown field") => format!("`{k}`: {msg}"),
-                    Some(k) => format!("`{k}`: {msg}"),
-                    None => msg,
+                let message = match msg.strip_prefix("missing field `") {
+                    // A missing key has no line of its own: the span is its table's.
+                    Some(rest) => {
+                        let field = rest.trim_end_matches('`');
+                        match table_at(self.src, span.start) {
+                            Some(t) => format!("`{t}.{field}` is missing (required)"),
+                            None => format!("`{field}` is missing (required)"),
+                        }
+                    }
+                    None => match key_path_at(self.src, span.start) {
+                        Some(k) => format!("`{k}`: {msg}"),
+                        None => msg,
+                    },
                 };
                 self.at(span, message)
             }
@@ -178,7 +193,16 @@ impl Ctx<'_> {
         max: Option<f64>,
     ) -> Result<f64, ScenarioError> {
         let v = self.quantity(q, key, dim)?;
-        self.check_range(q.span(), key, v, &q.get_ref().to_string(), dim, min, strict, max)?;
+        self.check_range(
+            q.span(),
+            key,
+            v,
+            &q.get_ref().to_string(),
+            dim,
+            min,
+            strict,
+            max,
+        )?;
         Ok(v)
     }
 
@@ -215,16 +239,41 @@ impl Ctx<'_> {
         Err(self.at(span, format!("`{key}` {range} (got {shown})")))
     }
 
-    fn plain(&self, v: &toml::Spanned<f64>, key: &str, min: f64, strict: bool, max: Option<f64>) -> Result<f64, ScenarioError> {
+    fn plain(
+        &self,
+        v: &toml::Spanned<f64>,
+        key: &str,
+        min: f64,
+        strict: bool,
+        max: Option<f64>,
+    ) -> Result<f64, ScenarioError> {
         let x = *v.get_ref();
-        self.check_range(v.span(), key, x, &format!("{x}"), Dimension::Dimensionless, min, strict, max)?;
+        self.check_range(
+            v.span(),
+            key,
+            x,
+            &format!("{x}"),
+            Dimension::Dimensionless,
+            min,
+            strict,
+            max,
+        )?;
         Ok(x)
     }
 
-    fn validate(&self, raw: ScenarioFile, base_dir: Option<&Path>) -> Result<Scenario, ScenarioError> {
+    fn validate(
+        &self,
+        raw: ScenarioFile,
+        base_dir: Option<&Path>,
+    ) -> Result<Scenario, ScenarioError> {
         use Dimension::*;
         let name = raw.name.get_ref().trim().to_string();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || name.starts_with('.') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || name.starts_with('.')
+        {
             return Err(self.at(
                 raw.name.span(),
                 format!("`name` must be non-empty and use only letters, digits, '-', '_' and '.' (not first), because it names the results folder (got \"{}\")", raw.name.get_ref()),
@@ -292,21 +341,40 @@ impl Ctx<'_> {
         })
     }
 
-    fn classes(&self, list: &[raw::ClassFile], abort_rate: f64, seed_residence: f64, span: Range<usize>) -> Result<Vec<PeerClass>, ScenarioError> {
+    fn classes(
+        &self,
+        list: &[raw::ClassFile],
+        abort_rate: f64,
+        seed_residence: f64,
+        span: Range<usize>,
+    ) -> Result<Vec<PeerClass>, ScenarioError> {
         use Dimension::*;
         if list.is_empty() || list.len() > MAX_CLASSES {
-            return Err(self.at(span, format!("`peers.class` must have 1 to {MAX_CLASSES} entries (got {})", list.len())));
+            return Err(self.at(
+                span,
+                format!(
+                    "`peers.class` must have 1 to {MAX_CLASSES} entries (got {})",
+                    list.len()
+                ),
+            ));
         }
         let mut names = BTreeSet::new();
         let mut out = Vec::with_capacity(list.len());
         for (i, c) in list.iter().enumerate() {
             let name = c.name.get_ref().trim().to_string();
             let key = |field: &str| format!("peers.class[{i}].{field}");
-            if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch)) {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch))
+            {
                 return Err(self.at(c.name.span(), format!("`{}` must be non-empty and use only letters, digits, '-' and '_' (it names CSV columns; got \"{}\")", key("name"), c.name.get_ref())));
             }
             if !names.insert(name.clone()) {
-                return Err(self.at(c.name.span(), format!("`{}`: class name \"{name}\" is used twice", key("name"))));
+                return Err(self.at(
+                    c.name.span(),
+                    format!("`{}`: class name \"{name}\" is used twice", key("name")),
+                ));
             }
             let share = self.plain(&c.share, &key("share"), 0.0, true, Some(1.0))?;
             let upload = self.bounded(&c.upload, &key("upload"), BitRate, 0.0, false, None)?;
@@ -319,23 +387,49 @@ impl Ctx<'_> {
                 Some(q) => self.bounded(q, &key("seed_residence"), Time, 0.0, false, None)?,
                 None => seed_residence,
             };
-            out.push(PeerClass { name, share, upload, download, abort_rate: abort, seed_residence: residence });
+            out.push(PeerClass {
+                name,
+                share,
+                upload,
+                download,
+                abort_rate: abort,
+                seed_residence: residence,
+            });
         }
         let sum: f64 = out.iter().map(|c| c.share).sum();
         if (sum - 1.0).abs() > SHARE_SUM_TOL {
-            let parts: Vec<String> = out.iter().map(|c| format!("{} {}", c.name, c.share)).collect();
-            return Err(self.at(span, format!("`peers.class[*].share` must sum to 1 (±{SHARE_SUM_TOL}) (got {sum}: {})", parts.join(" + "))));
+            let parts: Vec<String> = out
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.share))
+                .collect();
+            return Err(self.at(
+                span,
+                format!(
+                    "`peers.class[*].share` must sum to 1 (±{SHARE_SUM_TOL}) (got {sum}: {})",
+                    parts.join(" + ")
+                ),
+            ));
         }
         Ok(out)
     }
 
-    fn demand(&self, d: &raw::DemandFile, base_dir: Option<&Path>) -> Result<ArrivalProfile, ScenarioError> {
+    fn demand(
+        &self,
+        d: &raw::DemandFile,
+        base_dir: Option<&Path>,
+    ) -> Result<ArrivalProfile, ScenarioError> {
         use Dimension::*;
         const PROFILES: &str = "\"constant\", \"flash-crowd\", \"diurnal\" or \"trace\"";
-        let profile = d.profile.as_ref().map_or("constant", |p| p.get_ref().as_str());
+        let profile = d
+            .profile
+            .as_ref()
+            .map_or("constant", |p| p.get_ref().as_str());
         let reject = |q: Option<Range<usize>>, key: &str| -> Result<(), ScenarioError> {
             match q {
-                Some(span) => Err(self.at(span, format!("`demand.{key}` does not apply to profile \"{profile}\""))),
+                Some(span) => Err(self.at(
+                    span,
+                    format!("`demand.{key}` does not apply to profile \"{profile}\""),
+                )),
                 None => Ok(()),
             }
         };
@@ -354,7 +448,9 @@ impl Ctx<'_> {
                 reject(span(&d.period), "period")?;
                 reject(span(&d.peak_time), "peak_time")?;
                 reject(d.file.as_ref().map(|v| v.span()), "file")?;
-                Ok(ArrivalProfile::Constant { rate: rate(true)?.unwrap_or_default() })
+                Ok(ArrivalProfile::Constant {
+                    rate: rate(true)?.unwrap_or_default(),
+                })
             }
             "flash-crowd" => {
                 reject(d.peak_to_mean.as_ref().map(|v| v.span()), "peak_to_mean")?;
@@ -365,7 +461,10 @@ impl Ctx<'_> {
                     Some(q) => self.bounded(q, "demand.decay_time", Time, 0.0, true, None)?,
                     None => return Err(self.whole("`demand.decay_time` is missing (required for profile \"flash-crowd\"), e.g. decay_time = \"2 h\"".into())),
                 };
-                Ok(ArrivalProfile::FlashCrowd { rate: rate(true)?.unwrap_or_default(), decay_time: decay })
+                Ok(ArrivalProfile::FlashCrowd {
+                    rate: rate(true)?.unwrap_or_default(),
+                    decay_time: decay,
+                })
             }
             "diurnal" => {
                 reject(span(&d.decay_time), "decay_time")?;
@@ -382,13 +481,25 @@ impl Ctx<'_> {
                     Some(q) => {
                         let v = self.quantity(q, "demand.peak_time", Time)?;
                         if !(0.0..period).contains(&v) {
-                            return Err(self.at(q.span(), format!("`demand.peak_time` must be in [0 s, {}) (the period) (got {})", units::format_quantity(period, Time), q.get_ref())));
+                            return Err(self.at(
+                                q.span(),
+                                format!(
+                                    "`demand.peak_time` must be in [0 s, {}) (the period) (got {})",
+                                    units::format_quantity(period, Time),
+                                    q.get_ref()
+                                ),
+                            ));
                         }
                         v
                     }
                     None => 72_000.0_f64.min(period * 20.0 / 24.0),
                 };
-                Ok(ArrivalProfile::Diurnal { mean_rate: rate(true)?.unwrap_or_default(), peak_to_mean, period, peak_time })
+                Ok(ArrivalProfile::Diurnal {
+                    mean_rate: rate(true)?.unwrap_or_default(),
+                    peak_to_mean,
+                    period,
+                    peak_time,
+                })
             }
             "trace" => {
                 reject(span(&d.decay_time), "decay_time")?;
@@ -409,7 +520,10 @@ impl Ctx<'_> {
             }
             other => {
                 let span = d.profile.as_ref().map(|p| p.span()).unwrap_or(0..0);
-                Err(self.at(span, format!("`demand.profile` must be {PROFILES} (got \"{other}\")")))
+                Err(self.at(
+                    span,
+                    format!("`demand.profile` must be {PROFILES} (got \"{other}\")"),
+                ))
             }
         }
     }
@@ -419,8 +533,16 @@ impl Ctx<'_> {
 /// time unit, rate in 1/s or with a rate unit; t strictly increasing from ≥ 0; at least 2 rows.
 pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> {
     let label = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read { file: label.clone(), reason: e.to_string() })?;
-    let at = |line: usize, message: String| ScenarioError::At { file: label.clone(), line, column: 1, message };
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
+        file: label.clone(),
+        reason: e.to_string(),
+    })?;
+    let at = |line: usize, message: String| ScenarioError::At {
+        file: label.clone(),
+        line,
+        column: 1,
+        message,
+    };
     let mut points: Vec<(f64, f64)> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -430,7 +552,13 @@ pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> 
         }
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         if cells.len() != 2 {
-            return Err(at(n, format!("expected 2 columns `t,rate` (got {}: \"{line}\")", cells.len())));
+            return Err(at(
+                n,
+                format!(
+                    "expected 2 columns `t,rate` (got {}: \"{line}\")",
+                    cells.len()
+                ),
+            ));
         }
         if points.is_empty() && cells[0].eq_ignore_ascii_case("t") {
             continue;
@@ -439,8 +567,10 @@ pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> 
             Ok(v) => units::from_number(v, dim),
             Err(_) => units::parse_quantity(s, dim),
         };
-        let t = parse(cells[0], Dimension::Time).map_err(|e| at(n, format!("t = \"{}\": {e}", cells[0])))?;
-        let r = parse(cells[1], Dimension::EventRate).map_err(|e| at(n, format!("rate = \"{}\": {e}", cells[1])))?;
+        let t = parse(cells[0], Dimension::Time)
+            .map_err(|e| at(n, format!("t = \"{}\": {e}", cells[0])))?;
+        let r = parse(cells[1], Dimension::EventRate)
+            .map_err(|e| at(n, format!("rate = \"{}\": {e}", cells[1])))?;
         if t < 0.0 {
             return Err(at(n, format!("t must be ≥ 0 s (got {})", cells[0])));
         }
@@ -449,13 +579,22 @@ pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> 
         }
         if let Some(&(prev, _)) = points.last() {
             if t <= prev {
-                return Err(at(n, format!("t must increase strictly (got {t} s after {prev} s)")));
+                return Err(at(
+                    n,
+                    format!("t must increase strictly (got {t} s after {prev} s)"),
+                ));
             }
         }
         points.push((t, r));
     }
     if points.len() < 2 {
-        return Err(ScenarioError::Whole { file: label, message: format!("a trace needs at least 2 rows `t,rate` (got {})", points.len()) });
+        return Err(ScenarioError::Whole {
+            file: label,
+            message: format!(
+                "a trace needs at least 2 rows `t,rate` (got {})",
+                points.len()
+            ),
+        });
     }
     Ok(points)
 }
@@ -469,6 +608,18 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The table named by a `[table]` or `[[table]]` header on the line holding `offset`.
+fn table_at(src: &str, offset: usize) -> Option<String> {
+    let offset = src.floor_char_boundary(offset.min(src.len()));
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = src[line_start..].lines().next()?.trim();
+    line.starts_with('[').then(|| {
+        line.trim_matches(|c| c == '[' || c == ']')
+            .trim()
+            .to_string()
+    })
+}
+
 /// The dotted key path of the `key = value` line holding `offset`, from the nearest table header.
 fn key_path_at(src: &str, offset: usize) -> Option<String> {
     let offset = src.floor_char_boundary(offset.min(src.len()));
@@ -476,10 +627,15 @@ fn key_path_at(src: &str, offset: usize) -> Option<String> {
     let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
     let line = &src[line_start..line_end];
     let key = line.split('=').next()?.trim().trim_matches('"');
-    let key = if line.contains('=') && !key.is_empty() && !key.starts_with('[') { Some(key) } else { None };
+    let key = if line.contains('=') && !key.is_empty() && !key.starts_with('[') {
+        Some(key)
+    } else {
+        None
+    };
     let table = src[..line_start].lines().rev().find_map(|l| {
         let l = l.trim();
-        l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        l.starts_with('[')
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
     });
     match (table, key) {
         (Some(t), Some(k)) => Some(format!("{t}.{k}")),

@@ -99,7 +99,14 @@ struct Piece {
 }
 
 impl Piece {
-    fn new(pa: &dyn PiecewiseAffine, seg: &ForcingSegment, r: usize, nd: usize, nc: usize, grid_h: f64) -> Self {
+    fn new(
+        pa: &dyn PiecewiseAffine,
+        seg: &ForcingSegment,
+        r: usize,
+        nd: usize,
+        nc: usize,
+        grid_h: f64,
+    ) -> Self {
         let af = pa.affine(r);
         let m = seg.w0.len();
         let q = nd + m;
@@ -134,7 +141,11 @@ impl Piece {
             .collect();
         let guard_rates = guards
             .iter()
-            .map(|g| (mq.transpose() * DVector::from_column_slice(g)).as_slice().to_vec())
+            .map(|g| {
+                (mq.transpose() * DVector::from_column_slice(g))
+                    .as_slice()
+                    .to_vec()
+            })
             .collect();
         // Step bound from the diagonal blocks (the dynamics and the forcing generator); the
         // coupling column only scales the series, it does not slow its convergence.
@@ -144,7 +155,11 @@ impl Piece {
                 .fold(0.0, f64::max)
         };
         let rho = block_norm(0..nd).max(block_norm(nd..q));
-        let h_max = if rho > 0.0 { RHO_H_MAX / rho } else { f64::INFINITY };
+        let h_max = if rho > 0.0 {
+            RHO_H_MAX / rho
+        } else {
+            f64::INFINITY
+        };
         let h_std = grid_h / (grid_h / h_max).ceil().max(1.0);
         Self {
             mq_rows: mq.transpose().as_slice().to_vec(),
@@ -198,7 +213,9 @@ impl Piece {
         let mut f = vec![0.0; nc * q];
         for r in 0..nc {
             for j in 0..q {
-                f[r * q + j] = (0..q).map(|k| self.mc_rows[r * q + k] * phi[k * q + j]).sum();
+                f[r * q + j] = (0..q)
+                    .map(|k| self.mc_rows[r * q + k] * phi[k * q + j])
+                    .sum();
             }
         }
         for _ in 0..squarings {
@@ -298,7 +315,14 @@ impl Solver<'_> {
     fn piece(&mut self, seg: usize, r: usize) -> &mut Piece {
         let i = seg * self.regimes + r;
         if self.pieces[i].is_none() {
-            self.pieces[i] = Some(Piece::new(self.pa, &self.segs[seg], r, self.nd, self.nc, self.grid_h));
+            self.pieces[i] = Some(Piece::new(
+                self.pa,
+                &self.segs[seg],
+                r,
+                self.nd,
+                self.nc,
+                self.grid_h,
+            ));
         }
         // Invariant: filled just above.
         self.pieces[i].as_mut().expect("piece was just built")
@@ -317,9 +341,16 @@ impl Solver<'_> {
             let piece = self.piece(seg, r);
             let mut worst = f64::INFINITY;
             let mut consistent = true;
-            let mp = (&piece.mq * DVector::from_column_slice(p)).as_slice().to_vec();
+            let mp = (&piece.mq * DVector::from_column_slice(p))
+                .as_slice()
+                .to_vec();
             for (g, gr) in piece.guards.iter().zip(&piece.guard_rates) {
-                let scale: f64 = g.iter().zip(p).map(|(a, b)| (a * b).abs()).sum::<f64>().max(f64::MIN_POSITIVE);
+                let scale: f64 = g
+                    .iter()
+                    .zip(p)
+                    .map(|(a, b)| (a * b).abs())
+                    .sum::<f64>()
+                    .max(f64::MIN_POSITIVE);
                 let tol = 1e-11 * scale;
                 let val = dot(g, p);
                 worst = worst.min(val / scale);
@@ -329,7 +360,12 @@ impl Solver<'_> {
                 }
                 if val <= tol {
                     let rate = dot(gr, p);
-                    let rate_scale: f64 = g.iter().zip(&mp).map(|(a, b)| (a * b).abs()).sum::<f64>().max(f64::MIN_POSITIVE);
+                    let rate_scale: f64 = g
+                        .iter()
+                        .zip(&mp)
+                        .map(|(a, b)| (a * b).abs())
+                        .sum::<f64>()
+                        .max(f64::MIN_POSITIVE);
                     let rtol = 1e-11 * rate_scale;
                     if rate < -rtol || (rate <= rtol && dot(gr, &mp) < 0.0) {
                         consistent = false;
@@ -381,9 +417,19 @@ fn fast_steps<const Q: usize, const NC: usize>(
     };
     let e: [[f64; Q]; Q] = std::array::from_fn(row);
     let f: [[f64; Q]; NC] = std::array::from_fn(|r| row(Q + r));
-    let ge: [[f64; Q]; 4] = std::array::from_fn(|r| if r < 2 * ng { row(Q + NC + r) } else { [0.0; Q] });
+    let ge: [[f64; Q]; 4] = std::array::from_fn(|r| {
+        if r < 2 * ng {
+            row(Q + NC + r)
+        } else {
+            [0.0; Q]
+        }
+    });
     let gv: [[f64; Q]; 4] = std::array::from_fn(|r| {
-        let src = if r < ng { piece.guards.get(r) } else { piece.guard_rates.get(r.wrapping_sub(ng)) };
+        let src = if r < ng {
+            piece.guards.get(r)
+        } else {
+            piece.guard_rates.get(r.wrapping_sub(ng))
+        };
         let mut a = [0.0; Q];
         if r < 2 * ng {
             if let Some(v) = src {
@@ -466,7 +512,11 @@ pub(super) fn integrate(
     };
     let z0 = model.initial_state();
     let mut seg = 0;
-    let mut p: Vec<f64> = z0.as_slice()[..nd].iter().chain(sv.segs[0].w0.iter()).copied().collect();
+    let mut p: Vec<f64> = z0.as_slice()[..nd]
+        .iter()
+        .chain(sv.segs[0].w0.iter())
+        .copied()
+        .collect();
     let mut c: Vec<f64> = z0.as_slice()[nd..].to_vec();
     let mut regime = sv.pick_regime(seg, &p);
     let mut p_next = p.clone();
@@ -484,9 +534,42 @@ pub(super) fn integrate(
             if !piece.step.is_empty() && (piece.h_std - grid_h).abs() <= 1e-12 * grid_h {
                 let before = i;
                 match (p.len(), c.len()) {
-                    (3, 5) => fast_steps::<3, 5>(piece, &mut p, &mut c, &mut i, s.points, s.t_end, seg_end, nd, &mut traj, &mut stats.steps),
-                    (4, 5) => fast_steps::<4, 5>(piece, &mut p, &mut c, &mut i, s.points, s.t_end, seg_end, nd, &mut traj, &mut stats.steps),
-                    (5, 5) => fast_steps::<5, 5>(piece, &mut p, &mut c, &mut i, s.points, s.t_end, seg_end, nd, &mut traj, &mut stats.steps),
+                    (3, 5) => fast_steps::<3, 5>(
+                        piece,
+                        &mut p,
+                        &mut c,
+                        &mut i,
+                        s.points,
+                        s.t_end,
+                        seg_end,
+                        nd,
+                        &mut traj,
+                        &mut stats.steps,
+                    ),
+                    (4, 5) => fast_steps::<4, 5>(
+                        piece,
+                        &mut p,
+                        &mut c,
+                        &mut i,
+                        s.points,
+                        s.t_end,
+                        seg_end,
+                        nd,
+                        &mut traj,
+                        &mut stats.steps,
+                    ),
+                    (5, 5) => fast_steps::<5, 5>(
+                        piece,
+                        &mut p,
+                        &mut c,
+                        &mut i,
+                        s.points,
+                        s.t_end,
+                        seg_end,
+                        nd,
+                        &mut traj,
+                        &mut stats.steps,
+                    ),
                     _ => {}
                 }
                 if i > before {
@@ -509,7 +592,10 @@ pub(super) fn integrate(
                     continue;
                 }
             }
-            let stop = sv.segs.get(seg + 1).map_or(target, |nx| target.min(nx.start));
+            let stop = sv
+                .segs
+                .get(seg + 1)
+                .map_or(target, |nx| target.min(nx.start));
             let remaining = stop - t;
             let piece = sv.piece(seg, regime);
             let standard = remaining >= piece.h_std * (1.0 - 1e-9);
@@ -543,11 +629,20 @@ pub(super) fn integrate(
             stats.steps += 1;
 
             // Could a guard change sign inside (0, h]?
-            let suspect = piece.guards.iter().zip(&piece.guard_rates).enumerate().any(|(j, (g, gr))| {
-                let (ga, gb) = (dot(g, &p), ends[j]);
-                let (sa, sb) = (dot(gr, &p), ends[ng + j]);
-                gb < 0.0 || (sa < 0.0 && sb > 0.0 && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
-            });
+            let suspect =
+                piece
+                    .guards
+                    .iter()
+                    .zip(&piece.guard_rates)
+                    .enumerate()
+                    .any(|(j, (g, gr))| {
+                        let (ga, gb) = (dot(g, &p), ends[j]);
+                        let (sa, sb) = (dot(gr, &p), ends[ng + j]);
+                        gb < 0.0
+                            || (sa < 0.0
+                                && sb > 0.0
+                                && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
+                    });
             let mut crossing = None;
             if suspect {
                 let series = Series::new(piece, &p);

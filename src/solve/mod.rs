@@ -127,7 +127,12 @@ impl Trajectory {
         self.data.extend_from_slice(b);
     }
     /// Push a state given as fixed-size parts (unrolled stores on the fast path).
-    fn push_fixed<const A: usize, const B: usize>(&mut self, t: Seconds, a: &[f64; A], b: &[f64; B]) {
+    fn push_fixed<const A: usize, const B: usize>(
+        &mut self,
+        t: Seconds,
+        a: &[f64; A],
+        b: &[f64; B],
+    ) {
         self.t.push(t);
         let n = self.data.len();
         self.data.resize(n + A + B, 0.0);

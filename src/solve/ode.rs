@@ -54,11 +54,11 @@ pub(super) fn integrate(
             state,
             s.rtol,
             s.atol,
-            0.9,        // safety factor (Hairer's default)
-            0.04,       // beta: step-size stabilisation (Hairer's default)
-            0.2,        // fac_min
-            10.0,       // fac_max
-            t1 - t0,    // h_max
+            0.9,     // safety factor (Hairer's default)
+            0.04,    // beta: step-size stabilisation (Hairer's default)
+            0.2,     // fac_min
+            10.0,    // fac_max
+            t1 - t0, // h_max
             h.min(t1 - t0),
             10_000_000, // n_max
             u32::MAX,   // n_stiff: stiffness test off (see solve/mod.rs)
@@ -79,7 +79,11 @@ pub(super) fn integrate(
         // Step size of the last full step, to start the next interval (the very last step is
         // usually shortened to land on t1).
         let n = xs.len();
-        h = if n >= 3 { xs[n - 2] - xs[n - 3] } else { t1 - t0 };
+        h = if n >= 3 {
+            xs[n - 2] - xs[n - 3]
+        } else {
+            t1 - t0
+        };
         state = ys.last().cloned().ok_or(SolveError::Integration {
             t: t0,
             reason: "the solver returned no output".into(),
