@@ -169,6 +169,23 @@ pub fn human_summary(s: &Summary) -> String {
             bps(ss.peer_rate_bps),
             100.0 * ss.server_share
         ));
+        if s.classes.len() > 1 {
+            for c in &s.classes {
+                if let (Some(x), Some(y), Some(dt)) =
+                    (c.steady_leechers, c.steady_seeds, c.download_time_s)
+                {
+                    out.push_str(&format!(
+                        "    {} ({:.0} % of arrivals): {x:.4} leechers, {y:.4} seeds, download time {}\n",
+                        c.name,
+                        100.0 * c.share,
+                        t(dt)
+                    ));
+                }
+            }
+        }
+        if ss.reached == Some(false) {
+            out.push_str("  warning: the run ended before reaching this steady state (see steady_state.reached)\n");
+        }
     } else {
         out.push_str("  no steady state at the reference arrival rate\n");
     }

@@ -1,569 +1,748 @@
-//! Unit-aware quantities: scenario values such as `"2 Mbps"`, `"1.5 GB"`, `"30 min"`,
-//! `"0.02 $/GB"` become `f64` in base units.
+//! Unit-aware quantities: the strings of scenario files (`"2 Mbps"`, `"30 min"`, `"0.02 $/GB"`)
+//! turned into plain `f64`s in base units, and base-unit values turned back into text.
 //!
-//! Base units: seconds, bytes, bit/s, events per second, US dollars, $ per GB (GB = 2^30 bytes,
-//! as CDNs bill), $ per Mbps per month, $ per kWh, watts. A bare number (in the file or in a
-//! string without a unit) is taken in base units. SI prefixes are case-sensitive where it
-//! matters (`MB` is 10^6 bytes, `MiB` 2^20; `Mbps` is 10^6 bit/s). Ranges are checked by the
-//! caller (`scenario`), not here: a sign is allowed.
+//! A quantity is a number followed by an optional unit: `"<number> <unit>"`.
+//!
+//! * The number is an integer, a decimal or an exponent form (`2`, `1.5`, `.5`, `1e9`,
+//!   `2.5E-3`), with an optional leading `+` or `-` (ranges are checked by the caller).
+//! * Whitespace between number and unit is optional (`"2Mbps"` = `"2 Mbps"`); whitespace
+//!   around `/` is ignored and the word `per` means `/` (`"3 per min"` = `"3/min"`,
+//!   `"0.02 $ per GB"` = `"0.02 $/GB"`).
+//! * Units are case-sensitive, because SI prefixes are (`mW` is not `MW`).
+//! * A bare number, with no unit, is taken in base units, as is a bare TOML number
+//!   ([`from_number`]).
+//! * Money may put the dollar first: `"$12.5"`, `"$0.02/GB"`.
+//!
+//! | Dimension           | Base unit      | Accepted units                                         |
+//! |---------------------|----------------|--------------------------------------------------------|
+//! | `Time`              | `s`            | `ms s sec second(s) min minute(s) h hr hour(s) d day(s) w week(s)` |
+//! | `DataSize`          | `B`            | `B`; SI ×1000: `kB KB MB GB TB PB`; binary ×1024: `KiB MiB GiB TiB PiB`; bits ÷8: `bit kbit Mbit Gbit` |
+//! | `BitRate`           | `bit/s`        | `bps kbps Mbps Gbps Tbps bit/s kbit/s Mbit/s Gbit/s`; bytes ×8: `B/s kB/s MB/s GB/s` |
+//! | `EventRate`         | `1/s`          | `/s /sec /second /min /minute /h /hr /hour /d /day /w /week Hz` (`"3/min"`) |
+//! | `Money`             | `$`            | `$ USD` (`"$12.5"`, `"12.5 $"`)                        |
+//! | `MoneyPerGb`        | `$/GB`         | `$/GB $/GiB USD/GB USD/GiB` (×1), `$/TB $/TiB USD/TB USD/TiB` (÷1024) |
+//! | `MoneyPerMbpsMonth` | `$/Mbps/month` | `$/Mbps/month $/Mbps/mo USD/Mbps/month USD/Mbps/mo`, `$/Gbps/month $/Gbps/mo` (÷1000) |
+//! | `MoneyPerKwh`       | `$/kWh`        | `$/kWh USD/kWh $/MWh`, cents: `c/kWh ¢/kWh` (÷100)     |
+//! | `Power`             | `W`            | `mW W kW MW`                                           |
+//! | `Dimensionless`     | (none)         | bare number, or `%` (÷100)                             |
+//!
+//! Billing GB: in prices, "GB" means 2^30 bytes (as cloud providers bill), so `$/GB` and `$/GiB`
+//! are the same unit and `$/TB` is per 1024 GB. Data sizes, in contrast, use SI `GB` = 10^9 B.
+//! A `$/Mbps/month` price is returned as written: the base unit is "$ per Mbps per month".
+//!
+//! Errors ([`UnitError`]) are worded for users and never name the scenario key: the caller
+//! prefixes it. A unit of the wrong dimension is recognised as such (`"2 GB"` where a bandwidth
+//! is expected), and a misspelt one gets a "did you mean" from the expected dimension's units.
 
-/// Time in seconds.
+/// A duration, in seconds.
 pub type Seconds = f64;
-/// Data size in bytes.
+/// A data size, in bytes.
 pub type Bytes = f64;
-/// Bandwidth in bit/s.
+/// A bandwidth, in bit/s.
 pub type BitsPerSec = f64;
-/// Event rate in 1/s.
+/// An event rate, in events per second.
 pub type PerSec = f64;
-/// Money in US dollars.
+/// An amount of money, in US dollars.
 pub type Usd = f64;
-/// Price per billing GB (2^30 bytes).
+/// A transfer price, in $ per billing GB (2^30 bytes).
 pub type UsdPerGb = f64;
-/// Price per Mbps per month.
+/// A bandwidth price, in $ per Mbps (of committed bandwidth) per month.
 pub type UsdPerMbpsMonth = f64;
-/// Price per kWh.
+/// An energy price, in $ per kWh.
 pub type UsdPerKwh = f64;
-/// Power in watts.
+/// A power, in watts.
 pub type Watts = f64;
 
-/// What kind of quantity a key expects.
+/// The kind of a quantity: decides which units are accepted and what the base unit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dimension {
-    /// Seconds.
+    /// A duration; base unit `s`.
     Time,
-    /// Bytes.
+    /// A data size; base unit `B`.
     DataSize,
-    /// bit/s.
+    /// A bandwidth; base unit `bit/s`.
     BitRate,
-    /// 1/s.
+    /// An event rate; base unit `1/s`.
     EventRate,
-    /// $.
+    /// An amount of money; base unit `$`.
     Money,
-    /// $/GB (GB = 2^30 bytes).
+    /// A transfer price; base unit `$/GB`, GB = 2^30 bytes.
     MoneyPerGb,
-    /// $/Mbps/month.
+    /// A bandwidth price; base unit `$/Mbps/month`.
     MoneyPerMbpsMonth,
-    /// $/kWh.
+    /// An energy price; base unit `$/kWh`.
     MoneyPerKwh,
-    /// W.
+    /// A power; base unit `W`.
     Power,
-    /// A plain number (or a percentage).
+    /// A plain number (fraction, factor); `%` is accepted.
     Dimensionless,
 }
 
-const ALL: [Dimension; 10] = [
-    Dimension::Time,
-    Dimension::DataSize,
-    Dimension::BitRate,
-    Dimension::EventRate,
-    Dimension::Money,
-    Dimension::MoneyPerGb,
-    Dimension::MoneyPerMbpsMonth,
-    Dimension::MoneyPerKwh,
-    Dimension::Power,
-    Dimension::Dimensionless,
-];
+/// One accepted unit spelling: a quantity `x <name>` is `x · num / den` in base units.
+/// (Two factors rather than one keep e.g. `3/min` and `15 c/kWh` correctly rounded.)
+type Unit = (&'static str, f64, f64);
 
-const GIB: f64 = 1_073_741_824.0;
+/// What this module knows about one dimension (see the `Dimension` methods).
+struct Info {
+    describe: &'static str,
+    base_unit: &'static str,
+    examples: &'static str,
+    units: &'static [Unit],
+    /// The units `format_quantity` may choose from, smallest first, base unit included.
+    display: &'static [&'static str],
+}
 
 impl Dimension {
-    /// "a duration", "a data size", …
+    /// Every dimension, for recognising a unit of the wrong kind.
+    #[rustfmt::skip]
+    const ALL: [Dimension; 10] = [
+        Self::Time, Self::DataSize, Self::BitRate, Self::EventRate, Self::Money, Self::MoneyPerGb,
+        Self::MoneyPerMbpsMonth, Self::MoneyPerKwh, Self::Power, Self::Dimensionless,
+    ];
+
+    /// The table behind the methods: one block per dimension.
+    #[rustfmt::skip]
+    fn info(self) -> Info {
+        match self {
+            Self::Time => Info {
+                describe: "a duration", base_unit: "s", examples: r#""30 min", "2 h", "7 d""#,
+                display: &["ms", "s", "min", "h", "d"],
+                units: &[
+                    ("ms", 1.0, 1e3), ("s", 1.0, 1.0), ("sec", 1.0, 1.0), ("second", 1.0, 1.0),
+                    ("seconds", 1.0, 1.0),
+                    ("min", 60.0, 1.0), ("minute", 60.0, 1.0), ("minutes", 60.0, 1.0),
+                    ("h", 3600.0, 1.0), ("hr", 3600.0, 1.0), ("hour", 3600.0, 1.0),
+                    ("hours", 3600.0, 1.0),
+                    ("d", 86400.0, 1.0), ("day", 86400.0, 1.0), ("days", 86400.0, 1.0),
+                    ("w", 604800.0, 1.0), ("week", 604800.0, 1.0), ("weeks", 604800.0, 1.0),
+                ],
+            },
+            Self::DataSize => Info {
+                describe: "a data size", base_unit: "B", examples: r#""1.5 GB", "700 MB", "4 GiB""#,
+                display: &["B", "kB", "MB", "GB", "TB", "PB"],
+                units: &[
+                    ("B", 1.0, 1.0),
+                    // SI
+                    ("kB", 1e3, 1.0), ("KB", 1e3, 1.0), ("MB", 1e6, 1.0), ("GB", 1e9, 1.0),
+                    ("TB", 1e12, 1.0), ("PB", 1e15, 1.0),
+                    // binary
+                    ("KiB", 1024.0, 1.0), ("MiB", 1048576.0, 1.0), ("GiB", 1073741824.0, 1.0),
+                    ("TiB", 1099511627776.0, 1.0), ("PiB", 1125899906842624.0, 1.0),
+                    // bits
+                    ("bit", 1.0, 8.0), ("kbit", 1e3, 8.0), ("Mbit", 1e6, 8.0), ("Gbit", 1e9, 8.0),
+                ],
+            },
+            Self::BitRate => Info {
+                describe: "a bandwidth", base_unit: "bit/s",
+                examples: r#""2 Mbps", "100 Mbps", "1 Gbps""#,
+                display: &["bps", "kbps", "Mbps", "Gbps", "Tbps"],
+                units: &[
+                    ("bps", 1.0, 1.0), ("kbps", 1e3, 1.0), ("Mbps", 1e6, 1.0), ("Gbps", 1e9, 1.0),
+                    ("Tbps", 1e12, 1.0),
+                    ("bit/s", 1.0, 1.0), ("kbit/s", 1e3, 1.0), ("Mbit/s", 1e6, 1.0),
+                    ("Gbit/s", 1e9, 1.0),
+                    // bytes per second
+                    ("B/s", 8.0, 1.0), ("kB/s", 8e3, 1.0), ("MB/s", 8e6, 1.0), ("GB/s", 8e9, 1.0),
+                ],
+            },
+            Self::EventRate => Info {
+                describe: "an event rate", base_unit: "1/s", examples: r#""1/s", "3/min", "120/h""#,
+                display: &["/d", "/h", "/min", "/s"],
+                units: &[
+                    ("/s", 1.0, 1.0), ("/sec", 1.0, 1.0), ("/second", 1.0, 1.0),
+                    ("/min", 1.0, 60.0), ("/minute", 1.0, 60.0),
+                    ("/h", 1.0, 3600.0), ("/hr", 1.0, 3600.0), ("/hour", 1.0, 3600.0),
+                    ("/d", 1.0, 86400.0), ("/day", 1.0, 86400.0),
+                    ("/w", 1.0, 604800.0), ("/week", 1.0, 604800.0),
+                    ("Hz", 1.0, 1.0),
+                ],
+            },
+            Self::Money => Info {
+                describe: "an amount of money", base_unit: "$", examples: r#""$12.5", "300 USD""#,
+                display: &["$"],
+                units: &[("$", 1.0, 1.0), ("USD", 1.0, 1.0)],
+            },
+            Self::MoneyPerGb => Info {
+                describe: "a price per GB", base_unit: "$/GB",
+                examples: r#""0.02 $/GB", "$0.02/GB", "20 $/TB""#,
+                display: &["$/GB"],
+                units: &[
+                    ("$/GB", 1.0, 1.0), ("$/GiB", 1.0, 1.0), ("USD/GB", 1.0, 1.0),
+                    ("USD/GiB", 1.0, 1.0),
+                    ("$/TB", 1.0, 1024.0), ("$/TiB", 1.0, 1024.0), ("USD/TB", 1.0, 1024.0),
+                    ("USD/TiB", 1.0, 1024.0),
+                ],
+            },
+            Self::MoneyPerMbpsMonth => Info {
+                describe: "a price per Mbps per month", base_unit: "$/Mbps/month",
+                examples: r#""1.5 $/Mbps/month", "$2/Mbps/mo""#,
+                display: &["$/Mbps/month"],
+                units: &[
+                    ("$/Mbps/month", 1.0, 1.0), ("$/Mbps/mo", 1.0, 1.0),
+                    ("USD/Mbps/month", 1.0, 1.0), ("USD/Mbps/mo", 1.0, 1.0),
+                    ("$/Gbps/month", 1.0, 1e3), ("$/Gbps/mo", 1.0, 1e3),
+                ],
+            },
+            Self::MoneyPerKwh => Info {
+                describe: "an energy price", base_unit: "$/kWh",
+                examples: r#""0.15 $/kWh", "15 c/kWh""#,
+                display: &["$/kWh"],
+                units: &[
+                    ("$/kWh", 1.0, 1.0), ("USD/kWh", 1.0, 1.0), ("$/MWh", 1.0, 1e3),
+                    ("c/kWh", 1.0, 100.0), ("¢/kWh", 1.0, 100.0),
+                ],
+            },
+            Self::Power => Info {
+                describe: "a power", base_unit: "W", examples: r#""60 W", "1.2 kW""#,
+                display: &["mW", "W", "kW", "MW"],
+                units: &[("mW", 1.0, 1e3), ("W", 1.0, 1.0), ("kW", 1e3, 1.0), ("MW", 1e6, 1.0)],
+            },
+            Self::Dimensionless => Info {
+                describe: "a plain number", base_unit: "", examples: r#""0.85", "85 %""#,
+                display: &[""],
+                units: &[("%", 1.0, 100.0)],
+            },
+        }
+    }
+
+    /// The kind with its article, for messages: "a duration", "a data size", "a bandwidth", ...
     pub fn describe(self) -> &'static str {
-        match self {
-            Self::Time => "a duration",
-            Self::DataSize => "a data size",
-            Self::BitRate => "a bandwidth",
-            Self::EventRate => "a rate",
-            Self::Money => "an amount of money",
-            Self::MoneyPerGb => "a price per GB",
-            Self::MoneyPerMbpsMonth => "a price per Mbps per month",
-            Self::MoneyPerKwh => "a price per kWh",
-            Self::Power => "a power",
-            Self::Dimensionless => "a number",
-        }
+        self.info().describe
     }
-    /// Base unit symbol.
+
+    /// The unit values are returned in: "s", "B", "bit/s", "1/s", "$", "$/GB", "$/Mbps/month",
+    /// "$/kWh", "W", or "" for [`Dimension::Dimensionless`].
     pub fn base_unit(self) -> &'static str {
-        match self {
-            Self::Time => "s",
-            Self::DataSize => "B",
-            Self::BitRate => "bit/s",
-            Self::EventRate => "1/s",
-            Self::Money => "$",
-            Self::MoneyPerGb => "$/GB",
-            Self::MoneyPerMbpsMonth => "$/Mbps/month",
-            Self::MoneyPerKwh => "$/kWh",
-            Self::Power => "W",
-            Self::Dimensionless => "",
-        }
+        self.info().base_unit
     }
-    /// An example value for messages.
+
+    /// Valid example strings, quoted and comma-separated, e.g. `"30 min", "2 h", "7 d"`.
+    /// Error messages quote the first one.
     pub fn examples(self) -> &'static str {
-        match self {
-            Self::Time => "\"30 min\"",
-            Self::DataSize => "\"1.5 GB\"",
-            Self::BitRate => "\"2 Mbps\"",
-            Self::EventRate => "\"1/s\"",
-            Self::Money => "\"$1000\"",
-            Self::MoneyPerGb => "\"0.02 $/GB\"",
-            Self::MoneyPerMbpsMonth => "\"1.5 $/Mbps/month\"",
-            Self::MoneyPerKwh => "\"0.15 $/kWh\"",
-            Self::Power => "\"10 W\"",
-            Self::Dimensionless => "\"0.9\"",
-        }
+        self.info().examples
     }
-    /// Accepted unit spellings and their factors to the base unit.
-    fn table(self) -> &'static [(&'static str, f64)] {
-        match self {
-            Self::Time => &[
-                ("ms", 1e-3),
-                ("s", 1.0),
-                ("sec", 1.0),
-                ("seconds", 1.0),
-                ("min", 60.0),
-                ("minutes", 60.0),
-                ("h", 3600.0),
-                ("hr", 3600.0),
-                ("hours", 3600.0),
-                ("d", 86_400.0),
-                ("day", 86_400.0),
-                ("days", 86_400.0),
-                ("w", 604_800.0),
-                ("week", 604_800.0),
-                ("weeks", 604_800.0),
-            ],
-            Self::DataSize => &[
-                ("B", 1.0),
-                ("kB", 1e3),
-                ("KB", 1e3),
-                ("MB", 1e6),
-                ("GB", 1e9),
-                ("TB", 1e12),
-                ("PB", 1e15),
-                ("KiB", 1024.0),
-                ("MiB", 1_048_576.0),
-                ("GiB", GIB),
-                ("TiB", GIB * 1024.0),
-                ("PiB", GIB * 1_048_576.0),
-                ("bit", 0.125),
-                ("kbit", 125.0),
-                ("Mbit", 125e3),
-                ("Gbit", 125e6),
-            ],
-            Self::BitRate => &[
-                ("bps", 1.0),
-                ("kbps", 1e3),
-                ("Mbps", 1e6),
-                ("Gbps", 1e9),
-                ("Tbps", 1e12),
-                ("bit/s", 1.0),
-                ("kbit/s", 1e3),
-                ("Mbit/s", 1e6),
-                ("Gbit/s", 1e9),
-                ("B/s", 8.0),
-                ("kB/s", 8e3),
-                ("MB/s", 8e6),
-                ("GB/s", 8e9),
-            ],
-            Self::EventRate => &[
-                ("/s", 1.0),
-                ("/sec", 1.0),
-                ("/min", 1.0 / 60.0),
-                ("/h", 1.0 / 3600.0),
-                ("/hr", 1.0 / 3600.0),
-                ("/hour", 1.0 / 3600.0),
-                ("/d", 1.0 / 86_400.0),
-                ("/day", 1.0 / 86_400.0),
-                ("/w", 1.0 / 604_800.0),
-                ("/week", 1.0 / 604_800.0),
-                ("Hz", 1.0),
-            ],
-            Self::Money => &[("$", 1.0), ("USD", 1.0)],
-            Self::MoneyPerGb => &[
-                ("$/GB", 1.0),
-                ("$/GiB", 1.0),
-                ("$/TB", 1.0 / 1024.0),
-                ("$/TiB", 1.0 / 1024.0),
-                ("USD/GB", 1.0),
-            ],
-            Self::MoneyPerMbpsMonth => &[("$/Mbps/month", 1.0), ("$/Mbps/mo", 1.0)],
-            Self::MoneyPerKwh => &[("$/kWh", 1.0), ("c/kWh", 0.01), ("¢/kWh", 0.01)],
-            Self::Power => &[("W", 1.0), ("kW", 1e3), ("mW", 1e-3)],
-            Self::Dimensionless => &[("%", 0.01)],
-        }
+
+    /// The first of [`Dimension::examples`], quoted.
+    fn example(self) -> &'static str {
+        self.examples().split(", ").next().unwrap_or("")
     }
-    /// The display ladder used by `format_quantity`, smallest unit first.
-    fn ladder(self) -> &'static [(&'static str, f64)] {
-        match self {
-            Self::Time => &[
-                ("ms", 1e-3),
-                ("s", 1.0),
-                ("min", 60.0),
-                ("h", 3600.0),
-                ("d", 86_400.0),
-            ],
-            Self::DataSize => &[
-                ("B", 1.0),
-                ("kB", 1e3),
-                ("MB", 1e6),
-                ("GB", 1e9),
-                ("TB", 1e12),
-                ("PB", 1e15),
-            ],
-            Self::BitRate => &[
-                ("bps", 1.0),
-                ("kbps", 1e3),
-                ("Mbps", 1e6),
-                ("Gbps", 1e9),
-                ("Tbps", 1e12),
-            ],
-            Self::EventRate => &[
-                ("/d", 1.0 / 86_400.0),
-                ("/h", 1.0 / 3600.0),
-                ("/min", 1.0 / 60.0),
-                ("/s", 1.0),
-            ],
-            Self::Power => &[("mW", 1e-3), ("W", 1.0), ("kW", 1e3)],
-            Self::Money => &[("$", 1.0)],
-            Self::MoneyPerGb => &[("$/GB", 1.0)],
-            Self::MoneyPerMbpsMonth => &[("$/Mbps/month", 1.0)],
-            Self::MoneyPerKwh => &[("$/kWh", 1.0)],
-            Self::Dimensionless => &[("", 1.0)],
-        }
-    }
-    fn unit_list(self) -> String {
-        let units: Vec<&str> = self.table().iter().map(|(u, _)| *u).collect();
-        let base = match self {
-            Self::Dimensionless => "a bare number".to_string(),
-            _ => format!("a bare number in {}", self.base_unit()),
-        };
-        format!("{} takes: {}, or {base}", self.describe(), units.join(", "))
+
+    /// The accepted unit spellings (a bare number is accepted besides these).
+    fn units(self) -> &'static [Unit] {
+        self.info().units
     }
 }
 
-/// Why a quantity could not be parsed. The text is user-facing and is shown after the key.
+/// Why a quantity could not be read. Every variant carries the offending text (trimmed) and the
+/// expected dimension. Messages do not name the scenario key: the caller puts it in front.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UnitError {
-    /// Nothing was given.
-    #[error("empty value; expected {} such as {}", .expected.describe(), .expected.examples())]
+    /// Nothing but whitespace.
+    #[error("empty value; expected {} such as {}", .expected.describe(), .expected.example())]
     Empty {
-        /// What the key expects.
+        /// The text, trimmed (so empty; kept for uniform matching).
+        text: String,
+        /// The dimension that was expected.
         expected: Dimension,
     },
-    /// The text does not start with a number.
-    #[error("\"{text}\" does not start with a number; expected {} such as {}", .expected.describe(), .expected.examples())]
+    /// The text does not begin with a number (after an optional sign and `$`).
+    #[error("{text:?} does not start with a number; expected {} such as {}",
+        .expected.describe(), .expected.example())]
     NoNumber {
-        /// The text.
+        /// The offending text.
         text: String,
-        /// What the key expects.
+        /// The dimension that was expected.
         expected: Dimension,
     },
-    /// NaN or infinite.
-    #[error("\"{text}\" is not a finite number")]
+    /// NaN, an infinity, or a value that overflows `f64` once converted to base units.
+    #[error("{text:?} is not a finite number")]
     NotFinite {
-        /// The text.
+        /// The offending text (for [`from_number`], the number as Rust prints it: "NaN", "inf").
         text: String,
-        /// What the key expects.
+        /// The dimension that was expected.
         expected: Dimension,
     },
-    /// The unit is not known for any dimension.
-    #[error("unknown unit \"{unit}\" in \"{text}\"; {}({})", .suggestion.map(|s| format!("did you mean \"{s}\"? ")).unwrap_or_default(), .expected.unit_list())]
+    /// The unit belongs to no dimension.
+    #[error("unknown unit {unit:?} in {text:?}{}", unknown_unit_tail(*.expected, *.suggestion))]
     UnknownUnit {
-        /// The text.
+        /// The offending text.
         text: String,
-        /// The unit part.
+        /// The unit as read (whitespace around `/` removed, `per` replaced by `/`).
         unit: String,
-        /// What the key expects.
+        /// The dimension that was expected.
         expected: Dimension,
-        /// Closest accepted spelling, if any is close.
+        /// The closest unit of the expected dimension, if one is close (edit distance ≤ 2).
         suggestion: Option<&'static str>,
     },
-    /// The unit belongs to another dimension.
-    #[error("\"{text}\" is {}, but {} is expected here (such as {})", .found.describe(), .expected.describe(), .expected.examples())]
+    /// The unit is valid, but for another dimension (`"2 GB"` where a bandwidth is expected).
+    #[error("{text:?} is {}, but {} is expected here (such as {})",
+        .found.describe(), .expected.describe(), .expected.example())]
     WrongKind {
-        /// The text.
+        /// The offending text.
         text: String,
-        /// Its dimension.
+        /// The dimension its unit belongs to.
         found: Dimension,
-        /// What the key expects.
+        /// The dimension that was expected.
         expected: Dimension,
     },
 }
 
-/// A bare TOML number is taken in base units; NaN and ±inf are rejected.
-pub fn from_number(value: f64, dim: Dimension) -> Result<f64, UnitError> {
+/// The end of an unknown-unit message: the suggestion, if any, and the accepted units.
+fn unknown_unit_tail(expected: Dimension, suggestion: Option<&str>) -> String {
+    let hint = match suggestion {
+        Some(s) => format!("; did you mean {s:?}?"),
+        None => String::new(),
+    };
+    let names: Vec<&str> = expected.units().iter().map(|u| u.0).collect();
+    let bare = match expected.base_unit() {
+        "" => "a bare number".to_string(),
+        base => format!("a bare number in {base}"),
+    };
+    let (kind, names) = (expected.describe(), names.join(", "));
+    format!("{hint} ({kind} takes: {names}, or {bare})")
+}
+
+/// Parse `text` as a quantity of dimension `dim`, returning base units.
+///
+/// See the [module docs](self) for the accepted forms. The sign is kept (`"-3 s"` → `-3.0`):
+/// range checks are the caller's.
+pub fn parse_quantity(text: &str, dim: Dimension) -> Result<f64, UnitError> {
+    let (text, expected) = (text.trim().to_string(), dim);
+    if text.is_empty() {
+        return Err(UnitError::Empty { text, expected });
+    }
+    let Some((number, unit)) = split_number(&text) else {
+        return Err(UnitError::NoNumber { text, expected });
+    };
+    let Some((num, den)) = lookup(dim, &unit) else {
+        return Err(unit_error(text, unit, dim));
+    };
+    // Not finite for "inf", "NaN" (`split_number` gives NaN), "1e999 B" and "1e308 PB".
+    let value = number * num / den;
     if value.is_finite() {
         Ok(value)
     } else {
-        Err(UnitError::NotFinite {
-            text: value.to_string(),
-            expected: dim,
-        })
+        Err(UnitError::NotFinite { text, expected })
     }
 }
 
-/// Split `text` into its leading number and the rest.
-fn split_number(text: &str) -> Option<(f64, &str)> {
-    let b = text.as_bytes();
-    let mut i = 0;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        i += 1;
+/// The error for a `unit` that `expected` does not take: one of another dimension, or unknown.
+fn unit_error(text: String, unit: String, expected: Dimension) -> UnitError {
+    let other = Dimension::ALL
+        .into_iter()
+        .find(|&d| lookup(d, &unit).is_some());
+    if let Some(found) = other {
+        return UnitError::WrongKind {
+            text,
+            found,
+            expected,
+        };
     }
-    let digits_start = i;
-    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
-        i += 1;
+    let suggestion = suggest(&unit, expected);
+    UnitError::UnknownUnit {
+        text,
+        unit,
+        expected,
+        suggestion,
     }
-    if i == digits_start {
-        return None;
-    }
-    // exponent: e or E followed by an optional sign and at least one digit
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        let mut j = i + 1;
-        if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
-            j += 1;
-        }
-        if j < b.len() && b[j].is_ascii_digit() {
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            i = j;
-        }
-    }
-    text[..i].parse::<f64>().ok().map(|v| (v, &text[i..]))
 }
 
-/// Unit text in canonical form: whitespace removed, "per x" → "/x".
-fn canonical_unit(rest: &str) -> String {
-    let rest = rest.trim();
-    let rest = rest
-        .strip_prefix("per ")
-        .map_or_else(|| rest.to_string(), |r| format!("/{}", r.trim()));
-    let rest = match rest.as_str() {
-        "/second" => "/s".to_string(),
-        "/minute" => "/min".to_string(),
-        _ => rest,
+/// A bare TOML number is taken in base units; rejects NaN and ±inf.
+pub fn from_number(value: f64, dim: Dimension) -> Result<f64, UnitError> {
+    let (text, expected) = (format!("{value}"), dim);
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(UnitError::NotFinite { text, expected })
+    }
+}
+
+/// Format a base-unit value for humans, with up to 4 significant digits and trailing zeros
+/// trimmed, in the largest unit that keeps the number ≥ 1: `(2e6, BitRate)` → `"2 Mbps"`,
+/// `(5400.0, Time)` → `"1.5 h"`, `(1.5e9, DataSize)` → `"1.5 GB"` (SI), `(0.05, EventRate)` →
+/// `"3/min"`, `(12.5, Money)` → `"$12.5"`, `(0.85, Dimensionless)` → `"0.85"`.
+/// Zero and non-finite values are shown in the base unit (`"0 s"`, `"0/s"`).
+/// The result parses back with [`parse_quantity`] to the value rounded to 4 digits.
+pub fn format_quantity(value: f64, dim: Dimension) -> String {
+    // Choose the unit on the rounded value, so that 0.99996 s shows as "1 s", not "1000 ms".
+    let rounded = round_sig(value);
+    let (name, size) = display_unit(rounded, dim);
+    let number = format_sig(rounded / size);
+    match (name, number.strip_prefix('-')) {
+        ("", _) => number,
+        ("$", Some(magnitude)) => format!("-${magnitude}"),
+        ("$", None) => format!("${number}"),
+        _ if name.starts_with('/') => format!("{number}{name}"),
+        _ => format!("{number} {name}"),
+    }
+}
+
+/// The unit `value` is shown in, and its size in base units: the largest display unit in which
+/// `value` is at least 1, else the smallest; the base unit for zero and non-finite values.
+fn display_unit(value: f64, dim: Dimension) -> (&'static str, f64) {
+    let sized = |&name: &&'static str| lookup(dim, name).map(|(num, den)| (name, num / den));
+    let units: Vec<(&str, f64)> = dim.info().display.iter().filter_map(sized).collect();
+    // `x` is at least one `u` (with slack for rounding: 60 s is "1 min").
+    let at_least_one = |x: f64, u: &&(&str, f64)| x >= u.1 * (1.0 - 1e-9);
+    let chosen = if value == 0.0 || !value.is_finite() {
+        units.iter().find(|u| u.1 >= 1.0 - 1e-9) // the base unit: the first of size ≥ 1
+    } else {
+        let fits = units.iter().rev().find(|u| at_least_one(value.abs(), u));
+        fits.or(units.first())
     };
-    rest.split_whitespace().collect()
+    chosen.copied().unwrap_or(("", 1.0))
 }
 
-fn lookup(dim: Dimension, unit: &str) -> Option<f64> {
-    dim.table()
-        .iter()
-        .find(|(u, _)| *u == unit)
-        .map(|(_, f)| *f)
+/// `x` rounded to 4 significant digits (unchanged if zero or not finite).
+fn round_sig(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    format!("{x:.3e}").parse().unwrap_or(x)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+/// `x` with up to 4 significant digits, trailing zeros trimmed; exponent form when tiny or huge.
+fn format_sig(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{}", x + 0.0); // `+ 0.0` turns -0 into 0
+    }
+    let sci = format!("{x:.3e}"); // "1.235e6", "-5.000e-1"
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if !(-4..=15).contains(&exponent) {
+        return format!("{}e{exponent}", trim_zeros(mantissa));
+    }
+    let rounded: f64 = sci.parse().unwrap_or(x);
+    let decimals = usize::try_from(3 - exponent).unwrap_or(0);
+    trim_zeros(&format!("{rounded:.decimals$}")).to_string()
+}
+
+/// "1.500" → "1.5", "2.000" → "2"; integers are left alone.
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Split `text` (trimmed, non-empty) into its leading number and its normalised unit, the
+/// latter `"$"`-prefixed if the text starts with a dollar sign. `None` if there is no number.
+/// `inf`, `infinity` and `nan` (any case) give NaN, whatever follows.
+fn split_number(text: &str) -> Option<(f64, String)> {
+    let bytes = text.as_bytes();
+    let digits_from = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
         }
-        prev = cur;
+        i
+    };
+    // Optional sign, then an optional "$" (as in "$12.5" or "-$3") and whitespace after it.
+    let sign = &text[..usize::from(matches!(bytes.first(), Some(b'+' | b'-')))];
+    let after_sign = &text[sign.len()..];
+    let dollar = after_sign.strip_prefix('$');
+    let body = dollar.map_or(after_sign, str::trim_start);
+    let start = text.len() - body.len();
+
+    // Spelled-out non-finite values, as Rust and TOML write them.
+    let lower = body.to_ascii_lowercase();
+    for word in ["infinity", "inf", "nan"] {
+        let next = lower.as_bytes().get(word.len());
+        if lower.starts_with(word) && !next.is_some_and(u8::is_ascii_alphabetic) {
+            return Some((f64::NAN, String::new()));
+        }
+    }
+
+    // Mantissa: digits, optionally a point and more digits; at least one digit in all.
+    let int_end = digits_from(start);
+    let has_point = bytes.get(int_end) == Some(&b'.');
+    let mut end = if has_point {
+        digits_from(int_end + 1)
+    } else {
+        int_end
+    };
+    if end - start - usize::from(has_point) == 0 {
+        return None; // no digit: "abc", ".", "-"
+    }
+    // Exponent: only if digits follow, so that "5 eggs" keeps its (unknown) unit.
+    if matches!(bytes.get(end), Some(b'e' | b'E')) {
+        let sign_len = usize::from(matches!(bytes.get(end + 1), Some(b'+' | b'-')));
+        let exponent_end = digits_from(end + 1 + sign_len);
+        if exponent_end > end + 1 + sign_len {
+            end = exponent_end;
+        }
+    }
+    // Rust's parser accepts all these forms; "1e999" overflows to inf, caught by the caller.
+    let number: f64 = format!("{sign}{}", &text[start..end]).parse().ok()?;
+    let prefix = if dollar.is_some() { "$" } else { "" };
+    Some((number, format!("{prefix}{}", normalise_unit(&text[end..]))))
+}
+
+/// Canonical unit text: words separated by single spaces, `per` → `/`, no spaces around `/`.
+/// `" per  hour"` → `"/hour"`, `"$ / GB"` → `"$/GB"`.
+fn normalise_unit(unit: &str) -> String {
+    let words = unit
+        .split_whitespace()
+        .map(|w| if w == "per" { "/" } else { w });
+    let joined = words.collect::<Vec<_>>().join(" ");
+    joined.replace(" /", "/").replace("/ ", "/")
+}
+
+/// The factors `(num, den)` of `unit` in dimension `dim`; the empty unit (a bare number) is the
+/// base unit of every dimension.
+fn lookup(dim: Dimension, unit: &str) -> Option<(f64, f64)> {
+    if unit.is_empty() {
+        return Some((1.0, 1.0));
+    }
+    let entry = dim.units().iter().find(|u| u.0 == unit);
+    entry.map(|&(_, num, den)| (num, den))
+}
+
+/// The spelling of `dim` that `unit` was most likely meant to be: one that differs only in case,
+/// else the nearest by edit distance if at most 2 (and less than the unit's length, so that a
+/// one-letter unit is not "corrected" into an unrelated one). Ties go to the earlier entry.
+fn suggest(unit: &str, dim: Dimension) -> Option<&'static str> {
+    let names = dim.units().iter().map(|u| u.0);
+    if let Some(name) = names.clone().find(|name| name.eq_ignore_ascii_case(unit)) {
+        return Some(name);
+    }
+    let len = unit.chars().count();
+    let scored = names.map(|name| (levenshtein(unit, name), name));
+    let close = scored.filter(|&(d, _)| d <= 2 && d < len);
+    close.min_by_key(|&(d, _)| d).map(|(_, name)| name)
+}
+
+/// Edit distance (insertions, deletions, substitutions) between `a` and `b`, by characters.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    // `prev[j]` is the distance between the prefix of `a` read so far and `b[..j]`.
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut row = vec![i + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != cb);
+            row.push(substitute.min(prev[j + 1] + 1).min(row[j] + 1));
+        }
+        prev = row;
     }
     prev[b.len()]
 }
 
-/// Parse `text` as a quantity of dimension `dim`, returning base units.
-pub fn parse_quantity(text: &str, dim: Dimension) -> Result<f64, UnitError> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err(UnitError::Empty { expected: dim });
-    }
-    let lower = trimmed.trim_start_matches(['+', '-']).to_ascii_lowercase();
-    if lower.starts_with("nan") || lower.starts_with("inf") {
-        return Err(UnitError::NotFinite {
-            text: trimmed.to_string(),
-            expected: dim,
-        });
-    }
-    // A leading "$" belongs to the unit: "$0.02/GB" → 0.02 "$/GB"; "$12" → 12 "$".
-    let (dollar, body) = match trimmed.strip_prefix('$') {
-        Some(rest) => (true, rest.trim_start()),
-        None => (false, trimmed),
-    };
-    let Some((value, rest)) = split_number(body) else {
-        return Err(UnitError::NoNumber {
-            text: trimmed.to_string(),
-            expected: dim,
-        });
-    };
-    let mut unit = canonical_unit(rest);
-    if dollar {
-        unit = format!("${unit}");
-    }
-    if unit.is_empty() {
-        return Ok(value);
-    }
-    if let Some(f) = lookup(dim, &unit) {
-        return Ok(value * f);
-    }
-    if let Some(found) = ALL
-        .iter()
-        .copied()
-        .find(|d| *d != dim && lookup(*d, &unit).is_some())
-    {
-        return Err(UnitError::WrongKind {
-            text: trimmed.to_string(),
-            found,
-            expected: dim,
-        });
-    }
-    let suggestion = dim
-        .table()
-        .iter()
-        .map(|(u, _)| (edit_distance(u, &unit), *u))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, u)| u);
-    Err(UnitError::UnknownUnit {
-        text: trimmed.to_string(),
-        unit,
-        expected: dim,
-        suggestion,
-    })
-}
-
-/// Up to 4 significant digits, trailing zeros trimmed.
-fn short_number(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let mag = v.abs().log10().floor() as i32;
-    let decimals = (3 - mag).clamp(0, 12) as usize;
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
-/// Format a base-unit value for people, choosing the largest unit of the dimension's ladder
-/// in which the value is at least 1: `format_quantity(2e6, BitRate) == "2 Mbps"`.
-pub fn format_quantity(value: f64, dim: Dimension) -> String {
-    let ladder = dim.ladder();
-    let base = ladder
-        .iter()
-        .copied()
-        .find(|(_, f)| (*f - 1.0).abs() < 1e-15);
-    let (unit, factor) = if value == 0.0 {
-        base.unwrap_or(ladder[0])
-    } else {
-        ladder
-            .iter()
-            .rev()
-            .find(|(_, f)| value.abs() >= *f)
-            .copied()
-            .unwrap_or(ladder[0])
-    };
-    let n = short_number(value / factor);
-    match (dim, unit) {
-        (Dimension::Dimensionless, _) => n,
-        (Dimension::Money, _) => format!("${n}"),
-        (Dimension::EventRate, u) => format!("{n}{u}"),
-        (_, u) => format!("{n} {u}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::Dimension::*;
     use super::*;
-    use Dimension::*;
 
+    /// Equal within a relative 1e-12.
     fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300)
+        (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
     }
 
-    fn p(text: &str, dim: Dimension) -> f64 {
-        parse_quantity(text, dim).unwrap_or_else(|e| panic!("{text}: {e}"))
+    #[track_caller]
+    fn parses(text: &str, dim: Dimension, want: f64) {
+        match parse_quantity(text, dim) {
+            Ok(v) => assert!(close(v, want), "{text:?} → {v}, expected {want}"),
+            Err(e) => panic!("{text:?} failed: {e}"),
+        }
+    }
+
+    #[track_caller]
+    fn error(text: &str, dim: Dimension) -> UnitError {
+        match parse_quantity(text, dim) {
+            Ok(v) => panic!("{text:?} parsed as {v}"),
+            Err(e) => e,
+        }
     }
 
     #[test]
-    fn every_table_entry_parses() {
-        for dim in ALL {
-            for (u, f) in dim.table() {
-                let text = format!("2.5 {u}");
-                assert!(close(p(&text, dim), 2.5 * f), "{text}");
+    fn every_unit_parses_and_belongs_to_one_dimension() {
+        for dim in Dimension::ALL {
+            for &(name, num, den) in dim.units() {
+                let want = 2.5 * num / den;
+                parses(&format!("2.5 {name}"), dim, want);
+                parses(&format!("2.5{name}"), dim, want);
+                parses(&format!("  -25e-1 {name} "), dim, -want);
+                for other in Dimension::ALL.into_iter().filter(|&d| d != dim) {
+                    let e = error(&format!("2.5 {name}"), other);
+                    let kind = UnitError::WrongKind {
+                        text: format!("2.5 {name}"),
+                        found: dim,
+                        expected: other,
+                    };
+                    assert_eq!(e, kind);
+                }
             }
         }
     }
 
     #[test]
-    fn brief_examples() {
-        assert!(close(p("2 Mbps", BitRate), 2e6));
-        assert!(close(p("1.5 GB", DataSize), 1.5e9));
-        assert!(close(p("1 GiB", DataSize), 1_073_741_824.0));
-        assert!(close(p("30 min", Time), 1800.0));
-        assert!(close(p("7 d", Time), 604_800.0));
-        assert!(close(p("0.02 $/GB", MoneyPerGb), 0.02));
-        assert!(close(p("$0.02/GB", MoneyPerGb), 0.02));
-        assert!(close(p("3/min", EventRate), 0.05));
-        assert!(close(p("1/s", EventRate), 1.0));
-        assert!(close(p("2 per hour", EventRate), 2.0 / 3600.0));
-        assert!(close(p("85 %", Dimensionless), 0.85));
-        assert!(close(p("15 c/kWh", MoneyPerKwh), 0.15));
-        assert!(close(p("1e9", DataSize), 1e9));
-        assert!(close(p("1.5e-3 s", Time), 1.5e-3));
-        assert!(close(p("$12.5", Money), 12.5));
-        assert!(close(p("2MB/s", BitRate), 16e6));
+    #[rustfmt::skip]
+    fn reference_values_and_forms() {
+        let cases = [
+            ("2 Mbps", BitRate, 2e6), ("1.5 GB", DataSize, 1.5e9), ("1 GiB", DataSize, 1073741824.0),
+            ("30 min", Time, 1800.0), ("7 d", Time, 604800.0), ("0.02 $/GB", MoneyPerGb, 0.02),
+            ("3/min", EventRate, 0.05), ("1/s", EventRate, 1.0), ("85 %", Dimensionless, 0.85),
+            ("15 c/kWh", MoneyPerKwh, 0.15), ("15 ¢/kWh", MoneyPerKwh, 0.15),
+            ("120/h", EventRate, 120.0 / 3600.0), ("0.001/s", EventRate, 0.001),
+            ("1 Mbit", DataSize, 125e3), ("1 MB/s", BitRate, 8e6), ("20 $/TB", MoneyPerGb, 20.0 / 1024.0),
+            ("1.5 $/Mbps/month", MoneyPerMbpsMonth, 1.5), ("1 kW", Power, 1e3), ("5 Hz", EventRate, 5.0),
+            // Number forms, signs, spacing.
+            ("1e9 B", DataSize, 1e9), ("1E9B", DataSize, 1e9), ("2.5e-3 s", Time, 0.0025),
+            ("1e+3 ms", Time, 1.0), (".5 h", Time, 1800.0), ("5. s", Time, 5.0), ("-3 s", Time, -3.0),
+            ("+2 h", Time, 7200.0), ("1800", Time, 1800.0), ("0.85", Dimensionless, 0.85),
+            ("\t2Mbps\n", BitRate, 2e6), ("3 /min", EventRate, 0.05), ("3 per min", EventRate, 0.05),
+            ("120 per  hour", EventRate, 120.0 / 3600.0), ("0.02 $ / GB", MoneyPerGb, 0.02),
+            ("0.02 $ per GB", MoneyPerGb, 0.02),
+            // Dollar first or last.
+            ("$12.5", Money, 12.5), ("-$3", Money, -3.0), ("$ 12.5", Money, 12.5),
+            ("12.5 $", Money, 12.5), ("12.5$", Money, 12.5), ("$0.02/GB", MoneyPerGb, 0.02),
+            ("$2/Mbps/mo", MoneyPerMbpsMonth, 2.0),
+        ];
+        for (text, dim, want) in cases {
+            parses(text, dim, want);
+        }
     }
 
     #[test]
+    fn examples_are_valid() {
+        for dim in Dimension::ALL {
+            assert!(!dim.describe().is_empty());
+            assert!(dim.examples().starts_with(dim.example()));
+            for example in dim.examples().split(", ") {
+                let inner = example.trim_matches('"');
+                assert_eq!(format!("\"{inner}\""), example);
+                assert!(parse_quantity(inner, dim).is_ok(), "{example} for {dim:?}");
+            }
+            // The display units are valid, smallest first, and include the base unit.
+            let sizes: Vec<f64> = dim
+                .info()
+                .display
+                .iter()
+                .filter_map(|n| lookup(dim, n))
+                .map(|f| f.0 / f.1)
+                .collect();
+            assert_eq!(sizes.len(), dim.info().display.len(), "{dim:?}");
+            assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{dim:?}");
+            assert!(sizes.iter().any(|&s| close(s, 1.0)), "{dim:?}");
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
     fn error_messages() {
-        let e = |t: &str, d| parse_quantity(t, d).expect_err("must fail").to_string();
-        assert_eq!(
-            e("", DataSize),
-            "empty value; expected a data size such as \"1.5 GB\""
-        );
-        assert_eq!(
-            e("abc", BitRate),
-            "\"abc\" does not start with a number; expected a bandwidth such as \"2 Mbps\""
-        );
-        assert_eq!(
-            e("inf Mbps", BitRate),
-            "\"inf Mbps\" is not a finite number"
-        );
-        assert_eq!(e("NaN", Time), "\"NaN\" is not a finite number");
-        assert_eq!(
-            e("2 GB", BitRate),
-            "\"2 GB\" is a data size, but a bandwidth is expected here (such as \"2 Mbps\")"
-        );
-        assert_eq!(
-            e("2 Mbsp", BitRate),
-            "unknown unit \"Mbsp\" in \"2 Mbsp\"; did you mean \"Mbps\"? (a bandwidth takes: bps, kbps, Mbps, Gbps, Tbps, bit/s, kbit/s, Mbit/s, Gbit/s, B/s, kB/s, MB/s, GB/s, or a bare number in bit/s)"
-        );
-        assert_eq!(
-            e("3 fortnights", Time),
-            "unknown unit \"fortnights\" in \"3 fortnights\"; (a duration takes: ms, s, sec, seconds, min, minutes, h, hr, hours, d, day, days, w, week, weeks, or a bare number in s)"
-        );
+        let cases = [
+            ("  ", DataSize, r#"empty value; expected a data size such as "1.5 GB""#),
+            ("abc", BitRate, r#""abc" does not start with a number; expected a bandwidth such as "2 Mbps""#),
+            ("$", Money, r#""$" does not start with a number; expected an amount of money such as "$12.5""#),
+            ("inf Mbps", BitRate, r#""inf Mbps" is not a finite number"#),
+            ("NaN", BitRate, r#""NaN" is not a finite number"#),
+            ("-Infinity s", Time, r#""-Infinity s" is not a finite number"#),
+            ("1e999 B", DataSize, r#""1e999 B" is not a finite number"#),
+            ("1e308 PB", DataSize, r#""1e308 PB" is not a finite number"#),
+            ("2 Mbsp", BitRate, concat!(r#"unknown unit "Mbsp" in "2 Mbsp"; did you mean "Mbps"? "#,
+                "(a bandwidth takes: bps, kbps, Mbps, Gbps, Tbps, bit/s, kbit/s, Mbit/s, Gbit/s, ",
+                "B/s, kB/s, MB/s, GB/s, or a bare number in bit/s)")),
+            ("2 parsecs", Dimensionless,
+                r#"unknown unit "parsecs" in "2 parsecs" (a plain number takes: %, or a bare number)"#),
+            ("2 GB", BitRate, r#""2 GB" is a data size, but a bandwidth is expected here (such as "2 Mbps")"#),
+            ("$0.02/GB", Money, concat!(r#""$0.02/GB" is a price per GB, but an amount of money is "#,
+                r#"expected here (such as "$12.5")"#)),
+            ("30 s", EventRate, r#""30 s" is a duration, but an event rate is expected here (such as "1/s")"#),
+        ];
+        for (text, dim, message) in cases {
+            assert_eq!(error(text, dim).to_string(), message);
+        }
     }
 
     #[test]
-    fn bare_numbers() {
-        assert!(close(from_number(3.0, Time).expect("finite"), 3.0));
-        assert!(from_number(f64::NAN, Time).is_err());
-        assert!(from_number(f64::INFINITY, Time).is_err());
-        assert!(close(p("42", BitRate), 42.0));
+    fn errors_carry_text_and_dimension() {
+        use UnitError::*;
+        let empty = error(" ", Time); // the text is trimmed
+        assert!(matches!(empty, Empty { text, expected: Time } if text.is_empty()));
+        let no_number = error(" abc ", BitRate);
+        assert!(matches!(no_number, NoNumber { text, expected: BitRate } if text == "abc"));
+        let not_finite = error("NaN", Power);
+        assert!(matches!(not_finite, NotFinite { text, expected: Power } if text == "NaN"));
+        let unknown = UnknownUnit {
+            text: "2 Mbsp".into(),
+            unit: "Mbsp".into(),
+            expected: BitRate,
+            suggestion: Some("Mbps"),
+        };
+        assert_eq!(error("2 Mbsp", BitRate), unknown); // WrongKind: every_unit_parses...
     }
 
     #[test]
+    fn did_you_mean() {
+        let hint = |text: &str, dim| match error(text, dim) {
+            UnitError::UnknownUnit { suggestion, .. } => suggestion,
+            e => panic!("{text:?}: {e:?}"),
+        };
+        assert_eq!(hint("2 mbps", BitRate), Some("Mbps")); // case slip
+        assert_eq!(hint("2 gib", DataSize), Some("GiB"));
+        assert_eq!(hint("2 mins", Time), Some("min"));
+        assert_eq!(hint("3/mn", EventRate), Some("/min"));
+        assert_eq!(hint("3 per hours", EventRate), Some("/hour"));
+        assert_eq!(hint("1 $/Mbps/mon", MoneyPerMbpsMonth), Some("$/Mbps/mo"));
+        assert_eq!(hint("2 x", Time), None); // too short to guess
+        assert_eq!(hint("2 furlongs", Time), None);
+        assert_eq!(hint("2 Mbps extra", BitRate), None);
+        assert_eq!(levenshtein("Mbsp", "Mbps"), 2);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("¢/kWh", "c/kWh"), 1);
+    }
+
+    #[test]
+    fn from_number_takes_base_units() {
+        assert_eq!(
+            from_number(1800.0, Time).map(|v| close(v, 1800.0)),
+            Ok(true)
+        );
+        assert_eq!(from_number(-0.5, Power).map(|v| close(v, -0.5)), Ok(true));
+        let nan = from_number(f64::NAN, BitRate);
+        let not_finite = UnitError::NotFinite {
+            text: "NaN".into(),
+            expected: BitRate,
+        };
+        assert_eq!(nan, Err(not_finite));
+        let inf = from_number(f64::INFINITY, Time).map_err(|e| e.to_string());
+        assert_eq!(inf, Err(r#""inf" is not a finite number"#.to_string()));
+        assert!(from_number(f64::NEG_INFINITY, Time).is_err());
+    }
+
+    #[test]
+    #[rustfmt::skip]
     fn formatting() {
-        assert_eq!(format_quantity(2e6, BitRate), "2 Mbps");
-        assert_eq!(format_quantity(5400.0, Time), "1.5 h");
-        assert_eq!(format_quantity(1.5e9, DataSize), "1.5 GB");
-        assert_eq!(format_quantity(0.0, Time), "0 s");
-        assert_eq!(format_quantity(0.001, EventRate), "3.6/h");
-        assert_eq!(format_quantity(123_456.0, Time), "1.429 d");
-        assert_eq!(format_quantity(0.85, Dimensionless), "0.85");
+        let cases = [
+            (2e6, BitRate, "2 Mbps"), (5400.0, Time, "1.5 h"), (1.5e9, DataSize, "1.5 GB"),
+            (1800.0, Time, "30 min"), (604800.0, Time, "7 d"), (59.0, Time, "59 s"),
+            (0.25, Time, "250 ms"), (0.99996, Time, "1 s"), (0.0, Time, "0 s"), (-0.0, Time, "0 s"),
+            (-90.0, Time, "-1.5 min"), (123456.0, DataSize, "123.5 kB"),
+            (1073741824.0, DataSize, "1.074 GB"), (0.5, DataSize, "0.5 B"),
+            (1e21, DataSize, "1000000 PB"), (1.23456e35, DataSize, "1.235e20 PB"),
+            (0.05, EventRate, "3/min"), (1.0, EventRate, "1/s"), (0.0, EventRate, "0/s"),
+            (2e-5, EventRate, "1.728/d"), (1e-9, EventRate, "8.64e-5/d"), (0.0, BitRate, "0 bps"),
+            (12.5, Money, "$12.5"), (-3.0, Money, "-$3"), (1234567.0, Money, "$1235000"),
+            (0.02, MoneyPerGb, "0.02 $/GB"), (1.5, MoneyPerMbpsMonth, "1.5 $/Mbps/month"),
+            (0.15, MoneyPerKwh, "0.15 $/kWh"), (1200.0, Power, "1.2 kW"), (0.003, Power, "3 mW"),
+            (0.85, Dimensionless, "0.85"), (0.000123, Dimensionless, "0.000123"),
+            (f64::INFINITY, BitRate, "inf bps"), (f64::NAN, Time, "NaN s"),
+        ];
+        for (value, dim, want) in cases {
+            assert_eq!(format_quantity(value, dim), want, "{value} {dim:?}");
+        }
+    }
+
+    #[test]
+    fn formatted_values_parse_back() {
+        for dim in Dimension::ALL {
+            for value in [0.0, 1.0, 0.05, 3.0, 1234.0, 5.4321e7, -2.5e-3, 1e20, 9999.6] {
+                let shown = format_quantity(value, dim);
+                let back = parse_quantity(&shown, dim).unwrap_or(f64::NAN);
+                let ok = (back - value).abs() <= 5e-4 * value.abs();
+                assert!(ok, "{value} → {shown} → {back}");
+            }
+        }
     }
 }

@@ -64,7 +64,6 @@ fn matvec_n<const N: usize>(a: &[f64], x: &[f64], y: &mut [f64]) {
     }
 }
 
-
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -201,37 +200,36 @@ impl Piece {
         };
         let tau = h / 2f64.powi(squarings);
         let mut a: M = [[0.0; QMAX]; QMAX];
-        for i in 0..q {
-            for j in 0..q {
-                a[i][j] = self.mq_rows[i * q + j] * tau;
+        for (row, src) in a.iter_mut().zip(self.mq_rows.chunks_exact(q)) {
+            for (x, y) in row.iter_mut().zip(src) {
+                *x = y * tau;
             }
         }
-        let mut psi: M = [[0.0; QMAX]; QMAX];
-        for i in 0..q {
-            psi[i][i] = 1.0;
-        }
-        for k in (1..TERMS).rev() {
-            // psi = I + A psi / (k + 1)
-            let ap = mul(&a, &psi);
-            let inv = 1.0 / (k + 1) as f64;
-            for i in 0..q {
-                for j in 0..q {
-                    psi[i][j] = ap[i][j] * inv + if i == j { 1.0 } else { 0.0 };
+        // I + scale·X, on the q × q block.
+        let shifted = |x: &M, scale: f64| -> M {
+            let mut out = [[0.0; QMAX]; QMAX];
+            for (i, (row, src)) in out.iter_mut().zip(x).enumerate().take(q) {
+                for (o, v) in row.iter_mut().zip(src).take(q) {
+                    *o = v * scale;
                 }
+                row[i] += 1.0;
             }
+            out
+        };
+        let mut psi = shifted(&[[0.0; QMAX]; QMAX], 0.0);
+        for k in (1..TERMS).rev() {
+            // Ψ ← I + A Ψ / (k + 1)
+            psi = shifted(&mul(&a, &psi), 1.0 / (k + 1) as f64);
         }
-        let ap = mul(&a, &psi);
-        let mut e: M = [[0.0; QMAX]; QMAX];
-        for i in 0..q {
-            for j in 0..q {
-                e[i][j] = ap[i][j] + if i == j { 1.0 } else { 0.0 };
-            }
-        }
+        let mut e = shifted(&mul(&a, &psi), 1.0);
         // F = Mc τ Ψ
         let mut f = vec![[0.0; QMAX]; nc];
         for (r, fr) in f.iter_mut().enumerate() {
             for j in 0..q {
-                fr[j] = tau * (0..q).map(|k| self.mc_rows[r * q + k] * psi[k][j]).sum::<f64>();
+                fr[j] = tau
+                    * (0..q)
+                        .map(|k| self.mc_rows[r * q + k] * psi[k][j])
+                        .sum::<f64>();
             }
         }
         for _ in 0..squarings {
