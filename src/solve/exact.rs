@@ -34,7 +34,7 @@ const SCAN: usize = 32;
 /// Regime switches allowed in one solve before we call it chattering.
 const MAX_SWITCHES: usize = 100_000;
 /// Standard steps taken by Taylor series in a regime before its exponential is computed.
-const LAZY_STEPS: usize = 1;
+const LAZY_STEPS: usize = 2;
 
 /// y = A x for a row-major `rows × x.len()` matrix (fixed-size fast paths for small x).
 fn matvec(a: &[f64], x: &[f64], y: &mut [f64]) {
@@ -170,12 +170,13 @@ impl Piece {
     }
 
     /// Compute the step matrix for the standard step: E = exp(Mq h) and F = Mc ∫_0^h exp(Mq s) ds
-    /// by scaling and squaring a Taylor series (‖Mq τ‖∞ ≤ 1/2, 18 terms: truncation < 1e-21),
+    /// by scaling and squaring a Taylor series (‖Mq τ‖∞ ≤ 1/2, 18 terms: truncation < 1e-21) on
+    /// stack matrices up to 5 × 5 (one class with any arrival profile),
     /// using [[E, 0], [F, I]]² = [[E², 0], [F (E + I), I]].
     /// Horner: Ψ = Σ A^k/(k+1)! = I + A/2 (I + A/3 (I + …)), then ∫_0^τ = τΨ and E = I + AΨ.
     fn exponential(&mut self) {
         const TERMS: usize = 18;
-        const QMAX: usize = 8;
+        const QMAX: usize = 5;
         let (q, nc, h) = (self.mq.nrows(), self.mc.nrows(), self.h_std);
         if q > QMAX {
             return self.exponential_general();
@@ -318,7 +319,8 @@ impl Series {
     }
     /// p(τ) into `p`, c(τ) − c(0) into `dc`.
     fn state(&self, piece: &Piece, tau: f64, p: &mut [f64], dc: &mut [f64]) {
-        let mut integral = vec![0.0; self.q];
+        let (mut stack, mut heap) = ([0.0; 16], Vec::new());
+        let integral = scratch(&mut stack, &mut heap, self.q);
         p.fill(0.0);
         let mut pow = 1.0; // τ^k
         for (k, vk) in self.v.chunks_exact(self.q).enumerate() {
@@ -329,13 +331,53 @@ impl Series {
             }
             pow *= tau;
         }
-        matvec(&piece.mc_rows, &integral, dc);
+        matvec(&piece.mc_rows, integral, dc);
     }
 }
 
-/// Horner evaluation of a Taylor polynomial.
-fn poly(a: &[f64; TAYLOR_TERMS], tau: f64) -> f64 {
-    a.iter().rev().fold(0.0, |acc, c| acc * tau + c)
+/// A zeroed work slice of length n: on the stack when it fits, else on the heap.
+fn scratch<'a>(stack: &'a mut [f64; 16], heap: &'a mut Vec<f64>, n: usize) -> &'a mut [f64] {
+    if n <= stack.len() {
+        &mut stack[..n]
+    } else {
+        heap.resize(n, 0.0);
+        heap
+    }
+}
+
+/// The first root of the Taylor polynomial `a` in `(lo, hi]`, where `a(lo) ≥ 0 > a(hi)`:
+/// safeguarded Newton (bisection whenever a Newton step leaves the bracket), to machine
+/// precision. Returns the converged root (the regime picker decides sides within rounding by
+/// the direction of motion), or the last point found with `a < 0`.
+fn refine_root(a: &[f64; TAYLOR_TERMS], mut lo: f64, mut hi: f64) -> f64 {
+    let mut x = hi;
+    for _ in 0..100 {
+        // value and derivative by one Horner pass
+        let (mut v, mut d) = (0.0, 0.0);
+        for c in a.iter().rev() {
+            d = d * x + v;
+            v = v * x + c;
+        }
+        if v < 0.0 {
+            hi = x;
+        } else {
+            lo = x;
+        }
+        let newton = x - v / d;
+        let next = if d != 0.0 && newton > lo && newton < hi {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
+        if (next - x).abs() <= 4.0 * f64::EPSILON * hi.abs() {
+            return next;
+        }
+        if hi - lo <= 4.0 * f64::EPSILON * hi.abs() {
+            return hi;
+        }
+        x = next;
+    }
+    hi
 }
 
 struct Solver<'a> {
@@ -378,9 +420,9 @@ impl Solver<'_> {
             let piece = self.piece(seg, r);
             let mut worst = f64::INFINITY;
             let mut consistent = true;
-            let mp = (&piece.mq * DVector::from_column_slice(p))
-                .as_slice()
-                .to_vec();
+            let (mut stack, mut heap) = ([0.0; 16], Vec::new());
+            let mp = scratch(&mut stack, &mut heap, p.len());
+            matvec(&piece.mq_rows, p, mp);
             for (g, gr) in piece.guards.iter().zip(&piece.guard_rates) {
                 let scale: f64 = g
                     .iter()
@@ -399,12 +441,12 @@ impl Solver<'_> {
                     let rate = dot(gr, p);
                     let rate_scale: f64 = g
                         .iter()
-                        .zip(&mp)
+                        .zip(mp.iter())
                         .map(|(a, b)| (a * b).abs())
                         .sum::<f64>()
                         .max(f64::MIN_POSITIVE);
                     let rtol = 1e-11 * rate_scale;
-                    if rate < -rtol || (rate <= rtol && dot(gr, &mp) < 0.0) {
+                    if rate < -rtol || (rate <= rtol && dot(gr, mp) < 0.0) {
                         consistent = false;
                         break;
                     }
@@ -683,31 +725,28 @@ pub(super) fn integrate(
             let mut crossing = None;
             if suspect {
                 let series = Series::new(piece, &p);
-                let mut lo = 0.0;
                 let polys: Vec<[f64; TAYLOR_TERMS]> =
                     piece.guards.iter().map(|g| series.guard_poly(g)).collect();
-                'scan: for j in 1..=SCAN {
-                    let tau = h * j as f64 / SCAN as f64;
-                    for a in &polys {
-                        if poly(a, tau) < 0.0 {
-                            let (mut lo_b, mut hi_b) = (lo, tau);
-                            for _ in 0..200 {
-                                let m = 0.5 * (lo_b + hi_b);
-                                if m <= lo_b || m >= hi_b {
-                                    break;
-                                }
-                                if poly(a, m) < 0.0 {
-                                    hi_b = m;
-                                } else {
-                                    lo_b = m;
-                                }
-                            }
-                            series.state(piece, hi_b, &mut p_next, &mut dc);
-                            crossing = Some(hi_b);
-                            break 'scan;
+                // All scan samples of a guard at once: SCAN independent Horner chains.
+                let taus: [f64; SCAN] = std::array::from_fn(|j| h * (j + 1) as f64 / SCAN as f64);
+                let first_negative = |a: &[f64; TAYLOR_TERMS]| -> Option<usize> {
+                    let mut acc = [0.0; SCAN];
+                    for c in a.iter().rev() {
+                        for (v, t) in acc.iter_mut().zip(&taus) {
+                            *v = *v * t + c;
                         }
                     }
-                    lo = tau;
+                    acc.iter().position(|v| *v < 0.0)
+                };
+                let hit = polys
+                    .iter()
+                    .filter_map(|a| first_negative(a).map(|j| (j, a)))
+                    .min_by_key(|(j, _)| *j);
+                if let Some((j, a)) = hit {
+                    let lo = if j == 0 { 0.0 } else { taus[j - 1] };
+                    let root = refine_root(a, lo, taus[j]);
+                    series.state(piece, root, &mut p_next, &mut dc);
+                    crossing = Some(root);
                 }
             }
             std::mem::swap(&mut p, &mut p_next);
