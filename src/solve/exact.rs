@@ -612,43 +612,27 @@ pub(super) fn integrate(
             let piece = sv.piece(seg, regime);
             if !piece.step.is_empty() && (piece.h_std - grid_h).abs() <= 1e-12 * grid_h {
                 let before = i;
+                // One monomorphised fast loop per block size of a single class.
+                macro_rules! fast {
+                    ($q:literal) => {
+                        fast_steps::<$q, 5>(
+                            piece,
+                            &mut p,
+                            &mut c,
+                            &mut i,
+                            s.points,
+                            s.t_end,
+                            seg_end,
+                            nd,
+                            &mut traj,
+                            &mut stats.steps,
+                        )
+                    };
+                }
                 match (p.len(), c.len()) {
-                    (3, 5) => fast_steps::<3, 5>(
-                        piece,
-                        &mut p,
-                        &mut c,
-                        &mut i,
-                        s.points,
-                        s.t_end,
-                        seg_end,
-                        nd,
-                        &mut traj,
-                        &mut stats.steps,
-                    ),
-                    (4, 5) => fast_steps::<4, 5>(
-                        piece,
-                        &mut p,
-                        &mut c,
-                        &mut i,
-                        s.points,
-                        s.t_end,
-                        seg_end,
-                        nd,
-                        &mut traj,
-                        &mut stats.steps,
-                    ),
-                    (5, 5) => fast_steps::<5, 5>(
-                        piece,
-                        &mut p,
-                        &mut c,
-                        &mut i,
-                        s.points,
-                        s.t_end,
-                        seg_end,
-                        nd,
-                        &mut traj,
-                        &mut stats.steps,
-                    ),
+                    (3, 5) => fast!(3),
+                    (4, 5) => fast!(4),
+                    (5, 5) => fast!(5),
                     _ => {}
                 }
                 if i > before {
