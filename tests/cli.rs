@@ -195,3 +195,72 @@ fn a_failed_run_leaves_no_partial_output() {
         "only the blocking folder remains"
     );
 }
+
+/// The output contract of issue 2: these columns and keys are what later issues build on.
+/// A change here must be deliberate (and noted in results/README.md).
+#[test]
+fn output_columns_and_keys_are_pinned() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .args(["run", "--points", "4", "--out"])
+        .arg(dir.path())
+        .arg(scenario("dsl-fibre.toml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let csv = std::fs::read_to_string(dir.path().join("timeseries.csv")).expect("csv");
+    assert_eq!(
+        csv.lines().next().expect("header"),
+        "t,leechers,seeds,server_rate,peer_rate,arrival_rate,completed,aborted,\
+         leechers.dsl,leechers.fibre,seeds.dsl,seeds.fibre,download_rate.dsl,download_rate.fibre"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("summary.json")).expect("json"),
+    )
+    .expect("valid JSON");
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object().expect("object").keys().cloned().collect()
+    };
+    let mut top = keys(&json);
+    top.sort();
+    assert_eq!(
+        top,
+        [
+            "arrival_profile",
+            "bytes",
+            "classes",
+            "description",
+            "downloads",
+            "horizon_basis",
+            "horizon_s",
+            "model",
+            "peak",
+            "scenario",
+            "solver",
+            "source",
+            "steady_state",
+            "version"
+        ]
+    );
+    let mut ss = keys(&json["steady_state"]);
+    ss.sort();
+    assert_eq!(
+        ss,
+        [
+            "arrival_rate_per_s",
+            "basis",
+            "completion_ratio",
+            "count",
+            "download_time_s",
+            "leechers",
+            "peer_rate_bps",
+            "reached",
+            "regime",
+            "seeds",
+            "server_rate_bps",
+            "server_share",
+            "settling_time_s",
+            "slowest_rate_per_s"
+        ]
+    );
+}

@@ -235,17 +235,31 @@ fn identical_classes_reduce_to_one_class() {
 /// Exact and Dopri5 agree over time for every arrival profile and both regimes.
 #[test]
 fn exact_and_dopri5_agree_on_every_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("trace.csv");
+    std::fs::write(&trace, "t,rate\n0,0.2\n300,2.5\n900,0.4\n1500,1.0\n").expect("write trace");
     let profiles = [
-        "",
-        "profile = \"flash-crowd\"\ndecay_time = 300.0",
-        "profile = \"diurnal\"\npeak_to_mean = 1.7\nperiod = 500.0\npeak_time = 100.0",
+        String::new(),
+        "profile = \"flash-crowd\"\ndecay_time = 300.0".to_string(),
+        "profile = \"diurnal\"\npeak_to_mean = 1.7\nperiod = 500.0\npeak_time = 100.0".to_string(),
+        format!(
+            "profile = \"trace\"\nfile = {:?}",
+            trace.display().to_string()
+        ),
     ];
-    for extra in profiles {
+    for extra in &profiles {
         for (l, th, c, mu, eta, g, s) in [
             (1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0),
             (1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.3),
         ] {
-            let sc = scenario(&qs_toml(l, th, c, mu, eta, Some(g), s, extra));
+            let text = qs_toml(l, th, c, mu, eta, Some(g), s, extra);
+            // a trace has no arrival_rate
+            let text = if extra.contains("trace") {
+                text.replace("arrival_rate = 1.0\n", "")
+            } else {
+                text
+            };
+            let sc = scenario(&text);
             let mut set = SolverSettings::new(2500.0);
             set.points = 250;
             set.method = Method::Exact;

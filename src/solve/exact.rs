@@ -133,14 +133,23 @@ impl Piece {
                     .to_vec()
             })
             .collect();
-        // Step bound from the diagonal blocks (the dynamics and the forcing generator); the
-        // coupling column only scales the series, it does not slow its convergence.
+        // Step bound from the dynamic block and the forcing generator; the coupling column only
+        // scales the series, it does not slow its convergence.
         let block_norm = |r: std::ops::Range<usize>| {
             r.clone()
                 .map(|i| r.clone().map(|j| mq[(i, j)].abs()).sum::<f64>())
                 .fold(0.0, f64::max)
         };
-        let rho = block_norm(0..nd).max(block_norm(nd..q));
+        // The forcing generator enters by its spectral size, bounded by √‖G²‖∞: 0 for a ramp
+        // (nilpotent, its series ends after two terms), ω for the daily cycle, 1/τ for decay.
+        let g = seg.generator.clone();
+        let g2 = &g * &g;
+        let g_size = g2
+            .row_iter()
+            .map(|row| row.iter().map(|v| v.abs()).sum::<f64>())
+            .fold(0.0, f64::max)
+            .sqrt();
+        let rho = block_norm(0..nd).max(g_size);
         let h_max = if rho > 0.0 {
             RHO_H_MAX / rho
         } else {
