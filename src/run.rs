@@ -173,6 +173,10 @@ pub struct ClassSummary {
     pub completed: f64,
     /// Aborted over the horizon.
     pub aborted: f64,
+    /// Peer-hours spent downloading (∫ x_k dt) over the horizon.
+    pub leecher_hours: f64,
+    /// Peer-hours spent seeding (∫ y_k dt) over the horizon.
+    pub seed_hours: f64,
 }
 
 /// Build the swarm model of a scenario (rates in files/s).
@@ -350,6 +354,8 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
             download_time_s: chosen.map(|ss| ss.download_time(i, c.share)),
             completed: end[model.ix_done(i)],
             aborted: end[model.ix_aborted(i)],
+            leecher_hours: end[model.ix_leecher_time(i)] / 3600.0,
+            seed_hours: end[model.ix_seed_time(i)] / 3600.0,
         })
         .collect();
     let total_bytes = server_bytes + peer_bytes;

@@ -193,6 +193,12 @@ fn flash_crowd_matches_the_closed_form() {
             assert_relative_eq!(row[ix], x, max_relative = ODE_RTOL, epsilon = fx);
             assert_relative_eq!(row[iy], y, max_relative = ODE_RTOL, epsilon = fy);
         }
+        // Leecher-hours: ∫_0^T x dt = λ0 [(1 − e^{−bT})/b − (1 − e^{−aT})/a] / (a − b).
+        let t_end = rec.summary.horizon_s;
+        let expected =
+            l0 * ((1.0 - (-b * t_end).exp()) / b - (1.0 - (-a * t_end).exp()) / a) / (a - b);
+        let got = rec.summary.classes[0].leecher_hours * 3600.0;
+        assert_relative_eq!(got, expected, max_relative = ODE_RTOL);
     }
 }
 

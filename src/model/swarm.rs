@@ -197,6 +197,14 @@ impl Swarm {
     pub fn ix_arrivals(&self) -> usize {
         4 * self.k() + 2
     }
+    /// Index of ∫ x_k dt, the leecher-seconds of class k (time online while downloading).
+    pub fn ix_leecher_time(&self, k: usize) -> usize {
+        4 * self.k() + 3 + k
+    }
+    /// Index of ∫ y_k dt, the seed-seconds of class k (time online only to upload).
+    pub fn ix_seed_time(&self, k: usize) -> usize {
+        5 * self.k() + 3 + k
+    }
 
     /// Peer upload supply Σ μ_k (η x_k + y_k), files/s.
     fn peer_supply(&self, x: &[f64], y: &[f64]) -> f64 {
@@ -469,6 +477,8 @@ impl Swarm {
         add(self.ix_aborted(0), (cl.theta, 0.0, 0.0), 1.0);
         add(self.ix_server(), server, 1.0);
         add(self.ix_peer(), peer, 1.0);
+        add(self.ix_leecher_time(0), (1.0, 0.0, 0.0), 1.0);
+        add(self.ix_seed_time(0), (0.0, 1.0, 0.0), 1.0);
         if let Some(g) = cl.gamma {
             a[(iy, iy)] -= g;
         }
@@ -481,7 +491,7 @@ impl FluidModel for Swarm {
         "qiu-srikant"
     }
     fn dim(&self) -> usize {
-        4 * self.k() + 3
+        6 * self.k() + 3
     }
     fn state_names(&self) -> Vec<String> {
         let mut names = Vec::new();
@@ -491,6 +501,11 @@ impl FluidModel for Swarm {
             }
         }
         names.extend(["server_files", "peer_files", "arrivals"].map(String::from));
+        for prefix in ["leecher_seconds", "seed_seconds"] {
+            for cl in &self.classes {
+                names.push(format!("{prefix}.{}", cl.name));
+            }
+        }
         names
     }
     fn initial_state(&self) -> State {
@@ -522,6 +537,10 @@ impl FluidModel for Swarm {
         tail[k] = (served - peer).max(0.0);
         tail[k + 1] = peer;
         tail[k + 2] = lam;
+        for i in 0..k {
+            tail[k + 3 + i] = x[i].max(0.0);
+            tail[2 * k + 3 + i] = y[i].max(0.0);
+        }
     }
     fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
         (self.k() == 1).then_some(self as &dyn PiecewiseAffine)

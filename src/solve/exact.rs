@@ -624,7 +624,7 @@ pub(super) fn integrate(
                 // One monomorphised fast loop per block size of a single class.
                 macro_rules! fast {
                     ($q:literal) => {
-                        fast_steps::<$q, 5>(
+                        fast_steps::<$q, 7>(
                             piece,
                             &mut p,
                             &mut c,
@@ -639,9 +639,9 @@ pub(super) fn integrate(
                     };
                 }
                 match (p.len(), c.len()) {
-                    (3, 5) => fast!(3),
-                    (4, 5) => fast!(4),
-                    (5, 5) => fast!(5),
+                    (3, 7) => fast!(3),
+                    (4, 7) => fast!(4),
+                    (5, 7) => fast!(5),
                     _ => {}
                 }
                 if i > before {
