@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::cost::ledger::CostBreakdown;
 use crate::output;
-use crate::run::{run_scenario, RunOptions, Summary};
+use crate::run::{compare_scenario, run_scenario, RunOptions, Summary};
 use crate::scenario::Scenario;
 use crate::solve::Method;
 use crate::units::{format_quantity, Dimension};
@@ -28,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario: write timeseries.csv and summary.json, print a summary.
     Run(RunArgs),
+    /// Run a scenario and price it as client-server, CDN, peer-assisted and hybrid delivery:
+    /// adds costs.csv and the `costs` of summary.json, prints a table.
+    Compare(RunArgs),
     /// Validate scenario files without running them.
     Check {
         /// Scenario files (TOML).
@@ -41,7 +45,7 @@ pub enum Command {
 pub struct RunArgs {
     /// Scenario file (TOML); the built-in default when omitted.
     pub file: Option<PathBuf>,
-    /// Output folder [default: results/<scenario name>].
+    /// Output folder (default: results/NAME, NAME being the scenario name).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print the summary as JSON on stdout instead of the human summary.
@@ -70,11 +74,15 @@ pub enum MethodArg {
 /// Run the command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None => run_cmd(RunArgs {
-            points: 500,
-            ..RunArgs::default()
-        }),
-        Some(Command::Run(args)) => run_cmd(args),
+        None => run_cmd(
+            RunArgs {
+                points: 500,
+                ..RunArgs::default()
+            },
+            false,
+        ),
+        Some(Command::Run(args)) => run_cmd(args, false),
+        Some(Command::Compare(args)) => run_cmd(args, true),
         Some(Command::Check { files }) => check_cmd(&files),
     }
 }
@@ -86,7 +94,7 @@ fn load(file: Option<&Path>) -> anyhow::Result<Scenario> {
     })
 }
 
-fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
+fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
     let scenario = load(args.file.as_deref())?;
     let opts = RunOptions {
         points: args.points as usize,
@@ -96,7 +104,11 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
             MethodArg::Dopri5 => Method::Dopri5,
         },
     };
-    let record = run_scenario(&scenario, &opts)?;
+    let record = if compare {
+        compare_scenario(&scenario, &opts)?
+    } else {
+        run_scenario(&scenario, &opts)?
+    };
     let dir = args
         .out
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
@@ -108,6 +120,9 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
         writeln!(stdout)?;
     } else {
         write!(stdout, "{}", human_summary(&record.summary))?;
+        if let Some(costs) = &record.summary.costs {
+            write!(stdout, "{}", cost_table(&record.summary, costs))?;
+        }
         writeln!(stdout, "results:")?;
         for p in &written {
             writeln!(stdout, "  {}", p.display())?;
@@ -203,5 +218,54 @@ pub fn human_summary(s: &Summary) -> String {
         t(s.peak.leechers_at_s),
         bps(s.peak.server_rate_bps)
     ));
+    out
+}
+
+/// The architecture table printed by `compare`.
+pub fn cost_table(
+    s: &Summary,
+    costs: &std::collections::BTreeMap<&'static str, CostBreakdown>,
+) -> String {
+    let mut out = String::new();
+    if let Some(b) = &s.billing {
+        out.push_str(&format!(
+            "costs per {}-day month ({:.3} months simulated{}; CDN prices: {}; p2p origin: {}):\n",
+            b.month_days,
+            b.months_simulated,
+            if b.scaled_to_month {
+                ", scaled to a full month"
+            } else {
+                ""
+            },
+            b.cdn_prices,
+            b.p2p_origin
+        ));
+    }
+    out.push_str(&format!(
+        "  {:<14} {:>14} {:>14} {:>12} {:>14} {:>16} {:>16}\n",
+        "architecture",
+        "provider $/mo",
+        "peers net $/mo",
+        "ISP GB/mo",
+        "social $/mo",
+        "vs CS gross/net",
+        "vs CDN gross/net"
+    ));
+    for key in ["client_server", "cdn", "p2p", "hybrid"] {
+        if let Some(r) = costs.get(key) {
+            out.push_str(&format!(
+                "  {:<14} {:>14.2} {:>14.2} {:>12.1} {:>14.2} {:>7.1}%/{:>6.1}% {:>7.1}%/{:>6.1}%\n",
+                key,
+                r.provider_usd,
+                r.peers_usd,
+                r.isp_uplink_gb,
+                r.social_usd,
+                100.0 * r.gross_saving,
+                100.0 * r.net_saving,
+                100.0 * r.gross_saving_vs_cdn,
+                100.0 * r.net_saving_vs_cdn
+            ));
+        }
+    }
     out
 }

@@ -17,6 +17,7 @@
 #![deny(clippy::float_cmp)]
 
 pub mod cli;
+pub mod cost;
 pub mod error;
 pub mod model;
 pub mod output;

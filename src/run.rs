@@ -1,7 +1,12 @@
 //! Run one scenario: build the model, choose the horizon, solve, and turn the trajectory and the
 //! steady state into a [`RunRecord`] (a time series and a summary) ready for `output`.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+
+use crate::cost::ledger::{self, CostBreakdown, Demand};
+use crate::scenario::Origin;
 
 use crate::error::ModelError;
 use crate::model::swarm::{SteadyState, Swarm, SwarmClass};
@@ -42,6 +47,8 @@ impl Default for RunOptions {
 /// Everything a run produces.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
+    /// What was delivered, for the cost models (exact running totals on the output grid).
+    pub demand: Demand,
     /// Column names of the time series.
     pub columns: Vec<String>,
     /// Rows of the time series (same order as `columns`).
@@ -81,6 +88,28 @@ pub struct Summary {
     pub classes: Vec<ClassSummary>,
     /// Solver statistics.
     pub solver: SolveStats,
+    /// `compare` only: average monthly cost of each architecture (keys `client_server`, `cdn`,
+    /// `p2p`, `hybrid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub costs: Option<BTreeMap<&'static str, CostBreakdown>>,
+    /// `compare` only: how the horizon was billed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Billing>,
+}
+
+/// How the horizon was turned into monthly bills.
+#[derive(Debug, Clone, Serialize)]
+pub struct Billing {
+    /// Length of a billing month, days.
+    pub month_days: f64,
+    /// Billing months simulated (fractional).
+    pub months_simulated: f64,
+    /// True when the horizon (or its last month) was shorter than a month and was scaled up.
+    pub scaled_to_month: bool,
+    /// CDN price table used.
+    pub cdn_prices: String,
+    /// Who serves the residual in `p2p`: "transit" or "cdn".
+    pub p2p_origin: &'static str,
 }
 
 /// Steady state in the summary.
@@ -301,6 +330,22 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         rows.push(row);
     }
 
+    let size = s.content.size;
+    let demand = Demand {
+        t: traj.t.clone(),
+        server_bps: rows.iter().map(|r| r[3]).collect(),
+        served_bps: rows.iter().map(|r| r[3] + r[4]).collect(),
+        server_bytes: traj.states().map(|z| z[model.ix_server()] * size).collect(),
+        peer_bytes: traj.states().map(|z| z[model.ix_peer()] * size).collect(),
+        peer_seconds: traj
+            .states()
+            .map(|z| {
+                (0..k)
+                    .map(|i| z[model.ix_leecher_time(i)] + z[model.ix_seed_time(i)])
+                    .sum()
+            })
+            .collect(),
+    };
     let end = traj.last();
     let arrived = end[model.ix_arrivals()];
     let completed: f64 = (0..k).map(|i| end[model.ix_done(i)]).sum();
@@ -389,12 +434,34 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         peak,
         classes,
         solver: traj.stats.clone(),
+        costs: None,
+        billing: None,
     };
     Ok(RunRecord {
+        demand,
         columns,
         rows,
         summary,
     })
+}
+
+/// Run a scenario and price it under every architecture (`peerfluid compare`).
+pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+    let mut rec = run_scenario(s, opts)?;
+    let rows = ledger::compare(s, &rec.demand);
+    let months = rec.summary.horizon_s / s.pricing.billing_month;
+    rec.summary.billing = Some(Billing {
+        month_days: s.pricing.billing_month / 86_400.0,
+        months_simulated: months,
+        scaled_to_month: months.fract() > 1e-9 || months < 1.0,
+        cdn_prices: s.pricing.cdn_name.clone(),
+        p2p_origin: match s.pricing.origin {
+            Origin::Transit => "transit",
+            Origin::Cdn => "cdn",
+        },
+    });
+    rec.summary.costs = Some(rows.into_iter().map(|r| (r.architecture, r)).collect());
+    Ok(rec)
 }
 
 /// Largest |population − steady| relative to the largest steady population.

@@ -264,3 +264,49 @@ fn output_columns_and_keys_are_pinned() {
         ]
     );
 }
+
+#[test]
+fn compare_writes_costs_and_prints_the_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .args(["compare", "--points", "50", "--out"])
+        .arg(dir.path())
+        .arg(scenario("download-limited.toml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("architecture") && stdout.contains("hybrid"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("costs.csv")).expect("costs.csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "architecture,provider_usd,transit_usd,egress_usd,capacity_usd,cdn_usd,payments_usd,\
+         tracker_usd,peers_cost_usd,peers_income_usd,peers_usd,social_usd,origin_gb,isp_uplink_gb,\
+         gross_saving,net_saving,gross_saving_vs_cdn,net_saving_vs_cdn"
+    );
+    let archs: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap_or(""))
+        .collect();
+    assert_eq!(archs, ["client_server", "cdn", "p2p", "hybrid"]);
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("summary.json")).expect("json"),
+    )
+    .expect("valid JSON");
+    for arch in ["client_server", "cdn", "p2p", "hybrid"] {
+        for key in [
+            "provider_usd",
+            "peers_usd",
+            "social_usd",
+            "gross_saving",
+            "net_saving",
+        ] {
+            assert!(json["costs"][arch][key].is_number(), "costs.{arch}.{key}");
+        }
+    }
+    assert!(json["billing"]["scaled_to_month"].is_boolean());
+}

@@ -31,3 +31,24 @@ pub fn stage_timeseries(
         })
     })
 }
+
+/// Stage `costs.csv`: one row per architecture, the fields of `CostBreakdown` as columns.
+pub fn stage_costs(
+    path: &Path,
+    rows: &[crate::cost::ledger::CostBreakdown],
+) -> Result<Staged, OutputError> {
+    Staged::write(path, |w| {
+        let err = |source| OutputError::Csv {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut out = ::csv::Writer::from_writer(w);
+        for r in rows {
+            out.serialize(r).map_err(err)?;
+        }
+        out.flush().map_err(|source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}

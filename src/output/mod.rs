@@ -65,17 +65,25 @@ impl Drop for Staged {
     }
 }
 
-/// Write `timeseries.csv` and `summary.json` of a run into `dir` (created if missing).
+/// Write `timeseries.csv` and `summary.json` of a run (and `costs.csv` after `compare`) into
+/// `dir` (created if missing).
 /// Returns the paths written.
 pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<Vec<PathBuf>, OutputError> {
     std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let staged = vec![
+    let mut staged = vec![
         csv::stage_timeseries(&dir.join("timeseries.csv"), &rec.columns, &rec.rows)?,
         json::stage_summary(&dir.join("summary.json"), &rec.summary)?,
     ];
+    if let Some(costs) = &rec.summary.costs {
+        let rows: Vec<_> = ["client_server", "cdn", "p2p", "hybrid"]
+            .iter()
+            .filter_map(|k| costs.get(k).cloned())
+            .collect();
+        staged.push(csv::stage_costs(&dir.join("costs.csv"), &rows)?);
+    }
     commit_all(staged)
 }
 

@@ -12,9 +12,13 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::cost::tiers::{Tier, TierTable, GB};
 use crate::error::ScenarioError;
 use crate::model::ArrivalProfile;
-use crate::units::{self, BitsPerSec, Bytes, Dimension, PerSec, Seconds};
+use crate::units::{
+    self, BitsPerSec, Bytes, Dimension, PerSec, Seconds, Usd, UsdPerGb, UsdPerKwh, UsdPerMbpsMonth,
+    Watts,
+};
 use raw::{Quantity, ScenarioFile, Q};
 
 /// The built-in default scenario (what `peerfluid` with no arguments runs).
@@ -47,6 +51,66 @@ pub struct Scenario {
     pub classes: Vec<PeerClass>,
     /// `[server]`.
     pub server: Server,
+    /// `[pricing]`.
+    pub pricing: Pricing,
+    /// `[incentive]`.
+    pub incentive: Incentive,
+    /// `[peers.cost]`.
+    pub peer_cost: PeerCost,
+}
+
+/// Who serves the bytes peers cannot, in the peer-assisted architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The provider's own servers behind burstable transit.
+    Transit,
+    /// A CDN billed per GB.
+    Cdn,
+}
+
+/// `[pricing]`, resolved (see `models/costs.md` for sources and years).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pricing {
+    /// `pricing.origin`; default transit.
+    pub origin: Origin,
+    /// `pricing.transit`, $/Mbps/month at the 95th percentile; default 1.0 (London 10GigE,
+    /// Q2 2015, TeleGeography: the last verified figure in literature.md §7.2).
+    pub transit: UsdPerMbpsMonth,
+    /// `pricing.egress`, $/GB on origin traffic; default 0.
+    pub egress: UsdPerGb,
+    /// `pricing.capacity`, $/Mbps/month of peak server rate; default 0.
+    pub capacity: UsdPerMbpsMonth,
+    /// CDN tiers (`pricing.cdn` preset or `[[pricing.cdn_tier]]`); default CloudFront US.
+    pub cdn: TierTable,
+    /// Name of the CDN price table ("cloudfront-us" or "custom").
+    pub cdn_name: String,
+    /// `pricing.billing_month`, seconds; default 30 days.
+    pub billing_month: Seconds,
+    /// `pricing.tracker`, $ per peer-hour; default 0.
+    pub tracker_per_peer_hour: Usd,
+}
+
+/// `[incentive]`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incentive {
+    /// Peers are not paid.
+    None,
+    /// Peers are paid per GB they upload.
+    PerByte {
+        /// $/GB.
+        price: UsdPerGb,
+    },
+}
+
+/// `[peers.cost]`: what taking part costs a peer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerCost {
+    /// Extra power while in the swarm, W; default 0.
+    pub power: Watts,
+    /// Electricity price, $/kWh; default 0.1545 (U.S. residential average, Jan 2024, EIA).
+    pub electricity: UsdPerKwh,
+    /// Value to the peer of a GB of its upload (data caps, wear), $/GB; default 0.
+    pub upload_value: UsdPerGb,
 }
 
 /// `[content]`.
@@ -328,7 +392,13 @@ impl Ctx<'_> {
             Some(q) => self.bounded(q, "server.capacity", BitRate, 0.0, false, None)?,
             None => 0.0,
         };
+        let pricing = self.pricing(raw.pricing.as_ref())?;
+        let incentive = self.incentive(raw.incentive.as_ref())?;
+        let peer_cost = self.peer_cost(peers.cost.as_ref())?;
         Ok(Scenario {
+            pricing,
+            incentive,
+            peer_cost,
             name,
             description: raw.description.unwrap_or_default().trim().to_string(),
             source: self.file.to_string(),
@@ -338,6 +408,178 @@ impl Ctx<'_> {
             swarm: SwarmParams { efficiency },
             classes,
             server: Server { capacity },
+        })
+    }
+
+    fn pricing(
+        &self,
+        p: Option<&toml::Spanned<raw::PricingFile>>,
+    ) -> Result<Pricing, ScenarioError> {
+        use Dimension::*;
+        let default = raw::PricingFile::default();
+        let (f, span) = match p {
+            Some(s) => (s.get_ref(), s.span()),
+            None => (&default, 0..0),
+        };
+        let origin = match f.origin.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
+            None | Some(("transit", _)) => Origin::Transit,
+            Some(("cdn", _)) => Origin::Cdn,
+            Some((other, sp)) => {
+                return Err(self.at(
+                    sp,
+                    format!("`pricing.origin` must be \"transit\" or \"cdn\" (got \"{other}\")"),
+                ))
+            }
+        };
+        let opt = |q: &Option<Q>, key: &str, dim, default: f64| -> Result<f64, ScenarioError> {
+            match q {
+                Some(q) => self.bounded(q, key, dim, 0.0, false, None),
+                None => Ok(default),
+            }
+        };
+        let transit = opt(&f.transit, "pricing.transit", MoneyPerMbpsMonth, 1.0)?;
+        let egress = opt(&f.egress, "pricing.egress", MoneyPerGb, 0.0)?;
+        let capacity = opt(&f.capacity, "pricing.capacity", MoneyPerMbpsMonth, 0.0)?;
+        let tracker = opt(&f.tracker, "pricing.tracker", Money, 0.0)?;
+        let billing_month = match &f.billing_month {
+            Some(q) => self.bounded(q, "pricing.billing_month", Time, 0.0, true, None)?,
+            None => 30.0 * 86_400.0,
+        };
+        let discount = match &f.commit_discount {
+            Some(v) => {
+                let x = *v.get_ref();
+                if !(0.0..1.0).contains(&x) {
+                    return Err(self.at(
+                        v.span(),
+                        format!("`pricing.commit_discount` must be in [0, 1) (got {x})"),
+                    ));
+                }
+                x
+            }
+            None => 0.0,
+        };
+        let (cdn_name, cdn) = match (&f.cdn, &f.cdn_tier) {
+            (Some(_), Some(t)) => {
+                return Err(self.at(
+                    t.span(),
+                    "`pricing`: give either `cdn` (a preset) or `[[pricing.cdn_tier]]`, not both"
+                        .into(),
+                ))
+            }
+            (None, Some(list)) => {
+                let mut tiers = Vec::new();
+                for (i, t) in list.get_ref().iter().enumerate() {
+                    let up_to = match &t.up_to {
+                        Some(q) => Some(
+                            self.bounded(
+                                q,
+                                &format!("pricing.cdn_tier[{i}].up_to"),
+                                DataSize,
+                                0.0,
+                                true,
+                                None,
+                            )? / GB,
+                        ),
+                        None => None,
+                    };
+                    let price = self.bounded(
+                        &t.price,
+                        &format!("pricing.cdn_tier[{i}].price"),
+                        MoneyPerGb,
+                        0.0,
+                        false,
+                        None,
+                    )?;
+                    tiers.push(Tier {
+                        up_to_gb: up_to,
+                        price,
+                    });
+                }
+                if let Some(last) = list.get_ref().last().and_then(|t| t.up_to.as_ref()) {
+                    return Err(self.at(last.span(), format!("`pricing.cdn_tier[{}].up_to`: the last tier applies above every bound, so it has no `up_to` (got {})", tiers.len() - 1, last.get_ref())));
+                }
+                let table = TierTable::new(tiers, discount).map_err(|e| {
+                    // The table speaks of its own field; name the scenario key.
+                    let msg = e
+                        .to_string()
+                        .replace("`up_to_gb`", "`up_to` (in billing GB of 2^30 bytes)");
+                    self.at(list.span(), format!("`pricing.cdn_tier`: {msg}"))
+                })?;
+                ("custom".to_string(), table)
+            }
+            (preset, None) => {
+                let name = preset
+                    .as_ref()
+                    .map_or("cloudfront-us", |p| p.get_ref().as_str());
+                if name != "cloudfront-us" {
+                    let sp = preset.as_ref().map_or(span.clone(), |p| p.span());
+                    return Err(self.at(sp, format!("`pricing.cdn` must be \"cloudfront-us\" (or give `[[pricing.cdn_tier]]`) (got \"{name}\")")));
+                }
+                let table = TierTable::cloudfront_us()
+                    .with_commit_discount(discount)
+                    .map_err(|e| {
+                        self.at(span.clone(), format!("`pricing.commit_discount`: {e}"))
+                    })?;
+                (name.to_string(), table)
+            }
+        };
+        Ok(Pricing {
+            origin,
+            transit,
+            egress,
+            capacity,
+            cdn,
+            cdn_name,
+            billing_month,
+            tracker_per_peer_hour: tracker,
+        })
+    }
+
+    fn incentive(
+        &self,
+        p: Option<&toml::Spanned<raw::IncentiveFile>>,
+    ) -> Result<Incentive, ScenarioError> {
+        let Some(p) = p else {
+            return Ok(Incentive::None);
+        };
+        let f = p.get_ref();
+        let mech = f
+            .mechanism
+            .as_ref()
+            .map_or("none", |m| m.get_ref().as_str());
+        match (mech, &f.price) {
+            ("none", None) => Ok(Incentive::None),
+            ("none", Some(q)) => Err(self.at(q.span(), "`incentive.price` does not apply to mechanism \"none\"".into())),
+            ("per-byte", Some(q)) => Ok(Incentive::PerByte {
+                price: self.bounded(q, "incentive.price", Dimension::MoneyPerGb, 0.0, false, None)?,
+            }),
+            ("per-byte", None) => Err(self.at(p.span(), "`incentive.price` is missing (required for mechanism \"per-byte\"), e.g. price = \"0.01 $/GB\"".into())),
+            (other, _) => {
+                let sp = f.mechanism.as_ref().map_or(p.span(), |m| m.span());
+                Err(self.at(sp, format!("`incentive.mechanism` must be \"none\" or \"per-byte\" (got \"{other}\")")))
+            }
+        }
+    }
+
+    fn peer_cost(&self, c: Option<&raw::PeerCostFile>) -> Result<PeerCost, ScenarioError> {
+        use Dimension::*;
+        let default = raw::PeerCostFile::default();
+        let c = c.unwrap_or(&default);
+        let opt = |q: &Option<Q>, key: &str, dim, default: f64| -> Result<f64, ScenarioError> {
+            match q {
+                Some(q) => self.bounded(q, key, dim, 0.0, false, None),
+                None => Ok(default),
+            }
+        };
+        Ok(PeerCost {
+            power: opt(&c.power, "peers.cost.power", Power, 0.0)?,
+            electricity: opt(
+                &c.electricity,
+                "peers.cost.electricity",
+                MoneyPerKwh,
+                0.1545,
+            )?,
+            upload_value: opt(&c.upload_value, "peers.cost.upload_value", MoneyPerGb, 0.0)?,
         })
     }
 

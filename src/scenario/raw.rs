@@ -76,6 +76,12 @@ pub struct ScenarioFile {
     /// `[server]`.
     #[serde(default)]
     pub server: ServerFile,
+    /// `[pricing]` (economics).
+    #[serde(default)]
+    pub pricing: Option<Spanned<PricingFile>>,
+    /// `[incentive]` (economics).
+    #[serde(default)]
+    pub incentive: Option<Spanned<IncentiveFile>>,
 }
 
 /// `[content]`.
@@ -141,6 +147,80 @@ pub struct PeersFile {
     /// `[[peers.class]]`.
     #[serde(default)]
     pub class: Option<Vec<ClassFile>>,
+    /// `[peers.cost]`: what taking part costs a peer.
+    #[serde(default)]
+    pub cost: Option<PeerCostFile>,
+}
+
+/// `[peers.cost]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerCostFile {
+    /// Extra power drawn while in the swarm ("W").
+    #[serde(default)]
+    pub power: Option<Q>,
+    /// Electricity price ("$/kWh").
+    #[serde(default)]
+    pub electricity: Option<Q>,
+    /// What a GB of upload is worth to the peer ("$/GB").
+    #[serde(default)]
+    pub upload_value: Option<Q>,
+}
+
+/// `[pricing]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingFile {
+    /// Who serves what peers cannot: "transit" or "cdn".
+    #[serde(default)]
+    pub origin: Option<Spanned<String>>,
+    /// Transit price, 95th-percentile burstable ("$/Mbps/month").
+    #[serde(default)]
+    pub transit: Option<Q>,
+    /// Per-GB egress fee on origin traffic ("$/GB").
+    #[serde(default)]
+    pub egress: Option<Q>,
+    /// Cost of server capacity provisioned for the peak ("$/Mbps/month").
+    #[serde(default)]
+    pub capacity: Option<Q>,
+    /// CDN price preset name.
+    #[serde(default)]
+    pub cdn: Option<Spanned<String>>,
+    /// A CDN tier table instead of a preset.
+    #[serde(default)]
+    pub cdn_tier: Option<Spanned<Vec<CdnTierFile>>>,
+    /// CDN commit discount in [0, 1).
+    #[serde(default)]
+    pub commit_discount: Option<Spanned<f64>>,
+    /// Length of a billing month ("30 d").
+    #[serde(default)]
+    pub billing_month: Option<Q>,
+    /// Coordination (tracker) cost per peer-hour ("$").
+    #[serde(default)]
+    pub tracker: Option<Q>,
+}
+
+/// `[[pricing.cdn_tier]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdnTierFile {
+    /// Cumulative monthly volume up to which this price applies; absent on the last tier.
+    #[serde(default)]
+    pub up_to: Option<Q>,
+    /// Price ("$/GB").
+    pub price: Q,
+}
+
+/// `[incentive]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncentiveFile {
+    /// "none" or "per-byte".
+    #[serde(default)]
+    pub mechanism: Option<Spanned<String>>,
+    /// Price paid per GB a peer uploads ("$/GB").
+    #[serde(default)]
+    pub price: Option<Q>,
 }
 
 /// `[[peers.class]]`.

@@ -1,0 +1,448 @@
+//! Monthly bills of the four delivery architectures for the same demand, and who pays what.
+//!
+//! One [`Demand`] (from a fluid run) is priced by four [`CostModel`]s: client-server, CDN,
+//! peer-assisted (origin = the scenario's transit or CDN) and hybrid (CDN for the residual).
+//! Billing is month by month: the horizon is cut into billing months; each month's volume is
+//! billed through the price schedule and its 95th-percentile rate through transit; a horizon
+//! shorter than a month (or a last partial month) is scaled to a full month. The reported
+//! figure is the average monthly bill. Card: `models/costs.md`.
+
+use serde::Serialize;
+
+use super::billing::{percentile_95, resample_5min};
+use super::energy::energy_cost;
+use super::tiers::GB;
+use crate::scenario::{Incentive, Origin, Scenario};
+use crate::units::{Bytes, Seconds, Usd};
+
+/// What a run delivered, on its output grid.
+#[derive(Debug, Clone)]
+pub struct Demand {
+    /// Output times, s.
+    pub t: Vec<Seconds>,
+    /// Rate the origin sends in the peer-assisted case, bit/s.
+    pub server_bps: Vec<f64>,
+    /// Total delivery rate (server + peers) = what an origin alone would send, bit/s.
+    pub served_bps: Vec<f64>,
+    /// Cumulative bytes from the server at each output time.
+    pub server_bytes: Vec<Bytes>,
+    /// Cumulative bytes from peers at each output time.
+    pub peer_bytes: Vec<Bytes>,
+    /// Cumulative peer-seconds online (leeching + seeding), all classes.
+    pub peer_seconds: Vec<f64>,
+}
+
+/// One architecture's average monthly bill and its parts (US dollars per month).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostBreakdown {
+    /// `client_server`, `cdn`, `p2p` or `hybrid`.
+    pub architecture: &'static str,
+    /// Everything the provider pays (transit + egress + capacity + CDN + payments + tracker).
+    pub provider_usd: Usd,
+    /// Burstable transit (95th percentile).
+    pub transit_usd: Usd,
+    /// Per-GB egress fee on origin traffic.
+    pub egress_usd: Usd,
+    /// Server capacity provisioned for the peak.
+    pub capacity_usd: Usd,
+    /// CDN bill.
+    pub cdn_usd: Usd,
+    /// Paid to peers (incentive).
+    pub payments_usd: Usd,
+    /// Coordination (tracker) cost.
+    pub tracker_usd: Usd,
+    /// Peers' own costs (energy + value of their upload).
+    pub peers_cost_usd: Usd,
+    /// Peers' income (= payments).
+    pub peers_income_usd: Usd,
+    /// Peers' net cost (cost − income; negative = they gain).
+    pub peers_usd: Usd,
+    /// Social cost = provider + peers' net cost (payments cancel).
+    pub social_usd: Usd,
+    /// GB per month the origin (or CDN) sends.
+    pub origin_gb: f64,
+    /// GB per month peers upload over their access links (the ISPs' view).
+    pub isp_uplink_gb: f64,
+    /// Saving before paying peers, vs client-server: (CS − (provider − payments)) / CS.
+    pub gross_saving: f64,
+    /// Saving after paying peers, vs client-server: (CS − provider) / CS.
+    pub net_saving: f64,
+    /// Gross saving vs the CDN.
+    pub gross_saving_vs_cdn: f64,
+    /// Net saving vs the CDN.
+    pub net_saving_vs_cdn: f64,
+}
+
+/// A billing window: [start, end) of the horizon, and its length as a fraction of a month.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Seconds,
+    end: Seconds,
+    fraction: f64,
+}
+
+fn windows(horizon: Seconds, month: Seconds) -> Vec<Window> {
+    let mut out = Vec::new();
+    let mut start = 0.0;
+    while start < horizon * (1.0 - 1e-12) {
+        let end = (start + month).min(horizon);
+        out.push(Window {
+            start,
+            end,
+            fraction: (end - start) / month,
+        });
+        start = end;
+    }
+    out
+}
+
+/// Linear interpolation of a series at time `x` (held at the ends).
+fn at(t: &[f64], y: &[f64], x: f64) -> f64 {
+    let i = t.partition_point(|&ti| ti < x);
+    match (i, t.len()) {
+        (0, _) => y.first().copied().unwrap_or(0.0),
+        (i, n) if i >= n => y.last().copied().unwrap_or(0.0),
+        (i, _) => {
+            let (t0, t1) = (t[i - 1], t[i]);
+            y[i - 1] + (y[i] - y[i - 1]) * (x - t0) / (t1 - t0)
+        }
+    }
+}
+
+/// The samples of a rate series inside a window, resampled to 5-minute averages.
+fn window_rates(t: &[f64], rate: &[f64], w: Window) -> Vec<f64> {
+    let mut tt = vec![w.start];
+    let mut rr = vec![at(t, rate, w.start)];
+    for (ti, ri) in t.iter().zip(rate) {
+        if *ti > w.start && *ti < w.end {
+            tt.push(*ti);
+            rr.push(*ri);
+        }
+    }
+    tt.push(w.end);
+    rr.push(at(t, rate, w.end));
+    // The window's times are increasing and its rates finite (they come from a solve), so a
+    // failure here would be a bug; report no samples rather than panic.
+    resample_5min(&tt, &rr).unwrap_or_default()
+}
+
+/// Per-window quantities, each scaled to a full month.
+struct Month {
+    fraction: f64,
+    served_gb: f64,
+    server_gb: f64,
+    peer_gb: f64,
+    peer_hours: f64,
+    served_p95_mbps: f64,
+    server_p95_mbps: f64,
+    served_peak_mbps: f64,
+    server_peak_mbps: f64,
+}
+
+fn months(d: &Demand, month: Seconds) -> Vec<Month> {
+    let horizon = d.t.last().copied().unwrap_or(0.0);
+    windows(horizon, month)
+        .into_iter()
+        .map(|w| {
+            let diff = |y: &[f64]| (at(&d.t, y, w.end) - at(&d.t, y, w.start)) / w.fraction;
+            let served: Vec<f64> = d
+                .server_bytes
+                .iter()
+                .zip(&d.peer_bytes)
+                .map(|(a, b)| a + b)
+                .collect();
+            let p95 = |r: &[f64]| percentile_95(&window_rates(&d.t, r, w)).unwrap_or(0.0) / 1e6;
+            let peak = |r: &[f64]| {
+                d.t.iter()
+                    .zip(r)
+                    .filter(|(t, _)| **t >= w.start && **t <= w.end)
+                    .map(|(_, v)| *v)
+                    .fold(0.0, f64::max)
+                    / 1e6
+            };
+            Month {
+                fraction: w.fraction,
+                served_gb: diff(&served) / GB,
+                server_gb: diff(&d.server_bytes) / GB,
+                peer_gb: diff(&d.peer_bytes) / GB,
+                peer_hours: diff(&d.peer_seconds) / 3600.0,
+                served_p95_mbps: p95(&d.served_bps),
+                server_p95_mbps: p95(&d.server_bps),
+                served_peak_mbps: peak(&d.served_bps),
+                server_peak_mbps: peak(&d.server_bps),
+            }
+        })
+        .collect()
+}
+
+/// A delivery architecture's pricing.
+pub trait CostModel {
+    /// Name in outputs.
+    fn name(&self) -> &'static str;
+    /// Bill for one month's quantities (already scaled to a full month).
+    fn bill(&self, s: &Scenario, m: &MonthView) -> Bill;
+    /// Whether peers upload (and so bear costs) in this architecture.
+    fn uses_peers(&self) -> bool {
+        false
+    }
+}
+
+/// One month's quantities as the cost models see them.
+pub struct MonthView {
+    /// GB the peers upload.
+    pub peer_gb: f64,
+    /// GB the origin sends in the peer-assisted case.
+    pub server_gb: f64,
+    /// GB delivered in all.
+    pub served_gb: f64,
+    /// Peer-hours online.
+    pub peer_hours: f64,
+    /// 95th-percentile rate of the origin alone / the peer-assisted origin, Mbps.
+    pub served_p95_mbps: f64,
+    /// As above for the peer-assisted origin.
+    pub server_p95_mbps: f64,
+    /// Peak rates, Mbps.
+    pub served_peak_mbps: f64,
+    /// Peak of the peer-assisted origin, Mbps.
+    pub server_peak_mbps: f64,
+}
+
+/// The provider's bill for one month, by part.
+#[derive(Debug, Clone, Default)]
+pub struct Bill {
+    transit: Usd,
+    egress: Usd,
+    capacity: Usd,
+    cdn: Usd,
+    payments: Usd,
+    tracker: Usd,
+    origin_gb: f64,
+    uplink_gb: f64,
+}
+
+fn transit_bill(s: &Scenario, gb: f64, p95: f64, peak: f64) -> Bill {
+    Bill {
+        transit: s.pricing.transit * p95,
+        egress: s.pricing.egress * gb,
+        capacity: s.pricing.capacity * peak,
+        origin_gb: gb,
+        ..Bill::default()
+    }
+}
+
+fn peer_extras(s: &Scenario, m: &MonthView, mut b: Bill) -> Bill {
+    b.payments = match s.incentive {
+        Incentive::None => 0.0,
+        Incentive::PerByte { price } => price * m.peer_gb,
+    };
+    b.tracker = s.pricing.tracker_per_peer_hour * m.peer_hours;
+    b.uplink_gb = m.peer_gb;
+    b
+}
+
+/// The origin serves every byte.
+pub struct ClientServer;
+/// A CDN serves every byte.
+pub struct Cdn;
+/// Peers serve what they can; the scenario's origin (transit or CDN) the rest; peers are paid.
+pub struct PeerAssisted;
+/// Peers serve what they can; a CDN the rest (NetSession-like); peers are paid.
+pub struct Hybrid;
+
+impl CostModel for ClientServer {
+    fn name(&self) -> &'static str {
+        "client_server"
+    }
+    fn bill(&self, s: &Scenario, m: &MonthView) -> Bill {
+        transit_bill(s, m.served_gb, m.served_p95_mbps, m.served_peak_mbps)
+    }
+}
+
+impl CostModel for Cdn {
+    fn name(&self) -> &'static str {
+        "cdn"
+    }
+    fn bill(&self, s: &Scenario, m: &MonthView) -> Bill {
+        Bill {
+            cdn: s.pricing.cdn.cost(m.served_gb),
+            origin_gb: m.served_gb,
+            ..Bill::default()
+        }
+    }
+}
+
+impl CostModel for PeerAssisted {
+    fn name(&self) -> &'static str {
+        "p2p"
+    }
+    fn uses_peers(&self) -> bool {
+        true
+    }
+    fn bill(&self, s: &Scenario, m: &MonthView) -> Bill {
+        let base = match s.pricing.origin {
+            Origin::Transit => transit_bill(s, m.server_gb, m.server_p95_mbps, m.server_peak_mbps),
+            Origin::Cdn => Bill {
+                cdn: s.pricing.cdn.cost(m.server_gb),
+                origin_gb: m.server_gb,
+                ..Bill::default()
+            },
+        };
+        peer_extras(s, m, base)
+    }
+}
+
+impl CostModel for Hybrid {
+    fn name(&self) -> &'static str {
+        "hybrid"
+    }
+    fn uses_peers(&self) -> bool {
+        true
+    }
+    fn bill(&self, s: &Scenario, m: &MonthView) -> Bill {
+        let base = Bill {
+            cdn: s.pricing.cdn.cost(m.server_gb),
+            origin_gb: m.server_gb,
+            ..Bill::default()
+        };
+        peer_extras(s, m, base)
+    }
+}
+
+/// Average monthly bill of every architecture, with savings against client-server and CDN.
+pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
+    let ms = months(d, s.pricing.billing_month);
+    let total_fraction: f64 = ms
+        .iter()
+        .map(|m| m.fraction)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
+    let models: [&dyn CostModel; 4] = [&ClientServer, &Cdn, &PeerAssisted, &Hybrid];
+    let mut rows: Vec<CostBreakdown> = models
+        .iter()
+        .map(|model| {
+            // Average over months weighted by each month's length.
+            let mut acc = Bill::default();
+            let mut peer_gb = 0.0;
+            let mut peer_hours = 0.0;
+            for m in &ms {
+                let view = MonthView {
+                    peer_gb: m.peer_gb,
+                    server_gb: m.server_gb,
+                    served_gb: m.served_gb,
+                    peer_hours: m.peer_hours,
+                    served_p95_mbps: m.served_p95_mbps,
+                    server_p95_mbps: m.server_p95_mbps,
+                    served_peak_mbps: m.served_peak_mbps,
+                    server_peak_mbps: m.server_peak_mbps,
+                };
+                let b = model.bill(s, &view);
+                let w = m.fraction / total_fraction;
+                acc.transit += w * b.transit;
+                acc.egress += w * b.egress;
+                acc.capacity += w * b.capacity;
+                acc.cdn += w * b.cdn;
+                acc.payments += w * b.payments;
+                acc.tracker += w * b.tracker;
+                acc.origin_gb += w * b.origin_gb;
+                acc.uplink_gb += w * b.uplink_gb;
+                peer_gb += w * m.peer_gb;
+                peer_hours += w * m.peer_hours;
+            }
+            let peers_cost = if model.uses_peers() {
+                energy_cost(s.peer_cost.power, peer_hours, s.peer_cost.electricity)
+                    + s.peer_cost.upload_value * peer_gb
+            } else {
+                0.0
+            };
+            let provider =
+                acc.transit + acc.egress + acc.capacity + acc.cdn + acc.payments + acc.tracker;
+            let peers = peers_cost - acc.payments;
+            CostBreakdown {
+                architecture: model.name(),
+                provider_usd: provider,
+                transit_usd: acc.transit,
+                egress_usd: acc.egress,
+                capacity_usd: acc.capacity,
+                cdn_usd: acc.cdn,
+                payments_usd: acc.payments,
+                tracker_usd: acc.tracker,
+                peers_cost_usd: peers_cost,
+                peers_income_usd: acc.payments,
+                peers_usd: peers,
+                social_usd: provider + peers,
+                origin_gb: acc.origin_gb,
+                isp_uplink_gb: acc.uplink_gb,
+                gross_saving: 0.0,
+                net_saving: 0.0,
+                gross_saving_vs_cdn: 0.0,
+                net_saving_vs_cdn: 0.0,
+            }
+        })
+        .collect();
+    let (cs, cdn) = (rows[0].provider_usd, rows[1].provider_usd);
+    let saving = |base: f64, cost: f64| {
+        if base > 0.0 {
+            (base - cost) / base
+        } else {
+            0.0
+        }
+    };
+    for r in &mut rows {
+        let before_payments = r.provider_usd - r.payments_usd;
+        r.gross_saving = saving(cs, before_payments);
+        r.net_saving = saving(cs, r.provider_usd);
+        r.gross_saving_vs_cdn = saving(cdn, before_payments);
+        r.net_saving_vs_cdn = saving(cdn, r.provider_usd);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    #[test]
+    fn windows_cover_the_horizon_month_by_month() {
+        let w = windows(75.0, 30.0);
+        assert_eq!(w.len(), 3);
+        assert_relative_eq!(w[2].start, 60.0);
+        assert_relative_eq!(w[2].fraction, 0.5);
+        let one = windows(10.0, 30.0);
+        assert_eq!(one.len(), 1);
+        assert_relative_eq!(one[0].fraction, 1.0 / 3.0);
+    }
+
+    #[test]
+    fn interpolation_is_linear_and_held_at_the_ends() {
+        let t = [0.0, 10.0, 20.0];
+        let y = [0.0, 5.0, 25.0];
+        assert_relative_eq!(at(&t, &y, 5.0), 2.5);
+        assert_relative_eq!(at(&t, &y, 15.0), 15.0);
+        assert_relative_eq!(at(&t, &y, -1.0), 0.0);
+        assert_relative_eq!(at(&t, &y, 99.0), 25.0);
+    }
+
+    #[test]
+    fn monthly_volumes_come_from_the_running_totals() {
+        // 2 months of a constant 1 GB/s from the server, nothing from peers.
+        let month = 100.0;
+        let t: Vec<f64> = (0..=40).map(|i| i as f64 * 5.0).collect();
+        let d = Demand {
+            server_bps: vec![8.0 * GB; t.len()],
+            served_bps: vec![8.0 * GB; t.len()],
+            server_bytes: t.iter().map(|x| x * GB).collect(),
+            peer_bytes: vec![0.0; t.len()],
+            peer_seconds: t.iter().map(|x| 3600.0 * x).collect(),
+            t,
+        };
+        let ms = months(&d, month);
+        assert_eq!(ms.len(), 2);
+        for m in &ms {
+            assert_relative_eq!(m.server_gb, 100.0, max_relative = 1e-12);
+            assert_relative_eq!(m.served_gb, 100.0, max_relative = 1e-12);
+            assert_relative_eq!(m.peer_hours, 100.0, max_relative = 1e-12);
+            assert_relative_eq!(m.server_p95_mbps, 8.0 * GB / 1e6, max_relative = 1e-12);
+        }
+    }
+}

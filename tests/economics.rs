@@ -1,0 +1,199 @@
+//! Economics through the whole pipeline (`compare`): literature rows are unit-tested in
+//! src/cost/; here, identities that must hold for any run (issue 3, item 6).
+
+use std::collections::BTreeMap;
+
+use approx::assert_relative_eq;
+use peerfluid::cost::ledger::CostBreakdown;
+use peerfluid::cost::tiers::{TierTable, GB};
+use peerfluid::run::{compare_scenario, RunOptions};
+
+use crate::util::{error_of, scenario};
+
+/// Money identities are exact up to rounding.
+const MONEY_RTOL: f64 = 1e-9;
+
+fn base(upload: &str, extra: &str) -> String {
+    format!(
+        "name = \"econ\"\nhorizon = \"10 d\"\n[content]\nsize = \"1 GB\"\n[demand]\narrival_rate = \"0.05/s\"\n\
+         [swarm]\nefficiency = 0.9\nabort_rate = \"0.1/h\"\nseed_residence = \"30 min\"\n\
+         [peers]\nupload = \"{upload}\"\ndownload = \"50 Mbps\"\n\
+         [peers.cost]\npower = \"10 W\"\nelectricity = \"0.2 $/kWh\"\nupload_value = \"0.001 $/GB\"\n\
+         [server]\ncapacity = \"10 Gbps\"\n\
+         [pricing]\ntransit = \"2 $/Mbps/month\"\negress = \"0.001 $/GB\"\ncapacity = \"0.5 $/Mbps/month\"\ntracker = \"0.0001 $\"\n\
+         {extra}"
+    )
+}
+
+fn costs(text: &str) -> BTreeMap<&'static str, CostBreakdown> {
+    let rec = compare_scenario(&scenario(text), &RunOptions::default()).expect("runs");
+    rec.summary.costs.expect("compare fills costs")
+}
+
+#[test]
+fn zero_peer_upload_makes_p2p_cost_client_server() {
+    let c = costs(&base(
+        "0 Mbps",
+        "[incentive]\nmechanism = \"per-byte\"\nprice = \"0.01 $/GB\"\n",
+    ));
+    // Only the coordination (tracker) fee remains: the swarm still has to be run.
+    assert!(c["p2p"].tracker_usd > 0.0);
+    assert_relative_eq!(
+        c["p2p"].provider_usd - c["p2p"].tracker_usd,
+        c["client_server"].provider_usd,
+        max_relative = MONEY_RTOL
+    );
+    assert_relative_eq!(
+        c["hybrid"].provider_usd - c["hybrid"].tracker_usd,
+        c["cdn"].provider_usd,
+        max_relative = MONEY_RTOL
+    );
+    assert!(c["p2p"].payments_usd.abs() < 1e-9 && c["p2p"].isp_uplink_gb.abs() < 1e-9);
+}
+
+#[test]
+fn ledger_balances_and_savings_are_bounded() {
+    let c = costs(&base(
+        "10 Mbps",
+        "[incentive]\nmechanism = \"per-byte\"\nprice = \"0.005 $/GB\"\n",
+    ));
+    for r in c.values() {
+        // payments out of the provider are the peers' income
+        assert_relative_eq!(
+            r.payments_usd,
+            r.peers_income_usd,
+            max_relative = MONEY_RTOL
+        );
+        let parts = r.transit_usd
+            + r.egress_usd
+            + r.capacity_usd
+            + r.cdn_usd
+            + r.payments_usd
+            + r.tracker_usd;
+        assert_relative_eq!(r.provider_usd, parts, max_relative = MONEY_RTOL);
+        assert_relative_eq!(
+            r.social_usd,
+            r.provider_usd + r.peers_cost_usd - r.peers_income_usd,
+            max_relative = MONEY_RTOL,
+            epsilon = 1e-9
+        );
+        for s in [
+            r.gross_saving,
+            r.net_saving,
+            r.gross_saving_vs_cdn,
+            r.net_saving_vs_cdn,
+        ] {
+            assert!(s <= 1.0, "{}: saving {s} > 100 %", r.architecture);
+        }
+        assert!(r.net_saving <= r.gross_saving + 1e-12);
+    }
+    assert!(c["p2p"].payments_usd > 0.0 && c["p2p"].peers_cost_usd > 0.0);
+    // peers upload in p2p/hybrid only
+    assert!(c["client_server"].isp_uplink_gb.abs() < 1e-12 && c["cdn"].isp_uplink_gb.abs() < 1e-12);
+}
+
+#[test]
+fn cdn_bill_is_the_tier_table_on_the_monthly_volume() {
+    let text = base("10 Mbps", "");
+    let sc = scenario(&text);
+    let rec = compare_scenario(&sc, &RunOptions::default()).expect("runs");
+    let c = rec.summary.costs.as_ref().expect("costs");
+    // 10 days: one partial month, scaled by 30/10.
+    let delivered = rec.summary.bytes.server + rec.summary.bytes.peers;
+    let monthly_gb = delivered / GB * 3.0;
+    assert_relative_eq!(
+        c["cdn"].cdn_usd,
+        TierTable::cloudfront_us().cost(monthly_gb),
+        max_relative = 1e-9
+    );
+    assert_relative_eq!(c["cdn"].origin_gb, monthly_gb, max_relative = 1e-9);
+    let billing = rec.summary.billing.as_ref().expect("billing");
+    assert!(billing.scaled_to_month);
+    assert_relative_eq!(billing.months_simulated, 1.0 / 3.0, max_relative = 1e-12);
+}
+
+#[test]
+fn cost_never_falls_as_demand_rises() {
+    let mut last: Option<BTreeMap<&'static str, CostBreakdown>> = None;
+    for rate in ["0.01/s", "0.03/s", "0.1/s", "0.3/s"] {
+        let c = costs(&base("2 Mbps", "").replace(
+            "arrival_rate = \"0.05/s\"",
+            &format!("arrival_rate = \"{rate}\""),
+        ));
+        if let Some(prev) = &last {
+            for (k, r) in &c {
+                assert!(
+                    r.provider_usd >= prev[k].provider_usd * (1.0 - 1e-12),
+                    "{k}: {} < {} at {rate}",
+                    r.provider_usd,
+                    prev[k].provider_usd
+                );
+            }
+        }
+        last = Some(c);
+    }
+}
+
+#[test]
+fn a_long_horizon_is_billed_month_by_month() {
+    // Constant arrivals, 60 days from an empty swarm: two months; the second month is at the
+    // steady state, so its bill is at least the first's, and the average lies between them.
+    let text = base("10 Mbps", "").replace("horizon = \"10 d\"", "horizon = \"60 d\"");
+    let rec = compare_scenario(&scenario(&text), &RunOptions::default()).expect("runs");
+    let billing = rec.summary.billing.as_ref().expect("billing");
+    assert_relative_eq!(billing.months_simulated, 2.0, max_relative = 1e-12);
+    assert!(!billing.scaled_to_month);
+    let c = rec.summary.costs.as_ref().expect("costs");
+    let monthly_gb = (rec.summary.bytes.server + rec.summary.bytes.peers) / GB / 2.0;
+    // CDN: average of two monthly bills of nearly equal volume ≈ the bill of the average.
+    assert_relative_eq!(
+        c["cdn"].cdn_usd,
+        TierTable::cloudfront_us().cost(monthly_gb),
+        max_relative = 1e-3
+    );
+}
+
+#[test]
+fn economics_keys_are_validated() {
+    let ok = base("1 Mbps", "");
+    assert_eq!(
+        error_of(&ok.replace("[pricing]\n", "[pricing]\norigin = \"isp\"\n")),
+        "bad.toml:21:10: `pricing.origin` must be \"transit\" or \"cdn\" (got \"isp\")"
+    );
+    assert_eq!(
+        error_of(&(ok.clone() + "commit_discount = 1.5\n")),
+        "bad.toml:25:19: `pricing.commit_discount` must be in [0, 1) (got 1.5)"
+    );
+    assert_eq!(
+        error_of(&(ok.clone() + "[incentive]\nmechanism = \"per-byte\"\n")),
+        "bad.toml:25:1: `incentive.price` is missing (required for mechanism \"per-byte\"), e.g. price = \"0.01 $/GB\""
+    );
+    assert_eq!(
+        error_of(&ok.replace("transit = \"2 $/Mbps/month\"", "transit = \"2 $/GB\"")),
+        "bad.toml:21:11: `pricing.transit` = \"2 $/GB\": \"2 $/GB\" is a price per GB, but a price per Mbps per month is expected here (such as \"1.5 $/Mbps/month\")"
+    );
+    let tier = |up: &str, price: &str| {
+        if up.is_empty() {
+            format!("[[pricing.cdn_tier]]\nprice = \"{price}\"\n")
+        } else {
+            format!("[[pricing.cdn_tier]]\nup_to = \"{up}\"\nprice = \"{price}\"\n")
+        }
+    };
+    assert_eq!(
+        error_of(&(ok.clone() + &tier("10 TiB", "0.085 $/GB") + &tier("5 TiB", "0.08 $/GB"))),
+        "bad.toml:29:9: `pricing.cdn_tier[1].up_to`: the last tier applies above every bound, so it has no `up_to` (got \"5 TiB\")"
+    );
+    let err = error_of(
+        &(ok.clone()
+            + &tier("10 TiB", "0.085 $/GB")
+            + &tier("5 TiB", "0.08 $/GB")
+            + &tier("", "0.06 $/GB")),
+    );
+    assert_eq!(
+        err,
+        "bad.toml:25:1: `pricing.cdn_tier`: tier 1: `up_to` (in billing GB of 2^30 bytes) must be finite and > 10240 GB (the bound of tier 0): bounds are cumulative and strictly increasing (got 5120)"
+    );
+    // A valid custom table prices the CDN.
+    let c = costs(&(ok + &tier("1 TiB", "0.1 $/GB") + &tier("", "0.05 $/GB")));
+    assert!(c["cdn"].cdn_usd > 0.0);
+}
