@@ -15,11 +15,12 @@ use crate::units::{format_quantity, Dimension};
 
 /// Fluid models of peer-assisted content delivery.
 ///
-/// With no command, runs the built-in default scenario (a video that goes viral).
+/// With no command, runs `compare` on the built-in default scenario (a video that goes viral
+/// on a small publisher's site).
 #[derive(Debug, Parser)]
 #[command(name = "peerfluid", version, about, long_about = None)]
 pub struct Cli {
-    /// What to do (default: `run` on the built-in scenario).
+    /// What to do (default: `compare` on the built-in scenario).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -74,12 +75,13 @@ pub enum MethodArg {
 /// Run the command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        // The main job: the built-in default scenario, simulated and priced.
         None => run_cmd(
             RunArgs {
                 points: 500,
                 ..RunArgs::default()
             },
-            false,
+            true,
         ),
         Some(Command::Run(args)) => run_cmd(args, false),
         Some(Command::Compare(args)) => run_cmd(args, true),
