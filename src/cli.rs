@@ -125,6 +125,16 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
         if let Some(costs) = &record.summary.costs {
             write!(stdout, "{}", cost_table(&record.summary, costs))?;
         }
+        if let Some(classes) = &record.summary.peer_classes {
+            writeln!(stdout, "  peers per class (p2p and hybrid), per month:")?;
+            for c in classes {
+                writeln!(
+                    stdout,
+                    "    {:<10} upload {:>12.1} GB, {:>10.1} peer-hours: income ${:.2} - energy ${:.2} - upload value ${:.2} = net ${:.2}",
+                    c.name, c.upload_gb, c.peer_hours, c.income_usd, c.energy_usd, c.upload_value_usd, c.net_usd
+                )?;
+            }
+        }
         writeln!(stdout, "results:")?;
         for p in &written {
             writeln!(stdout, "  {}", p.display())?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::cost::ledger::{self, CostBreakdown, Demand};
+use crate::cost::ledger::{self, ClassDemand, ClassLedger, CostBreakdown, Demand};
 use crate::scenario::Origin;
 
 use crate::error::ModelError;
@@ -92,6 +92,9 @@ pub struct Summary {
     /// `p2p`, `hybrid`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub costs: Option<BTreeMap<&'static str, CostBreakdown>>,
+    /// `compare` only: the peers' monthly ledger per class (in `p2p` and `hybrid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_classes: Option<Vec<ClassLedger>>,
     /// `compare` only: how the horizon was billed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing: Option<Billing>,
@@ -345,6 +348,25 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
                     .sum()
             })
             .collect(),
+        classes: s
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClassDemand {
+                name: c.name.clone(),
+                online_seconds: traj
+                    .states()
+                    .map(|z| z[model.ix_leecher_time(i)] + z[model.ix_seed_time(i)])
+                    .collect(),
+                capacity_bits: traj
+                    .states()
+                    .map(|z| {
+                        c.upload
+                            * (model.eta * z[model.ix_leecher_time(i)] + z[model.ix_seed_time(i)])
+                    })
+                    .collect(),
+            })
+            .collect(),
     };
     let end = traj.last();
     let arrived = end[model.ix_arrivals()];
@@ -435,6 +457,7 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         classes,
         solver: traj.stats.clone(),
         costs: None,
+        peer_classes: None,
         billing: None,
     };
     Ok(RunRecord {
@@ -461,6 +484,7 @@ pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRe
         },
     });
     rec.summary.costs = Some(rows.into_iter().map(|r| (r.architecture, r)).collect());
+    rec.summary.peer_classes = Some(ledger::class_ledgers(s, &rec.demand));
     Ok(rec)
 }
 

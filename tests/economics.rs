@@ -197,3 +197,35 @@ fn economics_keys_are_validated() {
     let c = costs(&(ok + &tier("1 TiB", "0.1 $/GB") + &tier("", "0.05 $/GB")));
     assert!(c["cdn"].cdn_usd > 0.0);
 }
+
+#[test]
+fn class_ledgers_sum_to_the_peers_totals() {
+    let text = base("1 Mbps", "[incentive]\nmechanism = \"per-byte\"\nprice = \"0.01 $/GB\"\n").replace(
+        "[peers]\nupload = \"1 Mbps\"\ndownload = \"50 Mbps\"\n",
+        "[[peers.class]]\nname = \"dsl\"\nshare = 0.6\nupload = \"1 Mbps\"\ndownload = \"16 Mbps\"\n\
+         [[peers.class]]\nname = \"fibre\"\nshare = 0.4\nupload = \"100 Mbps\"\ndownload = \"500 Mbps\"\n",
+    );
+    let rec = compare_scenario(&scenario(&text), &RunOptions::default()).expect("runs");
+    let c = rec.summary.costs.as_ref().expect("costs");
+    let classes = rec.summary.peer_classes.as_ref().expect("class ledgers");
+    assert_eq!(classes.len(), 2);
+    let sum =
+        |f: fn(&peerfluid::cost::ledger::ClassLedger) -> f64| classes.iter().map(f).sum::<f64>();
+    assert_relative_eq!(
+        sum(|l| l.upload_gb),
+        c["p2p"].isp_uplink_gb,
+        max_relative = MONEY_RTOL
+    );
+    assert_relative_eq!(
+        sum(|l| l.income_usd),
+        c["p2p"].payments_usd,
+        max_relative = MONEY_RTOL
+    );
+    assert_relative_eq!(
+        sum(|l| l.energy_usd + l.upload_value_usd),
+        c["p2p"].peers_cost_usd,
+        max_relative = MONEY_RTOL
+    );
+    // Fibre offers 100× the upload per peer: it serves most of the bytes.
+    assert!(classes[1].upload_gb > classes[0].upload_gb);
+}

@@ -30,6 +30,40 @@ pub struct Demand {
     pub peer_bytes: Vec<Bytes>,
     /// Cumulative peer-seconds online (leeching + seeding), all classes.
     pub peer_seconds: Vec<f64>,
+    /// Per class: name, cumulative seconds online, and cumulative upload capacity offered
+    /// (bits: upload × (η ∫x + ∫y)), on the output grid.
+    pub classes: Vec<ClassDemand>,
+}
+
+/// One peer class's running totals.
+#[derive(Debug, Clone)]
+pub struct ClassDemand {
+    /// Class name.
+    pub name: String,
+    /// Cumulative peer-seconds online (leeching + seeding).
+    pub online_seconds: Vec<f64>,
+    /// Cumulative upload capacity offered, bits.
+    pub capacity_bits: Vec<f64>,
+}
+
+/// A peer class's monthly ledger in an architecture where peers upload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassLedger {
+    /// Class name.
+    pub name: String,
+    /// GB per month the class uploads (its share of the peers' bytes, in proportion to the
+    /// upload capacity it offers: peers' upload is pooled).
+    pub upload_gb: f64,
+    /// Peer-hours per month online.
+    pub peer_hours: f64,
+    /// Energy cost, $/month.
+    pub energy_usd: Usd,
+    /// Value of the upload to the class, $/month.
+    pub upload_value_usd: Usd,
+    /// Income (payments), $/month.
+    pub income_usd: Usd,
+    /// Net: income − energy − upload value, $/month (positive: the class gains).
+    pub net_usd: Usd,
 }
 
 /// One architecture's average monthly bill and its parts (US dollars per month).
@@ -137,6 +171,8 @@ struct Month {
     server_p95_mbps: f64,
     served_peak_mbps: f64,
     server_peak_mbps: f64,
+    /// Per class: (share of peer bytes, peer-hours), scaled to a month.
+    classes: Vec<(f64, f64)>,
 }
 
 fn months(d: &Demand, month: Seconds) -> Vec<Month> {
@@ -170,6 +206,18 @@ fn months(d: &Demand, month: Seconds) -> Vec<Month> {
                 server_p95_mbps: p95(&d.server_bps),
                 served_peak_mbps: peak(&d.served_bps),
                 server_peak_mbps: peak(&d.server_bps),
+                classes: {
+                    let caps: Vec<f64> = d.classes.iter().map(|c| diff(&c.capacity_bits)).collect();
+                    let total: f64 = caps.iter().sum();
+                    d.classes
+                        .iter()
+                        .zip(&caps)
+                        .map(|(c, cap)| {
+                            let share = if total > 0.0 { cap / total } else { 0.0 };
+                            (share, diff(&c.online_seconds) / 3600.0)
+                        })
+                        .collect()
+                },
             }
         })
         .collect()
@@ -308,6 +356,46 @@ impl CostModel for Hybrid {
     }
 }
 
+/// The peers' ledger per class, per month, in an architecture where peers upload (the same in
+/// `p2p` and `hybrid`: only who serves the residual differs).
+pub fn class_ledgers(s: &Scenario, d: &Demand) -> Vec<ClassLedger> {
+    let ms = months(d, s.pricing.billing_month);
+    let total_fraction: f64 = ms
+        .iter()
+        .map(|m| m.fraction)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
+    let price = match s.incentive {
+        Incentive::None => 0.0,
+        Incentive::PerByte { price } => price,
+    };
+    d.classes
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let (mut gb, mut hours) = (0.0, 0.0);
+            for m in &ms {
+                let w = m.fraction / total_fraction;
+                let (share, h) = m.classes.get(k).copied().unwrap_or((0.0, 0.0));
+                gb += w * share * m.peer_gb;
+                hours += w * h;
+            }
+            let energy = energy_cost(s.peer_cost.power, hours, s.peer_cost.electricity);
+            let value = s.peer_cost.upload_value * gb;
+            let income = price * gb;
+            ClassLedger {
+                name: c.name.clone(),
+                upload_gb: gb,
+                peer_hours: hours,
+                energy_usd: energy,
+                upload_value_usd: value,
+                income_usd: income,
+                net_usd: income - energy - value,
+            }
+        })
+        .collect()
+}
+
 /// Average monthly bill of every architecture, with savings against client-server and CDN.
 pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
     let ms = months(d, s.pricing.billing_month);
@@ -434,6 +522,18 @@ mod tests {
             server_bytes: t.iter().map(|x| x * GB).collect(),
             peer_bytes: vec![0.0; t.len()],
             peer_seconds: t.iter().map(|x| 3600.0 * x).collect(),
+            classes: vec![
+                ClassDemand {
+                    name: "a".into(),
+                    online_seconds: t.iter().map(|x| 3600.0 * x).collect(),
+                    capacity_bits: t.iter().map(|x| 3.0 * x).collect(),
+                },
+                ClassDemand {
+                    name: "b".into(),
+                    online_seconds: vec![0.0; t.len()],
+                    capacity_bits: t.iter().map(|x| x * 1.0).collect(),
+                },
+            ],
             t,
         };
         let ms = months(&d, month);
@@ -443,6 +543,9 @@ mod tests {
             assert_relative_eq!(m.served_gb, 100.0, max_relative = 1e-12);
             assert_relative_eq!(m.peer_hours, 100.0, max_relative = 1e-12);
             assert_relative_eq!(m.server_p95_mbps, 8.0 * GB / 1e6, max_relative = 1e-12);
+            // class a offers 3/4 of the upload capacity and all the online time
+            assert_relative_eq!(m.classes[0].0, 0.75, max_relative = 1e-12);
+            assert_relative_eq!(m.classes[0].1, 100.0, max_relative = 1e-12);
         }
     }
 }
