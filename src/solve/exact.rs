@@ -538,14 +538,19 @@ fn fast_steps<const Q: usize, const NC: usize>(
     let mut cv = [0.0; NC];
     cv.copy_from_slice(c);
     let h = piece.h_std;
+    // Guard values and rates at the start of the step; each step's end values (ĝᵀE p) become
+    // the next step's start values, so only two dot products per guard are needed.
+    let mut start: [f64; 4] =
+        std::array::from_fn(|r| if r < 2 * ng { dotq(&gv[r], &pv) } else { 0.0 });
     while *i <= points {
         let target = t_end * *i as f64 / points as f64;
         if target > seg_end {
             break;
         }
+        let end: [f64; 4] =
+            std::array::from_fn(|r| if r < 2 * ng { dotq(&ge[r], &pv) } else { 0.0 });
         let suspect = (0..ng).any(|j| {
-            let (ga, gb) = (dotq(&gv[j], &pv), dotq(&ge[j], &pv));
-            let (sa, sb) = (dotq(&gv[ng + j], &pv), dotq(&ge[ng + j], &pv));
+            let (ga, gb, sa, sb) = (start[j], end[j], start[ng + j], end[ng + j]);
             gb < 0.0 || (sa < 0.0 && sb > 0.0 && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
         });
         if suspect {
@@ -555,9 +560,8 @@ fn fast_steps<const Q: usize, const NC: usize>(
         for (ci, fr) in cv.iter_mut().zip(&f) {
             *ci += dotq(fr, &pv);
         }
-        if !pn.iter().all(|v| v.is_finite()) {
-            break;
-        }
+        // (Non-finite values are caught by the check over the whole trajectory at the end.)
+        start = end;
         pv = pn;
         match nd {
             2 => {
@@ -768,6 +772,9 @@ pub(super) fn integrate(
         t = target;
         traj.push_parts(target, &p[..nd], &c);
         i += 1;
+    }
+    if let Some(i) = traj.states().position(|z| z.iter().any(|v| !v.is_finite())) {
+        return Err(SolveError::NonFinite { t: traj.t[i] });
     }
     traj.stats = stats;
     Ok(traj)
