@@ -1,0 +1,25 @@
+//! Deterministic cost per solve, for callgrind (the VM's wall-clock speed drifts between runs):
+//! `CASE=a|b|s N=101 valgrind --tool=callgrind ./target/release/examples/count`, minus the same
+//! with N=1, divided by 100, is the instruction count of one solve (`DOPRI=1` for Dopri5).
+use peerfluid::run::swarm_of;
+use peerfluid::scenario::Scenario;
+use peerfluid::solve::{integrate, Method, SolverSettings};
+fn main() {
+    let case = std::env::var("CASE").unwrap_or_default();
+    let (up, down, res, eta, s, lam) = match case.as_str() {
+        "a" => (4.0, 8.0, 50.0, 0.9, 0.0, 1.0),
+        "b" => (0.16, 0.8, 20.0, 1.0, 0.0, 1.0),
+        _ => (0.16, 0.8, 20.0, 1.0, 1.6, 1.0),
+    };
+    let text = format!("name=\"q\"\n[content]\nsize=1\n[demand]\narrival_rate={lam:?}\n[swarm]\nefficiency={eta:?}\nabort_rate=0.001\nseed_residence={res:?}\n[peers]\nupload={up:?}\ndownload={down:?}\n[server]\ncapacity={s:?}\n");
+    let sc = Scenario::from_toml(&text, "x", None).expect("valid");
+    let m = swarm_of(&sc);
+    let ss = m.steady_states(lam).expect("steady");
+    let (slow, _) = m.slowest_rate(&ss[0]);
+    let mut set = SolverSettings::new(20.0 / slow);
+    set.method = if std::env::var("DOPRI").is_ok() { Method::Dopri5 } else { Method::Exact };
+    let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let mut acc = 0.0;
+    for _ in 0..n { acc += integrate(&m, &set).expect("solves").last()[0]; }
+    println!("{acc}");
+}
