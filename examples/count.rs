@@ -17,9 +17,18 @@ fn main() {
     let ss = m.steady_states(lam).expect("steady");
     let (slow, _) = m.slowest_rate(&ss[0]);
     let mut set = SolverSettings::new(20.0 / slow);
-    set.method = if std::env::var("DOPRI").is_ok() { Method::Dopri5 } else { Method::Exact };
-    let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    set.method = if std::env::var("DOPRI").is_ok() {
+        Method::Dopri5
+    } else {
+        Method::Exact
+    };
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     let mut acc = 0.0;
-    for _ in 0..n { acc += integrate(&m, &set).expect("solves").last()[0]; }
+    for _ in 0..n {
+        acc += integrate(&m, &set).expect("solves").last()[0];
+    }
     println!("{acc}");
 }

@@ -113,6 +113,8 @@ fn cdn_bill_is_the_tier_table_on_the_monthly_volume() {
 }
 
 #[test]
+/// Regression on one scenario where every architecture, peer-assisted ones included, costs more
+/// as demand rises (the general property, for the origin-only ones, is in `props`).
 fn cost_never_falls_as_demand_rises() {
     let mut last: Option<BTreeMap<&'static str, CostBreakdown>> = None;
     for rate in ["0.01/s", "0.03/s", "0.1/s", "0.3/s"] {
@@ -228,4 +230,55 @@ fn class_ledgers_sum_to_the_peers_totals() {
     );
     // Fibre offers 100× the upload per peer: it serves most of the bytes.
     assert!(classes[1].upload_gb > classes[0].upload_gb);
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text(rate: f64, upload: f64, transit: f64, price: f64, origin: &str) -> String {
+        format!(
+            "name = \"p\"\nhorizon = \"3 d\"\n[content]\nsize = \"500 MB\"\n[demand]\narrival_rate = {rate:?}\n\
+             [swarm]\nefficiency = 0.9\nabort_rate = \"0.2/h\"\nseed_residence = \"20 min\"\n\
+             [peers]\nupload = {:?}\ndownload = \"100 Mbps\"\n[peers.cost]\npower = \"8 W\"\n\
+             [server]\ncapacity = \"5 Gbps\"\n[pricing]\norigin = \"{origin}\"\ntransit = \"{transit} $/Mbps/month\"\n\
+             [incentive]\nmechanism = \"per-byte\"\nprice = \"{price} $/GB\"\n",
+            upload * 1e6
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24),
+            ..ProptestConfig::default()
+        })]
+
+        /// Savings never exceed 100 %, net ≤ gross, the ledger balances, and the origin-only
+        /// architectures never cost less when demand doubles. (Peer-assisted ones may: more
+        /// demand brings more uploaders, the self-scaling the paper is about.)
+        #[test]
+        fn ledger_identities_and_monotone_baselines(
+            rate in 0.005f64..0.5,
+            upload in 0.0f64..50.0,
+            transit in 0.1f64..50.0,
+            price in 0.0f64..0.1,
+            cdn_origin in any::<bool>(),
+        ) {
+            let origin = if cdn_origin { "cdn" } else { "transit" };
+            let one = costs(&text(rate, upload, transit, price, origin));
+            let two = costs(&text(2.0 * rate, upload, transit, price, origin));
+            for c in [&one, &two] {
+                for r in c.values() {
+                    prop_assert!(r.gross_saving <= 1.0 + 1e-12 && r.net_saving <= r.gross_saving + 1e-12);
+                    prop_assert!((r.payments_usd - r.peers_income_usd).abs() <= 1e-9 * r.payments_usd.max(1.0));
+                    let parts = r.transit_usd + r.egress_usd + r.capacity_usd + r.cdn_usd + r.payments_usd + r.tracker_usd;
+                    prop_assert!((r.provider_usd - parts).abs() <= 1e-9 * parts.max(1.0));
+                }
+            }
+            for arch in ["client_server", "cdn"] {
+                prop_assert!(two[arch].provider_usd >= one[arch].provider_usd * (1.0 - 1e-12),
+                    "{arch}: {} then {}", one[arch].provider_usd, two[arch].provider_usd);
+            }
+        }
+    }
 }
