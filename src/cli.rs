@@ -58,6 +58,9 @@ pub struct RunArgs {
     /// Integration method.
     #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     pub method: MethodArg,
+    /// Do not draw the figures (SVG and PNG).
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 /// `--method`.
@@ -114,7 +117,7 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
     let dir = args
         .out
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
-    let written = output::write_run(&dir, &record)
+    let written = output::write_run(&dir, &record, !args.no_plots)
         .with_context(|| format!("writing results of '{}'", scenario.name))?;
     let mut stdout = std::io::stdout().lock();
     if args.json {

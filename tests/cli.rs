@@ -39,7 +39,7 @@ fn no_arguments_runs_the_builtin_default_and_says_where() {
 fn run_writes_timeseries_and_summary() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = peerfluid()
-        .args(["run", "--points", "50", "--out"])
+        .args(["run", "--points", "50", "--no-plots", "--out"])
         .arg(dir.path())
         .arg(scenario("dsl-fibre.toml"))
         .output()
@@ -309,4 +309,42 @@ fn compare_writes_costs_and_prints_the_table() {
         }
     }
     assert!(json["billing"]["scaled_to_month"].is_boolean());
+}
+
+/// PNG width and height from the IHDR chunk.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    (be(16), be(20))
+}
+
+#[test]
+fn figures_are_drawn_with_titles_and_axis_labels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .args(["compare", "--points", "100", "--out"])
+        .arg(dir.path())
+        .arg(scenario("upload-limited.toml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    for name in ["populations", "rates", "costs"] {
+        let png = std::fs::read(dir.path().join(format!("{name}.png"))).expect("png");
+        assert_eq!(png_size(&png), (1200, 800), "{name}.png");
+        // A blank 1200x800 PNG compresses to a few hundred bytes; a drawn figure does not.
+        assert!(
+            png.len() > 20_000,
+            "{name}.png looks blank ({} bytes)",
+            png.len()
+        );
+        let svg = std::fs::read_to_string(dir.path().join(format!("{name}.svg"))).expect("svg");
+        assert!(svg.contains("upload-limited:"), "{name}.svg has its title");
+    }
+    let svg = std::fs::read_to_string(dir.path().join("populations.svg")).expect("svg");
+    assert!(
+        svg.contains("time (hours)") && svg.contains("peers in the swarm"),
+        "axis label and title"
+    );
+    let svg = std::fs::read_to_string(dir.path().join("costs.svg")).expect("svg");
+    assert!(svg.contains("US dollars per month") && svg.contains("hybrid") && svg.contains("net "));
 }

@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod plot;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -46,6 +47,31 @@ impl Staged {
         Ok(staged)
     }
 
+    /// Stage `dest` by letting `render` write a temporary sibling path that keeps `dest`'s
+    /// extension (for writers that choose the format by extension, like plotters' PNG).
+    pub fn render(
+        dest: &Path,
+        render: impl FnOnce(&Path) -> Result<(), OutputError>,
+    ) -> Result<Self, OutputError> {
+        let name = dest
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let tmp = dest.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
+        let staged = Self {
+            tmp: tmp.clone(),
+            dest: dest.to_path_buf(),
+            committed: false,
+        };
+        render(&tmp)?;
+        if !tmp.is_file() {
+            return Err(OutputError::Io {
+                path: dest.to_path_buf(),
+                source: std::io::Error::other("the figure was not written"),
+            });
+        }
+        Ok(staged)
+    }
+
     /// Rename into place.
     pub fn commit(mut self) -> Result<PathBuf, OutputError> {
         std::fs::rename(&self.tmp, &self.dest).map_err(|source| OutputError::Io {
@@ -65,10 +91,10 @@ impl Drop for Staged {
     }
 }
 
-/// Write `timeseries.csv` and `summary.json` of a run (and `costs.csv` after `compare`) into
-/// `dir` (created if missing).
+/// Write `timeseries.csv` and `summary.json` of a run (`costs.csv` after `compare`, and the
+/// figures unless `plots` is false) into `dir` (created if missing).
 /// Returns the paths written.
-pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<Vec<PathBuf>, OutputError> {
+pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf>, OutputError> {
     std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
         path: dir.to_path_buf(),
         source,
@@ -77,6 +103,9 @@ pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<Vec<PathBuf>, OutputErro
         csv::stage_timeseries(&dir.join("timeseries.csv"), &rec.columns, &rec.rows)?,
         json::stage_summary(&dir.join("summary.json"), &rec.summary)?,
     ];
+    if plots {
+        staged.extend(plot::stage_plots(dir, rec)?);
+    }
     if let Some(costs) = &rec.summary.costs {
         let rows: Vec<_> = ["client_server", "cdn", "p2p", "hybrid"]
             .iter()
