@@ -120,3 +120,33 @@ pub enum OutputError {
         source: serde_json::Error,
     },
 }
+
+/// An incentive computation cannot be done with these inputs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MechanismError {
+    /// A parameter is outside its range.
+    #[error("{what} = {value} is out of range: {allowed}")]
+    OutOfRange {
+        /// Which parameter (a flag or key name).
+        what: String,
+        /// The value given.
+        value: f64,
+        /// The allowed range, in words.
+        allowed: String,
+    },
+    /// The game is too large for the exact method asked for.
+    #[error("{what}: {size} is too large for exact computation (limit {limit}); {hint}")]
+    TooLarge {
+        /// Which computation.
+        what: String,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+        /// What to do instead.
+        hint: String,
+    },
+    /// The swarm under the mechanism has no steady state or the equilibrium search failed.
+    #[error("{0}")]
+    Equilibrium(String),
+}

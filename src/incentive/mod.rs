@@ -1,0 +1,40 @@
+//! Incentives: what peers should be paid (cooperative game, fluid Shapley value) and what they
+//! do when they choose for themselves (participation equilibrium), and the provider's best
+//! offer. Card: `models/incentives.md`.
+//!
+//! The cooperative game: players are the provider P and N peers; peer i of class c brings
+//! resource r_i. The provider's cost of serving all N users when the peers of S help is
+//! C(S) = N·Ω(x_S), where x_S\[c\] = (resource of the class-c peers in S) / N. The worth of a
+//! coalition is v(S) = C(∅) − C(S) if P ∈ S and 0 otherwise. Every game is described by its
+//! per-user cost function Ω through [`CostPerUser`].
+
+pub mod core;
+pub mod game;
+pub mod multi;
+pub mod shapley;
+
+/// Ω: the provider's cost per user as a function of the peer resource per user brought by
+/// each class (`x[c]` = resource of class c per user of the whole population).
+pub trait CostPerUser: Sync {
+    /// Number of peer classes K (length of `x`).
+    fn classes(&self) -> usize;
+    /// Ω(x), $ (or any money unit) per user.
+    fn omega(&self, x: &[f64]) -> f64;
+    /// ∂Ω/∂x_c at `x` into `g`. The default is a central difference with a relative step.
+    fn gradient(&self, x: &[f64], g: &mut [f64]) {
+        let mut z = x.to_vec();
+        for c in 0..x.len() {
+            let h = 1e-6 * x[c].abs().max(1e-6);
+            z[c] = x[c] + h;
+            let up = self.omega(&z);
+            z[c] = (x[c] - h).max(0.0);
+            let down = self.omega(&z);
+            g[c] = (up - down) / (x[c] + h - z[c]);
+            z[c] = x[c];
+        }
+    }
+    /// The t in (0, 1) where t ↦ Ω(t·x̄) is not smooth (integration breakpoints); default none.
+    fn kinks(&self, _xbar: &[f64]) -> Vec<f64> {
+        Vec::new()
+    }
+}
