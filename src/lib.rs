@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod cost;
 pub mod error;
+pub mod incentive;
 pub mod model;
 pub mod output;
 pub mod run;

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::cost::ledger::{self, ClassDemand, ClassLedger, CostBreakdown, Demand};
+use crate::cost::ledger::{self, ClassDemand, ClassLedger, CostBreakdown, Demand, PaymentRule};
 use crate::scenario::Origin;
 
 use crate::error::ModelError;
-use crate::model::swarm::{SteadyState, Swarm, SwarmClass};
+use crate::incentive::{self, plan::Plan};
+use crate::model::swarm::{SteadyState, Swarm, OPTED_OUT_SUFFIX};
 use crate::model::{ArrivalProfile, FluidModel};
 use crate::scenario::Scenario;
 use crate::solve::{self, Method, SolveStats, SolverSettings, Trajectory};
@@ -95,6 +96,10 @@ pub struct Summary {
     /// `compare` only: the peers' monthly ledger per class (in `p2p` and `hybrid`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_classes: Option<Vec<ClassLedger>>,
+    /// The incentive: participation, payments, equilibria, best payment, Shapley value
+    /// (absent when peers are not paid and nobody decides).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incentive: Option<incentive::plan::IncentiveReport>,
     /// `compare` only: how the horizon was billed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing: Option<Billing>,
@@ -211,32 +216,20 @@ pub struct ClassSummary {
     pub seed_hours: f64,
 }
 
-/// Build the swarm model of a scenario (rates in files/s).
-pub fn swarm_of(s: &Scenario) -> Swarm {
-    let bits = s.content.size * 8.0;
-    let classes = s
-        .classes
-        .iter()
-        .map(|c| SwarmClass {
-            name: c.name.clone(),
-            share: c.share,
-            c: c.download / bits,
-            mu: c.upload / bits,
-            theta: c.abort_rate,
-            gamma: (c.seed_residence > 0.0).then(|| 1.0 / c.seed_residence),
-        })
-        .collect();
-    Swarm::new(
-        classes,
-        s.swarm.efficiency,
-        s.server.capacity / bits,
-        s.demand.arrival.clone(),
-        bits,
-    )
+pub use crate::model::swarm::swarm_of;
+
+/// Run a scenario: settle its incentive (who shares, how they are paid), then solve the swarm
+/// with the sharers and non-sharers as separate classes.
+pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+    let plan = incentive::plan::plan(s)
+        .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': incentives", s.name)))?;
+    let split = s.with_participation(&plan.participation);
+    let mut rec = run_model(&split, opts, &plan)?;
+    rec.summary.incentive = plan.report;
+    Ok(rec)
 }
 
-/// Run a scenario.
-pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<RunRecord> {
     let model = swarm_of(s);
     let (ref_rate, basis) = s.demand.arrival.reference_rate();
     let steady = model.steady_states(ref_rate);
@@ -365,8 +358,22 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
                             * (model.eta * z[model.ix_leecher_time(i)] + z[model.ix_seed_time(i)])
                     })
                     .collect(),
+                downloads: traj
+                    .states()
+                    .map(|z| z[model.ix_arrivals()] * c.share)
+                    .collect(),
+                shares: c.upload > 0.0,
+                price_per_gb_offered: if c.upload > 0.0 {
+                    plan.offered_price(&c.name)
+                } else {
+                    0.0
+                },
             })
             .collect(),
+        payments: PaymentRule {
+            per_gb_uploaded: plan.per_gb_uploaded,
+            per_download: plan.per_download,
+        },
     };
     let end = traj.last();
     let arrived = end[model.ix_arrivals()];
@@ -459,6 +466,7 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         costs: None,
         peer_classes: None,
         billing: None,
+        incentive: None,
     };
     Ok(RunRecord {
         demand,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::billing::{percentile_95, resample_5min};
 use super::energy::energy_cost;
 use super::tiers::GB;
-use crate::scenario::{Incentive, Origin, Scenario};
+use crate::scenario::{Origin, Scenario};
 use crate::units::{Bytes, Seconds, Usd};
 
 /// What a run delivered, on its output grid.
@@ -33,6 +33,18 @@ pub struct Demand {
     /// Per class: name, cumulative seconds online, and cumulative upload capacity offered
     /// (bits: upload × (η ∫x + ∫y)), on the output grid.
     pub classes: Vec<ClassDemand>,
+    /// How peers are paid (resolved from the mechanism by `run`).
+    pub payments: PaymentRule,
+}
+
+/// How sharing peers are paid: per GB uploaded and per download (a discount); the Shapley
+/// mechanism's price per GB of capacity offered is per class ([`ClassDemand`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PaymentRule {
+    /// $ per GB uploaded.
+    pub per_gb_uploaded: f64,
+    /// $ per download started by a sharing peer.
+    pub per_download: f64,
 }
 
 /// One peer class's running totals.
@@ -44,6 +56,13 @@ pub struct ClassDemand {
     pub online_seconds: Vec<f64>,
     /// Cumulative upload capacity offered, bits.
     pub capacity_bits: Vec<f64>,
+    /// Cumulative downloads started (arrivals) of the class.
+    pub downloads: Vec<f64>,
+    /// Whether the class's peers share (upload); peers who opted out are paid nothing.
+    pub shares: bool,
+    /// $ per GB of upload capacity offered (the Shapley mechanism pays for what a peer
+    /// brings); 0 otherwise.
+    pub price_per_gb_offered: f64,
 }
 
 /// A peer class's monthly ledger in an architecture where peers upload.
@@ -171,8 +190,33 @@ struct Month {
     server_p95_mbps: f64,
     served_peak_mbps: f64,
     server_peak_mbps: f64,
-    /// Per class: (share of peer bytes, peer-hours), scaled to a month.
-    classes: Vec<(f64, f64)>,
+    /// Per class, scaled to a month.
+    classes: Vec<MonthClass>,
+}
+
+/// One class's quantities in a billing window, scaled to a month.
+#[derive(Debug, Clone, Copy, Default)]
+struct MonthClass {
+    /// Share of the peers' bytes (in proportion to the capacity offered).
+    share: f64,
+    /// Peer-hours online.
+    hours: f64,
+    /// Paid for the upload capacity offered, $.
+    offered_usd: f64,
+    /// Downloads started by sharing peers.
+    paid_downloads: f64,
+}
+
+impl Month {
+    /// What the peers are paid this month under `rule`, per class.
+    fn class_payments(&self, rule: &PaymentRule) -> impl Iterator<Item = f64> + '_ {
+        let rule = *rule;
+        self.classes.iter().map(move |c| {
+            rule.per_gb_uploaded * c.share * self.peer_gb
+                + c.offered_usd
+                + rule.per_download * c.paid_downloads
+        })
+    }
 }
 
 fn months(d: &Demand, month: Seconds) -> Vec<Month> {
@@ -212,9 +256,11 @@ fn months(d: &Demand, month: Seconds) -> Vec<Month> {
                     d.classes
                         .iter()
                         .zip(&caps)
-                        .map(|(c, cap)| {
-                            let share = if total > 0.0 { cap / total } else { 0.0 };
-                            (share, diff(&c.online_seconds) / 3600.0)
+                        .map(|(c, cap)| MonthClass {
+                            share: if total > 0.0 { cap / total } else { 0.0 },
+                            hours: diff(&c.online_seconds) / 3600.0,
+                            offered_usd: c.price_per_gb_offered * cap / 8.0 / GB,
+                            paid_downloads: if c.shares { diff(&c.downloads) } else { 0.0 },
                         })
                         .collect()
                 },
@@ -253,6 +299,8 @@ pub struct MonthView {
     pub served_peak_mbps: f64,
     /// Peak of the peer-assisted origin, Mbps.
     pub server_peak_mbps: f64,
+    /// What the peers are paid (all classes).
+    pub payments: Usd,
 }
 
 /// The provider's bill for one month, by part.
@@ -278,11 +326,26 @@ fn transit_bill(s: &Scenario, gb: f64, p95: f64, peak: f64) -> Bill {
     }
 }
 
+/// What the peer-assisted origin (transit or CDN, as the scenario says) costs for a month's
+/// volume `gb`, 95th-percentile rate and peak rate (Mbps), before payments and tracker.
+pub fn origin_usd(s: &Scenario, gb: f64, p95_mbps: f64, peak_mbps: f64) -> Usd {
+    let b = origin_bill(s, gb, p95_mbps, peak_mbps);
+    b.transit + b.egress + b.capacity + b.cdn
+}
+
+fn origin_bill(s: &Scenario, gb: f64, p95_mbps: f64, peak_mbps: f64) -> Bill {
+    match s.pricing.origin {
+        Origin::Transit => transit_bill(s, gb, p95_mbps, peak_mbps),
+        Origin::Cdn => Bill {
+            cdn: s.pricing.cdn.cost(gb),
+            origin_gb: gb,
+            ..Bill::default()
+        },
+    }
+}
+
 fn peer_extras(s: &Scenario, m: &MonthView, mut b: Bill) -> Bill {
-    b.payments = match s.incentive {
-        Incentive::None => 0.0,
-        Incentive::PerByte { price } => price * m.peer_gb,
-    };
+    b.payments = m.payments;
     b.tracker = s.pricing.tracker_per_peer_hour * m.peer_hours;
     b.uplink_gb = m.peer_gb;
     b
@@ -327,14 +390,7 @@ impl CostModel for PeerAssisted {
         true
     }
     fn bill(&self, s: &Scenario, m: &MonthView) -> Bill {
-        let base = match s.pricing.origin {
-            Origin::Transit => transit_bill(s, m.server_gb, m.server_p95_mbps, m.server_peak_mbps),
-            Origin::Cdn => Bill {
-                cdn: s.pricing.cdn.cost(m.server_gb),
-                origin_gb: m.server_gb,
-                ..Bill::default()
-            },
-        };
+        let base = origin_bill(s, m.server_gb, m.server_p95_mbps, m.server_peak_mbps);
         peer_extras(s, m, base)
     }
 }
@@ -365,24 +421,20 @@ pub fn class_ledgers(s: &Scenario, d: &Demand) -> Vec<ClassLedger> {
         .map(|m| m.fraction)
         .sum::<f64>()
         .max(f64::MIN_POSITIVE);
-    let price = match s.incentive {
-        Incentive::None => 0.0,
-        Incentive::PerByte { price } => price,
-    };
     d.classes
         .iter()
         .enumerate()
         .map(|(k, c)| {
-            let (mut gb, mut hours) = (0.0, 0.0);
+            let (mut gb, mut hours, mut income) = (0.0, 0.0, 0.0);
             for m in &ms {
                 let w = m.fraction / total_fraction;
-                let (share, h) = m.classes.get(k).copied().unwrap_or((0.0, 0.0));
-                gb += w * share * m.peer_gb;
-                hours += w * h;
+                let mc = m.classes.get(k).copied().unwrap_or_default();
+                gb += w * mc.share * m.peer_gb;
+                hours += w * mc.hours;
+                income += w * m.class_payments(&d.payments).nth(k).unwrap_or(0.0);
             }
             let energy = energy_cost(s.peer_cost.power, hours, s.peer_cost.electricity);
             let value = s.peer_cost.upload_value * gb;
-            let income = price * gb;
             ClassLedger {
                 name: c.name.clone(),
                 upload_gb: gb,
@@ -422,6 +474,7 @@ pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
                     server_p95_mbps: m.server_p95_mbps,
                     served_peak_mbps: m.served_peak_mbps,
                     server_peak_mbps: m.server_peak_mbps,
+                    payments: m.class_payments(&d.payments).sum(),
                 };
                 let b = model.bill(s, &view);
                 let w = m.fraction / total_fraction;
@@ -527,13 +580,20 @@ mod tests {
                     name: "a".into(),
                     online_seconds: t.iter().map(|x| 3600.0 * x).collect(),
                     capacity_bits: t.iter().map(|x| 3.0 * x).collect(),
+                    downloads: t.clone(),
+                    shares: true,
+                    price_per_gb_offered: 0.0,
                 },
                 ClassDemand {
                     name: "b".into(),
                     online_seconds: vec![0.0; t.len()],
                     capacity_bits: t.iter().map(|x| x * 1.0).collect(),
+                    downloads: t.clone(),
+                    shares: false,
+                    price_per_gb_offered: 0.0,
                 },
             ],
+            payments: PaymentRule::default(),
             t,
         };
         let ms = months(&d, month);
@@ -544,8 +604,10 @@ mod tests {
             assert_relative_eq!(m.peer_hours, 100.0, max_relative = 1e-12);
             assert_relative_eq!(m.server_p95_mbps, 8.0 * GB / 1e6, max_relative = 1e-12);
             // class a offers 3/4 of the upload capacity and all the online time
-            assert_relative_eq!(m.classes[0].0, 0.75, max_relative = 1e-12);
-            assert_relative_eq!(m.classes[0].1, 100.0, max_relative = 1e-12);
+            assert_relative_eq!(m.classes[0].share, 0.75, max_relative = 1e-12);
+            assert_relative_eq!(m.classes[0].hours, 100.0, max_relative = 1e-12);
+            assert_relative_eq!(m.classes[0].paid_downloads, 100.0, max_relative = 1e-12);
+            assert_relative_eq!(m.classes[1].paid_downloads, 0.0);
         }
     }
 }

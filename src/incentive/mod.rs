@@ -8,9 +8,10 @@
 //! coalition is v(S) = C(∅) − C(S) if P ∈ S and 0 otherwise. Every game is described by its
 //! per-user cost function Ω through [`CostPerUser`].
 
-pub mod core;
+pub mod distribution;
+pub mod equilibrium;
 pub mod game;
-pub mod multi;
+pub mod plan;
 pub mod shapley;
 
 /// Ω: the provider's cost per user as a function of the peer resource per user brought by
@@ -36,5 +37,10 @@ pub trait CostPerUser: Sync {
     /// The t in (0, 1) where t ↦ Ω(t·x̄) is not smooth (integration breakpoints); default none.
     fn kinks(&self, _xbar: &[f64]) -> Vec<f64> {
         Vec::new()
+    }
+    /// True when Ω depends on `x` only through Σ_c x_c (then every class has the same fluid
+    /// price and the core search is one-dimensional). Default false (no such promise).
+    fn sum_only(&self) -> bool {
+        false
     }
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cost::tiers::{Tier, TierTable, GB};
 use crate::error::ScenarioError;
+pub use crate::incentive::distribution::CostDistribution;
 use crate::model::ArrivalProfile;
 use crate::units::{
     self, BitsPerSec, Bytes, Dimension, PerSec, Seconds, Usd, UsdPerGb, UsdPerKwh, UsdPerMbpsMonth,
@@ -90,9 +91,28 @@ pub struct Pricing {
     pub tracker_per_peer_hour: Usd,
 }
 
-/// `[incentive]`.
+/// `[incentive]`: what the provider offers peers, and how fast peers respond.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Incentive {
+pub struct Incentive {
+    /// `incentive.mechanism`.
+    pub mechanism: Mechanism,
+    /// `incentive.response_time`, 1/k of the best-response dynamics dq/dt = k (F − q),
+    /// seconds (> 0); default 1 h.
+    pub response_time: Seconds,
+}
+
+impl Default for Incentive {
+    fn default() -> Self {
+        Self {
+            mechanism: Mechanism::None,
+            response_time: 3600.0,
+        }
+    }
+}
+
+/// `incentive.mechanism`: how peers are paid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mechanism {
     /// Peers are not paid.
     None,
     /// Peers are paid per GB they upload.
@@ -100,6 +120,30 @@ pub enum Incentive {
         /// $/GB.
         price: UsdPerGb,
     },
+    /// A flat discount per download for peers who opt in to share.
+    Discount {
+        /// $ per download.
+        amount: Usd,
+    },
+    /// Each sharing peer is paid its fluid Shapley value: the Shapley price per GB of upload
+    /// capacity it offers (computed from the scenario's own costs, `models/incentives.md`).
+    Shapley,
+    /// The provider pays per GB uploaded at the price that minimises its cost once peers have
+    /// responded (Stackelberg; needs a cost distribution so that peers decide).
+    Equilibrium,
+}
+
+impl Mechanism {
+    /// Name as written in scenario files.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::PerByte { .. } => "per-byte",
+            Self::Discount { .. } => "discount",
+            Self::Shapley => "shapley",
+            Self::Equilibrium => "equilibrium",
+        }
+    }
 }
 
 /// `[peers.cost]`: what taking part costs a peer.
@@ -111,6 +155,9 @@ pub struct PeerCost {
     pub electricity: UsdPerKwh,
     /// Value to the peer of a GB of its upload (data caps, wear), $/GB; default 0.
     pub upload_value: UsdPerGb,
+    /// Private cost of sharing, $ per download (`peers.cost.distribution`); default none
+    /// (everybody shares).
+    pub distribution: CostDistribution,
 }
 
 /// `[content]`.
@@ -149,6 +196,8 @@ pub struct PeerClass {
     pub abort_rate: PerSec,
     /// 1/γ, seconds (≥ 0; 0 = seeds leave at once); default 0.
     pub seed_residence: Seconds,
+    /// The class's private cost of sharing (`[peers.class.cost]`, else `[peers.cost]`).
+    pub cost: CostDistribution,
 }
 
 /// `[server]`.
@@ -159,6 +208,34 @@ pub struct Server {
 }
 
 impl Scenario {
+    /// The same scenario when only a share `q[c]` of class c's peers share: a class with
+    /// q < 1 is split into its sharers (same name) and `name-out`, who upload nothing and leave
+    /// on completion (see `models/incentives.md`).
+    pub fn with_participation(&self, q: &[f64]) -> Scenario {
+        use crate::model::swarm::OPTED_OUT_SUFFIX;
+        let mut out = self.clone();
+        out.classes.clear();
+        for (cl, &qc) in self.classes.iter().zip(q) {
+            let qc = qc.clamp(0.0, 1.0);
+            if qc > 0.0 {
+                out.classes.push(PeerClass {
+                    share: cl.share * qc,
+                    ..cl.clone()
+                });
+            }
+            if qc < 1.0 {
+                out.classes.push(PeerClass {
+                    name: format!("{}{OPTED_OUT_SUFFIX}", cl.name),
+                    share: cl.share * (1.0 - qc),
+                    upload: 0.0,
+                    seed_residence: 0.0,
+                    ..cl.clone()
+                });
+            }
+        }
+        out
+    }
+
     /// Read and validate a scenario file.
     pub fn from_path(path: &Path) -> Result<Self, ScenarioError> {
         let label = path.display().to_string();
@@ -364,8 +441,9 @@ impl Ctx<'_> {
         };
 
         let peers = raw.peers.get_ref();
+        let peer_cost = self.peer_cost(peers.cost.as_ref())?;
         let classes = match (&peers.upload, &peers.download, &peers.class) {
-            (None, None, Some(list)) => self.classes(list, abort_rate, seed_residence, raw.peers.span())?,
+            (None, None, Some(list)) => self.classes(list, abort_rate, seed_residence, peer_cost.distribution, raw.peers.span())?,
             (Some(up), Some(down), None) => vec![PeerClass {
                 name: "all".into(),
                 share: 1.0,
@@ -373,6 +451,7 @@ impl Ctx<'_> {
                 download: self.bounded(down, "peers.download", BitRate, 0.0, true, None)?,
                 abort_rate,
                 seed_residence,
+                cost: peer_cost.distribution,
             }],
             (_, _, Some(_)) => {
                 return Err(self.at(
@@ -394,7 +473,14 @@ impl Ctx<'_> {
         };
         let pricing = self.pricing(raw.pricing.as_ref())?;
         let incentive = self.incentive(raw.incentive.as_ref())?;
-        let peer_cost = self.peer_cost(peers.cost.as_ref())?;
+        if matches!(incentive.mechanism, Mechanism::Equilibrium)
+            && !classes.iter().any(|c| c.cost.decides())
+        {
+            return Err(ScenarioError::Whole {
+                file: self.file.to_string(),
+                message: "`incentive.mechanism = \"equilibrium\"` needs peers who decide: give `peers.cost.distribution` (\"uniform\", \"lognormal\" or \"energy\") or a class's `[peers.class.cost]`".into(),
+            });
+        }
         Ok(Scenario {
             pricing,
             incentive,
@@ -540,25 +626,70 @@ impl Ctx<'_> {
         p: Option<&toml::Spanned<raw::IncentiveFile>>,
     ) -> Result<Incentive, ScenarioError> {
         let Some(p) = p else {
-            return Ok(Incentive::None);
+            return Ok(Incentive::default());
         };
         let f = p.get_ref();
         let mech = f
             .mechanism
             .as_ref()
             .map_or("none", |m| m.get_ref().as_str());
-        match (mech, &f.price) {
-            ("none", None) => Ok(Incentive::None),
-            ("none", Some(q)) => Err(self.at(q.span(), "`incentive.price` does not apply to mechanism \"none\"".into())),
-            ("per-byte", Some(q)) => Ok(Incentive::PerByte {
-                price: self.bounded(q, "incentive.price", Dimension::MoneyPerGb, 0.0, false, None)?,
-            }),
-            ("per-byte", None) => Err(self.at(p.span(), "`incentive.price` is missing (required for mechanism \"per-byte\"), e.g. price = \"0.01 $/GB\"".into())),
-            (other, _) => {
-                let sp = f.mechanism.as_ref().map_or(p.span(), |m| m.span());
-                Err(self.at(sp, format!("`incentive.mechanism` must be \"none\" or \"per-byte\" (got \"{other}\")")))
+        let stray = |q: &Option<Q>, key: &str| -> Result<(), ScenarioError> {
+            match q {
+                Some(q) => Err(self.at(
+                    q.span(),
+                    format!("`incentive.{key}` does not apply to mechanism \"{mech}\""),
+                )),
+                None => Ok(()),
             }
-        }
+        };
+        let mechanism = match mech {
+            "none" | "shapley" | "equilibrium" => {
+                stray(&f.price, "price")?;
+                stray(&f.discount, "discount")?;
+                match mech {
+                    "none" => Mechanism::None,
+                    "shapley" => Mechanism::Shapley,
+                    _ => Mechanism::Equilibrium,
+                }
+            }
+            "per-byte" => {
+                stray(&f.discount, "discount")?;
+                match &f.price {
+                    Some(q) => Mechanism::PerByte {
+                        price: self.bounded(q, "incentive.price", Dimension::MoneyPerGb, 0.0, false, None)?,
+                    },
+                    None => return Err(self.at(p.span(), "`incentive.price` is missing (required for mechanism \"per-byte\"), e.g. price = \"0.01 $/GB\"".into())),
+                }
+            }
+            "discount" => {
+                stray(&f.price, "price")?;
+                match &f.discount {
+                    Some(q) => Mechanism::Discount {
+                        amount: self.bounded(q, "incentive.discount", Dimension::Money, 0.0, false, None)?,
+                    },
+                    None => return Err(self.at(p.span(), "`incentive.discount` is missing (required for mechanism \"discount\"), e.g. discount = \"$0.05\" per download".into())),
+                }
+            }
+            other => {
+                let sp = f.mechanism.as_ref().map_or(p.span(), |m| m.span());
+                return Err(self.at(sp, format!("`incentive.mechanism` must be one of \"none\", \"per-byte\", \"discount\", \"shapley\", \"equilibrium\" (got \"{other}\")")));
+            }
+        };
+        let response_time = match &f.response_time {
+            Some(q) => self.bounded(
+                q,
+                "incentive.response_time",
+                Dimension::Time,
+                0.0,
+                true,
+                None,
+            )?,
+            None => Incentive::default().response_time,
+        };
+        Ok(Incentive {
+            mechanism,
+            response_time,
+        })
     }
 
     fn peer_cost(&self, c: Option<&raw::PeerCostFile>) -> Result<PeerCost, ScenarioError> {
@@ -571,6 +702,14 @@ impl Ctx<'_> {
                 None => Ok(default),
             }
         };
+        let keys = DistributionKeys {
+            distribution: &c.distribution,
+            min: &c.min,
+            max: &c.max,
+            median: &c.median,
+            sigma: &c.sigma,
+            spread: &c.spread,
+        };
         Ok(PeerCost {
             power: opt(&c.power, "peers.cost.power", Power, 0.0)?,
             electricity: opt(
@@ -580,7 +719,111 @@ impl Ctx<'_> {
                 0.1545,
             )?,
             upload_value: opt(&c.upload_value, "peers.cost.upload_value", MoneyPerGb, 0.0)?,
+            distribution: self
+                .distribution(&keys, "peers.cost", None)?
+                .unwrap_or(CostDistribution::None),
         })
+    }
+
+    /// A private-cost distribution from its keys; `None` when `distribution` is absent and no
+    /// other key is given (then the caller's default applies).
+    fn distribution(
+        &self,
+        k: &DistributionKeys<'_>,
+        prefix: &str,
+        span: Option<Range<usize>>,
+    ) -> Result<Option<CostDistribution>, ScenarioError> {
+        use Dimension::*;
+        let name = k.distribution.as_ref().map(|d| d.get_ref().as_str());
+        let given: Vec<(&str, Range<usize>)> = [
+            ("min", k.min.as_ref().map(|q| q.span())),
+            ("max", k.max.as_ref().map(|q| q.span())),
+            ("median", k.median.as_ref().map(|q| q.span())),
+            ("sigma", k.sigma.as_ref().map(|q| q.span())),
+            ("spread", k.spread.as_ref().map(|q| q.span())),
+        ]
+        .into_iter()
+        .filter_map(|(n, sp)| sp.map(|sp| (n, sp)))
+        .collect();
+        let allowed: &[&str] = match name {
+            None if given.is_empty() => return Ok(None),
+            None => {
+                let (key, sp) = &given[0];
+                return Err(self.at(sp.clone(), format!("`{prefix}.{key}` needs `{prefix}.distribution` (\"uniform\", \"lognormal\" or \"energy\")")));
+            }
+            Some("none") => &[],
+            Some("uniform") => &["min", "max"],
+            Some("lognormal") => &["median", "sigma"],
+            Some("energy") => &["spread"],
+            Some(other) => {
+                let sp = k
+                    .distribution
+                    .as_ref()
+                    .map(|d| d.span())
+                    .or(span)
+                    .unwrap_or(0..0);
+                return Err(self.at(sp, format!("`{prefix}.distribution` must be one of \"none\", \"uniform\", \"lognormal\", \"energy\" (got \"{other}\")")));
+            }
+        };
+        let name = name.unwrap_or("none");
+        if let Some((key, sp)) = given.iter().find(|(n, _)| !allowed.contains(n)) {
+            return Err(self.at(
+                sp.clone(),
+                format!(
+                    "`{prefix}.{key}` does not apply to distribution \"{name}\" (its keys: {})",
+                    if allowed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ),
+            ));
+        }
+        let dist_span = k.distribution.as_ref().map(|d| d.span()).unwrap_or(0..0);
+        let need = |q: &Option<Q>, key: &str, example: &str| -> Result<f64, ScenarioError> {
+            match q {
+                Some(q) => self.bounded(q, &format!("{prefix}.{key}"), Money, 0.0, false, None),
+                None => Err(self.at(dist_span.clone(), format!("`{prefix}.{key}` is missing (required for distribution \"{name}\"), e.g. {key} = \"{example}\""))),
+            }
+        };
+        Ok(Some(match name {
+            "none" => CostDistribution::None,
+            "uniform" => {
+                let min = need(k.min, "min", "$0")?;
+                let max = need(k.max, "max", "$0.05")?;
+                if max < min {
+                    let sp = k.max.as_ref().map_or(dist_span.clone(), |q| q.span());
+                    return Err(self.at(
+                        sp,
+                        format!(
+                            "`{prefix}.max` must be ≥ `{prefix}.min` (got max {max} < min {min})"
+                        ),
+                    ));
+                }
+                CostDistribution::Uniform { min, max }
+            }
+            "lognormal" => {
+                let median = need(k.median, "median", "$0.02")?;
+                if median <= 0.0 {
+                    let sp = k.median.as_ref().map_or(dist_span.clone(), |q| q.span());
+                    return Err(
+                        self.at(sp, format!("`{prefix}.median` must be > $0 (got {median})"))
+                    );
+                }
+                let sigma = match k.sigma {
+                    Some(v) => self.plain(v, &format!("{prefix}.sigma"), 0.0, true, Some(10.0))?,
+                    None => return Err(self.at(dist_span, format!("`{prefix}.sigma` is missing (required for distribution \"lognormal\"), e.g. sigma = 1.0"))),
+                };
+                CostDistribution::LogNormal { median, sigma }
+            }
+            _ => {
+                let spread = match k.spread {
+                    Some(v) => self.plain(v, &format!("{prefix}.spread"), 0.0, false, Some(1.0))?,
+                    None => 0.5,
+                };
+                CostDistribution::Energy { spread }
+            }
+        }))
     }
 
     fn classes(
@@ -588,6 +831,7 @@ impl Ctx<'_> {
         list: &[raw::ClassFile],
         abort_rate: f64,
         seed_residence: f64,
+        default_cost: CostDistribution,
         span: Range<usize>,
     ) -> Result<Vec<PeerClass>, ScenarioError> {
         use Dimension::*;
@@ -629,6 +873,21 @@ impl Ctx<'_> {
                 Some(q) => self.bounded(q, &key("seed_residence"), Time, 0.0, false, None)?,
                 None => seed_residence,
             };
+            let cost = match &c.cost {
+                Some(cf) => {
+                    let f = cf.get_ref();
+                    let keys = DistributionKeys {
+                        distribution: &f.distribution,
+                        min: &f.min,
+                        max: &f.max,
+                        median: &f.median,
+                        sigma: &f.sigma,
+                        spread: &f.spread,
+                    };
+                    self.distribution(&keys, &format!("peers.class[{i}].cost"), Some(cf.span()))?
+                }
+                None => None,
+            };
             out.push(PeerClass {
                 name,
                 share,
@@ -636,6 +895,7 @@ impl Ctx<'_> {
                 download,
                 abort_rate: abort,
                 seed_residence: residence,
+                cost: cost.unwrap_or(default_cost),
             });
         }
         let sum: f64 = out.iter().map(|c| c.share).sum();
@@ -911,4 +1171,14 @@ mod tests {
         let s = Scenario::builtin_default().expect("the built-in default is valid");
         assert!(!s.name.is_empty());
     }
+}
+
+/// The keys of a private-cost distribution, wherever they appear.
+struct DistributionKeys<'a> {
+    distribution: &'a Option<toml::Spanned<String>>,
+    min: &'a Option<Q>,
+    max: &'a Option<Q>,
+    median: &'a Option<Q>,
+    sigma: &'a Option<toml::Spanned<f64>>,
+    spread: &'a Option<toml::Spanned<f64>>,
 }

@@ -165,6 +165,48 @@ pub struct PeerCostFile {
     /// What a GB of upload is worth to the peer ("$/GB").
     #[serde(default)]
     pub upload_value: Option<Q>,
+    /// Private cost of sharing: "none", "uniform", "lognormal" or "energy".
+    #[serde(default)]
+    pub distribution: Option<Spanned<String>>,
+    /// Uniform: lowest cost per download ("$").
+    #[serde(default)]
+    pub min: Option<Q>,
+    /// Uniform: highest cost per download ("$").
+    #[serde(default)]
+    pub max: Option<Q>,
+    /// Log-normal: median cost per download ("$").
+    #[serde(default)]
+    pub median: Option<Q>,
+    /// Log-normal: standard deviation of ln(cost).
+    #[serde(default)]
+    pub sigma: Option<Spanned<f64>>,
+    /// Energy: half-width of the spread factor, in [0, 1].
+    #[serde(default)]
+    pub spread: Option<Spanned<f64>>,
+}
+
+/// `[peers.class.cost]`: a class's own private-cost distribution.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassCostFile {
+    /// Private cost of sharing: "none", "uniform", "lognormal" or "energy".
+    #[serde(default)]
+    pub distribution: Option<Spanned<String>>,
+    /// Uniform: lowest cost per download ("$").
+    #[serde(default)]
+    pub min: Option<Q>,
+    /// Uniform: highest cost per download ("$").
+    #[serde(default)]
+    pub max: Option<Q>,
+    /// Log-normal: median cost per download ("$").
+    #[serde(default)]
+    pub median: Option<Q>,
+    /// Log-normal: standard deviation of ln(cost).
+    #[serde(default)]
+    pub sigma: Option<Spanned<f64>>,
+    /// Energy: half-width of the spread factor, in [0, 1].
+    #[serde(default)]
+    pub spread: Option<Spanned<f64>>,
 }
 
 /// `[pricing]`.
@@ -215,12 +257,18 @@ pub struct CdnTierFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncentiveFile {
-    /// "none" or "per-byte".
+    /// "none", "per-byte", "discount", "shapley" or "equilibrium".
     #[serde(default)]
     pub mechanism: Option<Spanned<String>>,
     /// Price paid per GB a peer uploads ("$/GB").
     #[serde(default)]
     pub price: Option<Q>,
+    /// Discount per download for peers who opt in ("$").
+    #[serde(default)]
+    pub discount: Option<Q>,
+    /// 1/k of the best-response dynamics ("1 h").
+    #[serde(default)]
+    pub response_time: Option<Q>,
 }
 
 /// `[[peers.class]]`.
@@ -241,6 +289,9 @@ pub struct ClassFile {
     /// Per-class abort rate (else `swarm.abort_rate`).
     #[serde(default)]
     pub abort_rate: Option<Q>,
+    /// `[peers.class.cost]` (else `[peers.cost]`).
+    #[serde(default)]
+    pub cost: Option<Spanned<ClassCostFile>>,
 }
 
 /// `[server]`.

@@ -1,0 +1,207 @@
+//! What a scenario's incentive means for a run: who shares, how they are paid, and the report
+//! (`summary.json` key `incentive`). `run` calls [`plan`] before it builds the swarm.
+
+use serde::Serialize;
+
+use super::equilibrium::{BestPayment, Equilibrium, Market, Offer, ScenarioGame};
+use super::shapley::fluid_shapley;
+use crate::error::MechanismError;
+use crate::scenario::{Mechanism, Scenario};
+
+/// Best-payment grid (prices tried before golden-section refinement).
+pub const BEST_PAYMENT_GRID: usize = 40;
+
+/// The fluid Shapley value of the scenario's own game (everyone sharing), per download.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShapleyReport {
+    /// The provider's share of the savings per download, $.
+    pub provider_usd: f64,
+    /// The peers' share per download, $ (all classes, averaged over all downloads).
+    pub peers_usd: f64,
+    /// Savings per download with everyone sharing, $.
+    pub savings_usd: f64,
+    /// Price per GB of upload capacity offered, per class, $/GB.
+    pub price_usd_per_gb_offered: Vec<f64>,
+    /// What a sharing peer of each class is paid per download, $.
+    pub payment_usd_per_download: Vec<f64>,
+}
+
+/// One class's side of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassPlan {
+    /// Class name.
+    pub name: String,
+    /// Cost distribution kind.
+    pub cost_distribution: &'static str,
+    /// Share of the class's peers who share.
+    pub participation: f64,
+    /// Income of a sharing peer per download, $.
+    pub income_usd_per_download: f64,
+    /// Net benefit of a sharing peer per download before its private cost, $.
+    pub benefit_usd_per_download: f64,
+}
+
+/// `summary.json` → `incentive`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncentiveReport {
+    /// `incentive.mechanism`.
+    pub mechanism: &'static str,
+    /// The offer peers respond to (for "equilibrium": the provider's best per-byte price).
+    pub offer: Offer,
+    /// Arrival rate the market is played at, 1/s, and what it is.
+    pub reference_rate_per_s: f64,
+    /// What the reference rate is.
+    pub reference_rate_basis: &'static str,
+    /// Per class.
+    pub classes: Vec<ClassPlan>,
+    /// Every equilibrium found (lowest participation first).
+    pub equilibria: Vec<Equilibrium>,
+    /// Participation reached by integrating the coupled swarm + best-response dynamics from
+    /// nobody sharing (`None` when no class decides).
+    pub integrated_participation: Option<Vec<f64>>,
+    /// Largest |integrated − root-found| participation.
+    pub integration_vs_root: Option<f64>,
+    /// The provider's cost per download at the chosen equilibrium (origin + payments), $.
+    pub provider_usd_per_download: f64,
+    /// The provider's cost per download with nobody sharing, $.
+    pub no_sharing_usd_per_download: f64,
+    /// Provider's net saving against nobody sharing, as a fraction.
+    pub provider_net_saving: f64,
+    /// The provider's best per-byte price, the social optimum and the gap (when some class
+    /// decides).
+    pub best_payment: Option<BestPayment>,
+    /// The fluid Shapley value of the scenario's game.
+    pub shapley: Option<ShapleyReport>,
+}
+
+/// What `run` needs: participation per scenario class, how sharers are paid, and the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Class names (of the scenario, before the split into sharers and non-sharers).
+    pub names: Vec<String>,
+    /// Share of each class's peers who share.
+    pub participation: Vec<f64>,
+    /// $ per GB uploaded.
+    pub per_gb_uploaded: f64,
+    /// $ per download of a sharing peer.
+    pub per_download: f64,
+    /// $ per GB of capacity offered, per class.
+    pub per_gb_offered: Vec<f64>,
+    /// The report (`None` when there is no incentive question: mechanism none and nobody
+    /// decides).
+    pub report: Option<IncentiveReport>,
+}
+
+/// Work out the incentive side of a scenario.
+pub fn plan(s: &Scenario) -> Result<Plan, MechanismError> {
+    let k = s.classes.len();
+    let decides = s.classes.iter().any(|c| c.cost.decides());
+    if matches!(s.incentive.mechanism, Mechanism::None) && !decides {
+        return Ok(Plan {
+            names: s.classes.iter().map(|c| c.name.clone()).collect(),
+            participation: vec![1.0; k],
+            per_gb_uploaded: 0.0,
+            per_download: 0.0,
+            per_gb_offered: vec![0.0; k],
+            report: None,
+        });
+    }
+    let market = Market::new(s)?;
+    let game = ScenarioGame { market: &market };
+    let xbar = game.xbar();
+    let sh = fluid_shapley(&game, &xbar);
+    let shapley = ShapleyReport {
+        provider_usd: sh.provider_per_user,
+        peers_usd: sh.peers_per_user,
+        savings_usd: sh.savings_per_user,
+        payment_usd_per_download: sh
+            .price_per_unit
+            .iter()
+            .zip(&market.capacity_gb)
+            .map(|(p, c)| p * c)
+            .collect(),
+        price_usd_per_gb_offered: sh.price_per_unit.clone(),
+    };
+    let best = if decides {
+        Some(market.best_payment(BEST_PAYMENT_GRID)?)
+    } else {
+        None
+    };
+    let offer = match s.incentive.mechanism {
+        Mechanism::None => Offer::PerByte { price: 0.0 },
+        Mechanism::PerByte { price } => Offer::PerByte { price },
+        Mechanism::Discount { amount } => Offer::Discount { amount },
+        Mechanism::Shapley => Offer::Shapley,
+        Mechanism::Equilibrium => Offer::PerByte {
+            price: best.as_ref().map_or(0.0, |b| b.price_usd_per_gb),
+        },
+    };
+    let equilibria = market.equilibria(&offer)?;
+    let chosen = market.reached(&offer)?;
+    let (integrated, diff) = if decides {
+        let q0 = vec![0.0; k];
+        let end = market.integrate_coupled(&offer, &q0, market.settle_horizon())?;
+        let d = end
+            .iter()
+            .zip(&chosen.q)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        (Some(end), Some(d))
+    } else {
+        (None, None)
+    };
+    let none = market.outcome(&vec![0.0; k])?.origin_usd;
+    let (per_gb_uploaded, per_download, per_gb_offered) = match offer {
+        Offer::PerByte { price } => (price, 0.0, vec![0.0; k]),
+        Offer::Discount { amount } => (0.0, amount, vec![0.0; k]),
+        Offer::Shapley => (0.0, 0.0, market.shapley_prices(&chosen.q)?),
+    };
+    let classes = s
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(c, cl)| ClassPlan {
+            name: cl.name.clone(),
+            cost_distribution: cl.cost.label(),
+            participation: chosen.q[c],
+            income_usd_per_download: chosen.income_usd[c],
+            benefit_usd_per_download: chosen.benefit_usd[c],
+        })
+        .collect();
+    Ok(Plan {
+        names: s.classes.iter().map(|c| c.name.clone()).collect(),
+        participation: chosen.q.clone(),
+        per_gb_uploaded,
+        per_download,
+        per_gb_offered,
+        report: Some(IncentiveReport {
+            mechanism: s.incentive.mechanism.label(),
+            offer,
+            reference_rate_per_s: market.rate,
+            reference_rate_basis: market.rate_basis,
+            classes,
+            provider_usd_per_download: chosen.provider_usd,
+            no_sharing_usd_per_download: none,
+            provider_net_saving: if none > 0.0 {
+                (none - chosen.provider_usd) / none
+            } else {
+                0.0
+            },
+            equilibria,
+            integrated_participation: integrated,
+            integration_vs_root: diff,
+            best_payment: best,
+            shapley: Some(shapley),
+        }),
+    })
+}
+
+impl Plan {
+    /// $ per GB of capacity offered paid to the sharers of the class named `name`.
+    pub fn offered_price(&self, name: &str) -> f64 {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map_or(0.0, |i| self.per_gb_offered[i])
+    }
+}
