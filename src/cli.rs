@@ -138,6 +138,9 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
                 )?;
             }
         }
+        if let Some(inc) = &record.summary.incentive {
+            write!(stdout, "{}", incentive_text(inc))?;
+        }
         writeln!(stdout, "results:")?;
         for p in &written {
             writeln!(stdout, "  {}", p.display())?;
@@ -281,6 +284,96 @@ pub fn cost_table(
                 100.0 * r.net_saving_vs_cdn
             ));
         }
+    }
+    out
+}
+
+/// The incentive block of the text report.
+fn incentive_text(inc: &crate::incentive::plan::IncentiveReport) -> String {
+    use crate::incentive::equilibrium::Offer;
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let offer = match inc.offer {
+        Offer::PerByte { price } => format!("${price:.5}/GB uploaded"),
+        Offer::Discount { amount } => format!("${amount:.4} per download"),
+        Offer::Shapley => "the fluid Shapley value".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "incentive ({}): peers are offered {offer}; market at the {} {:.4}/s",
+        inc.mechanism, inc.reference_rate_basis, inc.reference_rate_per_s
+    );
+    for c in &inc.classes {
+        let _ = writeln!(
+            out,
+            "    {:<10} costs {:<9} participation {:>6.1} %, income ${:.5}/download, net before private cost ${:.5}",
+            c.name,
+            c.cost_distribution,
+            100.0 * c.participation,
+            c.income_usd_per_download,
+            c.benefit_usd_per_download
+        );
+    }
+    let eqs: Vec<String> = inc
+        .equilibria
+        .iter()
+        .map(|e| {
+            let q: Vec<String> = e.q.iter().map(|v| format!("{:.1} %", 100.0 * v)).collect();
+            format!(
+                "[{}] {}",
+                q.join(", "),
+                if e.stable { "stable" } else { "unstable" }
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "  equilibria: {}", eqs.join("; "));
+    if let (Some(q), Some(d)) = (&inc.integrated_participation, inc.integration_vs_root) {
+        let q: Vec<String> = q.iter().map(|v| format!("{:.1} %", 100.0 * v)).collect();
+        let _ = writeln!(
+            out,
+            "  best-response dynamics from nobody sharing end at [{}] (|Δ| {d:.1e} from the root)",
+            q.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  provider per download: ${:.5} (nobody sharing ${:.5}): net saving {:.1} %",
+        inc.provider_usd_per_download,
+        inc.no_sharing_usd_per_download,
+        100.0 * inc.provider_net_saving
+    );
+    if let Some(b) = &inc.best_payment {
+        let q: Vec<String> = b
+            .social_q
+            .iter()
+            .map(|v| format!("{:.1} %", 100.0 * v))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  provider's best price ${:.5}/GB → provider ${:.5}/download; social cost ${:.5} vs optimum ${:.5} at [{}] (gap ${:.2e})",
+            b.price_usd_per_gb,
+            b.equilibrium.provider_usd,
+            b.equilibrium.social_usd,
+            b.social_optimum_usd,
+            q.join(", "),
+            b.gap_usd
+        );
+    }
+    if let Some(sh) = &inc.shapley {
+        let pays: Vec<String> = sh
+            .payment_usd_per_download
+            .iter()
+            .zip(&sh.price_usd_per_gb_offered)
+            .map(|(p, pi)| format!("${p:.5} (${pi:.5}/GB offered)"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  fluid Shapley (everyone sharing): provider ${:.5}, peers ${:.5} of ${:.5} saved per download; a sharer is paid {}",
+            sh.provider_usd,
+            sh.peers_usd,
+            sh.savings_usd,
+            pays.join(", ")
+        );
     }
     out
 }

@@ -10,7 +10,7 @@ use crate::scenario::Origin;
 
 use crate::error::ModelError;
 use crate::incentive::{self, plan::Plan};
-use crate::model::swarm::{SteadyState, Swarm, OPTED_OUT_SUFFIX};
+use crate::model::swarm::{SteadyState, Swarm};
 use crate::model::{ArrivalProfile, FluidModel};
 use crate::scenario::Scenario;
 use crate::solve::{self, Method, SolveStats, SolverSettings, Trajectory};
