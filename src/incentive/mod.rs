@@ -37,4 +37,9 @@ pub trait CostPerUser: Sync {
     fn kinks(&self, _xbar: &[f64]) -> Vec<f64> {
         Vec::new()
     }
+    /// True when Ω depends on `x` only through Σ_c x_c (then every class has the same fluid
+    /// price and the core search is one-dimensional). Default false (no such promise).
+    fn sum_only(&self) -> bool {
+        false
+    }
 }
