@@ -19,6 +19,9 @@
 pub mod cli;
 pub mod cost;
 pub mod error;
+/// Cooperative games of the provider and its peers: fluid and exact Shapley values, the core,
+/// several providers, participation equilibrium and the best payment
+/// (`models/incentives.md`).
 pub mod incentive;
 pub mod model;
 pub mod output;

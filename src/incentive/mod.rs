@@ -8,9 +8,11 @@
 //! coalition is v(S) = C(∅) − C(S) if P ∈ S and 0 otherwise. Every game is described by its
 //! per-user cost function Ω through [`CostPerUser`].
 
+pub mod core;
 pub mod distribution;
 pub mod equilibrium;
 pub mod game;
+pub mod multi;
 pub mod plan;
 pub mod shapley;
 

@@ -331,7 +331,11 @@ pub fn exact_enumeration(
     players: &[(usize, f64)],
 ) -> Result<ExactPlayers, MechanismError> {
     let worth = enumerate_worth(game, players)?;
-    let n = players.len();
+    Ok(shapley_from_worth(&worth, players.len()))
+}
+
+/// The Shapley values of P and n peers from V(S) of every peer subset S (bit i = peer i).
+pub(crate) fn shapley_from_worth(worth: &[f64], n: usize) -> ExactPlayers {
     let full: usize = (1 << n) - 1;
     // binom[s] = C(n, s) as f64 (exact for n ≤ 20).
     let mut binom = vec![1.0_f64; n + 1];
@@ -357,10 +361,10 @@ pub fn exact_enumeration(
             per_player[i] += w * (worth[s | (1 << i)] - v);
         }
     }
-    Ok(ExactPlayers {
+    ExactPlayers {
         provider,
         per_player,
-    })
+    }
 }
 
 /// V(S) = N·[Ω(0) − Ω(x_S)] for every subset S of `players` (bit i = player i).
