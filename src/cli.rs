@@ -33,6 +33,9 @@ pub enum Command {
     /// Run a scenario and price it as client-server, CDN, peer-assisted and hybrid delivery:
     /// adds costs.csv and the `costs` of summary.json, prints a table.
     Compare(RunArgs),
+    /// The fluid Shapley value of a scenario's game or of a canonical game, beside the exact
+    /// finite-N values (convergence table) and the core check.
+    Shapley(ShapleyArgs),
     /// Validate scenario files without running them.
     Check {
         /// Scenario files (TOML).
@@ -63,6 +66,59 @@ pub struct RunArgs {
     pub no_plots: bool,
 }
 
+/// Arguments of `shapley`.
+#[derive(Debug, clap::Args)]
+pub struct ShapleyArgs {
+    /// Scenario file (TOML): its own game (resource = GB of upload capacity per download,
+    /// Ω = the origin's cost per download). Omit for a canonical game.
+    #[arg(conflicts_with_all = ["omega", "xbar", "classes"])]
+    pub file: Option<PathBuf>,
+    /// Canonical cost per user (literature §2.1 with a = d = 1).
+    #[arg(long, value_parser = parse_shape)]
+    pub omega: Option<crate::incentive::game::Shape>,
+    /// Mean peer resource per user x̄ (one class).
+    #[arg(long, conflicts_with = "classes")]
+    pub xbar: Option<f64>,
+    /// Classes as resource:share pairs, e.g. `--classes 4:0.25,1:0.75`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_class)]
+    pub classes: Option<Vec<(f64, f64)>>,
+    /// Population sizes N for the exact values.
+    #[arg(long, value_delimiter = ',', default_values_t = [10usize, 100, 1000])]
+    pub n: Vec<usize>,
+    /// Seed of the sampled estimator (used where exact enumeration is too large).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_shape(s: &str) -> Result<crate::incentive::game::Shape, String> {
+    s.parse()
+}
+
+fn parse_class(s: &str) -> Result<(f64, f64), String> {
+    let (r, share) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}': expected resource:share, e.g. 4:0.25"))?;
+    let num = |v: &str, what: &str| -> Result<f64, String> {
+        let x: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}': {what} '{v}' is not a number"))?;
+        if !(x.is_finite() && x >= 0.0) {
+            return Err(format!("'{s}': {what} must be finite and ≥ 0 (got {v})"));
+        }
+        Ok(x)
+    };
+    let r = num(r, "resource")?;
+    let share = num(share, "share")?;
+    if share <= 0.0 || share > 1.0 {
+        return Err(format!("'{s}': share must be in (0, 1] (got {share})"));
+    }
+    Ok((r, share))
+}
+
 /// `--method`.
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
 pub enum MethodArg {
@@ -88,6 +144,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Some(Command::Run(args)) => run_cmd(args, false),
         Some(Command::Compare(args)) => run_cmd(args, true),
+        Some(Command::Shapley(args)) => shapley_cmd(&args),
         Some(Command::Check { files }) => check_cmd(&files),
     }
 }
@@ -145,6 +202,115 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
         for p in &written {
             writeln!(stdout, "  {}", p.display())?;
         }
+    }
+    Ok(())
+}
+
+fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
+    use crate::incentive::equilibrium::{Market, ScenarioGame};
+    use crate::incentive::game::{Shape, SumGame};
+    use crate::incentive::table::shapley_table;
+    if args.n.contains(&0) {
+        anyhow::bail!("--n: every population size must be ≥ 1 (got {:?})", args.n);
+    }
+    let table = if let Some(path) = &args.file {
+        let s = Scenario::from_path(path)?;
+        let market = Market::new(&s)?;
+        let game = ScenarioGame { market: &market };
+        let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
+        shapley_table(
+            &game,
+            &format!("scenario '{}' (resource: GB of upload capacity per download; Ω: origin $ per download)", s.name),
+            &market.capacity_gb,
+            &shares,
+            &args.n,
+            args.seed,
+        )?
+    } else {
+        let shape = args.omega.unwrap_or(Shape::Linear);
+        let (resource, shares): (Vec<f64>, Vec<f64>) = match (&args.classes, args.xbar) {
+            (Some(list), _) => {
+                let sum: f64 = list.iter().map(|c| c.1).sum();
+                if (sum - 1.0).abs() > 1e-6 {
+                    anyhow::bail!("--classes: shares must sum to 1 (got {sum})");
+                }
+                list.iter().copied().unzip()
+            }
+            (None, Some(x)) => {
+                if !(x.is_finite() && x >= 0.0) {
+                    anyhow::bail!("--xbar must be finite and ≥ 0 (got {x})");
+                }
+                (vec![x], vec![1.0])
+            }
+            (None, None) => anyhow::bail!(
+                "give a scenario FILE, or a canonical game: --omega linear|exponential|concave with --xbar X or --classes r:share,..."
+            ),
+        };
+        let game = SumGame::new(shape, 1.0, 1.0, resource.len())?;
+        shapley_table(
+            &game,
+            &format!("Ω {shape} (a = d = 1)"),
+            &resource,
+            &shares,
+            &args.n,
+            args.seed,
+        )?
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&table)?);
+        return Ok(());
+    }
+    println!("game: {}", table.game);
+    let xs: Vec<String> = table.xbar.iter().map(|x| format!("{x:.6}")).collect();
+    println!(
+        "x̄ per class: [{}]; savings per user {:.6}",
+        xs.join(", "),
+        table.savings_per_user
+    );
+    let prices: Vec<String> = table
+        .price_per_unit
+        .iter()
+        .map(|p| format!("{p:.6}"))
+        .collect();
+    println!(
+        "fluid Shapley: provider share per user {:.6}, peers per user {:.6}, price per unit [{}]",
+        table.provider_share_per_user,
+        table.peers_per_user,
+        prices.join(", ")
+    );
+    println!(
+        "core: {} (min slack per user {:.6} at class fractions {:?})",
+        if table.core.in_core {
+            "in the core"
+        } else {
+            "NOT in the core"
+        },
+        table.core.min_slack_per_user,
+        table.core.blocking_fractions
+    );
+    println!(
+        "{:>9}  {:<8} {:>16} {:>12}  price per unit",
+        "N", "method", "provider/N", "rel. error"
+    );
+    for row in &table.exact {
+        let p: Vec<String> = row
+            .price_per_unit
+            .iter()
+            .map(|p| format!("{p:.6}"))
+            .collect();
+        let ci = if row.provider_half_width_95 > 0.0 {
+            format!(" ±{:.1e}", row.provider_half_width_95)
+        } else {
+            String::new()
+        };
+        println!(
+            "{:>9}  {:<8} {:>16} {:>12.3e}  [{}]",
+            row.n,
+            row.method,
+            format!("{:.9}{ci}", row.provider_share_per_user),
+            row.provider_rel_error,
+            p.join(", ")
+        );
     }
     Ok(())
 }

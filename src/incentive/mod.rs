@@ -15,6 +15,7 @@ pub mod game;
 pub mod multi;
 pub mod plan;
 pub mod shapley;
+pub mod table;
 
 /// Ω: the provider's cost per user as a function of the peer resource per user brought by
 /// each class (`x[c]` = resource of class c per user of the whole population).
