@@ -348,3 +348,102 @@ fn figures_are_drawn_with_titles_and_axis_labels() {
     let svg = std::fs::read_to_string(dir.path().join("costs.svg")).expect("svg");
     assert!(svg.contains("US dollars per month") && svg.contains("hybrid") && svg.contains("net "));
 }
+
+/// Issue 4: `peerfluid shapley` on a canonical game (literature §2.6 SHAP-lin-2 and
+/// SHAP-finiteN, rel 1e-9) and on a scenario's own game.
+#[test]
+fn shapley_prints_the_convergence_table_as_json() {
+    let out = peerfluid()
+        .args([
+            "shapley",
+            "--omega",
+            "linear",
+            "--xbar",
+            "2",
+            "--n",
+            "10,100,1000",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rel = |a: f64, b: f64| ((a - b) / b).abs();
+    assert!(rel(v["provider_share_per_user"].as_f64().unwrap(), 0.75) < 1e-9);
+    assert!(rel(v["price_per_unit"][0].as_f64().unwrap(), 0.125) < 1e-9);
+    let expect = [
+        0.727_272_727_272_727_3,
+        0.747_524_752_475_247_5,
+        0.749_750_249_750_249_7,
+    ];
+    for (row, e) in v["exact"].as_array().unwrap().iter().zip(expect) {
+        assert!(
+            rel(row["provider_share_per_user"].as_f64().unwrap(), e) < 1e-9,
+            "{row}"
+        );
+    }
+    assert_eq!(v["core"]["in_core"], false);
+
+    let out = peerfluid()
+        .args(["shapley", "--n", "10,100"])
+        .arg(scenario("paid-sharing.toml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fluid Shapley: provider share per user"),
+        "{text}"
+    );
+
+    let out = peerfluid()
+        .args(["shapley", "--omega", "linear", "--classes", "4:0.5,1:0.6"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("--classes: shares must sum to 1 (got 1.1)"));
+}
+
+/// Issue 4: compare reports participation, payments and the provider's best price.
+#[test]
+fn compare_reports_the_incentive_equilibrium() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .args(["compare", "--no-plots", "--points", "50", "--out"])
+        .arg(dir.path())
+        .arg(scenario("paid-sharing.toml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("incentive (equilibrium)") && stdout.contains("participation"),
+        "{stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("summary.json")).expect("json"),
+    )
+    .expect("valid JSON");
+    let inc = &v["incentive"];
+    let q = inc["classes"][0]["participation"].as_f64().unwrap();
+    assert!(q > 0.0 && q < 1.0, "{q}");
+    assert!(inc["best_payment"]["price_usd_per_gb"].as_f64().unwrap() > 0.0);
+    assert!(inc["integration_vs_root"].as_f64().unwrap() < 1e-6);
+    // The sharers and the non-sharers are separate classes of the run, and only sharers earn.
+    let names: Vec<&str> = v["peer_classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["all", "all-out"]);
+    assert!(v["peer_classes"][0]["income_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["peer_classes"][1]["income_usd"].as_f64().unwrap(), 0.0);
+    // Payments in the p2p bill equal the sharers' income.
+    let paid = v["costs"]["p2p"]["payments_usd"].as_f64().unwrap();
+    let income = v["peer_classes"][0]["income_usd"].as_f64().unwrap();
+    assert!(
+        ((paid - income) / income).abs() < 1e-9,
+        "{paid} vs {income}"
+    );
+}

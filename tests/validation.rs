@@ -202,3 +202,49 @@ fn missing_and_malformed_trace_files() {
         "{err}"
     );
 }
+
+/// Issue 4: the incentive and private-cost keys.
+#[test]
+fn incentive_and_cost_distribution_errors_name_key_and_range() {
+    let cost = |keys: &str| format!("{BASE}[peers.cost]\n{keys}\n");
+    assert_eq!(
+        error_of(&cost("distribution = \"gaussian\"")),
+        "bad.toml:16:16: `peers.cost.distribution` must be one of \"none\", \"uniform\", \"lognormal\", \"energy\" (got \"gaussian\")"
+    );
+    assert_eq!(
+        error_of(&cost(
+            "distribution = \"uniform\"\nmin = \"$0.05\"\nmax = \"$0.01\""
+        )),
+        "bad.toml:18:7: `peers.cost.max` must be ≥ `peers.cost.min` (got max 0.01 < min 0.05)"
+    );
+    assert_eq!(
+        error_of(&cost("distribution = \"lognormal\"\nmedian = \"$0.02\"")),
+        "bad.toml:16:16: `peers.cost.sigma` is missing (required for distribution \"lognormal\"), e.g. sigma = 1.0"
+    );
+    assert_eq!(
+        error_of(&cost("distribution = \"uniform\"\nmin = \"$0\"\nmax = \"$1\"\nsigma = 2.0")),
+        "bad.toml:19:9: `peers.cost.sigma` does not apply to distribution \"uniform\" (its keys: min, max)"
+    );
+    assert!(
+        error_of(&cost("distribution = \"energy\"\nspread = 1.5")).contains("`peers.cost.spread`")
+    );
+    assert!(error_of(&cost(
+        "distribution = \"uniform\"\nmin = \"0.02 $/GB\"\nmax = \"$1\""
+    ))
+    .contains("peers.cost.min"));
+    let inc = |keys: &str| format!("{BASE}[incentive]\n{keys}\n");
+    assert_eq!(
+        error_of(&inc("mechanism = \"equilibrium\"")),
+        "bad.toml: `incentive.mechanism = \"equilibrium\"` needs peers who decide: give `peers.cost.distribution` (\"uniform\", \"lognormal\" or \"energy\") or a class's `[peers.class.cost]`"
+    );
+    assert_eq!(
+        error_of(&inc("mechanism = \"discount\"\nprice = \"0.01 $/GB\"")),
+        "bad.toml:17:9: `incentive.price` does not apply to mechanism \"discount\""
+    );
+    assert!(error_of(&inc("mechanism = \"discount\"")).contains("`incentive.discount` is missing"));
+    assert!(error_of(&inc("mechanism = \"auction\"")).contains("must be one of \"none\", \"per-byte\", \"discount\", \"shapley\", \"equilibrium\" (got \"auction\")"));
+    assert!(
+        error_of(&inc("mechanism = \"shapley\"\nresponse_time = \"0 s\""))
+            .contains("incentive.response_time")
+    );
+}
