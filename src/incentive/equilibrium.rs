@@ -1122,8 +1122,8 @@ origin = "cdn"
         assert!(eqs.iter().any(|e| e.stable));
         for e in &eqs {
             let t = m.target(&offer, &e.q).unwrap();
-            for c in 0..2 {
-                assert!((t[c] - e.q[c]).abs() < 1e-7, "F(q) = q at {:?}", e.q);
+            for (tc, qc) in t.iter().zip(&e.q) {
+                assert!((tc - qc).abs() < 1e-7, "F(q) = q at {:?}", e.q);
             }
         }
         let reached = m.reached(&offer).unwrap();

@@ -19,6 +19,7 @@
 //! then is t): φ_i = ∫₀¹ Σ_{B ⊆ others} t^{|B|}(1 − t)^{m−1−|B|} [v(B ∪ i, t) − v(B, t)] dt,
 //! and the peers get v(all, 1) − Σ φ_i. Card: `models/incentives.md`.
 
+use super::shapley::{GL_NODES, GL_WEIGHTS};
 use serde::Serialize;
 
 use super::core::CORE_TOLERANCE;
@@ -30,20 +31,6 @@ pub const MAX_PROVIDERS: usize = 10;
 
 /// Largest work m·3^(m−1)·(N + 1) [`exact_identical_peers`] accepts.
 pub const MAX_EXACT_WORK: usize = 200_000_000;
-
-/// Gauss–Legendre 8-point nodes (positive half) and weights on [−1, 1].
-const GL_NODES: [f64; 4] = [
-    0.183_434_642_495_649_8,
-    0.525_532_409_916_329,
-    0.796_666_477_413_626_7,
-    0.960_289_856_497_536_3,
-];
-const GL_WEIGHTS: [f64; 4] = [
-    0.362_683_783_378_362,
-    0.313_706_645_877_887_3,
-    0.222_381_034_453_374_5,
-    0.101_228_536_290_376_3,
-];
 
 /// One provider's savings curve S(R) = a·D·min(R/D, 1)^p.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

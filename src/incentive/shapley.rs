@@ -31,14 +31,14 @@ pub const MAX_COUNT_VECTORS: usize = 2_000_000;
 pub const FLUID_QUADRATURE_TOL: f64 = 1e-13;
 
 /// Gauss–Legendre nodes on [−1, 1] (positive half; the rule is symmetric), 8 points.
-const GL_NODES: [f64; 4] = [
+pub(super) const GL_NODES: [f64; 4] = [
     0.183_434_642_495_649_8,
     0.525_532_409_916_329,
     0.796_666_477_413_626_7,
     0.960_289_856_497_536_3,
 ];
 /// Gauss–Legendre weights matching [`GL_NODES`].
-const GL_WEIGHTS: [f64; 4] = [
+pub(super) const GL_WEIGHTS: [f64; 4] = [
     0.362_683_783_378_362,
     0.313_706_645_877_887_3,
     0.222_381_034_453_374_5,

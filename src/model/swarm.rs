@@ -595,6 +595,79 @@ impl PiecewiseAffine for Swarm {
     }
 }
 
+/// Build the swarm model of a scenario (rates in files/s).
+pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
+    let bits = s.content.size * 8.0;
+    let classes = s
+        .classes
+        .iter()
+        .map(|c| SwarmClass {
+            name: c.name.clone(),
+            share: c.share,
+            c: c.download / bits,
+            mu: c.upload / bits,
+            theta: c.abort_rate,
+            gamma: (c.seed_residence > 0.0).then(|| 1.0 / c.seed_residence),
+        })
+        .collect();
+    Swarm::new(
+        classes,
+        s.swarm.efficiency,
+        s.server.capacity / bits,
+        s.demand.arrival.clone(),
+        bits,
+    )
+}
+
+/// Suffix of the class that holds a class's peers who do not share.
+pub const OPTED_OUT_SUFFIX: &str = "-out";
+
+impl Swarm {
+    /// The same swarm when only a share `q[k]` of class k's peers share (upload and seed);
+    /// the others download but upload nothing and leave on completion. A class with
+    /// 0 < q < 1 is split into `name` (sharers) and `name-out`; q = 0 keeps only `name-out`.
+    pub fn with_participation(&self, q: &[f64]) -> Swarm {
+        let mut classes = Vec::with_capacity(2 * self.k());
+        for (cl, &qk) in self.classes.iter().zip(q) {
+            let qk = qk.clamp(0.0, 1.0);
+            if qk > 0.0 {
+                classes.push(SwarmClass {
+                    share: cl.share * qk,
+                    ..cl.clone()
+                });
+            }
+            if qk < 1.0 {
+                classes.push(SwarmClass {
+                    name: format!("{}{OPTED_OUT_SUFFIX}", cl.name),
+                    share: cl.share * (1.0 - qk),
+                    mu: 0.0,
+                    gamma: None,
+                    ..cl.clone()
+                });
+            }
+        }
+        Swarm::new(
+            classes,
+            self.eta,
+            self.server,
+            self.arrival.clone(),
+            self.file_bits,
+        )
+    }
+
+    /// The mean-field twin of [`Swarm::with_participation`]: every peer seeds, but class k's
+    /// upload is scaled by q\[k\]. Its steady state has the same leechers, level, server and
+    /// peer flows as the split swarm (each class's pooled upload μq(ηx + r x/γ) is the same),
+    /// with K classes instead of 2K; the sharers' seeds are q\[k\] times its seeds.
+    pub fn with_scaled_upload(&self, q: &[f64]) -> Swarm {
+        let mut out = self.clone();
+        for (cl, &qk) in out.classes.iter_mut().zip(q) {
+            cl.mu *= qk.clamp(0.0, 1.0);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,78 +875,5 @@ mod tests {
                 assert_relative_eq!(lin[i], f[i], max_relative = 1e-12, epsilon = 1e-14);
             }
         }
-    }
-}
-
-/// Build the swarm model of a scenario (rates in files/s).
-pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
-    let bits = s.content.size * 8.0;
-    let classes = s
-        .classes
-        .iter()
-        .map(|c| SwarmClass {
-            name: c.name.clone(),
-            share: c.share,
-            c: c.download / bits,
-            mu: c.upload / bits,
-            theta: c.abort_rate,
-            gamma: (c.seed_residence > 0.0).then(|| 1.0 / c.seed_residence),
-        })
-        .collect();
-    Swarm::new(
-        classes,
-        s.swarm.efficiency,
-        s.server.capacity / bits,
-        s.demand.arrival.clone(),
-        bits,
-    )
-}
-
-/// Suffix of the class that holds a class's peers who do not share.
-pub const OPTED_OUT_SUFFIX: &str = "-out";
-
-impl Swarm {
-    /// The same swarm when only a share `q[k]` of class k's peers share (upload and seed);
-    /// the others download but upload nothing and leave on completion. A class with
-    /// 0 < q < 1 is split into `name` (sharers) and `name-out`; q = 0 keeps only `name-out`.
-    pub fn with_participation(&self, q: &[f64]) -> Swarm {
-        let mut classes = Vec::with_capacity(2 * self.k());
-        for (cl, &qk) in self.classes.iter().zip(q) {
-            let qk = qk.clamp(0.0, 1.0);
-            if qk > 0.0 {
-                classes.push(SwarmClass {
-                    share: cl.share * qk,
-                    ..cl.clone()
-                });
-            }
-            if qk < 1.0 {
-                classes.push(SwarmClass {
-                    name: format!("{}{OPTED_OUT_SUFFIX}", cl.name),
-                    share: cl.share * (1.0 - qk),
-                    mu: 0.0,
-                    gamma: None,
-                    ..cl.clone()
-                });
-            }
-        }
-        Swarm::new(
-            classes,
-            self.eta,
-            self.server,
-            self.arrival.clone(),
-            self.file_bits,
-        )
-    }
-
-    /// The mean-field twin of [`Swarm::with_participation`]: every peer seeds, but class k's
-    /// upload is scaled by q\[k\]. Its steady state has the same leechers, level, server and
-    /// peer flows as the split swarm (each class's pooled upload μq(ηx + r x/γ) is the same),
-    /// with K classes instead of 2K; the sharers' seeds are q\[k\] times its seeds.
-    pub fn with_scaled_upload(&self, q: &[f64]) -> Swarm {
-        let mut out = self.clone();
-        for (cl, &qk) in out.classes.iter_mut().zip(q) {
-            cl.mu *= qk.clamp(0.0, 1.0);
-        }
-        out
     }
 }

@@ -1147,6 +1147,16 @@ fn key_path_at(src: &str, offset: usize) -> Option<String> {
     }
 }
 
+/// The keys of a private-cost distribution, wherever they appear.
+struct DistributionKeys<'a> {
+    distribution: &'a Option<toml::Spanned<String>>,
+    min: &'a Option<Q>,
+    max: &'a Option<Q>,
+    median: &'a Option<Q>,
+    sigma: &'a Option<toml::Spanned<f64>>,
+    spread: &'a Option<toml::Spanned<f64>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1171,14 +1181,4 @@ mod tests {
         let s = Scenario::builtin_default().expect("the built-in default is valid");
         assert!(!s.name.is_empty());
     }
-}
-
-/// The keys of a private-cost distribution, wherever they appear.
-struct DistributionKeys<'a> {
-    distribution: &'a Option<toml::Spanned<String>>,
-    min: &'a Option<Q>,
-    max: &'a Option<Q>,
-    median: &'a Option<Q>,
-    sigma: &'a Option<toml::Spanned<f64>>,
-    spread: &'a Option<toml::Spanned<f64>>,
 }
