@@ -6,7 +6,7 @@
 //! resource r_i. The provider's cost of serving all N users when the peers of S help is
 //! C(S) = N·Ω(x_S), where x_S\[c\] = (resource of the class-c peers in S) / N. The worth of a
 //! coalition is v(S) = C(∅) − C(S) if P ∈ S and 0 otherwise. Every game is described by its
-//! per-user cost function Ω through [`CostPerUser`].
+//! per-user cost function Ω through [`CostPerUser`](crate::incentive::CostPerUser).
 
 pub mod core;
 pub mod distribution;
