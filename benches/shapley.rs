@@ -14,12 +14,12 @@ fn bench(c: &mut Criterion) {
     for shape in Shape::ALL {
         let one = SumGame::new(shape, 1.0, 1.0, 1).expect("valid game");
         g.bench_function(format!("{shape} / K = 1, x̄ = 2"), |b| {
-            b.iter(|| fluid_shapley(black_box(&one), black_box(&[2.0])))
+            b.iter(|| fluid_shapley(black_box(&one), black_box(&[2.0])).expect("valid"))
         });
         let four = SumGame::new(shape, 1.0, 1.0, 4).expect("valid game");
         let xbar = [0.1, 0.7, 0.05, 0.45];
         g.bench_function(format!("{shape} / K = 4, Σx̄ = 1.3"), |b| {
-            b.iter(|| fluid_shapley(black_box(&four), black_box(&xbar)))
+            b.iter(|| fluid_shapley(black_box(&four), black_box(&xbar)).expect("valid"))
         });
     }
     g.finish();

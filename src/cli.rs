@@ -77,7 +77,7 @@ pub struct ShapleyArgs {
     #[arg(long, value_parser = parse_shape)]
     pub omega: Option<crate::incentive::game::Shape>,
     /// Mean peer resource per user x̄ (one class).
-    #[arg(long, conflicts_with = "classes")]
+    #[arg(long, conflicts_with = "classes", allow_negative_numbers = true)]
     pub xbar: Option<f64>,
     /// Classes as resource:share pairs, e.g. `--classes 4:0.25,1:0.75`.
     #[arg(long, value_delimiter = ',', value_parser = parse_class)]
@@ -210,9 +210,7 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
     use crate::incentive::equilibrium::{Market, ScenarioGame};
     use crate::incentive::game::{Shape, SumGame};
     use crate::incentive::table::shapley_table;
-    if args.n.contains(&0) {
-        anyhow::bail!("--n: every population size must be ≥ 1 (got {:?})", args.n);
-    }
+    const MAX_RESOURCE: f64 = 1e12;
     let table = if let Some(path) = &args.file {
         let s = Scenario::from_path(path)?;
         let market = Market::new(&s)?;
@@ -234,11 +232,14 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
                 if (sum - 1.0).abs() > 1e-6 {
                     anyhow::bail!("--classes: shares must sum to 1 (got {sum})");
                 }
+                if let Some(c) = list.iter().find(|c| c.0 > MAX_RESOURCE) {
+                    anyhow::bail!("--classes: resource {} is too large (allowed 0 to {MAX_RESOURCE:e})", c.0);
+                }
                 list.iter().copied().unzip()
             }
             (None, Some(x)) => {
-                if !(x.is_finite() && x >= 0.0) {
-                    anyhow::bail!("--xbar must be finite and ≥ 0 (got {x})");
+                if !(x.is_finite() && (0.0..=MAX_RESOURCE).contains(&x)) {
+                    anyhow::bail!("--xbar must be in [0, {MAX_RESOURCE:e}] (got {x:e})");
                 }
                 (vec![x], vec![1.0])
             }
@@ -304,11 +305,12 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
             String::new()
         };
         println!(
-            "{:>9}  {:<8} {:>16} {:>12.3e}  [{}]",
+            "{:>9}  {:<8} {:>16} {:>12}  [{}]",
             row.n,
             row.method,
             format!("{:.9}{ci}", row.provider_share_per_user),
-            row.provider_rel_error,
+            row.provider_rel_error
+                .map_or("–".to_string(), |e| format!("{e:.3e}")),
             p.join(", ")
         );
     }

@@ -402,6 +402,31 @@ fn shapley_prints_the_convergence_table_as_json() {
         .expect("runs");
     assert!(!out.status.success());
     assert!(stderr_of(&out).contains("--classes: shares must sum to 1 (got 1.1)"));
+
+    for (args, says) in [
+        (
+            vec!["--xbar", "2", "--n", "0"],
+            "--n (population size N) = 0 is out of range: 1 to 10000000",
+        ),
+        (
+            vec!["--xbar", "2", "--n", "100000000"],
+            "out of range: 1 to 10000000",
+        ),
+        (vec!["--xbar", "1e300"], "--xbar must be in [0, 1e12]"),
+        (vec!["--xbar", "-1"], "--xbar must be in [0, 1e12]"),
+    ] {
+        let out = peerfluid()
+            .arg("shapley")
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr_of(&out).contains(says),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
 }
 
 /// Issue 4: compare reports participation, payments and the provider's best price.

@@ -65,7 +65,7 @@ pub fn slack_per_user(
 /// The core check of the fluid game at `xbar` with the fluid Shapley allocation.
 pub fn fluid_core(game: &dyn CostPerUser, xbar: &[f64]) -> Result<CoreReport, MechanismError> {
     validate_xbar(game, xbar)?;
-    let value = fluid_shapley(game, xbar);
+    let value = fluid_shapley(game, xbar)?;
     let k = xbar.len();
     let omega0 = game.omega(&vec![0.0; k]);
     let tol = CORE_TOLERANCE * omega0.abs().max(1.0);
@@ -367,7 +367,7 @@ mod tests {
         let r = fluid_core(&e, &[5.0]).unwrap();
         assert!(!r.in_core);
         // The minimum is interior and stationary: slack'(s) = x̄(π + Ω'(s x̄)) = 0.
-        let pi = fluid_shapley(&e, &[5.0]).price_per_unit[0];
+        let pi = fluid_shapley(&e, &[5.0]).unwrap().price_per_unit[0];
         let s = r.blocking_fractions[0];
         assert!(s > 0.0 && s < 1.0);
         assert_relative_eq!((-5.0 * s).exp(), pi, max_relative = 1e-6);
@@ -379,7 +379,7 @@ mod tests {
         let g = Weighted;
         let xbar = [3.0, 2.5];
         let r = fluid_core(&g, &xbar).unwrap();
-        let v = fluid_shapley(&g, &xbar);
+        let v = fluid_shapley(&g, &xbar).unwrap();
         let mut brute = f64::INFINITY;
         for i in 0..=400 {
             for j in 0..=400 {

@@ -29,8 +29,15 @@ use crate::scenario::Scenario;
 use crate::solve::{self, Method, SolverSettings};
 use crate::units::Seconds;
 
-/// Participation below this is treated as this (to define a sharer's income as q → 0).
-const Q_FLOOR: f64 = 1e-9;
+/// Participation below this is treated as this (to define a sharer's income as q → 0); far
+/// below the steps [`ScenarioGame`]'s gradient takes, so Ω stays sloped near q = 0.
+const Q_FLOOR: f64 = 1e-12;
+/// Relative step (to a class's full-participation resource) of [`ScenarioGame`]'s gradient.
+const GRADIENT_STEP: f64 = 1e-7;
+/// Quadrature accuracy of the scenario's game: its gradient is a difference quotient with
+/// relative error about 1e-8 (rounding of Ω over the step), so asking for more only adds
+/// panels.
+const SCENARIO_QUADRATURE_TOL: f64 = 1e-7;
 /// Grid of the 1-D scan for equilibria (then bisection to 1e-13).
 const SCAN_POINTS: usize = 64;
 /// |F − q| below this counts as an equilibrium.
@@ -259,7 +266,7 @@ impl<'a> Market<'a> {
         let xbar: Vec<f64> = (0..self.classes())
             .map(|c| self.base.classes[c].share * q[c].clamp(0.0, 1.0) * self.capacity_gb[c])
             .collect();
-        Ok(super::shapley::fluid_shapley(&game, &xbar).price_per_unit)
+        Ok(super::shapley::fluid_shapley(&game, &xbar)?.price_per_unit)
     }
 
     /// Net benefit (before the private cost) and the energy scale, per class.
@@ -762,8 +769,92 @@ impl super::CostPerUser for ScenarioGame<'_, '_> {
             })
             .collect();
         // Fewer sharers than everyone always has a steady state when everyone has one
-        // (leechers only abort or complete); NaN would flag a bug.
+        // (leechers only abort or complete); a NaN is turned into an error by fluid_shapley.
         m.outcome(&q).map_or(f64::NAN, |o| o.origin_usd)
+    }
+    fn quadrature_tol(&self) -> f64 {
+        SCENARIO_QUADRATURE_TOL
+    }
+    /// Where t ↦ Ω(t·x̄) bends: the steady state switches regime (download- vs upload-limited),
+    /// the origin stops sending, or (CDN origin) the monthly origin volume crosses a price-tier
+    /// bound. A 64-point scan in t and bisection to 1e-12, so that the quadrature of
+    /// `fluid_shapley` meets smooth pieces only.
+    fn kinks(&self, xbar: &[f64]) -> Vec<f64> {
+        use crate::scenario::Origin;
+        let m = self.market;
+        let full = self.xbar();
+        let bounds: Vec<f64> = match m.s.pricing.origin {
+            Origin::Cdn => {
+                m.s.pricing
+                    .cdn
+                    .tiers()
+                    .iter()
+                    .filter_map(|t| t.up_to_gb)
+                    .collect()
+            }
+            Origin::Transit => Vec::new(),
+        };
+        // (regime, origin sends, tier index) at t.
+        let state = |t: f64| -> Option<(bool, bool, usize)> {
+            let q: Vec<f64> = (0..m.classes())
+                .map(|c| {
+                    if full[c] > 0.0 {
+                        (t * xbar[c] / full[c]).clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            m.steady(&q).ok().map(|ss| {
+                let gb = ss.server * m.s.content.size * m.s.pricing.billing_month / GB;
+                let tier = bounds.iter().filter(|b| gb > **b).count();
+                (ss.level.is_infinite(), ss.server > 0.0, tier)
+            })
+        };
+        let n = 64;
+        let mut out = Vec::new();
+        let mut prev = (0.0, state(0.0));
+        for i in 1..=n {
+            let t = i as f64 / n as f64;
+            let cur = state(t);
+            // Bisect every change inside the step: after one is found, look again from just
+            // past it until the state matches the step's end.
+            let (mut a, mut sa) = prev;
+            while sa != cur && t - a > 1e-12 {
+                let mut b = t;
+                while b - a > 1e-12 {
+                    let mid = 0.5 * (a + b);
+                    if state(mid) == sa {
+                        a = mid;
+                    } else {
+                        b = mid;
+                    }
+                }
+                out.push(0.5 * (a + b));
+                a = b;
+                sa = state(a);
+            }
+            prev = (t, cur);
+        }
+        out
+    }
+    /// Differences with a step of [`GRADIENT_STEP`] × the class's full resource (one-sided at
+    /// 0): Ω is evaluated through a steady state, so a step relative to x itself would vanish
+    /// at x = 0 and drown in rounding.
+    fn gradient(&self, x: &[f64], g: &mut [f64]) {
+        let full = self.xbar();
+        let mut z = x.to_vec();
+        for c in 0..x.len() {
+            let h = GRADIENT_STEP * full[c].max(f64::MIN_POSITIVE);
+            let lo = (x[c] - h).max(0.0);
+            let hi = x[c] + h;
+            z[c] = hi;
+            let up = self.omega(&z);
+            z[c] = lo;
+            let down = self.omega(&z);
+            g[c] = (up - down) / (hi - lo);
+            z[c] = x[c];
+        }
     }
 }
 
@@ -774,7 +865,14 @@ struct Coupled<'m, 'a> {
     offer: Offer,
     split: Swarm,
     z0: State,
+    /// Shapley offer with one deciding class: its price π(q) per class on a uniform grid of
+    /// [`SHAPLEY_TABLE_POINTS`] participations of that class (each π costs a quadrature of
+    /// steady states, too slow to redo at every right-hand-side call).
+    shapley_table: Option<(usize, Vec<Vec<f64>>)>,
 }
+
+/// Grid of the Shapley-price table of the coupled dynamics (linear interpolation between).
+const SHAPLEY_TABLE_POINTS: usize = 257;
 
 impl<'m, 'a> Coupled<'m, 'a> {
     fn new(market: &'m Market<'a>, offer: Offer, q0: &[f64]) -> Result<Self, MechanismError> {
@@ -803,12 +901,48 @@ impl<'m, 'a> Coupled<'m, 'a> {
             z0[2 * k + c] = q * ss.seeds[c];
             z0[3 * k + c] = q;
         }
+        let shapley_table =
+            match (offer, market.deciding().as_slice()) {
+                (Offer::Shapley, [c]) => {
+                    let mut rows = Vec::with_capacity(SHAPLEY_TABLE_POINTS);
+                    for i in 0..SHAPLEY_TABLE_POINTS {
+                        let mut q = vec![1.0; k];
+                        q[*c] = i as f64 / (SHAPLEY_TABLE_POINTS - 1) as f64;
+                        rows.push(market.shapley_prices(&q)?);
+                    }
+                    Some((*c, rows))
+                }
+                (Offer::Shapley, _) => return Err(MechanismError::Equilibrium(
+                    "the coupled dynamics of the Shapley offer are integrated for one deciding \
+                     class only (the price table would grow with the power of the classes)"
+                        .into(),
+                )),
+                _ => None,
+            };
         Ok(Self {
             market,
             offer,
             split,
             z0,
+            shapley_table,
         })
+    }
+
+    /// Income of a sharer per download at `o`: the offer's, with the Shapley price read from
+    /// the table when there is one.
+    fn income(&self, o: &Outcome) -> Result<Vec<f64>, MechanismError> {
+        let Some((c, rows)) = &self.shapley_table else {
+            return self.market.income(&self.offer, o);
+        };
+        let pos = o.q[*c].clamp(0.0, 1.0) * (rows.len() - 1) as f64;
+        let i = (pos.floor() as usize).min(rows.len() - 2);
+        let w = pos - i as f64;
+        Ok(rows[i]
+            .iter()
+            .zip(&rows[i + 1])
+            .zip(&self.market.capacity_gb)
+            .map(|((a, b), cap)| ((1.0 - w) * a + w * b) * cap)
+            .collect())
     }
 
     fn ix_q(&self, c: usize) -> usize {
@@ -886,8 +1020,8 @@ impl FluidModel for Coupled<'_, '_> {
                 None => 0.0,
             };
         }
-        let target = m
-            .income(&self.offer, &outcome)
+        let target = self
+            .income(&outcome)
             .map(|inc| {
                 let (b, e) = m.benefit(&inc, &outcome);
                 (0..k)
@@ -1137,5 +1271,60 @@ origin = "cdn"
                 reached.q
             );
         }
+    }
+
+    #[test]
+    fn scenario_shapley_matches_an_integration_by_parts_without_gradients() {
+        // Independent check of fluid_shapley on the scenario's game (CDN tiers, regime switch):
+        // with ω(t) = Ω(t x̄), φ_P/N = ω(0) − ∫ω and the peers' share π x̄ = ∫ω − ω(1)
+        // (integration by parts of −∫ t ω'(t) dt). ∫ω by the trapezoid rule on 200 000
+        // panels (ω is piecewise linear here, so the error is far below 1e-6).
+        let s = scenario(UNIFORM);
+        let m = Market::new(&s).unwrap();
+        let game = ScenarioGame { market: &m };
+        for scale in [1.0, 0.6, 0.3] {
+            let xbar: Vec<f64> = game.xbar().iter().map(|x| x * scale).collect();
+            let sh = crate::incentive::shapley::fluid_shapley(&game, &xbar).unwrap();
+            let omega = |t: f64| {
+                use crate::incentive::CostPerUser;
+                game.omega(&[t * xbar[0]])
+            };
+            let n = 200_000;
+            let mut integral = 0.5 * (omega(0.0) + omega(1.0));
+            for i in 1..n {
+                integral += omega(i as f64 / n as f64);
+            }
+            integral /= n as f64;
+            let scale_usd = omega(0.0);
+            assert!(
+                (sh.provider_per_user - (omega(0.0) - integral)).abs() < 1e-6 * scale_usd,
+                "{scale}"
+            );
+            assert!(
+                (sh.peers_per_user - (integral - omega(1.0))).abs() < 1e-6 * scale_usd,
+                "{scale}"
+            );
+        }
+    }
+
+    #[test]
+    fn shapley_offer_dynamics_start_and_end_where_the_root_is() {
+        // The Shapley price at q → 0 is −∂Ω(0)/2 > 0, so nobody sharing is not an equilibrium;
+        // the coupled dynamics (price read from a 257-point table) end within 1e-5 of the root.
+        let s = scenario(UNIFORM);
+        let m = Market::new(&s).unwrap();
+        let g0 = m.target(&Offer::Shapley, &[0.0]).unwrap()[0];
+        assert!(g0 > 0.0, "F(income at q = 0) = {g0}");
+        let root = m.reached(&Offer::Shapley).unwrap();
+        assert!(root.q[0] > 0.0);
+        let end = m
+            .integrate_coupled(&Offer::Shapley, &[0.0], m.settle_horizon())
+            .unwrap();
+        assert!(
+            (end[0] - root.q[0]).abs() < 1e-5,
+            "{} vs {}",
+            end[0],
+            root.q[0]
+        );
     }
 }

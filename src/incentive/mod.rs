@@ -37,6 +37,12 @@ pub trait CostPerUser: Sync {
             z[c] = x[c];
         }
     }
+    /// Relative accuracy `fluid_shapley` asks of its quadrature for this game; default
+    /// [`shapley::FLUID_QUADRATURE_TOL`]. A game whose Ω or gradient carries numerical noise
+    /// (steady states, finite differences) must ask for no more than that noise allows.
+    fn quadrature_tol(&self) -> f64 {
+        shapley::FLUID_QUADRATURE_TOL
+    }
     /// The t in (0, 1) where t ↦ Ω(t·x̄) is not smooth (integration breakpoints); default none.
     fn kinks(&self, _xbar: &[f64]) -> Vec<f64> {
         Vec::new()

@@ -57,7 +57,8 @@ pub struct IncentiveReport {
     /// Every equilibrium found (lowest participation first).
     pub equilibria: Vec<Equilibrium>,
     /// Participation reached by integrating the coupled swarm + best-response dynamics from
-    /// nobody sharing (`None` when no class decides).
+    /// nobody sharing (`None` when no class decides, or with the Shapley offer and several
+    /// deciding classes).
     pub integrated_participation: Option<Vec<f64>>,
     /// Largest |integrated − root-found| participation.
     pub integration_vs_root: Option<f64>,
@@ -109,7 +110,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, MechanismError> {
     let market = Market::new(s)?;
     let game = ScenarioGame { market: &market };
     let xbar = game.xbar();
-    let sh = fluid_shapley(&game, &xbar);
+    let sh = fluid_shapley(&game, &xbar)?;
     let shapley = ShapleyReport {
         provider_usd: sh.provider_per_user,
         peers_usd: sh.peers_per_user,
@@ -138,7 +139,9 @@ pub fn plan(s: &Scenario) -> Result<Plan, MechanismError> {
     };
     let equilibria = market.equilibria(&offer)?;
     let chosen = market.reached(&offer)?;
-    let (integrated, diff) = if decides {
+    // The Shapley offer's coupled dynamics need a price table, built for one deciding class.
+    let integrable = !(matches!(offer, Offer::Shapley) && market.deciding().len() > 1);
+    let (integrated, diff) = if decides && integrable {
         let q0 = vec![0.0; k];
         let end = market.integrate_coupled(&offer, &q0, market.settle_horizon())?;
         let d = end

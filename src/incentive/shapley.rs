@@ -79,19 +79,23 @@ pub fn validate_xbar(game: &dyn CostPerUser, xbar: &[f64]) -> Result<(), Mechani
 ///
 /// φ_P/N and every π_c are integrated together by 8-point Gauss–Legendre on panels split at
 /// [`CostPerUser::kinks`]; the panels per segment double (from 2 up to 1024) until the
-/// result moves by less than [`FLUID_QUADRATURE_TOL`] relative to the savings scale.
+/// result moves by less than [`CostPerUser::quadrature_tol`] (default
+/// [`FLUID_QUADRATURE_TOL`]) relative to the savings scale.
 ///
-/// # Panics
-/// If `xbar` does not fit the game (use [`validate_xbar`] on user input first).
-pub fn fluid_shapley(game: &dyn CostPerUser, xbar: &[f64]) -> FluidShapley {
+/// Fails when `xbar` does not fit the game ([`validate_xbar`]) or Ω is not finite at 0 or x̄.
+pub fn fluid_shapley(game: &dyn CostPerUser, xbar: &[f64]) -> Result<FluidShapley, MechanismError> {
     let k = game.classes();
-    assert!(
-        validate_xbar(game, xbar).is_ok(),
-        "fluid_shapley: x̄ must have one finite non-negative entry per class (validate_xbar)"
-    );
+    validate_xbar(game, xbar)?;
     let zero = vec![0.0; k];
     let omega0 = game.omega(&zero);
     let savings = omega0 - game.omega(xbar);
+    if !savings.is_finite() {
+        return Err(out_of_range(
+            "Ω(0) − Ω(x̄) (savings per user)",
+            savings,
+            "finite: the cost per user must be defined at 0 and at x̄",
+        ));
+    }
 
     let mut breaks = vec![0.0];
     let mut kinks: Vec<f64> = game
@@ -146,18 +150,18 @@ pub fn fluid_shapley(game: &dyn CostPerUser, xbar: &[f64]) -> FluidShapley {
             })
             .fold(0.0, f64::max);
         std::mem::swap(&mut coarse, &mut fine);
-        if moved <= FLUID_QUADRATURE_TOL * scale || panels >= 1024 {
+        if moved <= game.quadrature_tol() * scale || panels >= 1024 {
             break;
         }
     }
     let price_per_unit = coarse[1..].to_vec();
     let peers_per_user = price_per_unit.iter().zip(xbar).map(|(p, x)| p * x).sum();
-    FluidShapley {
+    Ok(FluidShapley {
         provider_per_user: coarse[0],
         price_per_unit,
         peers_per_user,
         savings_per_user: savings,
-    }
+    })
 }
 
 /// The exact Shapley value with identical peers within each class.
@@ -555,15 +559,15 @@ mod tests {
     #[test]
     fn shap_lin_reference_rows() {
         let g = linear1();
-        let s = fluid_shapley(&g, &[0.5]);
+        let s = fluid_shapley(&g, &[0.5]).unwrap();
         assert_relative_eq!(s.provider_per_user, 0.25, max_relative = REF_TOL);
         assert_relative_eq!(s.price_per_unit[0], 0.5, max_relative = REF_TOL);
         assert_relative_eq!(s.peers_per_user, 0.25, max_relative = REF_TOL);
-        let s = fluid_shapley(&g, &[2.0]);
+        let s = fluid_shapley(&g, &[2.0]).unwrap();
         assert_relative_eq!(s.provider_per_user, 0.75, max_relative = REF_TOL);
         assert_relative_eq!(s.price_per_unit[0], 0.125, max_relative = REF_TOL);
         assert_relative_eq!(s.peers_per_user, 0.25, max_relative = REF_TOL);
-        let s = fluid_shapley(&g, &[5.0]);
+        let s = fluid_shapley(&g, &[5.0]).unwrap();
         assert_relative_eq!(s.provider_per_user, 0.9, max_relative = REF_TOL);
         assert_relative_eq!(s.price_per_unit[0], 0.02, max_relative = REF_TOL);
     }
@@ -572,7 +576,7 @@ mod tests {
     #[test]
     fn shap_conc_reference_row() {
         let g = SumGame::new(Shape::Concave, 1.0, 1.0, 1).unwrap();
-        let s = fluid_shapley(&g, &[1.0]);
+        let s = fluid_shapley(&g, &[1.0]).unwrap();
         assert_relative_eq!(s.provider_per_user, 1.0 / 3.0, max_relative = REF_TOL);
         assert_relative_eq!(s.price_per_unit[0], 2.0 / 3.0, max_relative = REF_TOL);
         for n in [1usize, 2, 10, 37, 1000] {
@@ -624,7 +628,7 @@ mod tests {
             for (a, d) in [(1.0, 1.0), (2.5, 0.4)] {
                 let g = SumGame::new(shape, a, d, 1).unwrap();
                 for xbar in [1e-3, 0.1, 0.4, 0.5, 1.0, 2.0, 5.0, 40.0] {
-                    let s = fluid_shapley(&g, &[xbar]);
+                    let s = fluid_shapley(&g, &[xbar]).unwrap();
                     let (p, pi) = closed_form(shape, a, d, xbar);
                     assert_relative_eq!(s.provider_per_user, p, max_relative = REF_TOL);
                     assert_relative_eq!(s.price_per_unit[0], pi, max_relative = REF_TOL);
@@ -645,7 +649,7 @@ mod tests {
         for shape in Shape::ALL {
             let g = SumGame::new(shape, 1.0, 1.0, 4).unwrap();
             let xbar = [0.1, 0.7, 0.05, 0.45];
-            let s = fluid_shapley(&g, &xbar);
+            let s = fluid_shapley(&g, &xbar).unwrap();
             let (p, pi) = closed_form(shape, 1.0, 1.0, 1.3);
             assert_relative_eq!(s.provider_per_user, p, max_relative = REF_TOL);
             for c in 0..4 {
@@ -664,7 +668,7 @@ mod tests {
     fn finite_n_converges_like_one_over_n() {
         for shape in Shape::ALL {
             let g = SumGame::new(shape, 1.0, 1.0, 1).unwrap();
-            let fluid = fluid_shapley(&g, &[1.5]);
+            let fluid = fluid_shapley(&g, &[1.5]).unwrap();
             let errs: Vec<f64> = [50usize, 100, 200, 400]
                 .iter()
                 .map(|&n| {
@@ -682,7 +686,7 @@ mod tests {
         }
         // Two classes, prices per unit converge too.
         let g = SumGame::new(Shape::Exponential, 1.0, 1.0, 2).unwrap();
-        let fluid = fluid_shapley(&g, &[0.6, 0.9]);
+        let fluid = fluid_shapley(&g, &[0.6, 0.9]).unwrap();
         let e = exact_by_classes(&g, &[200, 200], &[1.2, 1.8]).unwrap();
         assert!((e.provider / 400.0 - fluid.provider_per_user).abs() < 2e-3);
         assert!((e.per_peer[0] / 1.2 - fluid.price_per_unit[0]).abs() < 2e-3);
@@ -702,7 +706,7 @@ mod tests {
             v,
             max_relative = 1e-9
         );
-        let fluid = fluid_shapley(&g, &[0.8]);
+        let fluid = fluid_shapley(&g, &[0.8]).unwrap();
         assert!((e.provider / n as f64 - fluid.provider_per_user).abs() < 1e-5);
     }
 

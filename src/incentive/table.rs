@@ -8,8 +8,13 @@ use super::shapley::{exact_by_classes, fluid_shapley, sampled, MAX_COUNT_VECTORS
 use super::CostPerUser;
 use crate::error::MechanismError;
 
-/// Permutations of the sampled estimator when exact enumeration is too large.
+/// Permutations of the sampled estimator when exact enumeration is too large (fewer when
+/// permutations × N would exceed [`SAMPLED_WORK`], but never fewer than 20).
 pub const SAMPLED_PERMUTATIONS: usize = 2000;
+/// Budget of marginal contributions the sampled estimator may evaluate per N.
+pub const SAMPLED_WORK: usize = 200_000_000;
+/// Largest population N of the convergence table.
+pub const MAX_N: usize = 10_000_000;
 
 /// One row of the convergence table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,8 +31,8 @@ pub struct FiniteN {
     pub price_per_unit: Vec<f64>,
     /// Half-width of the 95 % interval of `provider_share_per_user` (0 when exact).
     pub provider_half_width_95: f64,
-    /// (φ_P / N − fluid) / fluid.
-    pub provider_rel_error: f64,
+    /// (φ_P / N − fluid) / fluid; `None` when the fluid value is 0 (nothing to share).
+    pub provider_rel_error: Option<f64>,
 }
 
 /// What `peerfluid shapley --json` prints.
@@ -81,10 +86,17 @@ pub fn shapley_table(
     seed: u64,
 ) -> Result<ShapleyTable, MechanismError> {
     let xbar: Vec<f64> = resource.iter().zip(shares).map(|(r, s)| r * s).collect();
-    let fluid = fluid_shapley(game, &xbar);
+    let fluid = fluid_shapley(game, &xbar)?;
     let core = fluid_core(game, &xbar)?;
     let mut exact = Vec::with_capacity(ns.len());
     for &n in ns {
+        if n == 0 || n > MAX_N {
+            return Err(MechanismError::OutOfRange {
+                what: "--n (population size N)".into(),
+                value: n as f64,
+                allowed: format!("1 to {MAX_N}"),
+            });
+        }
         let counts = counts_for(n, shares);
         let size = counts
             .iter()
@@ -104,7 +116,8 @@ pub fn shapley_table(
             let v = exact_by_classes(game, &counts, &r)?;
             ("exact", v.provider, 0.0, v.per_peer)
         } else {
-            let v = sampled(game, &counts, &r, SAMPLED_PERMUTATIONS, seed)?;
+            let perms = (SAMPLED_WORK / n).clamp(20, SAMPLED_PERMUTATIONS);
+            let v = sampled(game, &counts, &r, perms, seed)?;
             (
                 "sampled",
                 v.provider.mean,
@@ -123,11 +136,10 @@ pub fn shapley_table(
                 .map(|(phi, rc)| if *rc > 0.0 { phi / rc } else { 0.0 })
                 .collect(),
             provider_half_width_95: half,
-            provider_rel_error: if fluid.provider_per_user != 0.0 {
-                (p - fluid.provider_per_user) / fluid.provider_per_user
-            } else {
-                p
-            },
+            provider_rel_error: (fluid.provider_per_user.abs()
+                > 1e-12 * fluid.savings_per_user.abs().max(f64::MIN_POSITIVE)
+                && fluid.provider_per_user != 0.0)
+                .then(|| (p - fluid.provider_per_user) / fluid.provider_per_user),
             counts,
         });
     }
