@@ -282,3 +282,51 @@ mod props {
         }
     }
 }
+
+/// Issue 4: a discount is paid per download of a sharing peer. At constant arrivals λ the
+/// sharers start λ q downloads per second, so the p2p bill holds discount × λ q × month
+/// (independent of the swarm; rel 1e-9).
+#[test]
+fn discount_payments_are_the_discount_times_the_sharers_downloads() {
+    let text = r#"
+name = "discount"
+[content]
+size = "1 GB"
+[demand]
+arrival_rate = "0.5/s"
+[swarm]
+efficiency = 0.9
+abort_rate = "0.5/h"
+seed_residence = "20 min"
+[peers]
+upload = "20 Mbps"
+download = "100 Mbps"
+[peers.cost]
+distribution = "uniform"
+min = "$0"
+max = "$0.05"
+[server]
+capacity = "100 Gbps"
+[pricing]
+origin = "cdn"
+[incentive]
+mechanism = "discount"
+discount = "$0.02"
+"#;
+    let s = crate::util::scenario(text);
+    let rec =
+        peerfluid::run::compare_scenario(&s, &peerfluid::run::RunOptions::default()).expect("runs");
+    let inc = rec.summary.incentive.as_ref().expect("incentive report");
+    let q = inc.classes[0].participation;
+    assert!(
+        (q - 0.4).abs() < 1e-9,
+        "q = F($0.02) = 0.4 with no energy: {q}"
+    );
+    let costs = rec.summary.costs.as_ref().expect("costs");
+    let paid = costs["p2p"].payments_usd;
+    let expect = 0.02 * 0.5 * q * 30.0 * 86_400.0;
+    assert!(
+        ((paid - expect) / expect).abs() < 1e-9,
+        "{paid} vs {expect}"
+    );
+}

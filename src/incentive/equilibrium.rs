@@ -134,6 +134,13 @@ impl<'a> Market<'a> {
     /// arrival rate even with everyone sharing.
     pub fn new(s: &'a Scenario) -> Result<Self, MechanismError> {
         let (rate, rate_basis) = s.demand.arrival.reference_rate();
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(MechanismError::Equilibrium(format!(
+                "scenario '{}': the incentive market is played at the {rate_basis}, which is \
+                 {rate}/s; it must be > 0 (a trace of zeros has no market)",
+                s.name
+            )));
+        }
         let mut base = swarm_of(s);
         base.arrival = ArrivalProfile::Constant { rate };
         let mut m = Self {
@@ -1326,5 +1333,24 @@ origin = "cdn"
             end[0],
             root.q[0]
         );
+    }
+
+    #[test]
+    fn social_optimum_beats_a_participation_grid() {
+        let s = scenario(&format!(
+            "{}distribution = \"lognormal\"\nmedian = \"$0.02\"\nsigma = 1.0\n",
+            "[peers.cost]\npower = \"10 W\"\n"
+        ));
+        let m = Market::new(&s).unwrap();
+        let (q, best) = m.social_optimum().unwrap();
+        let mut grid_min = f64::INFINITY;
+        for i in 0..=2000 {
+            grid_min = grid_min.min(m.social_cost(&[i as f64 / 2000.0]).unwrap());
+        }
+        assert!(
+            best <= grid_min * (1.0 + 1e-12),
+            "{best} > grid {grid_min} (q {q:?})"
+        );
+        assert_relative_eq!(m.social_cost(&q).unwrap(), best, max_relative = 1e-12);
     }
 }
