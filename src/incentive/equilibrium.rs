@@ -640,7 +640,7 @@ impl<'a> Market<'a> {
                 best = (x, f);
             }
         }
-        let (social_q, social_optimum_usd) = self.social_optimum()?;
+        let (social_q, social_optimum_usd) = self.social_optimum(&[best.1 .1.q.clone()])?;
         let eq = best.1 .1;
         Ok(BestPayment {
             price_usd_per_gb: best.0,
@@ -653,12 +653,50 @@ impl<'a> Market<'a> {
         })
     }
 
-    /// Participation that minimises social cost per download: a grid of 101 points and
-    /// golden-section refinement per deciding class, swept coordinate-wise until it settles.
-    pub fn social_optimum(&self) -> Result<(Vec<f64>, f64), MechanismError> {
+    /// Participation that minimises social cost per download. The search starts from the
+    /// best of `starts` and a lattice over the deciding classes (21 points per class for up to
+    /// two classes, 11 for three, the diagonal beyond), then sweeps the classes one at a time
+    /// (a grid of 101 points and golden-section refinement each) until it settles. Social cost
+    /// is not convex in q (regime switches, tiers), so the lattice guards against a local
+    /// minimum; passing the equilibrium as a start makes the reported gap ≥ 0 by construction.
+    pub fn social_optimum(&self, starts: &[Vec<f64>]) -> Result<(Vec<f64>, f64), MechanismError> {
         let dec = self.deciding();
         let mut q = vec![1.0; self.classes()];
         let mut best = self.social_cost(&q)?;
+        let per: usize = match dec.len() {
+            0 => 0,
+            1 | 2 => 21,
+            3 => 11,
+            _ => 0,
+        };
+        let mut lattice: Vec<Vec<f64>> = starts.to_vec();
+        if per > 0 {
+            let total = per.pow(dec.len() as u32);
+            for idx in 0..total {
+                let mut z = vec![1.0; self.classes()];
+                let mut rest = idx;
+                for &c in &dec {
+                    z[c] = (rest % per) as f64 / (per - 1) as f64;
+                    rest /= per;
+                }
+                lattice.push(z);
+            }
+        } else if !dec.is_empty() {
+            for i in 0..=20 {
+                let mut z = vec![1.0; self.classes()];
+                for &c in &dec {
+                    z[c] = i as f64 / 20.0;
+                }
+                lattice.push(z);
+            }
+        }
+        for z in lattice {
+            let v = self.social_cost(&z)?;
+            if v < best {
+                best = v;
+                q = z;
+            }
+        }
         for _sweep in 0..if dec.len() > 1 { 6 } else { 1 } {
             let before = best;
             for &c in &dec {
@@ -1342,7 +1380,7 @@ origin = "cdn"
             "[peers.cost]\npower = \"10 W\"\n"
         ));
         let m = Market::new(&s).unwrap();
-        let (q, best) = m.social_optimum().unwrap();
+        let (q, best) = m.social_optimum(&[]).unwrap();
         let mut grid_min = f64::INFINITY;
         for i in 0..=2000 {
             grid_min = grid_min.min(m.social_cost(&[i as f64 / 2000.0]).unwrap());
