@@ -883,7 +883,7 @@ impl super::CostPerUser for ScenarioGame<'_, '_> {
         }
         out
     }
-    /// Differences with a step of [`GRADIENT_STEP`] × the class's full resource (one-sided at
+    /// Differences with a step of `GRADIENT_STEP` (1e-7) × the class's full resource (one-sided at
     /// 0): Ω is evaluated through a steady state, so a step relative to x itself would vanish
     /// at x = 0 and drown in rounding.
     fn gradient(&self, x: &[f64], g: &mut [f64]) {
