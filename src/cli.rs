@@ -36,6 +36,12 @@ pub enum Command {
     /// The fluid Shapley value of a scenario's game or of a canonical game, beside the exact
     /// finite-N values (convergence table) and the core check.
     Shapley(ShapleyArgs),
+    /// Redraw the figures and index.html of a results folder (run, compare or sweep) from
+    /// its CSV and JSON files.
+    Plot {
+        /// Results folder.
+        dir: PathBuf,
+    },
     /// Validate scenario files without running them.
     Check {
         /// Scenario files (TOML).
@@ -146,7 +152,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Compare(args)) => run_cmd(args, true),
         Some(Command::Shapley(args)) => shapley_cmd(&args),
         Some(Command::Check { files }) => check_cmd(&files),
+        Some(Command::Plot { dir }) => plot_cmd(&dir),
     }
+}
+
+fn plot_cmd(dir: &Path) -> anyhow::Result<()> {
+    let written = output::redraw::redraw(dir)
+        .with_context(|| format!("redrawing the figures of {}", dir.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    for p in &written {
+        writeln!(stdout, "{}", p.display())?;
+    }
+    Ok(())
 }
 
 fn load(file: Option<&Path>) -> anyhow::Result<Scenario> {

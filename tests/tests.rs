@@ -2,8 +2,10 @@
 
 mod cli;
 mod economics;
+mod plots;
 mod properties;
 mod reference;
 mod scenarios;
+mod sweep;
 mod util;
 mod validation;

@@ -3,8 +3,11 @@
 //! run are complete, so a failed run leaves no partial file.
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod plot;
+pub mod redraw;
+pub mod sweep_plot;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -1,0 +1,1 @@
+//! Sweeps: expansion, determinism across threads, resume after a kill, shard + merge.
