@@ -1,1 +1,62 @@
-fn main() {}
+//! Criterion bench of sweeps (issue 5 target: ≥ 100,000 points per second on the 2-core
+//! machine for the Qiu–Srikant model over arrival rate × seed residence, with costs, CSV
+//! included). Run: `cargo bench --bench sweep`.
+//! Sweep: `scenarios/sweep-arrival-residence.toml` (10,000 points, steady evaluation).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use peerfluid::sweep::spec::Evaluate;
+use peerfluid::sweep::{eval, run_sweep, SweepOptions, SweepSpec};
+
+fn bench(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweep-arrival-residence.toml");
+    let spec = SweepSpec::from_path(&path).expect("preset sweep validates");
+    let s = spec.scenario(4321).expect("point").1;
+    let mut g = c.benchmark_group("sweep point");
+    g.bench_function("build and validate the scenario of a point", |b| {
+        b.iter(|| black_box(spec.scenario(black_box(4321)).unwrap()))
+    });
+    g.bench_function("evaluate (steady state + four monthly bills)", |b| {
+        b.iter(|| black_box(eval::evaluate(&s, Evaluate::Steady).is_ok()))
+    });
+    g.bench_function("whole row (scenario, evaluation, CSV line)", |b| {
+        let mut line = String::new();
+        b.iter(|| {
+            line.clear();
+            eval::row(&spec, black_box(4321), &mut line);
+            black_box(line.len())
+        })
+    });
+    g.finish();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut g = c.benchmark_group("sweep");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(spec.points));
+    for threads in [1usize, 2] {
+        g.bench_function(
+            format!("10,000 points to sweep.csv, {threads} thread(s)"),
+            |b| {
+                b.iter(|| {
+                    let opts = SweepOptions {
+                        out: dir.path().join(format!("t{threads}")),
+                        threads: Some(threads),
+                        shard: None,
+                        resume: false,
+                        yes: false,
+                        limit: u64::MAX,
+                        plots: false,
+                        progress: false,
+                    };
+                    black_box(run_sweep(&spec, &opts).unwrap().rows)
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -36,6 +36,18 @@ pub enum Command {
     /// The fluid Shapley value of a scenario's game or of a canonical game, beside the exact
     /// finite-N values (convergence table) and the core check.
     Shapley(ShapleyArgs),
+    /// Sweep scenario keys over many values ([sweep] in the file, or a sweep file with
+    /// `base`): one row per point in sweep.csv, streamed in point order.
+    Sweep(SweepArgs),
+    /// Join the shards of a sweep folder (from `sweep --shard K/N`) into sweep.csv, after
+    /// checking that every shard is there, complete, and from the same spec.
+    Merge {
+        /// The folder the shards were written to.
+        dir: PathBuf,
+        /// Do not draw the figures.
+        #[arg(long)]
+        no_plots: bool,
+    },
     /// Redraw the figures and index.html of a results folder (run, compare or sweep) from
     /// its CSV and JSON files.
     Plot {
@@ -68,6 +80,32 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     pub method: MethodArg,
     /// Do not draw the figures (SVG and PNG).
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+/// Arguments of `sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Sweep file (TOML): a scenario with [sweep], or `base = "scenario.toml"` and [sweep].
+    pub file: PathBuf,
+    /// Output folder (default: results/NAME-sweep, NAME being the scenario name).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Option<u32>,
+    /// Run only the K-th of N parts (0-based; points i with i mod N = K), e.g.
+    /// `--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`; join with `peerfluid merge`.
+    #[arg(long, value_parser = crate::sweep::Shard::parse)]
+    pub shard: Option<crate::sweep::Shard>,
+    /// Finish a sweep that was stopped (killed) in the same folder.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run even when the sweep has more points than the limit (10^6).
+    #[arg(long)]
+    pub yes: bool,
+    /// Do not draw the figures.
     #[arg(long)]
     pub no_plots: bool,
 }
@@ -153,7 +191,84 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Shapley(args)) => shapley_cmd(&args),
         Some(Command::Check { files }) => check_cmd(&files),
         Some(Command::Plot { dir }) => plot_cmd(&dir),
+        Some(Command::Sweep(args)) => sweep_cmd(&args),
+        Some(Command::Merge { dir, no_plots }) => merge_cmd(&dir, !no_plots),
     }
+}
+
+fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<()> {
+    use crate::sweep::{run_sweep, SweepOptions, SweepSpec, DEFAULT_LIMIT};
+    let spec = SweepSpec::from_path(&args.file)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(format!("{}-sweep", spec.base.name)));
+    let keys: Vec<&str> = spec.parameters.iter().map(|p| p.key.as_str()).collect();
+    let this = args.shard.map_or(spec.points, |s| s.rows(spec.points));
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "sweep '{}': {} points ({} over {}), evaluate = {}{}; spec {}",
+        spec.base.name,
+        spec.points,
+        spec.mode.label(),
+        keys.join(" × "),
+        spec.evaluate.label(),
+        args.shard.map_or(String::new(), |s| format!(
+            "; shard {}/{} runs {this} of them",
+            s.index, s.count
+        )),
+        spec.hash_hex()
+    )?;
+    stdout.flush()?;
+    let opts = SweepOptions {
+        out: out.clone(),
+        threads: args.threads.map(|t| t as usize),
+        shard: args.shard,
+        resume: args.resume,
+        yes: args.yes,
+        limit: DEFAULT_LIMIT,
+        plots: !args.no_plots,
+        progress: true,
+    };
+    let report =
+        run_sweep(&spec, &opts).with_context(|| format!("sweep of {}", args.file.display()))?;
+    if report.computed == 0 && report.resumed_from == report.rows && report.rows > 0 {
+        writeln!(stdout, "already complete: {} rows", report.rows)?;
+    } else {
+        writeln!(
+            stdout,
+            "{} rows ({} computed now{}) in {:.2} s: {:.0} points/s",
+            report.rows,
+            report.computed,
+            if report.resumed_from > 0 {
+                format!(", {} from the earlier run", report.resumed_from)
+            } else {
+                String::new()
+            },
+            report.seconds,
+            report.computed as f64 / report.seconds.max(1e-9)
+        )?;
+    }
+    writeln!(stdout, "results:")?;
+    for p in &report.files {
+        writeln!(stdout, "  {}", p.display())?;
+    }
+    Ok(())
+}
+
+fn merge_cmd(dir: &Path, plots: bool) -> anyhow::Result<()> {
+    let report = crate::sweep::merge(dir, plots)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "merged {} shards: {} rows",
+        report.shards, report.rows
+    )?;
+    for p in &report.files {
+        writeln!(stdout, "  {}", p.display())?;
+    }
+    Ok(())
 }
 
 fn plot_cmd(dir: &Path) -> anyhow::Result<()> {
@@ -182,6 +297,7 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
             MethodArg::Exact => Method::Exact,
             MethodArg::Dopri5 => Method::Dopri5,
         },
+        ..RunOptions::default()
     };
     let record = if compare {
         compare_scenario(&scenario, &opts)?

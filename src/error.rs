@@ -150,3 +150,71 @@ pub enum MechanismError {
     #[error("{0}")]
     Equilibrium(String),
 }
+
+/// A sweep could not be set up, resumed, run or merged.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The sweep spec or its scenario is invalid.
+    #[error(transparent)]
+    Spec(#[from] ScenarioError),
+    /// One point's scenario is invalid (its values together break a rule).
+    #[error("sweep point {point} ({values}): {source}")]
+    Point {
+        /// Point index (0-based, in the whole sweep).
+        point: u64,
+        /// `key = value` of each parameter.
+        values: String,
+        /// The scenario's own message.
+        #[source]
+        source: ScenarioError,
+    },
+    /// More points than the limit without `--yes`.
+    #[error("{points} points to run is more than the limit of {limit}: rerun with --yes to run them anyway, or split the sweep with --shard K/N")]
+    TooLarge {
+        /// Points this run would compute.
+        points: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The folder holds a sweep that stopped half-way and `--resume` was not given.
+    #[error("{dir}: holds an unfinished sweep ({rows} of {total} rows in {file}); rerun with --resume to finish it, or remove the folder to start again")]
+    Unfinished {
+        /// Output folder.
+        dir: PathBuf,
+        /// The partial file.
+        file: String,
+        /// Rows already written.
+        rows: u64,
+        /// Rows expected.
+        total: u64,
+    },
+    /// The folder's sweep was made from another spec (or another peerfluid version).
+    #[error("{path}: was written by another sweep spec (hash {found}, this one is {expected}); use another --out, or remove the folder")]
+    SpecChanged {
+        /// The manifest.
+        path: PathBuf,
+        /// Hash in the folder.
+        found: String,
+        /// Hash of this spec.
+        expected: String,
+    },
+    /// `--shard K/N` out of range.
+    #[error("--shard {index}/{count}: K must be in [0, N) and N ≥ 1 (0-based, as $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")]
+    Shard {
+        /// K.
+        index: u64,
+        /// N.
+        count: u64,
+    },
+    /// `merge` found the shards incomplete or inconsistent.
+    #[error("{dir}: cannot merge: {reason}")]
+    Merge {
+        /// Folder.
+        dir: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A file of the sweep could not be read or written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}

@@ -28,4 +28,5 @@ pub mod output;
 pub mod run;
 pub mod scenario;
 pub mod solve;
+pub mod sweep;
 pub mod units;

@@ -9,7 +9,10 @@ use crate::cost::ledger::{self, ClassDemand, ClassLedger, CostBreakdown, Demand,
 use crate::scenario::Origin;
 
 use crate::error::ModelError;
-use crate::incentive::{self, plan::Plan};
+use crate::incentive::{
+    self,
+    plan::{Depth, Plan},
+};
 use crate::model::swarm::{SteadyState, Swarm};
 use crate::model::{ArrivalProfile, FluidModel};
 use crate::scenario::Scenario;
@@ -34,6 +37,8 @@ pub struct RunOptions {
     pub points: usize,
     /// Integration method.
     pub method: Method,
+    /// How much of the incentive side to work out (sweeps skip the report).
+    pub incentive: Depth,
 }
 
 impl Default for RunOptions {
@@ -41,6 +46,7 @@ impl Default for RunOptions {
         Self {
             points: 500,
             method: Method::Auto,
+            incentive: Depth::Report,
         }
     }
 }
@@ -56,6 +62,8 @@ pub struct RunRecord {
     pub rows: Vec<Vec<f64>>,
     /// The summary (also written as `summary.json`).
     pub summary: Summary,
+    /// Who shares and how they are paid (the plan the run was made with).
+    pub plan: Plan,
 }
 
 /// `summary.json`. Documented in `results/README.md`.
@@ -221,11 +229,12 @@ pub use crate::model::swarm::swarm_of;
 /// Run a scenario: settle its incentive (who shares, how they are paid), then solve the swarm
 /// with the sharers and non-sharers as separate classes.
 pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
-    let plan = incentive::plan::plan(s)
+    let plan = incentive::plan::plan_with(s, opts.incentive)
         .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': incentives", s.name)))?;
     let split = s.with_participation(&plan.participation);
     let mut rec = run_model(&split, opts, &plan)?;
-    rec.summary.incentive = plan.report;
+    rec.summary.incentive = plan.report.clone();
+    rec.plan = plan;
     Ok(rec)
 }
 
@@ -473,6 +482,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         columns,
         rows,
         summary,
+        plan: plan.clone(),
     })
 }
 

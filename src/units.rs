@@ -347,6 +347,43 @@ fn unit_error(text: String, unit: String, expected: Dimension) -> UnitError {
     }
 }
 
+/// Parse a quantity whose dimension is not known beforehand (sweep values): the first
+/// dimension whose units accept `text`. Text without a unit is [`Dimension::Dimensionless`]
+/// (a bare number is in the base units of whatever key it is given to).
+pub fn parse_any(text: &str) -> Result<(f64, Dimension), UnitError> {
+    // "%" belongs to dimensionless and must not be tried last of all.
+    for dim in Dimension::ALL {
+        if let Ok(v) = parse_quantity(text, dim) {
+            let unitless = split_number(text.trim()).is_some_and(|(_, u)| u.is_empty());
+            return Ok((
+                v,
+                if unitless {
+                    Dimension::Dimensionless
+                } else {
+                    dim
+                },
+            ));
+        }
+    }
+    parse_quantity(text, Dimension::Dimensionless).map(|v| (v, Dimension::Dimensionless))
+}
+
+/// A base-unit value written so that [`parse_quantity`] reads it back exactly in `dim`
+/// (shortest round-trip digits, the base unit's own spelling): `(1.5e-3, EventRate)` →
+/// `"0.0015 /s"`, `(50.0, Time)` → `"50 s"`; a plain number for [`Dimension::Dimensionless`].
+pub fn exact_text(value: f64, dim: Dimension) -> String {
+    let unit = dim
+        .units()
+        .iter()
+        .find(|u| (u.1 - 1.0).abs() < f64::EPSILON && (u.2 - 1.0).abs() < f64::EPSILON)
+        .map_or("", |u| u.0);
+    if unit.is_empty() {
+        format!("{value:e}")
+    } else {
+        format!("{value:e} {unit}")
+    }
+}
+
 /// A bare TOML number is taken in base units; rejects NaN and ±inf.
 pub fn from_number(value: f64, dim: Dimension) -> Result<f64, UnitError> {
     let (text, expected) = (format!("{value}"), dim);
@@ -445,10 +482,13 @@ fn split_number(text: &str) -> Option<(f64, String)> {
     let start = text.len() - body.len();
 
     // Spelled-out non-finite values, as Rust and TOML write them.
-    let lower = body.to_ascii_lowercase();
+    let body_bytes = body.as_bytes();
     for word in ["infinity", "inf", "nan"] {
-        let next = lower.as_bytes().get(word.len());
-        if lower.starts_with(word) && !next.is_some_and(u8::is_ascii_alphabetic) {
+        let next = body_bytes.get(word.len());
+        let starts = body_bytes
+            .get(..word.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(word.as_bytes()));
+        if starts && !next.is_some_and(u8::is_ascii_alphabetic) {
             return Some((f64::NAN, String::new()));
         }
     }
@@ -473,7 +513,8 @@ fn split_number(text: &str) -> Option<(f64, String)> {
         }
     }
     // Rust's parser accepts all these forms; "1e999" overflows to inf, caught by the caller.
-    let number: f64 = format!("{sign}{}", &text[start..end]).parse().ok()?;
+    let magnitude: f64 = text[start..end].parse().ok()?;
+    let number = if sign == "-" { -magnitude } else { magnitude };
     let prefix = if dollar.is_some() { "$" } else { "" };
     Some((number, format!("{prefix}{}", normalise_unit(&text[end..]))))
 }
@@ -481,6 +522,11 @@ fn split_number(text: &str) -> Option<(f64, String)> {
 /// Canonical unit text: words separated by single spaces, `per` → `/`, no spaces around `/`.
 /// `" per  hour"` → `"/hour"`, `"$ / GB"` → `"$/GB"`.
 fn normalise_unit(unit: &str) -> String {
+    let unit = unit.trim();
+    // Most units are one word ("Mbps", "/s", "$/GB"): nothing to do.
+    if !unit.contains(char::is_whitespace) && unit != "per" {
+        return unit.to_string();
+    }
     let words = unit
         .split_whitespace()
         .map(|w| if w == "per" { "/" } else { w });
@@ -744,5 +790,31 @@ mod tests {
                 assert!(ok, "{value} → {shown} → {back}");
             }
         }
+    }
+
+    #[test]
+    fn exact_text_reads_back_bit_for_bit_in_every_dimension() {
+        for dim in Dimension::ALL {
+            for v in [0.0, 1.0, 1.5e-3, 123_456.789, 7.25e12, 1.0 / 3.0] {
+                let t = exact_text(v, dim);
+                let back = parse_quantity(&t, dim).unwrap();
+                assert_eq!(back.to_bits(), v.to_bits(), "{dim:?}: {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn parse_any_finds_the_dimension_from_the_unit() {
+        assert_eq!(parse_any("2 Mbps").unwrap(), (2e6, Dimension::BitRate));
+        assert_eq!(parse_any("30 min").unwrap(), (1800.0, Dimension::Time));
+        assert_eq!(
+            parse_any("0.02 $/GB").unwrap(),
+            (0.02, Dimension::MoneyPerGb)
+        );
+        assert_eq!(parse_any("3/min").unwrap().1, Dimension::EventRate);
+        assert_eq!(parse_any("1.5 GB").unwrap(), (1.5e9, Dimension::DataSize));
+        assert_eq!(parse_any("85 %").unwrap(), (0.85, Dimension::Dimensionless));
+        assert_eq!(parse_any("7").unwrap(), (7.0, Dimension::Dimensionless));
+        assert!(parse_any("fast").is_err());
     }
 }

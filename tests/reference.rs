@@ -19,6 +19,7 @@ fn run(text: &str, method: Method) -> RunRecord {
         &RunOptions {
             points: 400,
             method,
+            ..RunOptions::default()
         },
     )
     .expect("runs")

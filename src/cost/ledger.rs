@@ -231,7 +231,16 @@ fn months(d: &Demand, month: Seconds) -> Vec<Month> {
                 .zip(&d.peer_bytes)
                 .map(|(a, b)| a + b)
                 .collect();
-            let p95 = |r: &[f64]| percentile_95(&window_rates(&d.t, r, w)).unwrap_or(0.0) / 1e6;
+            let p95 = |r: &[f64]| {
+                // A constant rate is its own 95th percentile (steady-state months of sweeps:
+                // this skips resampling a month into 8,640 five-minute samples).
+                match r.split_first() {
+                    Some((first, rest)) if rest.iter().all(|v| v.to_bits() == first.to_bits()) => {
+                        first / 1e6
+                    }
+                    _ => percentile_95(&window_rates(&d.t, r, w)).unwrap_or(0.0) / 1e6,
+                }
+            };
             let peak = |r: &[f64]| {
                 d.t.iter()
                     .zip(r)

@@ -93,8 +93,25 @@ pub struct Plan {
     pub report: Option<IncentiveReport>,
 }
 
-/// Work out the incentive side of a scenario.
+/// Work out the incentive side of a scenario, with everything `compare` reports.
 pub fn plan(s: &Scenario) -> Result<Plan, MechanismError> {
+    plan_with(s, Depth::Report)
+}
+
+/// How much of the incentive side to work out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Everything `compare` reports: every equilibrium and its stability, the coupled dynamics
+    /// as a check of the root, the best payment, the Shapley value.
+    Report,
+    /// Only what the swarm and the bills need (sweep points): who shares at the equilibrium
+    /// reached and what they are paid; the best payment only when it is the price paid.
+    /// `report` is `None`.
+    Outcome,
+}
+
+/// [`plan`] at the chosen depth.
+pub fn plan_with(s: &Scenario, depth: Depth) -> Result<Plan, MechanismError> {
     let k = s.classes.len();
     let decides = s.classes.iter().any(|c| c.cost.decides());
     if matches!(s.incentive.mechanism, Mechanism::None) && !decides {
@@ -108,6 +125,24 @@ pub fn plan(s: &Scenario) -> Result<Plan, MechanismError> {
         });
     }
     let market = Market::new(s)?;
+    if depth == Depth::Outcome {
+        let best = match s.incentive.mechanism {
+            Mechanism::Equilibrium if decides => Some(market.best_payment(BEST_PAYMENT_GRID)?),
+            _ => None,
+        };
+        let offer = offer_of(&s.incentive.mechanism, best.as_ref());
+        let chosen = market.reached(&offer)?;
+        let (per_gb_uploaded, per_download, per_gb_offered) =
+            payments(&market, &offer, &chosen.q, k)?;
+        return Ok(Plan {
+            names: s.classes.iter().map(|c| c.name.clone()).collect(),
+            participation: chosen.q,
+            per_gb_uploaded,
+            per_download,
+            per_gb_offered,
+            report: None,
+        });
+    }
     let game = ScenarioGame { market: &market };
     let xbar = game.xbar();
     let sh = fluid_shapley(&game, &xbar)?;
@@ -128,15 +163,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, MechanismError> {
     } else {
         None
     };
-    let offer = match s.incentive.mechanism {
-        Mechanism::None => Offer::PerByte { price: 0.0 },
-        Mechanism::PerByte { price } => Offer::PerByte { price },
-        Mechanism::Discount { amount } => Offer::Discount { amount },
-        Mechanism::Shapley => Offer::Shapley,
-        Mechanism::Equilibrium => Offer::PerByte {
-            price: best.as_ref().map_or(0.0, |b| b.price_usd_per_gb),
-        },
-    };
+    let offer = offer_of(&s.incentive.mechanism, best.as_ref());
     let equilibria = market.equilibria(&offer)?;
     let chosen = market.reached(&offer)?;
     // The Shapley offer's coupled dynamics need a price table, built for one deciding class.
@@ -154,11 +181,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, MechanismError> {
         (None, None)
     };
     let none = market.outcome(&vec![0.0; k])?.origin_usd;
-    let (per_gb_uploaded, per_download, per_gb_offered) = match offer {
-        Offer::PerByte { price } => (price, 0.0, vec![0.0; k]),
-        Offer::Discount { amount } => (0.0, amount, vec![0.0; k]),
-        Offer::Shapley => (0.0, 0.0, market.shapley_prices(&chosen.q)?),
-    };
+    let (per_gb_uploaded, per_download, per_gb_offered) = payments(&market, &offer, &chosen.q, k)?;
     let classes = s
         .classes
         .iter()
@@ -196,6 +219,33 @@ pub fn plan(s: &Scenario) -> Result<Plan, MechanismError> {
             best_payment: best,
             shapley: Some(shapley),
         }),
+    })
+}
+
+/// The offer a mechanism makes (the equilibrium mechanism offers the best per-GB price).
+fn offer_of(m: &Mechanism, best: Option<&BestPayment>) -> Offer {
+    match m {
+        Mechanism::None => Offer::PerByte { price: 0.0 },
+        Mechanism::PerByte { price } => Offer::PerByte { price: *price },
+        Mechanism::Discount { amount } => Offer::Discount { amount: *amount },
+        Mechanism::Shapley => Offer::Shapley,
+        Mechanism::Equilibrium => Offer::PerByte {
+            price: best.map_or(0.0, |b| b.price_usd_per_gb),
+        },
+    }
+}
+
+/// $ per GB uploaded, $ per download, and per class $ per GB offered, under `offer` at `q`.
+fn payments(
+    market: &Market,
+    offer: &Offer,
+    q: &[f64],
+    k: usize,
+) -> Result<(f64, f64, Vec<f64>), MechanismError> {
+    Ok(match offer {
+        Offer::PerByte { price } => (*price, 0.0, vec![0.0; k]),
+        Offer::Discount { amount } => (0.0, *amount, vec![0.0; k]),
+        Offer::Shapley => (0.0, 0.0, market.shapley_prices(q)?),
     })
 }
 

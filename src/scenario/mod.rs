@@ -262,9 +262,28 @@ impl Scenario {
             file: label,
             src: text,
         };
-        let raw: ScenarioFile = toml::from_str(text).map_err(|e| cx.parse_error(&e))?;
-        cx.validate(raw, base_dir)
+        let table = toml::de::DeTable::parse(text).map_err(|e| cx.parse_error(&e))?;
+        validate_table(table, text, label, base_dir)
     }
+}
+
+/// Validate a parsed TOML document (`text` is the source its spans point into, `label` names
+/// it in errors). Sweeps parse a file once and validate each point's copy of the table, with
+/// the swept values put in, through this same function.
+pub fn validate_table(
+    table: toml::Spanned<toml::de::DeTable<'_>>,
+    text: &str,
+    label: &str,
+    base_dir: Option<&Path>,
+) -> Result<Scenario, ScenarioError> {
+    use serde::Deserialize;
+    let cx = Ctx {
+        file: label,
+        src: text,
+    };
+    let raw = ScenarioFile::deserialize(toml::de::Deserializer::from(table))
+        .map_err(|e| cx.parse_error(&e))?;
+    cx.validate(raw, base_dir)
 }
 
 struct Ctx<'a> {

@@ -1,0 +1,337 @@
+//! One sweep point: the scenario of the point → its row of `sweep.csv`.
+//!
+//! `steady` points use the closed-form steady state at the reference arrival rate and bill one
+//! month at its constant rates through the same cost models as `compare` (so the 95th
+//! percentile is the rate itself); `run` points go through `compare` whole (integrate the
+//! horizon, bill it month by month). A point where the model has no answer (no steady state,
+//! several steady states in `steady` mode, a failed solve) keeps its row: `status` says why and
+//! the outputs are empty.
+
+use std::fmt::Write as _;
+
+use crate::cost::ledger::{self, ClassDemand, CostBreakdown, Demand, PaymentRule};
+use crate::incentive::plan::{plan_with, Depth, Plan};
+use crate::model::swarm::swarm_of;
+use crate::run::{compare_scenario, RunOptions};
+use crate::scenario::Scenario;
+
+use super::spec::{Evaluate, SweepSpec, Value};
+
+/// Output columns after the parameters and `status`: name, unit, meaning.
+pub const OUTPUTS: [(&str, &str, &str); 25] = [
+    (
+        "regime",
+        "",
+        "download-limited or upload-limited (steady state at the reference rate)",
+    ),
+    ("leechers", "peers", "steady leechers, all classes"),
+    ("seeds", "peers", "steady seeds, all classes"),
+    (
+        "download_time_s",
+        "s",
+        "mean time in the swarm of a downloader (Little's law)",
+    ),
+    (
+        "server_rate_bps",
+        "bit/s",
+        "server upload in use at the steady state",
+    ),
+    (
+        "peer_rate_bps",
+        "bit/s",
+        "peers' upload in use at the steady state",
+    ),
+    (
+        "peer_share",
+        "",
+        "share of the delivered bytes that peers upload (0-1)",
+    ),
+    (
+        "participation",
+        "",
+        "share of arrivals who share their upload (0-1; 1 when nobody decides)",
+    ),
+    ("price_per_gb", "$/GB", "paid per GB uploaded by sharers"),
+    (
+        "per_download_usd",
+        "$",
+        "paid per download started by a sharer (discount)",
+    ),
+    (
+        "payments_usd",
+        "$/month",
+        "paid to peers per month (p2p and hybrid)",
+    ),
+    (
+        "peers_net_usd",
+        "$/month",
+        "peers' energy + upload value - income per month (negative: they gain)",
+    ),
+    (
+        "client_server.provider_usd",
+        "$/month",
+        "provider's bill, origin serves every byte",
+    ),
+    (
+        "cdn.provider_usd",
+        "$/month",
+        "provider's bill, CDN serves every byte",
+    ),
+    (
+        "p2p.provider_usd",
+        "$/month",
+        "provider's bill with peer assistance (incl. payments, tracker)",
+    ),
+    (
+        "hybrid.provider_usd",
+        "$/month",
+        "provider's bill, CDN for the residual + peers",
+    ),
+    (
+        "cdn.gross_saving",
+        "",
+        "saving vs client-server before paying peers (fraction)",
+    ),
+    (
+        "cdn.net_saving",
+        "",
+        "saving vs client-server after paying peers (fraction)",
+    ),
+    ("p2p.gross_saving", "", "as above for p2p"),
+    ("p2p.net_saving", "", "as above for p2p"),
+    ("hybrid.gross_saving", "", "as above for hybrid"),
+    ("hybrid.net_saving", "", "as above for hybrid"),
+    (
+        "p2p.net_saving_vs_cdn",
+        "",
+        "p2p saving vs the CDN after payments (fraction)",
+    ),
+    (
+        "hybrid.net_saving_vs_cdn",
+        "",
+        "hybrid saving vs the CDN after payments (fraction)",
+    ),
+    (
+        "p2p.social_usd",
+        "$/month",
+        "provider + peers' net cost with p2p",
+    ),
+];
+
+/// The CSV header line (no newline).
+pub fn header(spec: &SweepSpec) -> String {
+    let mut h = String::from("point");
+    for p in &spec.parameters {
+        h.push(',');
+        h.push_str(&csv_field(&p.key));
+    }
+    h.push_str(",status");
+    for (name, _, _) in OUTPUTS {
+        h.push(',');
+        h.push_str(name);
+    }
+    h
+}
+
+/// The outputs of one point, in [`OUTPUTS`] order.
+pub struct Outputs {
+    regime: &'static str,
+    numbers: [f64; OUTPUTS.len() - 1],
+}
+
+/// Evaluate point `i` and write its CSV line (with the newline) to `out`.
+pub fn row(spec: &SweepSpec, i: u64, out: &mut String) {
+    let (values, result) = match spec.scenario(i) {
+        Ok((values, s)) => {
+            let r = evaluate(&s, spec.evaluate);
+            (values, r)
+        }
+        Err(e) => (spec.point(i), Err(e.to_string())),
+    };
+    write_row(out, i, &values, &result);
+}
+
+/// Write one CSV line.
+pub fn write_row(out: &mut String, i: u64, values: &[Value], result: &Result<Outputs, String>) {
+    let mut f = ryu::Buffer::new();
+    let _ = write!(out, "{i}");
+    for v in values {
+        out.push(',');
+        out.push_str(f.format(v.number));
+    }
+    match result {
+        Ok(o) => {
+            let _ = write!(out, ",ok,{}", o.regime);
+            for x in o.numbers {
+                out.push(',');
+                out.push_str(f.format(x));
+            }
+        }
+        Err(msg) => {
+            out.push(',');
+            out.push_str(&csv_field(&format!("error: {msg}")));
+            for _ in OUTPUTS {
+                out.push(',');
+            }
+        }
+    }
+    out.push('\n');
+}
+
+/// Quote a CSV field when it needs it (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The outputs of a validated scenario.
+pub fn evaluate(s: &Scenario, how: Evaluate) -> Result<Outputs, String> {
+    match how {
+        Evaluate::Steady => steady(s),
+        Evaluate::Run => run(s),
+    }
+}
+
+fn participation(s: &Scenario, plan: &Plan) -> f64 {
+    s.classes
+        .iter()
+        .zip(&plan.participation)
+        .map(|(c, q)| c.share * q)
+        .sum()
+}
+
+fn steady(s: &Scenario) -> Result<Outputs, String> {
+    let plan = plan_with(s, Depth::Outcome).map_err(|e| e.to_string())?;
+    let split = s.with_participation(&plan.participation);
+    let model = swarm_of(&split);
+    let (rate, _) = split.demand.arrival.reference_rate();
+    let list = model.steady_states(rate)?;
+    let ss = match list.as_slice() {
+        [one] => one,
+        [] => return Err("no steady state".into()),
+        // Which one the swarm reaches depends on its start: integrate.
+        _ => return run(s),
+    };
+    let month = split.pricing.billing_month;
+    let size = split.content.size;
+    let t = vec![0.0, month];
+    let line = |per_s: f64| vec![0.0, per_s * month];
+    let served_files = ss.server + ss.peer;
+    let online: f64 = ss.leechers.iter().chain(&ss.seeds).sum();
+    let demand = Demand {
+        server_bps: vec![ss.server * model.file_bits; 2],
+        served_bps: vec![served_files * model.file_bits; 2],
+        server_bytes: line(ss.server * size),
+        peer_bytes: line(ss.peer * size),
+        peer_seconds: line(online),
+        classes: split
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClassDemand {
+                name: c.name.clone(),
+                online_seconds: line(ss.leechers[i] + ss.seeds[i]),
+                capacity_bits: line(c.upload * (model.eta * ss.leechers[i] + ss.seeds[i])),
+                downloads: line(rate * c.share),
+                shares: c.upload > 0.0,
+                price_per_gb_offered: if c.upload > 0.0 {
+                    plan.offered_price(&c.name)
+                } else {
+                    0.0
+                },
+            })
+            .collect(),
+        payments: PaymentRule {
+            per_gb_uploaded: plan.per_gb_uploaded,
+            per_download: plan.per_download,
+        },
+        t,
+    };
+    let costs = ledger::compare(&split, &demand);
+    Ok(outputs(
+        ss.regime.label(),
+        [
+            ss.leechers.iter().sum(),
+            ss.seeds.iter().sum(),
+            ss.mean_download_time(),
+            ss.server * model.file_bits,
+            ss.peer * model.file_bits,
+            if served_files > 0.0 {
+                ss.peer / served_files
+            } else {
+                0.0
+            },
+            participation(s, &plan),
+            plan.per_gb_uploaded,
+            plan.per_download,
+        ],
+        &costs,
+    ))
+}
+
+fn run(s: &Scenario) -> Result<Outputs, String> {
+    let opts = RunOptions {
+        incentive: Depth::Outcome,
+        ..RunOptions::default()
+    };
+    let rec = compare_scenario(s, &opts).map_err(|e| format!("{e:#}"))?;
+    let plan = &rec.plan;
+    let sum = &rec.summary;
+    let ss = sum.steady_state.as_ref();
+    let costs: Vec<CostBreakdown> = sum
+        .costs
+        .as_ref()
+        .map(|m| {
+            ["client_server", "cdn", "p2p", "hybrid"]
+                .iter()
+                .filter_map(|k| m.get(k).cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if costs.len() != 4 {
+        return Err("the run gave no costs".into());
+    }
+    Ok(outputs(
+        ss.map_or("none", |s| s.regime),
+        [
+            ss.map_or(f64::NAN, |s| s.leechers),
+            ss.map_or(f64::NAN, |s| s.seeds),
+            ss.map_or(f64::NAN, |s| s.download_time_s),
+            ss.map_or(f64::NAN, |s| s.server_rate_bps),
+            ss.map_or(f64::NAN, |s| s.peer_rate_bps),
+            sum.bytes.peer_share,
+            participation(s, plan),
+            plan.per_gb_uploaded,
+            plan.per_download,
+        ],
+        &costs,
+    ))
+}
+
+/// Assemble the row from the swarm figures and the four bills (client-server, CDN, p2p, hybrid).
+fn outputs(regime: &'static str, swarm: [f64; 9], c: &[CostBreakdown]) -> Outputs {
+    let (cs, cdn, p2p, hy) = (&c[0], &c[1], &c[2], &c[3]);
+    let mut numbers = [0.0; OUTPUTS.len() - 1];
+    numbers[..9].copy_from_slice(&swarm);
+    numbers[9..].copy_from_slice(&[
+        p2p.payments_usd,
+        p2p.peers_usd,
+        cs.provider_usd,
+        cdn.provider_usd,
+        p2p.provider_usd,
+        hy.provider_usd,
+        cdn.gross_saving,
+        cdn.net_saving,
+        p2p.gross_saving,
+        p2p.net_saving,
+        hy.gross_saving,
+        hy.net_saving,
+        p2p.net_saving_vs_cdn,
+        hy.net_saving_vs_cdn,
+        p2p.social_usd,
+    ]);
+    Outputs { regime, numbers }
+}
