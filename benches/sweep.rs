@@ -1,7 +1,7 @@
 //! Criterion bench of sweeps (issue 5 target: ≥ 100,000 points per second on the 2-core
 //! machine for the Qiu–Srikant model over arrival rate × seed residence, with costs, CSV
 //! included). Run: `cargo bench --bench sweep`.
-//! Sweep: `scenarios/sweep-arrival-residence.toml` (10,000 points, steady evaluation).
+//! Sweep: `scenarios/sweeps/arrival-residence.toml` (10,000 points, steady evaluation).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -11,7 +11,8 @@ use peerfluid::sweep::spec::Evaluate;
 use peerfluid::sweep::{eval, run_sweep, SweepOptions, SweepSpec};
 
 fn bench(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweep-arrival-residence.toml");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps/arrival-residence.toml");
     let spec = SweepSpec::from_path(&path).expect("preset sweep validates");
     let s = spec.scenario(4321).expect("point").1;
     let mut g = c.benchmark_group("sweep point");

@@ -54,7 +54,7 @@ pub enum Command {
         /// Results folder.
         dir: PathBuf,
     },
-    /// Validate scenario files without running them.
+    /// Validate scenario and sweep files without running them.
     Check {
         /// Scenario files (TOML).
         #[arg(required = true)]
@@ -453,8 +453,21 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
 fn check_cmd(files: &[PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for f in files {
-        match Scenario::from_path(f) {
-            Ok(s) => println!("ok: {} ({})", f.display(), s.name),
+        let is_sweep = std::fs::read_to_string(f).is_ok_and(|t| crate::sweep::spec::is_sweep(&t));
+        let checked = if is_sweep {
+            crate::sweep::SweepSpec::from_path(f).map(|s| {
+                format!(
+                    "sweep of '{}', {} points ({})",
+                    s.base.name,
+                    s.points,
+                    s.mode.label()
+                )
+            })
+        } else {
+            Scenario::from_path(f).map(|s| s.name)
+        };
+        match checked {
+            Ok(what) => println!("ok: {} ({what})", f.display()),
             Err(e) => {
                 eprintln!("Error: {e}");
                 failed += 1;

@@ -712,3 +712,60 @@ fn shard_flag_is_checked() {
     assert_eq!((s.rows(10), s.point(2)), (3, 8));
     assert_eq!(Shard { index: 5, count: 8 }.rows(3), 0);
 }
+
+#[test]
+fn every_shipped_sweep_validates_and_its_first_points_evaluate() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.starts_with("# Question:"),
+            "{}: header must say what it answers",
+            p.display()
+        );
+        let s = SweepSpec::from_path(&p).unwrap_or_else(|e| panic!("{e}"));
+        for i in [0, s.points / 2, s.points - 1] {
+            let mut line = String::new();
+            peerfluid::sweep::eval::row(&s, i, &mut line);
+            assert!(
+                line.split(',').nth(s.parameters.len() + 1) == Some("ok"),
+                "{}: {line}",
+                p.display()
+            );
+        }
+        n += 1;
+    }
+    assert!(n >= 1);
+}
+
+#[test]
+fn a_scenario_with_a_sweep_still_runs_as_a_scenario_and_check_knows_sweeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = write(
+        dir.path(),
+        "own.toml",
+        &format!(
+            "{BASE}{}",
+            "[sweep]\n[[sweep.parameter]]\nkey = \"swarm.efficiency\"\nvalues = [0.5]\n"
+        ),
+    );
+    assert!(peerfluid::scenario::Scenario::from_path(&own).is_ok());
+    let file = sweep_file(dir.path(), GRID_2X3);
+    let out = Command::new(assert_cmd::cargo::cargo_bin!("peerfluid"))
+        .args(["check"])
+        .arg(&file)
+        .arg(&own)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("6 points (grid)") && stdout.contains("1 points (grid)"),
+        "{stdout}"
+    );
+}

@@ -262,7 +262,9 @@ impl Scenario {
             file: label,
             src: text,
         };
-        let table = toml::de::DeTable::parse(text).map_err(|e| cx.parse_error(&e))?;
+        let mut table = toml::de::DeTable::parse(text).map_err(|e| cx.parse_error(&e))?;
+        // A scenario may carry the sweep that varies it; `peerfluid sweep` reads that part.
+        table.get_mut().remove("sweep");
         validate_table(table, text, label, base_dir)
     }
 }

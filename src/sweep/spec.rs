@@ -606,6 +606,15 @@ impl SweepSpec {
     }
 }
 
+/// Whether TOML text is a sweep (has `[sweep]`, or names a `base` scenario). Text that does not
+/// parse is not a sweep (the scenario reader reports the syntax error).
+pub fn is_sweep(text: &str) -> bool {
+    DeTable::parse(text).is_ok_and(|t| {
+        let t = t.get_ref();
+        t.contains_key("sweep") || t.contains_key("base")
+    })
+}
+
 /// Read one `[[sweep.parameter]]`.
 fn parameter(
     p: &Spanned<RawParameter>,
