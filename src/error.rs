@@ -119,6 +119,24 @@ pub enum OutputError {
         #[source]
         source: serde_json::Error,
     },
+    /// A results file that cannot be read back (`peerfluid plot`).
+    #[error("{path}: line {line}: {reason}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A folder that `peerfluid plot` cannot redraw.
+    #[error("{path}: {reason}")]
+    NotResults {
+        /// The folder.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
 }
 
 /// An incentive computation cannot be done with these inputs.

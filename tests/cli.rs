@@ -79,7 +79,8 @@ fn run_writes_timeseries_and_summary() {
         .expect("dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().any(|n| n == "index.html"), "{names:?}");
 }
 
 #[test]

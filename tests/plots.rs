@@ -1,1 +1,317 @@
-//! Figures: files exist, PNGs decode at the expected size and are not blank, SVGs hold titles and labels.
+//! Figures: files exist, PNGs decode at the expected size and are not blank, SVGs hold titles and
+//! labels, `index.html` shows every figure, and `peerfluid plot DIR` redraws the same bytes.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use peerfluid::output::{redraw::redraw, write_run};
+use peerfluid::run::{compare_scenario, RunOptions};
+use peerfluid::scenario::Scenario;
+use peerfluid::sweep::{run_sweep, SweepOptions, SweepSpec};
+
+/// Decoded PNG: size, share of non-white pixels, distinct colours.
+fn decode(path: &Path) -> ((u32, u32), f64, usize) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("frame");
+    let px = info.color_type.samples();
+    let bytes = &buf[..info.buffer_size()];
+    let mut inked = 0usize;
+    let mut colours = HashSet::new();
+    for p in bytes.chunks(px) {
+        if p.iter().take(3).any(|&c| c < 250) {
+            inked += 1;
+        }
+        if colours.len() < 1000 {
+            colours.insert(p.to_vec());
+        }
+    }
+    let n = (info.width * info.height) as f64;
+    ((info.width, info.height), inked as f64 / n, colours.len())
+}
+
+/// Assert `<name>.png` and `<name>.svg` are real figures; return the SVG text.
+fn figure(dir: &Path, name: &str) -> String {
+    let (size, inked, colours) = decode(&dir.join(format!("{name}.png")));
+    assert_eq!(size, (1200, 800), "{name}.png size");
+    assert!(
+        inked > 0.02,
+        "{name}.png looks blank: {:.3} % of pixels inked",
+        100.0 * inked
+    );
+    assert!(colours >= 4, "{name}.png has {colours} colours");
+    let svg = std::fs::read_to_string(dir.join(format!("{name}.svg")))
+        .unwrap_or_else(|e| panic!("{name}.svg: {e}"));
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{name}.svg"
+    );
+    assert!(svg.contains("width=\"1200\"") && svg.contains("height=\"800\""));
+    svg
+}
+
+/// Every file of a folder with its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+const TWO_CLASSES: &str = r#"
+name = "figures"
+description = "Two classes, a server, a CDN origin"
+horizon = "6 h"
+[content]
+size = "500 MB"
+[demand]
+arrival_rate = "0.2/s"
+profile = "flash-crowd"
+decay_time = "1 h"
+[swarm]
+efficiency = 0.9
+abort_rate = "0.0005/s"
+seed_residence = "10 min"
+[[peers.class]]
+name = "adsl"
+share = 0.7
+upload = "1 Mbps"
+download = "8 Mbps"
+[[peers.class]]
+name = "fibre"
+share = 0.3
+upload = "20 Mbps"
+download = "100 Mbps"
+[server]
+capacity = "200 Mbps"
+"#;
+
+#[test]
+fn compare_figures_are_real_and_titled_and_redraw_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::from_toml(TWO_CLASSES, "figures.toml", None).unwrap();
+    let rec = compare_scenario(
+        &s,
+        &RunOptions {
+            points: 200,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    write_run(dir.path(), &rec, true).unwrap();
+
+    let svg = figure(dir.path(), "populations");
+    assert!(svg.contains("figures: peers in the swarm"));
+    assert!(svg.contains("time (hours)") && svg.contains("\npeers\n"));
+    assert!(svg.contains("leechers (adsl)") && svg.contains("seeds (fibre)"));
+    let svg = figure(dir.path(), "rates");
+    assert!(svg.contains("who delivers the bytes") && svg.contains("upload rate (Mbit/s)"));
+    assert!(svg.contains("server upload"));
+    let svg = figure(dir.path(), "costs");
+    assert!(svg.contains("provider&apos;s cost per month") || svg.contains("provider's cost"));
+    assert!(svg.contains("US dollars per month") && svg.contains("net "));
+    let svg = figure(dir.path(), "stakeholders");
+    assert!(svg.contains("who pays, per month") && svg.contains("social (sum)"));
+    assert!(svg.contains("peers (net)") && svg.contains("client-server"));
+
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    for name in ["populations", "rates", "costs", "stakeholders"] {
+        assert!(html.contains(&format!("<img src=\"{name}.svg\"")), "{name}");
+        assert!(html.contains(&format!("href=\"{name}.png\"")), "{name}");
+    }
+    assert!(html.contains("Monthly costs") && html.contains("href=\"costs.csv\""));
+
+    let before = snapshot(dir.path());
+    let written = redraw(dir.path()).unwrap();
+    assert_eq!(written.len(), 9, "8 figures and index.html: {written:?}");
+    assert_eq!(snapshot(dir.path()), before, "redraw changed a file");
+}
+
+#[test]
+fn a_run_without_costs_draws_two_figures_and_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::from_toml(TWO_CLASSES, "figures.toml", None).unwrap();
+    let rec = peerfluid::run::run_scenario(&s, &RunOptions::default()).unwrap();
+    let files = write_run(dir.path(), &rec, true).unwrap();
+    let names: HashSet<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for f in ["populations.png", "rates.svg", "index.html", "summary.json"] {
+        assert!(names.contains(f), "{f} in {names:?}");
+    }
+    assert!(!names.contains("costs.png") && !names.contains("stakeholders.svg"));
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(!html.contains("costs.svg"));
+}
+
+const SWEEP_BASE: &str = r#"
+name = "sweep-figures"
+description = "grid for figures"
+[content]
+size = "100 MB"
+[demand]
+arrival_rate = "0.1/s"
+[swarm]
+efficiency = 0.9
+abort_rate = "0.001/s"
+seed_residence = "5 min"
+[peers]
+upload = "1 Mbps"
+download = "8 Mbps"
+[server]
+capacity = "10 Mbps"
+"#;
+
+fn sweep(dir: &Path, sweep: &str, base: &str) -> PathBuf {
+    std::fs::write(dir.join("base.toml"), base).unwrap();
+    let file = dir.join("sweep.toml");
+    std::fs::write(&file, format!("base = \"base.toml\"\n[sweep]\n{sweep}")).unwrap();
+    let spec = SweepSpec::from_path(&file).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.join("out");
+    run_sweep(&spec, &options(&out)).unwrap();
+    out
+}
+
+fn options(out: &Path) -> SweepOptions {
+    SweepOptions {
+        out: out.to_path_buf(),
+        threads: Some(2),
+        shard: None,
+        resume: false,
+        yes: false,
+        limit: 1_000_000,
+        plots: true,
+        progress: false,
+    }
+}
+
+#[test]
+fn a_two_parameter_grid_draws_savings_and_a_heatmap_with_its_colour_bar() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sweep(
+        dir.path(),
+        r#"
+[[sweep.parameter]]
+key = "demand.arrival_rate"
+from = "1/h"
+to = "1/s"
+steps = 12
+scale = "log"
+[[sweep.parameter]]
+key = "swarm.seed_residence"
+from = "0 s"
+to = "1 h"
+steps = 9
+"#,
+        SWEEP_BASE,
+    );
+    let svg = figure(&out, "savings-demand-arrival-rate");
+    assert!(svg.contains("sweep-figures: saving vs client-server"));
+    assert!(svg.contains("demand.arrival_rate (1/s); at swarm.seed_residence = 1800"));
+    for legend in ["CDN", "p2p, gross", "p2p, net of payments", "hybrid, gross"] {
+        assert!(svg.contains(legend), "{legend}");
+    }
+    let svg = figure(&out, "savings-swarm-seed-residence");
+    assert!(svg.contains("swarm.seed_residence (s); at demand.arrival_rate ="));
+    let svg = figure(&out, "savings-vs-cdn-demand-arrival-rate");
+    assert!(svg.contains("saving vs the CDN"));
+    let svg = figure(&out, "heatmap");
+    assert!(svg.contains("p2p net saving vs client-server"));
+    assert!(svg.contains("p2p net saving (%)"), "colour bar label");
+    assert!(svg.contains("demand.arrival_rate (1/s)") && svg.contains("swarm.seed_residence (s)"));
+    assert!(
+        !out.join("participation.svg").exists(),
+        "no incentive parameter"
+    );
+
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for name in [
+        "savings-demand-arrival-rate",
+        "savings-swarm-seed-residence",
+        "savings-vs-cdn-swarm-seed-residence",
+        "heatmap",
+    ] {
+        assert!(html.contains(&format!("<img src=\"{name}.svg\"")), "{name}");
+    }
+    assert!(html.contains("Swept parameters") && html.contains("108 points"));
+
+    let before = snapshot(&out);
+    redraw(&out).unwrap();
+    assert_eq!(snapshot(&out), before, "plot DIR changed a file");
+}
+
+#[test]
+fn the_shipped_price_sweep_plots_participation_and_marks_the_best_payment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps/sharing-price.toml");
+    let spec = SweepSpec::from_path(&file).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    run_sweep(&spec, &options(&out)).unwrap();
+    let svg = figure(&out, "participation");
+    assert!(svg.contains("who shares, and what the provider pays"));
+    assert!(svg.contains("peers who share (%)") && svg.contains("US dollars per month"));
+    assert!(svg.contains("incentive.price ($/GB)"));
+    assert!(
+        svg.contains("best price 0.00439 $/GB"),
+        "best payment marked"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert!((m["best_payment_per_gb"].as_f64().unwrap() - 0.004385).abs() < 1e-5);
+}
+
+#[test]
+fn samples_are_drawn_as_a_scatter_without_a_heatmap() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sweep(
+        dir.path(),
+        r#"
+mode = "lhs"
+samples = 50
+seed = 3
+[[sweep.parameter]]
+key = "demand.arrival_rate"
+from = "0.01/s"
+to = "1/s"
+scale = "log"
+[[sweep.parameter]]
+key = "swarm.seed_residence"
+from = "0 s"
+to = "1 h"
+"#,
+        SWEEP_BASE,
+    );
+    figure(&out, "savings-demand-arrival-rate");
+    figure(&out, "savings-swarm-seed-residence");
+    assert!(!out.join("heatmap.svg").exists());
+    let svg = std::fs::read_to_string(out.join("savings-demand-arrival-rate.svg")).unwrap();
+    assert!(
+        svg.matches("<circle").count() >= 3 * 50,
+        "one dot per point and line"
+    );
+}
+
+#[test]
+fn plot_refuses_a_folder_without_results_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = redraw(dir.path()).unwrap_err().to_string();
+    assert!(e.contains(&dir.path().display().to_string()), "{e}");
+    assert!(e.contains("nothing to redraw"), "{e}");
+    let out = assert_cmd::Command::new(assert_cmd::cargo::cargo_bin!("peerfluid"))
+        .arg("plot")
+        .arg(dir.path())
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("nothing to redraw"), "{stderr}");
+}

@@ -1,12 +1,262 @@
-//! `index.html` of a results folder: its figures and a summary table.
+//! `index.html` of a results folder: its figures (SVG shown, PNG linked), its summary tables
+//! and links to its data files. One self-contained page with no script and no external
+//! resource, deterministic for the same data (no clock, no absolute path).
 
+use std::fmt::Write as _;
 use std::path::Path;
 
+use serde_json::Value;
+
+use super::plot::{fmt_sig, num, run_figure_names, RunFigures};
 use super::Staged;
 use crate::error::OutputError;
 
-/// Stage `dir/index.html` for the files that are (or are about to be) in `dir`.
-pub fn stage_index(dir: &Path) -> Result<Option<Staged>, OutputError> {
-    let _ = dir;
-    Ok(None)
+/// A table of the page.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    /// Caption above the table.
+    pub caption: String,
+    /// Column headers.
+    pub header: Vec<String>,
+    /// Cells, row by row.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The content of an `index.html`.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Page title (the scenario).
+    pub title: String,
+    /// One paragraph under the title.
+    pub description: String,
+    /// Figures: file stem (`<stem>.svg`, `<stem>.png`) and caption.
+    pub figures: Vec<(String, String)>,
+    /// Tables after the figures.
+    pub tables: Vec<Table>,
+    /// Data files of the folder, linked at the end.
+    pub files: Vec<String>,
+}
+
+/// Escape text for HTML.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+/// The page as HTML text.
+pub fn render(page: &Page) -> String {
+    let mut h = String::new();
+    let t = esc(&page.title);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{t} · peerfluid</title>\n<style>\n\
+         body {{ font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 2em auto; max-width: 1240px; color: #222; }}\n\
+         figure {{ margin: 1.5em 0; }} figure img {{ width: 100%; max-width: 1200px; border: 1px solid #ddd; }}\n\
+         figcaption {{ color: #555; }}\n\
+         table {{ border-collapse: collapse; margin: 1em 0 2em; }}\n\
+         th, td {{ border: 1px solid #ccc; padding: 0.3em 0.7em; }} td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}\n\
+         th {{ background: #f2f2f2; }} caption {{ text-align: left; font-weight: bold; padding: 0.3em 0; }}\n\
+         </style>\n</head>\n<body>\n<h1>{t}</h1>\n<p>{}</p>\n",
+        esc(&page.description)
+    );
+    for (stem, caption) in &page.figures {
+        let s = esc(stem);
+        let _ = writeln!(
+            h,
+            "<figure>\n<img src=\"{s}.svg\" alt=\"{c}\">\n<figcaption>{c} \
+             (<a href=\"{s}.svg\">SVG</a>, <a href=\"{s}.png\">PNG</a>)</figcaption>\n</figure>",
+            c = esc(caption)
+        );
+    }
+    for table in &page.tables {
+        let _ = writeln!(h, "<table>\n<caption>{}</caption>", esc(&table.caption));
+        h.push_str("<tr>");
+        for c in &table.header {
+            let _ = write!(h, "<th>{}</th>", esc(c));
+        }
+        h.push_str("</tr>\n");
+        for row in &table.rows {
+            h.push_str("<tr>");
+            for c in row {
+                let numeric = c.parse::<f64>().is_ok() || c.ends_with('%');
+                let class = if numeric { " class=\"n\"" } else { "" };
+                let _ = write!(h, "<td{class}>{}</td>", esc(c));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
+    if !page.files.is_empty() {
+        h.push_str("<p>Data: ");
+        let links: Vec<String> = page
+            .files
+            .iter()
+            .map(|f| format!("<a href=\"{0}\">{0}</a>", esc(f)))
+            .collect();
+        h.push_str(&links.join(", "));
+        h.push_str(" (columns and keys: results/README.md of peerfluid).</p>\n");
+    }
+    h.push_str("<p><small>Written by peerfluid; <code>peerfluid plot DIR</code> redraws this page and its figures from the data files.</small></p>\n</body>\n</html>\n");
+    h
+}
+
+/// Stage `dir/index.html` for `page`.
+pub fn stage_index(dir: &Path, page: &Page) -> Result<Staged, OutputError> {
+    let path = dir.join("index.html");
+    let text = render(page);
+    Staged::write(&path, |w| {
+        std::io::Write::write_all(w, text.as_bytes()).map_err(|source| OutputError::Io {
+            path: path.clone(),
+            source,
+        })
+    })
+}
+
+fn pct(v: f64) -> String {
+    format!("{:+.1} %", 100.0 * v)
+}
+
+fn money(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+/// The page of a `run` or `compare` folder.
+pub fn run_page(f: &RunFigures, plots: bool) -> Page {
+    let s = &f.summary;
+    let captions = |stem: &str| match stem {
+        "populations" => "Leechers and seeds over time",
+        "rates" => "Server and peers' upload over time",
+        "costs" => "Provider's monthly bill per architecture, stacked by part",
+        _ => "Provider, peers and social cost per architecture",
+    };
+    let figures = if plots {
+        run_figure_names(f)
+            .into_iter()
+            .map(|n| (n.to_string(), captions(n).to_string()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let text = |v: &Value| match v {
+        Value::String(t) => t.clone(),
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), fmt_sig),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let mut facts = Table {
+        caption: "Summary (all keys in summary.json)".into(),
+        header: vec!["quantity".into(), "value".into(), "unit".into()],
+        rows: Vec::new(),
+    };
+    let items: [(&str, &[&str], &str); 14] = [
+        ("model", &["model"], ""),
+        ("horizon", &["horizon_s"], "s"),
+        ("arrival profile", &["arrival_profile"], ""),
+        ("steady state regime", &["steady_state", "regime"], ""),
+        ("steady leechers", &["steady_state", "leechers"], "peers"),
+        ("steady seeds", &["steady_state", "seeds"], "peers"),
+        ("download time", &["steady_state", "download_time_s"], "s"),
+        ("downloads started", &["downloads", "arrived"], ""),
+        ("downloads completed", &["downloads", "completed"], ""),
+        ("peak leechers", &["peak", "leechers"], "peers"),
+        ("peak server upload", &["peak", "server_rate_bps"], "bit/s"),
+        ("peak peers' upload", &["peak", "peer_rate_bps"], "bit/s"),
+        ("bytes from peers", &["bytes", "peer_share"], "share"),
+        ("solver", &["solver", "method"], ""),
+    ];
+    for (label, path, unit) in items {
+        let v = path.iter().try_fold(s, |v, k| v.get(*k));
+        if let Some(v) = v {
+            facts.rows.push(vec![label.into(), text(v), unit.into()]);
+        }
+    }
+    let mut tables = vec![facts];
+    let costs = f.costs();
+    let mut files = vec!["timeseries.csv".to_string(), "summary.json".to_string()];
+    if !costs.is_empty() {
+        let rows = costs
+            .iter()
+            .map(|(arch, r)| {
+                vec![
+                    arch.replace('_', "-"),
+                    money(num(r, "provider_usd")),
+                    money(num(r, "peers_usd")),
+                    money(num(r, "social_usd")),
+                    fmt_sig(num(r, "isp_uplink_gb")),
+                    pct(num(r, "gross_saving")),
+                    pct(num(r, "net_saving")),
+                    pct(num(r, "net_saving_vs_cdn")),
+                ]
+            })
+            .collect();
+        tables.push(Table {
+            caption: "Monthly costs (US $) and savings".into(),
+            header: [
+                "architecture",
+                "provider $/month",
+                "peers net $/month",
+                "social $/month",
+                "ISP uplink GB",
+                "gross saving vs client-server",
+                "net saving vs client-server",
+                "net saving vs CDN",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        });
+        files.push("costs.csv".into());
+    }
+    Page {
+        title: f.scenario().to_string(),
+        description: s["description"].as_str().unwrap_or_default().to_string(),
+        figures,
+        tables,
+        files,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(esc("a<b & \"c\"'"), "a&lt;b &amp; &quot;c&quot;&#39;");
+    }
+
+    #[test]
+    fn page_lists_figures_tables_and_files() {
+        let page = Page {
+            title: "t<1>".into(),
+            description: "d".into(),
+            figures: vec![("savings".into(), "Savings".into())],
+            tables: vec![Table {
+                caption: "c".into(),
+                header: vec!["a".into()],
+                rows: vec![vec!["1.5".into()]],
+            }],
+            files: vec!["sweep.csv".into()],
+        };
+        let h = render(&page);
+        assert!(h.contains("<title>t&lt;1&gt; · peerfluid</title>"));
+        assert!(h.contains("<img src=\"savings.svg\""));
+        assert!(h.contains("href=\"savings.png\""));
+        assert!(h.contains("<td class=\"n\">1.5</td>"));
+        assert!(h.contains("href=\"sweep.csv\""));
+    }
 }

@@ -94,8 +94,8 @@ impl Drop for Staged {
     }
 }
 
-/// Write `timeseries.csv` and `summary.json` of a run (`costs.csv` after `compare`, and the
-/// figures unless `plots` is false) into `dir` (created if missing).
+/// Write `timeseries.csv`, `summary.json` and `index.html` of a run (`costs.csv` after
+/// `compare`, and the figures unless `plots` is false) into `dir` (created if missing).
 /// Returns the paths written.
 pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf>, OutputError> {
     std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
@@ -106,9 +106,11 @@ pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf
         csv::stage_timeseries(&dir.join("timeseries.csv"), &rec.columns, &rec.rows)?,
         json::stage_summary(&dir.join("summary.json"), &rec.summary)?,
     ];
+    let figures = plot::RunFigures::from_record(rec)?;
     if plots {
-        staged.extend(plot::stage_plots(dir, rec)?);
+        staged.extend(plot::stage_plots(dir, &figures)?);
     }
+    staged.push(html::stage_index(dir, &html::run_page(&figures, plots))?);
     if let Some(costs) = &rec.summary.costs {
         let rows: Vec<_> = ["client_server", "cdn", "p2p", "hybrid"]
             .iter()

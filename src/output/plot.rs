@@ -1,18 +1,25 @@
-//! Figures with plotters, drawn from the same records that go to CSV: SVG and PNG at
-//! 1200 × 800, with DejaVu Sans embedded (registered once), so no system font or library is
-//! needed at build or run time. Like every output, each file is staged under a temporary name
-//! and renamed with the rest of the run.
+//! Figures with plotters, SVG and PNG at 1200 × 800, with DejaVu Sans embedded (registered
+//! once), so no system font or library is needed at build or run time. Like every output,
+//! each file is staged under a temporary name and renamed with the rest of the run.
+//!
+//! Figures are drawn from the same data that goes to the files (`timeseries.csv`,
+//! `summary.json`), so `peerfluid plot DIR` redraws them byte for byte from a results folder.
 //!
 //! * `populations`: leechers and seeds per class over time;
-//! * `rates`: server and peer upload rates and the arrival rate over time;
+//! * `rates`: server and peer upload rates over time;
 //! * `costs` (after `compare`): each architecture's monthly bill, stacked by part, with the
-//!   net saving against client-server written above each bar.
+//!   net saving against client-server written above each bar;
+//! * `stakeholders` (after `compare`): per architecture, the provider's bill, the peers' net
+//!   cost and the social cost side by side, the social saving written above.
+//!
+//! The sweep figures (`sweep_plot`) use the chart types of this module.
 
 use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use serde_json::Value;
 
 use super::Staged;
 use crate::error::OutputError;
@@ -24,27 +31,95 @@ const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 static FONT_READY: OnceLock<Result<(), String>> = OnceLock::new();
 
-fn ensure_font() -> Result<(), String> {
+/// Register the embedded font (once per process).
+pub(crate) fn ensure_font(dir: &Path) -> Result<(), OutputError> {
     FONT_READY
         .get_or_init(|| {
             plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES)
                 .map_err(|_| "the embedded DejaVu Sans font could not be loaded".to_string())
         })
         .clone()
+        .map_err(|reason| OutputError::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(reason),
+        })
+}
+
+/// The architectures in the order every table and figure shows them.
+pub const ARCHITECTURES: [&str; 4] = ["client_server", "cdn", "p2p", "hybrid"];
+
+/// A number with three significant digits, for tick labels and notes.
+pub fn fmt_sig(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let a = v.abs();
+    if !(1e-3..1e6).contains(&a) {
+        let s = format!("{v:.2e}");
+        // 1.00e-4 -> 1e-4, 2.50e6 -> 2.5e6
+        return match s.split_once('e') {
+            Some((m, e)) => {
+                let m = m.trim_end_matches('0').trim_end_matches('.');
+                format!("{m}e{e}")
+            }
+            None => s,
+        };
+    }
+    let digits = (2 - a.log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// How a line is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stroke {
+    /// A solid line.
+    Solid,
+    /// A dashed line.
+    Dashed,
+    /// Points only (scatter).
+    Dots,
 }
 
 /// One line of a line chart.
-struct Line {
-    name: String,
-    points: Vec<(f64, f64)>,
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Legend entry.
+    pub name: String,
+    /// (x, y) in axis units.
+    pub points: Vec<(f64, f64)>,
+    /// Index in the colour-blind-safe palette.
+    pub colour: usize,
+    /// Solid, dashed or dots.
+    pub stroke: Stroke,
 }
 
-/// A line chart.
-struct LineChart {
-    title: String,
-    x_label: String,
-    y_label: String,
-    lines: Vec<Line>,
+/// A line chart, optionally with a logarithmic x axis, a clamped y range, a vertical marker
+/// and a secondary y axis.
+#[derive(Debug, Clone, Default)]
+pub struct LineChart {
+    /// Caption.
+    pub title: String,
+    /// x axis label with its unit.
+    pub x_label: String,
+    /// y axis label with its unit.
+    pub y_label: String,
+    /// Lines on the primary axis.
+    pub lines: Vec<Line>,
+    /// Logarithmic x axis (points with x ≤ 0 are left out).
+    pub x_log: bool,
+    /// The x axis starts at 0 (time series).
+    pub x_from_zero: bool,
+    /// The y range is clamped to this (values beyond are drawn at the edge).
+    pub y_clamp: Option<(f64, f64)>,
+    /// A vertical marker line at x with its legend text.
+    pub marker: Option<(f64, String)>,
+    /// Secondary y axis: label and lines.
+    pub secondary: Option<(String, Vec<Line>)>,
 }
 
 /// One stacked bar: label, parts (legend name, value), note above the bar.
@@ -55,10 +130,43 @@ struct Bar {
 }
 
 /// A stacked bar chart.
-struct BarChart {
+pub(crate) struct BarChart {
     title: String,
     y_label: String,
     bars: Vec<Bar>,
+}
+
+/// Bars in groups (one group per label, one bar per series, values may be negative).
+pub(crate) struct GroupedBars {
+    title: String,
+    y_label: String,
+    groups: Vec<String>,
+    series: Vec<&'static str>,
+    /// values[group][series]
+    values: Vec<Vec<f64>>,
+    /// Note above each group.
+    notes: Vec<String>,
+}
+
+/// A heatmap over two swept parameters with a colour bar; `None` cells (failed points) grey.
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    /// Caption.
+    pub title: String,
+    /// x axis label.
+    pub x_label: String,
+    /// y axis label.
+    pub y_label: String,
+    /// Tick labels of the columns (one per x value).
+    pub x_ticks: Vec<String>,
+    /// Tick labels of the rows (one per y value).
+    pub y_ticks: Vec<String>,
+    /// `cells[ix][iy]`.
+    pub cells: Vec<Vec<Option<f64>>>,
+    /// Colour bar label.
+    pub value_label: String,
+    /// Values are clamped to ± this for colouring (the bar's ends read "≤" and "≥").
+    pub limit: f64,
 }
 
 fn colour(i: usize) -> RGBColor {
@@ -70,51 +178,110 @@ fn colour(i: usize) -> RGBColor {
         RGBColor(204, 121, 167),
         RGBColor(230, 159, 0),
         RGBColor(86, 180, 233),
-        RGBColor(240, 228, 66),
         RGBColor(0, 0, 0),
+        RGBColor(240, 228, 66),
     ];
     C[i % C.len()]
 }
 
-fn draw_lines<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    c: &LineChart,
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(e)?;
-    let pts = || c.lines.iter().flat_map(|l| l.points.iter());
-    let x1 = pts()
-        .map(|p| p.0)
-        .fold(0.0, f64::max)
-        .max(f64::MIN_POSITIVE);
-    let y1 = pts().map(|p| p.1).fold(0.0, f64::max).max(1e-12) * 1.08;
-    let mut chart = ChartBuilder::on(root)
-        .caption(&c.title, (FONT, 30))
-        .margin(24)
-        .x_label_area_size(64)
-        .y_label_area_size(100)
-        .build_cartesian_2d(0.0..x1, 0.0..y1)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc(&c.x_label)
-        .y_desc(&c.y_label)
-        .label_style((FONT, 18))
-        .axis_desc_style((FONT, 20))
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()
-        .map_err(e)?;
-    for (i, l) in c.lines.iter().enumerate() {
-        let col = colour(i);
-        chart
-            .draw_series(LineSeries::new(
-                l.points.iter().copied(),
-                col.stroke_width(3),
-            ))
-            .map_err(e)?
-            .label(&l.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(3)));
+/// Diverging map for v in [-1, 1]: vermillion (negative), near white (0), blue (positive).
+fn diverging(v: f64) -> RGBColor {
+    let v = v.clamp(-1.0, 1.0);
+    let (end, t) = if v < 0.0 {
+        ((213.0, 94.0, 0.0), -v)
+    } else {
+        ((0.0, 114.0, 178.0), v)
+    };
+    let mid = (247.0, 247.0, 247.0);
+    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(mix(mid.0, end.0), mix(mid.1, end.1), mix(mid.2, end.2))
+}
+
+type DrawResult = Result<(), String>;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Min and max of the finite values, or `None`.
+fn extent(v: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    v.filter(|x| x.is_finite()).fold(None, |acc, x| match acc {
+        None => Some((x, x)),
+        Some((a, b)) => Some((a.min(x), b.max(x))),
+    })
+}
+
+/// A range with some room around the data; never empty.
+fn padded(lo: f64, hi: f64, from_zero: bool) -> (f64, f64) {
+    let (lo, hi) = if from_zero {
+        (lo.min(0.0), hi.max(0.0))
+    } else {
+        (lo, hi)
+    };
+    if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
+        let d = if hi == 0.0 { 1.0 } else { hi.abs() * 0.1 };
+        return (lo - d, hi + d);
     }
+    let pad = 0.06 * (hi - lo);
+    (
+        if from_zero && lo == 0.0 {
+            0.0
+        } else {
+            lo - pad
+        },
+        hi + pad,
+    )
+}
+
+fn draw_line_series<'a, DB: DrawingBackend + 'a, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    l: &Line,
+    map: impl Fn(&(f64, f64)) -> Option<(f64, f64)>,
+) -> DrawResult
+where
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let col = colour(l.colour);
+    let pts: Vec<(f64, f64)> = l.points.iter().filter_map(map).collect();
+    let anno = match l.stroke {
+        Stroke::Solid => chart
+            .draw_series(LineSeries::new(pts, col.stroke_width(3)))
+            .map_err(err)?,
+        Stroke::Dashed => chart
+            .draw_series(DashedLineSeries::new(pts, 12, 8, col.stroke_width(3)))
+            .map_err(err)?,
+        Stroke::Dots => chart
+            .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))
+            .map_err(err)?,
+    };
+    // One element type for every stroke: two dashes and a dot, the unused parts transparent.
+    let (a, b, dot) = match l.stroke {
+        Stroke::Solid => ((0, 12), (12, 24), false),
+        Stroke::Dashed => ((0, 9), (15, 24), false),
+        Stroke::Dots => ((12, 12), (12, 12), true),
+    };
+    let line = if dot {
+        TRANSPARENT.stroke_width(0)
+    } else {
+        col.stroke_width(3)
+    };
+    let fill = if dot {
+        col.filled()
+    } else {
+        TRANSPARENT.filled()
+    };
+    anno.label(&l.name).legend(move |(x, y)| {
+        EmptyElement::at((x, y))
+            + PathElement::new(vec![(a.0, 0), (a.1, 0)], line)
+            + PathElement::new(vec![(b.0, 0), (b.1, 0)], line)
+            + Circle::new((12, 0), 4, fill)
+    });
+    Ok(())
+}
+
+fn series_labels<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> DrawResult {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
@@ -122,16 +289,150 @@ fn draw_lines<DB: DrawingBackend>(
         .label_font((FONT, 18))
         .position(SeriesLabelPosition::UpperRight)
         .draw()
-        .map_err(e)?;
-    root.present().map_err(e)
+        .map_err(err)
 }
 
-fn draw_bars<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    c: &BarChart,
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(e)?;
+fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let tx = |x: f64| -> Option<f64> {
+        if c.x_log {
+            (x > 0.0).then(|| x.log10())
+        } else {
+            Some(x)
+        }
+    };
+    let ty = |y: f64| match c.y_clamp {
+        Some((lo, hi)) => y.clamp(lo, hi),
+        None => y,
+    };
+    let map = |p: &(f64, f64)| -> Option<(f64, f64)> {
+        (p.0.is_finite() && p.1.is_finite()).then_some(())?;
+        Some((tx(p.0)?, ty(p.1)))
+    };
+    let all_lines = || {
+        c.lines
+            .iter()
+            .chain(c.secondary.iter().flat_map(|s| s.1.iter()))
+    };
+    let xs = extent(
+        all_lines()
+            .flat_map(|l| l.points.iter())
+            .filter_map(|p| tx(p.0))
+            .chain(c.marker.iter().filter_map(|m| tx(m.0))),
+    )
+    .unwrap_or((0.0, 1.0));
+    let (x0, x1) = if c.x_from_zero {
+        (xs.0.min(0.0), xs.1.max(f64::MIN_POSITIVE))
+    } else if xs.1 > xs.0 {
+        xs
+    } else {
+        padded(xs.0, xs.1, false)
+    };
+    let ys = extent(
+        c.lines
+            .iter()
+            .flat_map(|l| l.points.iter())
+            .map(|p| ty(p.1)),
+    )
+    .unwrap_or((0.0, 1.0));
+    let (y0, y1) = padded(ys.0, ys.1, true);
+    let log_label = |v: &f64| fmt_sig(10f64.powf(*v));
+    let lin_label = |v: &f64| fmt_sig(*v);
+    let x_fmt: &dyn Fn(&f64) -> String = if c.x_log { &log_label } else { &lin_label };
+    let chart = ChartBuilder::on(root)
+        .caption(&c.title, (FONT, 28))
+        .margin(24)
+        .x_label_area_size(64)
+        .y_label_area_size(100)
+        .right_y_label_area_size(if c.secondary.is_some() { 100 } else { 0 })
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    // The secondary coordinates are set before the mesh is drawn: plotters hands the right
+    // label area to them, so the primary labels stay on the left.
+    let (s0, s1) = c
+        .secondary
+        .as_ref()
+        .and_then(|(_, lines)| extent(lines.iter().flat_map(|l| l.points.iter()).map(|p| p.1)))
+        .map_or((0.0, 1.0), |(a, b)| padded(a, b, true));
+    let mut chart = chart.set_secondary_coord(x0..x1, s0..s1);
+    chart
+        .configure_mesh()
+        .x_desc(&c.x_label)
+        .y_desc(&c.y_label)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(&lin_label)
+        .label_style((FONT, 18))
+        .axis_desc_style((FONT, 20))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    if y0 < 0.0 && y1 > 0.0 {
+        chart
+            .draw_series(LineSeries::new(
+                [(x0, 0.0), (x1, 0.0)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(err)?;
+    }
+    for l in &c.lines {
+        draw_line_series(&mut chart, l, map)?;
+    }
+    if let Some((x, name)) = &c.marker {
+        if let Some(xm) = tx(*x) {
+            let grey = RGBColor(80, 80, 80);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(xm, y0), (xm, y1)],
+                    6,
+                    6,
+                    grey.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x + 10, y - 8), (x + 10, y + 8)], grey.stroke_width(2))
+                });
+        }
+    }
+    if let Some((label, lines)) = &c.secondary {
+        chart
+            .configure_secondary_axes()
+            .y_desc(label)
+            .y_label_formatter(&lin_label)
+            .label_style((FONT, 18))
+            .axis_desc_style((FONT, 20))
+            .draw()
+            .map_err(err)?;
+        for l in lines {
+            let col = colour(l.colour);
+            let pts: Vec<(f64, f64)> = l
+                .points
+                .iter()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+                .filter_map(|p| Some((tx(p.0)?, p.1)))
+                .collect();
+            let anno = match l.stroke {
+                Stroke::Dots => chart
+                    .draw_secondary_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))
+                    .map_err(err)?,
+                Stroke::Dashed => chart
+                    .draw_secondary_series(DashedLineSeries::new(pts, 12, 8, col.stroke_width(3)))
+                    .map_err(err)?,
+                Stroke::Solid => chart
+                    .draw_secondary_series(LineSeries::new(pts, col.stroke_width(3)))
+                    .map_err(err)?,
+            };
+            anno.label(&l.name).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(3))
+            });
+        }
+    }
+    series_labels(&mut chart)?;
+    root.present().map_err(err)
+}
+
+fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
     let n = c.bars.len().max(1) as f64;
     let top = c
         .bars
@@ -142,31 +443,25 @@ fn draw_bars<DB: DrawingBackend>(
         * 1.18;
     let labels: Vec<String> = c.bars.iter().map(|b| b.label.clone()).collect();
     let mut chart = ChartBuilder::on(root)
-        .caption(&c.title, (FONT, 30))
+        .caption(&c.title, (FONT, 28))
         .margin(24)
         .x_label_area_size(64)
         .y_label_area_size(110)
         .build_cartesian_2d(0.0..n, 0.0..top)
-        .map_err(e)?;
-    let label_of = |x: &f64| {
-        let i = x.floor() as usize;
-        if (x - i as f64 - 0.5).abs() < 1e-6 {
-            labels.get(i).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
+        .map_err(err)?;
+    let label_of = |x: &f64| category(&labels, *x);
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(2 * c.bars.len() + 1)
         .x_label_formatter(&label_of)
+        .y_label_formatter(&|v| fmt_sig(*v))
         .y_desc(&c.y_label)
         .label_style((FONT, 18))
         .axis_desc_style((FONT, 20))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
-        .map_err(e)?;
+        .map_err(err)?;
     // Parts that are zero in every bar stay out of the legend.
     let mut names: Vec<&'static str> = Vec::new();
     for b in &c.bars {
@@ -200,7 +495,7 @@ fn draw_bars<DB: DrawingBackend>(
             .collect();
         chart
             .draw_series(rects)
-            .map_err(e)?
+            .map_err(err)?
             .label(*name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 18, y + 7)], col.filled()));
     }
@@ -212,7 +507,7 @@ fn draw_bars<DB: DrawingBackend>(
             (FONT, 18),
         )
     });
-    chart.draw_series(notes).map_err(e)?;
+    chart.draw_series(notes).map_err(err)?;
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
@@ -220,27 +515,223 @@ fn draw_bars<DB: DrawingBackend>(
         .label_font((FONT, 18))
         .position(SeriesLabelPosition::UpperRight)
         .draw()
-        .map_err(e)?;
-    root.present().map_err(e)
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// The label of the category whose centre is at `x` (categories at 0.5, 1.5, ...).
+fn category(labels: &[String], x: f64) -> String {
+    let i = x.floor();
+    if i >= 0.0 && (x - i - 0.5).abs() < 1e-6 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
+fn draw_grouped<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &GroupedBars) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let n = c.groups.len().max(1) as f64;
+    let (lo, hi) = extent(c.values.iter().flatten().copied()).unwrap_or((0.0, 1.0));
+    let span = (hi.max(0.0) - lo.min(0.0)).max(1e-12);
+    let (y0, y1) = (
+        if lo < 0.0 { lo - 0.08 * span } else { 0.0 },
+        hi.max(0.0) + 0.18 * span,
+    );
+    let mut chart = ChartBuilder::on(root)
+        .caption(&c.title, (FONT, 28))
+        .margin(24)
+        .x_label_area_size(64)
+        .y_label_area_size(110)
+        .build_cartesian_2d(0.0..n, y0..y1)
+        .map_err(err)?;
+    let label_of = |x: &f64| category(&c.groups, *x);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(2 * c.groups.len() + 1)
+        .x_label_formatter(&label_of)
+        .y_label_formatter(&|v| fmt_sig(*v))
+        .y_desc(&c.y_label)
+        .label_style((FONT, 18))
+        .axis_desc_style((FONT, 20))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    let k = c.series.len().max(1) as f64;
+    let w = 0.7 / k;
+    for (s, name) in c.series.iter().enumerate() {
+        let col = colour(s);
+        let rects: Vec<Rectangle<(f64, f64)>> = c
+            .values
+            .iter()
+            .enumerate()
+            .map(|(g, vals)| {
+                let x = g as f64 + 0.15 + s as f64 * w;
+                let v = vals.get(s).copied().unwrap_or(0.0);
+                Rectangle::new(
+                    [(x, 0.0_f64.min(v)), (x + w * 0.92, 0.0_f64.max(v))],
+                    col.filled(),
+                )
+            })
+            .collect();
+        chart
+            .draw_series(rects)
+            .map_err(err)?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 18, y + 7)], col.filled()));
+    }
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, 0.0), (n, 0.0)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?;
+    let notes = c.notes.iter().enumerate().map(|(g, note)| {
+        let top = c.values[g].iter().copied().fold(0.0, f64::max);
+        Text::new(
+            note.clone(),
+            (g as f64 + 0.15, top + 0.04 * span),
+            (FONT, 18),
+        )
+    });
+    chart.draw_series(notes).map_err(err)?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 18))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
+fn draw_heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heatmap) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let titled = root
+        .margin(18, 0, 0, 0)
+        .titled(&h.title, (FONT, 28))
+        .map_err(err)?;
+    let (main, bar) = titled.split_horizontally(SIZE.0 - 190);
+    let nx = h.x_ticks.len().max(1);
+    let ny = h.y_ticks.len().max(1);
+    let mut chart = ChartBuilder::on(&main)
+        .margin(24)
+        .x_label_area_size(64)
+        .y_label_area_size(110)
+        .build_cartesian_2d(-0.5..nx as f64 - 0.5, -0.5..ny as f64 - 0.5)
+        .map_err(err)?;
+    let tick = |ticks: &[String], v: f64| -> String {
+        let i = v.round();
+        if (v - i).abs() < 1e-6 && i >= 0.0 {
+            ticks.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let xf = |v: &f64| tick(&h.x_ticks, *v);
+    let yf = |v: &f64| tick(&h.y_ticks, *v);
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(nx.min(8))
+        .y_labels(ny.min(10))
+        .x_label_formatter(&xf)
+        .y_label_formatter(&yf)
+        .x_desc(&h.x_label)
+        .y_desc(&h.y_label)
+        .label_style((FONT, 18))
+        .axis_desc_style((FONT, 20))
+        .draw()
+        .map_err(err)?;
+    let limit = h.limit.max(f64::MIN_POSITIVE);
+    let grey = RGBColor(190, 190, 190);
+    let cells = h.cells.iter().enumerate().flat_map(|(ix, col)| {
+        col.iter().enumerate().map(move |(iy, v)| {
+            let fill = match v {
+                Some(v) if v.is_finite() => diverging(v / limit),
+                _ => grey,
+            };
+            Rectangle::new(
+                [
+                    (ix as f64 - 0.5, iy as f64 - 0.5),
+                    (ix as f64 + 0.5, iy as f64 + 0.5),
+                ],
+                fill.filled(),
+            )
+        })
+    });
+    chart.draw_series(cells).map_err(err)?;
+
+    // Colour bar.
+    let mut cb = ChartBuilder::on(&bar)
+        .margin_top(24)
+        .margin_bottom(88)
+        .margin_right(12)
+        .y_label_area_size(0)
+        .right_y_label_area_size(110)
+        .build_cartesian_2d(0.0..1.0, -limit..limit)
+        .map_err(err)?;
+    let end = |v: &f64| {
+        let s = fmt_sig(*v);
+        if *v >= limit * (1.0 - 1e-9) {
+            format!("≥ {s}")
+        } else if *v <= -limit * (1.0 - 1e-9) {
+            format!("≤ {s}")
+        } else {
+            s
+        }
+    };
+    cb.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(9)
+        .y_label_formatter(&end)
+        .y_desc(&h.value_label)
+        .label_style((FONT, 18))
+        .axis_desc_style((FONT, 20))
+        .draw()
+        .map_err(err)?;
+    const STEPS: usize = 200;
+    let strips = (0..STEPS).map(|i| {
+        let a = -limit + 2.0 * limit * i as f64 / STEPS as f64;
+        let b = -limit + 2.0 * limit * (i + 1) as f64 / STEPS as f64;
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            diverging((a + b) / (2.0 * limit)).filled(),
+        )
+    });
+    cb.draw_series(strips).map_err(err)?;
+    root.present().map_err(err)
 }
 
 /// A figure to draw on any backend.
-enum Figure<'a> {
+pub(crate) enum Figure<'a> {
+    /// A line chart.
     Lines(&'a LineChart),
+    /// A heatmap.
+    Heat(&'a Heatmap),
+    /// A stacked bar chart.
     Bars(&'a BarChart),
+    /// Grouped bars.
+    Grouped(&'a GroupedBars),
 }
 
 impl Figure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         match self {
             Self::Lines(c) => draw_lines(root, c),
+            Self::Heat(h) => draw_heatmap(root, h),
             Self::Bars(c) => draw_bars(root, c),
+            Self::Grouped(c) => draw_grouped(root, c),
         }
     }
 }
 
 /// Stage `<name>.svg` and `<name>.png` of a figure in `dir`.
-fn stage_both(dir: &Path, name: &str, fig: Figure) -> Result<Vec<Staged>, OutputError> {
+pub(crate) fn stage_both(dir: &Path, name: &str, fig: Figure) -> Result<Vec<Staged>, OutputError> {
+    ensure_font(dir)?;
     let fail = |path: &Path, reason: String| OutputError::Io {
         path: path.to_path_buf(),
         source: std::io::Error::other(reason),
@@ -265,6 +756,253 @@ fn stage_both(dir: &Path, name: &str, fig: Figure) -> Result<Vec<Staged>, Output
     Ok(vec![svg_staged, png_staged])
 }
 
+/// What the figures of a run are drawn from: the columns and rows of `timeseries.csv` and
+/// the document of `summary.json`. Built from a fresh [`RunRecord`] or read back from a
+/// results folder, so both give the same figures.
+#[derive(Debug, Clone)]
+pub struct RunFigures {
+    /// Column names of `timeseries.csv`.
+    pub columns: Vec<String>,
+    /// Its rows.
+    pub rows: Vec<Vec<f64>>,
+    /// `summary.json`.
+    pub summary: Value,
+}
+
+impl RunFigures {
+    /// From a record in memory.
+    pub fn from_record(rec: &RunRecord) -> Result<Self, OutputError> {
+        let summary = serde_json::to_value(&rec.summary).map_err(|source| OutputError::Json {
+            path: "summary.json".into(),
+            source,
+        })?;
+        Ok(Self {
+            columns: rec.columns.clone(),
+            rows: rec.rows.clone(),
+            summary,
+        })
+    }
+
+    /// From `dir/timeseries.csv` and `dir/summary.json`.
+    pub fn read(dir: &Path) -> Result<Self, OutputError> {
+        let ts = dir.join("timeseries.csv");
+        let csv_err = |source| OutputError::Csv {
+            path: ts.clone(),
+            source,
+        };
+        let mut reader = ::csv::Reader::from_path(&ts).map_err(csv_err)?;
+        let columns: Vec<String> = reader
+            .headers()
+            .map_err(csv_err)?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let mut rows = Vec::new();
+        for (i, rec) in reader.records().enumerate() {
+            let rec = rec.map_err(csv_err)?;
+            let row = rec
+                .iter()
+                .map(|c| c.parse::<f64>())
+                .collect::<Result<Vec<f64>, _>>()
+                .map_err(|e| OutputError::Malformed {
+                    path: ts.clone(),
+                    line: i as u64 + 2,
+                    reason: format!("not a number: {e}"),
+                })?;
+            rows.push(row);
+        }
+        let sp = dir.join("summary.json");
+        let text = std::fs::read_to_string(&sp).map_err(|source| OutputError::Io {
+            path: sp.clone(),
+            source,
+        })?;
+        let summary = serde_json::from_str(&text).map_err(|source| OutputError::Json {
+            path: sp.clone(),
+            source,
+        })?;
+        Ok(Self {
+            columns,
+            rows,
+            summary,
+        })
+    }
+
+    /// The scenario name.
+    pub fn scenario(&self) -> &str {
+        self.summary["scenario"].as_str().unwrap_or("run")
+    }
+
+    /// The cost rows of `compare`, in [`ARCHITECTURES`] order (empty after `run`).
+    pub fn costs(&self) -> Vec<(&'static str, &Value)> {
+        ARCHITECTURES
+            .iter()
+            .filter_map(|a| Some((*a, self.summary.get("costs")?.get(*a)?)))
+            .collect()
+    }
+}
+
+/// A number field of a JSON object (0 when missing).
+pub(crate) fn num(v: &Value, key: &str) -> f64 {
+    v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+/// The figure names of a run folder: `populations`, `rates`, and after `compare` `costs`
+/// and `stakeholders`.
+pub fn run_figure_names(f: &RunFigures) -> Vec<&'static str> {
+    let mut v = vec!["populations", "rates"];
+    if !f.costs().is_empty() {
+        v.extend(["costs", "stakeholders"]);
+    }
+    v
+}
+
+/// Stage the figures of a run (and of `compare`, when the summary holds costs).
+pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError> {
+    let col = |name: &str| f.columns.iter().position(|c| c == name);
+    let horizon = f.rows.last().map_or(1.0, |r| r[0]);
+    let (div, unit) = time_unit(horizon);
+    let series = |i: usize, scale: f64| -> Vec<(f64, f64)> {
+        f.rows.iter().map(|r| (r[0] / div, r[i] * scale)).collect()
+    };
+    let scenario = f.scenario();
+    let classes: Vec<&str> = f.summary["classes"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["name"].as_str()).collect())
+        .unwrap_or_default();
+
+    let mut pop = Vec::new();
+    for (k, c) in classes.iter().enumerate() {
+        for (j, kind) in ["leechers", "seeds"].into_iter().enumerate() {
+            if let Some(i) = col(&format!("{kind}.{c}")) {
+                let name = if classes.len() == 1 {
+                    kind.to_string()
+                } else {
+                    format!("{kind} ({c})")
+                };
+                pop.push(Line {
+                    name,
+                    points: series(i, 1.0),
+                    colour: 2 * k + j,
+                    stroke: if j == 0 {
+                        Stroke::Solid
+                    } else {
+                        Stroke::Dashed
+                    },
+                });
+            }
+        }
+    }
+    let populations = LineChart {
+        title: format!("{scenario}: peers in the swarm"),
+        x_label: format!("time ({unit})"),
+        y_label: "peers".into(),
+        lines: pop,
+        x_from_zero: true,
+        ..LineChart::default()
+    };
+    let rate_cols: Vec<usize> = ["server_rate", "peer_rate"]
+        .iter()
+        .filter_map(|n| col(n))
+        .collect();
+    let peak_rate = f
+        .rows
+        .iter()
+        .flat_map(|r| rate_cols.iter().map(move |&i| r[i]))
+        .fold(0.0, f64::max);
+    let (rscale, runit) = if peak_rate >= 1e9 {
+        (1e-9, "Gbit/s")
+    } else {
+        (1e-6, "Mbit/s")
+    };
+    let mut rate_lines = Vec::new();
+    for (k, (name, label)) in [
+        ("server_rate", "server upload"),
+        ("peer_rate", "peers' upload"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if let Some(i) = col(name) {
+            rate_lines.push(Line {
+                name: label.into(),
+                points: series(i, rscale),
+                colour: k,
+                stroke: Stroke::Solid,
+            });
+        }
+    }
+    let rates = LineChart {
+        title: format!("{scenario}: who delivers the bytes"),
+        x_label: format!("time ({unit})"),
+        y_label: format!("upload rate ({runit})"),
+        lines: rate_lines,
+        x_from_zero: true,
+        ..LineChart::default()
+    };
+    let mut staged = stage_both(dir, "populations", Figure::Lines(&populations))?;
+    staged.extend(stage_both(dir, "rates", Figure::Lines(&rates))?);
+
+    let costs = f.costs();
+    if !costs.is_empty() {
+        let bars: Vec<Bar> = costs
+            .iter()
+            .map(|(arch, r)| Bar {
+                label: arch.replace('_', "-"),
+                parts: vec![
+                    ("transit", num(r, "transit_usd")),
+                    ("egress", num(r, "egress_usd")),
+                    ("capacity", num(r, "capacity_usd")),
+                    ("CDN", num(r, "cdn_usd")),
+                    ("paid to peers", num(r, "payments_usd")),
+                    ("tracker", num(r, "tracker_usd")),
+                ],
+                note: format!("net {:+.1} %", 100.0 * num(r, "net_saving")),
+            })
+            .collect();
+        let chart = BarChart {
+            title: format!("{scenario}: provider's cost per month (net saving vs client-server)"),
+            y_label: "US dollars per month".into(),
+            bars,
+        };
+        staged.extend(stage_both(dir, "costs", Figure::Bars(&chart))?);
+
+        let social_cs = costs
+            .iter()
+            .find(|c| c.0 == "client_server")
+            .map(|c| num(c.1, "social_usd"));
+        let grouped = GroupedBars {
+            title: format!("{scenario}: who pays, per month (social saving vs client-server)"),
+            y_label: "US dollars per month (negative: a gain)".into(),
+            groups: costs.iter().map(|c| c.0.replace('_', "-")).collect(),
+            series: vec!["provider", "peers (net)", "social (sum)"],
+            values: costs
+                .iter()
+                .map(|c| {
+                    vec![
+                        num(c.1, "provider_usd"),
+                        num(c.1, "peers_usd"),
+                        num(c.1, "social_usd"),
+                    ]
+                })
+                .collect(),
+            notes: costs
+                .iter()
+                .map(|c| match social_cs {
+                    Some(s) if s > 0.0 => {
+                        format!(
+                            "social {:+.1} %",
+                            100.0 * (1.0 - num(c.1, "social_usd") / s)
+                        )
+                    }
+                    _ => String::new(),
+                })
+                .collect(),
+        };
+        staged.extend(stage_both(dir, "stakeholders", Figure::Grouped(&grouped))?);
+    }
+    Ok(staged)
+}
+
 /// Seconds → a readable time unit for an axis spanning `horizon`.
 fn time_unit(horizon: f64) -> (f64, &'static str) {
     if horizon <= 2.0 * 3600.0 {
@@ -276,95 +1014,35 @@ fn time_unit(horizon: f64) -> (f64, &'static str) {
     }
 }
 
-/// Stage the figures of a run (and of `compare`, when the record holds costs).
-pub fn stage_plots(dir: &Path, rec: &RunRecord) -> Result<Vec<Staged>, OutputError> {
-    ensure_font().map_err(|reason| OutputError::Io {
-        path: dir.to_path_buf(),
-        source: std::io::Error::other(reason),
-    })?;
-    let col = |name: &str| rec.columns.iter().position(|c| c == name);
-    let horizon = rec.rows.last().map_or(1.0, |r| r[0]);
-    let (div, unit) = time_unit(horizon);
-    let series = |i: usize, scale: f64| -> Vec<(f64, f64)> {
-        rec.rows
-            .iter()
-            .map(|r| (r[0] / div, r[i] * scale))
-            .collect()
-    };
-    let scenario = &rec.summary.scenario;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    let mut pop = Vec::new();
-    for c in &rec.summary.classes {
-        for (kind, label) in [("leechers", "leechers"), ("seeds", "seeds")] {
-            if let Some(i) = col(&format!("{kind}.{}", c.name)) {
-                let name = if rec.summary.classes.len() == 1 {
-                    label.to_string()
-                } else {
-                    format!("{label} ({})", c.name)
-                };
-                pop.push(Line {
-                    name,
-                    points: series(i, 1.0),
-                });
-            }
-        }
+    #[test]
+    fn significant_digits() {
+        assert_eq!(fmt_sig(0.0), "0");
+        assert_eq!(fmt_sig(1234.5678), "1235");
+        assert_eq!(fmt_sig(12.345), "12.3");
+        assert_eq!(fmt_sig(0.012345), "0.0123");
+        assert_eq!(fmt_sig(-2.5), "-2.5");
+        assert_eq!(fmt_sig(1e-4), "1e-4");
+        assert_eq!(fmt_sig(2.5e7), "2.5e7");
+        assert_eq!(fmt_sig(100.0), "100");
     }
-    let populations = LineChart {
-        title: format!("{scenario}: peers in the swarm"),
-        x_label: format!("time ({unit})"),
-        y_label: "peers".into(),
-        lines: pop,
-    };
-    let peak_rate = rec.rows.iter().map(|r| r[3].max(r[4])).fold(0.0, f64::max);
-    let (rscale, runit) = if peak_rate >= 1e9 {
-        (1e-9, "Gbit/s")
-    } else {
-        (1e-6, "Mbit/s")
-    };
-    let mut rate_lines = Vec::new();
-    for (name, label) in [
-        ("server_rate", "server upload"),
-        ("peer_rate", "peers' upload"),
-    ] {
-        if let Some(i) = col(name) {
-            rate_lines.push(Line {
-                name: label.into(),
-                points: series(i, rscale),
-            });
-        }
-    }
-    let rates = LineChart {
-        title: format!("{scenario}: who delivers the bytes"),
-        x_label: format!("time ({unit})"),
-        y_label: format!("upload rate ({runit})"),
-        lines: rate_lines,
-    };
-    let mut staged = stage_both(dir, "populations", Figure::Lines(&populations))?;
-    staged.extend(stage_both(dir, "rates", Figure::Lines(&rates))?);
 
-    if let Some(costs) = &rec.summary.costs {
-        let bars: Vec<Bar> = ["client_server", "cdn", "p2p", "hybrid"]
-            .iter()
-            .filter_map(|k| costs.get(k))
-            .map(|r| Bar {
-                label: r.architecture.replace('_', "-"),
-                parts: vec![
-                    ("transit", r.transit_usd),
-                    ("egress", r.egress_usd),
-                    ("capacity", r.capacity_usd),
-                    ("CDN", r.cdn_usd),
-                    ("paid to peers", r.payments_usd),
-                    ("tracker", r.tracker_usd),
-                ],
-                note: format!("net {:+.1} %", 100.0 * r.net_saving),
-            })
-            .collect();
-        let chart = BarChart {
-            title: format!("{scenario}: provider's cost per month (net saving vs client-server)"),
-            y_label: "US dollars per month".into(),
-            bars,
-        };
-        staged.extend(stage_both(dir, "costs", Figure::Bars(&chart))?);
+    #[test]
+    fn diverging_ends_and_middle() {
+        assert_eq!(diverging(0.0), RGBColor(247, 247, 247));
+        assert_eq!(diverging(1.0), RGBColor(0, 114, 178));
+        assert_eq!(diverging(-5.0), RGBColor(213, 94, 0));
     }
-    Ok(staged)
+
+    #[test]
+    fn padded_ranges_are_never_empty() {
+        assert_eq!(padded(3.0, 3.0, false), (2.7, 3.3));
+        assert_eq!(padded(0.0, 0.0, true), (-1.0, 1.0));
+        let (lo, hi) = padded(0.0, 10.0, true);
+        assert_eq!(lo.to_bits(), 0f64.to_bits());
+        assert!(hi > 10.0);
+    }
 }

@@ -487,11 +487,7 @@ fn scan_partial(path: &Path, header: &str, shard: Shard) -> Result<Scan, SweepEr
 /// Draw the figures and index.html of a finished sweep folder.
 fn draw(dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
     let staged: Vec<Staged> = output::sweep_plot::stage_sweep_plots(dir)?;
-    let mut files = output::commit_all(staged)?;
-    if let Some(index) = output::html::stage_index(dir)? {
-        files.extend(output::commit_all(vec![index])?);
-    }
-    Ok(files)
+    Ok(output::commit_all(staged)?)
 }
 
 /// What `merge` did.
