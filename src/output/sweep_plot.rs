@@ -51,6 +51,16 @@ const PROVIDER_P2P: &str = "p2p.provider_usd";
 const PAYMENTS: &str = "payments_usd";
 const HEAT: &str = "p2p.net_saving";
 
+/// The heatmap keeps at most this many cells along each axis (every k-th value), so that
+/// the SVG stays small (a 1000 × 1000 grid would be 10^6 rectangles).
+const HEAT_CELLS: u64 = 150;
+
+/// Step along each of the first two grid axes for the heatmap.
+fn heat_steps(sizes: &[u64]) -> [u64; 2] {
+    let step = |n: u64| n.div_ceil(HEAT_CELLS).max(1);
+    [step(sizes[0]), step(sizes.get(1).copied().unwrap_or(1))]
+}
+
 /// Parameters that get a savings figure.
 const MAX_SAVINGS_FIGURES: usize = 3;
 /// Scatter figures keep about this many points.
@@ -195,8 +205,13 @@ fn scan(dir: &Path, m: &Manifest) -> Result<Scan, OutputError> {
     } else {
         1
     };
-    let mut heat =
-        (grid && np >= 2).then(|| vec![vec![None; sizes[1] as usize]; sizes[0] as usize]);
+    let heat_step = heat_steps(&sizes);
+    let mut heat = (grid && np >= 2).then(|| {
+        vec![
+            vec![None; sizes[1].div_ceil(heat_step[1]) as usize];
+            sizes[0].div_ceil(heat_step[0]) as usize
+        ]
+    });
 
     let mut slices: Vec<Vec<Kept>> = vec![Vec::new(); nfig];
     let mut ranges: Vec<(String, Option<Range>)> = header[status_col + 1..]
@@ -262,14 +277,18 @@ fn scan(dir: &Path, m: &Manifest) -> Result<Scan, OutputError> {
             }
         };
         let wanted: Vec<usize> = (0..nfig).filter(|&p| keep_for(p)).collect();
-        let heat_cell = heat.is_some() && at_mid(&[0, 1]);
+        let heat_cell = heat.is_some()
+            && at_mid(&[0, 1])
+            && idx[0].is_multiple_of(heat_step[0])
+            && idx[1].is_multiple_of(heat_step[1]);
         if wanted.is_empty() && !heat_cell {
             continue;
         }
         let params: Vec<f64> = (1..=np).map(|i| num(Some(i))).collect();
         if heat_cell {
             if let Some(h) = heat.as_mut() {
-                h[idx[0] as usize][idx[1] as usize] = heat_v.is_finite().then_some(heat_v);
+                h[(idx[0] / heat_step[0]) as usize][(idx[1] / heat_step[1]) as usize] =
+                    heat_v.is_finite().then_some(heat_v);
             }
         }
         if !wanted.is_empty() {
@@ -513,11 +532,20 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
     }
     if let Some(cells) = &scan.heat {
         let (a, b) = (&m.parameters[0], &m.parameters[1]);
-        let ticks = |v: &Option<Vec<f64>>| -> Vec<String> {
+        let sizes = [cells.len() as u64, cells.first().map_or(0, Vec::len) as u64];
+        let full = |v: &Option<Vec<f64>>| v.as_ref().map_or(1, |v| v.len() as u64);
+        let step = heat_steps(&[full(&a.values), full(&b.values)]);
+        let ticks = |v: &Option<Vec<f64>>, step: u64| -> Vec<String> {
             v.as_ref()
-                .map(|v| v.iter().map(|x| fmt_sig(*x)).collect())
+                .map(|v| {
+                    v.iter()
+                        .step_by(step as usize)
+                        .map(|x| fmt_sig(*x))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
+        debug_assert_eq!(sizes[0], full(&a.values).div_ceil(step[0]));
         let pct: Vec<Vec<Option<f64>>> = cells
             .iter()
             .map(|c| c.iter().map(|v| v.map(|v| 100.0 * v)).collect())
@@ -532,8 +560,8 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
             title: format!("{}: p2p net saving vs client-server", m.scenario),
             x_label: format!("{}{note}", axis(&a.key, &a.unit)),
             y_label: axis(&b.key, &b.unit),
-            x_ticks: ticks(&a.values),
-            y_ticks: ticks(&b.values),
+            x_ticks: ticks(&a.values, step[0]),
+            y_ticks: ticks(&b.values, step[1]),
             cells: pct,
             value_label: "p2p net saving (%)".into(),
             limit: if max_abs > 0.0 {
@@ -546,8 +574,17 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
         figures.push((
             "heatmap".into(),
             format!(
-                "p2p net saving against client-server over {} and {}{note}; grey: no answer",
-                a.key, b.key
+                "p2p net saving against client-server over {} and {}{note}; grey: no answer{}",
+                a.key,
+                b.key,
+                if step[0] > 1 || step[1] > 1 {
+                    format!(
+                        "; every {}-th × {}-th value (at most {HEAT_CELLS} cells a side)",
+                        step[0], step[1]
+                    )
+                } else {
+                    String::new()
+                }
             ),
         ));
     }
@@ -643,6 +680,14 @@ fn page(m: &Manifest, scan: &Scan, figures: Vec<(String, String)>) -> Page {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heatmaps_keep_at_most_150_cells_a_side() {
+        assert_eq!(heat_steps(&[1000, 100]), [7, 1]);
+        assert_eq!(heat_steps(&[150, 151]), [1, 2]);
+        assert_eq!(heat_steps(&[3]), [1, 1]);
+        assert!(1000u64.div_ceil(7) <= HEAT_CELLS);
+    }
 
     #[test]
     fn slugs_are_file_names() {
