@@ -36,7 +36,7 @@ pub enum Command {
     /// The fluid Shapley value of a scenario's game or of a canonical game, beside the exact
     /// finite-N values (convergence table) and the core check.
     Shapley(ShapleyArgs),
-    /// Sweep scenario keys over many values ([sweep] in the file, or a sweep file with
+    /// Sweep scenario keys over many values (`[sweep]` in the file, or a sweep file with
     /// `base`): one row per point in sweep.csv, streamed in point order.
     Sweep(SweepArgs),
     /// Join the shards of a sweep folder (from `sweep --shard K/N`) into sweep.csv, after
@@ -87,7 +87,7 @@ pub struct RunArgs {
 /// Arguments of `sweep`.
 #[derive(Debug, clap::Args)]
 pub struct SweepArgs {
-    /// Sweep file (TOML): a scenario with [sweep], or `base = "scenario.toml"` and [sweep].
+    /// Sweep file (TOML): a scenario with `[sweep]`, or `base = "scenario.toml"` and `[sweep]`.
     pub file: PathBuf,
     /// Output folder (default: results/NAME-sweep, NAME being the scenario name).
     #[arg(long)]
