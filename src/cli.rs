@@ -501,6 +501,41 @@ pub fn human_summary(s: &Summary) -> String {
         s.solver.steps,
         s.solver.regime_switches
     ));
+    if let Some(v) = &s.video {
+        out.push_str(&format!(
+            "  {} stream at {}, watched {} on average; viewers upload {} on average ({} mode)\n",
+            v.kind,
+            bps(v.bitrate_bps),
+            t(v.watch_time_s),
+            bps(v.mean_upload_bps),
+            v.mode
+        ));
+        out.push_str(&format!(
+            "  viewers: {:.1} at the steady rate, peak {:.1}; at the peak the server sends {} (client-server: {})\n",
+            v.steady_viewers,
+            v.peak_viewers,
+            bps(v.server_rate_at_peak_bps),
+            bps(v.client_server_rate_at_peak_bps)
+        ));
+        if let Some(m) = v.max_sustainable_rate_at_peak_bps {
+            out.push_str(&format!(
+                "  largest sustainable rate at the peak: {}; short of the bitrate for {}\n",
+                bps(m),
+                t(v.short_of_rate_s)
+            ));
+        }
+        if let Some(p) = v.universal_streaming_probability {
+            out.push_str(&format!(
+                "  probability that every viewer streams at the bitrate (Poisson audience, steady mean): {p:.6}\n"
+            ));
+        }
+        if v.titles > 1 {
+            out.push_str(&format!(
+                "  catalogue: {} titles (Zipf), {} in surplus\n",
+                v.titles, v.titles_in_surplus
+            ));
+        }
+    }
     if let Some(ss) = &s.steady_state {
         out.push_str(&format!(
             "  steady state ({}): {:.4} leechers, {:.4} seeds, download time {}, {}\n",

@@ -30,3 +30,4 @@ pub mod scenario;
 pub mod solve;
 pub mod sweep;
 pub mod units;
+pub mod viewing;

@@ -111,6 +111,8 @@ pub struct Summary {
     /// `compare` only: how the horizon was billed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing: Option<Billing>,
+    /// Live and VoD scenarios: the stream's figures (`null` for files).
+    pub video: Option<crate::viewing::VideoSummary>,
 }
 
 /// How the horizon was turned into monthly bills.
@@ -229,6 +231,9 @@ pub use crate::model::swarm::swarm_of;
 /// Run a scenario: settle its incentive (who shares, how they are paid), then solve the swarm
 /// with the sharers and non-sharers as separate classes.
 pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+    if s.content.kind.stream().is_some() {
+        return crate::viewing::run_video(s, opts);
+    }
     let plan = incentive::plan::plan_with(s, opts.incentive)
         .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': incentives", s.name)))?;
     let split = s.with_participation(&plan.participation);
@@ -476,6 +481,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         peer_classes: None,
         billing: None,
         incentive: None,
+        video: None,
     };
     Ok(RunRecord {
         demand,

@@ -9,6 +9,7 @@
 //! `models/swarm.md`).
 
 pub mod arrival;
+pub mod audience;
 pub mod swarm;
 
 use nalgebra::{DMatrix, DVector};

@@ -871,8 +871,14 @@ pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputErro
         .unwrap_or_default();
 
     let mut pop = Vec::new();
+    let video = col("viewers").is_some();
+    let kinds: &[&str] = if video {
+        &["viewers"]
+    } else {
+        &["leechers", "seeds"]
+    };
     for (k, c) in classes.iter().enumerate() {
-        for (j, kind) in ["leechers", "seeds"].into_iter().enumerate() {
+        for (j, kind) in kinds.iter().copied().enumerate() {
             if let Some(i) = col(&format!("{kind}.{c}")) {
                 let name = if classes.len() == 1 {
                     kind.to_string()
@@ -893,7 +899,11 @@ pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputErro
         }
     }
     let populations = LineChart {
-        title: format!("{scenario}: peers in the swarm"),
+        title: if video {
+            format!("{scenario}: viewers")
+        } else {
+            format!("{scenario}: peers in the swarm")
+        },
         x_label: format!("time ({unit})"),
         y_label: "peers".into(),
         lines: pop,

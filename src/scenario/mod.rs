@@ -163,8 +163,60 @@ pub struct PeerCost {
 /// `[content]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Content {
-    /// `content.size`, bytes (> 0).
+    /// `content.size`, bytes (> 0). For live and VoD: the bytes of one average view
+    /// (bitrate × watch time) unless given.
     pub size: Bytes,
+    /// `content.kind` and its parameters.
+    pub kind: ContentKind,
+}
+
+/// What is delivered: a file to a swarm, a live stream, or video on demand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContentKind {
+    /// A file (Qiu–Srikant swarm; `models/swarm.md`).
+    File,
+    /// A live stream (Kumar, Liu & Ross; `models/streaming.md`).
+    Live(Stream),
+    /// Video on demand (Huang, Li & Ross; `models/vod.md`).
+    Vod {
+        /// Bitrate and watch time.
+        stream: Stream,
+        /// `content.prefetch`: peers with spare upload prefetch (pooled server load);
+        /// `false`: each viewer is fed only by earlier arrivals and the server (ordered).
+        prefetch: bool,
+        /// `content.titles`: catalogue size (1 = a single video).
+        titles: u32,
+        /// `content.zipf`: popularity exponent of the catalogue.
+        zipf: f64,
+    },
+}
+
+/// A stream's rate and how long a viewer stays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stream {
+    /// `content.bitrate`, bit/s (> 0).
+    pub bitrate: f64,
+    /// `content.watch_time`, s (> 0): mean time a viewer watches.
+    pub watch_time: Seconds,
+}
+
+impl ContentKind {
+    /// "file", "live" or "vod".
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Live(_) => "live",
+            Self::Vod { .. } => "vod",
+        }
+    }
+
+    /// The stream of a live or VoD scenario.
+    pub fn stream(&self) -> Option<Stream> {
+        match self {
+            Self::File => None,
+            Self::Live(s) | Self::Vod { stream: s, .. } => Some(*s),
+        }
+    }
 }
 
 /// `[demand]`.
@@ -445,8 +497,20 @@ impl Ctx<'_> {
             Some(q) => Some(self.bounded(q, "horizon", Time, 0.0, true, None)?),
             None => None,
         };
-        let size = self.bounded(&raw.content.size, "content.size", DataSize, 0.0, true, None)?;
         let arrival = self.demand(&raw.demand, base_dir)?;
+        let (size, kind) = self.content(&raw.content)?;
+        if kind.stream().is_some() {
+            // Viewers leave after watching; the swarm's file keys have no meaning here.
+            for (given, key) in [
+                (raw.swarm.abort_rate.as_ref().map(|q| q.span()), "swarm.abort_rate"),
+                (raw.swarm.seed_residence.as_ref().map(|q| q.span()), "swarm.seed_residence"),
+                (raw.swarm.efficiency.as_ref().map(|q| q.span()), "swarm.efficiency"),
+            ] {
+                if let Some(span) = given {
+                    return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time` and upload while they watch", kind.label())));
+                }
+            }
+        }
 
         let efficiency = match &raw.swarm.efficiency {
             Some(v) => self.plain(v, "swarm.efficiency", 0.0, false, Some(1.0))?,
@@ -502,6 +566,27 @@ impl Ctx<'_> {
                 message: "`incentive.mechanism = \"equilibrium\"` needs peers who decide: give `peers.cost.distribution` (\"uniform\", \"lognormal\" or \"energy\") or a class's `[peers.class.cost]`".into(),
             });
         }
+        if let Some(st) = kind.stream() {
+            if let Some(c) = classes.iter().find(|c| c.download < st.bitrate) {
+                return Err(self.whole(format!(
+                    "peer class '{}' downloads at {} but `content.bitrate` is {}: every viewer must be able to receive the stream (download ≥ bitrate)",
+                    c.name,
+                    units::format_quantity(c.download, Dimension::BitRate),
+                    units::format_quantity(st.bitrate, Dimension::BitRate)
+                )));
+            }
+            if classes.iter().any(|c| c.cost.decides())
+                || !matches!(
+                    incentive.mechanism,
+                    Mechanism::None | Mechanism::PerByte { .. } | Mechanism::Discount { .. }
+                )
+            {
+                return Err(self.whole(format!(
+                    "`content.kind = \"{}\"`: viewers' decisions to share (a cost distribution, mechanism \"shapley\" or \"equilibrium\") are modelled for file swarms only; use mechanism \"none\", \"per-byte\" or \"discount\" without a cost distribution",
+                    kind.label()
+                )));
+            }
+        }
         Ok(Scenario {
             pricing,
             incentive,
@@ -510,12 +595,102 @@ impl Ctx<'_> {
             description: raw.description.unwrap_or_default().trim().to_string(),
             source: self.file.to_string(),
             horizon,
-            content: Content { size },
+            content: Content { size, kind },
             demand: Demand { arrival },
             swarm: SwarmParams { efficiency },
             classes,
             server: Server { capacity },
         })
+    }
+
+    fn content(&self, c: &raw::ContentFile) -> Result<(Bytes, ContentKind), ScenarioError> {
+        use Dimension::*;
+        let kind = c.kind.as_ref().map_or("file", |k| k.get_ref().as_str());
+        let stream_key = |key: &'static str, given: bool| -> Result<(), ScenarioError> {
+            if given {
+                Err(self.whole(format!(
+                    "`content.{key}` applies to live and VoD content only (`content.kind = \"live\"` or \"vod\"), not to \"{kind}\""
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        let size = |required: bool| -> Result<Option<f64>, ScenarioError> {
+            match &c.size {
+                Some(q) => Ok(Some(self.bounded(q, "content.size", DataSize, 0.0, true, None)?)),
+                None if required => Err(self.whole(
+                    "`content.size` is missing (required for `content.kind = \"file\"`), e.g. size = \"1 GB\"".into(),
+                )),
+                None => Ok(None),
+            }
+        };
+        let stream = || -> Result<Stream, ScenarioError> {
+            let req = |q: &Option<Q>, key: &str, example: &str| -> Result<Q, ScenarioError> {
+                q.clone().ok_or_else(|| {
+                    self.whole(format!(
+                        "`content.{key}` is missing (required for `content.kind = \"{kind}\"`), e.g. {key} = \"{example}\""
+                    ))
+                })
+            };
+            Ok(Stream {
+                bitrate: self.bounded(&req(&c.bitrate, "bitrate", "2 Mbps")?, "content.bitrate", BitRate, 0.0, true, None)?,
+                watch_time: self.bounded(&req(&c.watch_time, "watch_time", "30 min")?, "content.watch_time", Time, 0.0, true, None)?,
+            })
+        };
+        let vod_only = |key: &'static str, given: bool| -> Result<(), ScenarioError> {
+            if given && kind != "vod" {
+                Err(self.whole(format!(
+                    "`content.{key}` applies to `content.kind = \"vod\"` only (got \"{kind}\")"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        vod_only("prefetch", c.prefetch.is_some())?;
+        vod_only("titles", c.titles.is_some())?;
+        vod_only("zipf", c.zipf.is_some())?;
+        match kind {
+            "file" => {
+                stream_key("bitrate", c.bitrate.is_some())?;
+                stream_key("watch_time", c.watch_time.is_some())?;
+                Ok((size(true)?.unwrap_or_default(), ContentKind::File))
+            }
+            "live" | "vod" => {
+                let st = stream()?;
+                let view_bytes = st.bitrate * st.watch_time / 8.0;
+                let bytes = size(false)?.unwrap_or(view_bytes);
+                if kind == "live" {
+                    return Ok((bytes, ContentKind::Live(st)));
+                }
+                let titles = match &c.titles {
+                    Some(t) => {
+                        let v = self.plain(t, "content.titles", 1.0, false, Some(1e6))?;
+                        if v.fract() != 0.0 {
+                            return Err(self.at(t.span(), format!("`content.titles` must be a whole number of titles (got {v})")));
+                        }
+                        v as u32
+                    }
+                    None => 1,
+                };
+                let zipf = match &c.zipf {
+                    Some(z) => self.plain(z, "content.zipf", 0.0, false, Some(5.0))?,
+                    None => 0.8,
+                };
+                Ok((
+                    bytes,
+                    ContentKind::Vod {
+                        stream: st,
+                        prefetch: c.prefetch.as_ref().is_none_or(|p| *p.get_ref()),
+                        titles,
+                        zipf,
+                    },
+                ))
+            }
+            other => {
+                let span = c.kind.as_ref().map_or(0..0, |k| k.span());
+                Err(self.at(span, format!("`content.kind` must be \"file\", \"live\" or \"vod\" (got \"{other}\")")))
+            }
+        }
     }
 
     fn pricing(

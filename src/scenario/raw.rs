@@ -88,8 +88,27 @@ pub struct ScenarioFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContentFile {
-    /// `content.size`.
-    pub size: Q,
+    /// `content.kind`: file | live | vod.
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
+    /// `content.size` (required for files).
+    #[serde(default)]
+    pub size: Option<Q>,
+    /// `content.bitrate` (live, vod).
+    #[serde(default)]
+    pub bitrate: Option<Q>,
+    /// `content.watch_time` (live, vod).
+    #[serde(default)]
+    pub watch_time: Option<Q>,
+    /// `content.prefetch` (vod).
+    #[serde(default)]
+    pub prefetch: Option<Spanned<bool>>,
+    /// `content.titles` (vod).
+    #[serde(default)]
+    pub titles: Option<Spanned<f64>>,
+    /// `content.zipf` (vod).
+    #[serde(default)]
+    pub zipf: Option<Spanned<f64>>,
 }
 
 /// `[demand]`.

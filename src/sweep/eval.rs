@@ -190,6 +190,8 @@ pub fn csv_field(s: &str) -> String {
 /// The outputs of a validated scenario.
 pub fn evaluate(s: &Scenario, how: Evaluate) -> Result<Outputs, String> {
     match how {
+        // Live and VoD have no swarm steady state to bill: their points run whole.
+        Evaluate::Steady if s.content.kind.stream().is_some() => run(s),
         Evaluate::Steady => steady(s),
         Evaluate::Run => run(s),
     }

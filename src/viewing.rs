@@ -1,0 +1,386 @@
+//! Live streams and video on demand through the same pipeline as files: the audience fluid
+//! (`model::audience`) gives the viewers n(t); each output time's server load follows from the
+//! stream model (`models/streaming.md`, `models/vod.md`); the result is a [`RunRecord`] whose
+//! `Demand` goes through the same cost models as a file swarm (`compare`).
+//!
+//! * live: the server sends s(t) = max{r, n r − Σ_k u_k n_k} (Kumar, Liu & Ross: the smallest
+//!   server rate that sustains rate r for everyone, fluid populations); with a finite
+//!   `server.capacity` u_s the sustainable rate r_max(t) = min{u_s, (u_s + Σ u_k n_k)/n} is
+//!   reported and the stream is short of r wherever r_max < r.
+//! * vod: viewers of one title form a pool; with prefetching the server load is
+//!   E[(Σ_i (r − U_i))^+] for a Poisson(ρ = n) audience with the classes' uploads as the upload
+//!   distribution (Huang, Li & Ross), title by title over a Zipf catalogue; without
+//!   prefetching the oldest viewer always needs the server, and max{r, E[S]} is used (a lower
+//!   bound of the ordered load, said in `models/vod.md`).
+
+use serde::Serialize;
+
+use crate::cost::ledger::{ClassDemand, Demand, PaymentRule};
+use crate::incentive::plan::Plan;
+use crate::model::audience::{Audience, IX_ARRIVALS, IX_VIEWERS, IX_VIEWER_SECONDS};
+use crate::model::{streaming, vod, ArrivalProfile, FluidModel};
+use crate::run::{Bytes, ClassSummary, Downloads, Peak, RunOptions, RunRecord, Summary};
+use crate::scenario::{ContentKind, Mechanism, Scenario, Stream};
+use crate::solve::{self, SolverSettings};
+
+/// The video part of `summary.json` (live and VoD scenarios).
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoSummary {
+    /// "live" or "vod".
+    pub kind: &'static str,
+    /// Stream bitrate r, bit/s.
+    pub bitrate_bps: f64,
+    /// Mean watch time, s.
+    pub watch_time_s: f64,
+    /// Mean upload of a viewer ū = Σ share_k u_k, bit/s.
+    pub mean_upload_bps: f64,
+    /// surplus (ū > r), balanced or deficit (ū < r), see `models/vod.md`.
+    pub mode: &'static str,
+    /// Audience at the reference (steady) arrival rate, λT.
+    pub steady_viewers: f64,
+    /// Peak audience over the horizon.
+    pub peak_viewers: f64,
+    /// Server rate at the peak audience, bit/s.
+    pub server_rate_at_peak_bps: f64,
+    /// What client-server would send at the peak audience (n r), bit/s.
+    pub client_server_rate_at_peak_bps: f64,
+    /// Live: largest sustainable rate at the peak audience with the scenario's server
+    /// capacity, bit/s (`null` when the server is unlimited, capacity 0).
+    pub max_sustainable_rate_at_peak_bps: Option<f64>,
+    /// Live: seconds of the horizon during which r_max < r (the stream falls short).
+    pub short_of_rate_s: f64,
+    /// Live: probability that everybody can stream at r for a Poisson audience with the
+    /// steady mean, classes independent (Kumar, Liu & Ross); `null` for VoD.
+    pub universal_streaming_probability: Option<f64>,
+    /// VoD: titles in the catalogue.
+    pub titles: u32,
+    /// VoD: titles whose own pool is in surplus at the steady audience.
+    pub titles_in_surplus: u32,
+    /// VoD: prefetching (pooled) or not (ordered).
+    pub prefetch: Option<bool>,
+}
+
+/// Popularity of each title (Zipf with exponent `a`, sums to 1).
+pub fn zipf_shares(titles: u32, a: f64) -> Vec<f64> {
+    let w: Vec<f64> = (1..=titles).map(|i| (i as f64).powf(-a)).collect();
+    let total: f64 = w.iter().sum();
+    w.into_iter().map(|x| x / total).collect()
+}
+
+/// Server load (bit/s) for an audience of `n` viewers, for the scenario's content.
+struct Load<'a> {
+    kind: &'a ContentKind,
+    stream: Stream,
+    /// (upload bit/s, share) per class.
+    classes: Vec<(f64, f64)>,
+    /// Title shares (VoD).
+    titles: Vec<f64>,
+}
+
+impl Load<'_> {
+    fn server(&self, n: f64) -> anyhow::Result<f64> {
+        let r = self.stream.bitrate;
+        if n <= 0.0 {
+            return Ok(0.0);
+        }
+        match self.kind {
+            ContentKind::Live(_) => {
+                let peers: Vec<(f64, f64)> =
+                    self.classes.iter().map(|&(u, sh)| (u, sh * n)).collect();
+                Ok(streaming::min_server_rate(r, &peers)?)
+            }
+            ContentKind::Vod { prefetch, .. } => {
+                let dist = vod::UploadDistribution::new(
+                    self.classes.iter().map(|&(u, sh)| (u, sh)).collect(),
+                )?;
+                let mut total = 0.0;
+                for p in &self.titles {
+                    let rho = n * p;
+                    let pooled = vod::pooled_mean_server_load(r, rho, &dist)?;
+                    total += if *prefetch { pooled } else { pooled.max(r * (1.0 - (-rho).exp())) };
+                }
+                Ok(total)
+            }
+            ContentKind::File => Ok(0.0),
+        }
+    }
+}
+
+/// Horizon for a video scenario without `horizon`: the audience settles in a few watch times.
+fn default_horizon(arrival: &ArrivalProfile, watch: f64) -> (f64, String) {
+    match arrival {
+        ArrivalProfile::Constant { .. } => (
+            20.0 * watch,
+            "20 watch times (the audience is within e^-20 of λT)".into(),
+        ),
+        ArrivalProfile::FlashCrowd { decay_time, .. } => (
+            20.0 * decay_time.max(watch),
+            "20 × the longer of the decay time and the watch time".into(),
+        ),
+        ArrivalProfile::Diurnal { period, .. } => {
+            let n = (20.0 * watch / period).ceil().max(2.0);
+            (n * period, format!("{n} periods of the diurnal profile"))
+        }
+        ArrivalProfile::Trace { points } => {
+            let end = points.last().map_or(watch, |p| p.0);
+            (end + 10.0 * watch, "the trace plus 10 watch times".into())
+        }
+    }
+}
+
+/// Run a live or VoD scenario.
+pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+    let stream = s
+        .content
+        .kind
+        .stream()
+        .ok_or_else(|| anyhow::anyhow!("scenario '{}' is not a video scenario", s.name))?;
+    let model = Audience {
+        arrival: s.demand.arrival.clone(),
+        watch_time: stream.watch_time,
+    };
+    let (horizon, horizon_basis) = match s.horizon {
+        Some(h) => (h, "given in the scenario".to_string()),
+        None => default_horizon(&s.demand.arrival, stream.watch_time),
+    };
+    let mut settings = SolverSettings::new(horizon);
+    settings.points = opts.points;
+    settings.method = opts.method;
+    let traj = solve::integrate(&model, &settings).map_err(|e| {
+        anyhow::Error::new(e).context(format!("scenario '{}': integration failed", s.name))
+    })?;
+    let (titles, titles_n, zipf) = match &s.content.kind {
+        ContentKind::Vod { titles, zipf, .. } => (zipf_shares(*titles, *zipf), *titles, *zipf),
+        _ => (vec![1.0], 1, 0.0),
+    };
+    let _ = zipf;
+    let load = Load {
+        kind: &s.content.kind,
+        stream,
+        classes: s.classes.iter().map(|c| (c.upload, c.share)).collect(),
+        titles,
+    };
+    let r = stream.bitrate;
+    let mean_upload: f64 = s.classes.iter().map(|c| c.upload * c.share).sum();
+    let cap = s.server.capacity;
+
+    let mut columns: Vec<String> = [
+        "t",
+        "viewers",
+        "server_rate",
+        "peer_rate",
+        "arrival_rate",
+        "client_server_rate",
+        "max_rate",
+    ]
+    .map(String::from)
+    .to_vec();
+    columns.extend(s.classes.iter().map(|c| format!("viewers.{}", c.name)));
+    let mut rows = Vec::with_capacity(traj.t.len());
+    let mut peak = Peak {
+        leechers: 0.0,
+        leechers_at_s: 0.0,
+        server_rate_bps: 0.0,
+        peer_rate_bps: 0.0,
+    };
+    let mut short = 0.0;
+    let mut prev_t = 0.0;
+    let mut peak_row = 0;
+    for (i, (t, z)) in traj.t.iter().zip(traj.states()).enumerate() {
+        let n = z[IX_VIEWERS].max(0.0);
+        let needed = load.server(n)?;
+        let total = n * r;
+        let supply: f64 = load.classes.iter().map(|&(u, sh)| u * sh * n).sum();
+        // A finite live origin sends at most its capacity; the viewers then get less than r.
+        let server = match s.content.kind {
+            ContentKind::Live(_) if cap > 0.0 => needed.min(cap),
+            _ => needed,
+        };
+        let peer = (total - server).max(0.0).min(supply.max(total - needed));
+        let max_rate = if cap > 0.0 && n > 0.0 {
+            let peers: Vec<(f64, f64)> = load.classes.iter().map(|&(u, sh)| (u, sh * n)).collect();
+            streaming::max_sustainable_rate(cap, &peers)?
+        } else {
+            f64::INFINITY
+        };
+        if max_rate < r && matches!(s.content.kind, ContentKind::Live(_)) {
+            short += t - prev_t;
+        }
+        prev_t = *t;
+        let mut row = vec![
+            *t,
+            n,
+            server,
+            peer,
+            s.demand.arrival.rate_at(*t),
+            total,
+            if max_rate.is_finite() { max_rate } else { f64::NAN },
+        ];
+        row.extend(s.classes.iter().map(|c| n * c.share));
+        if n > peak.leechers {
+            peak.leechers = n;
+            peak.leechers_at_s = *t;
+            peak_row = i;
+        }
+        peak.server_rate_bps = peak.server_rate_bps.max(server);
+        peak.peer_rate_bps = peak.peer_rate_bps.max(peer);
+        rows.push(row);
+    }
+
+    // Cumulative bytes by the trapezoid rule on the output grid (the loads are nonlinear in n).
+    let cumulative = |col: usize| -> Vec<f64> {
+        let mut acc = 0.0;
+        let mut out = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                let prev = &rows[i - 1];
+                acc += 0.5 * (row[col] + prev[col]) * (row[0] - prev[0]) / 8.0;
+            }
+            out.push(acc);
+        }
+        out
+    };
+    let server_bytes = cumulative(2);
+    let peer_bytes = cumulative(3);
+    let viewer_seconds: Vec<f64> = traj.states().map(|z| z[IX_VIEWER_SECONDS]).collect();
+    let arrivals: Vec<f64> = traj.states().map(|z| z[IX_ARRIVALS]).collect();
+    let (per_gb_uploaded, per_download) = match s.incentive.mechanism {
+        Mechanism::PerByte { price } => (price, 0.0),
+        Mechanism::Discount { amount } => (0.0, amount),
+        _ => (0.0, 0.0),
+    };
+    let demand = Demand {
+        t: traj.t.clone(),
+        server_bps: rows.iter().map(|row| row[2]).collect(),
+        served_bps: rows.iter().map(|row| row[5]).collect(),
+        server_bytes: server_bytes.clone(),
+        peer_bytes: peer_bytes.clone(),
+        peer_seconds: viewer_seconds.clone(),
+        classes: s
+            .classes
+            .iter()
+            .map(|c| ClassDemand {
+                name: c.name.clone(),
+                online_seconds: viewer_seconds.iter().map(|v| v * c.share).collect(),
+                capacity_bits: viewer_seconds
+                    .iter()
+                    .map(|v| v * c.share * c.upload)
+                    .collect(),
+                downloads: arrivals.iter().map(|a| a * c.share).collect(),
+                shares: c.upload > 0.0,
+                price_per_gb_offered: 0.0,
+            })
+            .collect(),
+        payments: PaymentRule {
+            per_gb_uploaded,
+            per_download,
+        },
+    };
+    let plan = Plan {
+        names: s.classes.iter().map(|c| c.name.clone()).collect(),
+        participation: vec![1.0; s.classes.len()],
+        per_gb_uploaded,
+        per_download,
+        per_gb_offered: vec![0.0; s.classes.len()],
+        report: None,
+    };
+
+    let end = traj.last();
+    let arrived = end[IX_ARRIVALS];
+    let watching = end[IX_VIEWERS];
+    let sb = server_bytes.last().copied().unwrap_or(0.0);
+    let pb = peer_bytes.last().copied().unwrap_or(0.0);
+    let (ref_rate, _) = s.demand.arrival.reference_rate();
+    let steady_viewers = model.steady(ref_rate);
+    let universal = match s.content.kind {
+        ContentKind::Live(_) if steady_viewers > 0.0 && cap > 0.0 => {
+            let classes: Vec<(f64, f64)> = load
+                .classes
+                .iter()
+                .map(|&(u, sh)| (u, sh * steady_viewers))
+                .collect();
+            streaming::universal_streaming_probability(r, cap, &classes).ok()
+        }
+        _ => None,
+    };
+    let titles_in_surplus = match s.content.kind {
+        ContentKind::Vod { .. } if mean_upload > r => titles_n,
+        _ => 0,
+    };
+    let video = VideoSummary {
+        kind: s.content.kind.label(),
+        bitrate_bps: r,
+        watch_time_s: stream.watch_time,
+        mean_upload_bps: mean_upload,
+        mode: vod::mode(r, mean_upload).label(),
+        steady_viewers,
+        peak_viewers: peak.leechers,
+        server_rate_at_peak_bps: rows.get(peak_row).map_or(0.0, |row| row[2]),
+        client_server_rate_at_peak_bps: peak.leechers * r,
+        max_sustainable_rate_at_peak_bps: rows
+            .get(peak_row)
+            .map(|row| row[6])
+            .filter(|v| v.is_finite()),
+        short_of_rate_s: short,
+        universal_streaming_probability: universal,
+        titles: titles_n,
+        titles_in_surplus,
+        prefetch: match s.content.kind {
+            ContentKind::Vod { prefetch, .. } => Some(prefetch),
+            _ => None,
+        },
+    };
+    let classes = s
+        .classes
+        .iter()
+        .map(|c| ClassSummary {
+            name: c.name.clone(),
+            share: c.share,
+            steady_leechers: Some(steady_viewers * c.share),
+            steady_seeds: None,
+            download_time_s: Some(stream.watch_time),
+            completed: (arrived - watching) * c.share,
+            aborted: 0.0,
+            leecher_hours: end[IX_VIEWER_SECONDS] * c.share / 3600.0,
+            seed_hours: 0.0,
+        })
+        .collect();
+    let summary = Summary {
+        scenario: s.name.clone(),
+        description: s.description.clone(),
+        source: s.source.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        model: model.name(),
+        horizon_s: horizon,
+        horizon_basis,
+        arrival_profile: s.demand.arrival.kind(),
+        steady_state: None,
+        bytes: Bytes {
+            server: sb,
+            peers: pb,
+            peer_share: if sb + pb > 0.0 { pb / (sb + pb) } else { 0.0 },
+        },
+        downloads: Downloads {
+            arrived,
+            completed: arrived - watching,
+            aborted: 0.0,
+            in_progress: watching,
+            conservation_residual: 0.0,
+        },
+        peak,
+        classes,
+        solver: traj.stats.clone(),
+        costs: None,
+        peer_classes: None,
+        incentive: None,
+        billing: None,
+        video: Some(video),
+    };
+    Ok(RunRecord {
+        demand,
+        columns,
+        rows,
+        summary,
+        plan,
+    })
+}
