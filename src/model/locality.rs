@@ -780,12 +780,18 @@ mod tests {
 
     /// Three unequal ISPs with aborts, seeds and a server of size `server` (files/s).
     fn conservation_case(server: f64) -> IspSwarm {
+        conservation_case_with(server, Some(0.04))
+    }
+
+    /// The same with seed departure rate `gamma` (`None`: seeds leave at once, so the peers
+    /// cannot keep up and the server tops up).
+    fn conservation_case_with(server: f64, gamma: Option<f64>) -> IspSwarm {
         let isps = vec![
             isp("a", 0.5, 0.05, 0.2),
             isp("b", 1.5, 0.01, 0.1),
             isp("c", 0.2, 0.3, 1.0),
         ];
-        IspSwarm::new(isps, shared(0.8, 0.002, Some(0.04), server)).expect("valid")
+        IspSwarm::new(isps, shared(0.8, 0.002, gamma, server)).expect("valid")
     }
 
     /// Model identities (no published source): per ISP intra + inter-in + server-in = D_k;
@@ -795,8 +801,15 @@ mod tests {
     /// the inter-ISP share falls as β rises. Tolerance: rounding (1e-12).
     #[test]
     fn bytes_are_conserved_and_uploads_bounded() {
-        for server in [0.0, 0.3, 5.0] {
-            let m = conservation_case(server);
+        let mut server_used = false;
+        let cases = [
+            (0.0, Some(0.04)),
+            (0.3, Some(0.04)),
+            (0.3, None),
+            (5.0, None),
+        ];
+        for (server, gamma) in cases {
+            let m = conservation_case_with(server, gamma);
             let mut last_share = f64::INFINITY;
             for beta in [0.0, 0.2, 0.5, 0.8, 1.0] {
                 let st = m
@@ -824,6 +837,7 @@ mod tests {
                 assert!((out - t.inter_isp_rate).abs() <= BALANCE * scale, "{sel:?}");
                 let used = t.intra_isp_rate + t.inter_isp_rate;
                 assert!((t.upload_rate - used).abs() <= BALANCE * scale, "{sel:?}");
+                server_used |= sel != Selection::Strict && t.server_rate > 0.01;
                 if sel == Selection::LocalityOptimal {
                     let deficit: f64 = st
                         .rows
@@ -835,6 +849,8 @@ mod tests {
                 }
             }
         }
+        // the pooled swarm needed the server in some case, so "− server" was exercised
+        assert!(server_used);
     }
 
     /// Transit: receiving ISP pays inter-in (files/s) × file_bits / 1e6 Mbit/s × its price.
