@@ -236,3 +236,45 @@ pub enum SweepError {
     #[error(transparent)]
     Output(#[from] OutputError),
 }
+
+/// A multi-ISP swarm (`model::locality`) cannot be built, or has no steady state.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LocalityError {
+    /// A parameter is outside its range.
+    #[error("{what} = {value} is out of range: {allowed}")]
+    OutOfRange {
+        /// Which parameter, with the ISP's index and name where it is per ISP.
+        what: String,
+        /// The value given.
+        value: f64,
+        /// The allowed range, in words.
+        allowed: String,
+    },
+    /// No ISP was given.
+    #[error("a multi-ISP swarm needs at least one ISP (got none)")]
+    NoIsps,
+    /// An ISP has an empty name.
+    #[error("isp[{index}].name is empty: every ISP needs a name")]
+    EmptyName {
+        /// 0-based index of the ISP.
+        index: usize,
+    },
+    /// Two ISPs share a name.
+    #[error("isp[{first}] and isp[{second}] are both named '{name}': names must be unique")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// 0-based index of the first ISP with it.
+        first: usize,
+        /// 0-based index of the second.
+        second: usize,
+    },
+    /// The swarm has no steady state under this peer selection (leechers grow without bound).
+    #[error("{selection} peer selection: no steady state ({reason})")]
+    NoSteadyState {
+        /// The peer selection.
+        selection: String,
+        /// Why, in the model's terms (naming the ISP under strict locality).
+        reason: String,
+    },
+}

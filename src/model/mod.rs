@@ -6,10 +6,12 @@
 //! exponentials between regime switches instead of with a step-size controller.
 //!
 //! Models: [`swarm::Swarm`] (Qiu–Srikant with K peer classes and a provider server,
-//! `models/swarm.md`).
+//! `models/swarm.md`); [`locality::IspSwarm`] (the same swarm split over K ISPs, with random,
+//! locality-optimal and strict-locality peer selection, `models/locality.md`).
 
 pub mod arrival;
 pub mod audience;
+pub mod locality;
 pub mod swarm;
 
 use nalgebra::{DMatrix, DVector};
