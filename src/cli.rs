@@ -536,6 +536,30 @@ pub fn human_summary(s: &Summary) -> String {
             ));
         }
     }
+    if let Some(l) = &s.locality {
+        out.push_str(&format!(
+            "  ISP locality (steady state at {}/s; the scenario's rule: {}):\n",
+            crate::output::plot::fmt_sig(l.arrival_rate_per_s),
+            l.selected
+        ));
+        for st in &l.selections {
+            let per_isp: Vec<String> = st
+                .rows
+                .iter()
+                .map(|r| format!("{} {}", r.name, t(r.download_time_s)))
+                .collect();
+            out.push_str(&format!(
+                "    {:<34} inter-ISP {:>5.1} % of bytes, transit ${:>10.2}/month; download time {}\n",
+                st.selection.label(),
+                100.0 * st.totals.inter_isp_share,
+                st.totals.transit_usd_month,
+                per_isp.join(", ")
+            ));
+        }
+        for u in &l.unavailable {
+            out.push_str(&format!("    {u}\n"));
+        }
+    }
     if let Some(ss) = &s.steady_state {
         out.push_str(&format!(
             "  steady state ({}): {:.4} leechers, {:.4} seeds, download time {}, {}\n",

@@ -113,6 +113,8 @@ pub struct Summary {
     pub billing: Option<Billing>,
     /// Live and VoD scenarios: the stream's figures (`null` for files).
     pub video: Option<crate::viewing::VideoSummary>,
+    /// Scenarios with `[[isp]]`: the steady state per ISP under each peer-selection rule.
+    pub locality: Option<crate::model::locality::LocalityReport>,
 }
 
 /// How the horizon was turned into monthly bills.
@@ -239,6 +241,9 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
     let split = s.with_participation(&plan.participation);
     let mut rec = run_model(&split, opts, &plan)?;
     rec.summary.incentive = plan.report.clone();
+    rec.summary.locality = crate::model::locality::locality_report(s).map_err(|e| {
+        anyhow::Error::new(e).context(format!("scenario '{}': ISP locality", s.name))
+    })?;
     rec.plan = plan;
     Ok(rec)
 }
@@ -482,6 +487,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         billing: None,
         incentive: None,
         video: None,
+        locality: None,
     };
     Ok(RunRecord {
         demand,

@@ -171,10 +171,13 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         "peer_rate",
         "arrival_rate",
         "client_server_rate",
-        "max_rate",
     ]
     .map(String::from)
     .to_vec();
+    let limited = cap > 0.0 && matches!(s.content.kind, ContentKind::Live(_));
+    if limited {
+        columns.push("max_rate".into());
+    }
     columns.extend(s.classes.iter().map(|c| format!("viewers.{}", c.name)));
     let mut rows = Vec::with_capacity(traj.t.len());
     let mut peak = Peak {
@@ -200,6 +203,8 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         let max_rate = if cap > 0.0 && n > 0.0 {
             let peers: Vec<(f64, f64)> = load.classes.iter().map(|&(u, sh)| (u, sh * n)).collect();
             streaming::max_sustainable_rate(cap, &peers)?
+        } else if cap > 0.0 {
+            cap
         } else {
             f64::INFINITY
         };
@@ -214,8 +219,10 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
             peer,
             s.demand.arrival.rate_at(*t),
             total,
-            if max_rate.is_finite() { max_rate } else { f64::NAN },
         ];
+        if limited {
+            row.push(max_rate);
+        }
         row.extend(s.classes.iter().map(|c| n * c.share));
         if n > peak.leechers {
             peak.leechers = n;
@@ -317,10 +324,11 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         peak_viewers: peak.leechers,
         server_rate_at_peak_bps: rows.get(peak_row).map_or(0.0, |row| row[2]),
         client_server_rate_at_peak_bps: peak.leechers * r,
-        max_sustainable_rate_at_peak_bps: rows
-            .get(peak_row)
-            .map(|row| row[6])
-            .filter(|v| v.is_finite()),
+        max_sustainable_rate_at_peak_bps: if limited {
+            rows.get(peak_row).map(|row| row[6])
+        } else {
+            None
+        },
         short_of_rate_s: short,
         universal_streaming_probability: universal,
         titles: titles_n,
@@ -375,6 +383,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         incentive: None,
         billing: None,
         video: Some(video),
+        locality: None,
     };
     Ok(RunRecord {
         demand,

@@ -9,3 +9,4 @@ mod scenarios;
 mod sweep;
 mod util;
 mod validation;
+mod video;

@@ -1073,3 +1073,85 @@ mod tests {
         assert_relative_eq!(strict[1].server, 0.44 * 1.5 / 2.2, max_relative = CLOSED);
     }
 }
+
+/// The multi-ISP swarm of a scenario with `[[isp]]` (`None` without ISPs), at the scenario's
+/// reference arrival rate (the steady state the locality report describes).
+pub fn isp_swarm_of(s: &crate::scenario::Scenario) -> Result<Option<IspSwarm>, LocalityError> {
+    if s.isps.is_empty() {
+        return Ok(None);
+    }
+    let bits = 8.0 * s.content.size;
+    let (rate, _) = s.demand.arrival.reference_rate();
+    let isps = s
+        .isps
+        .iter()
+        .map(|i| {
+            let c = &s.classes[i.class];
+            Isp {
+                name: i.name.clone(),
+                lambda: rate * c.share,
+                mu: c.upload / bits,
+                c: c.download / bits,
+                transit_price: i.transit,
+            }
+        })
+        .collect();
+    let first = &s.classes[0];
+    let shared = Shared {
+        eta: s.swarm.efficiency,
+        theta: first.abort_rate,
+        gamma: (first.seed_residence > 0.0).then(|| 1.0 / first.seed_residence),
+        server: s.server.capacity / bits,
+        file_bits: bits,
+    };
+    IspSwarm::new(isps, shared).map(Some)
+}
+
+/// What `run` and `compare` report for a scenario with ISPs: the steady state at the
+/// reference rate under every selection rule (random, locality-optimal, strict, and the
+/// scenario's fraction when it gives one), so the effect of locality is read side by side.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalityReport {
+    /// The scenario's `locality.selection`.
+    pub selected: String,
+    /// Reference arrival rate, 1/s (all ISPs).
+    pub arrival_rate_per_s: f64,
+    /// File size, bits (rates below in files/s × this = bit/s).
+    pub file_bits: f64,
+    /// One steady state per selection rule.
+    pub selections: Vec<LocalitySteady>,
+    /// Selection rules without an answer (e.g. an ISP with no steady state on its own).
+    pub unavailable: Vec<String>,
+}
+
+/// The locality report of a scenario (`None` without `[[isp]]`).
+pub fn locality_report(
+    s: &crate::scenario::Scenario,
+) -> Result<Option<LocalityReport>, LocalityError> {
+    let Some(sw) = isp_swarm_of(s)? else {
+        return Ok(None);
+    };
+    let mut rules = vec![
+        Selection::Random,
+        Selection::LocalityOptimal,
+        Selection::Strict,
+    ];
+    if let Selection::LocalityFraction { .. } = s.selection {
+        rules.insert(2, s.selection);
+    }
+    let mut selections = Vec::new();
+    let mut unavailable = Vec::new();
+    for rule in rules {
+        match sw.steady(rule) {
+            Ok(st) => selections.push(st),
+            Err(e) => unavailable.push(format!("{}: {e}", rule.label())),
+        }
+    }
+    Ok(Some(LocalityReport {
+        selected: s.selection.label(),
+        arrival_rate_per_s: sw.total_arrival_rate(),
+        file_bits: sw.shared().file_bits,
+        selections,
+        unavailable,
+    }))
+}

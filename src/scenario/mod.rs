@@ -58,6 +58,21 @@ pub struct Scenario {
     pub incentive: Incentive,
     /// `[peers.cost]`.
     pub peer_cost: PeerCost,
+    /// `[[isp]]`: the ISPs the peers live in (empty: one network, no locality report).
+    pub isps: Vec<IspSpec>,
+    /// `[locality] selection`: how peers pick whom to download from (with ISPs).
+    pub selection: crate::model::locality::Selection,
+}
+
+/// `[[isp]]`, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IspSpec {
+    /// `isp.name`.
+    pub name: String,
+    /// `isp.class`: index of its peer class in `Scenario::classes`.
+    pub class: usize,
+    /// `isp.transit`, $/Mbps/month; default `pricing.transit`.
+    pub transit: UsdPerMbpsMonth,
 }
 
 /// Who serves the bytes peers cannot, in the peer-assisted architecture.
@@ -587,7 +602,11 @@ impl Ctx<'_> {
                 )));
             }
         }
+        let (isps, selection) =
+            self.isps(raw.isp.as_deref(), raw.locality.as_ref(), &classes, &kind, abort_rate, seed_residence, pricing.transit)?;
         Ok(Scenario {
+            isps,
+            selection,
             pricing,
             incentive,
             peer_cost,
@@ -601,6 +620,86 @@ impl Ctx<'_> {
             classes,
             server: Server { capacity },
         })
+    }
+
+    #[allow(clippy::too_many_arguments)] // the cross-section rules of [[isp]] in one place
+    fn isps(
+        &self,
+        list: Option<&[toml::Spanned<raw::IspFile>]>,
+        locality: Option<&toml::Spanned<raw::LocalityFile>>,
+        classes: &[PeerClass],
+        kind: &ContentKind,
+        abort_rate: f64,
+        seed_residence: f64,
+        transit: f64,
+    ) -> Result<(Vec<IspSpec>, crate::model::locality::Selection), ScenarioError> {
+        use crate::model::locality::Selection;
+        let list = list.unwrap_or_default();
+        let selection = match locality {
+            None => Selection::Random,
+            Some(l) => {
+                let f = l.get_ref();
+                let word = f.selection.as_ref().map_or("random", |w| w.get_ref().as_str());
+                let span = f.selection.as_ref().map_or(l.span(), |w| w.span());
+                let sel = match word {
+                    "random" => Selection::Random,
+                    "optimal" => Selection::LocalityOptimal,
+                    "strict" => Selection::Strict,
+                    "fraction" => match &f.fraction {
+                        Some(b) => Selection::LocalityFraction {
+                            beta: self.plain(b, "locality.fraction", 0.0, false, Some(1.0))?,
+                        },
+                        None => return Err(self.at(span, "`locality.fraction` is missing (required for selection \"fraction\"), e.g. fraction = 0.5".into())),
+                    },
+                    other => return Err(self.at(span, format!("`locality.selection` must be \"random\", \"optimal\", \"fraction\" or \"strict\" (got \"{other}\")"))),
+                };
+                if let (Some(b), false) = (&f.fraction, word == "fraction") {
+                    return Err(self.at(b.span(), format!("`locality.fraction` applies to selection \"fraction\" only (got \"{word}\")")));
+                }
+                if list.is_empty() {
+                    return Err(self.at(l.span(), "`[locality]` needs the ISPs: give `[[isp]]` entries, each with `name` and `class`".into()));
+                }
+                sel
+            }
+        };
+        if list.is_empty() {
+            return Ok((Vec::new(), selection));
+        }
+        if !matches!(kind, ContentKind::File) {
+            return Err(self.at(list[0].span(), format!("`[[isp]]` applies to file swarms (`content.kind = \"file\"`), not to \"{}\"", kind.label())));
+        }
+        let mut out: Vec<IspSpec> = Vec::new();
+        for entry in list {
+            let e = entry.get_ref();
+            let name = e.name.get_ref().trim().to_string();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
+                return Err(self.at(e.name.span(), format!("`isp.name` must be non-empty and use only letters, digits, '-' and '_' (got \"{}\")", e.name.get_ref())));
+            }
+            if out.iter().any(|o| o.name == name) {
+                return Err(self.at(e.name.span(), format!("`isp.name` \"{name}\" is used twice")));
+            }
+            let cname = e.class.get_ref().trim();
+            let class = classes.iter().position(|c| c.name == cname).ok_or_else(|| {
+                let names: Vec<&str> = classes.iter().map(|c| c.name.as_str()).collect();
+                self.at(e.class.span(), format!("`isp.class` \"{cname}\" is not a peer class (classes: {})", names.join(", ")))
+            })?;
+            if let Some(o) = out.iter().find(|o| o.class == class) {
+                return Err(self.at(e.class.span(), format!("peer class \"{cname}\" is already in ISP \"{}\": each class lives in one ISP", o.name)));
+            }
+            let c = &classes[class];
+            if c.abort_rate != abort_rate || c.seed_residence != seed_residence {
+                return Err(self.at(e.class.span(), format!("peer class \"{cname}\" overrides `abort_rate` or `seed_residence`: with `[[isp]]` every ISP shares the `[swarm]` values (the locality model's θ and γ)")));
+            }
+            let transit = match &e.transit {
+                Some(q) => self.bounded(q, "isp.transit", Dimension::MoneyPerMbpsMonth, 0.0, false, None)?,
+                None => transit,
+            };
+            out.push(IspSpec { name, class, transit });
+        }
+        if let Some(c) = classes.iter().enumerate().find(|(i, _)| !out.iter().any(|o| o.class == *i)) {
+            return Err(self.at(list[0].span(), format!("peer class \"{}\" is in no ISP: with `[[isp]]` every class names its ISP", c.1.name)));
+        }
+        Ok((out, selection))
     }
 
     fn content(&self, c: &raw::ContentFile) -> Result<(Bytes, ContentKind), ScenarioError> {

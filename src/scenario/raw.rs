@@ -82,6 +82,37 @@ pub struct ScenarioFile {
     /// `[incentive]` (economics).
     #[serde(default)]
     pub incentive: Option<Spanned<IncentiveFile>>,
+    /// `[[isp]]` (ISP locality).
+    #[serde(default)]
+    pub isp: Option<Vec<Spanned<IspFile>>>,
+    /// `[locality]` (ISP locality).
+    #[serde(default)]
+    pub locality: Option<Spanned<LocalityFile>>,
+}
+
+/// `[[isp]]`: an ISP and the peer class that lives in it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IspFile {
+    /// `isp.name`.
+    pub name: Spanned<String>,
+    /// `isp.class`: the peer class whose peers are this ISP's customers.
+    pub class: Spanned<String>,
+    /// `isp.transit`: what the ISP pays for traffic it brings in, $/Mbps/month.
+    #[serde(default)]
+    pub transit: Option<Q>,
+}
+
+/// `[locality]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalityFile {
+    /// `locality.selection`: random | optimal | fraction | strict.
+    #[serde(default)]
+    pub selection: Option<Spanned<String>>,
+    /// `locality.fraction` (β, selection = "fraction").
+    #[serde(default)]
+    pub fraction: Option<Spanned<f64>>,
 }
 
 /// `[content]`.

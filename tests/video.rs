@@ -1,0 +1,185 @@
+//! Live streams and VoD through scenarios, runs and costs (issue 6): steady audiences, server
+//! loads against the stream models, conservation of bytes, validation of the new keys.
+
+use peerfluid::model::{streaming, vod};
+use peerfluid::run::{compare_scenario, run_scenario, RunOptions};
+
+use crate::util::{error_of, scenario};
+
+fn live(extra_content: &str, server: &str) -> String {
+    format!(
+        r#"
+name = "live"
+[content]
+kind = "live"
+bitrate = "2 Mbps"
+watch_time = "30 min"
+{extra_content}
+[demand]
+arrival_rate = "1/s"
+[[peers.class]]
+name = "dsl"
+share = 0.5
+upload = "1 Mbps"
+download = "8 Mbps"
+[[peers.class]]
+name = "fibre"
+share = 0.5
+upload = "2.5 Mbps"
+download = "100 Mbps"
+{server}
+"#
+    )
+}
+
+fn last(rec: &peerfluid::run::RunRecord, col: &str) -> f64 {
+    let i = rec
+        .columns
+        .iter()
+        .position(|c| c == col)
+        .unwrap_or_else(|| panic!("no column {col}: {:?}", rec.columns));
+    rec.rows.last().unwrap()[i]
+}
+
+/// A constant audience settles at λT = 1800 viewers (Little); the live server sends
+/// max{r, n r − Σu n_k} = max{2e6, 1800 (2 − 1.75) 1e6} = 450 Mbit/s (Kumar, Liu & Ross, the
+/// smallest server rate for rate r; literature §3.1). The run's default horizon is 20 watch
+/// times, so the audience is within e^-20 of λT: rel 1e-8.
+#[test]
+fn a_live_audience_settles_at_little_and_the_server_tops_up_the_deficit() {
+    let s = scenario(&live("", ""));
+    let rec = run_scenario(&s, &RunOptions::default()).unwrap();
+    let n = last(&rec, "viewers");
+    assert!((n - 1800.0).abs() <= 1e-8 * 1800.0, "viewers {n}");
+    let server = last(&rec, "server_rate");
+    let expected = 1800.0 * (2e6 - 1.75e6);
+    assert!((server - expected).abs() <= 1e-8 * expected, "server {server}");
+    let by_model = streaming::min_server_rate(2e6, &[(1e6, 900.0), (2.5e6, 900.0)]).unwrap();
+    assert!((server - by_model).abs() <= 1e-8 * expected);
+    assert!((last(&rec, "peer_rate") + server - 1800.0 * 2e6).abs() <= 1e-6 * 3.6e9);
+    let v = rec.summary.video.as_ref().unwrap();
+    assert_eq!(v.kind, "live");
+    assert_eq!(v.mode, "deficit");
+    assert!((v.steady_viewers - 1800.0).abs() < 1e-9);
+    assert!(v.universal_streaming_probability.is_none(), "unlimited origin");
+    assert!(v.max_sustainable_rate_at_peak_bps.is_none());
+}
+
+/// With a 300 Mbit/s origin the same audience cannot get 2 Mbit/s: r_max = (u_s + Σu)/n =
+/// (300e6 + 1800·1.75e6)/1800 = 1.9167 Mbit/s (literature §3.1), the server is capped, and the
+/// universal-streaming probability for the Poisson audience is far below 1.
+#[test]
+fn a_small_live_origin_caps_the_rate_and_says_for_how_long() {
+    let s = scenario(&live("", "[server]\ncapacity = \"300 Mbps\""));
+    let rec = run_scenario(&s, &RunOptions::default()).unwrap();
+    let r_max = last(&rec, "max_rate");
+    let expected = (300e6 + 1800.0 * 1.75e6) / 1800.0;
+    assert!((r_max - expected).abs() <= 1e-8 * expected, "{r_max}");
+    assert!((last(&rec, "server_rate") - 300e6).abs() < 1e-3);
+    let v = rec.summary.video.as_ref().unwrap();
+    assert!(v.short_of_rate_s > 0.5 * rec.summary.horizon_s);
+    let p = v.universal_streaming_probability.unwrap();
+    assert!(p < 1e-6, "P_us = {p}");
+}
+
+/// Every byte a viewer receives comes from the server or a peer: the run's cumulative bytes
+/// equal the client-server volume ∫ n r dt / 8 (trapezoid on the same grid), rel 1e-12.
+#[test]
+fn live_bytes_are_conserved_and_priced_like_any_demand() {
+    let s = scenario(&live(
+        "",
+        "[pricing]\norigin = \"cdn\"\n[incentive]\nmechanism = \"per-byte\"\nprice = \"0.01 $/GB\"",
+    ));
+    let rec = compare_scenario(&s, &RunOptions::default()).unwrap();
+    let b = &rec.summary.bytes;
+    let mut cs = 0.0;
+    for w in rec.rows.windows(2) {
+        cs += 0.5 * (w[0][5] + w[1][5]) * (w[1][0] - w[0][0]) / 8.0;
+    }
+    assert!((b.server + b.peers - cs).abs() <= 1e-12 * cs, "{} vs {cs}", b.server + b.peers);
+    let costs = rec.summary.costs.as_ref().unwrap();
+    let p2p = &costs["p2p"];
+    let cdn = &costs["cdn"];
+    assert!(p2p.cdn_usd < cdn.cdn_usd, "peers take load off the CDN");
+    assert!(p2p.payments_usd > 0.0);
+    // Paid per GB uploaded: payments = price × peers' GB per month (GB of 2^30 bytes).
+    let months = rec.summary.horizon_s / s.pricing.billing_month;
+    let gb = b.peers / 1_073_741_824.0 / months;
+    assert!((p2p.payments_usd - 0.01 * gb).abs() <= 1e-6 * p2p.payments_usd);
+}
+
+/// One title in deficit (ū = 1.75 < r = 2 Mbit/s): the pooled server load at the steady
+/// audience is the VoD model's E[S] for ρ = λT, and close to its deficit asymptote ρ(r − ū)
+/// (literature §4.1) for a large audience.
+#[test]
+fn vod_server_load_is_the_pooled_expectation_at_the_audience() {
+    let text = live("", "")
+        .replace("kind = \"live\"", "kind = \"vod\"")
+        .replace("arrival_rate = \"1/s\"", "arrival_rate = \"0.1/s\"");
+    let s = scenario(&text);
+    let rec = run_scenario(&s, &RunOptions::default()).unwrap();
+    let rho = 0.1 * 1800.0;
+    let dist = vod::UploadDistribution::new(vec![(1e6, 0.5), (2.5e6, 0.5)]).unwrap();
+    let expected = vod::pooled_mean_server_load(2e6, rho, &dist).unwrap();
+    let got = last(&rec, "server_rate");
+    assert!((got - expected).abs() <= 1e-6 * expected, "{got} vs {expected}");
+    let asym = rho * 0.25e6;
+    assert!((got - asym).abs() < 0.05 * asym, "{got} vs deficit asymptote {asym}");
+    assert_eq!(rec.summary.video.as_ref().unwrap().mode, "deficit");
+}
+
+/// A Zipf catalogue splits the audience: the server load is the sum over titles of E[S] at
+/// each title's audience, and it is larger than one pooled title (pools are smaller).
+#[test]
+fn a_catalogue_needs_more_server_than_one_title() {
+    let one = live("", "")
+        .replace("kind = \"live\"", "kind = \"vod\"")
+        .replace("upload = \"2.5 Mbps\"", "upload = \"3.5 Mbps\"");
+    let many = one.replace(
+        "watch_time = \"30 min\"",
+        "watch_time = \"30 min\"\ntitles = 50\nzipf = 1.0",
+    );
+    let single = run_scenario(&scenario(&one), &RunOptions::default()).unwrap();
+    let cat = run_scenario(&scenario(&many), &RunOptions::default()).unwrap();
+    let (s1, s50) = (last(&single, "server_rate"), last(&cat, "server_rate"));
+    assert!(s50 > 2.0 * s1, "catalogue {s50} vs one title {s1}");
+    let dist = vod::UploadDistribution::new(vec![(1e6, 0.5), (3.5e6, 0.5)]).unwrap();
+    let shares = peerfluid::viewing::zipf_shares(50, 1.0);
+    let sum: f64 = shares
+        .iter()
+        .map(|p| vod::pooled_mean_server_load(2e6, 1800.0 * p, &dist).unwrap())
+        .sum();
+    assert!((s50 - sum).abs() <= 1e-6 * sum, "{s50} vs {sum}");
+    let v = cat.summary.video.as_ref().unwrap();
+    assert_eq!(v.titles, 50);
+    assert!(v.titles_in_surplus > 0 && v.titles_in_surplus < 50, "{}", v.titles_in_surplus);
+}
+
+#[test]
+fn video_keys_are_validated() {
+    let e = error_of(&live("", "").replace("kind = \"live\"", "kind = \"radio\""));
+    assert!(e.contains("`content.kind` must be \"file\", \"live\" or \"vod\""), "{e}");
+    let e = error_of(&live("", "").replace("bitrate = \"2 Mbps\"\n", ""));
+    assert!(e.contains("`content.bitrate` is missing"), "{e}");
+    let e = error_of(&live("", "").replace("bitrate = \"2 Mbps\"", "bitrate = \"2 GB\""));
+    assert!(e.contains("content.bitrate"), "{e}");
+    let e = error_of(&live("", "").replace("[demand]", "[swarm]\nseed_residence = \"1 min\"\n[demand]"));
+    assert!(e.contains("`swarm.seed_residence` does not apply"), "{e}");
+    let e = error_of(&live("titles = 3", ""));
+    assert!(e.contains("`content.titles` applies to `content.kind = \"vod\"` only"), "{e}");
+    let e = error_of(&live("", "").replace("download = \"8 Mbps\"", "download = \"1 Mbps\""));
+    assert!(e.contains("peer class 'dsl' downloads at"), "{e}");
+    let e = error_of(&live(
+        "",
+        "[peers.cost]\ndistribution = \"uniform\"\nmin = \"$0\"\nmax = \"$1\"\n[incentive]\nmechanism = \"equilibrium\"",
+    ));
+    assert!(e.contains("file swarms only"), "{e}");
+    let e = error_of(
+        "name = \"f\"\n[content]\nbitrate = \"1 Mbps\"\nsize = \"1 GB\"\n[demand]\narrival_rate = 1\n[peers]\nupload = 1\ndownload = 1\n",
+    );
+    assert!(e.contains("`content.bitrate` applies to live and VoD content only"), "{e}");
+    let e = error_of(
+        &live("", "").replace("kind = \"live\"", "kind = \"vod\"\ntitles = 2.5"),
+    );
+    assert!(e.contains("whole number"), "{e}");
+}
