@@ -9,6 +9,8 @@
 //! `models/swarm.md`).
 
 pub mod arrival;
+pub mod push;
+pub mod streaming;
 pub mod swarm;
 
 use nalgebra::{DMatrix, DVector};
