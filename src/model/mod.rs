@@ -7,11 +7,16 @@
 //!
 //! Models: [`swarm::Swarm`] (Qiu–Srikant with K peer classes and a provider server,
 //! `models/swarm.md`).
+//!
+//! Closed forms and exact sums, no ODE: [`streaming`] (Kumar–Liu–Ross live streaming) and
+//! [`push`] (Kumar–Ross minimum distribution time), `models/streaming.md`; [`vod`]
+//! (Huang–Li–Ross video on demand), `models/vod.md`.
 
 pub mod arrival;
 pub mod push;
 pub mod streaming;
 pub mod swarm;
+pub mod vod;
 
 use nalgebra::{DMatrix, DVector};
 

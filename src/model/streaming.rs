@@ -270,15 +270,19 @@ pub struct PoissonWindow {
 ///
 /// The window grows outward from the mode until a geometric bound on each remaining tail is
 /// below `TAIL_MASS/2`: above `n > mean`, `Σ_{k>n} P(k) ≤ P(n+1)/(1 − mean/(n+2))`; below
-/// `n < mean`, `Σ_{k<n} P(k) ≤ P(n−1)/(1 − (n−1)/mean)`. The caller validates `mean` (finite,
-/// in `[0, MAX_MEAN]`).
-pub fn poisson_window(mean: f64) -> PoissonWindow {
+/// `n < mean`, `Σ_{k<n} P(k) ≤ P(n−1)/(1 − (n−1)/mean)`.
+///
+/// # Errors
+///
+/// [`VideoError::OutOfRange`] unless `mean` is finite and in `[0, MAX_MEAN]`.
+pub fn poisson_window(mean: f64) -> Result<PoissonWindow, VideoError> {
+    check_mean("mean", mean)?;
     if mean <= 0.0 {
-        return PoissonWindow {
+        return Ok(PoissonWindow {
             lo: 0,
             pmf: vec![1.0],
             omitted: 0.0,
-        };
+        });
     }
     let half = TAIL_MASS / 2.0;
     let mode = mean.floor() as u64;
@@ -303,11 +307,11 @@ pub fn poisson_window(mean: f64) -> PoissonWindow {
         }
         lo -= 1;
     };
-    PoissonWindow {
+    Ok(PoissonWindow {
         lo,
         pmf: (lo..=hi).map(|n| poisson_pmf(mean, n)).collect(),
         omitted: upper_bound + lower_bound,
-    }
+    })
 }
 
 impl PoissonWindow {
@@ -350,17 +354,28 @@ pub struct LatticeDistribution {
 
 impl LatticeDistribution {
     /// Exact distribution of `Σ_k d_k N_k` for `classes` = `(d_k, ρ_k)`; `what` names the
-    /// computation in errors. The caller validates the `d_k` (finite) and `ρ_k`
-    /// ([`check_mean`]).
+    /// computation in errors.
     ///
     /// The step is `max_k |d_k| / q` for the smallest `q ≤ MAX_DENOMINATOR` that makes every
     /// `d_k / step` an integer within `1e-9` (so upload values must share a common grid).
     ///
     /// # Errors
     ///
-    /// [`VideoError::NoLattice`] when no such `q` exists; [`VideoError::TooLarge`] when the
-    /// lattice would have more than [`MAX_LATTICE_POINTS`] points.
+    /// [`VideoError::OutOfRange`] for a non-finite `d_k` or a mean `ρ_k` outside
+    /// `[0, MAX_MEAN]`; [`VideoError::NoLattice`] when no such `q` exists;
+    /// [`VideoError::TooLarge`] when the lattice would have more than [`MAX_LATTICE_POINTS`]
+    /// points.
     pub fn new(what: &str, classes: &[(f64, f64)]) -> Result<Self, VideoError> {
+        for (k, &(d, rho)) in classes.iter().enumerate() {
+            if !d.is_finite() {
+                return Err(out_of_range(
+                    format!("classes[{k}].0 (deficit)"),
+                    d,
+                    "finite",
+                ));
+            }
+            check_mean(&format!("classes[{k}].1 (mean)"), rho)?;
+        }
         let scale = classes.iter().map(|c| c.0.abs()).fold(0.0, f64::max);
         let (step, multiples) = if scale > 0.0 {
             let q = (1..=MAX_DENOMINATOR)
@@ -383,7 +398,10 @@ impl LatticeDistribution {
         } else {
             (1.0, vec![0; classes.len()])
         };
-        let windows: Vec<PoissonWindow> = classes.iter().map(|c| poisson_window(c.1)).collect();
+        let windows = classes
+            .iter()
+            .map(|c| poisson_window(c.1))
+            .collect::<Result<Vec<_>, _>>()?;
         // Span of M over the windows, checked before allocating.
         let (mut min_m, mut max_m) = (0i64, 0i64);
         for (w, &m) in windows.iter().zip(&multiples) {
@@ -447,8 +465,14 @@ impl LatticeDistribution {
 /// `(d_k, ρ_k)`: a nested sum over the Poisson windows for one or two classes, the lattice
 /// distribution for more (then `f` must not depend on `any` except through `X = 0`; see
 /// [`expected_server_load`]).
-fn nested_expectation(classes: &[(f64, f64)], mut f: impl FnMut(f64, bool) -> f64) -> ExactValue {
-    let windows: Vec<PoissonWindow> = classes.iter().map(|c| poisson_window(c.1)).collect();
+fn nested_expectation(
+    classes: &[(f64, f64)],
+    mut f: impl FnMut(f64, bool) -> f64,
+) -> Result<ExactValue, VideoError> {
+    let windows = classes
+        .iter()
+        .map(|c| poisson_window(c.1))
+        .collect::<Result<Vec<_>, _>>()?;
     let omitted = windows.iter().map(|w| w.omitted).sum();
     let value = match windows.as_slice() {
         [] => f(0.0, false),
@@ -468,10 +492,10 @@ fn nested_expectation(classes: &[(f64, f64)], mut f: impl FnMut(f64, bool) -> f6
             .sum(),
         _ => unreachable!("nested_expectation is called with at most two classes"),
     };
-    ExactValue {
+    Ok(ExactValue {
         value,
         tail_bound: omitted,
-    }
+    })
 }
 
 /// Whether `x = Σ (r − u_k) N_k ≤ u_s` holds, counting ties (within [`TIE_TOLERANCE`]).
@@ -533,13 +557,13 @@ pub fn universal_streaming_probability(
         });
     }
     if d.len() <= 2 {
-        return Ok(nested_expectation(&d, |x, _| {
+        return nested_expectation(&d, |x, _| {
             if covered(x, server_bps, rate_bps) {
                 1.0
             } else {
                 0.0
             }
-        }));
+        });
     }
     let lattice = LatticeDistribution::new("universal_streaming_probability", &d)?;
     let value = lattice
@@ -694,13 +718,16 @@ pub fn expected_server_load(
     let d = deficits(rate_bps, "server_cap_bps", server_cap_bps, classes_rho)?;
     let cap = server_cap_bps;
     if d.len() <= 2 {
-        return Ok(nested_expectation(&d, |x, any| {
-            if any {
-                cap.min(rate_bps.max(x))
-            } else {
-                0.0
-            }
-        }));
+        return nested_expectation(
+            &d,
+            |x, any| {
+                if any {
+                    cap.min(rate_bps.max(x))
+                } else {
+                    0.0
+                }
+            },
+        );
     }
     let lattice = LatticeDistribution::new("expected_server_load", &d)?;
     let total_rho: f64 = classes_rho.iter().map(|c| c.1).sum();
@@ -968,13 +995,17 @@ mod tests {
     #[test]
     fn poisson_window_bounds_its_tails() {
         for mean in [0.01, 1.0, 7.5, 400.0, 1e6] {
-            let w = poisson_window(mean);
+            let w = poisson_window(mean).unwrap();
             let mass: f64 = w.pmf.iter().sum();
             assert!(w.omitted <= TAIL_MASS);
             assert_abs_diff_eq!(mass, 1.0, epsilon = 1e-12);
         }
         // Poisson(100): 95th percentile 117 (literature §4.2, CS column).
-        assert_eq!(poisson_window(100.0).quantile(0.95), 117);
-        assert_eq!(poisson_window(10.0).quantile(0.95), 15);
+        assert_eq!(poisson_window(100.0).unwrap().quantile(0.95), 117);
+        assert_eq!(poisson_window(10.0).unwrap().quantile(0.95), 15);
+        assert_eq!(
+            poisson_window(f64::NAN).unwrap_err().to_string(),
+            "`mean` = NaN is out of range: must be finite and in [0, 1e8]"
+        );
     }
 }
