@@ -278,3 +278,45 @@ pub enum LocalityError {
         reason: String,
     },
 }
+
+/// An input to the streaming, file-push or video-on-demand formulas (`src/model/streaming.rs`,
+/// `push.rs`, `vod.rs`) is out of range, or an exact computation would be too large.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VideoError {
+    /// A parameter is outside its range.
+    #[error("`{what}` = {value} is out of range: must be {allowed}")]
+    OutOfRange {
+        /// Which argument (with its index for a list element, e.g. `classes[1].0`).
+        what: String,
+        /// The value given.
+        value: f64,
+        /// The allowed range, in words.
+        allowed: String,
+    },
+    /// An exact lattice computation needs a common step for all the per-peer deficits
+    /// `r − u`, and these have none with a small enough denominator.
+    #[error(
+        "{what}: the deficits r − u = {deficits:?} bit/s have no common lattice step \
+         max|r − u|/q with q ≤ {max_denominator}; round the upload values to a common step"
+    )]
+    NoLattice {
+        /// Which computation.
+        what: String,
+        /// The deficits r − u, bit/s.
+        deficits: Vec<f64>,
+        /// The largest denominator q tried.
+        max_denominator: u64,
+    },
+    /// The exact computation would need more memory or time than the limit allows.
+    #[error("{what}: {size} is more than the limit of {limit} for the exact method; {hint}")]
+    TooLarge {
+        /// Which computation.
+        what: String,
+        /// Its size (lattice points, titles, samples).
+        size: u64,
+        /// The limit.
+        limit: u64,
+        /// What to do instead.
+        hint: String,
+    },
+}

@@ -7,12 +7,20 @@
 //!
 //! Models: [`swarm::Swarm`] (Qiu–Srikant with K peer classes and a provider server,
 //! `models/swarm.md`); [`locality::IspSwarm`] (the same swarm split over K ISPs, with random,
-//! locality-optimal and strict-locality peer selection, `models/locality.md`).
+//! locality-optimal and strict-locality peer selection, `models/locality.md`);
+//! [`audience::Audience`] (viewers of a live stream or a video service, `models/streaming.md`).
+//!
+//! Closed forms and exact sums, no ODE: [`streaming`] (Kumar–Liu–Ross live streaming) and
+//! [`push`] (Kumar–Ross minimum distribution time), `models/streaming.md`; [`vod`]
+//! (Huang–Li–Ross video on demand), `models/vod.md`.
 
 pub mod arrival;
 pub mod audience;
 pub mod locality;
+pub mod push;
+pub mod streaming;
 pub mod swarm;
+pub mod vod;
 
 use nalgebra::{DMatrix, DVector};
 
