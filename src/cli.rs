@@ -511,7 +511,7 @@ pub fn human_summary(s: &Summary) -> String {
             v.mode
         ));
         out.push_str(&format!(
-            "  viewers: {:.1} at the steady rate, peak {:.1}; at the peak the server sends {} (client-server: {})\n",
+            "  viewers: {:.1} at the reference arrival rate (λT), peak {:.1}; at the peak the server sends {} (client-server: {})\n",
             v.steady_viewers,
             v.peak_viewers,
             bps(v.server_rate_at_peak_bps),
@@ -592,11 +592,16 @@ pub fn human_summary(s: &Summary) -> String {
         if ss.reached == Some(false) {
             out.push_str("  warning: the run ended before reaching this steady state (see steady_state.reached)\n");
         }
-    } else {
+    } else if s.video.is_none() {
         out.push_str("  no steady state at the reference arrival rate\n");
     }
+    let (done, who) = if s.video.is_some() {
+        ("views ended", "viewers")
+    } else {
+        ("downloads completed", "leechers")
+    };
     out.push_str(&format!(
-        "  over the horizon: {:.1} downloads completed, {:.1} aborted; server sent {}, peers {} ({:.1} % from peers)\n",
+        "  over the horizon: {:.1} {done}, {:.1} aborted; server sent {}, peers {} ({:.1} % from peers)\n",
         s.downloads.completed,
         s.downloads.aborted,
         gb(s.bytes.server),
@@ -604,7 +609,7 @@ pub fn human_summary(s: &Summary) -> String {
         100.0 * s.bytes.peer_share
     ));
     out.push_str(&format!(
-        "  peak: {:.1} leechers at t = {}; server up to {}\n",
+        "  peak: {:.1} {who} at t = {}; server up to {}\n",
         s.peak.leechers,
         t(s.peak.leechers_at_s),
         bps(s.peak.server_rate_bps)

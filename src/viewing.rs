@@ -9,9 +9,11 @@
 //!   reported and the stream is short of r wherever r_max < r.
 //! * vod: viewers of one title form a pool; with prefetching the server load is
 //!   E[(Σ_i (r − U_i))^+] for a Poisson(ρ = n) audience with the classes' uploads as the upload
-//!   distribution (Huang, Li & Ross), title by title over a Zipf catalogue; without
-//!   prefetching the oldest viewer always needs the server, and max{r, E[S]} is used (a lower
-//!   bound of the ordered load, said in `models/vod.md`).
+//!   distribution (Huang, Li & Ross, §4.1), title by title over a Zipf catalogue; without
+//!   prefetching the oldest viewer always needs the server: E[1{N>0} max(r, Σ_i (r − U_i))],
+//!   a lower bound of the ordered load S_seq (`models/vod.md`). Audiences too large for the
+//!   exact lattice use the Gaussian approximation of the compound-Poisson deficit (counted in
+//!   `video.gaussian_points`).
 
 use serde::Serialize;
 
@@ -54,17 +56,48 @@ pub struct VideoSummary {
     pub universal_streaming_probability: Option<f64>,
     /// VoD: titles in the catalogue.
     pub titles: u32,
-    /// VoD: titles whose own pool is in surplus at the steady audience.
+    /// VoD: titles in surplus at the steady audience, judged by the upload other viewers of the
+    /// same title can use (`vod::effective_upload`: a lone viewer's upload is of no use).
     pub titles_in_surplus: u32,
     /// VoD: prefetching (pooled) or not (ordered).
     pub prefetch: Option<bool>,
+    /// Output times whose server load used the Gaussian approximation (audiences too large
+    /// for the exact lattice); 0 when every point is exact.
+    pub gaussian_points: usize,
 }
 
-/// Popularity of each title (Zipf with exponent `a`, sums to 1).
+/// Popularity of each title (Zipf with exponent `a`, sums to 1), as `vod::zipf_catalogue`.
 pub fn zipf_shares(titles: u32, a: f64) -> Vec<f64> {
     let w: Vec<f64> = (1..=titles).map(|i| (i as f64).powf(-a)).collect();
     let total: f64 = w.iter().sum();
     w.into_iter().map(|x| x / total).collect()
+}
+
+/// Standard normal density and complementary CDF (Press et al.'s Chebyshev fit of erfc,
+/// fractional error < 1.2e-7), for the Gaussian fallback of very large VoD audiences.
+fn normal_pdf_sf(z: f64) -> (f64, f64) {
+    let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let x = z / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * x.abs());
+    let poly = -x * x - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    let erfc = if x >= 0.0 { erfc } else { 2.0 - erfc };
+    (pdf, 0.5 * erfc)
+}
+
+/// E[X^+] for X Gaussian with mean `mu` and standard deviation `sigma` > 0.
+fn gaussian_positive_mean(mu: f64, sigma: f64) -> f64 {
+    let z = mu / sigma;
+    let (pdf, sf) = normal_pdf_sf(-z);
+    // Φ(z) = 1 − Q(z) = Q(−z).
+    mu * sf + sigma * pdf
 }
 
 /// Server load (bit/s) for an audience of `n` viewers, for the scenario's content.
@@ -73,37 +106,81 @@ struct Load<'a> {
     stream: Stream,
     /// (upload bit/s, share) per class.
     classes: Vec<(f64, f64)>,
-    /// Title shares (VoD).
-    titles: Vec<f64>,
+    /// Upload distribution of a viewer (VoD).
+    uploads: Option<vod::UploadDistribution>,
 }
 
 impl Load<'_> {
-    fn server(&self, n: f64) -> anyhow::Result<f64> {
+    /// Server rate and whether the exact method was replaced by the Gaussian approximation.
+    fn server(&self, n: f64) -> anyhow::Result<(f64, bool)> {
         let r = self.stream.bitrate;
         if n <= 0.0 {
-            return Ok(0.0);
+            return Ok((0.0, false));
         }
-        match self.kind {
+        let (prefetch, titles, zipf) = match self.kind {
             ContentKind::Live(_) => {
                 let peers: Vec<(f64, f64)> =
                     self.classes.iter().map(|&(u, sh)| (u, sh * n)).collect();
-                Ok(streaming::min_server_rate(r, &peers)?)
+                return Ok((streaming::min_server_rate(r, &peers)?, false));
             }
-            ContentKind::Vod { prefetch, .. } => {
-                let dist = vod::UploadDistribution::new(
-                    self.classes.iter().map(|&(u, sh)| (u, sh)).collect(),
-                )?;
-                let mut total = 0.0;
-                for p in &self.titles {
-                    let rho = n * p;
-                    let pooled = vod::pooled_mean_server_load(r, rho, &dist)?;
-                    total += if *prefetch { pooled } else { pooled.max(r * (1.0 - (-rho).exp())) };
-                }
-                Ok(total)
+            ContentKind::Vod {
+                prefetch,
+                titles,
+                zipf,
+                ..
+            } => (*prefetch, *titles, *zipf),
+            ContentKind::File => return Ok((0.0, false)),
+        };
+        let Some(uploads) = &self.uploads else {
+            return Ok((0.0, false));
+        };
+        let one = |rho: f64| -> Result<f64, crate::error::VideoError> {
+            if prefetch {
+                vod::pooled_server_load(r, rho, uploads).map(|p| p.mean())
+            } else {
+                let classes: Vec<(f64, f64)> =
+                    self.classes.iter().map(|&(u, sh)| (u, sh * rho)).collect();
+                streaming::expected_server_load(r, f64::INFINITY, &classes).map(|v| v.value)
             }
-            ContentKind::File => Ok(0.0),
+        };
+        let exact = if titles > 1 {
+            zipf_shares(titles, zipf)
+                .iter()
+                .map(|p| one(n * p))
+                .sum::<Result<f64, _>>()
+        } else {
+            one(n)
+        };
+        match exact {
+            Ok(v) => Ok((v, false)),
+            Err(crate::error::VideoError::TooLarge { .. }) => {
+                // Audiences too large for the exact lattice: the pooled deficit is a compound
+                // Poisson sum, Gaussian to within O(1/sqrt(ρ)); titles are not split here.
+                let mean = n * (r - uploads.mean());
+                let sd = (n * uploads.mean_squared_deficit(r))
+                    .sqrt()
+                    .max(f64::MIN_POSITIVE);
+                let pooled = gaussian_positive_mean(mean, sd);
+                Ok((if prefetch { pooled } else { pooled.max(r) }, true))
+            }
+            Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Points of the audience grid on which a catalogue's server load is tabulated.
+pub const CATALOGUE_GRID: usize = 65;
+
+/// Linear interpolation in a table of (n, load, approximated) sorted by n.
+fn interpolate(tab: &[(f64, f64, bool)], n: f64) -> (f64, bool) {
+    let k = tab.partition_point(|e| e.0 < n).clamp(1, tab.len() - 1);
+    let (a, b) = (tab[k - 1], tab[k]);
+    let w = if b.0 > a.0 {
+        (n - a.0) / (b.0 - a.0)
+    } else {
+        0.0
+    };
+    (a.1 + w.clamp(0.0, 1.0) * (b.1 - a.1), a.2 || b.2)
 }
 
 /// Horizon for a video scenario without `horizon`: the audience settles in a few watch times.
@@ -149,16 +226,22 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     let traj = solve::integrate(&model, &settings).map_err(|e| {
         anyhow::Error::new(e).context(format!("scenario '{}': integration failed", s.name))
     })?;
-    let (titles, titles_n, zipf) = match &s.content.kind {
-        ContentKind::Vod { titles, zipf, .. } => (zipf_shares(*titles, *zipf), *titles, *zipf),
-        _ => (vec![1.0], 1, 0.0),
+    let titles_n = match &s.content.kind {
+        ContentKind::Vod { titles, .. } => *titles,
+        _ => 1,
     };
-    let _ = zipf;
+    let uploads = match &s.content.kind {
+        ContentKind::Vod { .. } => Some(vod::UploadDistribution::new(
+            s.classes.iter().map(|c| c.upload).collect(),
+            s.classes.iter().map(|c| c.share).collect(),
+        )?),
+        _ => None,
+    };
     let load = Load {
         kind: &s.content.kind,
         stream,
         classes: s.classes.iter().map(|c| (c.upload, c.share)).collect(),
-        titles,
+        uploads,
     };
     let r = stream.bitrate;
     let mean_upload: f64 = s.classes.iter().map(|c| c.upload * c.share).sum();
@@ -187,11 +270,32 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         peer_rate_bps: 0.0,
     };
     let mut short = 0.0;
+    let mut approximated = 0usize;
     let mut prev_t = 0.0;
     let mut peak_row = 0;
+    // A catalogue costs one exact sum per title: tabulate its load over the audience range
+    // (CATALOGUE_GRID points, in parallel) and interpolate linearly (models/vod.md).
+    let n_max = traj.states().map(|z| z[IX_VIEWERS]).fold(0.0_f64, f64::max);
+    let table: Option<Vec<(f64, f64, bool)>> = if titles_n > 1 && n_max > 0.0 {
+        use rayon::prelude::*;
+        let grid: Vec<f64> = (0..CATALOGUE_GRID)
+            .map(|i| n_max * i as f64 / (CATALOGUE_GRID - 1) as f64)
+            .collect();
+        Some(
+            grid.par_iter()
+                .map(|&n| load.server(n).map(|(v, a)| (n, v, a)))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        )
+    } else {
+        None
+    };
     for (i, (t, z)) in traj.t.iter().zip(traj.states()).enumerate() {
         let n = z[IX_VIEWERS].max(0.0);
-        let needed = load.server(n)?;
+        let (needed, approx) = match &table {
+            Some(tab) => interpolate(tab, n),
+            None => load.server(n)?,
+        };
+        approximated += usize::from(approx);
         let total = n * r;
         let supply: f64 = load.classes.iter().map(|&(u, sh)| u * sh * n).sum();
         // A finite live origin sends at most its capacity; the viewers then get less than r.
@@ -212,14 +316,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
             short += t - prev_t;
         }
         prev_t = *t;
-        let mut row = vec![
-            *t,
-            n,
-            server,
-            peer,
-            s.demand.arrival.rate_at(*t),
-            total,
-        ];
+        let mut row = vec![*t, n, server, peer, s.demand.arrival.rate_at(*t), total];
         if limited {
             row.push(max_rate);
         }
@@ -306,12 +403,23 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
                 .iter()
                 .map(|&(u, sh)| (u, sh * steady_viewers))
                 .collect();
-            streaming::universal_streaming_probability(r, cap, &classes).ok()
+            streaming::universal_streaming_probability(r, cap, &classes)
+                .ok()
+                .map(|v| v.value)
         }
         _ => None,
     };
-    let titles_in_surplus = match s.content.kind {
-        ContentKind::Vod { .. } if mean_upload > r => titles_n,
+    let titles_in_surplus = match (&s.content.kind, &load.uploads) {
+        (ContentKind::Vod { titles, zipf, .. }, Some(u)) if steady_viewers > 0.0 => {
+            match vod::zipf_catalogue(*titles as usize, *zipf, steady_viewers, r, u) {
+                Ok(c) => c
+                    .titles
+                    .iter()
+                    .filter(|t| t.mode == vod::Mode::Surplus)
+                    .count() as u32,
+                Err(_) => u32::from(mean_upload > r) * titles,
+            }
+        }
         _ => 0,
     };
     let video = VideoSummary {
@@ -319,7 +427,11 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         bitrate_bps: r,
         watch_time_s: stream.watch_time,
         mean_upload_bps: mean_upload,
-        mode: vod::mode(r, mean_upload).label(),
+        mode: match vod::mode(r, mean_upload)? {
+            vod::Mode::Surplus => "surplus",
+            vod::Mode::Balanced => "balanced",
+            vod::Mode::Deficit => "deficit",
+        },
         steady_viewers,
         peak_viewers: peak.leechers,
         server_rate_at_peak_bps: rows.get(peak_row).map_or(0.0, |row| row[2]),
@@ -337,6 +449,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
             ContentKind::Vod { prefetch, .. } => Some(prefetch),
             _ => None,
         },
+        gaussian_points: approximated,
     };
     let classes = s
         .classes

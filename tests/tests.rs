@@ -2,6 +2,7 @@
 
 mod cli;
 mod economics;
+mod isp;
 mod plots;
 mod properties;
 mod reference;

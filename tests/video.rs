@@ -53,7 +53,10 @@ fn a_live_audience_settles_at_little_and_the_server_tops_up_the_deficit() {
     assert!((n - 1800.0).abs() <= 1e-8 * 1800.0, "viewers {n}");
     let server = last(&rec, "server_rate");
     let expected = 1800.0 * (2e6 - 1.75e6);
-    assert!((server - expected).abs() <= 1e-8 * expected, "server {server}");
+    assert!(
+        (server - expected).abs() <= 1e-8 * expected,
+        "server {server}"
+    );
     let by_model = streaming::min_server_rate(2e6, &[(1e6, 900.0), (2.5e6, 900.0)]).unwrap();
     assert!((server - by_model).abs() <= 1e-8 * expected);
     assert!((last(&rec, "peer_rate") + server - 1800.0 * 2e6).abs() <= 1e-6 * 3.6e9);
@@ -61,7 +64,10 @@ fn a_live_audience_settles_at_little_and_the_server_tops_up_the_deficit() {
     assert_eq!(v.kind, "live");
     assert_eq!(v.mode, "deficit");
     assert!((v.steady_viewers - 1800.0).abs() < 1e-9);
-    assert!(v.universal_streaming_probability.is_none(), "unlimited origin");
+    assert!(
+        v.universal_streaming_probability.is_none(),
+        "unlimited origin"
+    );
     assert!(v.max_sustainable_rate_at_peak_bps.is_none());
 }
 
@@ -78,8 +84,15 @@ fn a_small_live_origin_caps_the_rate_and_says_for_how_long() {
     assert!((last(&rec, "server_rate") - 300e6).abs() < 1e-3);
     let v = rec.summary.video.as_ref().unwrap();
     assert!(v.short_of_rate_s > 0.5 * rec.summary.horizon_s);
+    // Deficit mean 1800 × 0.25 = 450 Mbit/s against 300: the Gaussian view puts the server
+    // (450 − 300)/33.5 = 4.5 standard deviations short, P ≈ 4e-6; the exact sum is the model's.
     let p = v.universal_streaming_probability.unwrap();
-    assert!(p < 1e-6, "P_us = {p}");
+    let exact =
+        streaming::universal_streaming_probability(2e6, 300e6, &[(1e6, 900.0), (2.5e6, 900.0)])
+            .unwrap()
+            .value;
+    assert!((p - exact).abs() <= 1e-9 * exact, "P_us = {p} vs {exact}");
+    assert!(p > 1e-7 && p < 1e-4, "P_us = {p}");
 }
 
 /// Every byte a viewer receives comes from the server or a peer: the run's cumulative bytes
@@ -96,7 +109,11 @@ fn live_bytes_are_conserved_and_priced_like_any_demand() {
     for w in rec.rows.windows(2) {
         cs += 0.5 * (w[0][5] + w[1][5]) * (w[1][0] - w[0][0]) / 8.0;
     }
-    assert!((b.server + b.peers - cs).abs() <= 1e-12 * cs, "{} vs {cs}", b.server + b.peers);
+    assert!(
+        (b.server + b.peers - cs).abs() <= 1e-12 * cs,
+        "{} vs {cs}",
+        b.server + b.peers
+    );
     let costs = rec.summary.costs.as_ref().unwrap();
     let p2p = &costs["p2p"];
     let cdn = &costs["cdn"];
@@ -119,12 +136,18 @@ fn vod_server_load_is_the_pooled_expectation_at_the_audience() {
     let s = scenario(&text);
     let rec = run_scenario(&s, &RunOptions::default()).unwrap();
     let rho = 0.1 * 1800.0;
-    let dist = vod::UploadDistribution::new(vec![(1e6, 0.5), (2.5e6, 0.5)]).unwrap();
-    let expected = vod::pooled_mean_server_load(2e6, rho, &dist).unwrap();
+    let dist = vod::UploadDistribution::new(vec![1e6, 2.5e6], vec![0.5, 0.5]).unwrap();
+    let expected = vod::pooled_server_load(2e6, rho, &dist).unwrap().mean();
     let got = last(&rec, "server_rate");
-    assert!((got - expected).abs() <= 1e-6 * expected, "{got} vs {expected}");
+    assert!(
+        (got - expected).abs() <= 1e-6 * expected,
+        "{got} vs {expected}"
+    );
     let asym = rho * 0.25e6;
-    assert!((got - asym).abs() < 0.05 * asym, "{got} vs deficit asymptote {asym}");
+    assert!(
+        (got - asym).abs() < 0.05 * asym,
+        "{got} vs deficit asymptote {asym}"
+    );
     assert_eq!(rec.summary.video.as_ref().unwrap().mode, "deficit");
 }
 
@@ -137,36 +160,74 @@ fn a_catalogue_needs_more_server_than_one_title() {
         .replace("upload = \"2.5 Mbps\"", "upload = \"3.5 Mbps\"");
     let many = one.replace(
         "watch_time = \"30 min\"",
-        "watch_time = \"30 min\"\ntitles = 50\nzipf = 1.0",
+        "watch_time = \"30 min\"\ntitles = 500\nzipf = 1.0",
     );
     let single = run_scenario(&scenario(&one), &RunOptions::default()).unwrap();
-    let cat = run_scenario(&scenario(&many), &RunOptions::default()).unwrap();
-    let (s1, s50) = (last(&single, "server_rate"), last(&cat, "server_rate"));
+    let catalogue = run_scenario(&scenario(&many), &RunOptions::default()).unwrap();
+    let (s1, s50) = (
+        last(&single, "server_rate"),
+        last(&catalogue, "server_rate"),
+    );
     assert!(s50 > 2.0 * s1, "catalogue {s50} vs one title {s1}");
-    let dist = vod::UploadDistribution::new(vec![(1e6, 0.5), (3.5e6, 0.5)]).unwrap();
-    let shares = peerfluid::viewing::zipf_shares(50, 1.0);
+    let dist = vod::UploadDistribution::new(vec![1e6, 3.5e6], vec![0.5, 0.5]).unwrap();
+    let shares = peerfluid::viewing::zipf_shares(500, 1.0);
     let sum: f64 = shares
         .iter()
-        .map(|p| vod::pooled_mean_server_load(2e6, 1800.0 * p, &dist).unwrap())
+        .map(|p| {
+            vod::pooled_server_load(2e6, 1800.0 * p, &dist)
+                .unwrap()
+                .mean()
+        })
         .sum();
     assert!((s50 - sum).abs() <= 1e-6 * sum, "{s50} vs {sum}");
-    let v = cat.summary.video.as_ref().unwrap();
-    assert_eq!(v.titles, 50);
-    assert!(v.titles_in_surplus > 0 && v.titles_in_surplus < 50, "{}", v.titles_in_surplus);
+    // Catalogues are tabulated over the audience and interpolated: check a point in the
+    // middle of the fill-up against the exact sum (rel 1e-3; models/vod.md).
+    let mid = &catalogue.rows[catalogue.rows.len() / 5];
+    let exact_mid: f64 = shares
+        .iter()
+        .map(|p| {
+            vod::pooled_server_load(2e6, mid[1] * p, &dist)
+                .unwrap()
+                .mean()
+        })
+        .sum();
+    assert!(
+        (mid[2] - exact_mid).abs() <= 1e-3 * exact_mid,
+        "{} vs {exact_mid}",
+        mid[2]
+    );
+    let cat = vod::zipf_catalogue(500, 1.0, 1800.0, 2e6, &dist).unwrap();
+    assert!((cat.total_pooled_mean_load_bps - sum).abs() <= 1e-9 * sum);
+    let v = catalogue.summary.video.as_ref().unwrap();
+    assert_eq!(v.titles, 500);
+    // The head feeds itself, the tail (ρ ≈ 0.5 viewers: mostly alone) cannot.
+    assert!(
+        v.titles_in_surplus > 0 && v.titles_in_surplus < 500,
+        "{}",
+        v.titles_in_surplus
+    );
 }
 
 #[test]
 fn video_keys_are_validated() {
     let e = error_of(&live("", "").replace("kind = \"live\"", "kind = \"radio\""));
-    assert!(e.contains("`content.kind` must be \"file\", \"live\" or \"vod\""), "{e}");
+    assert!(
+        e.contains("`content.kind` must be \"file\", \"live\" or \"vod\""),
+        "{e}"
+    );
     let e = error_of(&live("", "").replace("bitrate = \"2 Mbps\"\n", ""));
     assert!(e.contains("`content.bitrate` is missing"), "{e}");
     let e = error_of(&live("", "").replace("bitrate = \"2 Mbps\"", "bitrate = \"2 GB\""));
     assert!(e.contains("content.bitrate"), "{e}");
-    let e = error_of(&live("", "").replace("[demand]", "[swarm]\nseed_residence = \"1 min\"\n[demand]"));
+    let e = error_of(
+        &live("", "").replace("[demand]", "[swarm]\nseed_residence = \"1 min\"\n[demand]"),
+    );
     assert!(e.contains("`swarm.seed_residence` does not apply"), "{e}");
     let e = error_of(&live("titles = 3", ""));
-    assert!(e.contains("`content.titles` applies to `content.kind = \"vod\"` only"), "{e}");
+    assert!(
+        e.contains("`content.titles` applies to `content.kind = \"vod\"` only"),
+        "{e}"
+    );
     let e = error_of(&live("", "").replace("download = \"8 Mbps\"", "download = \"1 Mbps\""));
     assert!(e.contains("peer class 'dsl' downloads at"), "{e}");
     let e = error_of(&live(
@@ -177,9 +238,10 @@ fn video_keys_are_validated() {
     let e = error_of(
         "name = \"f\"\n[content]\nbitrate = \"1 Mbps\"\nsize = \"1 GB\"\n[demand]\narrival_rate = 1\n[peers]\nupload = 1\ndownload = 1\n",
     );
-    assert!(e.contains("`content.bitrate` applies to live and VoD content only"), "{e}");
-    let e = error_of(
-        &live("", "").replace("kind = \"live\"", "kind = \"vod\"\ntitles = 2.5"),
+    assert!(
+        e.contains("`content.bitrate` applies to live and VoD content only"),
+        "{e}"
     );
+    let e = error_of(&live("", "").replace("kind = \"live\"", "kind = \"vod\"\ntitles = 2.5"));
     assert!(e.contains("whole number"), "{e}");
 }

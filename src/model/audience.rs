@@ -118,8 +118,14 @@ mod tests {
                 let e = (-t / 600.0).exp();
                 let n = 1200.0 * (1.0 - e);
                 let v = 1200.0 * (t - 600.0 * (1.0 - e));
-                assert!((z[IX_VIEWERS] - n).abs() <= 1e-9 * 1200.0, "{method:?} n({t})");
-                assert!((z[IX_VIEWER_SECONDS] - v).abs() <= 1e-9 * v.max(1.0), "{method:?}");
+                assert!(
+                    (z[IX_VIEWERS] - n).abs() <= 1e-9 * 1200.0,
+                    "{method:?} n({t})"
+                );
+                assert!(
+                    (z[IX_VIEWER_SECONDS] - v).abs() <= 1e-9 * v.max(1.0),
+                    "{method:?}"
+                );
                 assert!((z[IX_ARRIVALS] - 2.0 * t).abs() <= 1e-9 * (2.0 * t).max(1.0));
             }
         }

@@ -517,9 +517,18 @@ impl Ctx<'_> {
         if kind.stream().is_some() {
             // Viewers leave after watching; the swarm's file keys have no meaning here.
             for (given, key) in [
-                (raw.swarm.abort_rate.as_ref().map(|q| q.span()), "swarm.abort_rate"),
-                (raw.swarm.seed_residence.as_ref().map(|q| q.span()), "swarm.seed_residence"),
-                (raw.swarm.efficiency.as_ref().map(|q| q.span()), "swarm.efficiency"),
+                (
+                    raw.swarm.abort_rate.as_ref().map(|q| q.span()),
+                    "swarm.abort_rate",
+                ),
+                (
+                    raw.swarm.seed_residence.as_ref().map(|q| q.span()),
+                    "swarm.seed_residence",
+                ),
+                (
+                    raw.swarm.efficiency.as_ref().map(|q| q.span()),
+                    "swarm.efficiency",
+                ),
             ] {
                 if let Some(span) = given {
                     return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time` and upload while they watch", kind.label())));
@@ -602,8 +611,15 @@ impl Ctx<'_> {
                 )));
             }
         }
-        let (isps, selection) =
-            self.isps(raw.isp.as_deref(), raw.locality.as_ref(), &classes, &kind, abort_rate, seed_residence, pricing.transit)?;
+        let (isps, selection) = self.isps(
+            raw.isp.as_deref(),
+            raw.locality.as_ref(),
+            &classes,
+            &kind,
+            abort_rate,
+            seed_residence,
+            pricing.transit,
+        )?;
         Ok(Scenario {
             isps,
             selection,
@@ -639,7 +655,10 @@ impl Ctx<'_> {
             None => Selection::Random,
             Some(l) => {
                 let f = l.get_ref();
-                let word = f.selection.as_ref().map_or("random", |w| w.get_ref().as_str());
+                let word = f
+                    .selection
+                    .as_ref()
+                    .map_or("random", |w| w.get_ref().as_str());
                 let span = f.selection.as_ref().map_or(l.span(), |w| w.span());
                 let sel = match word {
                     "random" => Selection::Random,
@@ -666,38 +685,83 @@ impl Ctx<'_> {
             return Ok((Vec::new(), selection));
         }
         if !matches!(kind, ContentKind::File) {
-            return Err(self.at(list[0].span(), format!("`[[isp]]` applies to file swarms (`content.kind = \"file\"`), not to \"{}\"", kind.label())));
+            return Err(self.at(
+                list[0].span(),
+                format!(
+                    "`[[isp]]` applies to file swarms (`content.kind = \"file\"`), not to \"{}\"",
+                    kind.label()
+                ),
+            ));
         }
         let mut out: Vec<IspSpec> = Vec::new();
         for entry in list {
             let e = entry.get_ref();
             let name = e.name.get_ref().trim().to_string();
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            {
                 return Err(self.at(e.name.span(), format!("`isp.name` must be non-empty and use only letters, digits, '-' and '_' (got \"{}\")", e.name.get_ref())));
             }
             if out.iter().any(|o| o.name == name) {
-                return Err(self.at(e.name.span(), format!("`isp.name` \"{name}\" is used twice")));
+                return Err(self.at(
+                    e.name.span(),
+                    format!("`isp.name` \"{name}\" is used twice"),
+                ));
             }
             let cname = e.class.get_ref().trim();
-            let class = classes.iter().position(|c| c.name == cname).ok_or_else(|| {
-                let names: Vec<&str> = classes.iter().map(|c| c.name.as_str()).collect();
-                self.at(e.class.span(), format!("`isp.class` \"{cname}\" is not a peer class (classes: {})", names.join(", ")))
-            })?;
+            let class = classes
+                .iter()
+                .position(|c| c.name == cname)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = classes.iter().map(|c| c.name.as_str()).collect();
+                    self.at(
+                        e.class.span(),
+                        format!(
+                            "`isp.class` \"{cname}\" is not a peer class (classes: {})",
+                            names.join(", ")
+                        ),
+                    )
+                })?;
             if let Some(o) = out.iter().find(|o| o.class == class) {
                 return Err(self.at(e.class.span(), format!("peer class \"{cname}\" is already in ISP \"{}\": each class lives in one ISP", o.name)));
             }
             let c = &classes[class];
-            if c.abort_rate != abort_rate || c.seed_residence != seed_residence {
+            if c.abort_rate.to_bits() != abort_rate.to_bits()
+                || c.seed_residence.to_bits() != seed_residence.to_bits()
+            {
                 return Err(self.at(e.class.span(), format!("peer class \"{cname}\" overrides `abort_rate` or `seed_residence`: with `[[isp]]` every ISP shares the `[swarm]` values (the locality model's θ and γ)")));
             }
             let transit = match &e.transit {
-                Some(q) => self.bounded(q, "isp.transit", Dimension::MoneyPerMbpsMonth, 0.0, false, None)?,
+                Some(q) => self.bounded(
+                    q,
+                    "isp.transit",
+                    Dimension::MoneyPerMbpsMonth,
+                    0.0,
+                    false,
+                    None,
+                )?,
                 None => transit,
             };
-            out.push(IspSpec { name, class, transit });
+            out.push(IspSpec {
+                name,
+                class,
+                transit,
+            });
         }
-        if let Some(c) = classes.iter().enumerate().find(|(i, _)| !out.iter().any(|o| o.class == *i)) {
-            return Err(self.at(list[0].span(), format!("peer class \"{}\" is in no ISP: with `[[isp]]` every class names its ISP", c.1.name)));
+        if let Some(c) = classes
+            .iter()
+            .enumerate()
+            .find(|(i, _)| !out.iter().any(|o| o.class == *i))
+        {
+            return Err(self.at(
+                list[0].span(),
+                format!(
+                    "peer class \"{}\" is in no ISP: with `[[isp]]` every class names its ISP",
+                    c.1.name
+                ),
+            ));
         }
         Ok((out, selection))
     }
@@ -732,8 +796,22 @@ impl Ctx<'_> {
                 })
             };
             Ok(Stream {
-                bitrate: self.bounded(&req(&c.bitrate, "bitrate", "2 Mbps")?, "content.bitrate", BitRate, 0.0, true, None)?,
-                watch_time: self.bounded(&req(&c.watch_time, "watch_time", "30 min")?, "content.watch_time", Time, 0.0, true, None)?,
+                bitrate: self.bounded(
+                    &req(&c.bitrate, "bitrate", "2 Mbps")?,
+                    "content.bitrate",
+                    BitRate,
+                    0.0,
+                    true,
+                    None,
+                )?,
+                watch_time: self.bounded(
+                    &req(&c.watch_time, "watch_time", "30 min")?,
+                    "content.watch_time",
+                    Time,
+                    0.0,
+                    true,
+                    None,
+                )?,
             })
         };
         let vod_only = |key: &'static str, given: bool| -> Result<(), ScenarioError> {
@@ -765,7 +843,12 @@ impl Ctx<'_> {
                     Some(t) => {
                         let v = self.plain(t, "content.titles", 1.0, false, Some(1e6))?;
                         if v.fract() != 0.0 {
-                            return Err(self.at(t.span(), format!("`content.titles` must be a whole number of titles (got {v})")));
+                            return Err(self.at(
+                                t.span(),
+                                format!(
+                                    "`content.titles` must be a whole number of titles (got {v})"
+                                ),
+                            ));
                         }
                         v as u32
                     }
@@ -787,7 +870,12 @@ impl Ctx<'_> {
             }
             other => {
                 let span = c.kind.as_ref().map_or(0..0, |k| k.span());
-                Err(self.at(span, format!("`content.kind` must be \"file\", \"live\" or \"vod\" (got \"{other}\")")))
+                Err(self.at(
+                    span,
+                    format!(
+                        "`content.kind` must be \"file\", \"live\" or \"vod\" (got \"{other}\")"
+                    ),
+                ))
             }
         }
     }
