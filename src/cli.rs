@@ -536,6 +536,29 @@ pub fn human_summary(s: &Summary) -> String {
             ));
         }
     }
+    if let Some(p) = &s.push {
+        let opt_t = |v: Option<f64>| v.map_or_else(|| "- (no server)".to_string(), t);
+        out.push_str(&format!(
+            "  push to {} devices: client-server {} , peer-assisted {} (Kumar & Ross minimum distribution times)\n",
+            p.devices,
+            opt_t(p.client_server_time_s),
+            opt_t(p.p2p_time_s)
+        ));
+        if let (Some(d), Some(cs), Some(pp)) = (
+            p.deadline_s,
+            p.min_server_client_server_bps,
+            p.min_server_p2p_bps,
+        ) {
+            out.push_str(&format!(
+                "    deadline {}: server needed {} alone (${:.2}/month), {} with peers (${:.2}/month)\n",
+                t(d),
+                bps(cs),
+                p.server_cost_client_server_usd.unwrap_or(0.0),
+                bps(pp),
+                p.server_cost_p2p_usd.unwrap_or(0.0)
+            ));
+        }
+    }
     if let Some(l) = &s.locality {
         out.push_str(&format!(
             "  ISP locality (steady state at {}/s; the scenario's rule: {}):\n",

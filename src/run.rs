@@ -112,9 +112,14 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing: Option<Billing>,
     /// Live and VoD scenarios: the stream's figures (`null` for files).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub video: Option<crate::viewing::VideoSummary>,
     /// Scenarios with `[[isp]]`: the steady state per ISP under each peer-selection rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub locality: Option<crate::model::locality::LocalityReport>,
+    /// Scenarios with `[push]`: distribution times and the server a deadline needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<crate::model::push::PushReport>,
 }
 
 /// How the horizon was turned into monthly bills.
@@ -244,6 +249,8 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
     rec.summary.locality = crate::model::locality::locality_report(s).map_err(|e| {
         anyhow::Error::new(e).context(format!("scenario '{}': ISP locality", s.name))
     })?;
+    rec.summary.push = crate::model::push::push_report(s)
+        .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': file push", s.name)))?;
     rec.plan = plan;
     Ok(rec)
 }
@@ -488,6 +495,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         incentive: None,
         video: None,
         locality: None,
+        push: None,
     };
     Ok(RunRecord {
         demand,

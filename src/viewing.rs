@@ -497,6 +497,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         billing: None,
         video: Some(video),
         locality: None,
+        push: None,
     };
     Ok(RunRecord {
         demand,

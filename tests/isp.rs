@@ -45,7 +45,9 @@ class = "b-homes"
 /// and strict (literature §6.2 LOC-2eq, rel 1e-6).
 #[test]
 fn loc_2eq_through_a_scenario_file() {
-    let s = scenario(&loc2("[locality]\nselection = \"fraction\"\nfraction = 0.5"));
+    let s = scenario(&loc2(
+        "[locality]\nselection = \"fraction\"\nfraction = 0.5",
+    ));
     let rec = run_scenario(&s, &RunOptions::default()).unwrap();
     let l = rec.summary.locality.as_ref().expect("locality report");
     assert_eq!(l.selected, "locality-fraction (beta = 0.5)");
@@ -61,7 +63,11 @@ fn loc_2eq_through_a_scenario_file() {
     );
     let share = [0.5, 0.0, 0.25, 0.0];
     for (st, want) in l.selections.iter().zip(share) {
-        assert!((st.totals.inter_isp_share - want).abs() < 1e-6, "{}", st.selection.label());
+        assert!(
+            (st.totals.inter_isp_share - want).abs() < 1e-6,
+            "{}",
+            st.selection.label()
+        );
         for row in &st.rows {
             assert!((row.leechers - 30.0).abs() < 30.0 * 1e-6, "{row:?}");
             assert!((row.seeds - 20.0).abs() < 20.0 * 1e-6, "{row:?}");
@@ -74,21 +80,43 @@ fn loc_2eq_through_a_scenario_file() {
 #[test]
 fn isp_keys_are_validated() {
     let e = error_of(&loc2("").replace("class = \"b-homes\"", "class = \"c-homes\""));
-    assert!(e.contains("`isp.class` \"c-homes\" is not a peer class (classes: a-homes, b-homes)"), "{e}");
+    assert!(
+        e.contains("`isp.class` \"c-homes\" is not a peer class (classes: a-homes, b-homes)"),
+        "{e}"
+    );
     let e = error_of(&loc2("").replace("class = \"b-homes\"", "class = \"a-homes\""));
     assert!(e.contains("already in ISP \"isp-a\""), "{e}");
-    let e = error_of(&loc2("").replace("name = \"isp-b\"\nclass = \"b-homes\"", "name = \"isp-a\"\nclass = \"b-homes\""));
+    let e = error_of(&loc2("").replace(
+        "name = \"isp-b\"\nclass = \"b-homes\"",
+        "name = \"isp-a\"\nclass = \"b-homes\"",
+    ));
     assert!(e.contains("used twice"), "{e}");
     let e = error_of(&loc2("[locality]\nselection = \"nearest\""));
-    assert!(e.contains("`locality.selection` must be \"random\", \"optimal\", \"fraction\" or \"strict\""), "{e}");
+    assert!(
+        e.contains(
+            "`locality.selection` must be \"random\", \"optimal\", \"fraction\" or \"strict\""
+        ),
+        "{e}"
+    );
     let e = error_of(&loc2("[locality]\nselection = \"fraction\""));
     assert!(e.contains("`locality.fraction` is missing"), "{e}");
-    let e = error_of(&loc2("[locality]\nselection = \"fraction\"\nfraction = 1.5"));
-    assert!(e.contains("`locality.fraction` must be in [0, 1] (got 1.5)"), "{e}");
+    let e = error_of(&loc2(
+        "[locality]\nselection = \"fraction\"\nfraction = 1.5",
+    ));
+    assert!(
+        e.contains("`locality.fraction` must be in [0, 1] (got 1.5)"),
+        "{e}"
+    );
     let e = error_of(&loc2("[locality]\nselection = \"strict\"\nfraction = 0.5"));
     assert!(e.contains("applies to selection \"fraction\" only"), "{e}");
-    let e = error_of(&loc2("").replace("upload = 0.16\ndownload = 0.8\n[[isp]]", "upload = 0.16\ndownload = 0.8\nabort_rate = \"1/h\"\n[[isp]]"));
-    assert!(e.contains("overrides `abort_rate` or `seed_residence`"), "{e}");
+    let e = error_of(&loc2("").replace(
+        "upload = 0.16\ndownload = 0.8\n[[isp]]",
+        "upload = 0.16\ndownload = 0.8\nabort_rate = \"1/h\"\n[[isp]]",
+    ));
+    assert!(
+        e.contains("overrides `abort_rate` or `seed_residence`"),
+        "{e}"
+    );
     let cut = loc2("");
     let without_b = cut.replace("[[isp]]\nname = \"isp-b\"\nclass = \"b-homes\"\n", "");
     let e = error_of(&without_b);
@@ -103,17 +131,27 @@ fn isp_keys_are_validated() {
 /// (`models/locality.md`: 0.469 → 0.240 s fibre, 5.51 s → 112 s DSL).
 #[test]
 fn the_p4p_preset_shows_when_locality_slows_a_small_isp() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/p4p-fibre-dsl.toml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/p4p-fibre-dsl.toml");
     let s = Scenario::from_path(&path).unwrap();
     let rec = run_scenario(&s, &RunOptions::default()).unwrap();
     let l = rec.summary.locality.as_ref().unwrap();
-    let by = |label: &str| l.selections.iter().find(|x| x.selection.label() == label).unwrap();
+    let by = |label: &str| {
+        l.selections
+            .iter()
+            .find(|x| x.selection.label() == label)
+            .unwrap()
+    };
     let (random, optimal, strict) = (by("random"), by("locality-optimal"), by("strict-locality"));
     assert!((random.totals.inter_isp_share - 0.5).abs() < 1e-9);
     assert!(optimal.totals.inter_isp_share < random.totals.inter_isp_share);
     assert!(strict.totals.inter_isp_share.abs() < 1e-12);
     let time = |st: &peerfluid::model::locality::LocalitySteady, isp: &str| {
-        st.rows.iter().find(|r| r.name == isp).unwrap().download_time_s
+        st.rows
+            .iter()
+            .find(|r| r.name == isp)
+            .unwrap()
+            .download_time_s
     };
     assert!(time(strict, "dsl-isp") > 10.0 * time(random, "dsl-isp"));
     assert!(time(strict, "fibre-isp") < time(random, "fibre-isp"));

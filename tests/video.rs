@@ -245,3 +245,44 @@ fn video_keys_are_validated() {
     let e = error_of(&live("", "").replace("kind = \"live\"", "kind = \"vod\"\ntitles = 2.5"));
     assert!(e.contains("whole number"), "{e}");
 }
+
+/// A file push through a scenario: literature §3.3 "DT grid" (F = 15 Gbit, u_s = 30 Mbit/s,
+/// d = 2 Mbit/s, N = 100, u = 700 kbit/s): client-server 50,000 s, P2P 15,000 s (rel 1e-12).
+/// Deadline 20,000 s: the origin alone needs N F / T = 75 Mbit/s, with peers
+/// max{F/T, N F/T − N u} = 5 Mbit/s (Kumar & Ross, derived), priced at $2/Mbps/month.
+#[test]
+fn a_push_reports_distribution_times_and_the_server_a_deadline_needs() {
+    let text = r#"
+name = "push"
+[content]
+size = "1.875 GB"
+[demand]
+arrival_rate = "1/h"
+[peers]
+upload = "700 kbps"
+download = "2 Mbps"
+[server]
+capacity = "30 Mbps"
+[pricing]
+transit = "2 $/Mbps/month"
+[push]
+devices = 100
+deadline = "20000 s"
+"#;
+    let rec = run_scenario(&scenario(text), &RunOptions::default()).unwrap();
+    let p = rec.summary.push.as_ref().expect("push report");
+    let rel = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b;
+    assert!(rel(p.client_server_time_s.unwrap(), 50_000.0));
+    assert!(rel(p.p2p_time_s.unwrap(), 15_000.0));
+    assert!(rel(p.min_server_client_server_bps.unwrap(), 75e6));
+    assert!(rel(p.min_server_p2p_bps.unwrap(), 5e6));
+    assert!(rel(p.server_cost_client_server_usd.unwrap(), 150.0));
+    assert!(rel(p.server_cost_p2p_usd.unwrap(), 10.0));
+    let e = error_of(&text.replace("deadline = \"20000 s\"", "deadline = \"1 h\""));
+    assert!(e.contains("`push.deadline` must be ≥ 2.083 h"), "{e}");
+    let e = error_of(&text.replace("devices = 100", "devices = 0.5"));
+    assert!(
+        e.contains("`push.devices` must be in [1, 1000000000000] (got 0.5)"),
+        "{e}"
+    );
+}

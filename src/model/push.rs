@@ -265,3 +265,92 @@ mod tests {
         }
     }
 }
+
+/// What `run` and `compare` report for a scenario with `[push]`: the file pushed to every
+/// device at once (Kumar & Ross, literature §3.2), the peers being the scenario's classes in
+/// their shares.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PushReport {
+    /// Devices that receive the file.
+    pub devices: u64,
+    /// File size, bits.
+    pub file_bits: f64,
+    /// Slowest class's download, bit/s.
+    pub d_min_bps: f64,
+    /// All devices' upload together (shares × uploads × devices), bit/s.
+    pub peers_upload_bps: f64,
+    /// Server upload (`server.capacity`), bit/s.
+    pub server_bps: f64,
+    /// D_cs with the scenario's server, s (`null` without a server).
+    pub client_server_time_s: Option<Seconds>,
+    /// D_p2p with the scenario's server, s (`null` without a server: nobody has the file).
+    pub p2p_time_s: Option<Seconds>,
+    /// `push.deadline`, s.
+    pub deadline_s: Option<Seconds>,
+    /// Smallest server meeting the deadline alone, bit/s.
+    pub min_server_client_server_bps: Option<f64>,
+    /// Smallest server meeting the deadline with peer assistance, bit/s.
+    pub min_server_p2p_bps: Option<f64>,
+    /// Those servers priced as capacity at `pricing.transit`, $/month.
+    pub server_cost_client_server_usd: Option<f64>,
+    /// The same with peer assistance, $/month.
+    pub server_cost_p2p_usd: Option<f64>,
+}
+
+/// The push report of a scenario (`None` without `[push]`).
+///
+/// # Errors
+///
+/// As the functions above (the scenario's validation rules keep their inputs in range).
+pub fn push_report(s: &crate::scenario::Scenario) -> Result<Option<PushReport>, VideoError> {
+    let Some(p) = s.push else {
+        return Ok(None);
+    };
+    let bits = 8.0 * s.content.size;
+    let d_min = s
+        .classes
+        .iter()
+        .map(|c| c.download)
+        .fold(f64::INFINITY, f64::min);
+    let per_device: f64 = s.classes.iter().map(|c| c.share * c.upload).sum();
+    let peers = per_device * p.devices as f64;
+    let server = s.server.capacity;
+    let with_server = |f: &dyn Fn() -> Result<f64, VideoError>| -> Result<Option<f64>, VideoError> {
+        if server > 0.0 {
+            f().map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let cs = with_server(&|| distribution_time_client_server(p.devices, bits, server, d_min))?;
+    let p2p = with_server(&|| distribution_time_p2p(p.devices, bits, server, d_min, peers))?;
+    let (min_cs, min_p2p) = match p.deadline {
+        Some(d) => (
+            Some(min_server_for_deadline(
+                p.devices, bits, d, d_min, peers, false,
+            )?),
+            Some(min_server_for_deadline(
+                p.devices, bits, d, d_min, peers, true,
+            )?),
+        ),
+        None => (None, None),
+    };
+    let price = s.pricing.transit;
+    let cost = |v: Option<f64>| -> Result<Option<f64>, VideoError> {
+        v.map(|b| deadline_server_cost(b, price)).transpose()
+    };
+    Ok(Some(PushReport {
+        devices: p.devices,
+        file_bits: bits,
+        d_min_bps: d_min,
+        peers_upload_bps: peers,
+        server_bps: server,
+        client_server_time_s: cs,
+        p2p_time_s: p2p,
+        deadline_s: p.deadline,
+        min_server_client_server_bps: min_cs,
+        min_server_p2p_bps: min_p2p,
+        server_cost_client_server_usd: cost(min_cs)?,
+        server_cost_p2p_usd: cost(min_p2p)?,
+    }))
+}

@@ -62,6 +62,17 @@ pub struct Scenario {
     pub isps: Vec<IspSpec>,
     /// `[locality] selection`: how peers pick whom to download from (with ISPs).
     pub selection: crate::model::locality::Selection,
+    /// `[push]`: the file pushed to many devices at once (Kumar & Ross), if given.
+    pub push: Option<Push>,
+}
+
+/// `[push]`, resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Push {
+    /// `push.devices`: receivers, a whole number ≥ 1.
+    pub devices: u64,
+    /// `push.deadline`, s: every device must have the file by then (optional).
+    pub deadline: Option<Seconds>,
 }
 
 /// `[[isp]]`, resolved.
@@ -513,7 +524,7 @@ impl Ctx<'_> {
             None => None,
         };
         let arrival = self.demand(&raw.demand, base_dir)?;
-        let (size, kind) = self.content(&raw.content)?;
+        let (size, kind) = self.content(raw.content.get_ref(), raw.content.span())?;
         if kind.stream().is_some() {
             // Viewers leave after watching; the swarm's file keys have no meaning here.
             for (given, key) in [
@@ -620,7 +631,51 @@ impl Ctx<'_> {
             seed_residence,
             pricing.transit,
         )?;
+        let push = match &raw.push {
+            None => None,
+            Some(p) => {
+                if !matches!(kind, ContentKind::File) {
+                    return Err(self.at(
+                        p.span(),
+                        format!(
+                            "`[push]` applies to files (`content.kind = \"file\"`), not to \"{}\"",
+                            kind.label()
+                        ),
+                    ));
+                }
+                let f = p.get_ref();
+                let n = self.plain(&f.devices, "push.devices", 1.0, false, Some(1e12))?;
+                if n.fract() != 0.0 {
+                    return Err(self.at(
+                        f.devices.span(),
+                        format!("`push.devices` must be a whole number (got {n})"),
+                    ));
+                }
+                let deadline = match &f.deadline {
+                    Some(q) => {
+                        Some(self.bounded(q, "push.deadline", Dimension::Time, 0.0, true, None)?)
+                    }
+                    None => None,
+                };
+                if let Some(d) = deadline {
+                    let slowest = classes
+                        .iter()
+                        .map(|c| c.download)
+                        .fold(f64::INFINITY, f64::min);
+                    let floor = 8.0 * size / slowest;
+                    if d < floor {
+                        let span = f.deadline.as_ref().map_or(p.span(), |q| q.span());
+                        return Err(self.at(span, format!("`push.deadline` must be ≥ {} (the slowest class needs that long to download the file at its own speed; got {})", units::format_quantity(floor, Dimension::Time), units::format_quantity(d, Dimension::Time))));
+                    }
+                }
+                Some(Push {
+                    devices: n as u64,
+                    deadline,
+                })
+            }
+        };
         Ok(Scenario {
+            push,
             isps,
             selection,
             pricing,
@@ -766,12 +821,16 @@ impl Ctx<'_> {
         Ok((out, selection))
     }
 
-    fn content(&self, c: &raw::ContentFile) -> Result<(Bytes, ContentKind), ScenarioError> {
+    fn content(
+        &self,
+        c: &raw::ContentFile,
+        table: Range<usize>,
+    ) -> Result<(Bytes, ContentKind), ScenarioError> {
         use Dimension::*;
         let kind = c.kind.as_ref().map_or("file", |k| k.get_ref().as_str());
         let stream_key = |key: &'static str, given: bool| -> Result<(), ScenarioError> {
             if given {
-                Err(self.whole(format!(
+                Err(self.at(table.clone(), format!(
                     "`content.{key}` applies to live and VoD content only (`content.kind = \"live\"` or \"vod\"), not to \"{kind}\""
                 )))
             } else {
@@ -780,17 +839,24 @@ impl Ctx<'_> {
         };
         let size = |required: bool| -> Result<Option<f64>, ScenarioError> {
             match &c.size {
-                Some(q) => Ok(Some(self.bounded(q, "content.size", DataSize, 0.0, true, None)?)),
-                None if required => Err(self.whole(
-                    "`content.size` is missing (required for `content.kind = \"file\"`), e.g. size = \"1 GB\"".into(),
-                )),
+                Some(q) => Ok(Some(self.bounded(
+                    q,
+                    "content.size",
+                    DataSize,
+                    0.0,
+                    true,
+                    None,
+                )?)),
+                None if required => {
+                    Err(self.at(table.clone(), "`content.size` is missing (required)".into()))
+                }
                 None => Ok(None),
             }
         };
         let stream = || -> Result<Stream, ScenarioError> {
             let req = |q: &Option<Q>, key: &str, example: &str| -> Result<Q, ScenarioError> {
                 q.clone().ok_or_else(|| {
-                    self.whole(format!(
+                    self.at(table.clone(), format!(
                         "`content.{key}` is missing (required for `content.kind = \"{kind}\"`), e.g. {key} = \"{example}\""
                     ))
                 })
@@ -816,9 +882,12 @@ impl Ctx<'_> {
         };
         let vod_only = |key: &'static str, given: bool| -> Result<(), ScenarioError> {
             if given && kind != "vod" {
-                Err(self.whole(format!(
-                    "`content.{key}` applies to `content.kind = \"vod\"` only (got \"{kind}\")"
-                )))
+                Err(self.at(
+                    table.clone(),
+                    format!(
+                        "`content.{key}` applies to `content.kind = \"vod\"` only (got \"{kind}\")"
+                    ),
+                ))
             } else {
                 Ok(())
             }

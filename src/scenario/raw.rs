@@ -65,7 +65,7 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub horizon: Option<Q>,
     /// `[content]`.
-    pub content: ContentFile,
+    pub content: Spanned<ContentFile>,
     /// `[demand]`.
     pub demand: DemandFile,
     /// `[swarm]`.
@@ -88,6 +88,20 @@ pub struct ScenarioFile {
     /// `[locality]` (ISP locality).
     #[serde(default)]
     pub locality: Option<Spanned<LocalityFile>>,
+    /// `[push]` (a file pushed to many devices at once).
+    #[serde(default)]
+    pub push: Option<Spanned<PushFile>>,
+}
+
+/// `[push]`: the file pushed to `devices` receivers at once (a software update).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushFile {
+    /// `push.devices`.
+    pub devices: Spanned<f64>,
+    /// `push.deadline`.
+    #[serde(default)]
+    pub deadline: Option<Q>,
 }
 
 /// `[[isp]]`: an ISP and the peer class that lives in it.
