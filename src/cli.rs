@@ -539,7 +539,7 @@ pub fn human_summary(s: &Summary) -> String {
     if let Some(p) = &s.push {
         let opt_t = |v: Option<f64>| v.map_or_else(|| "- (no server)".to_string(), t);
         out.push_str(&format!(
-            "  push to {} devices: client-server {} , peer-assisted {} (Kumar & Ross minimum distribution times)\n",
+            "  push to {} devices: client-server {}, peer-assisted {} (Kumar & Ross minimum distribution times)\n",
             p.devices,
             opt_t(p.client_server_time_s),
             opt_t(p.p2p_time_s)
