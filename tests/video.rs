@@ -286,3 +286,59 @@ deadline = "20000 s"
         "{e}"
     );
 }
+
+/// Sweeps run live and VoD points whole (`evaluate = "steady"` has no swarm steady state to
+/// bill): the rows carry the stream's mode, λT, and bills equal to `compare` of the point.
+#[test]
+fn a_sweep_over_a_live_scenario_runs_each_point_through_compare() {
+    use peerfluid::sweep::{run_sweep, SweepOptions, SweepSpec};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("base.toml"), live("", "")).unwrap();
+    let file = dir.path().join("sweep.toml");
+    std::fs::write(
+        &file,
+        "base = \"base.toml\"\n[sweep]\n[[sweep.parameter]]\nkey = \"content.bitrate\"\nvalues = [\"1.5 Mbps\", \"2 Mbps\"]\n",
+    )
+    .unwrap();
+    let spec = SweepSpec::from_path(&file).unwrap();
+    let out = dir.path().join("out");
+    run_sweep(
+        &spec,
+        &SweepOptions {
+            out: out.clone(),
+            threads: Some(1),
+            shard: None,
+            resume: false,
+            yes: false,
+            limit: 1000,
+            plots: false,
+            progress: false,
+        },
+    )
+    .unwrap();
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    // ū = 1.75 Mbit/s: 1.5 Mbit/s is surplus, 2 Mbit/s deficit; λT = 1800 viewers, no seeds.
+    // Columns: point, content.bitrate, status, regime, leechers, seeds, ...
+    assert_eq!(rows[0][2], "ok");
+    assert_eq!((rows[0][3], rows[1][3]), ("surplus", "deficit"));
+    assert_eq!((rows[1][4], rows[1][5]), ("1800.0", ""));
+    let rec = compare_scenario(&scenario(&live("", "")), &RunOptions::default()).unwrap();
+    let col = csv
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == "p2p.provider_usd")
+        .unwrap();
+    let p2p: f64 = rows[1][col].parse().unwrap();
+    let want = rec.summary.costs.as_ref().unwrap()["p2p"].provider_usd;
+    assert!(
+        (p2p - want).abs() <= 1e-12 * want.abs().max(1.0),
+        "{p2p} vs {want}"
+    );
+}

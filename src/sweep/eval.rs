@@ -22,24 +22,24 @@ pub const OUTPUTS: [(&str, &str, &str); 25] = [
     (
         "regime",
         "",
-        "download-limited or upload-limited (steady state at the reference rate)",
+        "download-limited or upload-limited (steady state at the reference rate); live and VoD: surplus, balanced or deficit",
     ),
-    ("leechers", "peers", "steady leechers, all classes"),
-    ("seeds", "peers", "steady seeds, all classes"),
+    ("leechers", "peers", "steady leechers, all classes; live and VoD: viewers at the reference rate (λT)"),
+    ("seeds", "peers", "steady seeds, all classes; empty for live and VoD"),
     (
         "download_time_s",
         "s",
-        "mean time in the swarm of a downloader (Little's law)",
+        "mean time in the swarm of a downloader (Little's law); live and VoD: the watch time",
     ),
     (
         "server_rate_bps",
         "bit/s",
-        "server upload in use at the steady state",
+        "server upload in use at the steady state; live and VoD: at the peak audience",
     ),
     (
         "peer_rate_bps",
         "bit/s",
-        "peers' upload in use at the steady state",
+        "peers' upload in use at the steady state; live and VoD: at the peak audience",
     ),
     (
         "peer_share",
@@ -164,7 +164,10 @@ pub fn write_row(out: &mut String, i: u64, values: &[Value], result: &Result<Out
             let _ = write!(out, ",ok,{}", o.regime);
             for x in o.numbers {
                 out.push(',');
-                out.push_str(f.format(x));
+                // A value the point does not have (no steady state) is an empty cell.
+                if x.is_finite() {
+                    out.push_str(f.format(x));
+                }
             }
         }
         Err(msg) => {
@@ -283,19 +286,26 @@ fn run(s: &Scenario) -> Result<Outputs, String> {
     let plan = &rec.plan;
     let sum = &rec.summary;
     let ss = sum.steady_state.as_ref();
-    let costs: Vec<CostBreakdown> = sum
-        .costs
-        .as_ref()
-        .map(|m| {
-            ["client_server", "cdn", "p2p", "hybrid"]
-                .iter()
-                .filter_map(|k| m.get(k).cloned())
-                .collect()
-        })
-        .unwrap_or_default();
-    if costs.len() != 4 {
-        return Err("the run gave no costs".into());
+    if let Some(v) = &sum.video {
+        // Live and VoD: the audience at the reference rate and the rates at the peak.
+        let costs = bills(sum)?;
+        return Ok(outputs(
+            v.mode,
+            [
+                v.steady_viewers,
+                f64::NAN,
+                v.watch_time_s,
+                v.server_rate_at_peak_bps,
+                (v.client_server_rate_at_peak_bps - v.server_rate_at_peak_bps).max(0.0),
+                sum.bytes.peer_share,
+                participation(s, plan),
+                plan.per_gb_uploaded,
+                plan.per_download,
+            ],
+            &costs,
+        ));
     }
+    let costs = bills(sum)?;
     Ok(outputs(
         ss.map_or("none", |s| s.regime),
         [
@@ -311,6 +321,25 @@ fn run(s: &Scenario) -> Result<Outputs, String> {
         ],
         &costs,
     ))
+}
+
+/// The four bills of a compared run, in column order.
+fn bills(sum: &crate::run::Summary) -> Result<Vec<CostBreakdown>, String> {
+    let costs: Vec<CostBreakdown> = sum
+        .costs
+        .as_ref()
+        .map(|m| {
+            ["client_server", "cdn", "p2p", "hybrid"]
+                .iter()
+                .filter_map(|k| m.get(k).cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if costs.len() == 4 {
+        Ok(costs)
+    } else {
+        Err("the run gave no costs".into())
+    }
 }
 
 /// Assemble the row from the swarm figures and the four bills (client-server, CDN, p2p, hybrid).
