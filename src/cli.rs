@@ -115,8 +115,15 @@ pub struct SweepArgs {
 pub struct ShapleyArgs {
     /// Scenario file (TOML): its own game (resource = GB of upload capacity per download,
     /// Ω = the origin's cost per download). Omit for a canonical game.
-    #[arg(conflicts_with_all = ["omega", "xbar", "classes"])]
+    #[arg(conflicts_with_all = ["omega", "xbar", "classes", "providers"])]
     pub file: Option<PathBuf>,
+    /// Several providers sharing one peer population (Cho & Yi): each `a:D:p` saves
+    /// a·D·min(R/D, 1)^p when peers give it resource R, e.g. `--providers 1:2:1,2:1:1.5`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_provider, conflicts_with_all = ["omega", "xbar", "classes"], requires = "resource")]
+    pub providers: Option<Vec<crate::incentive::multi::Provider>>,
+    /// With `--providers`: the peers' total resource R.
+    #[arg(long, requires = "providers")]
+    pub resource: Option<f64>,
     /// Canonical cost per user (literature §2.1 with a = d = 1).
     #[arg(long, value_parser = parse_shape)]
     pub omega: Option<crate::incentive::game::Shape>,
@@ -139,6 +146,25 @@ pub struct ShapleyArgs {
 
 fn parse_shape(s: &str) -> Result<crate::incentive::game::Shape, String> {
     s.parse()
+}
+
+fn parse_provider(s: &str) -> Result<crate::incentive::multi::Provider, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let [a, d, p] = parts.as_slice() else {
+        return Err(format!(
+            "'{s}': expected a:D:p (savings per unit, demand, exponent ≥ 1), e.g. 1:2:1"
+        ));
+    };
+    let num = |v: &str, what: &str| -> Result<f64, String> {
+        v.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("'{s}': {what} '{v}' is not a number"))
+    };
+    Ok(crate::incentive::multi::Provider {
+        a: num(a, "a")?,
+        demand: num(d, "D")?,
+        exponent: num(p, "p")?,
+    })
 }
 
 fn parse_class(s: &str) -> Result<(f64, f64), String> {
@@ -339,7 +365,116 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `shapley --providers`: the Cho–Yi values of several providers sharing one peer population.
+fn providers_cmd(
+    list: &[crate::incentive::multi::Provider],
+    resource: f64,
+    args: &ShapleyArgs,
+) -> anyhow::Result<()> {
+    use crate::incentive::multi::{exact_identical_peers, fluid_values, Market};
+    let market = Market::new(list.to_vec(), resource)?;
+    let fluid = fluid_values(&market);
+    let exact: Vec<(usize, Result<_, String>)> = args
+        .n
+        .iter()
+        .map(|&n| {
+            (
+                n,
+                exact_identical_peers(&market, n).map_err(|e| e.to_string()),
+            )
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let exact_json: Vec<serde_json::Value> = exact
+            .iter()
+            .map(|(n, r)| match r {
+                Ok(x) => serde_json::json!({"peers": n, "values": x}),
+                Err(e) => serde_json::json!({"peers": n, "error": e}),
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "providers": list,
+            "resource": resource,
+            "fluid": fluid,
+            "exact": exact_json,
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} providers sharing peers with resource R = {resource} (Cho & Yi; savings a·D·min(R/D, 1)^p)",
+        list.len()
+    )?;
+    writeln!(
+        out,
+        "  provider          a          D          p   fluid value   standalone   would rather separate"
+    )?;
+    for (i, p) in list.iter().enumerate() {
+        writeln!(
+            out,
+            "  {:>8} {:>10.4} {:>10.4} {:>10.4} {:>13.6} {:>12.6}   {}",
+            i + 1,
+            p.a,
+            p.demand,
+            p.exponent,
+            fluid.phi[i],
+            fluid.standalone[i],
+            if fluid.prefers_separate[i] {
+                "yes"
+            } else {
+                "no"
+            }
+        )?;
+    }
+    writeln!(
+        out,
+        "  peers get {:.6} of the grand coalition's {:.6}",
+        fluid.peers_total, fluid.grand_value
+    )?;
+    if fluid.blocked {
+        let who: Vec<String> = fluid
+            .blocking_providers
+            .iter()
+            .map(|i| (i + 1).to_string())
+            .collect();
+        writeln!(
+            out,
+            "  NOT in the core: providers {{{}}} with {:.1} % of the peers would get {:.6} more on their own",
+            who.join(", "),
+            100.0 * fluid.blocking_peer_fraction,
+            -fluid.blocking_slack
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  in the core: no coalition of providers and peers gets more on its own (smallest slack {:.3e})",
+            fluid.blocking_slack
+        )?;
+    }
+    for (n, r) in &exact {
+        match r {
+            Ok(x) => {
+                let vals: Vec<String> = x.per_provider.iter().map(|v| format!("{v:.6}")).collect();
+                writeln!(
+                    out,
+                    "  exact, {n} identical peers: providers [{}], peers {:.6}",
+                    vals.join(", "),
+                    x.peers_total
+                )?;
+            }
+            Err(e) => writeln!(out, "  exact, {n} identical peers: {e}")?,
+        }
+    }
+    Ok(())
+}
+
 fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
+    if let (Some(list), Some(resource)) = (&args.providers, args.resource) {
+        return providers_cmd(list, resource, args);
+    }
     use crate::incentive::equilibrium::{Market, ScenarioGame};
     use crate::incentive::game::{Shape, SumGame};
     use crate::incentive::table::shapley_table;

@@ -473,3 +473,67 @@ fn compare_reports_the_incentive_equilibrium() {
         "{paid} vs {income}"
     );
 }
+
+/// `shapley --providers`: the Cho–Yi values of the library (literature §2.5), the core check
+/// and the exact identical-peer values, as JSON; bad provider triples are refused with the
+/// expected form.
+#[test]
+fn shapley_providers_prints_the_cho_yi_values() {
+    use peerfluid::incentive::multi::{fluid_values, Market, Provider};
+    let out = peerfluid()
+        .args([
+            "shapley",
+            "--providers",
+            "1:2:1,2:1:1.5",
+            "--resource",
+            "2",
+            "--n",
+            "10",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let market = Market::new(
+        vec![
+            Provider {
+                a: 1.0,
+                demand: 2.0,
+                exponent: 1.0,
+            },
+            Provider {
+                a: 2.0,
+                demand: 1.0,
+                exponent: 1.5,
+            },
+        ],
+        2.0,
+    )
+    .unwrap();
+    let fluid = fluid_values(&market);
+    for (i, phi) in fluid.phi.iter().enumerate() {
+        let got = doc["fluid"]["phi"][i].as_f64().unwrap();
+        assert!(
+            (got - phi).abs() <= 1e-12 * phi.abs().max(1.0),
+            "{got} vs {phi}"
+        );
+    }
+    assert_eq!(doc["fluid"]["blocked"], fluid.blocked);
+    assert!(doc["exact"][0]["values"]["per_provider"][1].is_number());
+    let out = peerfluid()
+        .args(["shapley", "--providers", "1:2", "--resource", "2"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("expected a:D:p"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = peerfluid()
+        .args(["shapley", "--providers", "1:2:1"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "--resource is required");
+}
