@@ -330,3 +330,38 @@ discount = "$0.02"
         "{paid} vs {expect}"
     );
 }
+
+/// Energy is a cost of sharing: in a scenario where some peers opt out (participation
+/// equilibrium), the classes of those who do not share (`NAME-out`) carry no energy and no
+/// upload, and the p2p row's peers' cost is the sum of the classes' energy and upload value
+/// (rel 1e-9): the monthly ledger and the participation decision agree on who pays for it.
+#[test]
+fn peers_who_opt_out_carry_no_energy_cost() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/paid-sharing.toml");
+    let s = peerfluid::scenario::Scenario::from_path(&path).unwrap();
+    let rec = peerfluid::run::compare_scenario(&s, &peerfluid::run::RunOptions::default()).unwrap();
+    let classes = rec.summary.peer_classes.as_ref().unwrap();
+    let out: Vec<_> = classes
+        .iter()
+        .filter(|c| c.name.ends_with("-out"))
+        .collect();
+    assert!(!out.is_empty(), "some peers opt out in paid-sharing");
+    for c in &out {
+        assert!(
+            c.energy_usd.abs() < 1e-12 && c.upload_gb.abs() < 1e-9,
+            "{c:?}"
+        );
+        assert!(c.peer_hours > 0.0, "they are online (downloading)");
+    }
+    let sharers: f64 = classes
+        .iter()
+        .map(|c| c.energy_usd + c.upload_value_usd)
+        .sum();
+    let p2p = &rec.summary.costs.as_ref().unwrap()["p2p"];
+    assert!(sharers > 0.0);
+    assert!(
+        (p2p.peers_cost_usd - sharers).abs() <= 1e-9 * sharers,
+        "{} vs {sharers}",
+        p2p.peers_cost_usd
+    );
+}

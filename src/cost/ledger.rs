@@ -442,7 +442,12 @@ pub fn class_ledgers(s: &Scenario, d: &Demand) -> Vec<ClassLedger> {
                 hours += w * mc.hours;
                 income += w * m.class_payments(&d.payments).nth(k).unwrap_or(0.0);
             }
-            let energy = energy_cost(s.peer_cost.power, hours, s.peer_cost.electricity);
+            // Peers who do not share draw no extra power for it (see `compare`).
+            let energy = if c.shares {
+                energy_cost(s.peer_cost.power, hours, s.peer_cost.electricity)
+            } else {
+                0.0
+            };
             let value = s.peer_cost.upload_value * gb;
             ClassLedger {
                 name: c.name.clone(),
@@ -472,7 +477,7 @@ pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
             // Average over months weighted by each month's length.
             let mut acc = Bill::default();
             let mut peer_gb = 0.0;
-            let mut peer_hours = 0.0;
+            let mut sharing_hours = 0.0;
             for m in &ms {
                 let view = MonthView {
                     peer_gb: m.peer_gb,
@@ -496,10 +501,18 @@ pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
                 acc.origin_gb += w * b.origin_gb;
                 acc.uplink_gb += w * b.uplink_gb;
                 peer_gb += w * m.peer_gb;
-                peer_hours += w * m.peer_hours;
+                // Energy is a cost of sharing: only the hours of classes that upload count
+                // (peers who opted out download as they would from a server).
+                sharing_hours += w * d
+                    .classes
+                    .iter()
+                    .zip(&m.classes)
+                    .filter(|(c, _)| c.shares)
+                    .map(|(_, mc)| mc.hours)
+                    .sum::<f64>();
             }
             let peers_cost = if model.uses_peers() {
-                energy_cost(s.peer_cost.power, peer_hours, s.peer_cost.electricity)
+                energy_cost(s.peer_cost.power, sharing_hours, s.peer_cost.electricity)
                     + s.peer_cost.upload_value * peer_gb
             } else {
                 0.0
