@@ -134,37 +134,43 @@ impl Load<'_> {
         let Some(uploads) = &self.uploads else {
             return Ok((0.0, false));
         };
-        let one = |rho: f64| -> Result<f64, crate::error::VideoError> {
-            if prefetch {
+        // One title's load at audience ρ, and whether it needed the Gaussian approximation.
+        let one = |rho: f64| -> Result<(f64, bool), crate::error::VideoError> {
+            let exact = if prefetch {
                 vod::pooled_server_load(r, rho, uploads).map(|p| p.mean())
             } else {
                 let classes: Vec<(f64, f64)> =
                     self.classes.iter().map(|&(u, sh)| (u, sh * rho)).collect();
                 streaming::expected_server_load(r, f64::INFINITY, &classes).map(|v| v.value)
+            };
+            match exact {
+                Ok(v) => Ok((v, false)),
+                Err(crate::error::VideoError::TooLarge { .. }) => {
+                    // An audience too large for the exact lattice: the pooled deficit is a
+                    // compound Poisson sum, Gaussian to within O(1/sqrt(ρ)).
+                    let mean = rho * (r - uploads.mean());
+                    let sd = (rho * uploads.mean_squared_deficit(r))
+                        .sqrt()
+                        .max(f64::MIN_POSITIVE);
+                    let pooled = gaussian_positive_mean(mean, sd);
+                    Ok((if prefetch { pooled } else { pooled.max(r) }, true))
+                }
+                Err(e) => Err(e),
             }
         };
-        let exact = if titles > 1 {
+        let shares = if titles > 1 {
             zipf_shares(titles, zipf)
-                .iter()
-                .map(|p| one(n * p))
-                .sum::<Result<f64, _>>()
         } else {
-            one(n)
+            vec![1.0]
         };
-        match exact {
-            Ok(v) => Ok((v, false)),
-            Err(crate::error::VideoError::TooLarge { .. }) => {
-                // Audiences too large for the exact lattice: the pooled deficit is a compound
-                // Poisson sum, Gaussian to within O(1/sqrt(ρ)); titles are not split here.
-                let mean = n * (r - uploads.mean());
-                let sd = (n * uploads.mean_squared_deficit(r))
-                    .sqrt()
-                    .max(f64::MIN_POSITIVE);
-                let pooled = gaussian_positive_mean(mean, sd);
-                Ok((if prefetch { pooled } else { pooled.max(r) }, true))
-            }
-            Err(e) => Err(e.into()),
+        let mut total = 0.0;
+        let mut approx = false;
+        for p in shares {
+            let (v, a) = one(n * p)?;
+            total += v;
+            approx |= a;
         }
+        Ok((total, approx))
     }
 }
 
@@ -506,4 +512,37 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         summary,
         plan,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// E[X^+] for a standard normal is 1/sqrt(2π); for mean 1, sd 1 it is Φ(1) + φ(1) =
+    /// 0.8413447 + 0.2419707 = 1.0833155 (normal tables); the erfc fit is good to 1.2e-7.
+    #[test]
+    fn gaussian_positive_part_matches_normal_tables() {
+        assert!((gaussian_positive_mean(0.0, 1.0) - 0.398_942_28).abs() < 1e-7);
+        assert!((gaussian_positive_mean(1.0, 1.0) - 1.083_315_5).abs() < 1e-6);
+        assert!((gaussian_positive_mean(-1.0, 1.0) - 0.083_315_5).abs() < 1e-6);
+        // Far in the deficit the positive part is the mean itself.
+        assert!((gaussian_positive_mean(100.0, 1.0) - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn interpolation_is_exact_on_the_grid_and_linear_between() {
+        let tab = [(0.0, 0.0, false), (10.0, 5.0, false), (20.0, 25.0, true)];
+        assert_eq!(interpolate(&tab, 10.0), (5.0, false));
+        let (v, a) = interpolate(&tab, 15.0);
+        assert!((v - 15.0).abs() < 1e-12 && a);
+        assert!((interpolate(&tab, 2.5).0 - 1.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn zipf_shares_sum_to_one_and_fall() {
+        let s = zipf_shares(100, 0.8);
+        assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(s.windows(2).all(|w| w[0] > w[1]));
+        assert!((s[0] / s[1] - 2f64.powf(0.8)).abs() < 1e-12);
+    }
 }

@@ -342,3 +342,28 @@ fn a_sweep_over_a_live_scenario_runs_each_point_through_compare() {
         "{p2p} vs {want}"
     );
 }
+
+/// An audience too large for the exact lattice (180,000 viewers of one title whose uploads,
+/// 1 and 2.501 Mbit/s, share only a 1 kbit/s step) uses the Gaussian view of the
+/// compound-Poisson deficit and says so; deep in deficit (ū = 1.7505 < r = 2 Mbit/s) it is the
+/// deficit asymptote ρ(r − ū) = 44.91 Gbit/s (literature §4.1), rel 1e-6.
+#[test]
+fn a_huge_vod_audience_falls_back_to_the_gaussian_view() {
+    let text = live("", "")
+        .replace("kind = \"live\"", "kind = \"vod\"")
+        .replace("arrival_rate = \"1/s\"", "arrival_rate = \"100/s\"")
+        .replace("upload = \"2.5 Mbps\"", "upload = \"2.501 Mbps\"");
+    let rec = run_scenario(
+        &scenario(&text),
+        &RunOptions {
+            points: 20,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let v = rec.summary.video.as_ref().unwrap();
+    assert!(v.gaussian_points > 0, "the exact lattice is too large here");
+    let server = last(&rec, "server_rate");
+    let asym = 180_000.0 * (2e6 - 0.5 * (1e6 + 2.501e6));
+    assert!((server - asym).abs() <= 1e-6 * asym, "{server} vs {asym}");
+}
