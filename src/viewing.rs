@@ -64,6 +64,9 @@ pub struct VideoSummary {
     /// Output times whose server load used the Gaussian approximation (audiences too large
     /// for the exact lattice); 0 when every point is exact.
     pub gaussian_points: usize,
+    /// VoD: when the uploads had no common lattice step with the bitrate, the step (bit/s)
+    /// their deficits r − u were rounded to for the exact sums; `null` when none was needed.
+    pub upload_rounding_bps: Option<f64>,
 }
 
 /// Popularity of each title (Zipf with exponent `a`, sums to 1), as `vod::zipf_catalogue`.
@@ -119,6 +122,11 @@ impl Load<'_> {
         }
         let (prefetch, titles, zipf) = match self.kind {
             ContentKind::Live(_) => {
+                // Below one viewer (a fractional fluid audience) the server sends the stream
+                // only in proportion: min{n, 1}·r, so it never sends more than is watched.
+                if n < 1.0 {
+                    return Ok((n * r, false));
+                }
                 let peers: Vec<(f64, f64)> =
                     self.classes.iter().map(|&(u, sh)| (u, sh * n)).collect();
                 return Ok((streaming::min_server_rate(r, &peers)?, false));
@@ -171,6 +179,37 @@ impl Load<'_> {
             approx |= a;
         }
         Ok((total, approx))
+    }
+}
+
+/// Most steps of the deficits' lattice the exact VoD sums accept (`streaming::MAX_DENOMINATOR`).
+const LATTICE_STEPS: f64 = 10_000.0;
+
+/// The viewers' upload distribution for the exact VoD sums. Those need the deficits r − u on
+/// a common step; uploads that have none are moved to the nearest multiple of
+/// max|r − u| / 10,000 (at most 0.005 % of the largest deficit), and the step is returned.
+fn lattice_uploads(
+    r: f64,
+    classes: &mut [(f64, f64)],
+) -> anyhow::Result<(vod::UploadDistribution, Option<f64>)> {
+    let build = |c: &[(f64, f64)]| {
+        vod::UploadDistribution::new(
+            c.iter().map(|x| x.0).collect(),
+            c.iter().map(|x| x.1).collect(),
+        )
+    };
+    let dist = build(classes)?;
+    match vod::pooled_server_load(r, 1.0, &dist) {
+        Err(crate::error::VideoError::NoLattice { .. }) => {
+            let widest = classes.iter().map(|c| (r - c.0).abs()).fold(0.0, f64::max);
+            let step = widest / LATTICE_STEPS;
+            for c in classes.iter_mut() {
+                c.0 = (r - ((r - c.0) / step).round() * step).max(0.0);
+            }
+            Ok((build(classes)?, Some(step)))
+        }
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok((dist, None)),
     }
 }
 
@@ -236,17 +275,20 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         ContentKind::Vod { titles, .. } => *titles,
         _ => 1,
     };
+    let mut classes: Vec<(f64, f64)> = s.classes.iter().map(|c| (c.upload, c.share)).collect();
+    let mut rounding = None;
     let uploads = match &s.content.kind {
-        ContentKind::Vod { .. } => Some(vod::UploadDistribution::new(
-            s.classes.iter().map(|c| c.upload).collect(),
-            s.classes.iter().map(|c| c.share).collect(),
-        )?),
+        ContentKind::Vod { .. } => {
+            let (dist, step) = lattice_uploads(stream.bitrate, &mut classes)?;
+            rounding = step;
+            Some(dist)
+        }
         _ => None,
     };
     let load = Load {
         kind: &s.content.kind,
         stream,
-        classes: s.classes.iter().map(|c| (c.upload, c.share)).collect(),
+        classes,
         uploads,
     };
     let r = stream.bitrate;
@@ -456,6 +498,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
             _ => None,
         },
         gaussian_points: approximated,
+        upload_rounding_bps: rounding,
     };
     let classes = s
         .classes

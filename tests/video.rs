@@ -367,3 +367,66 @@ fn a_huge_vod_audience_falls_back_to_the_gaussian_view() {
     let asym = 180_000.0 * (2e6 - 0.5 * (1e6 + 2.501e6));
     assert!((server - asym).abs() <= 1e-6 * asym, "{server} vs {asym}");
 }
+
+/// Uploads off any common lattice step with the bitrate (1.234567 Mbit/s against 0.7654321
+/// and 3.14159) still run: the deficits are rounded to max|r − u|/10,000 (reported), and the
+/// load equals the exact sum for the rounded uploads (rel 1e-9).
+#[test]
+fn uploads_off_the_lattice_are_rounded_to_a_reported_step() {
+    let text = r#"
+name = "off"
+[content]
+kind = "vod"
+bitrate = "1.234567 Mbps"
+watch_time = "10 min"
+[demand]
+arrival_rate = "0.05/s"
+[[peers.class]]
+name = "a"
+share = 0.3
+upload = "0.7654321 Mbps"
+download = "10 Mbps"
+[[peers.class]]
+name = "b"
+share = 0.7
+upload = "1.14159 Mbps"
+download = "10 Mbps"
+"#;
+    let rec = run_scenario(&scenario(text), &RunOptions::default()).unwrap();
+    let v = rec.summary.video.as_ref().unwrap();
+    let (r, ua, ub) = (1.234567e6, 0.7654321e6, 1.14159e6);
+    let step = (r - ua) / 10_000.0;
+    assert!((v.upload_rounding_bps.unwrap() - step).abs() <= 1e-9 * step);
+    let round = |u: f64| r - ((r - u) / step).round() * step;
+    let dist = vod::UploadDistribution::new(vec![round(ua), round(ub)], vec![0.3, 0.7]).unwrap();
+    let n = last(&rec, "viewers");
+    assert!((n - 30.0).abs() < 1e-6);
+    let want = vod::pooled_server_load(r, n, &dist).unwrap().mean();
+    let got = last(&rec, "server_rate");
+    assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}");
+}
+
+/// A fluid audience below one viewer needs the live server only in proportion (n r), never
+/// more than is watched: bytes stay conserved for a tiny flash crowd (rel 1e-12).
+#[test]
+fn a_fractional_live_audience_is_served_in_proportion() {
+    let text = live("", "").replace(
+        "arrival_rate = \"1/s\"",
+        "arrival_rate = \"0.0001/s\"\nprofile = \"flash-crowd\"\ndecay_time = \"1 min\"",
+    );
+    let rec = run_scenario(&scenario(&text), &RunOptions::default()).unwrap();
+    for row in &rec.rows {
+        assert!(
+            row[2] <= row[5] * (1.0 + 1e-12),
+            "server {} > n r {}",
+            row[2],
+            row[5]
+        );
+    }
+    let b = &rec.summary.bytes;
+    let mut cs = 0.0;
+    for w in rec.rows.windows(2) {
+        cs += 0.5 * (w[0][5] + w[1][5]) * (w[1][0] - w[0][0]) / 8.0;
+    }
+    assert!((b.server + b.peers - cs).abs() <= 1e-12 * cs);
+}
