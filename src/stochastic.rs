@@ -1128,6 +1128,7 @@ mod tests {
         let var = sd * sd;
         let se_mean = (m / n).sqrt();
         let se_var = ((m * (1.0 + 3.0 * m) - m * m) / n).sqrt();
+        eprintln!("n = {n}: mean {mean} (SE {se_mean}), variance {var} (SE {se_var})");
         assert!(
             (mean - m).abs() < 5.0 * se_mean,
             "mean {mean} vs {m} (SE {se_mean})"

@@ -56,6 +56,7 @@ fn stochastic_mean_matches_the_fluid_solution_qs_b() {
     .expect("simulates");
     let row = compare(&sim, &fluid).expect("same grid");
     let se = row.population_spread / (r as f64).sqrt();
+    eprintln!("{row:?}");
     assert!(
         row.population_error <= 5.0 * se && row.population_error < 0.01,
         "population error {:.3e} vs 5 SE = {:.3e}",
@@ -89,6 +90,7 @@ fn two_class_flash_crowd_matches_the_fluid_solution() {
     .expect("simulates");
     let row = compare(&sim, &fluid).expect("same grid");
     let se = row.population_spread / (r as f64).sqrt();
+    eprintln!("{row:?}");
     assert!(
         row.population_error <= 5.0 * se && row.population_error < 0.01,
         "population error {:.3e} vs 5 SE = {:.3e}",
@@ -113,6 +115,7 @@ fn convergence_slope_is_about_minus_one_half() {
         validate(&swarm, &fluid, &[25.0, 100.0, 400.0, 1600.0], 8, 1, |_| {}).expect("validates");
     let err = v.slope_population_error.expect("four scales");
     let spread = v.slope_population_spread.expect("four scales");
+    eprintln!("slopes: error {err}, spread {spread}");
     assert!((-0.7..=-0.3).contains(&err), "error slope {err}");
     assert!((-0.7..=-0.3).contains(&spread), "spread slope {spread}");
 }
