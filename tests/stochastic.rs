@@ -164,3 +164,94 @@ fn live_scenario_is_refused() {
         "{e:#}"
     );
 }
+
+fn peerfluid() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("peerfluid").expect("binary builds")
+}
+
+fn shipped(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
+/// `simulate` writes the run's columns, then `.sd` columns, and a summary with its seeds.
+#[test]
+fn simulate_cli_writes_run_columns_and_spread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .current_dir(dir.path())
+        .arg("simulate")
+        .arg(shipped("upload-limited.toml"))
+        .args(["--scale", "1", "--replicates", "2", "--points", "20"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base = dir.path().join("results/upload-limited-sim");
+    let csv = std::fs::read_to_string(base.join("timeseries.csv")).expect("csv");
+    let header = csv.lines().next().expect("header");
+    assert!(
+        header.starts_with(
+            "t,leechers,seeds,server_rate,peer_rate,arrival_rate,completed,aborted,\
+             leechers.all,seeds.all,download_rate.all,leechers.sd,"
+        ),
+        "{header}"
+    );
+    assert_eq!(csv.lines().count(), 22);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("summary.json")).expect("json"))
+            .expect("parses");
+    assert_eq!(summary["replicate_seeds"].as_array().map(Vec::len), Some(2));
+    assert!(summary["events"]["total"].as_u64().is_some_and(|e| e > 0));
+}
+
+/// `validate` prints the table and slopes and writes validation.csv and .json.
+#[test]
+fn validate_cli_writes_the_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .current_dir(dir.path())
+        .arg("validate")
+        .arg(shipped("upload-limited.toml"))
+        .args(["--scales", "1,4", "--replicates", "2", "--points", "20"])
+        .arg("--no-plots")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("log-log slope against N"), "{stdout}");
+    let base = dir.path().join("results/upload-limited-validate");
+    let csv = std::fs::read_to_string(base.join("validation.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), 3);
+    assert!(base.join("validation.json").is_file());
+}
+
+/// User errors: a non-file scenario and a bad scale, one clear message each, no panic.
+#[test]
+fn simulate_cli_errors_are_clear() {
+    let out = peerfluid()
+        .arg("simulate")
+        .arg(shipped("live-tv.toml"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("covers file swarms only"), "{err}");
+    let out = peerfluid()
+        .arg("simulate")
+        .arg(shipped("upload-limited.toml"))
+        .args(["--scale", "0"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim(), "Error: --scale must be > 0 and ≤ 1e9 (got 0)");
+}
