@@ -557,7 +557,82 @@ fn pick(rates: impl Iterator<Item = f64>, u: f64, start: f64) -> usize {
     last
 }
 
-/// All replicates of a simulation, in replicate order.
+/// Replicates run at once before their grid values are folded into the running means; bounds
+/// the memory of a simulation to this many recorded paths whatever the replicate count.
+pub const CHUNK: usize = 64;
+
+/// What is kept of one replicate after its path is folded into the means (O(1) per replicate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplicateTotals {
+    /// Seed the replicate ran with.
+    pub seed: u64,
+    /// Event counts.
+    pub events: EventCounts,
+    /// ∫ Σ X_k dt (leecher-seconds).
+    pub leecher_seconds: f64,
+    /// ∫ Σ Y_k dt (seed-seconds).
+    pub seed_seconds: f64,
+    /// ∫ server flow dt (files).
+    pub server_files: f64,
+    /// ∫ peer flow dt (files).
+    pub peer_files: f64,
+    /// Leechers (all classes) at the end of the horizon.
+    pub leechers_at_end: f64,
+}
+
+impl ReplicateTotals {
+    /// Mean time in the swarm of a downloader over the horizon, by Little's law:
+    /// leecher-seconds / arrivals (NaN without arrivals).
+    pub fn download_time(&self) -> f64 {
+        if self.events.arrivals == 0 {
+            f64::NAN
+        } else {
+            self.leecher_seconds / self.events.arrivals as f64
+        }
+    }
+}
+
+/// Running mean and sum of squared deviations (Welford, "Note on a method for calculating
+/// corrected sums of squares and products", Technometrics 4 (1962) 419–420), one per value.
+#[derive(Debug, Clone)]
+struct Welford {
+    n: f64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+}
+
+impl Welford {
+    fn new(len: usize) -> Self {
+        Self {
+            n: 0.0,
+            mean: vec![0.0; len],
+            m2: vec![0.0; len],
+        }
+    }
+    fn push(&mut self, values: &[f64]) {
+        self.n += 1.0;
+        for ((m, q), &v) in self.mean.iter_mut().zip(&mut self.m2).zip(values) {
+            let delta = v - *m;
+            *m += delta / self.n;
+            *q += delta * (v - *m);
+        }
+    }
+    /// Sample standard deviations (n − 1; 0 with one value).
+    fn sd(&self) -> Vec<f64> {
+        self.m2
+            .iter()
+            .map(|q| {
+                if self.n > 1.0 {
+                    (q.max(0.0) / (self.n - 1.0)).sqrt()
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+}
+
+/// A simulation: means and spreads on the grid, and per-replicate totals in replicate order.
 #[derive(Debug, Clone)]
 pub struct Simulation {
     /// The settings it ran with.
@@ -570,18 +645,54 @@ pub struct Simulation {
     pub arrival: ArrivalProfile,
     /// Content size in bits.
     pub file_bits: f64,
-    /// Replicate paths, replicate r at index r.
-    pub replicates: Vec<Replicate>,
+    /// Per grid time, the mean over replicates of each column after `t` (see
+    /// [`Simulation::columns`]).
+    pub mean: Vec<Vec<f64>>,
+    /// Per grid time, the sample standard deviation over replicates of the same values.
+    pub sd: Vec<Vec<f64>>,
+    /// Totals of each replicate, replicate r at index r.
+    pub totals: Vec<ReplicateTotals>,
     /// Wall-clock time of the replicates, seconds (not part of any deterministic output).
     pub wall_seconds: f64,
     /// Worker threads used.
     pub threads: usize,
 }
 
+/// One replicate's values at grid point `i`, divided by N, in the order of
+/// [`Simulation::columns`] after `t` (rates in bit/s, like `run`).
+fn values_at(
+    rep: &Replicate,
+    i: usize,
+    k: usize,
+    n: f64,
+    bits: f64,
+    lambda: f64,
+    out: &mut Vec<f64>,
+) {
+    let r = rep.row(i);
+    let (x, rest) = r.split_at(k);
+    let (y, rest) = rest.split_at(k);
+    let (d, tail) = rest.split_at(k);
+    out.clear();
+    out.extend_from_slice(&[
+        x.iter().sum::<f64>() / n,
+        y.iter().sum::<f64>() / n,
+        tail[0] * bits / n,
+        tail[1] * bits / n,
+        lambda,
+        tail[2] / n,
+        tail[3] / n,
+    ]);
+    out.extend(x.iter().map(|a| a / n));
+    out.extend(y.iter().map(|a| a / n));
+    out.extend(d.iter().map(|a| a * bits / n));
+}
+
 /// Simulate `settings.replicates` replicates of `swarm` at scale `settings.scale` on `grid`,
-/// in parallel on the current rayon pool; replicate r is seeded with
-/// [`replicate_seed`]`(settings.seed, r)` and results are kept in replicate order, so the
-/// output does not depend on the number of threads.
+/// in parallel on the current rayon pool, [`CHUNK`] at a time; replicate r is seeded with
+/// [`replicate_seed`]`(settings.seed, r)` and folded into the means in replicate order, so the
+/// output does not depend on the number of threads, and memory does not grow with the
+/// number of replicates beyond one [`ReplicateTotals`] each.
 ///
 /// # Errors
 ///
@@ -603,18 +714,55 @@ pub fn simulate(
             limit: MAX_EVENTS,
         });
     }
+    let k = chain.k();
+    let width = 7 + 3 * k;
+    let lambdas: Vec<f64> = grid.iter().map(|&t| swarm.arrival.rate_at(t)).collect();
+    let mut acc: Vec<Welford> = (0..grid.len()).map(|_| Welford::new(width)).collect();
+    let mut totals = Vec::with_capacity(settings.replicates);
+    let mut buf = Vec::with_capacity(width);
     let start = std::time::Instant::now();
-    let replicates = (0..settings.replicates as u64)
-        .into_par_iter()
-        .map(|r| run_replicate(&chain, grid, replicate_seed(settings.seed, r)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let reps = settings.replicates as u64;
+    let mut first = 0;
+    while first < reps {
+        let last = (first + CHUNK as u64).min(reps);
+        let chunk = (first..last)
+            .into_par_iter()
+            .map(|r| run_replicate(&chain, grid, replicate_seed(settings.seed, r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        for rep in &chunk {
+            for (i, a) in acc.iter_mut().enumerate() {
+                values_at(
+                    rep,
+                    i,
+                    k,
+                    settings.scale,
+                    swarm.file_bits,
+                    lambdas[i],
+                    &mut buf,
+                );
+                a.push(&buf);
+            }
+            totals.push(ReplicateTotals {
+                seed: rep.seed,
+                events: rep.events,
+                leecher_seconds: rep.leecher_seconds,
+                seed_seconds: rep.seed_seconds,
+                server_files: rep.server_files,
+                peer_files: rep.peer_files,
+                leechers_at_end: rep.row(grid.len() - 1)[..k].iter().sum(),
+            });
+        }
+        first = last;
+    }
     Ok(Simulation {
         settings: *settings,
         grid: grid.to_vec(),
         class_names: swarm.classes.iter().map(|c| c.name.clone()).collect(),
         arrival: swarm.arrival.clone(),
         file_bits: swarm.file_bits,
-        replicates,
+        sd: acc.iter().map(Welford::sd).collect(),
+        mean: acc.into_iter().map(|a| a.mean).collect(),
+        totals,
         wall_seconds: start.elapsed().as_secs_f64(),
         threads: rayon::current_num_threads(),
     })
@@ -757,59 +905,28 @@ impl Simulation {
         cols
     }
 
-    /// One replicate's values at grid point `i`, divided by N, in the order of `columns()`
-    /// after `t` (rates in bit/s, like `run`).
-    fn values(&self, rep: &Replicate, i: usize) -> Vec<f64> {
-        let k = self.class_names.len();
-        let n = self.n();
-        let bits = self.file_bits;
-        let r = rep.row(i);
-        let (x, rest) = r.split_at(k);
-        let (y, rest) = rest.split_at(k);
-        let (d, tail) = rest.split_at(k);
-        let mut v = vec![
-            x.iter().sum::<f64>() / n,
-            y.iter().sum::<f64>() / n,
-            tail[0] * bits / n,
-            tail[1] * bits / n,
-            self.arrival.rate_at(self.grid[i]),
-            tail[2] / n,
-            tail[3] / n,
-        ];
-        v.extend(x.iter().map(|a| a / n));
-        v.extend(y.iter().map(|a| a / n));
-        v.extend(d.iter().map(|a| a * bits / n));
-        v
-    }
-
     /// The time series: per grid time, `t`, the means over replicates, then their sample
     /// standard deviations.
     pub fn timeseries(&self) -> (Vec<String>, Vec<Vec<f64>>) {
-        let cols = self.columns();
-        let rows = (0..self.grid.len())
-            .map(|i| {
-                let per: Vec<Vec<f64>> = self
-                    .replicates
-                    .iter()
-                    .map(|rep| self.values(rep, i))
-                    .collect();
-                let m = per.first().map_or(0, Vec::len);
-                let stats: Vec<(f64, f64)> =
-                    (0..m).map(|j| mean_sd(per.iter().map(|v| v[j]))).collect();
-                let mut row = Vec::with_capacity(1 + 2 * m);
-                row.push(self.grid[i]);
-                row.extend(stats.iter().map(|s| s.0));
-                row.extend(stats.iter().map(|s| s.1));
+        let rows = self
+            .grid
+            .iter()
+            .zip(self.mean.iter().zip(&self.sd))
+            .map(|(&t, (m, sd))| {
+                let mut row = Vec::with_capacity(1 + m.len() + sd.len());
+                row.push(t);
+                row.extend_from_slice(m);
+                row.extend_from_slice(sd);
                 row
             })
             .collect();
-        (cols, rows)
+        (self.columns(), rows)
     }
 
     /// Events of all replicates.
     pub fn events(&self) -> EventCounts {
         let mut e = EventCounts::default();
-        for r in &self.replicates {
+        for r in &self.totals {
             e.add(&r.events);
         }
         e
@@ -817,13 +934,13 @@ impl Simulation {
 
     /// Mean download time per replicate (Little over the horizon).
     pub fn download_time(&self) -> Stat {
-        Stat::of(self.replicates.iter().map(Replicate::download_time))
+        Stat::of(self.totals.iter().map(ReplicateTotals::download_time))
     }
 
     /// Server bytes / N per replicate.
     pub fn server_bytes(&self) -> Stat {
         let f = self.file_bits / 8.0 / self.n();
-        Stat::of(self.replicates.iter().map(move |r| r.server_files * f))
+        Stat::of(self.totals.iter().map(move |r| r.server_files * f))
     }
 
     /// The summary; `name`, `source` and the fluid download time come from the caller.
@@ -836,11 +953,10 @@ impl Simulation {
         let n = self.n();
         let ev = self.events();
         let horizon = self.grid[self.grid.len() - 1];
-        let reps = self.replicates.len() as f64;
+        let reps = self.totals.len() as f64;
         let last = self.grid.len() - 1;
-        let k = self.class_names.len();
         let bytes = self.file_bits / 8.0 / n;
-        let per = |f: &dyn Fn(&Replicate) -> f64| Stat::of(self.replicates.iter().map(f));
+        let per = |f: &dyn Fn(&ReplicateTotals) -> f64| Stat::of(self.totals.iter().map(f));
         SimSummary {
             scenario: name.to_string(),
             source: source.to_string(),
@@ -849,9 +965,9 @@ impl Simulation {
             method: "gillespie-direct",
             arrival_profile: self.arrival.kind(),
             scale: n,
-            replicates: self.replicates.len(),
+            replicates: self.totals.len(),
             seed: self.settings.seed,
-            replicate_seeds: self.replicates.iter().map(|r| r.seed).collect(),
+            replicate_seeds: self.totals.iter().map(|r| r.seed).collect(),
             seed_derivation: "replicate r: SplitMix64 of (SplitMix64 of (seed, 0x53544f43), r), fed to Pcg64Mcg::seed_from_u64",
             horizon_s: horizon,
             points: last,
@@ -870,7 +986,7 @@ impl Simulation {
             arrived: per(&|r| r.events.arrivals as f64 / n),
             completed: per(&|r| r.events.completions as f64 / n),
             aborted: per(&|r| r.events.aborts as f64 / n),
-            leechers_at_end: per(&|r| r.row(last)[..k].iter().sum::<f64>() / n),
+            leechers_at_end: per(&|r| r.leechers_at_end / n),
             server_bytes: per(&|r| r.server_files * bytes),
             peer_bytes: per(&|r| r.peer_files * bytes),
             timing: Timing {
@@ -1029,7 +1145,7 @@ pub fn compare(sim: &Simulation, fluid: &FluidReference) -> Result<ValidationRow
     let ev = sim.events();
     Ok(ValidationRow {
         scale: sim.settings.scale,
-        replicates: sim.replicates.len(),
+        replicates: sim.totals.len(),
         events: ev.total(),
         wall_s: sim.wall_seconds,
         population_error: err,
@@ -1230,6 +1346,22 @@ mod tests {
         assert!(a.windows(2).all(|w| w[0] != w[1]));
         assert_eq!(a, (0..4).map(|r| replicate_seed(1, r)).collect::<Vec<_>>());
         assert_ne!(replicate_seed(1, 0), replicate_seed(2, 0));
+    }
+
+    /// The streamed (Welford) mean and sd over more than one chunk of replicates equal the
+    /// two-pass values computed from the replicates' totals (to rounding, 1e-12 relative).
+    #[test]
+    fn streamed_means_match_two_pass_over_chunks() {
+        let sw = immigration_death(1.0, 0.1);
+        let g = grid(40.0, 4);
+        let reps = CHUNK + 6;
+        let sim = simulate(&sw, &g, &SimSettings::new(3.0, reps, 8).expect("valid")).expect("runs");
+        assert_eq!(sim.totals.len(), reps);
+        let last = g.len() - 1;
+        let (mean, sd) = mean_sd(sim.totals.iter().map(|t| t.leechers_at_end / 3.0));
+        let (m, s) = (sim.mean[last][0], sim.sd[last][0]);
+        assert!((m - mean).abs() <= 1e-12 * mean, "{m} vs {mean}");
+        assert!((s - sd).abs() <= 1e-12 * sd, "{s} vs {sd}");
     }
 
     #[test]
