@@ -210,11 +210,6 @@ impl Chain {
         }
         up
     }
-
-    /// Expected arrivals over `[0, horizon]` (N ∫λ).
-    pub fn expected_arrivals(&self, horizon: Seconds) -> f64 {
-        self.scale * self.arrival.cumulative(horizon)
-    }
 }
 
 /// Events of one or more replicates.
@@ -688,6 +683,28 @@ fn values_at(
     out.extend(d.iter().map(|a| a * bits / n));
 }
 
+/// Check that the expected number of events, 3 per expected arrival (an arrival, its
+/// completion or abort, its seed's departure) over all replicates, is within [`MAX_EVENTS`].
+///
+/// # Errors
+///
+/// [`SimError::TooManyEvents`].
+pub fn check_events(
+    swarm: &Swarm,
+    horizon: Seconds,
+    settings: &SimSettings,
+) -> Result<(), SimError> {
+    let expected =
+        3.0 * settings.scale * swarm.arrival.cumulative(horizon) * settings.replicates as f64;
+    if expected > MAX_EVENTS {
+        return Err(SimError::TooManyEvents {
+            expected,
+            limit: MAX_EVENTS,
+        });
+    }
+    Ok(())
+}
+
 /// Simulate `settings.replicates` replicates of `swarm` at scale `settings.scale` on `grid`,
 /// in parallel on the current rayon pool, [`CHUNK`] at a time; replicate r is seeded with
 /// [`replicate_seed`]`(settings.seed, r)` and folded into the means in replicate order, so the
@@ -704,16 +721,8 @@ pub fn simulate(
     settings: &SimSettings,
 ) -> Result<Simulation, SimError> {
     check_grid(grid)?;
+    check_events(swarm, grid[grid.len() - 1], settings)?;
     let chain = Chain::new(swarm, settings.scale);
-    let horizon = grid[grid.len() - 1];
-    // Every arrival leaves once and, with seeds staying, makes a seed leave: ≤ 3 events each.
-    let expected = 3.0 * chain.expected_arrivals(horizon) * settings.replicates as f64;
-    if expected > MAX_EVENTS {
-        return Err(SimError::TooManyEvents {
-            expected,
-            limit: MAX_EVENTS,
-        });
-    }
     let k = chain.k();
     let width = 7 + 3 * k;
     let lambdas: Vec<f64> = grid.iter().map(|&t| swarm.arrival.rate_at(t)).collect();
@@ -1172,10 +1181,19 @@ pub fn validate(
     seed: u64,
     mut each: impl FnMut(&ValidationRow),
 ) -> Result<Validation, SimError> {
+    // Every scale is checked before the first runs, so a bad one costs no computing time.
+    let horizon = fluid.t.last().copied().unwrap_or(0.0);
+    let settings: Vec<SimSettings> = scales
+        .iter()
+        .map(|&n| {
+            let s = SimSettings::new(n, replicates, seed)?;
+            check_events(swarm, horizon, &s)?;
+            Ok(s)
+        })
+        .collect::<Result<_, SimError>>()?;
     let mut rows = Vec::with_capacity(scales.len());
-    for &n in scales {
-        let settings = SimSettings::new(n, replicates, seed)?;
-        let sim = simulate(swarm, &fluid.t, &settings)?;
+    for settings in &settings {
+        let sim = simulate(swarm, &fluid.t, settings)?;
         let row = compare(&sim, fluid)?;
         each(&row);
         rows.push(row);
@@ -1337,6 +1355,19 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "the output grid must increase strictly (times 1 and 2)"
+        );
+    }
+
+    /// A simulation too large to finish is refused before it starts, with the estimate.
+    #[test]
+    fn too_many_events_is_refused_up_front() {
+        let sw = immigration_death(1.0, 0.1);
+        let set = SimSettings::new(1e9, 1000, 1).expect("valid");
+        let e = simulate(&sw, &grid(1000.0, 2), &set).expect_err("too large");
+        assert_eq!(
+            e.to_string(),
+            "the simulation would take about 3.000e15 events, more than the limit of 1.0e11; \
+             lower --scale or --replicates"
         );
     }
 
