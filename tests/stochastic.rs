@@ -10,9 +10,10 @@ use peerfluid::stochastic::{compare, simulate, validate, FluidReference, SimSett
 use crate::util::scenario;
 
 /// QS-B of models/swarm.md (λ = 1, θ = 0.001, c = 0.1, μ = 0.02, η = 1, γ = 0.05, s = 0) over
-/// a fixed horizon. Upload-limited from the empty start (0.02 y < 0.08 x all along), so every
-/// rate is linear in the state and the chain's mean obeys the fluid ODE exactly: any
-/// difference is sampling noise.
+/// a fixed horizon. The fluid path is upload-limited from the empty start (0.02 y < 0.08 x all
+/// along), so the rates are linear in the state wherever the chain stays near it, and the
+/// chain's mean follows the fluid ODE up to the rare moments (a few peers, early on) when the
+/// min switches: the difference is essentially sampling noise.
 fn qs_b(horizon: f64) -> Scenario {
     scenario(&format!(
         "name = \"qs-b\"\nhorizon = {horizon:?}\n\
