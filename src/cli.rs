@@ -1,4 +1,5 @@
-//! Command line: `run` (default), `check`. Nothing numeric happens here.
+//! Command line: `run` (default), `compare`, `simulate`, `validate`, `sweep`, `check`, ...
+//! Nothing numeric happens here.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,12 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario: write timeseries.csv and summary.json, print a summary.
     Run(RunArgs),
+    /// Simulate a file scenario's swarm as an exact Markov chain with whole peers (Gillespie):
+    /// write timeseries.csv (means over replicates, `.sd` columns) and summary.json.
+    Simulate(SimulateArgs),
+    /// Measure how fast the stochastic mean approaches the fluid solution as the scale N grows:
+    /// a table, validation.csv, validation.json, a figure and the fitted log-log slopes.
+    Validate(ValidateArgs),
     /// Run a scenario and price it as client-server, CDN, peer-assisted and hybrid delivery:
     /// adds costs.csv and the `costs` of summary.json, prints a table.
     Compare(RunArgs),
@@ -80,6 +87,59 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     pub method: MethodArg,
     /// Do not draw the figures (SVG and PNG).
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+/// Arguments of `simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Scenario file (TOML) with `content.kind = "file"`.
+    pub file: PathBuf,
+    /// N: arrival rates and the server are multiplied by N; populations are reported / N.
+    #[arg(long, default_value_t = 1000.0)]
+    pub scale: f64,
+    /// Independent replicates (run in parallel; mean and standard deviation reported).
+    #[arg(long, default_value_t = 10)]
+    pub replicates: usize,
+    /// Base seed; replicate r gets a seed derived from (seed, r).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output intervals of the time series (the fluid run's grid; rows = points + 1).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub points: u32,
+    /// Output folder (default: results/NAME-sim).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Option<u32>,
+}
+
+/// Arguments of `validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Scenario file (TOML) with `content.kind = "file"`.
+    pub file: PathBuf,
+    /// Scales N to simulate, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [100.0, 1000.0, 10000.0, 100000.0, 1000000.0])]
+    pub scales: Vec<f64>,
+    /// Replicates per scale.
+    #[arg(long, default_value_t = 10)]
+    pub replicates: usize,
+    /// Base seed (the same for every scale).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output intervals (the fluid run's grid).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub points: u32,
+    /// Output folder (default: results/NAME-validate).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Option<u32>,
+    /// Do not draw the figure.
     #[arg(long)]
     pub no_plots: bool,
 }
@@ -214,6 +274,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Some(Command::Run(args)) => run_cmd(args, false),
         Some(Command::Compare(args)) => run_cmd(args, true),
+        Some(Command::Simulate(args)) => with_threads(args.threads, || simulate_cmd(&args)),
+        Some(Command::Validate(args)) => with_threads(args.threads, || validate_cmd(&args)),
         Some(Command::Shapley(args)) => shapley_cmd(&args),
         Some(Command::Check { files }) => check_cmd(&files),
         Some(Command::Plot { dir }) => plot_cmd(&dir),
@@ -278,6 +340,145 @@ fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<()> {
     }
     writeln!(stdout, "results:")?;
     for p in &report.files {
+        writeln!(stdout, "  {}", p.display())?;
+    }
+    Ok(())
+}
+
+/// Run `f` on a rayon pool of `threads` workers (the global pool when `None`).
+fn with_threads(
+    threads: Option<u32>,
+    f: impl FnOnce() -> anyhow::Result<()> + Send,
+) -> anyhow::Result<()> {
+    match threads {
+        None => f(),
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(t as usize)
+            .build()
+            .context("starting the worker threads")?
+            .install(f),
+    }
+}
+
+fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
+    use crate::stochastic::{simulate, FluidReference, SimSettings};
+    let settings = SimSettings::new(args.scale, args.replicates, args.seed)?;
+    let scenario = Scenario::from_path(&args.file)?;
+    let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, args.points as usize)?;
+    let reference = FluidReference::from_record(&fluid)?;
+    let sim = simulate(&swarm, &reference.t, &settings)
+        .with_context(|| format!("simulating '{}'", scenario.name))?;
+    let (columns, rows) = sim.timeseries();
+    let summary = sim.summary(&scenario.name, &scenario.source, reference.download_time);
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(format!("{}-sim", scenario.name)));
+    let written = output::write_simulation(&dir, &columns, &rows, &summary)
+        .with_context(|| format!("writing results of '{}'", scenario.name))?;
+    let mut stdout = std::io::stdout().lock();
+    let e = &summary.events;
+    writeln!(
+        stdout,
+        "scenario '{}': {} replicates at N = {} over {:.6e} s ({}): {} events ({:.4e} per replicate) in {:.3} s on {} threads, {:.3e} events/s",
+        summary.scenario,
+        summary.replicates,
+        summary.scale,
+        summary.horizon_s,
+        summary.arrival_profile,
+        e.total,
+        e.per_replicate,
+        summary.timing.wall_s,
+        summary.timing.threads,
+        summary.timing.events_per_s
+    )?;
+    writeln!(
+        stdout,
+        "  download time (Little over the horizon): {:.6} s ± {:.3e} (sd over replicates); fluid {}",
+        summary.download_time_s.mean,
+        summary.download_time_s.sd,
+        summary
+            .fluid_download_time_s
+            .map_or("–".to_string(), |v| format!("{v:.6} s"))
+    )?;
+    writeln!(
+        stdout,
+        "  per N: arrived {:.6}, completed {:.6}, aborted {:.6}, leechers at the end {:.6} ± {:.3e}",
+        summary.arrived.mean,
+        summary.completed.mean,
+        summary.aborted.mean,
+        summary.leechers_at_end.mean,
+        summary.leechers_at_end.sd
+    )?;
+    writeln!(stdout, "results:")?;
+    for p in &written {
+        writeln!(stdout, "  {}", p.display())?;
+    }
+    Ok(())
+}
+
+fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
+    use crate::stochastic::{validate, FluidReference};
+    let scenario = Scenario::from_path(&args.file)?;
+    let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, args.points as usize)?;
+    let reference = FluidReference::from_record(&fluid)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "scenario '{}': stochastic mean of {} replicates vs the fluid solution over {:.6e} s (relative errors; spread = sd over replicates)",
+        scenario.name,
+        args.replicates,
+        reference.t.last().copied().unwrap_or(0.0)
+    )?;
+    writeln!(
+        stdout,
+        "{:>10} {:>12} {:>9} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
+        "N", "events", "wall s", "pop err", "pop sd", "T err", "T sd", "server err", "server sd"
+    )?;
+    stdout.flush()?;
+    let opt = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.3e}"));
+    let v = validate(
+        &swarm,
+        &reference,
+        &args.scales,
+        args.replicates,
+        args.seed,
+        |r| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{:>10} {:>12} {:>9.3} {:>11.3e} {:>11.3e} {:>11} {:>11} {:>11} {:>11}",
+                r.scale,
+                r.events,
+                r.wall_s,
+                r.population_error,
+                r.population_spread,
+                opt(r.download_time_error),
+                opt(r.download_time_spread),
+                opt(r.server_bytes_error),
+                opt(r.server_bytes_spread)
+            );
+            let _ = out.flush();
+        },
+    )
+    .with_context(|| format!("validating '{}'", scenario.name))?;
+    let slope = |s: Option<f64>| s.map_or("–".to_string(), |x| format!("{x:.3}"));
+    writeln!(
+        stdout,
+        "log-log slope against N (Kurtz: about -0.5): population error {}, population spread {}, download time error {}, server bytes error {}",
+        slope(v.slope_population_error),
+        slope(v.slope_population_spread),
+        slope(v.slope_download_time_error),
+        slope(v.slope_server_bytes_error)
+    )?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(format!("{}-validate", scenario.name)));
+    let written = output::write_validation(&dir, &v, !args.no_plots)
+        .with_context(|| format!("writing the validation of '{}'", scenario.name))?;
+    writeln!(stdout, "results:")?;
+    for p in &written {
         writeln!(stdout, "  {}", p.display())?;
     }
     Ok(())

@@ -320,3 +320,52 @@ pub enum VideoError {
         hint: String,
     },
 }
+
+/// The stochastic simulation (`stochastic`) cannot run as asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimError {
+    /// A setting is outside its range.
+    #[error("{what} must be {allowed} (got {value})")]
+    OutOfRange {
+        /// Which setting (`--scale`, `--replicates`, ...).
+        what: &'static str,
+        /// The value given, as text.
+        value: String,
+        /// The allowed range, in words.
+        allowed: String,
+    },
+    /// Only file swarms have a stochastic twin.
+    #[error(
+        "scenario '{scenario}': the stochastic simulator covers file swarms only \
+         (content.kind = \"file\"), not {kind}"
+    )]
+    NotAFile {
+        /// Scenario name.
+        scenario: String,
+        /// What the scenario delivers instead.
+        kind: &'static str,
+    },
+    /// The output grid is not usable (empty, negative, or not increasing).
+    #[error("the output grid {reason}")]
+    Grid {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A column the comparison with the fluid run needs is missing.
+    #[error("the fluid run has no column '{column}'")]
+    MissingColumn {
+        /// Column name.
+        column: String,
+    },
+    /// The simulation would take more events than the limit allows.
+    #[error(
+        "the simulation would take about {expected:.3e} events, more than the limit of \
+         {limit:.1e}; lower --scale or --replicates"
+    )]
+    TooManyEvents {
+        /// Events expected (arrivals × 3 × replicates).
+        expected: f64,
+        /// The limit.
+        limit: f64,
+    },
+}

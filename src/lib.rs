@@ -28,6 +28,7 @@ pub mod output;
 pub mod run;
 pub mod scenario;
 pub mod solve;
+pub mod stochastic;
 pub mod sweep;
 pub mod units;
 pub mod viewing;

@@ -506,6 +506,27 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
     })
 }
 
+/// The fluid run a stochastic simulation is compared with (its grid and horizon are the
+/// simulation's), and the swarm to simulate: the scenario's classes split into sharers and
+/// non-sharers exactly as the fluid run splits them. File scenarios only.
+pub fn fluid_for_simulation(s: &Scenario, points: usize) -> anyhow::Result<(RunRecord, Swarm)> {
+    if s.content.kind.stream().is_some() {
+        return Err(crate::error::SimError::NotAFile {
+            scenario: s.name.clone(),
+            kind: s.content.kind.label(),
+        }
+        .into());
+    }
+    let opts = RunOptions {
+        points,
+        method: Method::Auto,
+        incentive: Depth::Outcome,
+    };
+    let rec = run_scenario(s, &opts)?;
+    let swarm = swarm_of(&s.with_participation(&rec.plan.participation));
+    Ok((rec, swarm))
+}
+
 /// Run a scenario and price it under every architecture (`peerfluid compare`).
 pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     let mut rec = run_scenario(s, opts)?;

@@ -7,6 +7,7 @@ mod plots;
 mod properties;
 mod reference;
 mod scenarios;
+mod stochastic;
 mod sweep;
 mod util;
 mod validation;

@@ -138,3 +138,110 @@ pub fn commit_all(staged: Vec<Staged>) -> Result<Vec<PathBuf>, OutputError> {
     }
     Ok(done)
 }
+
+/// Write `timeseries.csv` and `summary.json` of a stochastic simulation (`simulate`) into
+/// `dir` (created if missing), all or nothing. Returns the paths written.
+pub fn write_simulation(
+    dir: &Path,
+    columns: &[String],
+    rows: &[Vec<f64>],
+    summary: &crate::stochastic::SimSummary,
+) -> Result<Vec<PathBuf>, OutputError> {
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let staged = vec![
+        csv::stage_timeseries(&dir.join("timeseries.csv"), columns, rows)?,
+        json::stage_summary(&dir.join("summary.json"), summary)?,
+    ];
+    commit_all(staged)
+}
+
+/// Write `validation.csv` (one row per scale; empty cells where a figure does not apply),
+/// `validation.json` (rows and slopes) and, unless `plots` is false, the figure
+/// `validation.svg`/`.png` (log10 of the relative errors and spreads against N on a log
+/// axis, with an N^(−1/2) guide) into `dir`, all or nothing.
+pub fn write_validation(
+    dir: &Path,
+    v: &crate::stochastic::Validation,
+    plots: bool,
+) -> Result<Vec<PathBuf>, OutputError> {
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join("validation.csv");
+    let mut staged = vec![Staged::write(&path, |w| {
+        let err = |source| OutputError::Csv {
+            path: path.clone(),
+            source,
+        };
+        let mut out = ::csv::Writer::from_writer(w);
+        for r in &v.rows {
+            out.serialize(r).map_err(err)?;
+        }
+        out.flush().map_err(|source| OutputError::Io {
+            path: path.clone(),
+            source,
+        })
+    })?];
+    staged.push(json::stage_summary(&dir.join("validation.json"), v)?);
+    if plots {
+        use plot::{Line, LineChart, Stroke};
+        let line =
+            |name: &str,
+             colour: usize,
+             f: &dyn Fn(&crate::stochastic::ValidationRow) -> Option<f64>| Line {
+                name: name.to_string(),
+                points: v
+                    .rows
+                    .iter()
+                    .filter_map(|r| f(r).filter(|e| *e > 0.0).map(|e| (r.scale, e.log10())))
+                    .collect(),
+                colour,
+                stroke: Stroke::Solid,
+            };
+        let mut lines = vec![
+            line("populations: |mean − fluid|", 0, &|r| {
+                Some(r.population_error)
+            }),
+            line("populations: replicate sd", 1, &|r| {
+                Some(r.population_spread)
+            }),
+            line("download time: |mean − fluid|", 2, &|r| {
+                r.download_time_error
+            }),
+            line("server bytes: |mean − fluid|", 3, &|r| {
+                r.server_bytes_error
+            }),
+        ];
+        if let Some(first) = v.rows.first() {
+            let y0 = first.population_spread.max(1e-300).log10();
+            lines.push(Line {
+                name: "N^(−1/2)".to_string(),
+                points: v
+                    .rows
+                    .iter()
+                    .map(|r| (r.scale, y0 - 0.5 * (r.scale / first.scale).log10()))
+                    .collect(),
+                colour: 4,
+                stroke: Stroke::Dashed,
+            });
+        }
+        let chart = LineChart {
+            title: "Stochastic mean vs fluid: relative error against the scale N".to_string(),
+            x_label: "scale N".to_string(),
+            y_label: "log10 relative error".to_string(),
+            lines,
+            x_log: true,
+            ..LineChart::default()
+        };
+        staged.extend(plot::stage_both(
+            dir,
+            "validation",
+            plot::Figure::Lines(&chart),
+        )?);
+    }
+    commit_all(staged)
+}
