@@ -362,7 +362,8 @@ fn with_threads(
 
 fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
     use crate::stochastic::{simulate, FluidReference, SimSettings};
-    let settings = SimSettings::new(args.scale, args.replicates, args.seed)?;
+    let mut settings = SimSettings::new(args.scale, args.replicates, args.seed)?;
+    settings.progress = true;
     let scenario = Scenario::from_path(&args.file)?;
     let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, args.points as usize)?;
     let reference = FluidReference::from_record(&fluid)?;
@@ -443,6 +444,7 @@ fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
         &args.scales,
         args.replicates,
         args.seed,
+        true,
         |r| {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(

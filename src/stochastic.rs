@@ -55,6 +55,8 @@ pub struct SimSettings {
     pub replicates: usize,
     /// Base seed; replicate r uses [`replicate_seed`]`(seed, r)`.
     pub seed: u64,
+    /// Show a progress bar over the replicates (stderr, only on a terminal).
+    pub progress: bool,
 }
 
 impl SimSettings {
@@ -82,6 +84,7 @@ impl SimSettings {
             scale,
             replicates,
             seed,
+            progress: false,
         })
     }
 }
@@ -731,12 +734,17 @@ pub fn simulate(
     let mut buf = Vec::with_capacity(width);
     let start = std::time::Instant::now();
     let reps = settings.replicates as u64;
+    let bar = crate::output::progress_bar(settings.progress, reps, 0, "replicates");
     let mut first = 0;
     while first < reps {
         let last = (first + CHUNK as u64).min(reps);
         let chunk = (first..last)
             .into_par_iter()
-            .map(|r| run_replicate(&chain, grid, replicate_seed(settings.seed, r)))
+            .map(|r| {
+                let rep = run_replicate(&chain, grid, replicate_seed(settings.seed, r));
+                bar.inc(1);
+                rep
+            })
             .collect::<Result<Vec<_>, _>>()?;
         for rep in &chunk {
             for (i, a) in acc.iter_mut().enumerate() {
@@ -763,6 +771,7 @@ pub fn simulate(
         }
         first = last;
     }
+    bar.finish_and_clear();
     Ok(Simulation {
         settings: *settings,
         grid: grid.to_vec(),
@@ -1168,7 +1177,7 @@ pub fn compare(sim: &Simulation, fluid: &FluidReference) -> Result<ValidationRow
 
 /// Simulate `swarm` at every scale in `scales` (R replicates each, base seed `seed` for
 /// every scale) on the fluid reference's grid and compare; `each` is called after every scale
-/// (for progress), with the row.
+/// (for progress), with the row; `progress` shows a bar over each scale's replicates.
 ///
 /// # Errors
 ///
@@ -1179,6 +1188,7 @@ pub fn validate(
     scales: &[f64],
     replicates: usize,
     seed: u64,
+    progress: bool,
     mut each: impl FnMut(&ValidationRow),
 ) -> Result<Validation, SimError> {
     // Every scale is checked before the first runs, so a bad one costs no computing time.
@@ -1186,7 +1196,8 @@ pub fn validate(
     let settings: Vec<SimSettings> = scales
         .iter()
         .map(|&n| {
-            let s = SimSettings::new(n, replicates, seed)?;
+            let mut s = SimSettings::new(n, replicates, seed)?;
+            s.progress = progress;
             check_events(swarm, horizon, &s)?;
             Ok(s)
         })

@@ -112,8 +112,16 @@ fn convergence_slope_is_about_minus_one_half() {
     let s = qs_b(200.0);
     let (rec, swarm) = fluid_for_simulation(&s, 20).expect("fluid run");
     let fluid = FluidReference::from_record(&rec).expect("columns");
-    let v =
-        validate(&swarm, &fluid, &[25.0, 100.0, 400.0, 1600.0], 8, 1, |_| {}).expect("validates");
+    let v = validate(
+        &swarm,
+        &fluid,
+        &[25.0, 100.0, 400.0, 1600.0],
+        8,
+        1,
+        false,
+        |_| {},
+    )
+    .expect("validates");
     let err = v.slope_population_error.expect("four scales");
     let spread = v.slope_population_spread.expect("four scales");
     eprintln!("slopes: error {err}, spread {spread}");

@@ -349,7 +349,7 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
         }
     }
 
-    let bar = progress_bar(opts.progress, total_rows, start);
+    let bar = output::progress_bar(opts.progress, total_rows, start, "points");
     let file = OpenOptions::new()
         .append(true)
         .open(&partial)
@@ -397,20 +397,6 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
         seconds,
         files,
     })
-}
-
-fn progress_bar(show: bool, total: u64, done: u64) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} points  {per_sec}  ETA {eta}")
-    {
-        bar.set_style(style);
-    }
-    bar.set_position(done);
-    bar
 }
 
 /// Check every point from row `start` on; the first invalid one (lowest index) is the error.
