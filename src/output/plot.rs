@@ -17,6 +17,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
@@ -431,9 +432,41 @@ fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
     root.present().map_err(err)
 }
 
+/// A chart with one category per unit on x (labels centred at 0.5, 1.5, ...) and a plain y
+/// axis, its mesh drawn: the frame of the bar charts.
+fn category_chart<'a, DB: DrawingBackend + 'a>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    y_label: &str,
+    labels: &[String],
+    y: (f64, f64),
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let n = labels.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 28))
+        .margin(24)
+        .x_label_area_size(64)
+        .y_label_area_size(110)
+        .build_cartesian_2d(0.0..n, y.0..y.1)
+        .map_err(err)?;
+    let label_of = |x: &f64| category(labels, *x);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(2 * labels.len() + 1)
+        .x_label_formatter(&label_of)
+        .y_label_formatter(&|v| fmt_sig(*v))
+        .y_desc(y_label)
+        .label_style((FONT, 18))
+        .axis_desc_style((FONT, 20))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) -> DrawResult {
     root.fill(&WHITE).map_err(err)?;
-    let n = c.bars.len().max(1) as f64;
     let top = c
         .bars
         .iter()
@@ -442,26 +475,7 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) ->
         .max(1e-12)
         * 1.18;
     let labels: Vec<String> = c.bars.iter().map(|b| b.label.clone()).collect();
-    let mut chart = ChartBuilder::on(root)
-        .caption(&c.title, (FONT, 28))
-        .margin(24)
-        .x_label_area_size(64)
-        .y_label_area_size(110)
-        .build_cartesian_2d(0.0..n, 0.0..top)
-        .map_err(err)?;
-    let label_of = |x: &f64| category(&labels, *x);
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(2 * c.bars.len() + 1)
-        .x_label_formatter(&label_of)
-        .y_label_formatter(&|v| fmt_sig(*v))
-        .y_desc(&c.y_label)
-        .label_style((FONT, 18))
-        .axis_desc_style((FONT, 20))
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()
-        .map_err(err)?;
+    let mut chart = category_chart(root, &c.title, &c.y_label, &labels, (0.0, top))?;
     // Parts that are zero in every bar stay out of the legend.
     let mut names: Vec<&'static str> = Vec::new();
     for b in &c.bars {
@@ -508,14 +522,7 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) ->
         )
     });
     chart.draw_series(notes).map_err(err)?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 18))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
+    series_labels(&mut chart)?;
     root.present().map_err(err)
 }
 
@@ -538,26 +545,7 @@ fn draw_grouped<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &GroupedBa
         if lo < 0.0 { lo - 0.08 * span } else { 0.0 },
         hi.max(0.0) + 0.18 * span,
     );
-    let mut chart = ChartBuilder::on(root)
-        .caption(&c.title, (FONT, 28))
-        .margin(24)
-        .x_label_area_size(64)
-        .y_label_area_size(110)
-        .build_cartesian_2d(0.0..n, y0..y1)
-        .map_err(err)?;
-    let label_of = |x: &f64| category(&c.groups, *x);
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(2 * c.groups.len() + 1)
-        .x_label_formatter(&label_of)
-        .y_label_formatter(&|v| fmt_sig(*v))
-        .y_desc(&c.y_label)
-        .label_style((FONT, 18))
-        .axis_desc_style((FONT, 20))
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()
-        .map_err(err)?;
+    let mut chart = category_chart(root, &c.title, &c.y_label, &c.groups, (y0, y1))?;
     let k = c.series.len().max(1) as f64;
     let w = 0.7 / k;
     for (s, name) in c.series.iter().enumerate() {
@@ -596,14 +584,7 @@ fn draw_grouped<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &GroupedBa
         )
     });
     chart.draw_series(notes).map_err(err)?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 18))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
+    series_labels(&mut chart)?;
     root.present().map_err(err)
 }
 
