@@ -376,6 +376,45 @@ fn slice_note(m: &Manifest, skip: &[usize]) -> String {
     }
 }
 
+/// One savings figure: lines in per cent against a parameter.
+struct Savings<'a> {
+    title: String,
+    x_label: &'a str,
+    lines: Vec<Line>,
+    x_log: bool,
+    stem: String,
+    caption: String,
+}
+
+/// Stage a savings figure (clamped at ±100 %, the y label saying when values fall below) and
+/// record it for the page.
+fn stage_savings(
+    dir: &Path,
+    f: Savings,
+    staged: &mut Vec<Staged>,
+    figures: &mut Vec<(String, String)>,
+) -> Result<(), OutputError> {
+    let lowest = f
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter())
+        .map(|p| p.1 / 100.0)
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let chart = LineChart {
+        title: f.title,
+        x_label: f.x_label.to_string(),
+        y_label: clip_label(lowest),
+        lines: f.lines,
+        x_log: f.x_log,
+        y_clamp: Some((-100.0, 100.0)),
+        ..LineChart::default()
+    };
+    staged.extend(stage_both(dir, &f.stem, Figure::Lines(&chart))?);
+    figures.push((f.stem, f.caption));
+    Ok(())
+}
+
 /// Stage the figures and `index.html` of the finished sweep in `dir`.
 pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
     let m = manifest(dir)?;
@@ -393,12 +432,6 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
         };
         let x_label = format!("{}{note}", axis(&info.key, &info.unit));
         let x_log = info.scale == "log";
-        let lowest = rows
-            .iter()
-            .flat_map(|r| r.savings.iter())
-            .copied()
-            .filter(|v| v.is_finite())
-            .fold(f64::INFINITY, f64::min);
         let mut lines = Vec::new();
         for (k, (_, name, colour, stroke)) in SAVINGS.iter().enumerate() {
             if scatter && *stroke == Stroke::Dashed {
@@ -414,32 +447,24 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
                 stroke: if scatter { Stroke::Dots } else { *stroke },
             });
         }
-        let chart = LineChart {
-            title: format!("{}: saving vs client-server", m.scenario),
-            x_label: x_label.clone(),
-            y_label: clip_label(lowest),
-            lines,
-            x_log,
-            y_clamp: Some((-100.0, 100.0)),
-            ..LineChart::default()
-        };
-        let stem = format!("savings-{}", slug(&info.key));
-        staged.extend(stage_both(dir, &stem, Figure::Lines(&chart))?);
-        figures.push((
-            stem,
-            format!(
-                "Gross (dashed) and net (solid) saving of each architecture against client-server, \
-                 against {}{note}",
-                info.key
-            ),
-        ));
+        stage_savings(
+            dir,
+            Savings {
+                title: format!("{}: saving vs client-server", m.scenario),
+                x_label: &x_label,
+                lines,
+                x_log,
+                stem: format!("savings-{}", slug(&info.key)),
+                caption: format!(
+                    "Gross (dashed) and net (solid) saving of each architecture against \
+                     client-server, against {}{note}",
+                    info.key
+                ),
+            },
+            &mut staged,
+            &mut figures,
+        )?;
 
-        let lowest = rows
-            .iter()
-            .flat_map(|r| r.vs_cdn.iter())
-            .copied()
-            .filter(|v| v.is_finite())
-            .fold(f64::INFINITY, f64::min);
         let lines = VS_CDN
             .iter()
             .enumerate()
@@ -453,25 +478,23 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
                 stroke: if scatter { Stroke::Dots } else { Stroke::Solid },
             })
             .collect();
-        let chart = LineChart {
-            title: format!("{}: saving vs the CDN", m.scenario),
-            x_label: x_label.clone(),
-            y_label: clip_label(lowest),
-            lines,
-            x_log,
-            y_clamp: Some((-100.0, 100.0)),
-            ..LineChart::default()
-        };
-        let stem = format!("savings-vs-cdn-{}", slug(&info.key));
-        staged.extend(stage_both(dir, &stem, Figure::Lines(&chart))?);
-        figures.push((
-            stem,
-            format!(
-                "Net saving of each architecture against serving every byte from the CDN, \
-                 against {}{note}",
-                info.key
-            ),
-        ));
+        stage_savings(
+            dir,
+            Savings {
+                title: format!("{}: saving vs the CDN", m.scenario),
+                x_label: &x_label,
+                lines,
+                x_log,
+                stem: format!("savings-vs-cdn-{}", slug(&info.key)),
+                caption: format!(
+                    "Net saving of each architecture against serving every byte from the CDN, \
+                     against {}{note}",
+                    info.key
+                ),
+            },
+            &mut staged,
+            &mut figures,
+        )?;
 
         let has_part = rows.iter().any(|r| r.participation.is_finite());
         if info.key.starts_with("incentive.") && has_part {
