@@ -246,10 +246,11 @@ pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
     let split = s.with_participation(&plan.participation);
     let mut rec = run_model(&split, opts, &plan)?;
     rec.summary.incentive = plan.report.clone();
-    rec.summary.locality = crate::model::locality::locality_report(s).map_err(|e| {
-        anyhow::Error::new(e).context(format!("scenario '{}': ISP locality", s.name))
-    })?;
-    rec.summary.push = crate::model::push::push_report(s)
+    rec.summary.locality = crate::model::locality::locality_report(s, &plan.participation)
+        .map_err(|e| {
+            anyhow::Error::new(e).context(format!("scenario '{}': ISP locality", s.name))
+        })?;
+    rec.summary.push = crate::model::push::push_report(s, &plan.participation)
         .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': file push", s.name)))?;
     rec.plan = plan;
     Ok(rec)

@@ -46,6 +46,8 @@ pub struct VideoSummary {
     pub server_rate_at_peak_bps: f64,
     /// What client-server would send at the peak audience (n r), bit/s.
     pub client_server_rate_at_peak_bps: f64,
+    /// What the viewers relay at the peak audience, bit/s.
+    pub peer_rate_at_peak_bps: f64,
     /// Live: largest sustainable rate at the peak audience with the scenario's server
     /// capacity, bit/s (`null` when the server is unlimited, capacity 0).
     pub max_sustainable_rate_at_peak_bps: Option<f64>,
@@ -144,7 +146,19 @@ impl Load<'_> {
         };
         // One title's load at audience ρ, and whether it needed the Gaussian approximation.
         let one = |rho: f64| -> Result<(f64, bool), crate::error::VideoError> {
-            let exact = if prefetch {
+            let too_large = rho > EXACT_AUDIENCE_MAX || (!prefetch && rho > EXACT_NESTED_MAX);
+            let exact = if too_large {
+                Err(crate::error::VideoError::TooLarge {
+                    what: "audience".into(),
+                    size: rho as u64,
+                    limit: if prefetch {
+                        EXACT_AUDIENCE_MAX
+                    } else {
+                        EXACT_NESTED_MAX
+                    } as u64,
+                    hint: "Gaussian view".into(),
+                })
+            } else if prefetch {
                 vod::pooled_server_load(r, rho, uploads).map(|p| p.mean())
             } else {
                 let classes: Vec<(f64, f64)> =
@@ -182,6 +196,14 @@ impl Load<'_> {
     }
 }
 
+/// Largest audience of one title for the exact sums (`streaming::MAX_MEAN`); above, the
+/// Gaussian view.
+const EXACT_AUDIENCE_MAX: f64 = 1e8;
+/// Largest audience of one title for the exact nested sum without prefetching (its cost
+/// grows with the square of the Poisson windows: about 10 ms a point here); above, the
+/// Gaussian view.
+const EXACT_NESTED_MAX: f64 = 2e4;
+
 /// Most steps of the deficits' lattice the exact VoD sums accept (`streaming::MAX_DENOMINATOR`).
 const LATTICE_STEPS: f64 = 10_000.0;
 
@@ -204,9 +226,17 @@ fn lattice_uploads(
             let widest = classes.iter().map(|c| (r - c.0).abs()).fold(0.0, f64::max);
             let step = widest / LATTICE_STEPS;
             for c in classes.iter_mut() {
-                c.0 = (r - ((r - c.0) / step).round() * step).max(0.0);
+                let mut d = ((r - c.0) / step).round() * step;
+                if d > r {
+                    // An upload cannot go below 0: keep the deficit on the grid, at most r.
+                    d = (r / step).floor() * step;
+                }
+                c.0 = r - d;
             }
-            Ok((build(classes)?, Some(step)))
+            let rounded = build(classes)?;
+            // The rounded deficits are on one grid by construction; check it anyway.
+            vod::pooled_server_load(r, 1.0, &rounded)?;
+            Ok((rounded, Some(step)))
         }
         Err(e) => Err(e.into()),
         Ok(_) => Ok((dist, None)),
@@ -484,6 +514,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         peak_viewers: peak.leechers,
         server_rate_at_peak_bps: rows.get(peak_row).map_or(0.0, |row| row[2]),
         client_server_rate_at_peak_bps: peak.leechers * r,
+        peer_rate_at_peak_bps: rows.get(peak_row).map_or(0.0, |row| row[3]),
         max_sustainable_rate_at_peak_bps: if limited {
             rows.get(peak_row).map(|row| row[6])
         } else {

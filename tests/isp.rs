@@ -157,3 +157,33 @@ fn the_p4p_preset_shows_when_locality_slows_a_small_isp() {
     assert!(time(strict, "fibre-isp") < time(random, "fibre-isp"));
     assert!((time(random, "fibre-isp") - 0.4691).abs() < 1e-3);
 }
+
+/// Peers who decide not to share upload nothing in the ISP report too: with sharing costs no
+/// payment covers (mechanism none), nobody shares, so no bytes cross ISPs under any rule and
+/// the ISPs' transit bill is 0 (the report uses the plan's participation, as the run does).
+#[test]
+fn the_locality_report_uses_who_actually_shares() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/p4p-fibre-dsl.toml");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "[[isp]]\nname = \"fibre-isp\"",
+        "[peers.cost]\ndistribution = \"uniform\"\nmin = \"$1\"\nmax = \"$2\"\n\n[server]\ncapacity = \"100 Mbps\"\n\n[[isp]]\nname = \"fibre-isp\"",
+    );
+    let s = scenario(&text);
+    let rec = run_scenario(&s, &RunOptions::default()).unwrap();
+    assert!(
+        rec.plan.participation.iter().all(|q| *q < 1e-9),
+        "{:?}",
+        rec.plan.participation
+    );
+    let l = rec.summary.locality.as_ref().unwrap();
+    for st in &l.selections {
+        assert!(
+            st.totals.inter_isp_rate.abs() < 1e-12,
+            "{}",
+            st.selection.label()
+        );
+        assert!(st.totals.transit_usd_month.abs() < 1e-9);
+        assert!(st.totals.upload_rate.abs() < 1e-12);
+    }
+}

@@ -244,6 +244,27 @@ fn video_keys_are_validated() {
     );
     let e = error_of(&live("", "").replace("kind = \"live\"", "kind = \"vod\"\ntitles = 2.5"));
     assert!(e.contains("whole number"), "{e}");
+    // The kind is checked first; errors point at the key's own line.
+    let e = error_of(&live("prefetch = true", "").replace("kind = \"live\"", "kind = \"Live\""));
+    assert!(e.contains("`content.kind` must be"), "{e}");
+    let e = error_of(&live("zipf = 1.0", ""));
+    assert!(e.contains("bad.toml:7:"), "{e}");
+    let e = error_of(&live("", "").replace("kind = \"live\"", "kind = \"vod\"\ntitles = 200000"));
+    assert!(e.contains("`content.titles` must be in [1, 100000]"), "{e}");
+    let e = error_of(&live("", "").replace("watch_time = \"30 min\"", "watch_time = \"2 years\""));
+    assert!(e.contains("content.watch_time"), "{e}");
+    let e = error_of(
+        &live("", "[server]\ncapacity = \"1 Gbps\"").replace("kind = \"live\"", "kind = \"vod\""),
+    );
+    assert!(
+        e.contains("`server.capacity` does not apply to `content.kind = \"vod\"`"),
+        "{e}"
+    );
+    let e = error_of(&live("", "").replace(
+        "share = 0.5\nupload = \"1 Mbps\"",
+        "share = 0.5\nseed_residence = \"1 min\"\nupload = \"1 Mbps\"",
+    ));
+    assert!(e.contains("'dsl': `seed_residence` does not apply"), "{e}");
 }
 
 /// A file push through a scenario: literature §3.3 "DT grid" (F = 15 Gbit, u_s = 30 Mbit/s,

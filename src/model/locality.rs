@@ -1075,8 +1075,14 @@ mod tests {
 }
 
 /// The multi-ISP swarm of a scenario with `[[isp]]` (`None` without ISPs), at the scenario's
-/// reference arrival rate (the steady state the locality report describes).
-pub fn isp_swarm_of(s: &crate::scenario::Scenario) -> Result<Option<IspSwarm>, LocalityError> {
+/// reference arrival rate (the steady state the locality report describes). `participation`
+/// is the share of each class's peers who share (the incentive plan's; 1 when nobody
+/// decides): non-sharers have the sharers' dynamics but upload nothing, so an ISP's peers
+/// offer μ_k·q_k on average (exact under the pooled sharing rule).
+pub fn isp_swarm_of(
+    s: &crate::scenario::Scenario,
+    participation: &[f64],
+) -> Result<Option<IspSwarm>, LocalityError> {
     if s.isps.is_empty() {
         return Ok(None);
     }
@@ -1090,7 +1096,7 @@ pub fn isp_swarm_of(s: &crate::scenario::Scenario) -> Result<Option<IspSwarm>, L
             Isp {
                 name: i.name.clone(),
                 lambda: rate * c.share,
-                mu: c.upload / bits,
+                mu: c.upload * participation.get(i.class).copied().unwrap_or(1.0) / bits,
                 c: c.download / bits,
                 transit_price: i.transit,
             }
@@ -1124,11 +1130,13 @@ pub struct LocalityReport {
     pub unavailable: Vec<String>,
 }
 
-/// The locality report of a scenario (`None` without `[[isp]]`).
+/// The locality report of a scenario (`None` without `[[isp]]`), with each class's
+/// participation (see [`isp_swarm_of`]).
 pub fn locality_report(
     s: &crate::scenario::Scenario,
+    participation: &[f64],
 ) -> Result<Option<LocalityReport>, LocalityError> {
-    let Some(sw) = isp_swarm_of(s)? else {
+    let Some(sw) = isp_swarm_of(s, participation)? else {
         return Ok(None);
     };
     let mut rules = vec![

@@ -297,12 +297,16 @@ pub struct PushReport {
     pub server_cost_p2p_usd: Option<f64>,
 }
 
-/// The push report of a scenario (`None` without `[push]`).
+/// The push report of a scenario (`None` without `[push]`); `participation` is the share of
+/// each class's devices that share (1 when nobody decides).
 ///
 /// # Errors
 ///
 /// As the functions above (the scenario's validation rules keep their inputs in range).
-pub fn push_report(s: &crate::scenario::Scenario) -> Result<Option<PushReport>, VideoError> {
+pub fn push_report(
+    s: &crate::scenario::Scenario,
+    participation: &[f64],
+) -> Result<Option<PushReport>, VideoError> {
     let Some(p) = s.push else {
         return Ok(None);
     };
@@ -312,7 +316,12 @@ pub fn push_report(s: &crate::scenario::Scenario) -> Result<Option<PushReport>, 
         .iter()
         .map(|c| c.download)
         .fold(f64::INFINITY, f64::min);
-    let per_device: f64 = s.classes.iter().map(|c| c.share * c.upload).sum();
+    let per_device: f64 = s
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(k, c)| c.share * c.upload * participation.get(k).copied().unwrap_or(1.0))
+        .sum();
     let peers = per_device * p.devices as f64;
     let server = s.server.capacity;
     let with_server = |f: &dyn Fn() -> Result<f64, VideoError>| -> Result<Option<f64>, VideoError> {

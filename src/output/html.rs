@@ -136,7 +136,9 @@ fn money(v: f64) -> String {
 /// The page of a `run` or `compare` folder.
 pub fn run_page(f: &RunFigures, plots: bool) -> Page {
     let s = &f.summary;
+    let video = s.get("video").is_some_and(|v| !v.is_null());
     let captions = |stem: &str| match stem {
+        "populations" if video => "Viewers over time, per class",
         "populations" => "Leechers and seeds over time",
         "rates" => "Server and peers' upload over time",
         "costs" => "Provider's monthly bill per architecture, stacked by part",
@@ -162,6 +164,57 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
         header: vec!["quantity".into(), "value".into(), "unit".into()],
         rows: Vec::new(),
     };
+    let video_items: [(&str, &[&str], &str); 10] = [
+        ("content", &["video", "kind"], ""),
+        ("bitrate", &["video", "bitrate_bps"], "bit/s"),
+        ("watch time", &["video", "watch_time_s"], "s"),
+        ("mode (mean upload vs bitrate)", &["video", "mode"], ""),
+        (
+            "viewers at the reference rate (λT)",
+            &["video", "steady_viewers"],
+            "viewers",
+        ),
+        ("peak viewers", &["video", "peak_viewers"], "viewers"),
+        (
+            "server at the peak",
+            &["video", "server_rate_at_peak_bps"],
+            "bit/s",
+        ),
+        (
+            "client-server at the peak",
+            &["video", "client_server_rate_at_peak_bps"],
+            "bit/s",
+        ),
+        (
+            "P(everyone streams)",
+            &["video", "universal_streaming_probability"],
+            "",
+        ),
+        (
+            "titles in surplus",
+            &["video", "titles_in_surplus"],
+            "titles",
+        ),
+    ];
+    let push_items: [(&str, &[&str], &str); 5] = [
+        ("push: devices", &["push", "devices"], ""),
+        (
+            "push: client-server time",
+            &["push", "client_server_time_s"],
+            "s",
+        ),
+        ("push: peer-assisted time", &["push", "p2p_time_s"], "s"),
+        (
+            "push: origin for the deadline, alone",
+            &["push", "min_server_client_server_bps"],
+            "bit/s",
+        ),
+        (
+            "push: origin for the deadline, with peers",
+            &["push", "min_server_p2p_bps"],
+            "bit/s",
+        ),
+    ];
     let items: [(&str, &[&str], &str); 14] = [
         ("model", &["model"], ""),
         ("horizon", &["horizon_s"], "s"),
@@ -178,13 +231,63 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
         ("bytes from peers", &["bytes", "peer_share"], "share"),
         ("solver", &["solver", "method"], ""),
     ];
-    for (label, path, unit) in items {
+    let file_items: &[(&str, &[&str], &str)] = if video { &items[..3] } else { &items };
+    for &(label, path, unit) in file_items
+        .iter()
+        .chain(if video { &video_items[..] } else { &[] })
+        .filter(|(label, ..)| *label != "titles in surplus" || s["video"]["kind"] == "vod")
+        .chain(&push_items)
+    {
         let v = path.iter().try_fold(s, |v, k| v.get(*k));
         if let Some(v) = v {
             facts.rows.push(vec![label.into(), text(v), unit.into()]);
         }
     }
     let mut tables = vec![facts];
+    if let Some(list) = s
+        .get("locality")
+        .and_then(|l| l.get("selections"))
+        .and_then(Value::as_array)
+    {
+        let mut rows = Vec::new();
+        for st in list {
+            let label = st["selection"]["kind"].as_str().unwrap_or("-").to_string();
+            let times: Vec<String> = st["rows"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .map(|x| {
+                            format!(
+                                "{} {} s",
+                                x["name"].as_str().unwrap_or("-"),
+                                fmt_sig(num(x, "download_time_s"))
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            rows.push(vec![
+                label,
+                pct(num(&st["totals"], "inter_isp_share"))
+                    .trim_start_matches('+')
+                    .to_string(),
+                money(num(&st["totals"], "transit_usd_month")),
+                times.join(", "),
+            ]);
+        }
+        tables.push(Table {
+            caption: "ISP locality: steady state per peer-selection rule".into(),
+            header: [
+                "selection",
+                "inter-ISP share",
+                "transit $/month",
+                "download time per ISP",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        });
+    }
     let costs = f.costs();
     let mut files = vec!["timeseries.csv".to_string(), "summary.json".to_string()];
     if !costs.is_empty() {

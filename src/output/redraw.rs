@@ -15,6 +15,14 @@ pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>, OutputError> {
     }
     if dir.join("summary.json").is_file() && dir.join("timeseries.csv").is_file() {
         let figures = plot::RunFigures::read(dir)?;
+        if figures.summary.get("replicates").is_some() {
+            return Err(OutputError::NotResults {
+                path: dir.to_path_buf(),
+                reason: "a `simulate` folder: its means and spreads have no figures to redraw \
+                         (`validate` draws the comparison with the fluid)"
+                    .into(),
+            });
+        }
         let mut staged = plot::stage_plots(dir, &figures)?;
         staged.push(html::stage_index(dir, &html::run_page(&figures, true))?);
         return commit_all(staged);

@@ -196,6 +196,10 @@ pub struct Content {
     pub kind: ContentKind,
 }
 
+/// Longest `content.watch_time`: a year (a viewer who never leaves makes the audience grow
+/// without a steady state).
+pub const MAX_WATCH_TIME: Seconds = 365.0 * 86_400.0;
+
 /// What is delivered: a file to a swarm, a live stream, or video on demand.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ContentKind {
@@ -545,6 +549,22 @@ impl Ctx<'_> {
                     return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time` and upload while they watch", kind.label())));
                 }
             }
+            for cl in raw.peers.get_ref().class.iter().flatten() {
+                for (given, key) in [
+                    (
+                        cl.seed_residence.as_ref().map(|q| q.span()),
+                        "seed_residence",
+                    ),
+                    (cl.abort_rate.as_ref().map(|q| q.span()), "abort_rate"),
+                ] {
+                    if let Some(span) = given {
+                        return Err(self.at(span, format!("`[[peers.class]]` '{}': `{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time`", cl.name.get_ref(), kind.label())));
+                    }
+                }
+            }
+            if let (ContentKind::Vod { .. }, Some(q)) = (&kind, &raw.server.capacity) {
+                return Err(self.at(q.span(), "`server.capacity` does not apply to `content.kind = \"vod\"`: the run reports the server load VoD needs (its 95th percentile is what `compare` bills); a capped origin is modelled for live streams".into()));
+            }
         }
 
         let efficiency = match &raw.swarm.efficiency {
@@ -828,9 +848,18 @@ impl Ctx<'_> {
     ) -> Result<(Bytes, ContentKind), ScenarioError> {
         use Dimension::*;
         let kind = c.kind.as_ref().map_or("file", |k| k.get_ref().as_str());
-        let stream_key = |key: &'static str, given: bool| -> Result<(), ScenarioError> {
-            if given {
-                Err(self.at(table.clone(), format!(
+        if !matches!(kind, "file" | "live" | "vod") {
+            let span = c.kind.as_ref().map_or(table.clone(), |k| k.span());
+            return Err(self.at(
+                span,
+                format!("`content.kind` must be \"file\", \"live\" or \"vod\" (got \"{kind}\")"),
+            ));
+        }
+        let stream_key = |key: &'static str,
+                          given: Option<Range<usize>>|
+         -> Result<(), ScenarioError> {
+            if let Some(span) = given {
+                Err(self.at(span, format!(
                     "`content.{key}` applies to live and VoD content only (`content.kind = \"live\"` or \"vod\"), not to \"{kind}\""
                 )))
             } else {
@@ -876,29 +905,30 @@ impl Ctx<'_> {
                     Time,
                     0.0,
                     true,
-                    None,
+                    Some(MAX_WATCH_TIME),
                 )?,
             })
         };
-        let vod_only = |key: &'static str, given: bool| -> Result<(), ScenarioError> {
-            if given && kind != "vod" {
-                Err(self.at(
-                    table.clone(),
-                    format!(
+        let vod_only =
+            |key: &'static str, given: Option<Range<usize>>| -> Result<(), ScenarioError> {
+                if let (Some(span), false) = (given, kind == "vod") {
+                    Err(self.at(
+                        span,
+                        format!(
                         "`content.{key}` applies to `content.kind = \"vod\"` only (got \"{kind}\")"
                     ),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        vod_only("prefetch", c.prefetch.is_some())?;
-        vod_only("titles", c.titles.is_some())?;
-        vod_only("zipf", c.zipf.is_some())?;
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+        vod_only("prefetch", c.prefetch.as_ref().map(|v| v.span()))?;
+        vod_only("titles", c.titles.as_ref().map(|v| v.span()))?;
+        vod_only("zipf", c.zipf.as_ref().map(|v| v.span()))?;
         match kind {
             "file" => {
-                stream_key("bitrate", c.bitrate.is_some())?;
-                stream_key("watch_time", c.watch_time.is_some())?;
+                stream_key("bitrate", c.bitrate.as_ref().map(|v| v.span()))?;
+                stream_key("watch_time", c.watch_time.as_ref().map(|v| v.span()))?;
                 Ok((size(true)?.unwrap_or_default(), ContentKind::File))
             }
             "live" | "vod" => {
@@ -910,7 +940,13 @@ impl Ctx<'_> {
                 }
                 let titles = match &c.titles {
                     Some(t) => {
-                        let v = self.plain(t, "content.titles", 1.0, false, Some(1e6))?;
+                        let v = self.plain(
+                            t,
+                            "content.titles",
+                            1.0,
+                            false,
+                            Some(crate::model::vod::MAX_TITLES as f64),
+                        )?;
                         if v.fract() != 0.0 {
                             return Err(self.at(
                                 t.span(),

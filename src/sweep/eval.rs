@@ -296,7 +296,7 @@ fn run(s: &Scenario) -> Result<Outputs, String> {
                 f64::NAN,
                 v.watch_time_s,
                 v.server_rate_at_peak_bps,
-                (v.client_server_rate_at_peak_bps - v.server_rate_at_peak_bps).max(0.0),
+                v.peer_rate_at_peak_bps,
                 sum.bytes.peer_share,
                 participation(s, plan),
                 plan.per_gb_uploaded,
