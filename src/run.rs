@@ -303,23 +303,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
 
     // Time series.
     let k = model.k();
-    let mut columns: Vec<String> = [
-        "t",
-        "leechers",
-        "seeds",
-        "server_rate",
-        "peer_rate",
-        "arrival_rate",
-        "completed",
-        "aborted",
-    ]
-    .map(String::from)
-    .to_vec();
-    for prefix in ["leechers", "seeds", "download_rate"] {
-        for c in &model.classes {
-            columns.push(format!("{prefix}.{}", c.name));
-        }
-    }
+    let columns = timeseries_columns(model.classes.iter().map(|c| c.name.as_str()));
     let mut rows = Vec::with_capacity(traj.t.len());
     let mut peak = Peak {
         leechers: 0.0,
@@ -526,6 +510,27 @@ pub fn fluid_for_simulation(s: &Scenario, points: usize) -> anyhow::Result<(RunR
     let rec = run_scenario(s, &opts)?;
     let swarm = swarm_of(&s.with_participation(&rec.plan.participation));
     Ok((rec, swarm))
+}
+
+/// The columns of a file swarm's `timeseries.csv` (the output contract of `results/README.md`;
+/// `simulate` writes the same ones, then their spreads).
+pub fn timeseries_columns<'a>(classes: impl Iterator<Item = &'a str> + Clone) -> Vec<String> {
+    let mut columns: Vec<String> = [
+        "t",
+        "leechers",
+        "seeds",
+        "server_rate",
+        "peer_rate",
+        "arrival_rate",
+        "completed",
+        "aborted",
+    ]
+    .map(String::from)
+    .to_vec();
+    for prefix in ["leechers", "seeds", "download_rate"] {
+        columns.extend(classes.clone().map(|c| format!("{prefix}.{c}")));
+    }
+    columns
 }
 
 /// Run a scenario and price it under every architecture (`peerfluid compare`).

@@ -901,23 +901,7 @@ impl Simulation {
 
     /// Column names: those of `run`'s `timeseries.csv`, then `<col>.sd` for each but `t`.
     pub fn columns(&self) -> Vec<String> {
-        let mut cols: Vec<String> = [
-            "t",
-            "leechers",
-            "seeds",
-            "server_rate",
-            "peer_rate",
-            "arrival_rate",
-            "completed",
-            "aborted",
-        ]
-        .map(String::from)
-        .to_vec();
-        for prefix in ["leechers", "seeds", "download_rate"] {
-            for c in &self.class_names {
-                cols.push(format!("{prefix}.{c}"));
-            }
-        }
+        let mut cols = crate::run::timeseries_columns(self.class_names.iter().map(String::as_str));
         let sd: Vec<String> = cols[1..].iter().map(|c| format!("{c}.sd")).collect();
         cols.extend(sd);
         cols
