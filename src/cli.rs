@@ -821,6 +821,9 @@ fn check_cmd(files: &[PathBuf]) -> anyhow::Result<()> {
 /// The short human summary printed by `run`.
 pub fn human_summary(s: &Summary) -> String {
     use Dimension::*;
+    if let Some(w) = &s.wireless {
+        return wireless_summary(s, w);
+    }
     let mut out = String::new();
     let t = |v: f64| format_quantity(v, Time);
     let bps = |v: f64| format_quantity(v, BitRate);
@@ -978,6 +981,97 @@ pub fn human_summary(s: &Summary) -> String {
     out
 }
 
+/// The human summary of a wireless run (`run` and `compare` print the same).
+fn wireless_summary(s: &Summary, w: &crate::wireless::WirelessReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "scenario '{}': {}",
+        s.scenario,
+        s.description.lines().next().unwrap_or("")
+    );
+    let _ = writeln!(
+        out,
+        "  {:.0} users; {:.1} % host a femtocell ({:.1} % may, {:.1} % of them do; hosts paid: {}); femtocells carry {:.1} % of {:.0} GB/month",
+        w.users,
+        100.0 * w.hosts,
+        100.0 * w.hosts_potential,
+        100.0 * w.participation,
+        w.mechanism,
+        100.0 * w.offload_share,
+        w.demand_gb
+    );
+    let _ = writeln!(
+        out,
+        "  busy hour: {:.1} Mbit/s asked, {:.1} Mbit/s left to the macro network: {} towers instead of {} ({} saved)",
+        w.busy_demand_mbps, w.busy_macro_mbps, w.towers, w.towers_macro_only, w.towers_saved
+    );
+    let _ = writeln!(
+        out,
+        "  {:<12} {:>8} {:>13} {:>13} {:>13} {:>14} {:>13} {:>13} {:>10} {:>11} {:>11}",
+        "per month", "towers", "towers $", "devices $", "payments $", "operator $", "hosts net $", "social $", "net save", "kWh", "kg CO2"
+    );
+    for r in &w.costs {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>8} {:>13.2} {:>13.2} {:>13.2} {:>14.2} {:>13.2} {:>13.2} {:>9.1}% {:>11.0} {:>11.0}",
+            r.architecture,
+            r.towers,
+            r.towers_usd,
+            r.devices_usd,
+            r.payments_usd,
+            r.operator_usd,
+            r.hosts_usd,
+            r.social_usd,
+            100.0 * r.net_saving,
+            r.energy.total_kwh,
+            r.energy.co2_kg
+        );
+    }
+    let sh = &w.shapley;
+    let _ = writeln!(
+        out,
+        "  fluid Shapley split of ${:.2}/month saved: operator ${:.2}, hosts ${:.2} (${:.4} per host)",
+        sh.savings_usd, sh.operator_usd, sh.hosts_usd, sh.per_host_usd
+    );
+    let g = &w.give_away_answer;
+    let _ = writeln!(
+        out,
+        "  give-away: a femtocell costs ${:.4}/month; at this adoption a host saves ${:.4} in towers on average (marginal ${:.4}): {}",
+        g.device_usd,
+        g.average_tower_saving_usd,
+        g.marginal_tower_saving_usd,
+        if g.pays_at_scenario_adoption { "it pays for itself" } else { "it does not pay for itself" }
+    );
+    let _ = writeln!(
+        out,
+        "    first adoption with a profit (whole towers): {}; best adoption {:.0} % saves ${:.2}/month net of devices",
+        g.first_profitable_adoption
+            .map_or_else(|| "none".to_string(), |h| format!("{:.0} %", 100.0 * h)),
+        100.0 * g.best_adoption,
+        g.best_saving_usd
+    );
+    if let Some(m) = &w.participation_market {
+        let e = &m.reached.equilibrium;
+        let _ = writeln!(
+            out,
+            "  hosts decide: {:.1} % of would-be hosts host (income ${:.4}/month, net before private cost ${:.4}); dynamics reach {:.6} (gap {:.1e})",
+            100.0 * e.q, e.income_usd, e.benefit_usd, m.reached.q_dynamics, m.reached.gap
+        );
+        let b = &m.best_price;
+        let _ = writeln!(
+            out,
+            "    operator's best price ${:.5}/GB carried: {:.1} % host, operator ${:.2}/month (${:.2} with no hosts)",
+            b.price_usd_per_gb,
+            100.0 * b.equilibrium.q,
+            b.equilibrium.operator_usd,
+            b.no_hosts_usd
+        );
+    }
+    out
+}
+
 /// The architecture table printed by `compare`.
 pub fn cost_table(
     s: &Summary,
@@ -999,19 +1093,21 @@ pub fn cost_table(
         ));
     }
     out.push_str(&format!(
-        "  {:<14} {:>14} {:>14} {:>12} {:>14} {:>16} {:>16}\n",
+        "  {:<14} {:>14} {:>14} {:>12} {:>14} {:>16} {:>16} {:>12} {:>11}\n",
         "architecture",
         "provider $/mo",
         "peers net $/mo",
         "ISP GB/mo",
         "social $/mo",
         "vs CS gross/net",
-        "vs CDN gross/net"
+        "vs CDN gross/net",
+        "kWh/mo",
+        "kg CO2/mo"
     ));
     for key in ["client_server", "cdn", "p2p", "hybrid"] {
         if let Some(r) = costs.get(key) {
             out.push_str(&format!(
-                "  {:<14} {:>14.2} {:>14.2} {:>12.1} {:>14.2} {:>7.1}%/{:>6.1}% {:>7.1}%/{:>6.1}%\n",
+                "  {:<14} {:>14.2} {:>14.2} {:>12.1} {:>14.2} {:>7.1}%/{:>6.1}% {:>7.1}%/{:>6.1}% {:>12.1} {:>11.1}\n",
                 key,
                 r.provider_usd,
                 r.peers_usd,
@@ -1020,7 +1116,9 @@ pub fn cost_table(
                 100.0 * r.gross_saving,
                 100.0 * r.net_saving,
                 100.0 * r.gross_saving_vs_cdn,
-                100.0 * r.net_saving_vs_cdn
+                100.0 * r.net_saving_vs_cdn,
+                r.energy.total_kwh,
+                r.energy.co2_kg
             ));
         }
     }

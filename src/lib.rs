@@ -32,3 +32,4 @@ pub mod stochastic;
 pub mod sweep;
 pub mod units;
 pub mod viewing;
+pub mod wireless;

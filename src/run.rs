@@ -117,6 +117,9 @@ pub struct Summary {
     /// Scenarios with `[[isp]]`: the steady state per ISP under each peer-selection rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locality: Option<crate::model::locality::LocalityReport>,
+    /// Wireless scenarios: the offload, towers, costs, Shapley split and energy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wireless: Option<crate::wireless::WirelessReport>,
     /// Scenarios with `[push]`: distribution times and the server a deadline needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push: Option<crate::model::push::PushReport>,
@@ -240,6 +243,9 @@ pub use crate::model::swarm::swarm_of;
 pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     if s.content.kind.stream().is_some() {
         return crate::viewing::run_video(s, opts);
+    }
+    if s.content.kind.wireless().is_some() {
+        return crate::wireless::run_wireless(s, opts);
     }
     let plan = incentive::plan::plan_with(s, opts.incentive)
         .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': incentives", s.name)))?;
@@ -481,6 +487,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         video: None,
         locality: None,
         push: None,
+        wireless: None,
     };
     Ok(RunRecord {
         demand,
@@ -495,7 +502,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
 /// simulation's), and the swarm to simulate: the scenario's classes split into sharers and
 /// non-sharers exactly as the fluid run splits them. File scenarios only.
 pub fn fluid_for_simulation(s: &Scenario, points: usize) -> anyhow::Result<(RunRecord, Swarm)> {
-    if s.content.kind.stream().is_some() {
+    if !matches!(s.content.kind, crate::scenario::ContentKind::File) {
         return Err(crate::error::SimError::NotAFile {
             scenario: s.name.clone(),
             kind: s.content.kind.label(),
@@ -536,6 +543,10 @@ pub fn timeseries_columns<'a>(classes: impl Iterator<Item = &'a str> + Clone) ->
 /// Run a scenario and price it under every architecture (`peerfluid compare`).
 pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     let mut rec = run_scenario(s, opts)?;
+    if s.content.kind.wireless().is_some() {
+        // The wireless report already prices both architectures per month.
+        return Ok(rec);
+    }
     let rows = ledger::compare(s, &rec.demand);
     let months = rec.summary.horizon_s / s.pricing.billing_month;
     rec.summary.billing = Some(Billing {

@@ -24,7 +24,12 @@
 //! | `MoneyPerMbpsMonth` | `$/Mbps/month` | `$/Mbps/month $/Mbps/mo USD/Mbps/month USD/Mbps/mo`, `$/Gbps/month $/Gbps/mo` (÷1000) |
 //! | `MoneyPerKwh`       | `$/kWh`        | `$/kWh USD/kWh $/MWh`, cents: `c/kWh ¢/kWh` (÷100)     |
 //! | `Power`             | `W`            | `mW W kW MW`                                           |
+//! | `EnergyPerGb`       | `kWh/GB`       | `kWh/GB Wh/GB kWh/TB MWh/TB`; per bit: `J/bit mJ/bit µJ/bit uJ/bit nJ/bit` |
+//! | `CarbonIntensity`   | `kg/kWh`       | `kg/kWh kgCO2/kWh kgCO2e/kWh g/kWh gCO2/kWh gCO2e/kWh t/MWh lb/MWh` |
 //! | `Dimensionless`     | (none)         | bare number, or `%` (÷100)                             |
+//!
+//! Energy per GB uses SI GB = 10^9 bytes, as the energy literature does (1 nJ/bit = 8 J/GB =
+//! 2.2e-6 kWh/GB). Years (`y yr year years`) are 365 days.
 //!
 //! Billing GB: in prices, "GB" means 2^30 bytes (as cloud providers bill), so `$/GB` and `$/GiB`
 //! are the same unit and `$/TB` is per 1024 GB. Data sizes, in contrast, use SI `GB` = 10^9 B.
@@ -52,6 +57,10 @@ pub type UsdPerMbpsMonth = f64;
 pub type UsdPerKwh = f64;
 /// A power, in watts.
 pub type Watts = f64;
+/// Energy per data volume, in kWh per SI GB (10^9 bytes).
+pub type KwhPerGb = f64;
+/// Carbon intensity of electricity, in kg CO2(-equivalent) per kWh.
+pub type KgPerKwh = f64;
 
 /// The kind of a quantity: decides which units are accepted and what the base unit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +83,10 @@ pub enum Dimension {
     MoneyPerKwh,
     /// A power; base unit `W`.
     Power,
+    /// Energy per data volume; base unit `kWh/GB` (SI GB, 10^9 bytes).
+    EnergyPerGb,
+    /// Carbon intensity of electricity; base unit `kg/kWh` (CO2 or CO2-equivalent).
+    CarbonIntensity,
     /// A plain number (fraction, factor); `%` is accepted.
     Dimensionless,
 }
@@ -95,9 +108,10 @@ struct Info {
 impl Dimension {
     /// Every dimension, for recognising a unit of the wrong kind.
     #[rustfmt::skip]
-    const ALL: [Dimension; 10] = [
+    const ALL: [Dimension; 12] = [
         Self::Time, Self::DataSize, Self::BitRate, Self::EventRate, Self::Money, Self::MoneyPerGb,
-        Self::MoneyPerMbpsMonth, Self::MoneyPerKwh, Self::Power, Self::Dimensionless,
+        Self::MoneyPerMbpsMonth, Self::MoneyPerKwh, Self::Power, Self::EnergyPerGb,
+        Self::CarbonIntensity, Self::Dimensionless,
     ];
 
     /// The table behind the methods: one block per dimension.
@@ -115,6 +129,8 @@ impl Dimension {
                     ("hours", 3600.0, 1.0),
                     ("d", 86400.0, 1.0), ("day", 86400.0, 1.0), ("days", 86400.0, 1.0),
                     ("w", 604800.0, 1.0), ("week", 604800.0, 1.0), ("weeks", 604800.0, 1.0),
+                    ("y", 31536000.0, 1.0), ("yr", 31536000.0, 1.0), ("year", 31536000.0, 1.0),
+                    ("years", 31536000.0, 1.0),
                 ],
             },
             Self::DataSize => Info {
@@ -196,6 +212,28 @@ impl Dimension {
                 describe: "a power", base_unit: "W", examples: r#""60 W", "1.2 kW""#,
                 display: &["mW", "W", "kW", "MW"],
                 units: &[("mW", 1.0, 1e3), ("W", 1.0, 1.0), ("kW", 1e3, 1.0), ("MW", 1e6, 1.0)],
+            },
+            Self::EnergyPerGb => Info {
+                describe: "an energy per GB", base_unit: "kWh/GB",
+                examples: r#""0.06 kWh/GB", "2 nJ/bit""#,
+                display: &["kWh/GB"],
+                units: &[
+                    ("kWh/GB", 1.0, 1.0), ("Wh/GB", 1.0, 1e3), ("kWh/TB", 1.0, 1e3),
+                    ("MWh/TB", 1.0, 1.0),
+                    // 1 J/bit = 8e9 J per GB = 8e9 / 3.6e6 kWh/GB
+                    ("J/bit", 8e9, 3.6e6), ("mJ/bit", 8e6, 3.6e6), ("µJ/bit", 8e3, 3.6e6),
+                    ("uJ/bit", 8e3, 3.6e6), ("nJ/bit", 8.0, 3.6e6),
+                ],
+            },
+            Self::CarbonIntensity => Info {
+                describe: "a carbon intensity", base_unit: "kg/kWh",
+                examples: r#""0.4 kg/kWh", "400 gCO2/kWh""#,
+                display: &["kg/kWh"],
+                units: &[
+                    ("kg/kWh", 1.0, 1.0), ("kgCO2/kWh", 1.0, 1.0), ("kgCO2e/kWh", 1.0, 1.0),
+                    ("g/kWh", 1.0, 1e3), ("gCO2/kWh", 1.0, 1e3), ("gCO2e/kWh", 1.0, 1e3),
+                    ("t/MWh", 1.0, 1.0), ("lb/MWh", 0.45359237, 1e3),
+                ],
             },
             Self::Dimensionless => Info {
                 describe: "a plain number", base_unit: "", examples: r#""0.85", "85 %""#,
@@ -632,6 +670,13 @@ mod tests {
             ("120/h", EventRate, 120.0 / 3600.0), ("0.001/s", EventRate, 0.001),
             ("1 Mbit", DataSize, 125e3), ("1 MB/s", BitRate, 8e6), ("20 $/TB", MoneyPerGb, 20.0 / 1024.0),
             ("1.5 $/Mbps/month", MoneyPerMbpsMonth, 1.5), ("1 kW", Power, 1e3), ("5 Hz", EventRate, 5.0),
+            // Energy per GB (SI GB): 1 nJ/bit = 8 J/GB = 8 / 3.6e6 kWh/GB; 60 Wh/GB = 0.06 kWh/GB.
+            ("0.06 kWh/GB", EnergyPerGb, 0.06), ("60 Wh/GB", EnergyPerGb, 0.06),
+            ("9 nJ/bit", EnergyPerGb, 72.0 / 3.6e6), ("60 kWh/TB", EnergyPerGb, 0.06),
+            // Carbon: 823.1 lb/MWh (eGRID style) = 0.37335 kg/kWh.
+            ("400 gCO2/kWh", CarbonIntensity, 0.4), ("0.4 kg/kWh", CarbonIntensity, 0.4),
+            ("1000 lb/MWh", CarbonIntensity, 0.45359237),
+            ("3 yr", Time, 3.0 * 365.0 * 86400.0), ("1 year", Time, 31536000.0),
             // Number forms, signs, spacing.
             ("1e9 B", DataSize, 1e9), ("1E9B", DataSize, 1e9), ("2.5e-3 s", Time, 0.0025),
             ("1e+3 ms", Time, 1.0), (".5 h", Time, 1800.0), ("5. s", Time, 5.0), ("-3 s", Time, -3.0),

@@ -139,7 +139,7 @@ impl Load<'_> {
                 zipf,
                 ..
             } => (*prefetch, *titles, *zipf),
-            ContentKind::File => return Ok((0.0, false)),
+            ContentKind::File | ContentKind::Wireless(_) => return Ok((0.0, false)),
         };
         let Some(uploads) = &self.uploads else {
             return Ok((0.0, false));
@@ -578,6 +578,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         video: Some(video),
         locality: None,
         push: None,
+        wireless: None,
     };
     Ok(RunRecord {
         demand,

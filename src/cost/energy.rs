@@ -9,7 +9,54 @@
 //! as in Nano Data Centers), or the whole idle draw for a PC kept awake only to serve. See
 //! `models/costs.md`.
 
+use serde::Serialize;
+
+use crate::scenario::EnergyFactors;
 use crate::units::{Usd, UsdPerKwh, Watts};
+
+/// Bytes in an SI GB, the unit of the energy factors (money uses billing GB, 2^30 bytes).
+pub const SI_GB: f64 = 1e9;
+
+/// One architecture's energy per month and its parts (the energy view of `compare`).
+/// `total_kwh` is the sum of the parts; `co2_kg` = total × `energy.carbon`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct EnergyUse {
+    /// Origin data centre: its bytes × `energy.origin`, kWh.
+    pub origin_kwh: f64,
+    /// CDN: its bytes × `energy.cdn`, kWh.
+    pub cdn_kwh: f64,
+    /// Edge, metro and core transport: every delivered byte × `energy.network`, kWh.
+    pub network_kwh: f64,
+    /// Sharing peers' devices: their online hours × the peer device's power, kWh.
+    pub peers_kwh: f64,
+    /// Macro towers (wireless): towers × `wireless.tower_power` × hours, kWh.
+    pub macro_kwh: f64,
+    /// Femtocells (wireless): hosts × the femtocell's power × hours, kWh.
+    pub femtocells_kwh: f64,
+    /// Sum of the parts, kWh.
+    pub total_kwh: f64,
+    /// total × carbon intensity, kg CO2.
+    pub co2_kg: f64,
+}
+
+impl EnergyUse {
+    /// Close the account: the total of the parts and its CO2.
+    pub fn finish(mut self, f: &EnergyFactors) -> Self {
+        self.total_kwh = self.origin_kwh
+            + self.cdn_kwh
+            + self.network_kwh
+            + self.peers_kwh
+            + self.macro_kwh
+            + self.femtocells_kwh;
+        self.co2_kg = self.total_kwh * f.carbon_kg_per_kwh;
+        self
+    }
+}
+
+/// kWh of drawing `watts` W for `hours` h.
+pub fn kwh(watts: Watts, hours: f64) -> f64 {
+    watts * hours / 1000.0
+}
 
 /// Hours in a (non-leap) year: 365 × 24 = 8760.
 pub const HOURS_PER_YEAR: f64 = 8760.0;

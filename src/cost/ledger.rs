@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::billing::{percentile_95, resample_5min};
-use super::energy::energy_cost;
+use super::energy::{energy_cost, kwh, EnergyUse, SI_GB};
 use super::tiers::GB;
 use crate::scenario::{Origin, Scenario};
 use crate::units::{Bytes, Seconds, Usd};
@@ -124,6 +124,8 @@ pub struct CostBreakdown {
     pub gross_saving_vs_cdn: f64,
     /// Net saving vs the CDN.
     pub net_saving_vs_cdn: f64,
+    /// Energy per month and its parts (`models/energy.md`).
+    pub energy: EnergyUse,
 }
 
 /// A billing window: [start, end) of the horizon, and its length as a fraction of a month.
@@ -421,6 +423,39 @@ impl CostModel for Hybrid {
     }
 }
 
+/// The energy of one architecture's month: who sends the origin's bytes (the origin data
+/// centre, or the CDN), transport of every delivered byte, and the sharing peers' devices.
+fn energy_use(
+    s: &Scenario,
+    architecture: &str,
+    acc: &Bill,
+    peer_gb: f64,
+    sharing_hours: f64,
+) -> EnergyUse {
+    let f = &s.energy;
+    let si = |billing_gb: f64| billing_gb * GB / SI_GB;
+    let origin = si(acc.origin_gb);
+    let via_cdn = match architecture {
+        "cdn" | "hybrid" => true,
+        "p2p" => matches!(s.pricing.origin, Origin::Cdn),
+        _ => false,
+    };
+    let peers = matches!(architecture, "p2p" | "hybrid");
+    let delivered = origin + if peers { si(peer_gb) } else { 0.0 };
+    EnergyUse {
+        origin_kwh: if via_cdn { 0.0 } else { origin * f.origin_kwh_per_gb },
+        cdn_kwh: if via_cdn { origin * f.cdn_kwh_per_gb } else { 0.0 },
+        network_kwh: delivered * f.network_kwh_per_gb,
+        peers_kwh: if peers {
+            kwh(f.peer_power_w, sharing_hours)
+        } else {
+            0.0
+        },
+        ..EnergyUse::default()
+    }
+    .finish(f)
+}
+
 /// The peers' ledger per class, per month, in an architecture where peers upload (the same in
 /// `p2p` and `hybrid`: only who serves the residual differs).
 pub fn class_ledgers(s: &Scenario, d: &Demand) -> Vec<ClassLedger> {
@@ -519,6 +554,7 @@ pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
             };
             let provider =
                 acc.transit + acc.egress + acc.capacity + acc.cdn + acc.payments + acc.tracker;
+            let energy = energy_use(s, model.name(), &acc, peer_gb, sharing_hours);
             let peers = peers_cost - acc.payments;
             CostBreakdown {
                 architecture: model.name(),
@@ -539,6 +575,7 @@ pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
                 net_saving: 0.0,
                 gross_saving_vs_cdn: 0.0,
                 net_saving_vs_cdn: 0.0,
+                energy,
             }
         })
         .collect();

@@ -727,7 +727,7 @@ fn dist(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Bisection of a sign change of `g` on [a, b] to 1e-13.
-fn bisect(
+pub(crate) fn bisect(
     g: &dyn Fn(f64) -> Result<f64, MechanismError>,
     mut a: f64,
     mut b: f64,
@@ -745,7 +745,7 @@ fn bisect(
 }
 
 /// Minimum of `f` on [0, 1]: a grid of n + 1 points, then golden section around the best.
-fn minimise_1d(
+pub(crate) fn minimise_1d(
     f: &dyn Fn(f64) -> Result<f64, MechanismError>,
     n: usize,
 ) -> Result<(f64, f64), MechanismError> {

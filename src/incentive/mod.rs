@@ -12,6 +12,7 @@ pub mod core;
 pub mod distribution;
 pub mod equilibrium;
 pub mod game;
+pub mod hosting;
 pub mod multi;
 pub mod plan;
 pub mod shapley;

@@ -21,6 +21,7 @@ pub mod push;
 pub mod streaming;
 pub mod swarm;
 pub mod vod;
+pub mod wireless;
 
 use nalgebra::{DMatrix, DVector};
 

@@ -137,7 +137,12 @@ fn money(v: f64) -> String {
 pub fn run_page(f: &RunFigures, plots: bool) -> Page {
     let s = &f.summary;
     let video = s.get("video").is_some_and(|v| !v.is_null());
+    let wireless = s.get("wireless").is_some();
     let captions = |stem: &str| match stem {
+        "rates" if wireless => "Users' demand, macro towers and femtocells over a day",
+        "costs" if wireless => "Operator's monthly cost: towers, femtocells given away, payments to hosts",
+        "adoption" => "Operator's saving net of given-away femtocells as adoption grows; a host's Shapley value (right)",
+        "energy" => "Energy per month per architecture, stacked by part, CO2 above each bar (models/energy.md)",
         "populations" if video => "Viewers over time, per class",
         "populations" => "Leechers and seeds over time",
         "rates" => "Server and peers' upload over time",
@@ -231,7 +236,27 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
         ("bytes from peers", &["bytes", "peer_share"], "share"),
         ("solver", &["solver", "method"], ""),
     ];
-    let file_items: &[(&str, &[&str], &str)] = if video { &items[..3] } else { &items };
+    let wireless_items: [(&str, &[&str], &str); 12] = [
+        ("users", &["wireless", "users"], ""),
+        ("hosts (share of users)", &["wireless", "hosts"], "share"),
+        ("would-be hosts who host", &["wireless", "participation"], "share"),
+        ("hosts are paid", &["wireless", "mechanism"], ""),
+        ("busy-hour demand", &["wireless", "busy_demand_mbps"], "Mbit/s"),
+        ("busy-hour macro load", &["wireless", "busy_macro_mbps"], "Mbit/s"),
+        ("towers, macro only", &["wireless", "towers_macro_only"], ""),
+        ("towers with femtocells", &["wireless", "towers"], ""),
+        ("traffic carried by femtocells", &["wireless", "offload_share"], "share"),
+        ("a host's Shapley value", &["wireless", "shapley", "per_host_usd"], "$/month"),
+        ("a femtocell per month", &["wireless", "give_away_answer", "device_usd"], "$/month"),
+        ("first profitable adoption", &["wireless", "give_away_answer", "first_profitable_adoption"], "share"),
+    ];
+    let file_items: &[(&str, &[&str], &str)] = if wireless {
+        &wireless_items
+    } else if video {
+        &items[..3]
+    } else {
+        &items
+    };
     for &(label, path, unit) in file_items
         .iter()
         .chain(if video { &video_items[..] } else { &[] })
@@ -290,6 +315,41 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
     }
     let costs = f.costs();
     let mut files = vec!["timeseries.csv".to_string(), "summary.json".to_string()];
+    if let Some(list) = s["wireless"]["costs"].as_array() {
+        let rows = list
+            .iter()
+            .map(|r| {
+                vec![
+                    r["architecture"].as_str().unwrap_or("-").replace('_', "-"),
+                    fmt_sig(num(r, "towers")),
+                    money(num(r, "operator_usd")),
+                    money(num(r, "hosts_usd")),
+                    money(num(r, "social_usd")),
+                    pct(num(r, "net_saving")),
+                    fmt_sig(num(&r["energy"], "total_kwh")),
+                    fmt_sig(num(&r["energy"], "co2_kg")),
+                ]
+            })
+            .collect();
+        tables.push(Table {
+            caption: "Monthly costs (US $), savings and energy".into(),
+            header: [
+                "architecture",
+                "towers",
+                "operator $/month",
+                "hosts net $/month",
+                "social $/month",
+                "net saving vs macro only",
+                "kWh/month",
+                "kg CO2/month",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        });
+        files.push("costs.csv".into());
+        files.push("adoption.csv".into());
+    }
     if !costs.is_empty() {
         let rows = costs
             .iter()
@@ -303,11 +363,13 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
                     pct(num(r, "gross_saving")),
                     pct(num(r, "net_saving")),
                     pct(num(r, "net_saving_vs_cdn")),
+                    fmt_sig(num(&r["energy"], "total_kwh")),
+                    fmt_sig(num(&r["energy"], "co2_kg")),
                 ]
             })
             .collect();
         tables.push(Table {
-            caption: "Monthly costs (US $) and savings".into(),
+            caption: "Monthly costs (US $), savings and energy".into(),
             header: [
                 "architecture",
                 "provider $/month",
@@ -317,6 +379,8 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
                 "gross saving vs client-server",
                 "net saving vs client-server",
                 "net saving vs CDN",
+                "kWh/month",
+                "kg CO2/month",
             ]
             .map(String::from)
             .to_vec(),

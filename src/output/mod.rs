@@ -133,6 +133,10 @@ pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf
             .collect();
         staged.push(csv::stage_costs(&dir.join("costs.csv"), &rows)?);
     }
+    if let Some(w) = &rec.summary.wireless {
+        staged.push(csv::stage_rows(&dir.join("costs.csv"), &w.costs)?);
+        staged.push(csv::stage_rows(&dir.join("adoption.csv"), &w.adoption)?);
+    }
     commit_all(staged)
 }
 

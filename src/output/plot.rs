@@ -338,7 +338,8 @@ fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
     .unwrap_or((0.0, 1.0));
     let (y0, y1) = padded(ys.0, ys.1, true);
     let log_label = |v: &f64| fmt_sig(10f64.powf(*v));
-    let lin_label = |v: &f64| fmt_sig(*v);
+    // Tick positions are computed in floating point: a tick at "zero" can come out as 1e-17.
+    let lin_label = |v: &f64| fmt_sig(if v.abs() < 1e-14 { 0.0 } else { *v });
     let x_fmt: &dyn Fn(&f64) -> String = if c.x_log { &log_label } else { &lin_label };
     let chart = ChartBuilder::on(root)
         .caption(&c.title, (FONT, 28))
@@ -830,15 +831,171 @@ pub(crate) fn num(v: &Value, key: &str) -> f64 {
 /// The figure names of a run folder: `populations`, `rates`, and after `compare` `costs`
 /// and `stakeholders`.
 pub fn run_figure_names(f: &RunFigures) -> Vec<&'static str> {
+    if f.summary.get("wireless").is_some() {
+        return vec!["rates", "adoption", "costs", "energy"];
+    }
     let mut v = vec!["populations", "rates"];
     if !f.costs().is_empty() {
-        v.extend(["costs", "stakeholders"]);
+        v.extend(["costs", "stakeholders", "energy"]);
     }
     v
 }
 
+/// The parts of an architecture's energy (`EnergyUse` fields) drawn as stacked bars.
+const ENERGY_PARTS: [(&str, &str); 6] = [
+    ("origin_kwh", "origin"),
+    ("cdn_kwh", "CDN"),
+    ("network_kwh", "network"),
+    ("peers_kwh", "peers' devices"),
+    ("macro_kwh", "macro towers"),
+    ("femtocells_kwh", "femtocells"),
+];
+
+/// Stacked bars of each architecture's energy per month, CO2 above each bar.
+fn energy_chart(scenario: &str, rows: &[(String, &Value)]) -> BarChart {
+    BarChart {
+        title: format!("{scenario}: energy per month (kg CO2 above each bar)"),
+        y_label: "kWh per month".into(),
+        bars: rows
+            .iter()
+            .map(|(label, r)| Bar {
+                label: label.clone(),
+                parts: ENERGY_PARTS
+                    .iter()
+                    .map(|(k, name)| (*name, num(&r["energy"], k)))
+                    .filter(|(_, v)| *v > 0.0)
+                    .collect(),
+                note: format!("{} kg CO2", fmt_sig(num(&r["energy"], "co2_kg"))),
+            })
+            .collect(),
+    }
+}
+
+/// The figures of a wireless run: the day's rates, the adoption curve, the monthly bill and
+/// the energy of both architectures.
+fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError> {
+    let col = |name: &str| f.columns.iter().position(|c| c == name);
+    let scenario = f.scenario();
+    let w = &f.summary["wireless"];
+    let peak = f
+        .rows
+        .iter()
+        .map(|r| r.get(1).copied().unwrap_or(0.0))
+        .fold(0.0, f64::max);
+    let (scale, unit) = if peak >= 1e9 { (1e-9, "Gbit/s") } else { (1e-6, "Mbit/s") };
+    let mut lines = Vec::new();
+    for (k, (name, label, stroke)) in [
+        ("demand_rate", "users' demand", Stroke::Dashed),
+        ("macro_rate", "macro towers", Stroke::Solid),
+        ("femto_rate", "femtocells", Stroke::Solid),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if let Some(i) = col(name) {
+            lines.push(Line {
+                name: label.into(),
+                points: f.rows.iter().map(|r| (r[0] / 3600.0, r[i] * scale)).collect(),
+                colour: k,
+                stroke,
+            });
+        }
+    }
+    let rates = LineChart {
+        title: format!(
+            "{scenario}: who carries the traffic over a day ({} towers instead of {})",
+            num(w, "towers"),
+            num(w, "towers_macro_only")
+        ),
+        x_label: "time of day (hours)".into(),
+        y_label: format!("rate ({unit})"),
+        lines,
+        x_from_zero: true,
+        ..LineChart::default()
+    };
+    let mut staged = stage_both(dir, "rates", Figure::Lines(&rates))?;
+
+    let points: Vec<&Value> = w["adoption"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let series = |key: &str| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .map(|p| (100.0 * num(p, "hosts"), num(p, key)))
+            .filter(|(_, v)| v.is_finite())
+            .collect()
+    };
+    let shapley = series("shapley_per_host_usd");
+    let adoption = LineChart {
+        title: format!("{scenario}: the operator's saving as more users host (net of given-away femtocells)"),
+        x_label: "users hosting a femtocell (%)".into(),
+        y_label: "operator's saving (US dollars per month)".into(),
+        lines: vec![
+            Line {
+                name: "whole towers".into(),
+                points: series("operator_saving_usd"),
+                colour: 0,
+                stroke: Stroke::Solid,
+            },
+            Line {
+                name: "towers as a real number (fluid)".into(),
+                points: series("operator_saving_fluid_usd"),
+                colour: 1,
+                stroke: Stroke::Dashed,
+            },
+        ],
+        x_from_zero: true,
+        marker: Some((
+            100.0 * num(w, "hosts"),
+            format!("this scenario: {} % host", fmt_sig(100.0 * num(w, "hosts"))),
+        )),
+        secondary: (!shapley.is_empty()).then(|| {
+            (
+                "a host's fluid Shapley value ($ per month)".to_string(),
+                vec![Line {
+                    name: "Shapley value per host (right)".into(),
+                    points: shapley,
+                    colour: 2,
+                    stroke: Stroke::Dots,
+                }],
+            )
+        }),
+        ..LineChart::default()
+    };
+    staged.extend(stage_both(dir, "adoption", Figure::Lines(&adoption))?);
+
+    let rows: Vec<(String, &Value)> = w["costs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| (r["architecture"].as_str().unwrap_or("").replace('_', "-"), r))
+                .collect()
+        })
+        .unwrap_or_default();
+    let costs = BarChart {
+        title: format!("{scenario}: the operator's cost per month (net saving vs macro only)"),
+        y_label: "US dollars per month".into(),
+        bars: rows
+            .iter()
+            .map(|(label, r)| Bar {
+                label: label.clone(),
+                parts: vec![
+                    ("towers", num(r, "towers_usd")),
+                    ("femtocells given away", num(r, "devices_usd")),
+                    ("paid to hosts", num(r, "payments_usd")),
+                ],
+                note: format!("net {:+.1} %", 100.0 * num(r, "net_saving")),
+            })
+            .collect(),
+    };
+    staged.extend(stage_both(dir, "costs", Figure::Bars(&costs))?);
+    staged.extend(stage_both(dir, "energy", Figure::Bars(&energy_chart(scenario, &rows)))?);
+    Ok(staged)
+}
+
 /// Stage the figures of a run (and of `compare`, when the summary holds costs).
 pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError> {
+    if f.summary.get("wireless").is_some() {
+        return stage_wireless(dir, f);
+    }
     let col = |name: &str| f.columns.iter().position(|c| c == name);
     let horizon = f.rows.last().map_or(1.0, |r| r[0]);
     let (div, unit) = time_unit(horizon);
@@ -990,6 +1147,11 @@ pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputErro
                 .collect(),
         };
         staged.extend(stage_both(dir, "stakeholders", Figure::Grouped(&grouped))?);
+        let rows: Vec<(String, &Value)> = costs
+            .iter()
+            .map(|(arch, r)| (arch.replace('_', "-"), *r))
+            .collect();
+        staged.extend(stage_both(dir, "energy", Figure::Bars(&energy_chart(scenario, &rows)))?);
     }
     Ok(staged)
 }

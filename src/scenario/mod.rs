@@ -17,9 +17,10 @@ use crate::error::ScenarioError;
 pub use crate::incentive::distribution::CostDistribution;
 use crate::model::ArrivalProfile;
 use crate::units::{
-    self, BitsPerSec, Bytes, Dimension, PerSec, Seconds, Usd, UsdPerGb, UsdPerKwh, UsdPerMbpsMonth,
-    Watts,
+    self, BitsPerSec, Bytes, Dimension, KgPerKwh, KwhPerGb, PerSec, Seconds, Usd, UsdPerGb,
+    UsdPerKwh, UsdPerMbpsMonth, Watts,
 };
+use serde::Serialize;
 use raw::{Quantity, ScenarioFile, Q};
 
 /// The built-in default scenario (what `peerfluid` with no arguments runs).
@@ -64,6 +65,102 @@ pub struct Scenario {
     pub selection: crate::model::locality::Selection,
     /// `[push]`: the file pushed to many devices at once (Kumar & Ross), if given.
     pub push: Option<Push>,
+    /// `[energy]`: the energy view's factors (defaults cited in `models/energy.md`).
+    pub energy: EnergyFactors,
+}
+
+/// `[energy]`, resolved: what delivering a GB costs in energy, and the grid's carbon.
+/// Defaults and their sources: `models/energy.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EnergyFactors {
+    /// `energy.origin`, kWh per (SI) GB served by an origin data centre.
+    pub origin_kwh_per_gb: KwhPerGb,
+    /// `energy.cdn`, kWh per GB served by a CDN.
+    pub cdn_kwh_per_gb: KwhPerGb,
+    /// `energy.network`, kWh per GB carried by the edge, metro and core networks.
+    pub network_kwh_per_gb: KwhPerGb,
+    /// What a sharing peer's device draws for sharing, W.
+    pub peer_power_w: Watts,
+    /// Where `peer_power_w` came from: "gateway-marginal", "gateway", "pc",
+    /// "energy.peer_power" or "peers.cost.power".
+    pub peer_device: &'static str,
+    /// `energy.carbon`, kg CO2 per kWh.
+    pub carbon_kg_per_kwh: KgPerKwh,
+}
+
+impl EnergyFactors {
+    /// Origin data centre: 0.020 kWh/GB, the geometric middle of 0.00033 (Carbon Trust 2021)
+    /// to 0.122 kWh/GB (Sustainable Web Design v3) with 0.055 and 0.072 between.
+    pub const ORIGIN: KwhPerGb = 0.020;
+    /// Edge + metro + core transport: 0.008 kWh/GB (Mytton, Staffell & Jansen, UK 2019).
+    pub const NETWORK: KwhPerGb = 0.008;
+    /// Home gateway, marginal power of serving: 1 W, the middle of 0 W (Calchand et al. 2010)
+    /// and +2 W (ISPreview 2017).
+    pub const GATEWAY_MARGINAL: Watts = 1.0;
+    /// Home gateway, whole device: 7 W (middle of 4.5–10 W; NRDC 2013, LBNL, Coroama 2015).
+    pub const GATEWAY: Watts = 7.0;
+    /// Desktop PC kept on only to serve, whole device: 48 W (middle of 43–55 W; LBNL 2000–01,
+    /// Winrock 2004).
+    pub const PC: Watts = 48.0;
+    /// World grid: 0.47 kg CO2/kWh (middle of Ember 2022 0.436, IEA 2018 0.475, SWD v4 0.494).
+    pub const CARBON: KgPerKwh = 0.47;
+}
+
+impl Default for EnergyFactors {
+    fn default() -> Self {
+        Self {
+            origin_kwh_per_gb: Self::ORIGIN,
+            cdn_kwh_per_gb: Self::ORIGIN,
+            network_kwh_per_gb: Self::NETWORK,
+            peer_power_w: Self::GATEWAY_MARGINAL,
+            peer_device: "gateway-marginal",
+            carbon_kg_per_kwh: Self::CARBON,
+        }
+    }
+}
+
+/// `[wireless]`, resolved: users, their demand, the macro towers and the femtocells.
+/// Defaults and their sources: `models/wireless.md`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wireless {
+    /// The offload physics (users, demand, busy hour, shares, capacities).
+    pub offload: crate::model::wireless::Offload,
+    /// `wireless.hosts`: share of users who host (with a cost distribution: who may host).
+    pub hosts: f64,
+    /// `wireless.tower_cost`, $ per tower per year (annualised build + running costs).
+    pub tower_cost: Usd,
+    /// `wireless.tower_power`, W per tower (whole site).
+    pub tower_power: Watts,
+    /// `wireless.femtocell_price`, $.
+    pub femtocell_price: Usd,
+    /// `wireless.femtocell_lifetime`, s.
+    pub femtocell_lifetime: Seconds,
+    /// `wireless.give_away`: the operator pays for the femtocells (else hosts buy them).
+    pub give_away: bool,
+}
+
+impl Wireless {
+    /// Macro tower (site) busy-hour capacity: 140 Mbps, the middle of 120 (2 bit/s/Hz) and
+    /// 162 Mbps (2.7 bit/s/Hz) for 20 MHz × 3 sectors of LTE.
+    pub const TOWER_CAPACITY: BitsPerSec = 140e6;
+    /// Macro site per year: $33,350 (Oughton et al.'s urban 4G parameters: $100k capex over
+    /// 10 years at 5 % = $12,950, + O&M $7,400 + power $3,000 + rent $10,000).
+    pub const TOWER_COST: Usd = 33_350.0;
+    /// Macro site power: 2 kW, the middle of 0.78–5 kW (EARTH model idle; vendors' whole
+    /// sites).
+    pub const TOWER_POWER: Watts = 2_000.0;
+    /// Femtocell power: 7.2 W, the middle of 5 W (picoChip 2010) and 10.4 W (EARTH 2011).
+    pub const FEMTO_POWER: Watts = 7.2;
+    /// Femtocell price: $100 (Sprint Airave, 2008).
+    pub const FEMTO_PRICE: Usd = 100.0;
+    /// Busy-hour share of a day's traffic: 0.12, the middle of 0.072 (Cisco VNI 2010) and
+    /// 0.20 (planning assumptions). Weak evidence: no measured mobile figure was found.
+    pub const BUSY_HOUR_SHARE: f64 = 0.12;
+    /// Share of a host's traffic at home: 0.7, the middle of 0.6 (offloaded to Wi-Fi or
+    /// femtocells, Cisco VNI 2016) and 0.8 (used indoors, Ericsson).
+    pub const HOME_SHARE: f64 = 0.7;
+    /// Host uplink: 34 Mbps (U.S. fixed median upload, Ookla May 2024; literature §7.3).
+    pub const HOST_UPLINK: BitsPerSec = 34e6;
 }
 
 /// `[push]`, resolved.
@@ -196,6 +293,9 @@ pub struct Content {
     pub kind: ContentKind,
 }
 
+/// The words `content.kind` accepts, for messages.
+const KINDS: &str = "\"file\", \"live\", \"vod\" or \"wireless\"";
+
 /// Longest `content.watch_time`: a year (a viewer who never leaves makes the audience grow
 /// without a steady state).
 pub const MAX_WATCH_TIME: Seconds = 365.0 * 86_400.0;
@@ -207,6 +307,8 @@ pub enum ContentKind {
     File,
     /// A live stream (Kumar, Liu & Ross; `models/streaming.md`).
     Live(Stream),
+    /// Smartphone traffic offloaded to femtocells (`[wireless]`; `models/wireless.md`).
+    Wireless(Box<Wireless>),
     /// Video on demand (Huang, Li & Ross; `models/vod.md`).
     Vod {
         /// Bitrate and watch time.
@@ -237,13 +339,22 @@ impl ContentKind {
             Self::File => "file",
             Self::Live(_) => "live",
             Self::Vod { .. } => "vod",
+            Self::Wireless(_) => "wireless",
+        }
+    }
+
+    /// The `[wireless]` section of a wireless scenario.
+    pub fn wireless(&self) -> Option<&Wireless> {
+        match self {
+            Self::Wireless(w) => Some(w),
+            _ => None,
         }
     }
 
     /// The stream of a live or VoD scenario.
     pub fn stream(&self) -> Option<Stream> {
         match self {
-            Self::File => None,
+            Self::File | Self::Wireless(_) => None,
             Self::Live(s) | Self::Vod { stream: s, .. } => Some(*s),
         }
     }
@@ -527,7 +638,29 @@ impl Ctx<'_> {
             Some(q) => Some(self.bounded(q, "horizon", Time, 0.0, true, None)?),
             None => None,
         };
-        let arrival = self.demand(&raw.demand, base_dir)?;
+        let energy = self.energy(raw.energy.as_ref(), raw.peers.as_ref())?;
+        if raw
+            .content
+            .get_ref()
+            .kind
+            .as_ref()
+            .is_some_and(|k| k.get_ref() == "wireless")
+        {
+            return self.validate_wireless(raw, name, energy);
+        }
+        let Some(raw_demand) = &raw.demand else {
+            return Err(self.at(0..0, "`[demand]` is missing (required)".into()));
+        };
+        let Some(raw_peers) = &raw.peers else {
+            return Err(self.at(0..0, "`[peers]` is missing (required)".into()));
+        };
+        if let Some(w) = &raw.wireless {
+            return Err(self.at(
+                w.span(),
+                "`[wireless]` applies to `content.kind = \"wireless\"` only".into(),
+            ));
+        }
+        let arrival = self.demand(raw_demand, base_dir)?;
         let (size, kind) = self.content(raw.content.get_ref(), raw.content.span())?;
         if kind.stream().is_some() {
             // Viewers leave after watching; the swarm's file keys have no meaning here.
@@ -549,7 +682,7 @@ impl Ctx<'_> {
                     return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time` and upload while they watch", kind.label())));
                 }
             }
-            for cl in raw.peers.get_ref().class.iter().flatten() {
+            for cl in raw_peers.get_ref().class.iter().flatten() {
                 for (given, key) in [
                     (
                         cl.seed_residence.as_ref().map(|q| q.span()),
@@ -580,10 +713,10 @@ impl Ctx<'_> {
             None => 0.0,
         };
 
-        let peers = raw.peers.get_ref();
+        let peers = raw_peers.get_ref();
         let peer_cost = self.peer_cost(peers.cost.as_ref())?;
         let classes = match (&peers.upload, &peers.download, &peers.class) {
-            (None, None, Some(list)) => self.classes(list, abort_rate, seed_residence, peer_cost.distribution, raw.peers.span())?,
+            (None, None, Some(list)) => self.classes(list, abort_rate, seed_residence, peer_cost.distribution, raw_peers.span())?,
             (Some(up), Some(down), None) => vec![PeerClass {
                 name: "all".into(),
                 share: 1.0,
@@ -595,14 +728,14 @@ impl Ctx<'_> {
             }],
             (_, _, Some(_)) => {
                 return Err(self.at(
-                    raw.peers.span(),
+                    raw_peers.span(),
                     "`peers`: give either `upload` and `download` (one class) or `[[peers.class]]` entries, not both".into(),
                 ))
             }
             (up, _, None) => {
                 let missing = if up.is_none() { "peers.upload" } else { "peers.download" };
                 return Err(self.at(
-                    raw.peers.span(),
+                    raw_peers.span(),
                     format!("`{missing}` is missing: one class needs both `upload` and `download` (or use `[[peers.class]]`)"),
                 ));
             }
@@ -695,6 +828,7 @@ impl Ctx<'_> {
             }
         };
         Ok(Scenario {
+            energy,
             push,
             isps,
             selection,
@@ -852,7 +986,7 @@ impl Ctx<'_> {
             let span = c.kind.as_ref().map_or(table.clone(), |k| k.span());
             return Err(self.at(
                 span,
-                format!("`content.kind` must be \"file\", \"live\" or \"vod\" (got \"{kind}\")"),
+                format!("`content.kind` must be {KINDS} (got \"{kind}\")"),
             ));
         }
         let stream_key = |key: &'static str,
@@ -977,12 +1111,223 @@ impl Ctx<'_> {
                 let span = c.kind.as_ref().map_or(0..0, |k| k.span());
                 Err(self.at(
                     span,
-                    format!(
-                        "`content.kind` must be \"file\", \"live\" or \"vod\" (got \"{other}\")"
-                    ),
+                    format!("`content.kind` must be {KINDS} (got \"{other}\")"),
                 ))
             }
         }
+    }
+
+    /// `[energy]`: each factor from the file or its cited default; the peers' device power
+    /// from `energy.peer_power`, else `energy.peer_device`, else `peers.cost.power` when given,
+    /// else a home gateway's marginal power.
+    fn energy(
+        &self,
+        e: Option<&toml::Spanned<raw::EnergyFile>>,
+        peers: Option<&toml::Spanned<raw::PeersFile>>,
+    ) -> Result<EnergyFactors, ScenarioError> {
+        use Dimension::*;
+        let mut out = EnergyFactors::default();
+        let cost_power = peers
+            .and_then(|p| p.get_ref().cost.as_ref())
+            .and_then(|c| c.power.as_ref());
+        if let Some(q) = cost_power {
+            out.peer_power_w = self.bounded(q, "peers.cost.power", Power, 0.0, false, None)?;
+            out.peer_device = "peers.cost.power";
+        }
+        let Some(e) = e else { return Ok(out) };
+        let f = e.get_ref();
+        let per_gb = |q: &Option<Q>, key: &str, default: f64| -> Result<f64, ScenarioError> {
+            match q {
+                Some(q) => self.bounded(q, key, EnergyPerGb, 0.0, false, Some(10.0)),
+                None => Ok(default),
+            }
+        };
+        out.origin_kwh_per_gb = per_gb(&f.origin, "energy.origin", out.origin_kwh_per_gb)?;
+        out.cdn_kwh_per_gb = per_gb(&f.cdn, "energy.cdn", out.origin_kwh_per_gb)?;
+        out.network_kwh_per_gb = per_gb(&f.network, "energy.network", out.network_kwh_per_gb)?;
+        if let Some(d) = &f.peer_device {
+            let (w, label) = match d.get_ref().as_str() {
+                "gateway-marginal" => (EnergyFactors::GATEWAY_MARGINAL, "gateway-marginal"),
+                "gateway" => (EnergyFactors::GATEWAY, "gateway"),
+                "pc" => (EnergyFactors::PC, "pc"),
+                other => {
+                    return Err(self.at(
+                        d.span(),
+                        format!("`energy.peer_device` must be \"gateway-marginal\", \"gateway\" or \"pc\" (got \"{other}\")"),
+                    ))
+                }
+            };
+            out.peer_power_w = w;
+            out.peer_device = label;
+        }
+        if let Some(q) = &f.peer_power {
+            if let Some(d) = &f.peer_device {
+                return Err(self.at(
+                    d.span(),
+                    "give `energy.peer_device` or `energy.peer_power`, not both".into(),
+                ));
+            }
+            out.peer_power_w = self.bounded(q, "energy.peer_power", Power, 0.0, false, Some(1e4))?;
+            out.peer_device = "energy.peer_power";
+        }
+        if let Some(q) = &f.carbon {
+            out.carbon_kg_per_kwh =
+                self.bounded(q, "energy.carbon", CarbonIntensity, 0.0, false, Some(2.0))?;
+        }
+        Ok(out)
+    }
+
+    /// A `content.kind = "wireless"` scenario: `[wireless]`, `[peers.cost]` (the hosts),
+    /// `[incentive]`, `[energy]` and `pricing.billing_month`; every swarm section is refused.
+    fn validate_wireless(
+        &self,
+        raw: ScenarioFile,
+        name: String,
+        energy: EnergyFactors,
+    ) -> Result<Scenario, ScenarioError> {
+        use crate::model::wireless::{Offload, DAY, FLAT_SHARE, MAX_BUSY_SHARE};
+        use Dimension::*;
+        let not_here = |span: Range<usize>, what: &str| -> ScenarioError {
+            self.at(span, format!("{what} does not apply to `content.kind = \"wireless\"`: the users, their demand and the femtocells are described in `[wireless]`"))
+        };
+        let c = raw.content.get_ref();
+        for (given, key) in [
+            (c.size.as_ref().map(|q| q.span()), "`content.size`"),
+            (c.bitrate.as_ref().map(|q| q.span()), "`content.bitrate`"),
+            (c.watch_time.as_ref().map(|q| q.span()), "`content.watch_time`"),
+            (c.prefetch.as_ref().map(|q| q.span()), "`content.prefetch`"),
+            (c.titles.as_ref().map(|q| q.span()), "`content.titles`"),
+            (c.zipf.as_ref().map(|q| q.span()), "`content.zipf`"),
+            (raw.horizon.as_ref().map(|q| q.span()), "`horizon` (a wireless run is one day, billed per month)"),
+            (raw.swarm.efficiency.as_ref().map(|q| q.span()), "`swarm.efficiency`"),
+            (raw.swarm.abort_rate.as_ref().map(|q| q.span()), "`swarm.abort_rate`"),
+            (raw.swarm.seed_residence.as_ref().map(|q| q.span()), "`swarm.seed_residence`"),
+            (raw.server.capacity.as_ref().map(|q| q.span()), "`server.capacity`"),
+            (raw.isp.as_ref().and_then(|l| l.first()).map(|q| q.span()), "`[[isp]]`"),
+            (raw.locality.as_ref().map(|q| q.span()), "`[locality]`"),
+            (raw.push.as_ref().map(|q| q.span()), "`[push]`"),
+        ] {
+            if let Some(span) = given {
+                return Err(not_here(span, key));
+            }
+        }
+        if raw.demand.is_some() {
+            return Err(self.at(0..0, "`[demand]` does not apply to `content.kind = \"wireless\"`: give `wireless.users` and `wireless.demand` (bytes per user per month)".into()));
+        }
+        let peer_cost = match &raw.peers {
+            Some(p) => {
+                let f = p.get_ref();
+                if f.upload.is_some() || f.download.is_some() || f.class.is_some() {
+                    return Err(not_here(p.span(), "`peers.upload`, `peers.download` and `[[peers.class]]`"));
+                }
+                self.peer_cost(f.cost.as_ref())?
+            }
+            None => self.peer_cost(None)?,
+        };
+        let mut peer_cost = peer_cost;
+        let power_given = raw
+            .peers
+            .as_ref()
+            .and_then(|p| p.get_ref().cost.as_ref())
+            .is_some_and(|c| c.power.is_some());
+        if !power_given {
+            peer_cost.power = Wireless::FEMTO_POWER;
+        }
+        if let Some(p) = &raw.pricing {
+            let f = p.get_ref();
+            let other = [
+                (f.origin.as_ref().map(|v| v.span()), "pricing.origin"),
+                (f.transit.as_ref().map(|v| v.span()), "pricing.transit"),
+                (f.egress.as_ref().map(|v| v.span()), "pricing.egress"),
+                (f.capacity.as_ref().map(|v| v.span()), "pricing.capacity"),
+                (f.cdn.as_ref().map(|v| v.span()), "pricing.cdn"),
+                (f.cdn_tier.as_ref().map(|v| v.span()), "pricing.cdn_tier"),
+                (f.commit_discount.as_ref().map(|v| v.span()), "pricing.commit_discount"),
+                (f.tracker.as_ref().map(|v| v.span()), "pricing.tracker"),
+            ];
+            if let Some((Some(span), key)) = other.into_iter().find(|(sp, _)| sp.is_some()) {
+                return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"wireless\"` (only `pricing.billing_month` does): towers and femtocells are priced in `[wireless]`")));
+            }
+        }
+        let pricing = self.pricing(raw.pricing.as_ref())?;
+        let incentive = self.incentive(raw.incentive.as_ref())?;
+        if matches!(incentive.mechanism, Mechanism::Equilibrium) && !peer_cost.distribution.decides() {
+            return Err(self.whole("`incentive.mechanism = \"equilibrium\"` needs hosts who decide: give `peers.cost.distribution` (\"uniform\", \"lognormal\" or \"energy\"), the hosts' private cost per month".into()));
+        }
+        let Some(w) = &raw.wireless else {
+            return Err(self.at(raw.content.span(), "`[wireless]` is missing (required for `content.kind = \"wireless\"`): give at least users, demand, hosts and femtocell_lifetime".into()));
+        };
+        let f = w.get_ref();
+        let users = self.plain(&f.users, "wireless.users", 1.0, false, Some(1e10))?;
+        let share = |v: &Option<toml::Spanned<f64>>, key: &str, default: f64| -> Result<f64, ScenarioError> {
+            match v {
+                Some(v) => self.plain(v, key, 0.0, false, Some(1.0)),
+                None => Ok(default),
+            }
+        };
+        let opt = |q: &Option<Q>, key: &str, dim: Dimension, strict: bool, default: f64| -> Result<f64, ScenarioError> {
+            match q {
+                Some(q) => self.bounded(q, key, dim, 0.0, strict, None),
+                None => Ok(default),
+            }
+        };
+        let busy_hour_share = match &f.busy_hour_share {
+            Some(v) => self.plain(v, "wireless.busy_hour_share", FLAT_SHARE, false, Some(MAX_BUSY_SHARE))?,
+            None => Wireless::BUSY_HOUR_SHARE,
+        };
+        let busy_hour = match &f.busy_hour {
+            Some(q) => {
+                let t = self.bounded(q, "wireless.busy_hour", Time, 0.0, false, None)?;
+                if t >= DAY {
+                    return Err(self.at(q.span(), format!("`wireless.busy_hour` must be in [0 h, 24 h) (got {})", units::format_quantity(t, Time))));
+                }
+                t
+            }
+            None => 21.0 * 3600.0,
+        };
+        let offload = Offload {
+            users,
+            demand: self.bounded(&f.demand, "wireless.demand", DataSize, 0.0, true, None)?,
+            month: pricing.billing_month,
+            busy_hour_share,
+            busy_hour,
+            home_share: share(&f.home_share, "wireless.home_share", Wireless::HOME_SHARE)?,
+            neighbour_share: share(&f.neighbour_share, "wireless.neighbour_share", 0.0)?,
+            host_uplink: opt(&f.host_uplink, "wireless.host_uplink", BitRate, true, Wireless::HOST_UPLINK)?,
+            tower_capacity: opt(&f.tower_capacity, "wireless.tower_capacity", BitRate, true, Wireless::TOWER_CAPACITY)?,
+        };
+        let wireless = Wireless {
+            offload,
+            hosts: self.plain(&f.hosts, "wireless.hosts", 0.0, false, Some(1.0))?,
+            tower_cost: opt(&f.tower_cost, "wireless.tower_cost", Money, false, Wireless::TOWER_COST)?,
+            tower_power: opt(&f.tower_power, "wireless.tower_power", Power, false, Wireless::TOWER_POWER)?,
+            femtocell_price: opt(&f.femtocell_price, "wireless.femtocell_price", Money, false, Wireless::FEMTO_PRICE)?,
+            femtocell_lifetime: self.bounded(&f.femtocell_lifetime, "wireless.femtocell_lifetime", Time, 0.0, true, None)?,
+            give_away: f.give_away.as_ref().is_none_or(|v| *v.get_ref()),
+        };
+        Ok(Scenario {
+            name,
+            description: raw.description.unwrap_or_default().trim().to_string(),
+            source: self.file.to_string(),
+            horizon: None,
+            content: Content {
+                size: 0.0,
+                kind: ContentKind::Wireless(Box::new(wireless)),
+            },
+            demand: Demand {
+                arrival: ArrivalProfile::Constant { rate: 0.0 },
+            },
+            swarm: SwarmParams { efficiency: 1.0 },
+            classes: Vec::new(),
+            server: Server { capacity: 0.0 },
+            pricing,
+            incentive,
+            peer_cost,
+            isps: Vec::new(),
+            selection: crate::model::locality::Selection::Random,
+            push: None,
+            energy,
+        })
     }
 
     fn pricing(

@@ -66,13 +66,15 @@ pub struct ScenarioFile {
     pub horizon: Option<Q>,
     /// `[content]`.
     pub content: Spanned<ContentFile>,
-    /// `[demand]`.
-    pub demand: DemandFile,
+    /// `[demand]` (not for `content.kind = "wireless"`).
+    #[serde(default)]
+    pub demand: Option<DemandFile>,
     /// `[swarm]`.
     #[serde(default)]
     pub swarm: SwarmFile,
-    /// `[peers]`.
-    pub peers: Spanned<PeersFile>,
+    /// `[peers]` (wireless: only `[peers.cost]`).
+    #[serde(default)]
+    pub peers: Option<Spanned<PeersFile>>,
     /// `[server]`.
     #[serde(default)]
     pub server: ServerFile,
@@ -91,6 +93,80 @@ pub struct ScenarioFile {
     /// `[push]` (a file pushed to many devices at once).
     #[serde(default)]
     pub push: Option<Spanned<PushFile>>,
+    /// `[wireless]` (`content.kind = "wireless"`).
+    #[serde(default)]
+    pub wireless: Option<Spanned<WirelessFile>>,
+    /// `[energy]`: energy and carbon factors of the energy view.
+    #[serde(default)]
+    pub energy: Option<Spanned<EnergyFile>>,
+}
+
+/// `[wireless]`: smartphone users, macro towers and the femtocells some users host.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WirelessFile {
+    /// `wireless.users`.
+    pub users: Spanned<f64>,
+    /// `wireless.demand`: bytes per user per month.
+    pub demand: Q,
+    /// `wireless.hosts`: share of users who host a femtocell.
+    pub hosts: Spanned<f64>,
+    /// `wireless.busy_hour_share`.
+    #[serde(default)]
+    pub busy_hour_share: Option<Spanned<f64>>,
+    /// `wireless.busy_hour`: time of day of the busy hour's middle.
+    #[serde(default)]
+    pub busy_hour: Option<Q>,
+    /// `wireless.home_share`.
+    #[serde(default)]
+    pub home_share: Option<Spanned<f64>>,
+    /// `wireless.neighbour_share`.
+    #[serde(default)]
+    pub neighbour_share: Option<Spanned<f64>>,
+    /// `wireless.host_uplink`.
+    #[serde(default)]
+    pub host_uplink: Option<Q>,
+    /// `wireless.tower_capacity`.
+    #[serde(default)]
+    pub tower_capacity: Option<Q>,
+    /// `wireless.tower_cost`: $ per tower per year.
+    #[serde(default)]
+    pub tower_cost: Option<Q>,
+    /// `wireless.tower_power`.
+    #[serde(default)]
+    pub tower_power: Option<Q>,
+    /// `wireless.femtocell_price`.
+    #[serde(default)]
+    pub femtocell_price: Option<Q>,
+    /// `wireless.femtocell_lifetime`.
+    pub femtocell_lifetime: Q,
+    /// `wireless.give_away`: the operator pays for the femtocells.
+    #[serde(default)]
+    pub give_away: Option<Spanned<bool>>,
+}
+
+/// `[energy]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnergyFile {
+    /// `energy.origin`: kWh per GB an origin data centre spends.
+    #[serde(default)]
+    pub origin: Option<Q>,
+    /// `energy.cdn`: kWh per GB a CDN spends.
+    #[serde(default)]
+    pub cdn: Option<Q>,
+    /// `energy.network`: kWh per GB of transport (edge, metro, core).
+    #[serde(default)]
+    pub network: Option<Q>,
+    /// `energy.peer_device`: "gateway-marginal", "gateway" or "pc".
+    #[serde(default)]
+    pub peer_device: Option<Spanned<String>>,
+    /// `energy.peer_power`: W a sharing peer's device draws for sharing.
+    #[serde(default)]
+    pub peer_power: Option<Q>,
+    /// `energy.carbon`: kg CO2 per kWh.
+    #[serde(default)]
+    pub carbon: Option<Q>,
 }
 
 /// `[push]`: the file pushed to `devices` receivers at once (a software update).
