@@ -1010,7 +1010,17 @@ fn wireless_summary(s: &Summary, w: &crate::wireless::WirelessReport) -> String 
     let _ = writeln!(
         out,
         "  {:<12} {:>8} {:>13} {:>13} {:>13} {:>14} {:>13} {:>13} {:>10} {:>11} {:>11}",
-        "per month", "towers", "towers $", "devices $", "payments $", "operator $", "hosts net $", "social $", "net save", "kWh", "kg CO2"
+        "per month",
+        "towers",
+        "towers $",
+        "devices $",
+        "payments $",
+        "operator $",
+        "hosts net $",
+        "social $",
+        "net save",
+        "kWh",
+        "kg CO2"
     );
     for r in &w.costs {
         let _ = writeln!(

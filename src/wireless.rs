@@ -214,7 +214,11 @@ pub fn report(s: &Scenario, depth: Depth) -> Result<WirelessReport, MechanismErr
     let [t0, _, _] = m.operator_parts(&offer, 0.0)?;
     let [towers_usd, devices_usd, payments_usd] = m.operator_parts(&offer, h)?;
     let hosts_n = users * h;
-    let per_host_gb = if hosts_n > 0.0 { m.per_host_gb(&day) } else { 0.0 };
+    let per_host_gb = if hosts_n > 0.0 {
+        m.per_host_gb(&day)
+    } else {
+        0.0
+    };
     let electricity = m.private_costs_usd(&offer, q)?;
     let backhaul = hosts_n * s.peer_cost.upload_value * per_host_gb;
     let bought = if w.give_away {

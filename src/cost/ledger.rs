@@ -443,8 +443,16 @@ fn energy_use(
     let peers = matches!(architecture, "p2p" | "hybrid");
     let delivered = origin + if peers { si(peer_gb) } else { 0.0 };
     EnergyUse {
-        origin_kwh: if via_cdn { 0.0 } else { origin * f.origin_kwh_per_gb },
-        cdn_kwh: if via_cdn { origin * f.cdn_kwh_per_gb } else { 0.0 },
+        origin_kwh: if via_cdn {
+            0.0
+        } else {
+            origin * f.origin_kwh_per_gb
+        },
+        cdn_kwh: if via_cdn {
+            origin * f.cdn_kwh_per_gb
+        } else {
+            0.0
+        },
         network_kwh: delivered * f.network_kwh_per_gb,
         peers_kwh: if peers {
             kwh(f.peer_power_w, sharing_hours)

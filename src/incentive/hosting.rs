@@ -245,7 +245,12 @@ impl<'a> HostMarket<'a> {
         Ok([towers, devices, payments])
     }
 
-    fn describe(&self, offer: &Offer, q: f64, stable: bool) -> Result<HostEquilibrium, MechanismError> {
+    fn describe(
+        &self,
+        offer: &Offer,
+        q: f64,
+        stable: bool,
+    ) -> Result<HostEquilibrium, MechanismError> {
         let h = self.w.hosts * q;
         Ok(HostEquilibrium {
             q,

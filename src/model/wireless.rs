@@ -128,7 +128,11 @@ impl Offload {
     /// day and 16 over the busy hour.
     pub fn day(&self, p: &Profile, h: f64) -> OffloadDay {
         if self.uncapped(p, h) {
-            let share = if h > 0.0 { h * self.per_host_factor(h) } else { 0.0 };
+            let share = if h > 0.0 {
+                h * self.per_host_factor(h)
+            } else {
+                0.0
+            };
             let dem = self.users * self.mean_rate() * DAY / 8.0;
             let busy = 24.0 * p.busy_share() * self.users * self.mean_rate();
             let macro_bps = busy * (1.0 - share);
@@ -343,7 +347,11 @@ mod tests {
         let mut m = base();
         m.host_uplink = 1.0; // 1 bit/s: far below any hour's per-host demand
         let d = m.day_by_quadrature(&m.profile(), 0.5);
-        assert_relative_eq!(d.femto_bytes, m.users * 0.5 * 1.0 * DAY / 8.0, max_relative = 1e-12);
+        assert_relative_eq!(
+            d.femto_bytes,
+            m.users * 0.5 * 1.0 * DAY / 8.0,
+            max_relative = 1e-12
+        );
     }
 
     /// The closed forms used when the uplink never binds equal the quadrature.
@@ -355,7 +363,12 @@ mod tests {
         for h in [0.0, 0.1, 0.5, 1.0] {
             let (a, b) = (m.day(&p, h), m.day_by_quadrature(&p, h));
             assert_relative_eq!(a.demand_bytes, b.demand_bytes, max_relative = 1e-10);
-            assert_relative_eq!(a.femto_bytes, b.femto_bytes, max_relative = 1e-10, epsilon = 1e-6);
+            assert_relative_eq!(
+                a.femto_bytes,
+                b.femto_bytes,
+                max_relative = 1e-10,
+                epsilon = 1e-6
+            );
             assert_relative_eq!(a.busy_macro_bps, b.busy_macro_bps, max_relative = 1e-10);
             assert_eq!(a.towers, b.towers);
         }

@@ -61,10 +61,12 @@ pub fn stage_rows<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<Staged
         };
         let mut out = ::csv::Writer::from_writer(w);
         if let Some(first) = flat.first() {
-            out.write_record(first.iter().map(|(k, _)| k)).map_err(err)?;
+            out.write_record(first.iter().map(|(k, _)| k))
+                .map_err(err)?;
         }
         for cells in &flat {
-            out.write_record(cells.iter().map(|(_, v)| v)).map_err(err)?;
+            out.write_record(cells.iter().map(|(_, v)| v))
+                .map_err(err)?;
         }
         out.flush().map_err(|source| OutputError::Io {
             path: path.to_path_buf(),

@@ -138,7 +138,8 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
     let s = &f.summary;
     let video = s.get("video").is_some_and(|v| !v.is_null());
     let wireless = s.get("wireless").is_some();
-    let captions = |stem: &str| match stem {
+    let captions = |stem: &str| {
+        match stem {
         "rates" if wireless => "Users' demand, macro towers and femtocells over a day",
         "costs" if wireless => "Operator's monthly cost: towers, femtocells given away, payments to hosts",
         "adoption" => "Operator's saving net of given-away femtocells as adoption grows; a host's Shapley value (right)",
@@ -148,6 +149,7 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
         "rates" => "Server and peers' upload over time",
         "costs" => "Provider's monthly bill per architecture, stacked by part",
         _ => "Provider, peers and social cost per architecture",
+    }
     };
     let figures = if plots {
         run_figure_names(f)
@@ -239,16 +241,44 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
     let wireless_items: [(&str, &[&str], &str); 12] = [
         ("users", &["wireless", "users"], ""),
         ("hosts (share of users)", &["wireless", "hosts"], "share"),
-        ("would-be hosts who host", &["wireless", "participation"], "share"),
+        (
+            "would-be hosts who host",
+            &["wireless", "participation"],
+            "share",
+        ),
         ("hosts are paid", &["wireless", "mechanism"], ""),
-        ("busy-hour demand", &["wireless", "busy_demand_mbps"], "Mbit/s"),
-        ("busy-hour macro load", &["wireless", "busy_macro_mbps"], "Mbit/s"),
+        (
+            "busy-hour demand",
+            &["wireless", "busy_demand_mbps"],
+            "Mbit/s",
+        ),
+        (
+            "busy-hour macro load",
+            &["wireless", "busy_macro_mbps"],
+            "Mbit/s",
+        ),
         ("towers, macro only", &["wireless", "towers_macro_only"], ""),
         ("towers with femtocells", &["wireless", "towers"], ""),
-        ("traffic carried by femtocells", &["wireless", "offload_share"], "share"),
-        ("a host's Shapley value", &["wireless", "shapley", "per_host_usd"], "$/month"),
-        ("a femtocell per month", &["wireless", "give_away_answer", "device_usd"], "$/month"),
-        ("first profitable adoption", &["wireless", "give_away_answer", "first_profitable_adoption"], "share"),
+        (
+            "traffic carried by femtocells",
+            &["wireless", "offload_share"],
+            "share",
+        ),
+        (
+            "a host's Shapley value",
+            &["wireless", "shapley", "per_host_usd"],
+            "$/month",
+        ),
+        (
+            "a femtocell per month",
+            &["wireless", "give_away_answer", "device_usd"],
+            "$/month",
+        ),
+        (
+            "first profitable adoption",
+            &["wireless", "give_away_answer", "first_profitable_adoption"],
+            "share",
+        ),
     ];
     let file_items: &[(&str, &[&str], &str)] = if wireless {
         &wireless_items

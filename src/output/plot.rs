@@ -882,7 +882,11 @@ fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError
         .iter()
         .map(|r| r.get(1).copied().unwrap_or(0.0))
         .fold(0.0, f64::max);
-    let (scale, unit) = if peak >= 1e9 { (1e-9, "Gbit/s") } else { (1e-6, "Mbit/s") };
+    let (scale, unit) = if peak >= 1e9 {
+        (1e-9, "Gbit/s")
+    } else {
+        (1e-6, "Mbit/s")
+    };
     let mut lines = Vec::new();
     for (k, (name, label, stroke)) in [
         ("demand_rate", "users' demand", Stroke::Dashed),
@@ -895,7 +899,11 @@ fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError
         if let Some(i) = col(name) {
             lines.push(Line {
                 name: label.into(),
-                points: f.rows.iter().map(|r| (r[0] / 3600.0, r[i] * scale)).collect(),
+                points: f
+                    .rows
+                    .iter()
+                    .map(|r| (r[0] / 3600.0, r[i] * scale))
+                    .collect(),
                 colour: k,
                 stroke,
             });
@@ -915,7 +923,10 @@ fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError
     };
     let mut staged = stage_both(dir, "rates", Figure::Lines(&rates))?;
 
-    let points: Vec<&Value> = w["adoption"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let points: Vec<&Value> = w["adoption"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     let series = |key: &str| -> Vec<(f64, f64)> {
         points
             .iter()
@@ -925,7 +936,9 @@ fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError
     };
     let shapley = series("shapley_per_host_usd");
     let adoption = LineChart {
-        title: format!("{scenario}: the operator's saving as more users host (net of given-away femtocells)"),
+        title: format!(
+            "{scenario}: the operator's saving as more users host (net of given-away femtocells)"
+        ),
         x_label: "users hosting a femtocell (%)".into(),
         y_label: "operator's saving (US dollars per month)".into(),
         lines: vec![
@@ -966,7 +979,12 @@ fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|r| (r["architecture"].as_str().unwrap_or("").replace('_', "-"), r))
+                .map(|r| {
+                    (
+                        r["architecture"].as_str().unwrap_or("").replace('_', "-"),
+                        r,
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -987,7 +1005,11 @@ fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError
             .collect(),
     };
     staged.extend(stage_both(dir, "costs", Figure::Bars(&costs))?);
-    staged.extend(stage_both(dir, "energy", Figure::Bars(&energy_chart(scenario, &rows)))?);
+    staged.extend(stage_both(
+        dir,
+        "energy",
+        Figure::Bars(&energy_chart(scenario, &rows)),
+    )?);
     Ok(staged)
 }
 
@@ -1151,7 +1173,11 @@ pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputErro
             .iter()
             .map(|(arch, r)| (arch.replace('_', "-"), *r))
             .collect();
-        staged.extend(stage_both(dir, "energy", Figure::Bars(&energy_chart(scenario, &rows)))?);
+        staged.extend(stage_both(
+            dir,
+            "energy",
+            Figure::Bars(&energy_chart(scenario, &rows)),
+        )?);
     }
     Ok(staged)
 }

@@ -24,7 +24,7 @@ use crate::error::OutputError;
 use crate::sweep::Manifest;
 
 /// Savings columns: (column, legend, colour, stroke).
-const SAVINGS: [(&str, &str, usize, Stroke); 5] = [
+const SAVINGS: [(&str, &str, usize, Stroke); 7] = [
     ("cdn.net_saving", "CDN", 1, Stroke::Solid),
     ("p2p.gross_saving", "p2p, gross", 0, Stroke::Dashed),
     ("p2p.net_saving", "p2p, net of payments", 0, Stroke::Solid),
@@ -35,7 +35,21 @@ const SAVINGS: [(&str, &str, usize, Stroke); 5] = [
         2,
         Stroke::Solid,
     ),
+    (
+        "wireless.gross_saving",
+        "femtocells, gross",
+        4,
+        Stroke::Dashed,
+    ),
+    (
+        "wireless.net_saving",
+        "femtocells, net of payments",
+        4,
+        Stroke::Solid,
+    ),
 ];
+/// The wireless heatmap column (when the p2p one is empty).
+const HEAT_WIRELESS: &str = "wireless.net_saving";
 
 /// Net savings against the CDN: (column, legend, colour). Client-server against the CDN is
 /// derived from `cdn.net_saving` (s): 1 - 1 / (1 - s).
@@ -70,7 +84,7 @@ const SCATTER_POINTS: u64 = 4000;
 #[derive(Debug, Clone)]
 struct Kept {
     params: Vec<f64>,
-    savings: [f64; 5],
+    savings: [f64; SAVINGS.len()],
     vs_cdn: [f64; 3],
     participation: f64,
     provider: f64,
@@ -97,6 +111,8 @@ struct Scan {
     statuses: Vec<(String, u64)>,
     /// Best p2p net saving: value, point, parameter texts.
     best: Option<(f64, String, Vec<String>)>,
+    /// The heatmap and the best point are the femtocells' net saving (a wireless sweep).
+    wireless: bool,
     rows: u64,
 }
 
@@ -186,6 +202,8 @@ fn scan(dir: &Path, m: &Manifest) -> Result<Scan, OutputError> {
         col(PAYMENTS),
         col(HEAT),
     );
+    let c_heat_w = col(HEAT_WIRELESS);
+    let mut wireless = false;
 
     // Grid: sizes, strides (first parameter slowest) and middle indices.
     let sizes: Vec<u64> = m
@@ -253,7 +271,11 @@ fn scan(dir: &Path, m: &Manifest) -> Result<Scan, OutputError> {
                 e.count += 1;
             }
         }
-        let heat_v = num(c_heat);
+        let mut heat_v = num(c_heat);
+        if !heat_v.is_finite() {
+            heat_v = num(c_heat_w);
+            wireless |= heat_v.is_finite();
+        }
         if heat_v.is_finite() && best.as_ref().is_none_or(|b| heat_v > b.0) {
             best = Some((
                 heat_v,
@@ -292,7 +314,7 @@ fn scan(dir: &Path, m: &Manifest) -> Result<Scan, OutputError> {
             }
         }
         if !wanted.is_empty() {
-            let mut savings = [f64::NAN; 5];
+            let mut savings = [f64::NAN; SAVINGS.len()];
             for (s, c) in savings.iter_mut().zip(&savings_cols) {
                 *s = num(*c);
             }
@@ -322,6 +344,7 @@ fn scan(dir: &Path, m: &Manifest) -> Result<Scan, OutputError> {
         ));
     }
     Ok(Scan {
+        wireless,
         slices,
         heat,
         ranges,
@@ -434,7 +457,9 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
         let x_log = info.scale == "log";
         let mut lines = Vec::new();
         for (k, (_, name, colour, stroke)) in SAVINGS.iter().enumerate() {
-            if scatter && *stroke == Stroke::Dashed {
+            if (scatter && *stroke == Stroke::Dashed)
+                || rows.iter().all(|r| !r.savings[k].is_finite())
+            {
                 continue;
             }
             lines.push(Line {
@@ -450,7 +475,11 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
         stage_savings(
             dir,
             Savings {
-                title: format!("{}: saving vs client-server", m.scenario),
+                title: if scan.wireless {
+                    format!("{}: saving vs macro towers only", m.scenario)
+                } else {
+                    format!("{}: saving vs client-server", m.scenario)
+                },
                 x_label: &x_label,
                 lines,
                 x_log,
@@ -465,9 +494,10 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
             &mut figures,
         )?;
 
-        let lines = VS_CDN
+        let lines: Vec<Line> = VS_CDN
             .iter()
             .enumerate()
+            .filter(|(k, _)| rows.iter().any(|r| r.vs_cdn[*k].is_finite()))
             .map(|(k, (_, name, colour))| Line {
                 name: (*name).into(),
                 points: rows
@@ -478,23 +508,25 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
                 stroke: if scatter { Stroke::Dots } else { Stroke::Solid },
             })
             .collect();
-        stage_savings(
-            dir,
-            Savings {
-                title: format!("{}: saving vs the CDN", m.scenario),
-                x_label: &x_label,
-                lines,
-                x_log,
-                stem: format!("savings-vs-cdn-{}", slug(&info.key)),
-                caption: format!(
-                    "Net saving of each architecture against serving every byte from the CDN, \
+        if !lines.is_empty() {
+            stage_savings(
+                dir,
+                Savings {
+                    title: format!("{}: saving vs the CDN", m.scenario),
+                    x_label: &x_label,
+                    lines,
+                    x_log,
+                    stem: format!("savings-vs-cdn-{}", slug(&info.key)),
+                    caption: format!(
+                        "Net saving of each architecture against serving every byte from the CDN, \
                      against {}{note}",
-                    info.key
-                ),
-            },
-            &mut staged,
-            &mut figures,
-        )?;
+                        info.key
+                    ),
+                },
+                &mut staged,
+                &mut figures,
+            )?;
+        }
 
         let has_part = rows.iter().any(|r| r.participation.is_finite());
         if info.key.starts_with("incentive.") && has_part {
@@ -579,14 +611,23 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
             .flatten()
             .fold(0.0_f64, |m, v| m.max(v.abs()));
         let note = slice_note(&m, &[0, 1]);
+        let what = if scan.wireless {
+            "femtocells' net saving vs macro only"
+        } else {
+            "p2p net saving vs client-server"
+        };
         let h = Heatmap {
-            title: format!("{}: p2p net saving vs client-server", m.scenario),
+            title: format!("{}: {what}", m.scenario),
             x_label: format!("{}{note}", axis(&a.key, &a.unit)),
             y_label: axis(&b.key, &b.unit),
             x_ticks: ticks(&a.values, step[0]),
             y_ticks: ticks(&b.values, step[1]),
             cells: pct,
-            value_label: "p2p net saving (%)".into(),
+            value_label: if scan.wireless {
+                "femtocells' net saving (%)".into()
+            } else {
+                "p2p net saving (%)".into()
+            },
             limit: if max_abs > 0.0 {
                 max_abs.min(100.0)
             } else {
@@ -597,7 +638,7 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
         figures.push((
             "heatmap".into(),
             format!(
-                "p2p net saving against client-server over {} and {}{note}; grey: no answer{}",
+                "{what} over {} and {}{note}; grey: no answer{}",
                 a.key,
                 b.key,
                 if step[0] > 1 || step[1] > 1 {
@@ -678,12 +719,23 @@ fn page(m: &Manifest, scan: &Scan, figures: Vec<(String, String)>) -> Page {
     if let Some((v, point, values)) = &scan.best {
         let mut header = vec!["point".to_string()];
         header.extend(m.parameters.iter().map(|p| p.key.clone()));
-        header.push("p2p net saving".into());
+        header.push(
+            if scan.wireless {
+                "femtocells' net saving"
+            } else {
+                "p2p net saving"
+            }
+            .into(),
+        );
         let mut row = vec![point.clone()];
         row.extend(values.iter().cloned());
         row.push(format!("{:+.1} %", 100.0 * v));
         tables.push(Table {
-            caption: "Where p2p saves most (net of payments, vs client-server)".into(),
+            caption: if scan.wireless {
+                "Where femtocells save most (net of payments and devices, vs macro only)".into()
+            } else {
+                "Where p2p saves most (net of payments, vs client-server)".into()
+            },
             header,
             rows: vec![row],
         });

@@ -20,8 +20,8 @@ use crate::units::{
     self, BitsPerSec, Bytes, Dimension, KgPerKwh, KwhPerGb, PerSec, Seconds, Usd, UsdPerGb,
     UsdPerKwh, UsdPerMbpsMonth, Watts,
 };
-use serde::Serialize;
 use raw::{Quantity, ScenarioFile, Q};
+use serde::Serialize;
 
 /// The built-in default scenario (what `peerfluid` with no arguments runs).
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/viral-video.toml");
@@ -1167,7 +1167,8 @@ impl Ctx<'_> {
                     "give `energy.peer_device` or `energy.peer_power`, not both".into(),
                 ));
             }
-            out.peer_power_w = self.bounded(q, "energy.peer_power", Power, 0.0, false, Some(1e4))?;
+            out.peer_power_w =
+                self.bounded(q, "energy.peer_power", Power, 0.0, false, Some(1e4))?;
             out.peer_device = "energy.peer_power";
         }
         if let Some(q) = &f.carbon {
@@ -1194,16 +1195,37 @@ impl Ctx<'_> {
         for (given, key) in [
             (c.size.as_ref().map(|q| q.span()), "`content.size`"),
             (c.bitrate.as_ref().map(|q| q.span()), "`content.bitrate`"),
-            (c.watch_time.as_ref().map(|q| q.span()), "`content.watch_time`"),
+            (
+                c.watch_time.as_ref().map(|q| q.span()),
+                "`content.watch_time`",
+            ),
             (c.prefetch.as_ref().map(|q| q.span()), "`content.prefetch`"),
             (c.titles.as_ref().map(|q| q.span()), "`content.titles`"),
             (c.zipf.as_ref().map(|q| q.span()), "`content.zipf`"),
-            (raw.horizon.as_ref().map(|q| q.span()), "`horizon` (a wireless run is one day, billed per month)"),
-            (raw.swarm.efficiency.as_ref().map(|q| q.span()), "`swarm.efficiency`"),
-            (raw.swarm.abort_rate.as_ref().map(|q| q.span()), "`swarm.abort_rate`"),
-            (raw.swarm.seed_residence.as_ref().map(|q| q.span()), "`swarm.seed_residence`"),
-            (raw.server.capacity.as_ref().map(|q| q.span()), "`server.capacity`"),
-            (raw.isp.as_ref().and_then(|l| l.first()).map(|q| q.span()), "`[[isp]]`"),
+            (
+                raw.horizon.as_ref().map(|q| q.span()),
+                "`horizon` (a wireless run is one day, billed per month)",
+            ),
+            (
+                raw.swarm.efficiency.as_ref().map(|q| q.span()),
+                "`swarm.efficiency`",
+            ),
+            (
+                raw.swarm.abort_rate.as_ref().map(|q| q.span()),
+                "`swarm.abort_rate`",
+            ),
+            (
+                raw.swarm.seed_residence.as_ref().map(|q| q.span()),
+                "`swarm.seed_residence`",
+            ),
+            (
+                raw.server.capacity.as_ref().map(|q| q.span()),
+                "`server.capacity`",
+            ),
+            (
+                raw.isp.as_ref().and_then(|l| l.first()).map(|q| q.span()),
+                "`[[isp]]`",
+            ),
             (raw.locality.as_ref().map(|q| q.span()), "`[locality]`"),
             (raw.push.as_ref().map(|q| q.span()), "`[push]`"),
         ] {
@@ -1218,7 +1240,10 @@ impl Ctx<'_> {
             Some(p) => {
                 let f = p.get_ref();
                 if f.upload.is_some() || f.download.is_some() || f.class.is_some() {
-                    return Err(not_here(p.span(), "`peers.upload`, `peers.download` and `[[peers.class]]`"));
+                    return Err(not_here(
+                        p.span(),
+                        "`peers.upload`, `peers.download` and `[[peers.class]]`",
+                    ));
                 }
                 self.peer_cost(f.cost.as_ref())?
             }
@@ -1242,7 +1267,10 @@ impl Ctx<'_> {
                 (f.capacity.as_ref().map(|v| v.span()), "pricing.capacity"),
                 (f.cdn.as_ref().map(|v| v.span()), "pricing.cdn"),
                 (f.cdn_tier.as_ref().map(|v| v.span()), "pricing.cdn_tier"),
-                (f.commit_discount.as_ref().map(|v| v.span()), "pricing.commit_discount"),
+                (
+                    f.commit_discount.as_ref().map(|v| v.span()),
+                    "pricing.commit_discount",
+                ),
                 (f.tracker.as_ref().map(|v| v.span()), "pricing.tracker"),
             ];
             if let Some((Some(span), key)) = other.into_iter().find(|(sp, _)| sp.is_some()) {
@@ -1251,7 +1279,9 @@ impl Ctx<'_> {
         }
         let pricing = self.pricing(raw.pricing.as_ref())?;
         let incentive = self.incentive(raw.incentive.as_ref())?;
-        if matches!(incentive.mechanism, Mechanism::Equilibrium) && !peer_cost.distribution.decides() {
+        if matches!(incentive.mechanism, Mechanism::Equilibrium)
+            && !peer_cost.distribution.decides()
+        {
             return Err(self.whole("`incentive.mechanism = \"equilibrium\"` needs hosts who decide: give `peers.cost.distribution` (\"uniform\", \"lognormal\" or \"energy\"), the hosts' private cost per month".into()));
         }
         let Some(w) = &raw.wireless else {
@@ -1259,27 +1289,47 @@ impl Ctx<'_> {
         };
         let f = w.get_ref();
         let users = self.plain(&f.users, "wireless.users", 1.0, false, Some(1e10))?;
-        let share = |v: &Option<toml::Spanned<f64>>, key: &str, default: f64| -> Result<f64, ScenarioError> {
+        let share = |v: &Option<toml::Spanned<f64>>,
+                     key: &str,
+                     default: f64|
+         -> Result<f64, ScenarioError> {
             match v {
                 Some(v) => self.plain(v, key, 0.0, false, Some(1.0)),
                 None => Ok(default),
             }
         };
-        let opt = |q: &Option<Q>, key: &str, dim: Dimension, strict: bool, default: f64| -> Result<f64, ScenarioError> {
+        let opt = |q: &Option<Q>,
+                   key: &str,
+                   dim: Dimension,
+                   strict: bool,
+                   default: f64|
+         -> Result<f64, ScenarioError> {
             match q {
                 Some(q) => self.bounded(q, key, dim, 0.0, strict, None),
                 None => Ok(default),
             }
         };
         let busy_hour_share = match &f.busy_hour_share {
-            Some(v) => self.plain(v, "wireless.busy_hour_share", FLAT_SHARE, false, Some(MAX_BUSY_SHARE))?,
+            Some(v) => self.plain(
+                v,
+                "wireless.busy_hour_share",
+                FLAT_SHARE,
+                false,
+                Some(MAX_BUSY_SHARE),
+            )?,
             None => Wireless::BUSY_HOUR_SHARE,
         };
         let busy_hour = match &f.busy_hour {
             Some(q) => {
                 let t = self.bounded(q, "wireless.busy_hour", Time, 0.0, false, None)?;
                 if t >= DAY {
-                    return Err(self.at(q.span(), format!("`wireless.busy_hour` must be in [0 h, 24 h) (got {})", units::format_quantity(t, Time))));
+                    return Err(self.at(
+                        q.span(),
+                        format!(
+                            "`wireless.busy_hour` must be in [0 h, 24 h) (got {})",
+                            units::format_quantity(t, Time)
+                        ),
+                    ));
                 }
                 t
             }
@@ -1293,16 +1343,53 @@ impl Ctx<'_> {
             busy_hour,
             home_share: share(&f.home_share, "wireless.home_share", Wireless::HOME_SHARE)?,
             neighbour_share: share(&f.neighbour_share, "wireless.neighbour_share", 0.0)?,
-            host_uplink: opt(&f.host_uplink, "wireless.host_uplink", BitRate, true, Wireless::HOST_UPLINK)?,
-            tower_capacity: opt(&f.tower_capacity, "wireless.tower_capacity", BitRate, true, Wireless::TOWER_CAPACITY)?,
+            host_uplink: opt(
+                &f.host_uplink,
+                "wireless.host_uplink",
+                BitRate,
+                true,
+                Wireless::HOST_UPLINK,
+            )?,
+            tower_capacity: opt(
+                &f.tower_capacity,
+                "wireless.tower_capacity",
+                BitRate,
+                true,
+                Wireless::TOWER_CAPACITY,
+            )?,
         };
         let wireless = Wireless {
             offload,
             hosts: self.plain(&f.hosts, "wireless.hosts", 0.0, false, Some(1.0))?,
-            tower_cost: opt(&f.tower_cost, "wireless.tower_cost", Money, false, Wireless::TOWER_COST)?,
-            tower_power: opt(&f.tower_power, "wireless.tower_power", Power, false, Wireless::TOWER_POWER)?,
-            femtocell_price: opt(&f.femtocell_price, "wireless.femtocell_price", Money, false, Wireless::FEMTO_PRICE)?,
-            femtocell_lifetime: self.bounded(&f.femtocell_lifetime, "wireless.femtocell_lifetime", Time, 0.0, true, None)?,
+            tower_cost: opt(
+                &f.tower_cost,
+                "wireless.tower_cost",
+                Money,
+                false,
+                Wireless::TOWER_COST,
+            )?,
+            tower_power: opt(
+                &f.tower_power,
+                "wireless.tower_power",
+                Power,
+                false,
+                Wireless::TOWER_POWER,
+            )?,
+            femtocell_price: opt(
+                &f.femtocell_price,
+                "wireless.femtocell_price",
+                Money,
+                false,
+                Wireless::FEMTO_PRICE,
+            )?,
+            femtocell_lifetime: self.bounded(
+                &f.femtocell_lifetime,
+                "wireless.femtocell_lifetime",
+                Time,
+                0.0,
+                true,
+                None,
+            )?,
             give_away: f.give_away.as_ref().is_none_or(|v| *v.get_ref()),
         };
         Ok(Scenario {

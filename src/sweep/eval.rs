@@ -18,7 +18,7 @@ use crate::scenario::Scenario;
 use super::spec::{Evaluate, SweepSpec, Value};
 
 /// Output columns after the parameters and `status`: name, unit, meaning.
-pub const OUTPUTS: [(&str, &str, &str); 25] = [
+pub const OUTPUTS: [(&str, &str, &str); 38] = [
     (
         "regime",
         "",
@@ -116,7 +116,26 @@ pub const OUTPUTS: [(&str, &str, &str); 25] = [
         "$/month",
         "provider + peers' net cost with p2p",
     ),
+    ("client_server.kwh", "kWh/month", "energy, origin serves every byte"),
+    ("cdn.kwh", "kWh/month", "energy, CDN serves every byte"),
+    ("p2p.kwh", "kWh/month", "energy with peer assistance (incl. peers' devices)"),
+    ("hybrid.kwh", "kWh/month", "energy, CDN for the residual + peers"),
+    ("p2p.co2_kg", "kg/month", "CO2 of p2p's energy"),
+    ("wireless.hosting_share", "", "wireless: hosts as a share of users (after their decisions)"),
+    ("wireless.towers", "towers", "wireless: towers built with the femtocells"),
+    ("wireless.towers_saved", "towers", "wireless: towers the femtocells save"),
+    ("wireless.operator_usd", "$/month", "wireless: operator's cost with femtocells (towers + devices + payments)"),
+    ("wireless.macro_only_usd", "$/month", "wireless: operator's cost without femtocells"),
+    ("wireless.gross_saving", "", "wireless: saving vs macro only before payments (fraction)"),
+    ("wireless.net_saving", "", "wireless: saving vs macro only after payments (fraction)"),
+    ("wireless.kwh", "kWh/month", "wireless: energy with femtocells (towers, femtocells, network)"),
 ];
+
+/// Where the groups of [`OUTPUTS`] start (after `regime`): swarm figures, bills, energy,
+/// wireless.
+const BILLS_AT: usize = 9;
+const ENERGY_AT: usize = 24;
+const WIRELESS_AT: usize = 29;
 
 /// The CSV header line (no newline).
 pub fn header(spec: &SweepSpec) -> String {
@@ -192,12 +211,41 @@ pub fn csv_field(s: &str) -> String {
 
 /// The outputs of a validated scenario.
 pub fn evaluate(s: &Scenario, how: Evaluate) -> Result<Outputs, String> {
+    if s.content.kind.wireless().is_some() {
+        return wireless(s);
+    }
     match how {
         // Live and VoD have no swarm steady state to bill: their points run whole.
         Evaluate::Steady if s.content.kind.stream().is_some() => run(s),
         Evaluate::Steady => steady(s),
         Evaluate::Run => run(s),
     }
+}
+
+/// A wireless point (both modes: the report is closed forms and quadrature): its participation
+/// and the wireless columns; the swarm and bill columns stay empty.
+fn wireless(s: &Scenario) -> Result<Outputs, String> {
+    let r = crate::wireless::report(s, Depth::Outcome).map_err(|e| e.to_string())?;
+    let (base, with) = (&r.costs[0], &r.costs[1]);
+    let mut numbers = [f64::NAN; OUTPUTS.len() - 1];
+    numbers[5] = r.offload_share;
+    numbers[6] = r.participation;
+    numbers[9] = with.payments_usd;
+    numbers[10] = with.hosts_usd;
+    numbers[WIRELESS_AT..].copy_from_slice(&[
+        r.hosts,
+        r.towers as f64,
+        r.towers_saved as f64,
+        with.operator_usd,
+        base.operator_usd,
+        with.gross_saving,
+        with.net_saving,
+        with.energy.total_kwh,
+    ]);
+    Ok(Outputs {
+        regime: "wireless",
+        numbers,
+    })
 }
 
 fn participation(s: &Scenario, plan: &Plan) -> f64 {
@@ -345,9 +393,16 @@ fn bills(sum: &crate::run::Summary) -> Result<Vec<CostBreakdown>, String> {
 /// Assemble the row from the swarm figures and the four bills (client-server, CDN, p2p, hybrid).
 fn outputs(regime: &'static str, swarm: [f64; 9], c: &[CostBreakdown]) -> Outputs {
     let (cs, cdn, p2p, hy) = (&c[0], &c[1], &c[2], &c[3]);
-    let mut numbers = [0.0; OUTPUTS.len() - 1];
-    numbers[..9].copy_from_slice(&swarm);
-    numbers[9..].copy_from_slice(&[
+    let mut numbers = [f64::NAN; OUTPUTS.len() - 1];
+    numbers[..BILLS_AT].copy_from_slice(&swarm);
+    numbers[ENERGY_AT..WIRELESS_AT].copy_from_slice(&[
+        cs.energy.total_kwh,
+        cdn.energy.total_kwh,
+        p2p.energy.total_kwh,
+        hy.energy.total_kwh,
+        p2p.energy.co2_kg,
+    ]);
+    numbers[BILLS_AT..ENERGY_AT].copy_from_slice(&[
         p2p.payments_usd,
         p2p.peers_usd,
         cs.provider_usd,
