@@ -12,3 +12,4 @@ mod sweep;
 mod util;
 mod validation;
 mod video;
+mod wireless;

@@ -394,7 +394,10 @@ impl<'a> Market<'a> {
             for i in 1..=SCAN_POINTS {
                 let qi = i as f64 / SCAN_POINTS as f64;
                 let gi = g(qi)?;
-                if prev_g > EQ_TOL && gi < -EQ_TOL {
+                if gi.abs() <= EQ_TOL && i < SCAN_POINTS {
+                    // A grid point on the root itself (the sign test below would skip it).
+                    found.push((vec![qi], g(qi + 1e-6)? <= 0.0));
+                } else if prev_g > EQ_TOL && gi < -EQ_TOL {
                     // + to −: a stable crossing; bisection.
                     found.push((vec![bisect(&g, prev_q, qi)?], true));
                 } else if prev_g < -EQ_TOL && gi > EQ_TOL {

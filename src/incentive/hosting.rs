@@ -277,7 +277,10 @@ impl<'a> HostMarket<'a> {
         for i in 1..=SCAN_POINTS {
             let qi = i as f64 / SCAN_POINTS as f64;
             let gi = g(qi)?;
-            if prev.1 > EQ_TOL && gi < -EQ_TOL {
+            if gi.abs() <= EQ_TOL && i < SCAN_POINTS {
+                // A grid point on the root itself: stable when G falls through it.
+                found.push((qi, g(qi + 1e-6)? <= 0.0));
+            } else if prev.1 > EQ_TOL && gi < -EQ_TOL {
                 found.push((bisect(&g, prev.0, qi)?, true));
             } else if prev.1 < -EQ_TOL && gi > EQ_TOL {
                 found.push((bisect(&g, prev.0, qi)?, false));
