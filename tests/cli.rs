@@ -287,7 +287,9 @@ fn compare_writes_costs_and_prints_the_table() {
         lines[0],
         "architecture,provider_usd,transit_usd,egress_usd,capacity_usd,cdn_usd,payments_usd,\
          tracker_usd,peers_cost_usd,peers_income_usd,peers_usd,social_usd,origin_gb,isp_uplink_gb,\
-         gross_saving,net_saving,gross_saving_vs_cdn,net_saving_vs_cdn"
+         gross_saving,net_saving,gross_saving_vs_cdn,net_saving_vs_cdn,energy.origin_kwh,\
+         energy.cdn_kwh,energy.network_kwh,energy.peers_kwh,energy.macro_kwh,\
+         energy.femtocells_kwh,energy.total_kwh,energy.co2_kg"
     );
     let archs: Vec<&str> = lines[1..]
         .iter()

@@ -119,12 +119,15 @@ fn compare_figures_are_real_and_titled_and_redraw_gives_the_same_bytes() {
     let svg = figure(dir.path(), "costs");
     assert!(svg.contains("provider&apos;s cost per month") || svg.contains("provider's cost"));
     assert!(svg.contains("US dollars per month") && svg.contains("net "));
+    let svg = figure(dir.path(), "energy");
+    assert!(svg.contains("energy per month") && svg.contains("kWh per month"));
+    assert!(svg.contains("network") && svg.contains("kg CO2"));
     let svg = figure(dir.path(), "stakeholders");
     assert!(svg.contains("who pays, per month") && svg.contains("social (sum)"));
     assert!(svg.contains("peers (net)") && svg.contains("client-server"));
 
     let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
-    for name in ["populations", "rates", "costs", "stakeholders"] {
+    for name in ["populations", "rates", "costs", "stakeholders", "energy"] {
         assert!(html.contains(&format!("<img src=\"{name}.svg\"")), "{name}");
         assert!(html.contains(&format!("href=\"{name}.png\"")), "{name}");
     }
@@ -132,7 +135,7 @@ fn compare_figures_are_real_and_titled_and_redraw_gives_the_same_bytes() {
 
     let before = snapshot(dir.path());
     let written = redraw(dir.path()).unwrap();
-    assert_eq!(written.len(), 9, "8 figures and index.html: {written:?}");
+    assert_eq!(written.len(), 11, "10 figures and index.html: {written:?}");
     assert_eq!(snapshot(dir.path()), before, "redraw changed a file");
 }
 
@@ -314,4 +317,33 @@ fn plot_refuses_a_folder_without_results_and_names_it() {
         .failure();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("nothing to redraw"), "{stderr}");
+}
+
+/// A wireless run: its four figures are real, titled, listed in index.html, and
+/// `peerfluid plot DIR` redraws them byte for byte.
+#[test]
+fn wireless_figures_are_real_and_redraw_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/femtocell-offload.toml");
+    let s = Scenario::from_path(&path).unwrap();
+    let rec = compare_scenario(&s, &RunOptions::default()).unwrap();
+    write_run(dir.path(), &rec, true).unwrap();
+    let svg = figure(dir.path(), "rates");
+    assert!(svg.contains("who carries the traffic over a day") && svg.contains("femtocells"));
+    let svg = figure(dir.path(), "adoption");
+    assert!(svg.contains("users hosting a femtocell (%)") && svg.contains("whole towers"));
+    assert!(svg.contains("Shapley value per host"));
+    let svg = figure(dir.path(), "costs");
+    assert!(svg.contains("towers") && svg.contains("net "));
+    let svg = figure(dir.path(), "energy");
+    assert!(svg.contains("macro towers") && svg.contains("kg CO2"));
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    for name in ["rates", "adoption", "costs", "energy"] {
+        assert!(html.contains(&format!("<img src=\"{name}.svg\"")), "{name}");
+    }
+    assert!(html.contains("href=\"adoption.csv\"") && html.contains("towers with femtocells"));
+    let before = snapshot(dir.path());
+    let written = redraw(dir.path()).unwrap();
+    assert_eq!(written.len(), 9, "8 figures and index.html: {written:?}");
+    assert_eq!(snapshot(dir.path()), before, "redraw changed a file");
 }

@@ -212,7 +212,7 @@ fn a_catalogue_needs_more_server_than_one_title() {
 fn video_keys_are_validated() {
     let e = error_of(&live("", "").replace("kind = \"live\"", "kind = \"radio\""));
     assert!(
-        e.contains("`content.kind` must be \"file\", \"live\" or \"vod\""),
+        e.contains("`content.kind` must be \"file\", \"live\", \"vod\" or \"wireless\""),
         "{e}"
     );
     let e = error_of(&live("", "").replace("bitrate = \"2 Mbps\"\n", ""));
