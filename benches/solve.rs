@@ -1,5 +1,6 @@
 //! Criterion benches of one swarm solve to the steady state (issue 2 target: ≤ 20 µs median
-//! for the single-class model in both regimes; the 4-class case is reported alongside).
+//! for the single-class model in both regimes and for the 4-class case; several classes use
+//! the Rosenbrock method, Dopri5 is kept for comparison).
 //! Run: `cargo bench --bench solve`. Scenarios are the reference cases of the tests.
 
 use std::hint::black_box;
@@ -95,10 +96,12 @@ fn bench(c: &mut Criterion) {
     }
     let four = four_classes();
     let model = swarm_of(&four);
-    let set = settings(&four, Method::Dopri5);
-    g.bench_function("4 classes / Dopri5", |b| {
-        b.iter(|| integrate(black_box(&model), black_box(&set)).expect("solves"))
-    });
+    for method in [Method::Rosenbrock, Method::Dopri5] {
+        let set = settings(&four, method);
+        g.bench_function(format!("4 classes / {method:?}"), |b| {
+            b.iter(|| integrate(black_box(&model), black_box(&set)).expect("solves"))
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("closed-form steady state");

@@ -1,17 +1,57 @@
 //! Deterministic cost per solve, for callgrind (the VM's wall-clock speed drifts between runs):
-//! `CASE=a|b|s N=101 valgrind --tool=callgrind ./target/release/examples/count`, minus the same
-//! with N=1, divided by 100, is the instruction count of one solve (`DOPRI=1` for Dopri5).
+//! `CASE=a|b|s|four N=101 valgrind --tool=callgrind ./target/release/examples/count`, minus the
+//! same with N=1, divided by 100, is the instruction count of one solve (`DOPRI=1` for Dopri5,
+//! `ROS=1` for Rosenbrock; `CASE=four` is the 4-class bench scenario, Rosenbrock by default).
 use peerfluid::run::swarm_of;
 use peerfluid::scenario::Scenario;
 use peerfluid::solve::{integrate, Method, SolverSettings};
+
+const FOUR: &str = r#"
+name = "four"
+[content]
+size = "1 GB"
+[demand]
+arrival_rate = "0.2/s"
+[swarm]
+efficiency = 0.9
+abort_rate = "0.2/h"
+seed_residence = "20 min"
+[[peers.class]]
+name = "dsl"
+share = 0.3
+upload = "1 Mbps"
+download = "16 Mbps"
+[[peers.class]]
+name = "cable"
+share = 0.3
+upload = "10 Mbps"
+download = "200 Mbps"
+[[peers.class]]
+name = "fibre"
+share = 0.3
+upload = "100 Mbps"
+download = "500 Mbps"
+[[peers.class]]
+name = "mobile"
+share = 0.1
+upload = "5 Mbps"
+download = "50 Mbps"
+[server]
+capacity = "200 Mbps"
+"#;
+
 fn main() {
     let case = std::env::var("CASE").unwrap_or_default();
-    let (up, down, res, eta, s, lam) = match case.as_str() {
-        "a" => (4.0, 8.0, 50.0, 0.9, 0.0, 1.0),
-        "b" => (0.16, 0.8, 20.0, 1.0, 0.0, 1.0),
-        _ => (0.16, 0.8, 20.0, 1.0, 1.6, 1.0),
+    let (text, lam) = if case == "four" {
+        (FOUR.to_string(), 0.2)
+    } else {
+        let (up, down, res, eta, s, lam) = match case.as_str() {
+            "a" => (4.0, 8.0, 50.0, 0.9, 0.0, 1.0),
+            "b" => (0.16, 0.8, 20.0, 1.0, 0.0, 1.0),
+            _ => (0.16, 0.8, 20.0, 1.0, 1.6, 1.0),
+        };
+        (format!("name=\"q\"\n[content]\nsize=1\n[demand]\narrival_rate={lam:?}\n[swarm]\nefficiency={eta:?}\nabort_rate=0.001\nseed_residence={res:?}\n[peers]\nupload={up:?}\ndownload={down:?}\n[server]\ncapacity={s:?}\n"), lam)
     };
-    let text = format!("name=\"q\"\n[content]\nsize=1\n[demand]\narrival_rate={lam:?}\n[swarm]\nefficiency={eta:?}\nabort_rate=0.001\nseed_residence={res:?}\n[peers]\nupload={up:?}\ndownload={down:?}\n[server]\ncapacity={s:?}\n");
     let sc = Scenario::from_toml(&text, "x", None).expect("valid");
     let m = swarm_of(&sc);
     let ss = m.steady_states(lam).expect("steady");
@@ -19,6 +59,8 @@ fn main() {
     let mut set = SolverSettings::new(20.0 / slow);
     set.method = if std::env::var("DOPRI").is_ok() {
         Method::Dopri5
+    } else if std::env::var("ROS").is_ok() || case == "four" {
+        Method::Rosenbrock
     } else {
         Method::Exact
     };

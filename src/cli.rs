@@ -252,13 +252,16 @@ fn parse_class(s: &str) -> Result<(f64, f64), String> {
 /// `--method`.
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
 pub enum MethodArg {
-    /// Exact where the model is piecewise linear, Dopri5 otherwise.
+    /// Exact where the model is piecewise linear, Rosenbrock where it has a Jacobian
+    /// (several peer classes), Dopri5 otherwise.
     #[default]
     Auto,
     /// Matrix exponentials between regime switches (one peer class only).
     Exact,
     /// Adaptive Dormand–Prince 5(4).
     Dopri5,
+    /// Linearly implicit RODAS4 with the analytic Jacobian (file swarms).
+    Rosenbrock,
 }
 
 /// Run the command line.
@@ -525,6 +528,7 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
             MethodArg::Auto => Method::Auto,
             MethodArg::Exact => Method::Exact,
             MethodArg::Dopri5 => Method::Dopri5,
+            MethodArg::Rosenbrock => Method::Rosenbrock,
         },
         ..RunOptions::default()
     };

@@ -1,6 +1,7 @@
-//! Properties over random single-class swarms (proptest; failures are kept in
-//! proptest-regressions/): the exact integrator agrees with Dopri5, conserves arrivals, keeps
-//! populations non-negative, and ends at the closed-form steady state.
+//! Properties over random swarms (proptest; failures are kept in proptest-regressions/): the
+//! exact integrator (one class) and the Rosenbrock integrator (two or three classes) agree with
+//! Dopri5, conserve arrivals and keep populations non-negative; the exact one ends at the
+//! closed-form steady state.
 
 use approx::relative_eq;
 use peerfluid::model::swarm::qiu_srikant_closed_form;
@@ -8,7 +9,7 @@ use peerfluid::run::swarm_of;
 use peerfluid::solve::{integrate, Method, SolverSettings};
 use proptest::prelude::*;
 
-use crate::util::{qs_toml, scenario};
+use crate::util::{classes_toml, qs_toml, scenario, swarm_disagreement, ClassSpec};
 
 /// literature.md convention for ODE results.
 const ODE_RTOL: f64 = 1e-6;
@@ -45,6 +46,44 @@ fn params() -> impl Strategy<Value = Params> {
         })
 }
 
+fn class_spec() -> impl Strategy<Value = ClassSpec> {
+    (
+        0.05f64..2.0,
+        0.0f64..1.0,
+        prop_oneof![Just(0.0), 1e-4f64..0.05],
+        prop_oneof![Just(None), (0.005f64..1.0).prop_map(Some)],
+    )
+        .prop_map(|(c, mu, theta, gamma)| ClassSpec {
+            share: 0.0,
+            c,
+            mu,
+            theta,
+            gamma,
+        })
+}
+
+/// λ, η, s and 2–3 classes with random shares.
+fn swarm_params() -> impl Strategy<Value = (f64, f64, f64, Vec<ClassSpec>)> {
+    (
+        0.1f64..10.0,
+        0.0f64..=1.0,
+        prop_oneof![Just(0.0), 0.0f64..2.0],
+        prop::collection::vec((class_spec(), 0.1f64..1.0), 2..=3),
+    )
+        .prop_map(|(lambda, eta, s, cl)| {
+            let total: f64 = cl.iter().map(|c| c.1).sum();
+            let classes = cl
+                .into_iter()
+                .map(|(spec, w)| ClassSpec {
+                    // shares rounded so that the TOML sums to 1 within its 1e-6 check
+                    share: (w / total * 1e9).round() / 1e9,
+                    ..spec
+                })
+                .collect();
+            (lambda, eta, s, classes)
+        })
+}
+
 proptest! {
     // 48 cases in CI; PROPTEST_CASES=3000 for a deeper local run.
     #![proptest_config(ProptestConfig {
@@ -64,8 +103,8 @@ proptest! {
         // sees only smooth stages); at rtol 1e-10 the cumulative server bytes were off by 2e-5
         // relative (models/swarm.md). At 1e-12 the reference is good to ~2e-9.
         set.method = Method::Dopri5;
-        set.rtol = 1e-12;
-        set.atol = 1e-12;
+        set.rtol = Some(1e-12);
+        set.atol = Some(1e-12);
         let rk = integrate(&model, &set).expect("dopri5");
         // Floors: populations against the largest population, running totals (completions,
         // aborts, server and peer files, arrivals) against the arrivals: a byte count is judged
@@ -118,5 +157,46 @@ proptest! {
         }
         prop_assert!(relative_eq!(end.0, x, max_relative = ODE_RTOL, epsilon = ODE_RTOL * scale), "x {} vs {x}", end.0);
         prop_assert!(relative_eq!(end.1, y, max_relative = ODE_RTOL, epsilon = ODE_RTOL * scale), "y {} vs {y}", end.1);
+    }
+}
+
+proptest! {
+    // 48 cases in CI; PROPTEST_CASES=3000 for a deeper local run.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48),
+        ..ProptestConfig::default()
+    })]
+
+    /// Rosenbrock at its default tolerance against Dopri5 at rtol 1e-12 over 300 s.
+    #[test]
+    fn rosenbrock_matches_dopri5_and_conserves((lambda, eta, s, classes) in swarm_params()) {
+        let mut text = classes_toml(lambda, eta, s, &classes, "");
+        // the last share absorbs the rounding
+        let head: f64 = classes[..classes.len() - 1].iter().map(|c| c.share).sum();
+        let last = classes[classes.len() - 1].share;
+        text = text.replace(&format!("share = {last:?}"), &format!("share = {:?}", 1.0 - head));
+        let sc = scenario(&text);
+        let model = swarm_of(&sc);
+        let mut set = SolverSettings::new(300.0);
+        set.points = 150;
+        set.method = Method::Rosenbrock;
+        let ros = integrate(&model, &set).expect("rosenbrock");
+        set.method = Method::Dopri5;
+        set.rtol = Some(1e-12);
+        set.atol = Some(1e-12);
+        let rk = integrate(&model, &set).expect("dopri5");
+        let (e_pop, e_tot) = swarm_disagreement(&model, &ros, &rk);
+        prop_assert!(e_pop <= ODE_RTOL && e_tot <= ODE_RTOL,
+            "populations {e_pop:e}, totals {e_tot:e}, stats {:?}", ros.stats);
+        let k = model.k();
+        for z in ros.states() {
+            prop_assert!((0..2 * k).all(|i| z[i] >= -1e-9), "negative population {z:?}");
+            let arrivals = z[model.ix_arrivals()];
+            let booked: f64 = (0..k)
+                .map(|c| z[model.ix_done(c)] + z[model.ix_aborted(c)] + z[model.ix_x(c)])
+                .sum();
+            prop_assert!((arrivals - booked).abs() <= 1e-9 * arrivals.max(1.0),
+                "conservation residual {}", arrivals - booked);
+        }
     }
 }

@@ -6,7 +6,7 @@ use approx::assert_relative_eq;
 use peerfluid::run::{run_scenario, swarm_of, RunOptions, RunRecord};
 use peerfluid::solve::{integrate, Method, SolverSettings};
 
-use crate::util::{qs_toml, scenario};
+use crate::util::{classes_toml, qs_toml, scenario, swarm_disagreement, ClassSpec};
 
 /// literature.md tolerance convention: an ODE solved to t ≥ 40/|slowest eigenvalue| matches
 /// the steady state to rel 1e-6.
@@ -218,9 +218,21 @@ fn identical_classes_reduce_to_one_class() {
     let mut set = SolverSettings::new(3000.0);
     set.points = 300;
     let t1 = integrate(&swarm_of(&s1), &set).expect("exact");
-    let t2 = integrate(&swarm_of(&s2), &set).expect("dopri5");
     assert_eq!(t1.stats.method, "exact");
-    assert_eq!(t2.stats.method, "dopri5");
+    for method in [Method::Dopri5, Method::Auto] {
+        set.method = method;
+        let t2 = integrate(&swarm_of(&s2), &set).expect("several classes");
+        let expected = if method == Method::Auto {
+            "rosenbrock"
+        } else {
+            "dopri5"
+        };
+        assert_eq!(t2.stats.method, expected);
+        identical_classes_agree(&t1, &t2);
+    }
+}
+
+fn identical_classes_agree(t1: &peerfluid::solve::Trajectory, t2: &peerfluid::solve::Trajectory) {
     for (z1, z2) in t1.states().zip(t2.states()) {
         // state layouts: one class [x, y, ...]; two classes [xa, xb, ya, yb, ...]
         assert_relative_eq!(
@@ -272,8 +284,8 @@ fn exact_and_dopri5_agree_on_every_profile() {
             set.method = Method::Exact;
             let ex = integrate(&swarm_of(&sc), &set).expect("exact");
             set.method = Method::Dopri5;
-            set.rtol = 1e-10;
-            set.atol = 1e-10;
+            set.rtol = Some(1e-10);
+            set.atol = Some(1e-10);
             let rk = integrate(&swarm_of(&sc), &set).expect("dopri5");
             for i in 0..ex.dim() {
                 // floor: rtol times the state's largest magnitude along the trajectory (at least 1e-6
@@ -326,4 +338,230 @@ fn seeds_leaving_at_once() {
     assert!(ss.seeds.abs() < 1e-15);
     assert!(last(&rec, "seeds").abs() < 1e-12);
     assert_relative_eq!(last(&rec, "leechers"), 0.9 / 0.019, max_relative = ODE_RTOL);
+}
+
+/// The 4-class bench scenario (benches/solve.rs): DSL, cable, fibre and mobile peers.
+fn four_classes_toml(extra: &str, server: &str) -> String {
+    format!(
+        "name = \"four\"\n[content]\nsize = \"1 GB\"\n[demand]\narrival_rate = \"0.2/s\"\n{extra}\n\
+         [swarm]\nefficiency = 0.9\nabort_rate = \"0.2/h\"\nseed_residence = \"20 min\"\n\
+         [[peers.class]]\nname = \"dsl\"\nshare = 0.3\nupload = \"1 Mbps\"\ndownload = \"16 Mbps\"\n\
+         [[peers.class]]\nname = \"cable\"\nshare = 0.3\nupload = \"10 Mbps\"\ndownload = \"200 Mbps\"\n\
+         [[peers.class]]\nname = \"fibre\"\nshare = 0.3\nupload = \"100 Mbps\"\ndownload = \"500 Mbps\"\n\
+         [[peers.class]]\nname = \"mobile\"\nshare = 0.1\nupload = \"5 Mbps\"\ndownload = \"50 Mbps\"\n\
+         [server]\ncapacity = \"{server}\"\n"
+    )
+}
+
+/// Rosenbrock (default tolerance) against Dopri5 at rtol = atol = 1e-12, judged as in
+/// `swarm_disagreement`; returns the Rosenbrock trajectory.
+fn rosenbrock_agrees_with_dopri5(
+    text: &str,
+    t_end: f64,
+    points: usize,
+) -> peerfluid::solve::Trajectory {
+    let sc = scenario(text);
+    let model = swarm_of(&sc);
+    let mut set = SolverSettings::new(t_end);
+    set.points = points;
+    set.method = Method::Rosenbrock;
+    let ros = integrate(&model, &set).expect("rosenbrock");
+    assert_eq!(ros.stats.method, "rosenbrock");
+    set.method = Method::Dopri5;
+    set.rtol = Some(1e-12);
+    set.atol = Some(1e-12);
+    let reference = integrate(&model, &set).expect("dopri5");
+    let (e_pop, e_tot) = swarm_disagreement(&model, &ros, &reference);
+    assert!(
+        e_pop <= ODE_RTOL && e_tot <= ODE_RTOL,
+        "populations {e_pop:e}, totals {e_tot:e} (stats {:?})\n{text}",
+        ros.stats
+    );
+    // arrivals = completed + aborted + leechers (a linear invariant: Rosenbrock keeps it to
+    // rounding, since the analytic Jacobian respects it too)
+    let k = model.k();
+    for z in ros.states() {
+        let arrivals = z[model.ix_arrivals()];
+        let booked: f64 = (0..k)
+            .map(|c| z[model.ix_done(c)] + z[model.ix_aborted(c)] + z[model.ix_x(c)])
+            .sum();
+        assert!(
+            (arrivals - booked).abs() <= 1e-8 * arrivals.max(1.0),
+            "conservation residual {} of {arrivals}",
+            arrivals - booked
+        );
+        assert!(
+            (0..2 * k).all(|i| z[i] >= -1e-9),
+            "negative population {z:?}"
+        );
+    }
+    ros
+}
+
+/// Issue 2: the 4-class bench scenario (20 slowest time constants, 500 intervals), with and
+/// without the server, for a flash crowd and a diurnal profile.
+#[test]
+fn rosenbrock_matches_dopri5_on_four_classes() {
+    let horizon = 24_000.0;
+    let ros = rosenbrock_agrees_with_dopri5(&four_classes_toml("", "200 Mbps"), horizon, 500);
+    assert!(
+        ros.stats.regime_switches > 0,
+        "the water level switches: {:?}",
+        ros.stats
+    );
+    rosenbrock_agrees_with_dopri5(&four_classes_toml("", "0 Mbps"), horizon, 500);
+    rosenbrock_agrees_with_dopri5(
+        &four_classes_toml(
+            "profile = \"flash-crowd\"\ndecay_time = \"2 h\"",
+            "200 Mbps",
+        ),
+        horizon,
+        500,
+    );
+    rosenbrock_agrees_with_dopri5(
+        &four_classes_toml(
+            "profile = \"diurnal\"\nperiod = \"6 h\"\npeak_to_mean = 1.8",
+            "50 Mbps",
+        ),
+        horizon,
+        500,
+    );
+}
+
+/// QS-B-like two-class swarms (upload-limited, one class capped), every arrival profile, with
+/// a server that switches on and off, and seeds that leave at once.
+#[test]
+fn rosenbrock_matches_dopri5_on_two_classes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("trace.csv");
+    std::fs::write(&trace, "t,rate\n0,0.2\n300,2.5\n900,0.4\n1500,1.0\n").expect("write trace");
+    let profiles = [
+        String::new(),
+        "profile = \"flash-crowd\"\ndecay_time = 300.0".to_string(),
+        "profile = \"diurnal\"\npeak_to_mean = 1.7\nperiod = 500.0\npeak_time = 100.0".to_string(),
+        format!(
+            "profile = \"trace\"\nfile = {:?}",
+            trace.display().to_string()
+        ),
+    ];
+    let qs_b = |share, c, mu, gamma| ClassSpec {
+        share,
+        c,
+        mu,
+        theta: 0.001,
+        gamma,
+    };
+    let cases = [
+        // QS-B split into slow and fast downloaders: upload-limited, the slow class capped.
+        (
+            1.0,
+            0.0,
+            [
+                qs_b(0.5, 0.02, 0.02, Some(0.05)),
+                qs_b(0.5, 0.1, 0.02, Some(0.05)),
+            ],
+        ),
+        // QS-server-like: the server tops up, then idles as seeds accumulate (on/off switches).
+        (
+            0.9,
+            0.3,
+            [
+                qs_b(0.3, 0.1, 0.02, Some(0.05)),
+                qs_b(0.7, 1.0, 0.5, Some(0.02)),
+            ],
+        ),
+        // Seeds leave at once in one class.
+        (
+            0.8,
+            0.1,
+            [qs_b(0.6, 0.1, 0.02, None), qs_b(0.4, 0.5, 0.1, Some(0.1))],
+        ),
+    ];
+    for extra in &profiles {
+        for (eta, server, classes) in &cases {
+            let text = classes_toml(1.0, *eta, *server, classes, extra);
+            let text = if extra.contains("trace") {
+                text.replace("arrival_rate = 1.0\n", "")
+            } else {
+                text
+            };
+            rosenbrock_agrees_with_dopri5(&text, 2500.0, 250);
+        }
+    }
+}
+
+/// Two identical classes integrated by Rosenbrock give the single-class exact trajectory, for
+/// a server that switches (QS-server-like) and for a flash crowd.
+#[test]
+fn identical_classes_reduce_to_exact_with_rosenbrock() {
+    for extra in ["", "profile = \"flash-crowd\"\ndecay_time = 300.0"] {
+        let one = qs_toml(1.0, 0.001, 0.1, 0.02, 1.0, Some(0.05), 0.1, extra);
+        let spec = |share| ClassSpec {
+            share,
+            c: 0.1,
+            mu: 0.02,
+            theta: 0.001,
+            gamma: Some(0.05),
+        };
+        let two = classes_toml(1.0, 1.0, 0.1, &[spec(0.3), spec(0.7)], extra);
+        let mut set = SolverSettings::new(3000.0);
+        set.points = 300;
+        let t1 = integrate(&swarm_of(&scenario(&one)), &set).expect("exact");
+        set.method = Method::Rosenbrock;
+        let t2 = integrate(&swarm_of(&scenario(&two)), &set).expect("rosenbrock");
+        // judged against the largest population (issue 2's measure; the absolute tolerance
+        // 1e-7 peers shows as a relative error above 1e-6 while the swarm fills up)
+        let floor = ODE_RTOL * t1.states().map(|z| z[0].max(z[1])).fold(1.0, f64::max);
+        for (z1, z2) in t1.states().zip(t2.states()) {
+            assert_relative_eq!(
+                z2[0] + z2[1],
+                z1[0],
+                max_relative = ODE_RTOL,
+                epsilon = floor
+            );
+            assert_relative_eq!(
+                z2[2] + z2[3],
+                z1[1],
+                max_relative = ODE_RTOL,
+                epsilon = floor
+            );
+            assert_relative_eq!(z2[0], 0.3 * z1[0], max_relative = ODE_RTOL, epsilon = floor);
+        }
+        // and one class through Rosenbrock against the exact method
+        let t3 = integrate(&swarm_of(&scenario(&one)), &set).expect("rosenbrock");
+        for (a, b) in t1.states().zip(t3.states()) {
+            for i in 0..2 {
+                assert_relative_eq!(a[i], b[i], max_relative = ODE_RTOL, epsilon = floor);
+            }
+        }
+    }
+}
+
+/// Conservation through the whole pipeline for several classes, every method.
+#[test]
+fn arrivals_are_conserved_with_several_classes() {
+    let spec = |share, c, mu| ClassSpec {
+        share,
+        c,
+        mu,
+        theta: 0.01,
+        gamma: Some(0.05),
+    };
+    let text = classes_toml(
+        1.0,
+        0.8,
+        0.05,
+        &[spec(0.4, 0.1, 0.02), spec(0.6, 0.3, 0.05)],
+        "",
+    );
+    for method in [Method::Auto, Method::Dopri5, Method::Rosenbrock] {
+        let rec = run(&text, method);
+        let d = &rec.summary.downloads;
+        assert!(
+            d.conservation_residual < 1e-8,
+            "{method:?}: {}",
+            d.conservation_residual
+        );
+        assert!(d.completed > 0.0 && d.aborted > 0.0);
+    }
 }

@@ -41,3 +41,75 @@ pub fn error_of(text: &str) -> String {
         Err(e) => e.to_string(),
     }
 }
+
+/// Largest difference between two swarm trajectories on the same grid, in the units the
+/// solvers are judged by (models/swarm.md, "Solver"): populations against the largest
+/// population, counts (completions, aborts, server and peer files, arrivals) against the
+/// cumulative arrivals, peer-seconds against their own total. Returns (populations, totals).
+pub fn swarm_disagreement(
+    model: &peerfluid::model::swarm::Swarm,
+    a: &peerfluid::solve::Trajectory,
+    b: &peerfluid::solve::Trajectory,
+) -> (f64, f64) {
+    assert_eq!(a.t.len(), b.t.len(), "same grid");
+    let k = model.k();
+    let largest = |i: usize| -> f64 { b.states().map(|z| z[i].abs()).fold(1e-9, f64::max) };
+    let pop = (0..2 * k).map(largest).fold(1e-9, f64::max);
+    let arrivals = largest(model.ix_arrivals());
+    let (mut e_pop, mut e_tot) = (0.0_f64, 0.0_f64);
+    for i in 0..a.dim() {
+        let scale = if i < 2 * k {
+            pop
+        } else if i <= model.ix_arrivals() {
+            arrivals
+        } else {
+            largest(i)
+        };
+        for (za, zb) in a.states().zip(b.states()) {
+            let e = (za[i] - zb[i]).abs() / scale;
+            if i < 2 * k {
+                e_pop = e_pop.max(e);
+            } else {
+                e_tot = e_tot.max(e);
+            }
+        }
+    }
+    (e_pop, e_tot)
+}
+
+/// One class of [`classes_toml`], in files/s (file size 1 byte): share, c, μ, θ, γ (None: seeds
+/// leave at once).
+#[derive(Debug, Clone, Copy)]
+pub struct ClassSpec {
+    pub share: f64,
+    pub c: f64,
+    pub mu: f64,
+    pub theta: f64,
+    pub gamma: Option<f64>,
+}
+
+/// A several-class swarm scenario in normalised units (see [`qs_toml`]).
+pub fn classes_toml(
+    lambda: f64,
+    eta: f64,
+    s: f64,
+    classes: &[ClassSpec],
+    demand_extra: &str,
+) -> String {
+    let mut text = format!(
+        "name = \"classes\"\n[content]\nsize = 1\n[demand]\narrival_rate = {lambda:?}\n\
+         {demand_extra}\n[swarm]\nefficiency = {eta:?}\n"
+    );
+    for (i, c) in classes.iter().enumerate() {
+        text += &format!(
+            "[[peers.class]]\nname = \"c{i}\"\nshare = {:?}\nupload = {:?}\ndownload = {:?}\n\
+             abort_rate = {:?}\nseed_residence = {:?}\n",
+            c.share,
+            8.0 * c.mu,
+            8.0 * c.c,
+            c.theta,
+            c.gamma.map_or(0.0, |g| 1.0 / g)
+        );
+    }
+    text + &format!("[server]\ncapacity = {:?}\n", 8.0 * s)
+}

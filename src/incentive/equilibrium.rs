@@ -573,8 +573,8 @@ impl<'a> Market<'a> {
         let mut set = SolverSettings::new(horizon);
         set.method = Method::Dopri5;
         set.points = 50;
-        set.rtol = 1e-8;
-        set.atol = 1e-10;
+        set.rtol = Some(1e-8);
+        set.atol = Some(1e-10);
         let traj = solve::integrate(&model, &set)
             .map_err(|e| MechanismError::Equilibrium(format!("participation dynamics: {e}")))?;
         let end = traj.last();

@@ -326,8 +326,8 @@ impl<'a> HostMarket<'a> {
         let mut set = SolverSettings::new(40.0 * self.s.incentive.response_time);
         set.method = Method::Dopri5;
         set.points = 20;
-        set.rtol = 1e-10;
-        set.atol = 1e-12;
+        set.rtol = Some(1e-10);
+        set.atol = Some(1e-12);
         let traj = solve::integrate(&model, &set)
             .map_err(|e| MechanismError::Equilibrium(format!("hosts' response dynamics: {e}")))?;
         Ok(traj.last()[0].clamp(0.0, 1.0))

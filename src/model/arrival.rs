@@ -75,6 +75,38 @@ impl ArrivalProfile {
         }
     }
 
+    /// dλ/dt at time `t` (1/s²); at a trace breakpoint, the slope of the segment that starts
+    /// there (the integrators step to breakpoints, so only the right-hand slope is used).
+    pub fn rate_derivative(&self, t: Seconds) -> f64 {
+        match self {
+            Self::Constant { .. } => 0.0,
+            Self::FlashCrowd { rate, decay_time } => -rate / decay_time * (-t / decay_time).exp(),
+            Self::Diurnal {
+                mean_rate,
+                peak_to_mean,
+                period,
+                peak_time,
+            } => {
+                let omega = 2.0 * std::f64::consts::PI / period;
+                -mean_rate * (peak_to_mean - 1.0) * omega * (omega * (t - peak_time)).sin()
+            }
+            Self::Trace { points } => points
+                .windows(2)
+                .find(|pair| t >= pair[0].0 && t < pair[1].0)
+                .map_or(0.0, |pair| {
+                    (pair[1].1 - pair[0].1) / (pair[1].0 - pair[0].0)
+                }),
+        }
+    }
+
+    /// Times in (0, ∞) where λ(t) has a kink (trace breakpoints), ascending.
+    pub fn kinks(&self) -> Vec<Seconds> {
+        match self {
+            Self::Trace { points } => points.iter().map(|p| p.0).filter(|&t| t > 0.0).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// An upper bound on λ(t) over `[a, b]` (0 ≤ a ≤ b), exact up to a relative margin of
     /// 1e-12 added against rounding; the stochastic simulator thins arrivals against it.
     pub fn max_rate_on(&self, a: Seconds, b: Seconds) -> PerSec {
@@ -328,6 +360,43 @@ mod tests {
             .map(|i| p.rate_at(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 })
             .sum();
         (p.rate_at(0.0) + inner + p.rate_at(t)) * h / 3.0
+    }
+
+    /// dλ/dt against a central difference, away from trace breakpoints.
+    #[test]
+    fn rate_derivative_matches_central_differences() {
+        let profiles = [
+            ArrivalProfile::Constant { rate: 2.0 },
+            ArrivalProfile::FlashCrowd {
+                rate: 3.0,
+                decay_time: 100.0,
+            },
+            ArrivalProfile::Diurnal {
+                mean_rate: 1.0,
+                peak_to_mean: 1.8,
+                period: 500.0,
+                peak_time: 100.0,
+            },
+            ArrivalProfile::Trace {
+                points: vec![(10.0, 1.0), (50.0, 3.0), (80.0, 0.5)],
+            },
+        ];
+        for p in &profiles {
+            for t in [3.0, 20.0, 61.0, 95.0, 333.0] {
+                let h = 1e-4;
+                let fd = (p.rate_at(t + h) - p.rate_at(t - h)) / (2.0 * h);
+                // central differences: O(h²) truncation, O(ε/h) rounding
+                assert_relative_eq!(
+                    p.rate_derivative(t),
+                    fd,
+                    max_relative = 1e-6,
+                    epsilon = 1e-9
+                );
+            }
+        }
+        let trace = &profiles[3];
+        assert_eq!(trace.kinks(), vec![10.0, 50.0, 80.0]);
+        assert!(profiles[2].kinks().is_empty());
     }
 
     #[test]

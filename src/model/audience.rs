@@ -111,8 +111,8 @@ mod tests {
             let mut st = SolverSettings::new(3000.0);
             st.points = 30;
             st.method = method;
-            st.rtol = 1e-11;
-            st.atol = 1e-11;
+            st.rtol = Some(1e-11);
+            st.atol = Some(1e-11);
             let traj = integrate(&m, &st).unwrap();
             for (t, z) in traj.t.iter().zip(traj.states()) {
                 let e = (-t / 600.0).exp();

@@ -47,6 +47,31 @@ pub trait FluidModel: Send + Sync {
     fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
         None
     }
+    /// The model as a piecewise-smooth system with an analytic Jacobian (what the Rosenbrock
+    /// integrator needs), when it has one.
+    fn piecewise_smooth(&self) -> Option<&dyn PiecewiseSmooth> {
+        None
+    }
+}
+
+/// A model whose right-hand side is smooth except where one of a few guard functions changes
+/// sign or where the forcing has a kink in time, and whose Jacobian is known in closed form.
+///
+/// The first `dynamic_dim()` states feed back; the others are running integrals (the
+/// right-hand side does not depend on them, so the Jacobian has no columns for them).
+pub trait PiecewiseSmooth: Sync {
+    /// Number of states that feed back; they come first in the state vector.
+    fn dynamic_dim(&self) -> usize;
+    /// `jac` (`dim × dynamic_dim`, row-major) ← ∂f/∂z over the dynamic states at `(t, z)`, and
+    /// `dfdt` (`dim`) ← ∂f/∂t, with the derivatives of the smooth piece that holds at `z`.
+    fn jacobian(&self, t: Seconds, z: &[f64], jac: &mut [f64], dfdt: &mut [f64]);
+    /// Number of guard functions.
+    fn guard_count(&self) -> usize;
+    /// Guard values at the dynamic states `z` (`dynamic_dim` long): each is smooth, and the
+    /// right-hand side is smooth while none changes sign.
+    fn guards(&self, z: &[f64], g: &mut [f64]);
+    /// Times in (0, ∞) where the right-hand side has a kink in t, ascending.
+    fn time_kinks(&self) -> Vec<Seconds>;
 }
 
 /// The dynamics in one regime: `dz/dt = a z + b + arrival · λ(t)`.

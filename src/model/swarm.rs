@@ -17,7 +17,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::{Affine, ArrivalProfile, FluidModel, Guard, PiecewiseAffine, State};
+use super::{Affine, ArrivalProfile, FluidModel, Guard, PiecewiseAffine, PiecewiseSmooth, State};
 use crate::units::{PerSec, Seconds};
 
 /// One peer class in model units.
@@ -218,6 +218,12 @@ impl Swarm {
     /// Max-min fair water-filling of `supply` among leechers capped at c_k; writes d_k into
     /// `d` and returns the water level r (∞ when every leecher is at its cap).
     fn allocate(&self, x: &[f64], supply: f64, d: &mut [f64]) -> f64 {
+        self.allocate_counted(x, supply, d).0
+    }
+
+    /// [`Swarm::allocate`], also returning how many classes (the first ones of `order`) are
+    /// at their cap when upload binds.
+    fn allocate_counted(&self, x: &[f64], supply: f64, d: &mut [f64]) -> (f64, usize) {
         let cap: f64 = self
             .classes
             .iter()
@@ -228,7 +234,7 @@ impl Swarm {
             for (k, cl) in self.classes.iter().enumerate() {
                 d[k] = cl.c * x[k].max(0.0);
             }
-            return f64::INFINITY;
+            return (f64::INFINITY, self.k());
         }
         let mut s_rem = supply;
         let mut x_rem: f64 = x.iter().map(|v| v.max(0.0)).sum();
@@ -249,7 +255,7 @@ impl Swarm {
         for &k in &self.order[filled..] {
             d[k] = level * x[k].max(0.0);
         }
-        level
+        (level, filled)
     }
 
     /// Flows at populations `x`, `y`.
@@ -544,6 +550,179 @@ impl FluidModel for Swarm {
     }
     fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
         (self.k() == 1).then_some(self as &dyn PiecewiseAffine)
+    }
+    fn piecewise_smooth(&self) -> Option<&dyn PiecewiseSmooth> {
+        Some(self)
+    }
+}
+
+/// Between switches of the water level (which classes are capped, whether upload binds) and
+/// of the server (idle or topping up), the right-hand side is a ratio of linear forms:
+/// r = (S − Σ_capped c_j x_j) / Σ_free x_j. Its derivatives are written out here.
+impl PiecewiseSmooth for Swarm {
+    fn dynamic_dim(&self) -> usize {
+        2 * self.k()
+    }
+
+    fn jacobian(&self, t: Seconds, z: &[f64], jac: &mut [f64], dfdt: &mut [f64]) {
+        let k = self.k();
+        let nd = 2 * k;
+        let (x, y) = (&z[..k], &z[k..nd]);
+        jac.fill(0.0);
+        dfdt.fill(0.0);
+        let peers = self.peer_supply(x, y);
+        let (mut stack, mut heap) = ([0.0; 32], Vec::new());
+        let d: &mut [f64] = if k <= stack.len() {
+            &mut stack[..k]
+        } else {
+            heap.resize(k, 0.0);
+            &mut heap
+        };
+        let (level, filled) = self.allocate_counted(x, peers + self.server, d);
+        let served: f64 = d.iter().sum();
+        // ∂U/∂z_j of the peers' upload U = Σ μ (η x + y). The rhs clamps populations at 0; the
+        // derivative is taken on the side z ≥ 0 (an empty swarm fills up).
+        let du = |j: usize| -> f64 {
+            let (cl, v) = if j < k {
+                (
+                    &self.classes[j],
+                    self.eta * f64::from(u8::from(x[j] >= 0.0)),
+                )
+            } else {
+                (&self.classes[j - k], f64::from(u8::from(y[j - k] >= 0.0)))
+            };
+            cl.mu * v
+        };
+        let row_done = |i: usize| (2 * k + i) * nd;
+        // ∂d_i/∂z into the rows of the completions (done_i' = d_i).
+        if level.is_infinite() || filled >= k {
+            for (i, cl) in self.classes.iter().enumerate() {
+                if x[i] >= 0.0 {
+                    jac[row_done(i) + i] = cl.c;
+                }
+            }
+        } else {
+            let free = &self.order[filled..];
+            let x_free: f64 = free.iter().map(|&i| x[i].max(0.0)).sum();
+            for &i in &self.order[..filled] {
+                if x[i] >= 0.0 {
+                    jac[row_done(i) + i] = self.classes[i].c;
+                }
+            }
+            if x_free > 0.0 {
+                // ∂r/∂x_j = (μ_j η − c_j [j capped] − r [j free]) / X_free, ∂r/∂y_j = μ_j / X_free.
+                let mut dr = [0.0; 64];
+                let mut dr_heap = Vec::new();
+                let dr: &mut [f64] = if nd <= dr.len() {
+                    &mut dr[..nd]
+                } else {
+                    dr_heap.resize(nd, 0.0);
+                    &mut dr_heap
+                };
+                for (j, v) in dr.iter_mut().enumerate() {
+                    *v = du(j);
+                }
+                for &j in &self.order[..filled] {
+                    if x[j] >= 0.0 {
+                        dr[j] -= self.classes[j].c;
+                    }
+                }
+                for &j in free {
+                    if x[j] >= 0.0 {
+                        dr[j] -= level;
+                    }
+                }
+                for v in dr.iter_mut() {
+                    *v /= x_free;
+                }
+                for &i in free {
+                    let row = row_done(i);
+                    let xi = x[i].max(0.0);
+                    for (dst, v) in jac[row..row + nd].iter_mut().zip(dr.iter()) {
+                        *dst = xi * v;
+                    }
+                    if x[i] >= 0.0 {
+                        jac[row + i] += level;
+                    }
+                }
+            }
+        }
+        // The other rows from ∂d.
+        let (head, rest) = jac.split_at_mut(2 * k * nd);
+        let (dd, rest) = rest.split_at_mut(k * nd);
+        for (i, cl) in self.classes.iter().enumerate() {
+            let ddi = &dd[i * nd..(i + 1) * nd];
+            let rx = &mut head[i * nd..(i + 1) * nd];
+            for (dst, v) in rx.iter_mut().zip(ddi) {
+                *dst = -v;
+            }
+            if x[i] >= 0.0 {
+                rx[i] -= cl.theta;
+            }
+            if let Some(g) = cl.gamma {
+                let ry = &mut head[(k + i) * nd..(k + i + 1) * nd];
+                ry.copy_from_slice(ddi);
+                ry[k + i] -= g;
+            }
+            if x[i] >= 0.0 {
+                rest[i * nd + i] = cl.theta; // aborts
+            }
+        }
+        // server = served − peer, peer = min(U, served).
+        let (r_server, r_peer) = (k * nd, (k + 1) * nd);
+        let peers_bind = peers < served;
+        for j in 0..nd {
+            let dserved: f64 = (0..k).map(|i| dd[i * nd + j]).sum();
+            let dpeer = if peers_bind { du(j) } else { dserved };
+            rest[r_peer + j] = dpeer;
+            rest[r_server + j] = dserved - dpeer;
+        }
+        for i in 0..k {
+            if x[i] >= 0.0 {
+                rest[(k + 3 + i) * nd + i] = 1.0; // leecher time
+            }
+            if y[i] >= 0.0 {
+                rest[(2 * k + 3 + i) * nd + k + i] = 1.0; // seed time
+            }
+        }
+        let dl = self.arrival.rate_derivative(t);
+        for (i, cl) in self.classes.iter().enumerate() {
+            dfdt[i] = dl * cl.share;
+        }
+        dfdt[self.ix_arrivals()] = dl;
+    }
+
+    fn guard_count(&self) -> usize {
+        self.k() + 1
+    }
+
+    /// g_j = S − Σ_i min(c_i, c_j) x_i for each class j (class j is capped iff g_j ≥ 0; the
+    /// class with the largest c gives "upload binds"), and U − Σ_i c_i x_i (the server is idle
+    /// iff ≥ 0). All linear in the populations.
+    fn guards(&self, z: &[f64], g: &mut [f64]) {
+        let k = self.k();
+        let (x, y) = (&z[..k], &z[k..2 * k]);
+        let peers = self.peer_supply(x, y);
+        for (gj, cj) in g.iter_mut().zip(&self.classes) {
+            let demand: f64 = self
+                .classes
+                .iter()
+                .zip(x)
+                .map(|(ci, &xi)| ci.c.min(cj.c) * xi.max(0.0))
+                .sum();
+            *gj = peers + self.server - demand;
+        }
+        let cap: f64 = self
+            .classes
+            .iter()
+            .zip(x)
+            .map(|(ci, &xi)| ci.c * xi.max(0.0))
+            .sum();
+        g[k] = peers - cap;
+    }
+
+    fn time_kinks(&self) -> Vec<Seconds> {
+        self.arrival.kinks()
     }
 }
 
@@ -875,5 +1054,91 @@ mod tests {
                 assert_relative_eq!(lin[i], f[i], max_relative = 1e-12, epsilon = 1e-14);
             }
         }
+    }
+
+    /// The analytic Jacobian of the several-class swarm against central differences, in each
+    /// piece: download-limited with and without the server, upload-limited with 0, 1 and 2
+    /// classes capped; and the guards name the piece.
+    #[test]
+    fn jacobian_matches_central_differences_in_every_piece() {
+        let mk = |name: &str, share, c, mu, gamma| SwarmClass {
+            name: name.into(),
+            share,
+            c,
+            mu,
+            theta: 0.003,
+            gamma,
+        };
+        let m = Swarm::new(
+            vec![
+                mk("slow", 0.3, 0.05, 0.01, Some(0.1)),
+                mk("mid", 0.3, 0.2, 0.05, None),
+                mk("fast", 0.4, 1.0, 0.2, Some(0.02)),
+            ],
+            0.8,
+            0.5,
+            ArrivalProfile::FlashCrowd {
+                rate: 2.0,
+                decay_time: 300.0,
+            },
+            8.0,
+        );
+        let ps = m.piecewise_smooth().expect("swarm has a Jacobian");
+        let (n, nd, k) = (m.dim(), ps.dynamic_dim(), m.k());
+        // (x, y) → expected (capped classes when upload binds, or None; server busy)
+        let states: [([f64; 3], [f64; 3]); 5] = [
+            ([1.0, 1.0, 1.0], [30.0, 0.0, 60.0]),   // peers suffice
+            ([4.0, 4.0, 4.0], [2.0, 0.0, 20.0]),    // server tops up
+            ([200.0, 50.0, 10.0], [1.0, 0.0, 1.0]), // upload-limited, nobody capped
+            ([5.0, 50.0, 50.0], [1.0, 0.0, 1.0]),   // slow capped
+            ([5.0, 3.0, 10.0], [1.0, 0.0, 10.0]),   // slow and mid capped
+        ];
+        let mut jac = vec![0.0; n * nd];
+        let mut dfdt = vec![0.0; n];
+        let mut g = vec![0.0; ps.guard_count()];
+        let mut pattern = Vec::new();
+        for (x, y) in states {
+            let mut z = State::zeros(n);
+            for i in 0..k {
+                z[m.ix_x(i)] = x[i];
+                z[m.ix_y(i)] = y[i];
+            }
+            let t = 100.0;
+            ps.jacobian(t, z.as_slice(), &mut jac, &mut dfdt);
+            let (mut fp, mut fm) = (State::zeros(n), State::zeros(n));
+            for j in 0..nd {
+                let h = 1e-6 * z[j].abs().max(1.0);
+                let (mut zp, mut zm) = (z.clone(), z.clone());
+                zp[j] += h;
+                // At a population of 0 the derivative is the one on the side z ≥ 0 (the
+                // rhs clamps at 0): forward differences there (O(h), exact for linear rows).
+                let one_sided = z[j] <= 0.0;
+                if !one_sided {
+                    zm[j] -= h;
+                }
+                m.rhs(t, &zp, &mut fp);
+                m.rhs(t, &zm, &mut fm);
+                for i in 0..n {
+                    let fd = (fp[i] - fm[i]) / if one_sided { h } else { 2.0 * h };
+                    // central differences inside a smooth piece: O(h²) truncation
+                    assert_relative_eq!(jac[i * nd + j], fd, max_relative = 1e-6, epsilon = 1e-8);
+                }
+            }
+            let h = 1e-3;
+            m.rhs(t + h, &z, &mut fp);
+            m.rhs(t - h, &z, &mut fm);
+            for i in 0..n {
+                let fd = (fp[i] - fm[i]) / (2.0 * h);
+                assert_relative_eq!(dfdt[i], fd, max_relative = 1e-6, epsilon = 1e-10);
+            }
+            ps.guards(&z.as_slice()[..nd], &mut g);
+            pattern.push(g.iter().map(|v| *v >= 0.0).collect::<Vec<_>>());
+        }
+        // guards: [slow capped, mid capped, fast capped (= download-limited), peers suffice]
+        assert_eq!(pattern[0], [true, true, true, true]);
+        assert_eq!(pattern[1], [true, true, true, false]);
+        assert_eq!(pattern[2], [false, false, false, false]);
+        assert_eq!(pattern[3], [true, false, false, false]);
+        assert_eq!(pattern[4], [true, true, false, false]);
     }
 }

@@ -10,10 +10,17 @@
 //!   Stiffness detection is switched off: the swarm is only mildly stiff and Dopri5 stays
 //!   stable with its error control (it just takes more steps).
 //!
-//! `Method::Auto` picks Exact when the model allows it. Why: `models/swarm.md`, "Solver".
+//! * [`Method::Rosenbrock`]: RODAS4, a linearly implicit method of order 4 with an analytic
+//!   Jacobian, for models that are [`PiecewiseSmooth`](crate::model::PiecewiseSmooth) (the
+//!   swarm with several classes): L-stable, no Newton iteration, steps that end on every kink
+//!   of the water level and the server rate, outputs by dense output.
+//!
+//! `Method::Auto` picks Exact when the model allows it, else Rosenbrock when the model has a
+//! Jacobian, else Dopri5. Why: `models/swarm.md`, "Solver".
 
 mod exact;
 mod ode;
+mod rosenbrock;
 
 use crate::error::SolveError;
 use crate::model::FluidModel;
@@ -22,14 +29,24 @@ use crate::units::Seconds;
 /// Which integration method to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {
-    /// Exact for piecewise-affine models, Dopri5 otherwise.
+    /// Exact for piecewise-affine models, Rosenbrock for piecewise-smooth ones, Dopri5
+    /// otherwise.
     #[default]
     Auto,
     /// Matrix exponentials between regime switches (piecewise-affine models only).
     Exact,
     /// Adaptive Dormand–Prince 5(4) from `ode_solvers`.
     Dopri5,
+    /// RODAS4 with the model's analytic Jacobian (piecewise-smooth models only).
+    Rosenbrock,
 }
+
+/// Default tolerances (relative and absolute, in peers) of Dopri5.
+pub const DOPRI5_TOL: f64 = 1e-9;
+/// Default tolerances (relative and absolute, in peers) of the Rosenbrock method: outputs agree
+/// with Dopri5 at 1e-12 to about 1e-7 (populations against the largest population, counts
+/// against the arrivals, peer-seconds against their own total); `models/swarm.md`, "Solver".
+pub const ROSENBROCK_TOL: f64 = 1e-7;
 
 /// How to integrate.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,24 +55,30 @@ pub struct SolverSettings {
     pub t_end: Seconds,
     /// Number of output intervals: outputs at t = i · t_end / points, i = 0..=points.
     pub points: usize,
-    /// Relative tolerance (Dopri5).
-    pub rtol: f64,
-    /// Absolute tolerance (Dopri5), in peers.
-    pub atol: f64,
+    /// Relative tolerance of the adaptive methods; `None` = the method's default
+    /// ([`DOPRI5_TOL`], [`ROSENBROCK_TOL`]).
+    pub rtol: Option<f64>,
+    /// Absolute tolerance of the adaptive methods, in peers; `None` = the method's default.
+    pub atol: Option<f64>,
     /// Method.
     pub method: Method,
 }
 
 impl SolverSettings {
-    /// Default tolerances (rtol 1e-9, atol 1e-9 peers) and 500 output intervals.
+    /// Each method's default tolerances and 500 output intervals.
     pub fn new(t_end: Seconds) -> Self {
         Self {
             t_end,
             points: 500,
-            rtol: 1e-9,
-            atol: 1e-9,
+            rtol: None,
+            atol: None,
             method: Method::Auto,
         }
+    }
+
+    /// Relative and absolute tolerance, with `default` for those not given.
+    fn tolerances(&self, default: f64) -> (f64, f64) {
+        (self.rtol.unwrap_or(default), self.atol.unwrap_or(default))
     }
 
     fn check(&self) -> Result<(), SolveError> {
@@ -68,10 +91,10 @@ impl SolverSettings {
         if self.points == 0 {
             return Err(SolveError::Settings("points must be ≥ 1 (got 0)".into()));
         }
-        if !(self.rtol > 0.0 && self.atol > 0.0) {
+        let (rtol, atol) = self.tolerances(1.0);
+        if !(rtol > 0.0 && atol > 0.0) {
             return Err(SolveError::Settings(format!(
-                "rtol and atol must be > 0 (got {}, {})",
-                self.rtol, self.atol
+                "rtol and atol must be > 0 (got {rtol}, {atol})"
             )));
         }
         Ok(())
@@ -81,15 +104,15 @@ impl SolverSettings {
 /// What the solver did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct SolveStats {
-    /// "exact" or "dopri5".
+    /// "exact", "dopri5" or "rosenbrock".
     pub method: &'static str,
-    /// Right-hand-side evaluations (Dopri5).
+    /// Right-hand-side evaluations (Dopri5, Rosenbrock).
     pub rhs_evaluations: usize,
-    /// Accepted steps (Dopri5) or propagation steps (exact).
+    /// Accepted steps (Dopri5, Rosenbrock) or propagation steps (exact).
     pub steps: usize,
-    /// Rejected steps (Dopri5).
+    /// Rejected steps (Dopri5, Rosenbrock).
     pub rejected_steps: usize,
-    /// Regime switches located (exact).
+    /// Regime switches located (exact, Rosenbrock).
     pub regime_switches: usize,
     /// Matrix exponentials computed (exact).
     pub matrix_exponentials: usize,
@@ -171,6 +194,14 @@ pub fn integrate(
             "model '{}' is not piecewise affine; the exact method does not apply",
             model.name()
         ))),
-        (Method::Auto | Method::Dopri5, _) => ode::integrate(model, settings),
+        (Method::Auto, None) | (Method::Rosenbrock, _) => match model.piecewise_smooth() {
+            Some(ps) => rosenbrock::integrate(model, ps, settings),
+            None if settings.method == Method::Auto => ode::integrate(model, settings),
+            None => Err(SolveError::Settings(format!(
+                "model '{}' has no analytic Jacobian; the Rosenbrock method does not apply",
+                model.name()
+            ))),
+        },
+        (Method::Dopri5, _) => ode::integrate(model, settings),
     }
 }

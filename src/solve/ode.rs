@@ -10,7 +10,7 @@
 use ode_solvers::dop_shared::IntegrationError;
 use ode_solvers::{DVector, Dopri5, OutputType, System};
 
-use super::{SolveStats, SolverSettings, Trajectory};
+use super::{SolveStats, SolverSettings, Trajectory, DOPRI5_TOL};
 use crate::error::SolveError;
 use crate::model::FluidModel;
 
@@ -29,6 +29,7 @@ pub(super) fn integrate(
     model: &dyn FluidModel,
     s: &SolverSettings,
 ) -> Result<Trajectory, SolveError> {
+    let (rtol, atol) = s.tolerances(DOPRI5_TOL);
     let mut state = model.initial_state();
     let mut traj = Trajectory::with_capacity(
         model.dim(),
@@ -52,8 +53,8 @@ pub(super) fn integrate(
             t1,
             t1 - t0, // dx: unused with Sparse output
             state,
-            s.rtol,
-            s.atol,
+            rtol,
+            atol,
             0.9,     // safety factor (Hairer's default)
             0.04,    // beta: step-size stabilisation (Hairer's default)
             0.2,     // fac_min
