@@ -1013,6 +1013,13 @@ fn wireless_summary(s: &Summary, w: &crate::wireless::WirelessReport) -> String 
     );
     let _ = writeln!(
         out,
+        "  energy per GB carried: macro towers {:.4} kWh/GB, femtocells {} (models/energy.md)",
+        w.macro_kwh_per_gb,
+        w.femtocell_kwh_per_gb
+            .map_or_else(|| "- (no hosts)".to_string(), |v| format!("{v:.4} kWh/GB"))
+    );
+    let _ = writeln!(
+        out,
         "  {:<12} {:>8} {:>13} {:>13} {:>13} {:>14} {:>13} {:>13} {:>10} {:>11} {:>11}",
         "per month",
         "towers",

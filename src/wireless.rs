@@ -53,6 +53,11 @@ pub struct WirelessReport {
     pub offload_share: f64,
     /// GB (billing GB) one host's femtocell carries per month.
     pub per_host_gb: f64,
+    /// Macro towers' energy per GB they carry without femtocells, kWh/GB (SI).
+    pub macro_kwh_per_gb: f64,
+    /// Femtocells' energy per GB they carry at the scenario's adoption, kWh/GB (SI); `null`
+    /// when nobody hosts.
+    pub femtocell_kwh_per_gb: Option<f64>,
     /// Monthly cost rows: `macro_only` and `femtocells`.
     pub costs: Vec<WirelessCost>,
     /// The fluid Shapley split of the operator's savings (towers as a real number).
@@ -355,6 +360,9 @@ pub fn report(s: &Scenario, depth: Depth) -> Result<WirelessReport, MechanismErr
             0.0
         },
         per_host_gb,
+        macro_kwh_per_gb: costs[0].energy.macro_kwh / (base.macro_bytes * days / SI_GB),
+        femtocell_kwh_per_gb: (day.femto_bytes > 0.0)
+            .then(|| costs[1].energy.femtocells_kwh / (day.femto_bytes * days / SI_GB)),
         costs,
         shapley,
         give_away_answer,

@@ -275,3 +275,29 @@ fn preset_compares_and_sweep_over_hosts_plots() {
         assert!(out.join(f).exists(), "{f}");
     }
 }
+
+/// The fluid Shapley value of a host is the limit of the exact finite-N value: with open
+/// femtocells (a nonlinear Ω) the exact value of one of n = 0.3 N hosts approaches the fluid
+/// price as N grows, the error falling about as 1/N. Non-hosts are null players, so the exact
+/// game keeps only the operator and the hosts: C(S) = N Ω(k/N) = (N/n) × n Ω(k r/n), r = n/N.
+#[test]
+fn fluid_shapley_is_the_limit_of_the_exact_value() {
+    use peerfluid::incentive::hosting::HostGame;
+    use peerfluid::incentive::shapley::exact_by_classes;
+    let s = scenario(&flat(3000, 0.3, "neighbour_share = 0.8"));
+    let m = HostMarket::new(&s).unwrap();
+    let game = HostGame { market: &m };
+    let fluid = m.shapley(0.3).unwrap().price_per_unit[0];
+    let mut errors = Vec::new();
+    for users in [100usize, 1000] {
+        let n = users * 3 / 10;
+        let ex = exact_by_classes(&game, &[n], &[n as f64 / users as f64]).unwrap();
+        let per_host = ex.per_peer[0] * users as f64 / n as f64;
+        errors.push((per_host - fluid).abs() / fluid.abs());
+    }
+    assert!(errors[1] < 0.02, "exact vs fluid at N = 1000: {errors:?}");
+    assert!(
+        errors[1] < errors[0] / 5.0,
+        "not converging like 1/N: {errors:?}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Femtocell hosts as players: the operator's savings as a cooperative game (fluid Shapley
 //! split), and hosts who decide whether to host (participation equilibrium, the operator's best
 //! price). The same machinery as the file swarm's: [`CostPerUser`] and
-//! [`fluid_shapley`](super::shapley::fluid_shapley) for the split, [`CostDistribution`] for
+//! [`fluid_shapley`] for the split, [`CostDistribution`] for
 //! the hosts' private costs, best-response dynamics dq/dt = k (F(b(q)) − q) integrated through
 //! `solve` and checked by bisection. Card: `models/wireless.md`.
 //!

@@ -882,11 +882,7 @@ fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError
         .iter()
         .map(|r| r.get(1).copied().unwrap_or(0.0))
         .fold(0.0, f64::max);
-    let (scale, unit) = if peak >= 1e9 {
-        (1e-9, "Gbit/s")
-    } else {
-        (1e-6, "Mbit/s")
-    };
+    let (scale, unit) = rate_unit(peak);
     let mut lines = Vec::new();
     for (k, (name, label, stroke)) in [
         ("demand_rate", "users' demand", Stroke::Dashed),
@@ -1079,11 +1075,7 @@ pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputErro
         .iter()
         .flat_map(|r| rate_cols.iter().map(move |&i| r[i]))
         .fold(0.0, f64::max);
-    let (rscale, runit) = if peak_rate >= 1e9 {
-        (1e-9, "Gbit/s")
-    } else {
-        (1e-6, "Mbit/s")
-    };
+    let (rscale, runit) = rate_unit(peak_rate);
     let mut rate_lines = Vec::new();
     for (k, (name, label)) in [
         ("server_rate", "server upload"),
@@ -1180,6 +1172,15 @@ pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputErro
         )?);
     }
     Ok(staged)
+}
+
+/// bit/s → Mbit/s or Gbit/s for an axis whose largest rate is `peak`: (scale, unit).
+fn rate_unit(peak: f64) -> (f64, &'static str) {
+    if peak >= 1e9 {
+        (1e-9, "Gbit/s")
+    } else {
+        (1e-6, "Mbit/s")
+    }
 }
 
 /// Seconds → a readable time unit for an axis spanning `horizon`.
