@@ -1059,15 +1059,16 @@ fn wireless_summary(s: &Summary, w: &crate::wireless::WirelessReport) -> String 
     let g = &w.give_away_answer;
     let _ = writeln!(
         out,
-        "  give-away: a femtocell costs ${:.4}/month; at this adoption a host saves ${:.4} in towers on average (marginal ${:.4}): {}",
+        "  give-away: a femtocell costs ${:.4}/month; at this adoption a host saves ${:.4} in towers on average (marginal ${:.4}): {} (fluid towers); with whole towers it {}",
         g.device_usd,
         g.average_tower_saving_usd,
         g.marginal_tower_saving_usd,
-        if g.pays_at_scenario_adoption { "it pays for itself" } else { "it does not pay for itself" }
+        if g.pays_at_scenario_adoption { "it pays for itself" } else { "it does not pay for itself" },
+        if g.pays_with_whole_towers { "pays too" } else { "does not pay" }
     );
     let _ = writeln!(
         out,
-        "    first adoption with a profit (whole towers): {}; best adoption {:.0} % saves ${:.2}/month net of devices",
+        "    free femtocells, whole towers: first adoption with a profit {}; best adoption {:.0} % saves ${:.2}/month net of the femtocells",
         g.first_profitable_adoption
             .map_or_else(|| "none".to_string(), |h| format!("{:.0} %", 100.0 * h)),
         100.0 * g.best_adoption,

@@ -109,8 +109,8 @@ pub struct WirelessCost {
 /// The fluid Shapley split of the savings (per month, whole population).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShapleySplit {
-    /// Ω(0) − Ω(h) × users: the savings the hosts create (towers as a real number, minus the
-    /// devices when the operator gives them away), $/month.
+    /// (Ω(0) − Ω(h)) × users: the savings the hosts create (towers as a real number, minus
+    /// the femtocells whoever pays for them), $/month.
     pub savings_usd: f64,
     /// The operator's share, $/month.
     pub operator_usd: f64,
@@ -130,10 +130,14 @@ pub struct GiveAway {
     pub marginal_tower_saving_usd: f64,
     /// Average tower saving per host at the scenario's adoption (fluid), $/month.
     pub average_tower_saving_usd: f64,
-    /// Whether the average saving covers the device at the scenario's adoption.
+    /// Whether the average saving covers the device at the scenario's adoption (fluid view:
+    /// towers as a real number, the Shapley split's view).
     pub pays_at_scenario_adoption: bool,
+    /// Whether the whole towers saved at the scenario's adoption cover its femtocells (the
+    /// bill's view; false with no hosts). May differ from the fluid view near a tower step.
+    pub pays_with_whole_towers: bool,
     /// Smallest hosts' share on the adoption grid where the operator saves more in towers
-    /// (whole towers) than it spends on femtocells; `None` if none does.
+    /// (whole towers) than free femtocells cost it; `None` if none does.
     pub first_profitable_adoption: Option<f64>,
     /// Hosts' share on the grid with the largest saving net of devices.
     pub best_adoption: f64,
@@ -159,7 +163,7 @@ pub struct AdoptionPoint {
     pub hosts: f64,
     /// Towers built.
     pub towers: u64,
-    /// Tower saving − devices (give-away) vs macro only, $/month (whole towers).
+    /// Tower saving − femtocells (as if given away) vs macro only, $/month (whole towers).
     pub operator_saving_usd: f64,
     /// The same with towers as a real number, $/month.
     pub operator_saving_fluid_usd: f64,
@@ -294,7 +298,7 @@ pub fn report(s: &Scenario, depth: Depth) -> Result<WirelessReport, MechanismErr
     };
 
     let device = m.device_month_usd();
-    let tower_per_user = |x: f64| m.tower_month_usd() * m.day(x).towers_fluid / users;
+    let tower_per_user = |x: f64| m.towers_per_user_usd(x);
     let step = 1e-4;
     let (lo, hi) = ((h - step).max(0.0), (h + step).min(1.0));
     let marginal = (tower_per_user(lo) - tower_per_user(hi)) / (hi - lo);
@@ -303,7 +307,8 @@ pub fn report(s: &Scenario, depth: Depth) -> Result<WirelessReport, MechanismErr
     } else {
         marginal
     };
-    let devices_at = |x: f64| if w.give_away { users * x * device } else { 0.0 };
+    // The question is about a *free* femtocell: its device is counted whoever pays today.
+    let devices_at = |x: f64| users * x * device;
     let mut adoption = Vec::with_capacity(ADOPTION_POINTS + 1);
     for i in 0..=ADOPTION_POINTS {
         let x = i as f64 / ADOPTION_POINTS as f64;
@@ -323,15 +328,21 @@ pub fn report(s: &Scenario, depth: Depth) -> Result<WirelessReport, MechanismErr
             shapley_per_host_usd: shapley_per_host,
         });
     }
-    let best = adoption
-        .iter()
-        .max_by(|a, b| a.operator_saving_usd.total_cmp(&b.operator_saving_usd))
-        .map_or((0.0, 0.0), |p| (p.hosts, p.operator_saving_usd));
+    // The first of equal savings: the smallest adoption that reaches the best.
+    let best = adoption.iter().fold((0.0, 0.0), |b, p| {
+        if p.operator_saving_usd > b.1 {
+            (p.hosts, p.operator_saving_usd)
+        } else {
+            b
+        }
+    });
+    let whole_saving = m.tower_month_usd() * (base.towers as f64 - day.towers as f64);
     let give_away_answer = GiveAway {
         device_usd: device,
         marginal_tower_saving_usd: marginal,
         average_tower_saving_usd: average,
         pays_at_scenario_adoption: average >= device,
+        pays_with_whole_towers: whole_saving >= devices_at(h) && h > 0.0,
         first_profitable_adoption: adoption
             .iter()
             .find(|p| p.hosts > 0.0 && p.operator_saving_usd > 0.0)

@@ -301,3 +301,140 @@ fn fluid_shapley_is_the_limit_of_the_exact_value() {
         "not converging like 1/N: {errors:?}"
     );
 }
+
+/// Who pays for femtocells does not change the game: the same savings (net of femtocells)
+/// and split either way; a host who bought its femtocell is paid φ + a device-month, so its
+/// net is φ as when it is given one. The give-away answer always counts the femtocells.
+#[test]
+fn who_buys_the_femtocell_does_not_change_the_split() {
+    let extra = "neighbour_share = 0.5\n[incentive]\nmechanism = \"shapley\"";
+    let given = rep(&flat(3000, 0.4, extra));
+    let bought = rep(&flat(3000, 0.4, &format!("give_away = false\n{extra}")));
+    assert!((given.shapley.savings_usd - bought.shapley.savings_usd).abs() < 1e-9);
+    assert!((given.shapley.per_host_usd - bought.shapley.per_host_usd).abs() < 1e-9);
+    let hosts = 1200.0;
+    let (g, b) = (&given.costs[1], &bought.costs[1]);
+    assert!((g.payments_usd - hosts * given.shapley.per_host_usd).abs() < 1e-6);
+    assert!((b.payments_usd - hosts * (bought.shapley.per_host_usd + DEVICE_USD)).abs() < 1e-6);
+    assert!((b.hosts_devices_usd - hosts * DEVICE_USD).abs() < 1e-6);
+    // Hosts end up with the same net, and so does the operator.
+    assert!(
+        (g.hosts_usd - b.hosts_usd).abs() < 1e-6 && (g.operator_usd - b.operator_usd).abs() < 1e-6
+    );
+    assert_eq!(given.adoption, bought.adoption);
+    assert_eq!(given.give_away_answer, bought.give_away_answer);
+}
+
+/// The operator's best per-GB price is found even when a carried GB is worth much more than a
+/// tower-month per tower-GB (busy hour at half the day, hosts buying femtocells): it beats
+/// nobody hosting and every price on a coarse independent grid.
+#[test]
+fn best_price_searches_a_range_wide_enough() {
+    let text = flat(3000, 0.5, "give_away = false\n[peers.cost]\ndistribution = \"uniform\"\nmin = \"0 $\"\nmax = \"4 $\"\n[incentive]\nmechanism = \"equilibrium\"")
+        .replace("busy_hour_share = 0.041666666666666664", "busy_hour_share = 0.5");
+    let s = scenario(&text);
+    let m = HostMarket::new(&s).unwrap();
+    let best = m.best_price().unwrap();
+    assert!(best.equilibrium.q > 0.0, "{best:?}");
+    assert!(best.equilibrium.operator_usd < best.no_hosts_usd);
+    for i in 1..=40 {
+        let p = 0.05 * i as f64;
+        let other = m
+            .reached(&Offer::PerByte { price: p })
+            .unwrap()
+            .equilibrium
+            .operator_usd;
+        assert!(
+            best.equilibrium.operator_usd <= other + 1e-6,
+            "price {p}: {other} < {best:?}"
+        );
+    }
+}
+
+/// With the uplink binding, what the first host carries (h → 0) is the limit of what a host
+/// carries at small h, not the monthly mean capped.
+#[test]
+fn the_first_host_carries_the_limit_of_small_shares() {
+    let text = flat(3000, 0.5, "")
+        .replace(
+            "busy_hour_share = 0.041666666666666664",
+            "busy_hour_share = 0.5",
+        )
+        .replace("host_uplink = \"1 Gbps\"", "host_uplink = \"400 bps\"");
+    let s = scenario(&text);
+    let m = HostMarket::new(&s).unwrap();
+    let first = m.per_host_gb(&m.day(0.0));
+    let small = m.per_host_gb(&m.day(1e-6));
+    assert!((first - small).abs() < 1e-6 * small, "{first} vs {small}");
+    // The cap binds for part of the day: less than the uncapped 0.5 × 324 MB.
+    assert!(first * ((1u64 << 30) as f64) < 0.5 * 3.24e8 * 0.999);
+}
+
+/// Energy attribution in file compare: with `pricing.origin = "cdn"` p2p's residual is the
+/// CDN's energy; distinct factors are not swapped; peers' devices are charged for sharing
+/// classes only (a class that uploads nothing adds no peer energy).
+#[test]
+fn energy_goes_to_who_serves_and_to_sharers_only() {
+    let text = r#"
+name = "e"
+[content]
+size = "1 GB"
+[demand]
+arrival_rate = "0.05/s"
+[swarm]
+seed_residence = "10 min"
+[[peers.class]]
+name = "sharers"
+share = 0.5
+upload = "5 Mbps"
+download = "50 Mbps"
+[[peers.class]]
+name = "leechers"
+share = 0.5
+upload = "0 Mbps"
+download = "50 Mbps"
+[server]
+capacity = "100 Mbps"
+[pricing]
+origin = "cdn"
+[energy]
+origin = "0.05 kWh/GB"
+cdn = "0.01 kWh/GB"
+peer_power = "10 W"
+"#;
+    let s = scenario(text);
+    let rec = compare_scenario(&s, &RunOptions::default()).unwrap();
+    let costs = rec.summary.costs.as_ref().unwrap();
+    let si = |gb: f64| gb * (1u64 << 30) as f64 / 1e9;
+    let p2p = &costs["p2p"];
+    assert_eq!(p2p.energy.origin_kwh, 0.0);
+    assert!((p2p.energy.cdn_kwh - 0.01 * si(p2p.origin_gb)).abs() < 1e-9 * p2p.energy.cdn_kwh);
+    let cs = &costs["client_server"];
+    assert!((cs.energy.origin_kwh - 0.05 * si(cs.origin_gb)).abs() < 1e-9 * cs.energy.origin_kwh);
+    assert!(
+        (costs["cdn"].energy.cdn_kwh - 0.01 * si(cs.origin_gb)).abs() < 1e-9 * cs.energy.origin_kwh
+    );
+    // Network energy is the same delivered bytes everywhere.
+    let net = cs.energy.network_kwh;
+    assert!(costs
+        .values()
+        .all(|c| (c.energy.network_kwh - net).abs() < 1e-6 * net));
+    let ledgers = rec.summary.peer_classes.as_ref().unwrap();
+    let sharing_hours: f64 = ledgers
+        .iter()
+        .filter(|l| l.name == "sharers")
+        .map(|l| l.peer_hours)
+        .sum();
+    assert!(sharing_hours > 0.0);
+    assert!(
+        (p2p.energy.peers_kwh - 0.010 * sharing_hours).abs() < 1e-9 * p2p.energy.peers_kwh,
+        "{} vs {}",
+        p2p.energy.peers_kwh,
+        0.01 * sharing_hours
+    );
+    let e = error_of(&flat(3000, 0.5, "[energy]\norigin = \"0.02 kWh/GB\""));
+    assert!(
+        e.contains("`energy.origin` does not apply to `content.kind = \"wireless\"`"),
+        "{e}"
+    );
+}

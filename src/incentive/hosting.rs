@@ -25,6 +25,11 @@ use crate::units::Seconds;
 
 /// Points of the scan of G(q) = F(b(q)) − q on [0, 1] (then bisection of sign changes).
 const SCAN_POINTS: usize = 64;
+/// The hosts' share standing for "the first host" (h → 0) in per-host figures.
+const FIRST_HOST: f64 = 1e-12;
+/// Smallest step of Ω's difference quotient (Ω is smooth in h; a relative step alone would
+/// vanish near h = 0 and amplify the quadrature's rounding).
+const GRADIENT_FLOOR: f64 = 1e-7;
 /// Days in a year, for the towers' yearly cost.
 const YEAR_DAYS: f64 = 365.0;
 
@@ -138,26 +143,27 @@ impl<'a> HostMarket<'a> {
 
     /// Billing GB one host's femtocell carries per month.
     pub fn per_host_gb(&self, d: &OffloadDay) -> f64 {
-        let n = self.w.offload.users * d.hosts;
-        if n > 0.0 {
-            d.femto_bytes * self.days() / n / GB
+        // The limit h → 0 (the first host): the same day at a vanishing share, so the uplink cap
+        // is applied hour by hour as for any h (femto bytes are N h × a per-host integral).
+        let d = if d.hosts > 0.0 {
+            *d
         } else {
-            // The limit h → 0: the first host carries its own home traffic (and neighbours').
-            let own = self.w.offload.per_host_factor(0.0) * self.w.offload.demand;
-            own.min(self.w.offload.host_uplink * self.s.pricing.billing_month / 8.0) / GB
-        }
+            self.day(FIRST_HOST)
+        };
+        d.femto_bytes * self.days() / (self.w.offload.users * d.hosts) / GB
     }
 
-    /// The operator's cost per user per month as a function of the share x of users hosting,
-    /// with towers as a real number (the fluid game's Ω); devices counted when given away.
+    /// The coalition's cost per user per month as a function of the share x of users hosting:
+    /// towers as a real number plus the femtocells, whoever pays for them (the fluid game's Ω;
+    /// so the split is of the real saving, the same whether the operator gives femtocells away
+    /// or hosts buy them).
     pub fn omega(&self, x: f64) -> f64 {
-        let d = self.day(x);
-        let devices = if self.w.give_away {
-            x * self.device_month_usd()
-        } else {
-            0.0
-        };
-        self.tower_month_usd() * d.towers_fluid / self.w.offload.users + devices
+        self.towers_per_user_usd(x) + x * self.device_month_usd()
+    }
+
+    /// Towers per user per month at hosts' share x, towers as a real number, $.
+    pub fn towers_per_user_usd(&self, x: f64) -> f64 {
+        self.tower_month_usd() * self.day(x).towers_fluid / self.w.offload.users
     }
 
     /// The fluid Shapley split at hosts' share h (per user per month; a host's value is
@@ -181,7 +187,15 @@ impl<'a> HostMarket<'a> {
         Ok(match *offer {
             Offer::PerByte { price } => price * self.per_host_gb(&self.day(h)),
             Offer::Discount { amount } => amount,
-            Offer::Shapley => self.shapley(h)?.price_per_unit[0],
+            // A host who bought its femtocell is also refunded it, so that its net is φ.
+            Offer::Shapley => {
+                self.shapley(h)?.price_per_unit[0]
+                    + if self.w.give_away {
+                        0.0
+                    } else {
+                        self.device_month_usd()
+                    }
+            }
         })
     }
 
@@ -334,21 +348,45 @@ impl<'a> HostMarket<'a> {
     }
 
     /// The per-GB price that minimises the operator's monthly cost once hosts respond
-    /// (Stackelberg): a grid on [0, 2 × a tower-month per GB of one tower's busy-hour
-    /// capacity over a month], then golden section.
+    /// (Stackelberg): a 64-point grid on [0, p_hi] and golden section, where p_hi is twice the
+    /// most a carried GB is worth to the operator (tower saving per host plus, when hosts buy
+    /// it, the femtocell, over the GB a host carries, the most over hosts' shares up to
+    /// `wireless.hosts`); the range doubles while the best price sits at its top.
     pub fn best_price(&self) -> Result<BestHostPrice, MechanismError> {
         let none = Offer::PerByte { price: 0.0 };
         let no_hosts_usd: f64 = self.operator_parts(&none, 0.0)?.iter().sum();
-        let tower_gb = self.w.offload.tower_capacity * self.s.pricing.billing_month / 8.0 / GB;
-        let p_hi = 2.0 * self.tower_month_usd() / tower_gb;
-        let cost = |x: f64| -> Result<f64, MechanismError> {
-            let offer = Offer::PerByte { price: x * p_hi };
-            Ok(self.reached(&offer)?.equilibrium.operator_usd)
+        let device = if self.w.give_away {
+            0.0
+        } else {
+            self.device_month_usd()
         };
-        let (x, _) = minimise_1d(&cost, 64)?;
-        let offer = Offer::PerByte { price: x * p_hi };
+        let t0 = self.towers_per_user_usd(0.0);
+        let value = |h: f64| {
+            let saving = (t0 - self.towers_per_user_usd(h)) / h;
+            (saving + device) / self.per_host_gb(&self.day(h)).max(f64::MIN_POSITIVE)
+        };
+        let top = self.w.hosts.max(FIRST_HOST);
+        let mut p_hi = (1..=10)
+            .map(|i| value(top * i as f64 / 10.0))
+            .fold(value(FIRST_HOST), f64::max)
+            .max(f64::MIN_POSITIVE)
+            * 2.0;
+        let mut best = (0.0, f64::INFINITY);
+        for _ in 0..6 {
+            let cost = |x: f64| -> Result<f64, MechanismError> {
+                let offer = Offer::PerByte { price: x * p_hi };
+                Ok(self.reached(&offer)?.equilibrium.operator_usd)
+            };
+            let (x, v) = minimise_1d(&cost, 64)?;
+            best = (x * p_hi, v);
+            if x < 1.0 - 1.0 / 64.0 {
+                break;
+            }
+            p_hi *= 2.0;
+        }
+        let offer = Offer::PerByte { price: best.0 };
         Ok(BestHostPrice {
-            price_usd_per_gb: x * p_hi,
+            price_usd_per_gb: best.0,
             equilibrium: self.reached(&offer)?.equilibrium,
             no_hosts_usd,
         })
@@ -367,6 +405,11 @@ impl CostPerUser for HostGame<'_, '_> {
     }
     fn omega(&self, x: &[f64]) -> f64 {
         self.market.omega(x[0])
+    }
+    fn gradient(&self, x: &[f64], g: &mut [f64]) {
+        let step = GRADIENT_FLOOR.max(1e-6 * x[0]);
+        let (lo, hi) = ((x[0] - step).max(0.0), x[0] + step);
+        g[0] = (self.market.omega(hi) - self.market.omega(lo)) / (hi - lo);
     }
     /// Ω is a quadrature over the busy hour: its difference quotients carry ~1e-9 noise.
     fn quadrature_tol(&self) -> f64 {

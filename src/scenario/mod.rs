@@ -1233,6 +1233,22 @@ impl Ctx<'_> {
                 return Err(not_here(span, key));
             }
         }
+        if let Some(e) = &raw.energy {
+            let f = e.get_ref();
+            for (given, key) in [
+                (f.origin.as_ref().map(|q| q.span()), "energy.origin"),
+                (f.cdn.as_ref().map(|q| q.span()), "energy.cdn"),
+                (
+                    f.peer_device.as_ref().map(|q| q.span()),
+                    "energy.peer_device",
+                ),
+                (f.peer_power.as_ref().map(|q| q.span()), "energy.peer_power"),
+            ] {
+                if let Some(span) = given {
+                    return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"wireless\"` (only `energy.network` and `energy.carbon` do): the towers' power is `wireless.tower_power`, the femtocells' `peers.cost.power`")));
+                }
+            }
+        }
         if raw.demand.is_some() {
             return Err(self.at(0..0, "`[demand]` does not apply to `content.kind = \"wireless\"`: give `wireless.users` and `wireless.demand` (bytes per user per month)".into()));
         }
@@ -1587,7 +1603,7 @@ impl Ctx<'_> {
                     Some(q) => Mechanism::Discount {
                         amount: self.bounded(q, "incentive.discount", Dimension::Money, 0.0, false, None)?,
                     },
-                    None => return Err(self.at(p.span(), "`incentive.discount` is missing (required for mechanism \"discount\"), e.g. discount = \"$0.05\" per download".into())),
+                    None => return Err(self.at(p.span(), "`incentive.discount` is missing (required for mechanism \"discount\"), e.g. discount = \"$0.05\" ($ per download; per host per month for wireless)".into())),
                 }
             }
             other => {
