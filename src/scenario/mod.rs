@@ -1249,8 +1249,14 @@ impl Ctx<'_> {
                 }
             }
         }
+        for table in ["swarm", "server"] {
+            if let Some(span) = header_span(self.src, table) {
+                return Err(not_here(span, &format!("`[{table}]`")));
+            }
+        }
         if raw.demand.is_some() {
-            return Err(self.at(0..0, "`[demand]` does not apply to `content.kind = \"wireless\"`: give `wireless.users` and `wireless.demand` (bytes per user per month)".into()));
+            let span = header_span(self.src, "demand").unwrap_or(0..0);
+            return Err(self.at(span, "`[demand]` does not apply to `content.kind = \"wireless\"`: give `wireless.users` and `wireless.demand` (bytes per user per month)".into()));
         }
         let peer_cost = match &raw.peers {
             Some(p) => {
@@ -2056,6 +2062,21 @@ fn table_at(src: &str, offset: usize) -> Option<String> {
             .trim()
             .to_string()
     })
+}
+
+/// The span of the header line `[name]` (or `[name.…]`) in `src`, if the file has one: where a
+/// table that does not apply is reported.
+fn header_span(src: &str, name: &str) -> Option<Range<usize>> {
+    let mut start = 0;
+    for line in src.split_inclusive('\n') {
+        let t = line.trim();
+        let inner = t.trim_start_matches('[').trim_end_matches(']').trim();
+        if t.starts_with('[') && (inner == name || inner.starts_with(&format!("{name}."))) {
+            return Some(start..start + line.trim_end().len());
+        }
+        start += line.len();
+    }
+    None
 }
 
 /// The dotted key path of the `key = value` line holding `offset`, from the nearest table header.
