@@ -3,6 +3,8 @@
 //! the Rosenbrock method, Dopri5 is kept for comparison).
 //! Run: `cargo bench --bench solve`. Scenarios are the reference cases of the tests.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -24,39 +26,7 @@ fn qs(lambda: f64, theta: f64, c: f64, mu: f64, eta: f64, gamma: f64, s: f64) ->
 }
 
 fn four_classes() -> Scenario {
-    let text = r#"
-name = "four"
-[content]
-size = "1 GB"
-[demand]
-arrival_rate = "0.2/s"
-[swarm]
-efficiency = 0.9
-abort_rate = "0.2/h"
-seed_residence = "20 min"
-[[peers.class]]
-name = "dsl"
-share = 0.3
-upload = "1 Mbps"
-download = "16 Mbps"
-[[peers.class]]
-name = "cable"
-share = 0.3
-upload = "10 Mbps"
-download = "200 Mbps"
-[[peers.class]]
-name = "fibre"
-share = 0.3
-upload = "100 Mbps"
-download = "500 Mbps"
-[[peers.class]]
-name = "mobile"
-share = 0.1
-upload = "5 Mbps"
-download = "50 Mbps"
-[server]
-capacity = "200 Mbps"
-"#;
+    let text = common::FOUR_CLASSES;
     Scenario::from_toml(text, "bench", None).expect("valid bench scenario")
 }
 

@@ -6,44 +6,13 @@ use peerfluid::run::swarm_of;
 use peerfluid::scenario::Scenario;
 use peerfluid::solve::{integrate, Method, SolverSettings};
 
-const FOUR: &str = r#"
-name = "four"
-[content]
-size = "1 GB"
-[demand]
-arrival_rate = "0.2/s"
-[swarm]
-efficiency = 0.9
-abort_rate = "0.2/h"
-seed_residence = "20 min"
-[[peers.class]]
-name = "dsl"
-share = 0.3
-upload = "1 Mbps"
-download = "16 Mbps"
-[[peers.class]]
-name = "cable"
-share = 0.3
-upload = "10 Mbps"
-download = "200 Mbps"
-[[peers.class]]
-name = "fibre"
-share = 0.3
-upload = "100 Mbps"
-download = "500 Mbps"
-[[peers.class]]
-name = "mobile"
-share = 0.1
-upload = "5 Mbps"
-download = "50 Mbps"
-[server]
-capacity = "200 Mbps"
-"#;
+#[path = "../benches/common/mod.rs"]
+mod common;
 
 fn main() {
     let case = std::env::var("CASE").unwrap_or_default();
     let (text, lam) = if case == "four" {
-        (FOUR.to_string(), 0.2)
+        (common::FOUR_CLASSES.to_string(), 0.2)
     } else {
         let (up, down, res, eta, s, lam) = match case.as_str() {
             "a" => (4.0, 8.0, 50.0, 0.9, 0.0, 1.0),

@@ -362,10 +362,9 @@ mod tests {
         (p.rate_at(0.0) + inner + p.rate_at(t)) * h / 3.0
     }
 
-    /// dλ/dt against a central difference, away from trace breakpoints.
-    #[test]
-    fn rate_derivative_matches_central_differences() {
-        let profiles = [
+    /// One profile of each kind (the diurnal one with the given period and peak time).
+    fn four_profiles(period: f64, peak_time: f64) -> [ArrivalProfile; 4] {
+        [
             ArrivalProfile::Constant { rate: 2.0 },
             ArrivalProfile::FlashCrowd {
                 rate: 3.0,
@@ -374,13 +373,19 @@ mod tests {
             ArrivalProfile::Diurnal {
                 mean_rate: 1.0,
                 peak_to_mean: 1.8,
-                period: 500.0,
-                peak_time: 100.0,
+                period,
+                peak_time,
             },
             ArrivalProfile::Trace {
                 points: vec![(10.0, 1.0), (50.0, 3.0), (80.0, 0.5)],
             },
-        ];
+        ]
+    }
+
+    /// dλ/dt against a central difference, away from trace breakpoints.
+    #[test]
+    fn rate_derivative_matches_central_differences() {
+        let profiles = four_profiles(500.0, 100.0);
         for p in &profiles {
             for t in [3.0, 20.0, 61.0, 95.0, 333.0] {
                 let h = 1e-4;
@@ -401,22 +406,7 @@ mod tests {
 
     #[test]
     fn cumulative_matches_quadrature_for_every_profile() {
-        let profiles = [
-            ArrivalProfile::Constant { rate: 2.0 },
-            ArrivalProfile::FlashCrowd {
-                rate: 3.0,
-                decay_time: 100.0,
-            },
-            ArrivalProfile::Diurnal {
-                mean_rate: 1.0,
-                peak_to_mean: 1.8,
-                period: 86_400.0,
-                peak_time: 72_000.0,
-            },
-            ArrivalProfile::Trace {
-                points: vec![(10.0, 1.0), (50.0, 3.0), (80.0, 0.5)],
-            },
-        ];
+        let profiles = four_profiles(86_400.0, 72_000.0);
         for p in &profiles {
             for t in [5.0, 37.0, 400.0, 90_000.0] {
                 assert_relative_eq!(p.cumulative(t), numeric_integral(p, t), max_relative = 1e-7);
