@@ -1,7 +1,7 @@
 //! Deterministic cost per solve, for callgrind (the VM's wall-clock speed drifts between runs):
 //! `CASE=a|b|s|four N=101 valgrind --tool=callgrind ./target/release/examples/count`, minus the
 //! same with N=1, divided by 100, is the instruction count of one solve (`DOPRI=1` for Dopri5,
-//! `ROS=1` for Rosenbrock; `CASE=four` is the 4-class bench scenario, Rosenbrock by default).
+//! `ROS=1` for Rosenbrock, else the exact method; `CASE=four` is the 4-class bench scenario).
 use peerfluid::run::swarm_of;
 use peerfluid::scenario::Scenario;
 use peerfluid::solve::{integrate, Method, SolverSettings};
@@ -28,7 +28,7 @@ fn main() {
     let mut set = SolverSettings::new(20.0 / slow);
     set.method = if std::env::var("DOPRI").is_ok() {
         Method::Dopri5
-    } else if std::env::var("ROS").is_ok() || case == "four" {
+    } else if std::env::var("ROS").is_ok() {
         Method::Rosenbrock
     } else {
         Method::Exact

@@ -78,6 +78,16 @@ pub enum SolveError {
         /// The limit.
         limit: usize,
     },
+    /// The exact method's Taylor series cannot go on in a regime that is not affine: too stiff
+    /// for an explicit series, or no series exists at this state. `Method::Auto` then hands
+    /// the solve to the Rosenbrock method.
+    #[error("the exact method stopped at t = {t} s: {reason} (use --method rosenbrock)")]
+    SeriesUnavailable {
+        /// Model time where it stopped.
+        t: f64,
+        /// Why.
+        reason: String,
+    },
     /// A state became non-finite (a modelling bug or an overflow).
     #[error("the state became non-finite at t = {t} s")]
     NonFinite {

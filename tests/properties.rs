@@ -1,5 +1,6 @@
 //! Properties over random swarms (proptest; failures are kept in proptest-regressions/): the
-//! exact integrator (one class) and the Rosenbrock integrator (two or three classes) agree with
+//! exact integrator (one class; two or three classes with Taylor series where they share the
+//! upload) and the Rosenbrock integrator (two or three classes) agree with
 //! Dopri5, conserve arrivals and keep populations non-negative; the exact one ends at the
 //! closed-form steady state.
 
@@ -9,6 +10,7 @@ use peerfluid::run::swarm_of;
 use peerfluid::solve::{integrate, Method, SolverSettings};
 use proptest::prelude::*;
 
+use crate::reference::EXACT_MULTI_TOL;
 use crate::util::{classes_toml, qs_toml, scenario, swarm_disagreement, ClassSpec};
 
 /// literature.md convention for ODE results.
@@ -190,6 +192,39 @@ proptest! {
             "populations {e_pop:e}, totals {e_tot:e}, stats {:?}", ros.stats);
         let k = model.k();
         for z in ros.states() {
+            prop_assert!((0..2 * k).all(|i| z[i] >= -1e-9), "negative population {z:?}");
+            let arrivals = z[model.ix_arrivals()];
+            let booked: f64 = (0..k)
+                .map(|c| z[model.ix_done(c)] + z[model.ix_aborted(c)] + z[model.ix_x(c)])
+                .sum();
+            prop_assert!((arrivals - booked).abs() <= 1e-9 * arrivals.max(1.0),
+                "conservation residual {}", arrivals - booked);
+        }
+    }
+
+    /// The exact method (affine regimes by matrix exponentials, Taylor series where several
+    /// classes share the upload) against Dopri5 at rtol 1e-12 over 300 s, held to
+    /// `EXACT_MULTI_TOL` (1e-8); conservation and non-negative populations.
+    #[test]
+    fn exact_matches_dopri5_on_several_classes((lambda, eta, s, classes) in swarm_params()) {
+        let mut text = classes_toml(lambda, eta, s, &classes, "");
+        let head: f64 = classes[..classes.len() - 1].iter().map(|c| c.share).sum();
+        let last = classes[classes.len() - 1].share;
+        text = text.replace(&format!("share = {last:?}"), &format!("share = {:?}", 1.0 - head));
+        let model = swarm_of(&scenario(&text));
+        let mut set = SolverSettings::new(300.0);
+        set.points = 150;
+        set.method = Method::Exact;
+        let exact = integrate(&model, &set).expect("exact");
+        set.method = Method::Dopri5;
+        set.rtol = Some(1e-12);
+        set.atol = Some(1e-12);
+        let rk = integrate(&model, &set).expect("dopri5");
+        let (e_pop, e_tot) = swarm_disagreement(&model, &exact, &rk);
+        prop_assert!(e_pop <= EXACT_MULTI_TOL && e_tot <= EXACT_MULTI_TOL,
+            "populations {e_pop:e}, totals {e_tot:e}, stats {:?}", exact.stats);
+        let k = model.k();
+        for z in exact.states() {
             prop_assert!((0..2 * k).all(|i| z[i] >= -1e-9), "negative population {z:?}");
             let arrivals = z[model.ix_arrivals()];
             let booked: f64 = (0..k)

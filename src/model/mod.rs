@@ -101,8 +101,9 @@ impl Guard {
     }
 }
 
-/// A model whose state space is cut by hyperplanes into regimes with affine dynamics, and
-/// whose vector field is continuous across regime boundaries.
+/// A model whose state space is cut by hyperplanes into regimes, with affine dynamics in most
+/// of them, and whose vector field is continuous across regime boundaries. A regime that is
+/// not affine gives the Taylor series of its solution instead ([`PiecewiseAffine::taylor`]).
 pub trait PiecewiseAffine: Sync {
     /// The first `dynamic_dim()` states feed back into the dynamics; the rest are running
     /// integrals (their columns in every `Affine::a` are zero).
@@ -113,8 +114,30 @@ pub trait PiecewiseAffine: Sync {
     fn regime_available(&self, r: usize) -> bool;
     /// A short label for regime `r`.
     fn regime_label(&self, r: usize) -> &'static str;
-    /// Dynamics in regime `r`.
+    /// Whether regime `r` is affine (the default); if not, `taylor` gives its solution and
+    /// `affine` is not called for it.
+    fn regime_is_affine(&self, _r: usize) -> bool {
+        true
+    }
+    /// Dynamics in an affine regime `r`.
     fn affine(&self, r: usize) -> Affine;
+    /// Normalised Taylor coefficients (z⁽ᵏ⁾/k!) of the solution in a regime that is not
+    /// affine. `a` holds rows m = 0..=order of `stride` ≥ `dynamic_dim()` values, row 0 the
+    /// dynamic state now; `lambda[m]` (m < order) are the arrival rate's coefficients. Fills
+    /// the dynamic part of rows 1..=order of `a`, and rows 1..=order of `dc` (the running
+    /// integrals, `dim() − dynamic_dim()` each; row 0 is left alone). Returns false when the
+    /// series does not exist at this state.
+    fn taylor(
+        &self,
+        _r: usize,
+        _lambda: &[f64],
+        _a: &mut [f64],
+        _stride: usize,
+        _dc: &mut [f64],
+        _order: usize,
+    ) -> bool {
+        false
+    }
     /// Guards of regime `r`.
     fn guards(&self, r: usize) -> Vec<Guard>;
     /// The arrival profile that drives the `arrival` direction.

@@ -451,44 +451,218 @@ impl Swarm {
         (slowest, stable)
     }
 
-    /// Affine pieces of the single-class model, regimes 0..3:
-    /// 0 peers suffice, 1 server tops up, 2 upload-limited.
-    fn single_class_affine(&self, regime: usize) -> Affine {
-        let cl = &self.classes[0];
-        let n = self.dim();
-        let (ix, iy) = (0, 1);
+    /// Classes grouped by equal download rate c, groups in ascending c (a group is capped or
+    /// free as a whole: its members share one guard).
+    fn c_groups(&self) -> Vec<&[usize]> {
+        self.order
+            .chunk_by(|&a, &b| self.classes[a].c.total_cmp(&self.classes[b].c).is_eq())
+            .collect()
+    }
+
+    /// Classes that share the upload at a common level in regime `r` (none for r ≤ 1; the top
+    /// r − 1 groups of c for r ≥ 2).
+    fn free_classes(&self, r: usize) -> &[usize] {
+        if r < 2 {
+            return &[];
+        }
+        &self.order[self.free_start(r)..]
+    }
+
+    /// U = Σ μ_k (η x_k + y_k) as a linear form over the dynamic states.
+    fn upload_form(&self) -> Vec<f64> {
+        let k = self.k();
+        let mut w = vec![0.0; 2 * k];
+        for (i, cl) in self.classes.iter().enumerate() {
+            w[i] = cl.mu * self.eta;
+            if cl.gamma.is_some() {
+                w[k + i] = cl.mu;
+            }
+        }
+        w
+    }
+
+    /// The affine right-hand side of an affine regime (r ≤ 1, or r = 2 with one free class);
+    /// see [`PiecewiseAffine for Swarm`](Swarm#impl-PiecewiseAffine-for-Swarm).
+    fn regime_affine(&self, r: usize) -> Affine {
+        let k = self.k();
+        let (n, nd) = (self.dim(), 2 * k);
         let mut a = DMatrix::zeros(n, n);
         let mut b = DVector::zeros(n);
         let mut e = DVector::zeros(n);
-        e[ix] = cl.share;
-        e[self.ix_arrivals()] = cl.share;
-        // linear functionals over (x, y) plus constants: (coef_x, coef_y, const)
-        let pe = (cl.mu * self.eta, cl.mu, 0.0);
-        let (d, peer, server) = match regime {
-            0 => ((cl.c, 0.0, 0.0), (cl.c, 0.0, 0.0), (0.0, 0.0, 0.0)),
-            1 => ((cl.c, 0.0, 0.0), pe, (cl.c - pe.0, -pe.1, 0.0)),
-            _ => ((pe.0, pe.1, self.server), pe, (0.0, 0.0, self.server)),
+        // Linear forms over the dynamic states plus a constant.
+        let unit = |j: usize, v: f64| {
+            let mut w = vec![0.0; nd];
+            w[j] = v;
+            (w, 0.0)
         };
-        let mut add = |row: usize, f: (f64, f64, f64), sign: f64| {
-            a[(row, ix)] += sign * f.0;
-            a[(row, iy)] += sign * f.1;
-            b[row] += sign * f.2;
+        let mut d: Vec<(Vec<f64>, f64)> = self
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, cl)| unit(i, cl.c))
+            .collect();
+        let upload = (self.upload_form(), 0.0);
+        let served = |d: &[(Vec<f64>, f64)]| {
+            let mut w = vec![0.0; nd];
+            for (di, _) in d {
+                for (a, b) in w.iter_mut().zip(di) {
+                    *a += b;
+                }
+            }
+            (w, d.iter().map(|(_, c)| c).sum::<f64>())
         };
-        add(ix, d, -1.0);
-        add(ix, (cl.theta, 0.0, 0.0), -1.0);
-        if cl.gamma.is_some() {
-            add(iy, d, 1.0);
+        let minus = |a: &(Vec<f64>, f64), b: &(Vec<f64>, f64)| {
+            (
+                a.0.iter().zip(&b.0).map(|(x, y)| x - y).collect::<Vec<_>>(),
+                a.1 - b.1,
+            )
+        };
+        let (peer, server) = match r {
+            0 => (served(&d), (vec![0.0; nd], 0.0)),
+            1 => {
+                let total = served(&d);
+                (upload.clone(), minus(&total, &upload))
+            }
+            _ => {
+                // One free class f takes what the others leave: d_f = U + s − Σ_{i≠f} c_i x_i.
+                let free = self.free_classes(r);
+                let f = free[0];
+                let mut w = upload.0.clone();
+                for (i, cl) in self.classes.iter().enumerate() {
+                    if i != f {
+                        w[i] -= cl.c;
+                    }
+                }
+                d[f] = (w, self.server);
+                (upload.clone(), (vec![0.0; nd], self.server))
+            }
+        };
+        let mut add = |row: usize, form: &(Vec<f64>, f64), sign: f64| {
+            for (j, v) in form.0.iter().enumerate() {
+                a[(row, j)] += sign * v;
+            }
+            b[row] += sign * form.1;
+        };
+        for (i, cl) in self.classes.iter().enumerate() {
+            add(i, &d[i], -1.0);
+            add(i, &unit(i, cl.theta), -1.0);
+            if let Some(g) = cl.gamma {
+                add(k + i, &d[i], 1.0);
+                add(k + i, &unit(k + i, g), -1.0);
+            }
+            add(self.ix_done(i), &d[i], 1.0);
+            add(self.ix_aborted(i), &unit(i, cl.theta), 1.0);
+            add(self.ix_leecher_time(i), &unit(i, 1.0), 1.0);
+            add(self.ix_seed_time(i), &unit(k + i, 1.0), 1.0);
+            e[i] = cl.share;
         }
-        add(self.ix_done(0), d, 1.0);
-        add(self.ix_aborted(0), (cl.theta, 0.0, 0.0), 1.0);
-        add(self.ix_server(), server, 1.0);
-        add(self.ix_peer(), peer, 1.0);
-        add(self.ix_leecher_time(0), (1.0, 0.0, 0.0), 1.0);
-        add(self.ix_seed_time(0), (0.0, 1.0, 0.0), 1.0);
-        if let Some(g) = cl.gamma {
-            a[(iy, iy)] -= g;
-        }
+        add(self.ix_server(), &server, 1.0);
+        add(self.ix_peer(), &peer, 1.0);
+        e[self.ix_arrivals()] = 1.0;
         Affine { a, b, arrival: e }
+    }
+
+    /// Position in `order` where the free classes of regime r ≥ 2 start (the top r − 1 groups
+    /// of equal c are free).
+    fn free_start(&self, r: usize) -> usize {
+        let mut groups = 0;
+        let mut pos = self.order.len();
+        while pos > 0 && groups < r.saturating_sub(1) {
+            let c = self.classes[self.order[pos - 1]].c;
+            while pos > 0 && self.classes[self.order[pos - 1]].c.total_cmp(&c).is_eq() {
+                pos -= 1;
+            }
+            groups += 1;
+        }
+        pos
+    }
+
+    /// Normalised Taylor coefficients in a regime where several classes share the upload at a
+    /// common level r = N / X_F (N = U + s − Σ_capped c_j x_j, X_F = Σ_free x_j): the level's
+    /// series by division (shifted by one order when X_F = N = 0, an empty swarm starting to
+    /// fill), each free class's d = x·r by convolution. Returns false when the series does not
+    /// exist (X_F and its first derivative both zero) or `order` ≥ 64.
+    fn level_taylor(
+        &self,
+        r: usize,
+        lambda: &[f64],
+        a: &mut [f64],
+        stride: usize,
+        dc: &mut [f64],
+        order: usize,
+    ) -> bool {
+        const MAX: usize = 64;
+        if order >= MAX {
+            return false;
+        }
+        let k = self.k();
+        let nd = 2 * k;
+        let nc = self.dim() - nd;
+        let free = &self.order[self.free_start(r)..];
+        let mut level = [0.0; MAX];
+        let mut xf = [0.0; MAX];
+        let (mut d_stack, mut d_heap) = ([0.0; 16], Vec::new());
+        let d: &mut [f64] = if k <= d_stack.len() {
+            &mut d_stack[..k]
+        } else {
+            d_heap.resize(k, 0.0);
+            &mut d_heap
+        };
+        let row = |m: usize| m * stride;
+        let shifted = free.iter().map(|&f| a[f]).sum::<f64>() <= 0.0;
+        for m in 0..order {
+            let (lo, hi) = a.split_at_mut(row(m + 1));
+            let zm = &lo[row(m)..row(m) + nd];
+            let (xm, ym) = zm.split_at(k);
+            // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m.
+            let mut um = 0.0;
+            let mut capped = 0.0;
+            for (i, cl) in self.classes.iter().enumerate() {
+                um += cl.mu * (self.eta * xm[i] + if cl.gamma.is_some() { ym[i] } else { 0.0 });
+                capped += cl.c * xm[i];
+            }
+            let free_c: f64 = free.iter().map(|&f| self.classes[f].c * xm[f]).sum();
+            let nm = um + if m == 0 { self.server } else { 0.0 } - (capped - free_c);
+            xf[m] = free.iter().map(|&f| xm[f]).sum();
+            // Coefficients of the level known so far: r_0..r_m, or r_0..r_{m−1} when shifted.
+            let known = if !shifted {
+                let acc: f64 = (1..=m).map(|i| xf[i] * level[m - i]).sum();
+                level[m] = (nm - acc) / xf[0];
+                m + 1
+            } else if m == 0 {
+                0
+            } else {
+                if xf[1] <= 0.0 {
+                    return false;
+                }
+                let acc: f64 = (2..=m).map(|i| xf[i] * level[m - i]).sum();
+                level[m - 1] = (nm - acc) / xf[1];
+                m
+            };
+            for (i, cl) in self.classes.iter().enumerate() {
+                d[i] = cl.c * xm[i];
+            }
+            for &f in free {
+                // (x·r)_m = Σ_l x_l r_{m−l}; with the shift x_0 = 0 and r_m is not needed.
+                d[f] = (m + 1 - known..=m)
+                    .map(|l| lo[row(l) + f] * level[m - l])
+                    .sum();
+            }
+            let inv = 1.0 / (m + 1) as f64;
+            let cn = (m + 1) * nc;
+            for (i, cl) in self.classes.iter().enumerate() {
+                hi[i] = (cl.share * lambda[m] - cl.theta * xm[i] - d[i]) * inv;
+                hi[k + i] = cl.gamma.map_or(0.0, |g| (d[i] - g * ym[i]) * inv);
+                dc[cn + i] = d[i] * inv;
+                dc[cn + k + i] = cl.theta * xm[i] * inv;
+                dc[cn + 2 * k + 3 + i] = xm[i] * inv;
+                dc[cn + 3 * k + 3 + i] = ym[i] * inv;
+            }
+            dc[cn + 2 * k] = if m == 0 { self.server } else { 0.0 };
+            dc[cn + 2 * k + 1] = um * inv;
+            dc[cn + 2 * k + 2] = lambda[m] * inv;
+        }
+        true
     }
 }
 
@@ -549,7 +723,7 @@ impl FluidModel for Swarm {
         }
     }
     fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
-        (self.k() == 1).then_some(self as &dyn PiecewiseAffine)
+        Some(self)
     }
     fn piecewise_smooth(&self) -> Option<&dyn PiecewiseSmooth> {
         Some(self)
@@ -726,47 +900,76 @@ impl PiecewiseSmooth for Swarm {
     }
 }
 
+/// Regimes of the swarm as a switched system, for any number of classes (classes grouped by
+/// equal c, G groups): 0 every leecher at its cap and the server idle; 1 every leecher at its
+/// cap and the server topping up; 1 + j (j = 1..=G) the top j groups of c share what is left of
+/// the upload at a common level, the others at their cap, the server fully used. Regimes 0 and
+/// 1 are affine, and so is regime 2 when its free group is one class (it takes what the others
+/// leave); with two or more free classes the level is a ratio of linear forms and the regime
+/// gives Taylor series ([`PiecewiseAffine::taylor`]). With one class: 0 peers suffice,
+/// 1 server tops up, 2 upload-limited, all affine.
 impl PiecewiseAffine for Swarm {
     fn dynamic_dim(&self) -> usize {
         2 * self.k()
     }
     fn regime_count(&self) -> usize {
-        3
+        2 + self.c_groups().len()
     }
     fn regime_available(&self, r: usize) -> bool {
         r != 1 || self.server > 0.0
+    }
+    fn regime_is_affine(&self, r: usize) -> bool {
+        r < 2 || (r == 2 && self.free_classes(r).len() == 1)
     }
     fn regime_label(&self, r: usize) -> &'static str {
         ["peers-suffice", "server-tops-up", "upload-limited"][r.min(2)]
     }
     fn affine(&self, r: usize) -> Affine {
-        self.single_class_affine(r)
+        self.regime_affine(r)
     }
+    fn taylor(
+        &self,
+        r: usize,
+        lambda: &[f64],
+        a: &mut [f64],
+        stride: usize,
+        dc: &mut [f64],
+        order: usize,
+    ) -> bool {
+        r >= 2 && self.level_taylor(r, lambda, a, stride, dc, order)
+    }
+    /// Linear guards from g(ĉ) = U + s − Σ_i min(c_i, ĉ) x_i (≥ 0: classes with c ≤ ĉ are at
+    /// their cap) and the server's U − Σ_i c_i x_i (≥ 0: idle).
     fn guards(&self, r: usize) -> Vec<Guard> {
-        let cl = &self.classes[0];
         let n = self.dim();
-        // g1 = μη x + μ y − c x  (peers suffice while ≥ 0); g2 = g1 + s.
-        let mut w = DVector::zeros(n);
-        w[0] = cl.mu * self.eta - cl.c;
-        if cl.gamma.is_some() {
-            w[1] = cl.mu;
-        }
-        let g1 = Guard {
-            w: w.clone(),
-            w0: 0.0,
+        let upload = self.upload_form();
+        let form = |c_hat: f64, w0: f64, sign: f64| {
+            let mut w = DVector::zeros(n);
+            for (j, u) in upload.iter().enumerate() {
+                w[j] = sign * u;
+            }
+            for (i, cl) in self.classes.iter().enumerate() {
+                w[i] -= sign * cl.c.min(c_hat);
+            }
+            Guard { w, w0: sign * w0 }
         };
-        let g2 = Guard {
-            w: w.clone(),
-            w0: self.server,
-        };
-        let neg = |g: &Guard| Guard {
-            w: -&g.w,
-            w0: -g.w0,
-        };
+        let c_max = self.classes.iter().map(|cl| cl.c).fold(0.0, f64::max);
         match r {
-            0 => vec![g1],
-            1 => vec![neg(&g1), g2],
-            _ => vec![neg(&g2)],
+            0 => vec![form(f64::INFINITY, 0.0, 1.0)],
+            1 => vec![
+                form(f64::INFINITY, 0.0, -1.0),
+                form(c_max, self.server, 1.0),
+            ],
+            _ => {
+                let start = self.free_start(r);
+                let c_free = self.classes[self.order[start]].c;
+                let mut g = vec![form(c_free, self.server, -1.0)];
+                if start > 0 {
+                    let c_capped = self.classes[self.order[start - 1]].c;
+                    g.push(form(c_capped, self.server, 1.0));
+                }
+                g
+            }
         }
     }
     fn arrival(&self) -> &ArrivalProfile {

@@ -1,23 +1,30 @@
-//! Exact integration of a piecewise-affine model.
+//! Exact integration of a piecewise-affine model, with Taylor series in its nonlinear regimes.
 //!
 //! State is split into the dynamic part `p` (feeds back, with the forcing generator `w`
-//! appended, `w[0] ≡ 1`) and the running integrals `c`. In a regime,
+//! appended, `w[0] ≡ 1`) and the running integrals `c`. In an affine regime,
 //! `dp/dt = Mq p` and `dc/dt = Mc p`, so over a step h
 //!
 //! ```text
 //! exp( [[Mq, 0], [Mc, 0]] h ) = [[E, 0], [F, I]],   p(t+h) = E p(t),   c(t+h) = c(t) + F p(t)
 //! ```
 //!
-//! `E` and `F` are computed once per (regime, forcing segment) with nalgebra's Padé matrix
-//! exponential and reused for every step of that regime. The first few steps in a regime use
-//! the Taylor series below instead, so a regime crossed briefly never pays for an exponential.
+//! `E` and `F` are computed once per (regime, forcing segment) by scaling and squaring a Taylor
+//! series and reused for every step of that regime. The first few steps in a regime use the
+//! Taylor series below instead, so a regime crossed briefly never pays for an exponential.
 //!
 //! Steps are kept to `ρh ≤ 4` (ρ = the larger ∞-norm of the dynamic and forcing diagonal blocks
 //! of Mq), so the solution over any step is also a 33-term Taylor series (truncation < 1e-15).
 //! When a guard may change sign inside a step (its end value is negative, or its derivative
 //! changes sign with too little margin), the series is scanned at 32 points for the first sign
-//! change, which is refined by bisection to machine precision; the state moves to that instant
-//! and the new regime is chosen by the direction of motion.
+//! change, and between samples for a dip (a minimum of the guard found as a root of its
+//! derivative); the first crossing is refined to machine precision, the state moves to that
+//! instant and the new regime is chosen by the direction of motion.
+//!
+//! A regime that is not affine (several swarm classes sharing the upload at a common level, a
+//! ratio of linear forms) gives the normalised Taylor coefficients of its solution to order
+//! [`NL_ORDER`] (`PiecewiseAffine::taylor`, by automatic differentiation); each step is as
+//! long as the last two coefficients allow for a truncation error of [`NL_TOL`] relative to
+//! the state, and guards are found on the same series as in affine regimes.
 
 use nalgebra::{DMatrix, DVector};
 
@@ -35,6 +42,16 @@ const SCAN: usize = 32;
 const MAX_SWITCHES: usize = 100_000;
 /// Standard steps taken by Taylor series in a regime before its exponential is computed.
 const LAZY_STEPS: usize = 2;
+/// Order of the Taylor series in regimes that are not affine.
+const NL_ORDER: usize = 24;
+/// Truncation error allowed per Taylor step in those regimes, relative to the largest state
+/// (floored at [`NL_FLOOR`] peers).
+const NL_TOL: f64 = 1e-13;
+/// Smallest state scale of the Taylor step control, in peers (an empty swarm filling up).
+const NL_FLOOR: f64 = 1e-3;
+/// Taylor steps allowed per solve in regimes that are not affine; beyond, the regime is too
+/// stiff for an explicit series and the solve stops with `SeriesUnavailable`.
+const NL_MAX_STEPS: usize = 20_000;
 
 /// y = A x for a row-major `rows × x.len()` matrix (fixed-size fast paths for small x).
 fn matvec(a: &[f64], x: &[f64], y: &mut [f64]) {
@@ -43,6 +60,12 @@ fn matvec(a: &[f64], x: &[f64], y: &mut [f64]) {
         3 => matvec_n::<3>(a, x, y),
         4 => matvec_n::<4>(a, x, y),
         5 => matvec_n::<5>(a, x, y),
+        6 => matvec_n::<6>(a, x, y),
+        7 => matvec_n::<7>(a, x, y),
+        8 => matvec_n::<8>(a, x, y),
+        9 => matvec_n::<9>(a, x, y),
+        10 => matvec_n::<10>(a, x, y),
+        11 => matvec_n::<11>(a, x, y),
         n => {
             for (yi, row) in y.iter_mut().zip(a.chunks_exact(n)) {
                 *yi = dot(row, x);
@@ -69,6 +92,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 struct Piece {
+    /// False for a regime that gives Taylor series instead of a matrix (then `mq`, `mc` and
+    /// `guard_rates` are empty).
+    affine: bool,
     mq: DMatrix<f64>,
     mc: DMatrix<f64>,
     mq_rows: Vec<f64>,
@@ -93,9 +119,35 @@ impl Piece {
         nc: usize,
         grid_h: f64,
     ) -> Self {
-        let af = pa.affine(r);
         let m = seg.w0.len();
         let q = nd + m;
+        let guard_vectors = || -> Vec<Vec<f64>> {
+            pa.guards(r)
+                .into_iter()
+                .map(|g| {
+                    let mut v = vec![0.0; q];
+                    v[..nd].copy_from_slice(&g.w.as_slice()[..nd]);
+                    v[nd] += g.w0;
+                    v
+                })
+                .collect()
+        };
+        if !pa.regime_is_affine(r) {
+            return Self {
+                affine: false,
+                mq: DMatrix::zeros(0, 0),
+                mc: DMatrix::zeros(0, 0),
+                mq_rows: Vec::new(),
+                mc_rows: Vec::new(),
+                rho: 0.0,
+                guards: guard_vectors(),
+                guard_rates: Vec::new(),
+                h_std: grid_h,
+                step: Vec::new(),
+                uses: 0,
+            };
+        }
+        let af = pa.affine(r);
         let mut mq = DMatrix::zeros(q, q);
         let mut mc = DMatrix::zeros(nc, q);
         for i in 0..nd + nc {
@@ -115,16 +167,7 @@ impl Piece {
             }
         }
         mq.view_mut((nd, nd), (m, m)).copy_from(&seg.generator);
-        let guards: Vec<Vec<f64>> = pa
-            .guards(r)
-            .into_iter()
-            .map(|g| {
-                let mut v = vec![0.0; q];
-                v[..nd].copy_from_slice(&g.w.as_slice()[..nd]);
-                v[nd] += g.w0;
-                v
-            })
-            .collect();
+        let guards = guard_vectors();
         let guard_rates = guards
             .iter()
             .map(|g| {
@@ -157,6 +200,7 @@ impl Piece {
         };
         let h_std = grid_h / (grid_h / h_max).ceil().max(1.0);
         Self {
+            affine: true,
             mq_rows: mq.transpose().as_slice().to_vec(),
             mc_rows: mc.transpose().as_slice().to_vec(),
             mq,
@@ -270,78 +314,313 @@ impl Piece {
         self.step = step;
     }
 
-    /// Fallback for large blocks: nalgebra's Padé exponential of the augmented matrix.
+    /// The same for larger blocks (several classes), on flat row-major matrices.
     fn exponential_general(&mut self) {
+        const TERMS: usize = 18;
         let (q, nc, h) = (self.mq.nrows(), self.mc.nrows(), self.h_std);
-        let mut aug = DMatrix::zeros(q + nc, q + nc);
-        aug.view_mut((0, 0), (q, q)).copy_from(&(&self.mq * h));
-        aug.view_mut((q, 0), (nc, q)).copy_from(&(&self.mc * h));
-        let ex = aug.exp();
-        let e = ex.view((0, 0), (q, q)).into_owned();
-        let mut step: Vec<f64> = e.transpose().as_slice().to_vec();
-        step.extend_from_slice(ex.view((q, 0), (nc, q)).transpose().as_slice());
+        let mul = |a: &[f64], b: &[f64]| -> Vec<f64> {
+            let mut c = vec![0.0; q * q];
+            for (ci, ai) in c.chunks_exact_mut(q).zip(a.chunks_exact(q)) {
+                for (aik, bk) in ai.iter().zip(b.chunks_exact(q)) {
+                    for (cij, bkj) in ci.iter_mut().zip(bk) {
+                        *cij += aik * bkj;
+                    }
+                }
+            }
+            c
+        };
+        // I + scale·X
+        let shifted = |x: &[f64], scale: f64| -> Vec<f64> {
+            let mut out: Vec<f64> = x.iter().map(|v| v * scale).collect();
+            for i in 0..q {
+                out[i * q + i] += 1.0;
+            }
+            out
+        };
+        let squarings = if self.rho * h > 0.5 {
+            (self.rho * h / 0.5).log2().ceil() as i32
+        } else {
+            0
+        };
+        let tau = h / 2f64.powi(squarings);
+        let a: Vec<f64> = self.mq_rows.iter().map(|v| v * tau).collect();
+        let mut psi = shifted(&vec![0.0; q * q], 0.0);
+        for k in (1..TERMS).rev() {
+            psi = shifted(&mul(&a, &psi), 1.0 / (k + 1) as f64);
+        }
+        let mut e = shifted(&mul(&a, &psi), 1.0);
+        // F = Mc τ Ψ
+        let mut f = vec![0.0; nc * q];
+        for (fr, mr) in f.chunks_exact_mut(q).zip(self.mc_rows.chunks_exact(q)) {
+            for (mk, pk) in mr.iter().zip(psi.chunks_exact(q)) {
+                for (fj, pkj) in fr.iter_mut().zip(pk) {
+                    *fj += tau * mk * pkj;
+                }
+            }
+        }
+        for _ in 0..squarings {
+            let e_plus_i = shifted(&e, 1.0);
+            let mut g = vec![0.0; nc * q];
+            for (gr, fr) in g.chunks_exact_mut(q).zip(f.chunks_exact(q)) {
+                for (fk, ek) in fr.iter().zip(e_plus_i.chunks_exact(q)) {
+                    for (gj, ekj) in gr.iter_mut().zip(ek) {
+                        *gj += fk * ekj;
+                    }
+                }
+            }
+            f = g;
+            e = mul(&e, &e);
+        }
+        let mut step = Vec::with_capacity((q + nc + 2 * self.guards.len()) * q);
+        step.extend_from_slice(&e);
+        step.extend_from_slice(&f);
         for rows in [&self.guards, &self.guard_rates] {
             for g in rows {
-                let ge = e.transpose() * DVector::from_column_slice(g);
-                step.extend_from_slice(ge.as_slice());
+                step.extend((0..q).map(|j| (0..q).map(|k| g[k] * e[k * q + j]).sum::<f64>()));
             }
         }
         self.step = step;
     }
 }
 
-/// 1/k! for k = 0..=TAYLOR_TERMS.
-const INV_FACT: [f64; TAYLOR_TERMS + 1] = {
-    let mut t = [1.0; TAYLOR_TERMS + 1];
-    let mut k = 1;
-    while k <= TAYLOR_TERMS {
-        t[k] = t[k - 1] / k as f64;
-        k += 1;
-    }
-    t
-};
-
-/// Taylor data of one step from state p: V_k = Mq^k p, stored flat (k-major).
+/// Taylor data of one step from state p, normalised (v_k = p⁽ᵏ⁾/k!) and stored flat
+/// (k-major); in a regime that is not affine also the running integrals' coefficients `c`
+/// (same layout, row 0 zero). In an affine regime `c` is empty and the integrals come from
+/// `Mc ∫p`.
 struct Series {
     q: usize,
+    /// Rows in use (the rest are zero).
+    terms: usize,
     v: Vec<f64>,
+    c: Vec<f64>,
 }
 
 impl Series {
+    /// The series of an affine regime: v_k = Mq v_{k−1} / k.
     fn new(piece: &Piece, p: &[f64]) -> Self {
         let q = p.len();
         let mut v = vec![0.0; q * TAYLOR_TERMS];
         v[..q].copy_from_slice(p);
         for k in 1..TAYLOR_TERMS {
             let (prev, next) = v.split_at_mut(k * q);
-            matvec(&piece.mq_rows, &prev[(k - 1) * q..], &mut next[..q]);
+            let next = &mut next[..q];
+            matvec(&piece.mq_rows, &prev[(k - 1) * q..], next);
+            let inv = 1.0 / k as f64;
+            for x in next.iter_mut() {
+                *x *= inv;
+            }
         }
-        Self { q, v }
+        Self {
+            q,
+            terms: TAYLOR_TERMS,
+            v,
+            c: Vec::new(),
+        }
     }
-    /// Coefficients of the guard's Taylor polynomial: (ĝ·V_k)/k!.
+
+    /// Room for the series of a regime that is not affine.
+    fn empty(q: usize, nc: usize) -> Self {
+        Self {
+            q,
+            terms: 0,
+            v: vec![0.0; q * TAYLOR_TERMS],
+            c: vec![0.0; nc * TAYLOR_TERMS],
+        }
+    }
+
+    /// The series to `order` of the non-affine regime `r` at p (dynamic states, then the
+    /// forcing generator's state), from the model's recursion; false when it has none here.
+    fn fill(
+        &mut self,
+        pa: &dyn PiecewiseAffine,
+        seg: &ForcingSegment,
+        r: usize,
+        p: &[f64],
+        order: usize,
+    ) -> bool {
+        let (q, m) = (self.q, seg.w0.len());
+        let nd = q - m;
+        let order = order.min(TAYLOR_TERMS - 1);
+        self.v[..q].copy_from_slice(p);
+        let mut lambda = [0.0; TAYLOR_TERMS];
+        for k in 0..order {
+            let (prev, next) = self.v.split_at_mut((k + 1) * q);
+            let w = &prev[k * q + nd..(k + 1) * q];
+            lambda[k] = seg.lambda.iter().zip(w).map(|(a, b)| a * b).sum();
+            let inv = 1.0 / (k + 1) as f64;
+            for (i, out) in next[nd..q].iter_mut().enumerate() {
+                *out = (0..m).map(|j| seg.generator[(i, j)] * w[j]).sum::<f64>() * inv;
+            }
+        }
+        self.terms = order + 1;
+        pa.taylor(r, &lambda[..order], &mut self.v, q, &mut self.c, order)
+    }
+
+    /// A Taylor step length for this series (regimes that are not affine): the last two
+    /// coefficients allow a truncation error of `NL_TOL` relative to the largest state.
+    fn step_size(&self) -> f64 {
+        let norm = |k: usize| {
+            self.v[k * self.q..(k + 1) * self.q]
+                .iter()
+                .fold(0.0_f64, |m, x| m.max(x.abs()))
+        };
+        let eps = NL_TOL * norm(0).max(NL_FLOOR);
+        let last = self.terms - 1;
+        [last - 1, last]
+            .into_iter()
+            .filter(|&k| k > 0)
+            .map(|k| {
+                let nk = norm(k);
+                if nk > 0.0 {
+                    (eps / nk).powf(1.0 / k as f64)
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// Coefficients of the guard's Taylor polynomial.
     fn guard_poly(&self, g: &[f64]) -> [f64; TAYLOR_TERMS] {
         let mut a = [0.0; TAYLOR_TERMS];
-        for (k, (ak, vk)) in a.iter_mut().zip(self.v.chunks_exact(self.q)).enumerate() {
-            *ak = dot(g, vk) * INV_FACT[k];
+        for (ak, vk) in a
+            .iter_mut()
+            .zip(self.v.chunks_exact(self.q))
+            .take(self.terms)
+        {
+            *ak = dot(g, vk);
         }
         a
     }
+
     /// p(τ) into `p`, c(τ) − c(0) into `dc`.
     fn state(&self, piece: &Piece, tau: f64, p: &mut [f64], dc: &mut [f64]) {
+        p.fill(0.0);
+        if !self.c.is_empty() {
+            dc.fill(0.0);
+            let nc = dc.len();
+            let mut pow = 1.0; // τ^k
+            for (vk, ck) in self
+                .v
+                .chunks_exact(self.q)
+                .zip(self.c.chunks_exact(nc))
+                .take(self.terms)
+            {
+                for (pi, x) in p.iter_mut().zip(vk) {
+                    *pi += pow * x;
+                }
+                for (di, x) in dc.iter_mut().zip(ck) {
+                    *di += pow * x;
+                }
+                pow *= tau;
+            }
+            return;
+        }
         let (mut stack, mut heap) = ([0.0; 16], Vec::new());
         let integral = scratch(&mut stack, &mut heap, self.q);
-        p.fill(0.0);
         let mut pow = 1.0; // τ^k
-        for (k, vk) in self.v.chunks_exact(self.q).enumerate() {
-            let (a, b) = (pow * INV_FACT[k], pow * tau * INV_FACT[k + 1]);
+        for (k, vk) in self.v.chunks_exact(self.q).enumerate().take(self.terms) {
+            let b = pow * tau / (k + 1) as f64;
             for ((pi, ii), x) in p.iter_mut().zip(integral.iter_mut()).zip(vk) {
-                *pi += a * x;
+                *pi += pow * x;
                 *ii += b * x;
             }
             pow *= tau;
         }
         matvec(&piece.mc_rows, integral, dc);
     }
+}
+
+/// The first time in (0, h] where a guard polynomial turns negative: it is sampled at `SCAN`
+/// points (with its derivative), and between two samples where the derivative turns from
+/// negative to positive the minimum is located (a root of the derivative) and checked too, so
+/// that a narrow dip between samples is not missed. Refined to machine precision.
+fn first_root(a: &[f64; TAYLOR_TERMS], terms: usize, h: f64) -> Option<f64> {
+    let taus: [f64; SCAN] = std::array::from_fn(|j| h * (j + 1) as f64 / SCAN as f64);
+    // Values and derivatives at every sample: SCAN independent Horner chains.
+    let (mut val, mut der) = ([0.0; SCAN], [0.0; SCAN]);
+    for c in a.iter().take(terms).rev() {
+        for ((v, d), t) in val.iter_mut().zip(der.iter_mut()).zip(&taus) {
+            *d = *d * t + *v;
+            *v = *v * t + c;
+        }
+    }
+    let mut deriv = [0.0; TAYLOR_TERMS];
+    for k in 1..terms {
+        deriv[k - 1] = -(k as f64) * a[k]; // −g′, so that a minimum is where it turns negative
+    }
+    let (mut lo, mut d_lo) = (0.0, a[1]);
+    for j in 0..SCAN {
+        if val[j] < 0.0 {
+            return Some(refine_root(a, lo, taus[j]));
+        }
+        if d_lo < 0.0 && der[j] > 0.0 {
+            let t_min = refine_root(&deriv, lo, taus[j]);
+            let g_min = a.iter().take(terms).rev().fold(0.0, |v, c| v * t_min + c);
+            if g_min < 0.0 {
+                return Some(refine_root(a, lo, t_min));
+            }
+        }
+        (lo, d_lo) = (taus[j], der[j]);
+    }
+    None
+}
+
+/// The first sign change of any guard on the series in (0, h].
+fn first_crossing(series: &Series, guards: &[Vec<f64>], h: f64) -> Option<f64> {
+    guards
+        .iter()
+        .filter_map(|g| first_root(&series.guard_poly(g), series.terms, h))
+        .min_by(f64::total_cmp)
+}
+
+/// Whether a guard may change sign inside a step, from its values and rates at both ends:
+/// negative at the end, or its rate turns from negative to positive with too little margin.
+fn suspect(ga: f64, gb: f64, sa: f64, sb: f64, h: f64) -> bool {
+    gb < 0.0 || (sa < 0.0 && sb > 0.0 && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
+}
+
+/// One Taylor step in a regime that is not affine, from p over at most `remaining`: writes
+/// the state and the integrals' increments at its end, or at the first guard crossing.
+/// Returns the step length and whether it ends on a crossing; `None` when the model has no
+/// series here.
+#[allow(clippy::too_many_arguments)] // one step's inputs and outputs, passed explicitly
+fn taylor_step(
+    pa: &dyn PiecewiseAffine,
+    seg: &ForcingSegment,
+    r: usize,
+    piece: &Piece,
+    series: &mut Series,
+    p: &[f64],
+    remaining: f64,
+    p_next: &mut [f64],
+    dc: &mut [f64],
+) -> Option<(f64, bool)> {
+    if !series.fill(pa, seg, r, p, NL_ORDER) {
+        return None;
+    }
+    let h = series.step_size().min(remaining);
+    series.state(piece, h, p_next, dc);
+    let horner = |a: &[f64; TAYLOR_TERMS]| {
+        let (mut v, mut d) = (0.0, 0.0);
+        for c in a.iter().take(series.terms).rev() {
+            d = d * h + v;
+            v = v * h + c;
+        }
+        (v, d)
+    };
+    let crossing = piece.guards.iter().any(|g| {
+        let a = series.guard_poly(g);
+        let (gb, sb) = horner(&a);
+        suspect(a[0], gb, a[1], sb, h)
+    });
+    if crossing {
+        if let Some(root) = first_crossing(series, &piece.guards, h) {
+            series.state(piece, root, p_next, dc);
+            return Some((root, true));
+        }
+    }
+    Some((h, false))
 }
 
 /// A zeroed work slice of length n: on the stack when it fits, else on the heap.
@@ -397,6 +676,8 @@ struct Solver<'a> {
     regimes: usize,
     grid_h: f64,
     pieces: Vec<Option<Piece>>,
+    /// Work space of the Taylor series in regimes that are not affine.
+    series: Option<Series>,
 }
 
 impl Solver<'_> {
@@ -416,6 +697,28 @@ impl Solver<'_> {
         self.pieces[i].as_mut().expect("piece was just built")
     }
 
+    /// The first and second Taylor coefficients of the motion from p in regime r (up to
+    /// positive factors), or `None` when a non-affine regime has no series there.
+    fn motion(&mut self, seg: usize, r: usize, p: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+        let q = p.len();
+        let nc = self.nc;
+        self.piece(seg, r);
+        let i = seg * self.regimes + r;
+        let piece = self.pieces[i].as_ref()?;
+        if piece.affine {
+            let mut a1 = vec![0.0; q];
+            let mut a2 = vec![0.0; q];
+            matvec(&piece.mq_rows, p, &mut a1);
+            matvec(&piece.mq_rows, &a1, &mut a2);
+            return Some((a1, a2));
+        }
+        let series = self.series.get_or_insert_with(|| Series::empty(q, nc));
+        if !series.fill(self.pa, &self.segs[seg], r, p, 2) {
+            return None;
+        }
+        Some((series.v[q..2 * q].to_vec(), series.v[2 * q..3 * q].to_vec()))
+    }
+
     /// The regime in force at p, decided by the guards and, on a boundary, by the direction of
     /// motion (the vector field is continuous, so the rate of a boundary guard is the same in
     /// every adjacent regime; its second derivative breaks ties).
@@ -426,13 +729,13 @@ impl Solver<'_> {
             if !self.pa.regime_available(r) {
                 continue;
             }
+            let Some((a1, a2)) = self.motion(seg, r, p) else {
+                continue;
+            };
             let piece = self.piece(seg, r);
             let mut worst = f64::INFINITY;
             let mut consistent = true;
-            let (mut stack, mut heap) = ([0.0; 16], Vec::new());
-            let mp = scratch(&mut stack, &mut heap, p.len());
-            matvec(&piece.mq_rows, p, mp);
-            for (g, gr) in piece.guards.iter().zip(&piece.guard_rates) {
+            for g in &piece.guards {
                 let scale: f64 = g
                     .iter()
                     .zip(p)
@@ -447,15 +750,15 @@ impl Solver<'_> {
                     break;
                 }
                 if val <= tol {
-                    let rate = dot(gr, p);
+                    let rate = dot(g, &a1);
                     let rate_scale: f64 = g
                         .iter()
-                        .zip(mp.iter())
+                        .zip(&a1)
                         .map(|(a, b)| (a * b).abs())
                         .sum::<f64>()
                         .max(f64::MIN_POSITIVE);
                     let rtol = 1e-11 * rate_scale;
-                    if rate < -rtol || (rate <= rtol && dot(gr, mp) < 0.0) {
+                    if rate < -rtol || (rate <= rtol && dot(g, &a2) < 0.0) {
                         consistent = false;
                         break;
                     }
@@ -597,6 +900,7 @@ pub(super) fn integrate(
         nc,
         regimes,
         grid_h,
+        series: None,
     };
     let mut stats = SolveStats {
         method: "exact",
@@ -616,6 +920,7 @@ pub(super) fn integrate(
     let mut traj = Trajectory::with_capacity(n, s.points, SolveStats::default());
     traj.push_parts(0.0, &p[..nd], &c);
     let mut t = 0.0;
+    let mut taylor_steps = 0;
 
     let mut i = 1;
     while i <= s.points {
@@ -625,10 +930,11 @@ pub(super) fn integrate(
             let piece = sv.piece(seg, regime);
             if !piece.step.is_empty() && (piece.h_std - grid_h).abs() <= 1e-12 * grid_h {
                 let before = i;
-                // One monomorphised fast loop per block size of a single class.
+                // One monomorphised fast loop per block size: one to four classes (running
+                // integrals 4K + 3) with each arrival profile's generator (1 to 3 states).
                 macro_rules! fast {
-                    ($q:literal) => {
-                        fast_steps::<$q, 7>(
+                    ($q:literal, $nc:literal) => {
+                        fast_steps::<$q, $nc>(
                             piece,
                             &mut p,
                             &mut c,
@@ -643,9 +949,18 @@ pub(super) fn integrate(
                     };
                 }
                 match (p.len(), c.len()) {
-                    (3, 7) => fast!(3),
-                    (4, 7) => fast!(4),
-                    (5, 7) => fast!(5),
+                    (3, 7) => fast!(3, 7),
+                    (4, 7) => fast!(4, 7),
+                    (5, 7) => fast!(5, 7),
+                    (5, 11) => fast!(5, 11),
+                    (6, 11) => fast!(6, 11),
+                    (7, 11) => fast!(7, 11),
+                    (7, 15) => fast!(7, 15),
+                    (8, 15) => fast!(8, 15),
+                    (9, 15) => fast!(9, 15),
+                    (9, 19) => fast!(9, 19),
+                    (10, 19) => fast!(10, 19),
+                    (11, 19) => fast!(11, 19),
                     _ => {}
                 }
                 if i > before {
@@ -673,79 +988,91 @@ pub(super) fn integrate(
                 .get(seg + 1)
                 .map_or(target, |nx| target.min(nx.start));
             let remaining = stop - t;
-            let piece = sv.piece(seg, regime);
-            let standard = remaining >= piece.h_std * (1.0 - 1e-9);
-            let h = if standard {
-                piece.h_std.min(remaining)
-            } else {
-                remaining.min(piece.h_max())
-            };
-            if standard && piece.step.is_empty() && piece.uses >= LAZY_STEPS {
-                piece.exponential();
-                stats.matrix_exponentials += 1;
-            }
-            let q = p.len();
-            let ng = piece.guards.len().min(4);
-            let mut ends = [0.0_f64; 8]; // guard values then rates at t + h (ng ≤ 4)
-            if standard && !piece.step.is_empty() {
-                let (e, rest) = piece.step.split_at(q * q);
-                let (f, g) = rest.split_at(q * nc);
-                matvec(e, &p, &mut p_next);
-                matvec(f, &p, &mut dc);
-                matvec(g, &p, &mut ends[..2 * ng]);
-                piece.uses += 1;
-            } else {
-                Series::new(piece, &p).state(piece, h, &mut p_next, &mut dc);
-                for (j, (g, gr)) in piece.guards.iter().zip(&piece.guard_rates).enumerate() {
-                    ends[j] = dot(g, &p_next);
-                    ends[ng + j] = dot(gr, &p_next);
+            sv.piece(seg, regime);
+            let piece_ix = seg * sv.regimes + regime;
+            // Invariant: built just above.
+            let piece = sv.pieces[piece_ix].as_mut().expect("piece was just built");
+            let (h, crossing) = if !piece.affine {
+                taylor_steps += 1;
+                if taylor_steps > NL_MAX_STEPS {
+                    return Err(SolveError::SeriesUnavailable {
+                        t,
+                        reason: format!(
+                            "more than {NL_MAX_STEPS} Taylor steps in a nonlinear regime (too \
+                             stiff for an explicit series)"
+                        ),
+                    });
                 }
-                piece.uses += usize::from(standard);
-            }
-            stats.steps += 1;
-
-            // Could a guard change sign inside (0, h]?
-            let suspect =
-                piece
+                let series = sv.series.get_or_insert_with(|| Series::empty(p.len(), nc));
+                let Some((h, crossed)) = taylor_step(
+                    sv.pa,
+                    &sv.segs[seg],
+                    regime,
+                    piece,
+                    series,
+                    &p,
+                    remaining,
+                    &mut p_next,
+                    &mut dc,
+                ) else {
+                    return Err(SolveError::SeriesUnavailable {
+                        t,
+                        reason: format!(
+                            "no Taylor series in regime '{}' at this state",
+                            sv.pa.regime_label(regime)
+                        ),
+                    });
+                };
+                (h, crossed.then_some(h))
+            } else {
+                let standard = remaining >= piece.h_std * (1.0 - 1e-9);
+                let h = if standard {
+                    piece.h_std.min(remaining)
+                } else {
+                    remaining.min(piece.h_max())
+                };
+                if standard && piece.step.is_empty() && piece.uses >= LAZY_STEPS {
+                    piece.exponential();
+                    stats.matrix_exponentials += 1;
+                }
+                let q = p.len();
+                let ng = piece.guards.len().min(4);
+                let mut ends = [0.0_f64; 8]; // guard values then rates at t + h (ng ≤ 4)
+                if standard && !piece.step.is_empty() {
+                    let (e, rest) = piece.step.split_at(q * q);
+                    let (f, g) = rest.split_at(q * nc);
+                    matvec(e, &p, &mut p_next);
+                    matvec(f, &p, &mut dc);
+                    matvec(g, &p, &mut ends[..2 * ng]);
+                    piece.uses += 1;
+                } else {
+                    Series::new(piece, &p).state(piece, h, &mut p_next, &mut dc);
+                    for (j, (g, gr)) in piece.guards.iter().zip(&piece.guard_rates).enumerate() {
+                        ends[j] = dot(g, &p_next);
+                        ends[ng + j] = dot(gr, &p_next);
+                    }
+                    piece.uses += usize::from(standard);
+                }
+                // Could a guard change sign inside (0, h]?
+                let maybe = piece
                     .guards
                     .iter()
                     .zip(&piece.guard_rates)
                     .enumerate()
                     .any(|(j, (g, gr))| {
-                        let (ga, gb) = (dot(g, &p), ends[j]);
-                        let (sa, sb) = (dot(gr, &p), ends[ng + j]);
-                        gb < 0.0
-                            || (sa < 0.0
-                                && sb > 0.0
-                                && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
+                        suspect(dot(g, &p), ends[j], dot(gr, &p), ends[ng + j], h)
                     });
-            let mut crossing = None;
-            if suspect {
-                let series = Series::new(piece, &p);
-                let polys: Vec<[f64; TAYLOR_TERMS]> =
-                    piece.guards.iter().map(|g| series.guard_poly(g)).collect();
-                // All scan samples of a guard at once: SCAN independent Horner chains.
-                let taus: [f64; SCAN] = std::array::from_fn(|j| h * (j + 1) as f64 / SCAN as f64);
-                let first_negative = |a: &[f64; TAYLOR_TERMS]| -> Option<usize> {
-                    let mut acc = [0.0; SCAN];
-                    for c in a.iter().rev() {
-                        for (v, t) in acc.iter_mut().zip(&taus) {
-                            *v = *v * t + c;
-                        }
+                let mut crossing = None;
+                if maybe {
+                    let series = Series::new(piece, &p);
+                    if let Some(root) = first_crossing(&series, &piece.guards, h) {
+                        series.state(piece, root, &mut p_next, &mut dc);
+                        crossing = Some(root);
                     }
-                    acc.iter().position(|v| *v < 0.0)
-                };
-                let hit = polys
-                    .iter()
-                    .filter_map(|a| first_negative(a).map(|j| (j, a)))
-                    .min_by_key(|(j, _)| *j);
-                if let Some((j, a)) = hit {
-                    let lo = if j == 0 { 0.0 } else { taus[j - 1] };
-                    let root = refine_root(a, lo, taus[j]);
-                    series.state(piece, root, &mut p_next, &mut dc);
-                    crossing = Some(root);
                 }
-            }
+                (h, crossing)
+            };
+            stats.steps += 1;
             std::mem::swap(&mut p, &mut p_next);
             for (ci, d) in c.iter_mut().zip(&dc) {
                 *ci += d;
@@ -775,6 +1102,10 @@ pub(super) fn integrate(
     }
     if let Some(i) = traj.states().position(|z| z.iter().any(|v| !v.is_finite())) {
         return Err(SolveError::NonFinite { t: traj.t[i] });
+    }
+    if taylor_steps > 0 {
+        stats.method = "exact+taylor";
+        stats.taylor_steps = taylor_steps;
     }
     traj.stats = stats;
     Ok(traj)

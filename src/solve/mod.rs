@@ -104,7 +104,8 @@ impl SolverSettings {
 /// What the solver did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct SolveStats {
-    /// "exact", "dopri5" or "rosenbrock".
+    /// "exact", "exact+taylor" (exact with Taylor series in nonlinear regimes), "dopri5" or
+    /// "rosenbrock".
     pub method: &'static str,
     /// Right-hand-side evaluations (Dopri5, Rosenbrock).
     pub rhs_evaluations: usize,
@@ -116,6 +117,8 @@ pub struct SolveStats {
     pub regime_switches: usize,
     /// Matrix exponentials computed (exact).
     pub matrix_exponentials: usize,
+    /// Taylor-series steps in regimes that are not affine (exact with several classes).
+    pub taylor_steps: usize,
 }
 
 /// The solution on the output grid; never mutated after the solve. States are stored flat
@@ -189,7 +192,16 @@ pub fn integrate(
 ) -> Result<Trajectory, SolveError> {
     settings.check()?;
     match (settings.method, model.piecewise_affine()) {
-        (Method::Auto | Method::Exact, Some(pa)) => exact::integrate(model, pa, settings),
+        (Method::Auto | Method::Exact, Some(pa)) => match exact::integrate(model, pa, settings) {
+            // A nonlinear regime too stiff for Taylor series: the Rosenbrock method takes over.
+            Err(SolveError::SeriesUnavailable { .. }) if settings.method == Method::Auto => {
+                match model.piecewise_smooth() {
+                    Some(ps) => rosenbrock::integrate(model, ps, settings),
+                    None => ode::integrate(model, settings),
+                }
+            }
+            other => other,
+        },
         (Method::Exact, None) => Err(SolveError::Settings(format!(
             "model '{}' is not piecewise affine; the exact method does not apply",
             model.name()
