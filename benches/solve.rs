@@ -1,6 +1,7 @@
 //! Criterion benches of one swarm solve to the steady state (issue 2 target: ≤ 20 µs median
-//! for the single-class model in both regimes and for the 4-class case; several classes use
-//! the Rosenbrock method, Dopri5 is kept for comparison).
+//! for the single-class model in both regimes and for the 4-class case; the exact method,
+//! with Taylor series where several classes share the upload, is the default; Rosenbrock and
+//! Dopri5 are kept for comparison).
 //! Run: `cargo bench --bench solve`. Scenarios are the reference cases of the tests.
 
 mod common;
@@ -66,7 +67,7 @@ fn bench(c: &mut Criterion) {
     }
     let four = four_classes();
     let model = swarm_of(&four);
-    for method in [Method::Rosenbrock, Method::Dopri5] {
+    for method in [Method::Exact, Method::Rosenbrock, Method::Dopri5] {
         let set = settings(&four, method);
         g.bench_function(format!("4 classes / {method:?}"), |b| {
             b.iter(|| integrate(black_box(&model), black_box(&set)).expect("solves"))

@@ -252,11 +252,12 @@ fn parse_class(s: &str) -> Result<(f64, f64), String> {
 /// `--method`.
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
 pub enum MethodArg {
-    /// Exact where the model is piecewise linear, Rosenbrock where it has a Jacobian
-    /// (several peer classes), Dopri5 otherwise.
+    /// Exact for file swarms (Rosenbrock if a nonlinear regime is too stiff for Taylor
+    /// series), Dopri5 for models without regimes.
     #[default]
     Auto,
-    /// Matrix exponentials between regime switches (one peer class only).
+    /// Matrix exponentials between regime switches, Taylor series of order 24 where several
+    /// peer classes share the upload.
     Exact,
     /// Adaptive Dormand–Prince 5(4).
     Dopri5,

@@ -992,86 +992,83 @@ pub(super) fn integrate(
             let piece_ix = seg * sv.regimes + regime;
             // Invariant: built just above.
             let piece = sv.pieces[piece_ix].as_mut().expect("piece was just built");
-            let (h, crossing) = if !piece.affine {
-                taylor_steps += 1;
-                if taylor_steps > NL_MAX_STEPS {
-                    return Err(SolveError::SeriesUnavailable {
-                        t,
-                        reason: format!(
-                            "more than {NL_MAX_STEPS} Taylor steps in a nonlinear regime (too \
+            let (h, crossing) =
+                if !piece.affine {
+                    taylor_steps += 1;
+                    if taylor_steps > NL_MAX_STEPS {
+                        return Err(SolveError::SeriesUnavailable {
+                            t,
+                            reason: format!(
+                                "more than {NL_MAX_STEPS} Taylor steps in a nonlinear regime (too \
                              stiff for an explicit series)"
-                        ),
-                    });
-                }
-                let series = sv.series.get_or_insert_with(|| Series::empty(p.len(), nc));
-                let Some((h, crossed)) = taylor_step(
-                    sv.pa,
-                    &sv.segs[seg],
-                    regime,
-                    piece,
-                    series,
-                    &p,
-                    remaining,
-                    &mut p_next,
-                    &mut dc,
-                ) else {
-                    return Err(SolveError::SeriesUnavailable {
-                        t,
-                        reason: format!(
-                            "no Taylor series in regime '{}' at this state",
-                            sv.pa.regime_label(regime)
-                        ),
-                    });
-                };
-                (h, crossed.then_some(h))
-            } else {
-                let standard = remaining >= piece.h_std * (1.0 - 1e-9);
-                let h = if standard {
-                    piece.h_std.min(remaining)
-                } else {
-                    remaining.min(piece.h_max())
-                };
-                if standard && piece.step.is_empty() && piece.uses >= LAZY_STEPS {
-                    piece.exponential();
-                    stats.matrix_exponentials += 1;
-                }
-                let q = p.len();
-                let ng = piece.guards.len().min(4);
-                let mut ends = [0.0_f64; 8]; // guard values then rates at t + h (ng ≤ 4)
-                if standard && !piece.step.is_empty() {
-                    let (e, rest) = piece.step.split_at(q * q);
-                    let (f, g) = rest.split_at(q * nc);
-                    matvec(e, &p, &mut p_next);
-                    matvec(f, &p, &mut dc);
-                    matvec(g, &p, &mut ends[..2 * ng]);
-                    piece.uses += 1;
-                } else {
-                    Series::new(piece, &p).state(piece, h, &mut p_next, &mut dc);
-                    for (j, (g, gr)) in piece.guards.iter().zip(&piece.guard_rates).enumerate() {
-                        ends[j] = dot(g, &p_next);
-                        ends[ng + j] = dot(gr, &p_next);
+                            ),
+                        });
                     }
-                    piece.uses += usize::from(standard);
-                }
-                // Could a guard change sign inside (0, h]?
-                let maybe = piece
-                    .guards
-                    .iter()
-                    .zip(&piece.guard_rates)
-                    .enumerate()
-                    .any(|(j, (g, gr))| {
-                        suspect(dot(g, &p), ends[j], dot(gr, &p), ends[ng + j], h)
-                    });
-                let mut crossing = None;
-                if maybe {
-                    let series = Series::new(piece, &p);
-                    if let Some(root) = first_crossing(&series, &piece.guards, h) {
-                        series.state(piece, root, &mut p_next, &mut dc);
-                        crossing = Some(root);
+                    let series = sv.series.get_or_insert_with(|| Series::empty(p.len(), nc));
+                    let Some((h, crossed)) = taylor_step(
+                        sv.pa,
+                        &sv.segs[seg],
+                        regime,
+                        piece,
+                        series,
+                        &p,
+                        remaining,
+                        &mut p_next,
+                        &mut dc,
+                    ) else {
+                        return Err(SolveError::SeriesUnavailable {
+                            t,
+                            reason: format!(
+                                "no Taylor series in regime '{}' at this state",
+                                sv.pa.regime_label(regime)
+                            ),
+                        });
+                    };
+                    (h, crossed.then_some(h))
+                } else {
+                    let standard = remaining >= piece.h_std * (1.0 - 1e-9);
+                    let h = if standard {
+                        piece.h_std.min(remaining)
+                    } else {
+                        remaining.min(piece.h_max())
+                    };
+                    if standard && piece.step.is_empty() && piece.uses >= LAZY_STEPS {
+                        piece.exponential();
+                        stats.matrix_exponentials += 1;
                     }
-                }
-                (h, crossing)
-            };
+                    let q = p.len();
+                    let ng = piece.guards.len().min(4);
+                    let mut ends = [0.0_f64; 8]; // guard values then rates at t + h (ng ≤ 4)
+                    if standard && !piece.step.is_empty() {
+                        let (e, rest) = piece.step.split_at(q * q);
+                        let (f, g) = rest.split_at(q * nc);
+                        matvec(e, &p, &mut p_next);
+                        matvec(f, &p, &mut dc);
+                        matvec(g, &p, &mut ends[..2 * ng]);
+                        piece.uses += 1;
+                    } else {
+                        Series::new(piece, &p).state(piece, h, &mut p_next, &mut dc);
+                        for (j, (g, gr)) in piece.guards.iter().zip(&piece.guard_rates).enumerate()
+                        {
+                            ends[j] = dot(g, &p_next);
+                            ends[ng + j] = dot(gr, &p_next);
+                        }
+                        piece.uses += usize::from(standard);
+                    }
+                    // Could a guard change sign inside (0, h]?
+                    let maybe = piece.guards.iter().zip(&piece.guard_rates).enumerate().any(
+                        |(j, (g, gr))| suspect(dot(g, &p), ends[j], dot(gr, &p), ends[ng + j], h),
+                    );
+                    let mut crossing = None;
+                    if maybe {
+                        let series = Series::new(piece, &p);
+                        if let Some(root) = first_crossing(&series, &piece.guards, h) {
+                            series.state(piece, root, &mut p_next, &mut dc);
+                            crossing = Some(root);
+                        }
+                    }
+                    (h, crossing)
+                };
             stats.steps += 1;
             std::mem::swap(&mut p, &mut p_next);
             for (ci, d) in c.iter_mut().zip(&dc) {
