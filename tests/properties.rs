@@ -168,6 +168,59 @@ proptest! {
     }
 }
 
+/// A random several-class swarm integrated by `method` (default tolerances) against Dopri5 at
+/// rtol 1e-12 over 300 s: agreement within `tol` (as in `swarm_disagreement`), non-negative
+/// populations, and arrivals = completed + aborted + leechers.
+fn method_matches_dopri5(
+    lambda: f64,
+    eta: f64,
+    s: f64,
+    classes: &[ClassSpec],
+    method: Method,
+    tol: f64,
+) -> Result<(), TestCaseError> {
+    let mut text = classes_toml(lambda, eta, s, classes, "");
+    // the last share absorbs the rounding
+    let head: f64 = classes[..classes.len() - 1].iter().map(|c| c.share).sum();
+    let last = classes[classes.len() - 1].share;
+    text = text.replace(
+        &format!("share = {last:?}"),
+        &format!("share = {:?}", 1.0 - head),
+    );
+    let model = swarm_of(&scenario(&text));
+    let mut set = SolverSettings::new(300.0);
+    set.points = 150;
+    set.method = method;
+    let traj = integrate(&model, &set).expect("solves");
+    set.method = Method::Dopri5;
+    set.rtol = Some(1e-12);
+    set.atol = Some(1e-12);
+    let rk = integrate(&model, &set).expect("dopri5");
+    let (e_pop, e_tot) = swarm_disagreement(&model, &traj, &rk);
+    prop_assert!(
+        e_pop <= tol && e_tot <= tol,
+        "populations {e_pop:e}, totals {e_tot:e}, stats {:?}",
+        traj.stats
+    );
+    let k = model.k();
+    for z in traj.states() {
+        prop_assert!(
+            (0..2 * k).all(|i| z[i] >= -1e-9),
+            "negative population {z:?}"
+        );
+        let arrivals = z[model.ix_arrivals()];
+        let booked: f64 = (0..k)
+            .map(|c| z[model.ix_done(c)] + z[model.ix_aborted(c)] + z[model.ix_x(c)])
+            .sum();
+        prop_assert!(
+            (arrivals - booked).abs() <= 1e-9 * arrivals.max(1.0),
+            "conservation residual {}",
+            arrivals - booked
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     // 48 cases from a fixed seed in CI (the same cases every run); PROPTEST_CASES=3000 for a
     // deeper local run from a random seed.
@@ -193,34 +246,7 @@ proptest! {
                 *s > 0.0 || (*eta > 0.0 && cl.iter().any(|c| c.mu > 0.0))
             })
     ) {
-        let mut text = classes_toml(lambda, eta, s, &classes, "");
-        // the last share absorbs the rounding
-        let head: f64 = classes[..classes.len() - 1].iter().map(|c| c.share).sum();
-        let last = classes[classes.len() - 1].share;
-        text = text.replace(&format!("share = {last:?}"), &format!("share = {:?}", 1.0 - head));
-        let sc = scenario(&text);
-        let model = swarm_of(&sc);
-        let mut set = SolverSettings::new(300.0);
-        set.points = 150;
-        set.method = Method::Rosenbrock;
-        let ros = integrate(&model, &set).expect("rosenbrock");
-        set.method = Method::Dopri5;
-        set.rtol = Some(1e-12);
-        set.atol = Some(1e-12);
-        let rk = integrate(&model, &set).expect("dopri5");
-        let (e_pop, e_tot) = swarm_disagreement(&model, &ros, &rk);
-        prop_assert!(e_pop <= ODE_RTOL && e_tot <= ODE_RTOL,
-            "populations {e_pop:e}, totals {e_tot:e}, stats {:?}", ros.stats);
-        let k = model.k();
-        for z in ros.states() {
-            prop_assert!((0..2 * k).all(|i| z[i] >= -1e-9), "negative population {z:?}");
-            let arrivals = z[model.ix_arrivals()];
-            let booked: f64 = (0..k)
-                .map(|c| z[model.ix_done(c)] + z[model.ix_aborted(c)] + z[model.ix_x(c)])
-                .sum();
-            prop_assert!((arrivals - booked).abs() <= 1e-9 * arrivals.max(1.0),
-                "conservation residual {}", arrivals - booked);
-        }
+        method_matches_dopri5(lambda, eta, s, &classes, Method::Rosenbrock, ODE_RTOL)?;
     }
 
     /// The exact method (affine regimes by matrix exponentials, Taylor series where several
@@ -228,31 +254,6 @@ proptest! {
     /// `EXACT_MULTI_TOL` (1e-8); conservation and non-negative populations.
     #[test]
     fn exact_matches_dopri5_on_several_classes((lambda, eta, s, classes) in swarm_params()) {
-        let mut text = classes_toml(lambda, eta, s, &classes, "");
-        let head: f64 = classes[..classes.len() - 1].iter().map(|c| c.share).sum();
-        let last = classes[classes.len() - 1].share;
-        text = text.replace(&format!("share = {last:?}"), &format!("share = {:?}", 1.0 - head));
-        let model = swarm_of(&scenario(&text));
-        let mut set = SolverSettings::new(300.0);
-        set.points = 150;
-        set.method = Method::Exact;
-        let exact = integrate(&model, &set).expect("exact");
-        set.method = Method::Dopri5;
-        set.rtol = Some(1e-12);
-        set.atol = Some(1e-12);
-        let rk = integrate(&model, &set).expect("dopri5");
-        let (e_pop, e_tot) = swarm_disagreement(&model, &exact, &rk);
-        prop_assert!(e_pop <= EXACT_MULTI_TOL && e_tot <= EXACT_MULTI_TOL,
-            "populations {e_pop:e}, totals {e_tot:e}, stats {:?}", exact.stats);
-        let k = model.k();
-        for z in exact.states() {
-            prop_assert!((0..2 * k).all(|i| z[i] >= -1e-9), "negative population {z:?}");
-            let arrivals = z[model.ix_arrivals()];
-            let booked: f64 = (0..k)
-                .map(|c| z[model.ix_done(c)] + z[model.ix_aborted(c)] + z[model.ix_x(c)])
-                .sum();
-            prop_assert!((arrivals - booked).abs() <= 1e-9 * arrivals.max(1.0),
-                "conservation residual {}", arrivals - booked);
-        }
+        method_matches_dopri5(lambda, eta, s, &classes, Method::Exact, EXACT_MULTI_TOL)?;
     }
 }
