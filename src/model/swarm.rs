@@ -1259,6 +1259,97 @@ mod tests {
         }
     }
 
+    /// With several classes, every regime agrees with the right-hand side: an affine regime's
+    /// matrix gives f, and a nonlinear one's Taylor series gives f as its first coefficient
+    /// and f′ = J f as twice its second (central differences along f). Each of the five
+    /// pieces is named by exactly one regime.
+    #[test]
+    fn regimes_agree_with_rhs_for_several_classes() {
+        let mk = |name: &str, share, c, mu, gamma| SwarmClass {
+            name: name.into(),
+            share,
+            c,
+            mu,
+            theta: 0.003,
+            gamma,
+        };
+        let m = Swarm::new(
+            vec![
+                mk("slow", 0.3, 0.05, 0.01, Some(0.1)),
+                mk("mid", 0.3, 0.2, 0.05, None),
+                mk("fast", 0.4, 1.0, 0.2, Some(0.02)),
+            ],
+            0.8,
+            0.5,
+            ArrivalProfile::Constant { rate: 2.0 },
+            8.0,
+        );
+        let pa = m.piecewise_affine().expect("swarm has regimes");
+        let (n, k) = (m.dim(), m.k());
+        let (nd, nc) = (2 * k, n - 2 * k);
+        assert_eq!(pa.regime_count(), 5);
+        // (x, y) → the regime that holds
+        let states: [([f64; 3], [f64; 3], usize); 5] = [
+            ([1.0, 1.0, 1.0], [30.0, 0.0, 60.0], 0),   // peers suffice
+            ([4.0, 4.0, 4.0], [2.0, 0.0, 20.0], 1),    // server tops up
+            ([5.0, 3.0, 10.0], [1.0, 0.0, 10.0], 2),   // only the fast class shares
+            ([5.0, 50.0, 50.0], [1.0, 0.0, 1.0], 3),   // mid and fast share
+            ([200.0, 50.0, 10.0], [1.0, 0.0, 1.0], 4), // all share
+        ];
+        for (x, y, expected) in states {
+            let mut z = State::zeros(n);
+            for i in 0..k {
+                z[m.ix_x(i)] = x[i];
+                z[m.ix_y(i)] = y[i];
+            }
+            let holds: Vec<usize> = (0..pa.regime_count())
+                .filter(|&r| {
+                    pa.regime_available(r)
+                        && pa.guards(r).iter().all(|g| g.value(z.as_slice()) >= 0.0)
+                })
+                .collect();
+            assert_eq!(holds, vec![expected], "at x {x:?}, y {y:?}");
+            let mut f = State::zeros(n);
+            m.rhs(0.0, &z, &mut f);
+            if pa.regime_is_affine(expected) {
+                let af = pa.affine(expected);
+                let lin = &af.a * &z + &af.b + &af.arrival * 2.0;
+                for i in 0..n {
+                    assert_relative_eq!(lin[i], f[i], max_relative = 1e-12, epsilon = 1e-14);
+                }
+                continue;
+            }
+            let order = 2;
+            let mut a = vec![0.0; (order + 1) * nd];
+            a[..nd].copy_from_slice(&z.as_slice()[..nd]);
+            let mut dc = vec![0.0; (order + 1) * nc];
+            assert!(pa.taylor(expected, &[2.0, 0.0], &mut a, nd, &mut dc, order));
+            for i in 0..nd {
+                assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-14);
+            }
+            for i in 0..nc {
+                assert_relative_eq!(dc[nc + i], f[nd + i], max_relative = 1e-12, epsilon = 1e-14);
+            }
+            let eps = 1e-5;
+            let (mut fp, mut fm) = (State::zeros(n), State::zeros(n));
+            m.rhs(0.0, &(&z + &f * eps), &mut fp);
+            m.rhs(0.0, &(&z - &f * eps), &mut fm);
+            for i in 0..nd {
+                let fd = (fp[i] - fm[i]) / (2.0 * eps);
+                assert_relative_eq!(2.0 * a[2 * nd + i], fd, max_relative = 1e-6, epsilon = 1e-9);
+            }
+            for i in 0..nc {
+                let fd = (fp[nd + i] - fm[nd + i]) / (2.0 * eps);
+                assert_relative_eq!(
+                    2.0 * dc[2 * nc + i],
+                    fd,
+                    max_relative = 1e-6,
+                    epsilon = 1e-9
+                );
+            }
+        }
+    }
+
     /// The analytic Jacobian of the several-class swarm against central differences, in each
     /// piece: download-limited with and without the server, upload-limited with 0, 1 and 2
     /// classes capped; and the guards name the piece.

@@ -49,8 +49,10 @@ const NL_ORDER: usize = 24;
 const NL_TOL: f64 = 1e-13;
 /// Smallest state scale of the Taylor step control, in peers (an empty swarm filling up).
 const NL_FLOOR: f64 = 1e-3;
-/// Taylor steps allowed per solve in regimes that are not affine; beyond, the regime is too
-/// stiff for an explicit series and the solve stops with `SeriesUnavailable`.
+/// Longest span of one Taylor series, seconds (τ^24 stays far from overflow).
+const NL_SPAN_MAX: f64 = 1e9;
+/// Taylor expansions allowed per solve in regimes that are not affine; beyond, the regime is
+/// too stiff for an explicit series and the solve stops with `SeriesUnavailable`.
 const NL_MAX_STEPS: usize = 20_000;
 
 /// y = A x for a row-major `rows × x.len()` matrix (fixed-size fast paths for small x).
@@ -393,6 +395,28 @@ struct Series {
     terms: usize,
     v: Vec<f64>,
     c: Vec<f64>,
+    /// In a regime that is not affine: the stretch of time this series covers, so that the
+    /// steps to the next outputs reuse it instead of expanding again.
+    span: Option<Span>,
+    /// Work space: the integrals' increments at the start of a reused step.
+    dc_from: Vec<f64>,
+    /// Expansions made in regimes that are not affine (the Taylor steps of the statistics).
+    expansions: usize,
+}
+
+/// Where a Taylor series was expanded and how far it holds.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// Time of the expansion.
+    t0: f64,
+    /// Length of validity (the step-size rule).
+    h: f64,
+    seg: usize,
+    regime: usize,
+    /// First guard crossing in (0, h], from t0.
+    crossing: Option<f64>,
+    /// End of the last step taken on it: only a step that starts there continues on it.
+    t_last: f64,
 }
 
 impl Series {
@@ -415,6 +439,9 @@ impl Series {
             terms: TAYLOR_TERMS,
             v,
             c: Vec::new(),
+            span: None,
+            dc_from: Vec::new(),
+            expansions: 0,
         }
     }
 
@@ -425,6 +452,9 @@ impl Series {
             terms: 0,
             v: vec![0.0; q * TAYLOR_TERMS],
             c: vec![0.0; nc * TAYLOR_TERMS],
+            span: None,
+            dc_from: vec![0.0; nc],
+            expansions: 0,
         }
     }
 
@@ -441,6 +471,7 @@ impl Series {
         let (q, m) = (self.q, seg.w0.len());
         let nd = q - m;
         let order = order.min(TAYLOR_TERMS - 1);
+        self.span = None;
         self.v[..q].copy_from_slice(p);
         let mut lambda = [0.0; TAYLOR_TERMS];
         for k in 0..order {
@@ -580,47 +611,98 @@ fn suspect(ga: f64, gb: f64, sa: f64, sb: f64, h: f64) -> bool {
     gb < 0.0 || (sa < 0.0 && sb > 0.0 && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
 }
 
-/// One Taylor step in a regime that is not affine, from p over at most `remaining`: writes
-/// the state and the integrals' increments at its end, or at the first guard crossing.
-/// Returns the step length and whether it ends on a crossing; `None` when the model has no
-/// series here.
+/// One Taylor step in a regime that is not affine, from p at t over at most `remaining`:
+/// writes the state and the integrals' increments at its end, or at the first guard crossing.
+/// A series covers as long a stretch as its step-size rule allows, often several output
+/// intervals; a step that continues where the last one on it ended reuses it (the polynomial
+/// is its own dense output). Returns the step length and whether it ends on a crossing;
+/// `None` when the model has no series here.
 #[allow(clippy::too_many_arguments)] // one step's inputs and outputs, passed explicitly
 fn taylor_step(
     pa: &dyn PiecewiseAffine,
-    seg: &ForcingSegment,
+    seg: (usize, &ForcingSegment),
     r: usize,
     piece: &Piece,
     series: &mut Series,
+    t: f64,
     p: &[f64],
     remaining: f64,
     p_next: &mut [f64],
     dc: &mut [f64],
 ) -> Option<(f64, bool)> {
-    if !series.fill(pa, seg, r, p, NL_ORDER) {
-        return None;
-    }
-    let h = series.step_size().min(remaining);
-    series.state(piece, h, p_next, dc);
-    let horner = |a: &[f64; TAYLOR_TERMS]| {
-        let (mut v, mut d) = (0.0, 0.0);
-        for c in a.iter().take(series.terms).rev() {
-            d = d * h + v;
-            v = v * h + c;
-        }
-        (v, d)
-    };
-    let crossing = piece.guards.iter().any(|g| {
-        let a = series.guard_poly(g);
-        let (gb, sb) = horner(&a);
-        suspect(a[0], gb, a[1], sb, h)
+    let continues = series.span.is_some_and(|sp| {
+        // bit-identical: the loop advanced t by exactly the last step taken on this series
+        sp.seg == seg.0
+            && sp.regime == r
+            && sp.t_last.to_bits() == t.to_bits()
+            && t - sp.t0 < sp.h * (1.0 - 1e-12)
     });
-    if crossing {
-        if let Some(root) = first_crossing(series, &piece.guards, h) {
-            series.state(piece, root, p_next, dc);
-            return Some((root, true));
+    if !continues {
+        if !series.fill(pa, seg.1, r, p, NL_ORDER) {
+            return None;
         }
+        series.expansions += 1;
+        // (A series whose higher coefficients all vanish is a polynomial; cap its span so
+        // that τ^k stays finite.)
+        let h = series.step_size().min(NL_SPAN_MAX);
+        let horner = |a: &[f64; TAYLOR_TERMS]| {
+            let (mut v, mut d) = (0.0, 0.0);
+            for c in a.iter().take(series.terms).rev() {
+                d = d * h + v;
+                v = v * h + c;
+            }
+            (v, d)
+        };
+        let maybe = piece.guards.iter().any(|g| {
+            let a = series.guard_poly(g);
+            let (gb, sb) = horner(&a);
+            suspect(a[0], gb, a[1], sb, h)
+        });
+        let crossing = if maybe {
+            first_crossing(series, &piece.guards, h)
+        } else {
+            None
+        };
+        series.span = Some(Span {
+            t0: t,
+            h,
+            seg: seg.0,
+            regime: r,
+            crossing,
+            t_last: t,
+        });
     }
-    Some((h, false))
+    let sp = series.span?;
+    let tau_a = t - sp.t0;
+    let mut tau_b = (tau_a + remaining).min(sp.h);
+    let crossed = match sp.crossing {
+        Some(tc) if tc <= tau_b => {
+            tau_b = tc;
+            true
+        }
+        _ => false,
+    };
+    let mut dc_from = std::mem::take(&mut series.dc_from);
+    if tau_a > 0.0 {
+        series.state(piece, tau_a, p_next, &mut dc_from);
+    } else {
+        dc_from.fill(0.0);
+    }
+    series.state(piece, tau_b, p_next, dc);
+    for (d, a) in dc.iter_mut().zip(&dc_from) {
+        *d -= a;
+    }
+    series.dc_from = dc_from;
+    let h = tau_b - tau_a;
+    series.span = if crossed {
+        None
+    } else {
+        Some(Span {
+            t_last: t + h,
+            ..sp
+        })
+    };
+    Some((h, crossed))
 }
 
 /// A zeroed work slice of length n: on the stack when it fits, else on the heap.
@@ -920,7 +1002,6 @@ pub(super) fn integrate(
     let mut traj = Trajectory::with_capacity(n, s.points, SolveStats::default());
     traj.push_parts(0.0, &p[..nd], &c);
     let mut t = 0.0;
-    let mut taylor_steps = 0;
 
     let mut i = 1;
     while i <= s.points {
@@ -994,8 +1075,8 @@ pub(super) fn integrate(
             let piece = sv.pieces[piece_ix].as_mut().expect("piece was just built");
             let (h, crossing) =
                 if !piece.affine {
-                    taylor_steps += 1;
-                    if taylor_steps > NL_MAX_STEPS {
+                    let expansions = sv.series.as_ref().map_or(0, |x| x.expansions);
+                    if expansions > NL_MAX_STEPS {
                         return Err(SolveError::SeriesUnavailable {
                             t,
                             reason: format!(
@@ -1007,10 +1088,11 @@ pub(super) fn integrate(
                     let series = sv.series.get_or_insert_with(|| Series::empty(p.len(), nc));
                     let Some((h, crossed)) = taylor_step(
                         sv.pa,
-                        &sv.segs[seg],
+                        (seg, &sv.segs[seg]),
                         regime,
                         piece,
                         series,
+                        t,
                         &p,
                         remaining,
                         &mut p_next,
@@ -1100,6 +1182,7 @@ pub(super) fn integrate(
     if let Some(i) = traj.states().position(|z| z.iter().any(|v| !v.is_finite())) {
         return Err(SolveError::NonFinite { t: traj.t[i] });
     }
+    let taylor_steps = sv.series.as_ref().map_or(0, |x| x.expansions);
     if taylor_steps > 0 {
         stats.method = "exact+taylor";
         stats.taylor_steps = taylor_steps;
