@@ -49,6 +49,12 @@ const NL_ORDER: usize = 24;
 const NL_TOL: f64 = 1e-13;
 /// Smallest state scale of the Taylor step control, in peers (an empty swarm filling up).
 const NL_FLOOR: f64 = 1e-3;
+/// A Taylor span that moves the state by less than this, relative to the largest state, is
+/// "quiet": its length was set by fast modes that have died out (stiffness).
+const NL_QUIET: f64 = 1e-3;
+/// Quiet spans allowed per solve before the exact method gives a nonlinear regime up as too
+/// stiff (`Method::Auto` then uses Rosenbrock).
+const NL_QUIET_MAX: usize = 50;
 /// Longest span of one Taylor series, seconds (τ^24 stays far from overflow).
 const NL_SPAN_MAX: f64 = 1e9;
 /// Taylor expansions allowed per solve in regimes that are not affine; beyond, the regime is
@@ -402,6 +408,8 @@ struct Series {
     dc_from: Vec<f64>,
     /// Expansions made in regimes that are not affine (the Taylor steps of the statistics).
     expansions: usize,
+    /// Of those, expansions whose whole span moved the state by less than `NL_QUIET`.
+    quiet: usize,
 }
 
 /// Where a Taylor series was expanded and how far it holds.
@@ -442,6 +450,7 @@ impl Series {
             span: None,
             dc_from: Vec::new(),
             expansions: 0,
+            quiet: 0,
         }
     }
 
@@ -455,6 +464,7 @@ impl Series {
             span: None,
             dc_from: vec![0.0; nc],
             expansions: 0,
+            quiet: 0,
         }
     }
 
@@ -645,6 +655,26 @@ fn taylor_step(
         // (A series whose higher coefficients all vanish is a polynomial; cap its span so
         // that τ^k stays finite.)
         let h = series.step_size().min(NL_SPAN_MAX);
+        // A span over which the state barely moves means its length is set by fast modes
+        // that have died out: the regime is stiff for an explicit series.
+        let (q, mut change, mut size, mut pow) = (series.q, 0.0_f64, NL_FLOOR, 1.0);
+        let mut moved = [0.0; 64];
+        for (k, vk) in series.v.chunks_exact(q).enumerate().take(series.terms) {
+            for (i, x) in vk.iter().enumerate().take(moved.len()) {
+                if k == 0 {
+                    size = size.max(x.abs());
+                } else {
+                    moved[i] += pow * x;
+                }
+            }
+            pow *= h;
+        }
+        for m in moved.iter().take(q) {
+            change = change.max(m.abs());
+        }
+        if change < NL_QUIET * size {
+            series.quiet += 1;
+        }
         let horner = |a: &[f64; TAYLOR_TERMS]| {
             let (mut v, mut d) = (0.0, 0.0);
             for c in a.iter().take(series.terms).rev() {
@@ -1075,13 +1105,17 @@ pub(super) fn integrate(
             let piece = sv.pieces[piece_ix].as_mut().expect("piece was just built");
             let (h, crossing) =
                 if !piece.affine {
-                    let expansions = sv.series.as_ref().map_or(0, |x| x.expansions);
-                    if expansions > NL_MAX_STEPS {
+                    let (expansions, quiet) = sv
+                        .series
+                        .as_ref()
+                        .map_or((0, 0), |x| (x.expansions, x.quiet));
+                    if expansions > NL_MAX_STEPS || quiet > NL_QUIET_MAX {
                         return Err(SolveError::SeriesUnavailable {
                             t,
                             reason: format!(
-                                "more than {NL_MAX_STEPS} Taylor steps in a nonlinear regime (too \
-                             stiff for an explicit series)"
+                                "{expansions} Taylor expansions in a nonlinear regime, {quiet} of \
+                                 them over spans where the state barely moves (too stiff for an \
+                                 explicit series)"
                             ),
                         });
                     }
