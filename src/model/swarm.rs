@@ -1259,12 +1259,8 @@ mod tests {
         }
     }
 
-    /// With several classes, every regime agrees with the right-hand side: an affine regime's
-    /// matrix gives f, and a nonlinear one's Taylor series gives f as its first coefficient
-    /// and f′ = J f as twice its second (central differences along f). Each of the five
-    /// pieces is named by exactly one regime.
-    #[test]
-    fn regimes_agree_with_rhs_for_several_classes() {
+    /// Slow, mid and fast downloaders (the mid class's seeds leave at once), η = 0.8, a server.
+    fn three_classes(arrival: ArrivalProfile) -> Swarm {
         let mk = |name: &str, share, c, mu, gamma| SwarmClass {
             name: name.into(),
             share,
@@ -1273,7 +1269,7 @@ mod tests {
             theta: 0.003,
             gamma,
         };
-        let m = Swarm::new(
+        Swarm::new(
             vec![
                 mk("slow", 0.3, 0.05, 0.01, Some(0.1)),
                 mk("mid", 0.3, 0.2, 0.05, None),
@@ -1281,9 +1277,18 @@ mod tests {
             ],
             0.8,
             0.5,
-            ArrivalProfile::Constant { rate: 2.0 },
+            arrival,
             8.0,
-        );
+        )
+    }
+
+    /// With several classes, every regime agrees with the right-hand side: an affine regime's
+    /// matrix gives f, and a nonlinear one's Taylor series gives f as its first coefficient
+    /// and f′ = J f as twice its second (central differences along f). Each of the five
+    /// pieces is named by exactly one regime.
+    #[test]
+    fn regimes_agree_with_rhs_for_several_classes() {
+        let m = three_classes(ArrivalProfile::Constant { rate: 2.0 });
         let pa = m.piecewise_affine().expect("swarm has regimes");
         let (n, k) = (m.dim(), m.k());
         let (nd, nc) = (2 * k, n - 2 * k);
@@ -1355,28 +1360,10 @@ mod tests {
     /// classes capped; and the guards name the piece.
     #[test]
     fn jacobian_matches_central_differences_in_every_piece() {
-        let mk = |name: &str, share, c, mu, gamma| SwarmClass {
-            name: name.into(),
-            share,
-            c,
-            mu,
-            theta: 0.003,
-            gamma,
-        };
-        let m = Swarm::new(
-            vec![
-                mk("slow", 0.3, 0.05, 0.01, Some(0.1)),
-                mk("mid", 0.3, 0.2, 0.05, None),
-                mk("fast", 0.4, 1.0, 0.2, Some(0.02)),
-            ],
-            0.8,
-            0.5,
-            ArrivalProfile::FlashCrowd {
-                rate: 2.0,
-                decay_time: 300.0,
-            },
-            8.0,
-        );
+        let m = three_classes(ArrivalProfile::FlashCrowd {
+            rate: 2.0,
+            decay_time: 300.0,
+        });
         let ps = m.piecewise_smooth().expect("swarm has a Jacobian");
         let (n, nd, k) = (m.dim(), ps.dynamic_dim(), m.k());
         // (x, y) → expected (capped classes when upload binds, or None; server busy)
