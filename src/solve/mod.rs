@@ -117,7 +117,8 @@ pub struct SolveStats {
     pub regime_switches: usize,
     /// Matrix exponentials computed (exact).
     pub matrix_exponentials: usize,
-    /// Taylor-series steps in regimes that are not affine (exact with several classes).
+    /// Taylor expansions in regimes that are not affine (exact method, several classes
+    /// sharing the upload); one expansion may cover several output intervals.
     pub taylor_steps: usize,
 }
 
