@@ -576,94 +576,6 @@ impl Swarm {
         }
         pos
     }
-
-    /// Normalised Taylor coefficients in a regime where several classes share the upload at a
-    /// common level r = N / X_F (N = U + s − Σ_capped c_j x_j, X_F = Σ_free x_j): the level's
-    /// series by division (shifted by one order when X_F = N = 0, an empty swarm starting to
-    /// fill), each free class's d = x·r by convolution. Returns false when the series does not
-    /// exist (X_F and its first derivative both zero) or `order` ≥ 64.
-    fn level_taylor(
-        &self,
-        r: usize,
-        lambda: &[f64],
-        a: &mut [f64],
-        stride: usize,
-        dc: &mut [f64],
-        order: usize,
-    ) -> bool {
-        const MAX: usize = 64;
-        if order >= MAX {
-            return false;
-        }
-        let k = self.k();
-        let nd = 2 * k;
-        let nc = self.dim() - nd;
-        let free = &self.order[self.free_start(r)..];
-        let mut level = [0.0; MAX];
-        let mut xf = [0.0; MAX];
-        let (mut d_stack, mut d_heap) = ([0.0; 16], Vec::new());
-        let d: &mut [f64] = if k <= d_stack.len() {
-            &mut d_stack[..k]
-        } else {
-            d_heap.resize(k, 0.0);
-            &mut d_heap
-        };
-        let row = |m: usize| m * stride;
-        let shifted = free.iter().map(|&f| a[f]).sum::<f64>() <= 0.0;
-        for m in 0..order {
-            let (lo, hi) = a.split_at_mut(row(m + 1));
-            let zm = &lo[row(m)..row(m) + nd];
-            let (xm, ym) = zm.split_at(k);
-            // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m.
-            let mut um = 0.0;
-            let mut capped = 0.0;
-            for (i, cl) in self.classes.iter().enumerate() {
-                um += cl.mu * (self.eta * xm[i] + if cl.gamma.is_some() { ym[i] } else { 0.0 });
-                capped += cl.c * xm[i];
-            }
-            let free_c: f64 = free.iter().map(|&f| self.classes[f].c * xm[f]).sum();
-            let nm = um + if m == 0 { self.server } else { 0.0 } - (capped - free_c);
-            xf[m] = free.iter().map(|&f| xm[f]).sum();
-            // Coefficients of the level known so far: r_0..r_m, or r_0..r_{m−1} when shifted.
-            let known = if !shifted {
-                let acc: f64 = (1..=m).map(|i| xf[i] * level[m - i]).sum();
-                level[m] = (nm - acc) / xf[0];
-                m + 1
-            } else if m == 0 {
-                0
-            } else {
-                if xf[1] <= 0.0 {
-                    return false;
-                }
-                let acc: f64 = (2..=m).map(|i| xf[i] * level[m - i]).sum();
-                level[m - 1] = (nm - acc) / xf[1];
-                m
-            };
-            for (i, cl) in self.classes.iter().enumerate() {
-                d[i] = cl.c * xm[i];
-            }
-            for &f in free {
-                // (x·r)_m = Σ_l x_l r_{m−l}; with the shift x_0 = 0 and r_m is not needed.
-                d[f] = (m + 1 - known..=m)
-                    .map(|l| lo[row(l) + f] * level[m - l])
-                    .sum();
-            }
-            let inv = 1.0 / (m + 1) as f64;
-            let cn = (m + 1) * nc;
-            for (i, cl) in self.classes.iter().enumerate() {
-                hi[i] = (cl.share * lambda[m] - cl.theta * xm[i] - d[i]) * inv;
-                hi[k + i] = cl.gamma.map_or(0.0, |g| (d[i] - g * ym[i]) * inv);
-                dc[cn + i] = d[i] * inv;
-                dc[cn + k + i] = cl.theta * xm[i] * inv;
-                dc[cn + 2 * k + 3 + i] = xm[i] * inv;
-                dc[cn + 3 * k + 3 + i] = ym[i] * inv;
-            }
-            dc[cn + 2 * k] = if m == 0 { self.server } else { 0.0 };
-            dc[cn + 2 * k + 1] = um * inv;
-            dc[cn + 2 * k + 2] = lambda[m] * inv;
-        }
-        true
-    }
 }
 
 impl FluidModel for Swarm {
@@ -927,6 +839,11 @@ impl PiecewiseAffine for Swarm {
     fn affine(&self, r: usize) -> Affine {
         self.regime_affine(r)
     }
+    /// Normalised Taylor coefficients in a regime where several classes share the upload at a
+    /// common level r = N / X_F (N = U + s − Σ_capped c_j x_j, X_F = Σ_free x_j): the level's
+    /// series by division (shifted by one order when X_F = N = 0, an empty swarm starting to
+    /// fill), each free class's d = x·r by convolution. Returns false when the series does not
+    /// exist (X_F and its first derivative both zero), in an affine regime, or for `order` ≥ 64.
     fn taylor(
         &self,
         r: usize,
@@ -936,7 +853,78 @@ impl PiecewiseAffine for Swarm {
         dc: &mut [f64],
         order: usize,
     ) -> bool {
-        r >= 2 && self.level_taylor(r, lambda, a, stride, dc, order)
+        const MAX: usize = 64;
+        if r < 2 || order >= MAX {
+            return false;
+        }
+        let k = self.k();
+        let nd = 2 * k;
+        let nc = self.dim() - nd;
+        let free = &self.order[self.free_start(r)..];
+        let mut level = [0.0; MAX];
+        let mut xf = [0.0; MAX];
+        let (mut d_stack, mut d_heap) = ([0.0; 16], Vec::new());
+        let d: &mut [f64] = if k <= d_stack.len() {
+            &mut d_stack[..k]
+        } else {
+            d_heap.resize(k, 0.0);
+            &mut d_heap
+        };
+        let row = |m: usize| m * stride;
+        let shifted = free.iter().map(|&f| a[f]).sum::<f64>() <= 0.0;
+        for m in 0..order {
+            let (lo, hi) = a.split_at_mut(row(m + 1));
+            let zm = &lo[row(m)..row(m) + nd];
+            let (xm, ym) = zm.split_at(k);
+            // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m.
+            let mut um = 0.0;
+            let mut capped = 0.0;
+            for (i, cl) in self.classes.iter().enumerate() {
+                um += cl.mu * (self.eta * xm[i] + if cl.gamma.is_some() { ym[i] } else { 0.0 });
+                capped += cl.c * xm[i];
+            }
+            let free_c: f64 = free.iter().map(|&f| self.classes[f].c * xm[f]).sum();
+            let nm = um + if m == 0 { self.server } else { 0.0 } - (capped - free_c);
+            xf[m] = free.iter().map(|&f| xm[f]).sum();
+            // Coefficients of the level known so far: r_0..r_m, or r_0..r_{m−1} when shifted.
+            let known = if !shifted {
+                let acc: f64 = (1..=m).map(|i| xf[i] * level[m - i]).sum();
+                level[m] = (nm - acc) / xf[0];
+                m + 1
+            } else if m == 0 {
+                0
+            } else {
+                if xf[1] <= 0.0 {
+                    return false;
+                }
+                let acc: f64 = (2..=m).map(|i| xf[i] * level[m - i]).sum();
+                level[m - 1] = (nm - acc) / xf[1];
+                m
+            };
+            for (i, cl) in self.classes.iter().enumerate() {
+                d[i] = cl.c * xm[i];
+            }
+            for &f in free {
+                // (x·r)_m = Σ_l x_l r_{m−l}; with the shift x_0 = 0 and r_m is not needed.
+                d[f] = (m + 1 - known..=m)
+                    .map(|l| lo[row(l) + f] * level[m - l])
+                    .sum();
+            }
+            let inv = 1.0 / (m + 1) as f64;
+            let cn = (m + 1) * nc;
+            for (i, cl) in self.classes.iter().enumerate() {
+                hi[i] = (cl.share * lambda[m] - cl.theta * xm[i] - d[i]) * inv;
+                hi[k + i] = cl.gamma.map_or(0.0, |g| (d[i] - g * ym[i]) * inv);
+                dc[cn + i] = d[i] * inv;
+                dc[cn + k + i] = cl.theta * xm[i] * inv;
+                dc[cn + 2 * k + 3 + i] = xm[i] * inv;
+                dc[cn + 3 * k + 3 + i] = ym[i] * inv;
+            }
+            dc[cn + 2 * k] = if m == 0 { self.server } else { 0.0 };
+            dc[cn + 2 * k + 1] = um * inv;
+            dc[cn + 2 * k + 2] = lambda[m] * inv;
+        }
+        true
     }
     /// Linear guards from g(ĉ) = U + s − Σ_i min(c_i, ĉ) x_i (≥ 0: classes with c ≤ ĉ are at
     /// their cap) and the server's U − Σ_i c_i x_i (≥ 0: idle).
