@@ -489,75 +489,75 @@ impl Swarm {
         let mut a = DMatrix::zeros(n, n);
         let mut b = DVector::zeros(n);
         let mut e = DVector::zeros(n);
-        // Linear forms over the dynamic states plus a constant.
-        let unit = |j: usize, v: f64| {
-            let mut w = vec![0.0; nd];
-            w[j] = v;
-            (w, 0.0)
-        };
-        let mut d: Vec<(Vec<f64>, f64)> = self
-            .classes
-            .iter()
-            .enumerate()
-            .map(|(i, cl)| unit(i, cl.c))
-            .collect();
-        let upload = (self.upload_form(), 0.0);
-        let served = |d: &[(Vec<f64>, f64)]| {
-            let mut w = vec![0.0; nd];
-            for (di, _) in d {
-                for (a, b) in w.iter_mut().zip(di) {
-                    *a += b;
-                }
+        // Coefficient of dynamic state j in the upload form U = Σ μ_i (η x_i + y_i).
+        let up = |j: usize| -> f64 {
+            if j < k {
+                self.classes[j].mu * self.eta
+            } else if self.classes[j - k].gamma.is_some() {
+                self.classes[j - k].mu
+            } else {
+                0.0
             }
-            (w, d.iter().map(|(_, c)| c).sum::<f64>())
         };
-        let minus = |a: &(Vec<f64>, f64), b: &(Vec<f64>, f64)| {
-            (
-                a.0.iter().zip(&b.0).map(|(x, y)| x - y).collect::<Vec<_>>(),
-                a.1 - b.1,
-            )
-        };
-        let (peer, server) = match r {
-            0 => (served(&d), (vec![0.0; nd], 0.0)),
-            1 => {
-                let total = served(&d);
-                (upload.clone(), minus(&total, &upload))
-            }
-            _ => {
-                // One free class f takes what the others leave: d_f = U + s − Σ_{i≠f} c_i x_i.
-                let free = self.free_classes(r);
-                let f = free[0];
-                let mut w = upload.0.clone();
-                for (i, cl) in self.classes.iter().enumerate() {
-                    if i != f {
-                        w[i] -= cl.c;
+        // In regime r ≥ 2 one free class f takes what the others leave:
+        // d_f = U + s − Σ_{i≠f} c_i x_i; every other class downloads at its cap, d_i = c_i x_i.
+        let free = (r >= 2).then(|| self.free_classes(r)[0]);
+        // row += sign · d_i
+        let add_d =
+            |a: &mut DMatrix<f64>, b: &mut DVector<f64>, row: usize, i: usize, sign: f64| {
+                if free == Some(i) {
+                    for j in 0..nd {
+                        a[(row, j)] += sign * up(j);
                     }
+                    for (l, cl) in self.classes.iter().enumerate() {
+                        if l != i {
+                            a[(row, l)] -= sign * cl.c;
+                        }
+                    }
+                    b[row] += sign * self.server;
+                } else {
+                    a[(row, i)] += sign * self.classes[i].c;
                 }
-                d[f] = (w, self.server);
-                (upload.clone(), (vec![0.0; nd], self.server))
-            }
-        };
-        let mut add = |row: usize, form: &(Vec<f64>, f64), sign: f64| {
-            for (j, v) in form.0.iter().enumerate() {
-                a[(row, j)] += sign * v;
-            }
-            b[row] += sign * form.1;
-        };
+            };
         for (i, cl) in self.classes.iter().enumerate() {
-            add(i, &d[i], -1.0);
-            add(i, &unit(i, cl.theta), -1.0);
+            add_d(&mut a, &mut b, i, i, -1.0);
+            a[(i, i)] -= cl.theta;
             if let Some(g) = cl.gamma {
-                add(k + i, &d[i], 1.0);
-                add(k + i, &unit(k + i, g), -1.0);
+                add_d(&mut a, &mut b, k + i, i, 1.0);
+                a[(k + i, k + i)] -= g;
             }
-            add(self.ix_done(i), &d[i], 1.0);
-            add(self.ix_aborted(i), &unit(i, cl.theta), 1.0);
-            add(self.ix_leecher_time(i), &unit(i, 1.0), 1.0);
-            add(self.ix_seed_time(i), &unit(k + i, 1.0), 1.0);
+            add_d(&mut a, &mut b, self.ix_done(i), i, 1.0);
+            a[(self.ix_aborted(i), i)] += cl.theta;
+            a[(self.ix_leecher_time(i), i)] += 1.0;
+            a[(self.ix_seed_time(i), k + i)] += 1.0;
             e[i] = cl.share;
         }
-        add(self.ix_server(), &server, 1.0);
-        add(self.ix_peer(), &peer, 1.0);
+        let (server, peer) = (self.ix_server(), self.ix_peer());
+        match r {
+            // Peers serve every download; the server idles.
+            0 => {
+                for i in 0..k {
+                    add_d(&mut a, &mut b, peer, i, 1.0);
+                }
+            }
+            // Peers give all their upload, the server the rest of Σ c_i x_i.
+            1 => {
+                for j in 0..nd {
+                    a[(peer, j)] += up(j);
+                    a[(server, j)] -= up(j);
+                }
+                for (i, cl) in self.classes.iter().enumerate() {
+                    a[(server, i)] += cl.c;
+                }
+            }
+            // Peers and server both give all they have.
+            _ => {
+                for j in 0..nd {
+                    a[(peer, j)] += up(j);
+                }
+                b[server] += self.server;
+            }
+        }
         e[self.ix_arrivals()] = 1.0;
         Affine { a, b, arrival: e }
     }

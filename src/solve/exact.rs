@@ -26,8 +26,6 @@
 //! long as the last two coefficients allow for a truncation error of [`NL_TOL`] relative to
 //! the state, and guards are found on the same series as in affine regimes.
 
-use nalgebra::{DMatrix, DVector};
-
 use super::{SolveStats, SolverSettings, Trajectory};
 use crate::error::SolveError;
 use crate::model::{FluidModel, ForcingSegment, PiecewiseAffine};
@@ -103,8 +101,10 @@ struct Piece {
     /// False for a regime that gives Taylor series instead of a matrix (then `mq`, `mc` and
     /// `guard_rates` are empty).
     affine: bool,
-    mq: DMatrix<f64>,
-    mc: DMatrix<f64>,
+    /// Dynamic states plus forcing states, and running integrals.
+    q: usize,
+    nc: usize,
+    /// Row-major Mq (q × q) and Mc (nc × q).
     mq_rows: Vec<f64>,
     mc_rows: Vec<f64>,
     rho: f64,
@@ -143,8 +143,8 @@ impl Piece {
         if !pa.regime_is_affine(r) {
             return Self {
                 affine: false,
-                mq: DMatrix::zeros(0, 0),
-                mc: DMatrix::zeros(0, 0),
+                q,
+                nc,
                 mq_rows: Vec::new(),
                 mc_rows: Vec::new(),
                 rho: 0.0,
@@ -156,51 +156,61 @@ impl Piece {
             };
         }
         let af = pa.affine(r);
-        let mut mq = DMatrix::zeros(q, q);
-        let mut mc = DMatrix::zeros(nc, q);
+        // Row-major Mq (q × q) and Mc (nc × q).
+        let mut mq_rows = vec![0.0; q * q];
+        let mut mc_rows = vec![0.0; nc * q];
         for i in 0..nd + nc {
-            let mut put = |j: usize, v: f64| {
-                if i < nd {
-                    mq[(i, j)] += v;
-                } else {
-                    mc[(i - nd, j)] += v;
-                }
+            let row = if i < nd {
+                &mut mq_rows[i * q..(i + 1) * q]
+            } else {
+                &mut mc_rows[(i - nd) * q..(i - nd + 1) * q]
             };
-            for j in 0..nd {
-                put(j, af.a[(i, j)]);
+            for (j, v) in row.iter_mut().enumerate().take(nd) {
+                *v += af.a[(i, j)];
             }
-            put(nd, af.b[i]);
+            row[nd] += af.b[i];
             for j in 0..m {
-                put(nd + j, af.arrival[i] * seg.lambda[j]);
+                row[nd + j] += af.arrival[i] * seg.lambda[j];
             }
         }
-        mq.view_mut((nd, nd), (m, m)).copy_from(&seg.generator);
+        for i in 0..m {
+            for j in 0..m {
+                mq_rows[(nd + i) * q + nd + j] = seg.generator[(i, j)];
+            }
+        }
         let guards = guard_vectors();
+        // ṙ = gᵀ Mq
         let guard_rates = guards
             .iter()
             .map(|g| {
-                (mq.transpose() * DVector::from_column_slice(g))
-                    .as_slice()
-                    .to_vec()
+                let mut rate = vec![0.0; q];
+                for (gi, row) in g.iter().zip(mq_rows.chunks_exact(q)) {
+                    for (rj, mij) in rate.iter_mut().zip(row) {
+                        *rj += gi * mij;
+                    }
+                }
+                rate
             })
             .collect();
         // Step bound from the dynamic block and the forcing generator; the coupling column only
         // scales the series, it does not slow its convergence.
-        let block_norm = |r: std::ops::Range<usize>| {
-            r.clone()
-                .map(|i| r.clone().map(|j| mq[(i, j)].abs()).sum::<f64>())
-                .fold(0.0, f64::max)
-        };
+        let dyn_norm = mq_rows
+            .chunks_exact(q)
+            .take(nd)
+            .map(|row| row[..nd].iter().map(|v| v.abs()).sum::<f64>())
+            .fold(0.0, f64::max);
         // The forcing generator enters by its spectral size, bounded by √‖G²‖∞: 0 for a ramp
         // (nilpotent, its series ends after two terms), ω for the daily cycle, 1/τ for decay.
-        let g = seg.generator.clone();
-        let g2 = &g * &g;
-        let g_size = g2
-            .row_iter()
-            .map(|row| row.iter().map(|v| v.abs()).sum::<f64>())
+        let g = &seg.generator;
+        let g_size = (0..m)
+            .map(|i| {
+                (0..m)
+                    .map(|j| (0..m).map(|l| g[(i, l)] * g[(l, j)]).sum::<f64>().abs())
+                    .sum::<f64>()
+            })
             .fold(0.0, f64::max)
             .sqrt();
-        let rho = block_norm(0..nd).max(g_size);
+        let rho = dyn_norm.max(g_size);
         let h_max = if rho > 0.0 {
             RHO_H_MAX / rho
         } else {
@@ -209,10 +219,10 @@ impl Piece {
         let h_std = grid_h / (grid_h / h_max).ceil().max(1.0);
         Self {
             affine: true,
-            mq_rows: mq.transpose().as_slice().to_vec(),
-            mc_rows: mc.transpose().as_slice().to_vec(),
-            mq,
-            mc,
+            q,
+            nc,
+            mq_rows,
+            mc_rows,
             rho,
             guards,
             guard_rates,
@@ -238,7 +248,7 @@ impl Piece {
     fn exponential(&mut self) {
         const TERMS: usize = 18;
         const QMAX: usize = 5;
-        let (q, nc, h) = (self.mq.nrows(), self.mc.nrows(), self.h_std);
+        let (q, nc, h) = (self.q, self.nc, self.h_std);
         if q > QMAX {
             return self.exponential_general();
         }
@@ -325,7 +335,7 @@ impl Piece {
     /// The same for larger blocks (several classes), on flat row-major matrices.
     fn exponential_general(&mut self) {
         const TERMS: usize = 18;
-        let (q, nc, h) = (self.mq.nrows(), self.mc.nrows(), self.h_std);
+        let (q, nc, h) = (self.q, self.nc, self.h_std);
         let mul = |a: &[f64], b: &[f64]| -> Vec<f64> {
             let mut c = vec![0.0; q * q];
             for (ci, ai) in c.chunks_exact_mut(q).zip(a.chunks_exact(q)) {
