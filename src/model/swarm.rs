@@ -879,9 +879,9 @@ impl PiecewiseAffine for Swarm {
             // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m.
             let mut um = 0.0;
             let mut capped = 0.0;
-            for (i, cl) in self.classes.iter().enumerate() {
-                um += cl.mu * (self.eta * xm[i] + if cl.gamma.is_some() { ym[i] } else { 0.0 });
-                capped += cl.c * xm[i];
+            for ((cl, x), y) in self.classes.iter().zip(xm).zip(ym) {
+                um += cl.mu * (self.eta * x + if cl.gamma.is_some() { *y } else { 0.0 });
+                capped += cl.c * x;
             }
             let free_c: f64 = free.iter().map(|&f| self.classes[f].c * xm[f]).sum();
             let nm = um + if m == 0 { self.server } else { 0.0 } - (capped - free_c);
@@ -901,8 +901,8 @@ impl PiecewiseAffine for Swarm {
                 level[m - 1] = (nm - acc) / xf[1];
                 m
             };
-            for (i, cl) in self.classes.iter().enumerate() {
-                d[i] = cl.c * xm[i];
+            for ((di, cl), x) in d.iter_mut().zip(&self.classes).zip(xm) {
+                *di = cl.c * x;
             }
             for &f in free {
                 // (x·r)_m = Σ_l x_l r_{m−l}; with the shift x_0 = 0 and r_m is not needed.
@@ -912,17 +912,25 @@ impl PiecewiseAffine for Swarm {
             }
             let inv = 1.0 / (m + 1) as f64;
             let cn = (m + 1) * nc;
+            let (hx, hy) = hi[..nd].split_at_mut(k);
+            let dcm = &mut dc[cn..cn + nc];
+            let (dc_done, rest) = dcm.split_at_mut(k);
+            let (dc_abort, rest) = rest.split_at_mut(k);
+            let (dc_totals, rest) = rest.split_at_mut(3);
+            let (dc_xt, dc_yt) = rest.split_at_mut(k);
+            let lam = lambda[m];
             for (i, cl) in self.classes.iter().enumerate() {
-                hi[i] = (cl.share * lambda[m] - cl.theta * xm[i] - d[i]) * inv;
-                hi[k + i] = cl.gamma.map_or(0.0, |g| (d[i] - g * ym[i]) * inv);
-                dc[cn + i] = d[i] * inv;
-                dc[cn + k + i] = cl.theta * xm[i] * inv;
-                dc[cn + 2 * k + 3 + i] = xm[i] * inv;
-                dc[cn + 3 * k + 3 + i] = ym[i] * inv;
+                let (x, y, di) = (xm[i], ym[i], d[i]);
+                hx[i] = (cl.share * lam - cl.theta * x - di) * inv;
+                hy[i] = cl.gamma.map_or(0.0, |g| (di - g * y) * inv);
+                dc_done[i] = di * inv;
+                dc_abort[i] = cl.theta * x * inv;
+                dc_xt[i] = x * inv;
+                dc_yt[i] = y * inv;
             }
-            dc[cn + 2 * k] = if m == 0 { self.server } else { 0.0 };
-            dc[cn + 2 * k + 1] = um * inv;
-            dc[cn + 2 * k + 2] = lambda[m] * inv;
+            dc_totals[0] = if m == 0 { self.server } else { 0.0 };
+            dc_totals[1] = um * inv;
+            dc_totals[2] = lam * inv;
         }
         true
     }

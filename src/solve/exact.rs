@@ -414,7 +414,8 @@ struct Series {
     /// In a regime that is not affine: the stretch of time this series covers, so that the
     /// steps to the next outputs reuse it instead of expanding again.
     span: Option<Span>,
-    /// Work space: the integrals' increments at the start of a reused step.
+    /// The integrals' increments from the span's start to the end of the last step taken on
+    /// it (where the next step on it starts).
     dc_from: Vec<f64>,
     /// Expansions made in regimes that are not affine (the Taylor steps of the statistics).
     expansions: usize,
@@ -438,10 +439,27 @@ struct Span {
 }
 
 impl Series {
-    /// The series of an affine regime: v_k = Mq v_{k−1} / k.
-    fn new(piece: &Piece, p: &[f64]) -> Self {
+    /// Room for the series of an affine regime (see [`Series::set_affine`]).
+    fn for_affine(q: usize) -> Self {
+        Self {
+            q,
+            terms: 0,
+            v: vec![0.0; q * TAYLOR_TERMS],
+            c: Vec::new(),
+            span: None,
+            dc_from: Vec::new(),
+            expansions: 0,
+            quiet: 0,
+        }
+    }
+
+    /// The series of an affine regime from p: v_k = Mq v_{k−1} / k (reuses the buffer).
+    fn set_affine(&mut self, piece: &Piece, p: &[f64]) {
         let q = p.len();
-        let mut v = vec![0.0; q * TAYLOR_TERMS];
+        self.q = q;
+        self.terms = TAYLOR_TERMS;
+        self.v.resize(q * TAYLOR_TERMS, 0.0);
+        let v = &mut self.v;
         v[..q].copy_from_slice(p);
         for k in 1..TAYLOR_TERMS {
             let (prev, next) = v.split_at_mut(k * q);
@@ -451,16 +469,6 @@ impl Series {
             for x in next.iter_mut() {
                 *x *= inv;
             }
-        }
-        Self {
-            q,
-            terms: TAYLOR_TERMS,
-            v,
-            c: Vec::new(),
-            span: None,
-            dc_from: Vec::new(),
-            expansions: 0,
-            quiet: 0,
         }
     }
 
@@ -722,15 +730,16 @@ fn taylor_step(
         }
         _ => false,
     };
+    // The integrals' increment from t0 to τ_a was kept by the last step on this span.
     let mut dc_from = std::mem::take(&mut series.dc_from);
-    if tau_a > 0.0 {
-        series.state(piece, tau_a, p_next, &mut dc_from);
-    } else {
+    if tau_a <= 0.0 {
         dc_from.fill(0.0);
     }
     series.state(piece, tau_b, p_next, dc);
-    for (d, a) in dc.iter_mut().zip(&dc_from) {
-        *d -= a;
+    for (d, a) in dc.iter_mut().zip(dc_from.iter_mut()) {
+        let from_t0 = *d;
+        *d -= *a;
+        *a = from_t0;
     }
     series.dc_from = dc_from;
     let h = tau_b - tau_a;
@@ -800,6 +809,8 @@ struct Solver<'a> {
     pieces: Vec<Option<Piece>>,
     /// Work space of the Taylor series in regimes that are not affine.
     series: Option<Series>,
+    /// Work space of `motion`: its first and second coefficients.
+    motion: (Vec<f64>, Vec<f64>),
 }
 
 impl Solver<'_> {
@@ -820,25 +831,30 @@ impl Solver<'_> {
     }
 
     /// The first and second Taylor coefficients of the motion from p in regime r (up to
-    /// positive factors), or `None` when a non-affine regime has no series there.
-    fn motion(&mut self, seg: usize, r: usize, p: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+    /// positive factors) into `self.motion`; false when a non-affine regime has no series there.
+    fn motion(&mut self, seg: usize, r: usize, p: &[f64]) -> bool {
         let q = p.len();
         let nc = self.nc;
         self.piece(seg, r);
         let i = seg * self.regimes + r;
-        let piece = self.pieces[i].as_ref()?;
+        let Some(piece) = self.pieces[i].as_ref() else {
+            return false;
+        };
+        let (a1, a2) = &mut self.motion;
+        a1.resize(q, 0.0);
+        a2.resize(q, 0.0);
         if piece.affine {
-            let mut a1 = vec![0.0; q];
-            let mut a2 = vec![0.0; q];
-            matvec(&piece.mq_rows, p, &mut a1);
-            matvec(&piece.mq_rows, &a1, &mut a2);
-            return Some((a1, a2));
+            matvec(&piece.mq_rows, p, a1);
+            matvec(&piece.mq_rows, a1, a2);
+            return true;
         }
         let series = self.series.get_or_insert_with(|| Series::empty(q, nc));
         if !series.fill(self.pa, &self.segs[seg], r, p, 2) {
-            return None;
+            return false;
         }
-        Some((series.v[q..2 * q].to_vec(), series.v[2 * q..3 * q].to_vec()))
+        a1.copy_from_slice(&series.v[q..2 * q]);
+        a2.copy_from_slice(&series.v[2 * q..3 * q]);
+        true
     }
 
     /// The regime in force at p, decided by the guards and, on a boundary, by the direction of
@@ -851,10 +867,13 @@ impl Solver<'_> {
             if !self.pa.regime_available(r) {
                 continue;
             }
-            let Some((a1, a2)) = self.motion(seg, r, p) else {
+            if !self.motion(seg, r, p) {
+                continue;
+            }
+            let (a1, a2) = &self.motion;
+            let Some(piece) = self.pieces[seg * self.regimes + r].as_ref() else {
                 continue;
             };
-            let piece = self.piece(seg, r);
             let mut worst = f64::INFINITY;
             let mut consistent = true;
             for g in &piece.guards {
@@ -872,15 +891,15 @@ impl Solver<'_> {
                     break;
                 }
                 if val <= tol {
-                    let rate = dot(g, &a1);
+                    let rate = dot(g, a1);
                     let rate_scale: f64 = g
                         .iter()
-                        .zip(&a1)
+                        .zip(a1)
                         .map(|(a, b)| (a * b).abs())
                         .sum::<f64>()
                         .max(f64::MIN_POSITIVE);
                     let rtol = 1e-11 * rate_scale;
-                    if rate < -rtol || (rate <= rtol && dot(g, &a2) < 0.0) {
+                    if rate < -rtol || (rate <= rtol && dot(g, a2) < 0.0) {
                         consistent = false;
                         break;
                     }
@@ -1023,6 +1042,7 @@ pub(super) fn integrate(
         regimes,
         grid_h,
         series: None,
+        motion: (Vec::new(), Vec::new()),
     };
     let mut stats = SolveStats {
         method: "exact",
@@ -1039,6 +1059,7 @@ pub(super) fn integrate(
     let mut regime = sv.pick_regime(seg, &p);
     let mut p_next = p.clone();
     let mut dc = c.clone();
+    let mut aser = Series::for_affine(p.len());
     let mut traj = Trajectory::with_capacity(n, s.points, SolveStats::default());
     traj.push_parts(0.0, &p[..nd], &c);
     let mut t = 0.0;
@@ -1165,7 +1186,8 @@ pub(super) fn integrate(
                     let q = p.len();
                     let ng = piece.guards.len().min(4);
                     let mut ends = [0.0_f64; 8]; // guard values then rates at t + h (ng ≤ 4)
-                    if standard && !piece.step.is_empty() {
+                    let by_matrix = standard && !piece.step.is_empty();
+                    if by_matrix {
                         let (e, rest) = piece.step.split_at(q * q);
                         let (f, g) = rest.split_at(q * nc);
                         matvec(e, &p, &mut p_next);
@@ -1173,7 +1195,8 @@ pub(super) fn integrate(
                         matvec(g, &p, &mut ends[..2 * ng]);
                         piece.uses += 1;
                     } else {
-                        Series::new(piece, &p).state(piece, h, &mut p_next, &mut dc);
+                        aser.set_affine(piece, &p);
+                        aser.state(piece, h, &mut p_next, &mut dc);
                         for (j, (g, gr)) in piece.guards.iter().zip(&piece.guard_rates).enumerate()
                         {
                             ends[j] = dot(g, &p_next);
@@ -1187,9 +1210,11 @@ pub(super) fn integrate(
                     );
                     let mut crossing = None;
                     if maybe {
-                        let series = Series::new(piece, &p);
-                        if let Some(root) = first_crossing(&series, &piece.guards, h) {
-                            series.state(piece, root, &mut p_next, &mut dc);
+                        if by_matrix {
+                            aser.set_affine(piece, &p);
+                        }
+                        if let Some(root) = first_crossing(&aser, &piece.guards, h) {
+                            aser.state(piece, root, &mut p_next, &mut dc);
                             crossing = Some(root);
                         }
                     }
