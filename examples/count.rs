@@ -1,7 +1,8 @@
 //! Deterministic cost per solve, for callgrind (the VM's wall-clock speed drifts between runs):
 //! `CASE=a|b|s|four N=101 valgrind --tool=callgrind ./target/release/examples/count`, minus the
 //! same with N=1, divided by 100, is the instruction count of one solve (`DOPRI=1` for Dopri5,
-//! `ROS=1` for Rosenbrock, else the exact method; `CASE=four` is the 4-class bench scenario).
+//! `ROS=1` for Rosenbrock, else the exact method; `CASE=four` is the 4-class bench scenario;
+//! `POINTS=n` for n output intervals instead of 500).
 use peerfluid::run::swarm_of;
 use peerfluid::scenario::Scenario;
 use peerfluid::solve::{integrate, Method, SolverSettings};
@@ -26,6 +27,9 @@ fn main() {
     let ss = m.steady_states(lam).expect("steady");
     let (slow, _) = m.slowest_rate(&ss[0]);
     let mut set = SolverSettings::new(20.0 / slow);
+    if let Some(points) = std::env::var("POINTS").ok().and_then(|v| v.parse().ok()) {
+        set.points = points;
+    }
     set.method = if std::env::var("DOPRI").is_ok() {
         Method::Dopri5
     } else if std::env::var("ROS").is_ok() {
