@@ -612,3 +612,37 @@ fn a_stiff_nonlinear_regime_falls_back_to_rosenbrock() {
         "populations {e_pop:e}, totals {e_tot:e}"
     );
 }
+
+/// An overflowing run is an error, never a trajectory; the exact method names the first output
+/// that is not finite. λ = 1e307/s, θ + c = 0.011/s: the leecher-seconds total
+/// ∫x ≈ λ (t²/2 − 0.011 t³/6) is 1.76e308 at t = 6 s (finite) and ~3.2e308 at 8 s (beyond
+/// f64::MAX = 1.80e308), so on a 2 s grid the first non-finite output is at 8 s (the exact
+/// method reaches it on its fixed-step fast path, where states are checked only at the end).
+#[test]
+fn overflow_is_an_error_at_the_first_non_finite_output() {
+    let s = scenario(&qs_toml(
+        1e307,
+        0.001,
+        0.01,
+        0.005,
+        0.9,
+        Some(0.02),
+        0.0,
+        "",
+    ));
+    let model = swarm_of(&s);
+    for method in [Method::Exact, Method::Dopri5, Method::Rosenbrock] {
+        let mut set = SolverSettings::new(1000.0);
+        set.method = method;
+        match integrate(&model, &set) {
+            Err(peerfluid::error::SolveError::NonFinite { t }) if method == Method::Exact => {
+                assert!((t - 8.0).abs() < 1e-9, "reported at t = {t}")
+            }
+            Err(e) if method != Method::Exact => eprintln!("{method:?}: {e}"),
+            other => panic!(
+                "{method:?}: unexpected {:?}",
+                other.map(|tr| tr.last().to_vec())
+            ),
+        }
+    }
+}

@@ -1004,7 +1004,7 @@ fn fast_steps<const Q: usize, const NC: usize>(
         for (ci, fr) in cv.iter_mut().zip(&f) {
             *ci += dotq(fr, &pv);
         }
-        // (Non-finite values are caught by the check over the whole trajectory at the end.)
+        // (A non-finite value persists through every later step and is caught at the end.)
         start = end;
         pv = pn;
         match nd {
@@ -1248,7 +1248,14 @@ pub(super) fn integrate(
         traj.push_parts(target, &p[..nd], &c);
         i += 1;
     }
-    if let Some(i) = traj.states().position(|z| z.iter().any(|v| !v.is_finite())) {
+    // Every general step checks its state above. The fast path does not: there a non-finite
+    // value cannot vanish again (each step is a dense product, and ±∞·0 is NaN), so it shows
+    // in the final state, and only then is the trajectory searched for its first row.
+    if p.iter().chain(c.iter()).any(|v| !v.is_finite()) {
+        let i = traj
+            .states()
+            .position(|z| z.iter().any(|v| !v.is_finite()))
+            .unwrap_or(traj.t.len() - 1);
         return Err(SolveError::NonFinite { t: traj.t[i] });
     }
     let taylor_steps = sv.series.as_ref().map_or(0, |x| x.expansions);
