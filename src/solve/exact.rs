@@ -926,7 +926,7 @@ impl Solver<'_> {
 /// mat-vecs. Advances `p`, `c`, the output index `i` and the trajectory; returns when the next
 /// step is not such a step (the general loop then redoes it).
 #[allow(clippy::too_many_arguments)] // the solver's loop state, passed explicitly
-fn fast_steps<const Q: usize, const NC: usize>(
+fn fast_steps<const Q: usize, const NC: usize, const ND: usize>(
     piece: &Piece,
     p: &mut [f64],
     c: &mut [f64],
@@ -939,7 +939,13 @@ fn fast_steps<const Q: usize, const NC: usize>(
     steps: &mut usize,
 ) {
     let ng = piece.guards.len();
-    if ng > 2 || p.len() != Q || c.len() != NC || piece.step.len() != (Q + NC + 2 * ng) * Q {
+    if ng > 2
+        || p.len() != Q
+        || c.len() != NC
+        || nd != ND
+        || ND > Q
+        || piece.step.len() != (Q + NC + 2 * ng) * Q
+    {
         return;
     }
     let row = |r: usize| -> [f64; Q] {
@@ -1007,13 +1013,8 @@ fn fast_steps<const Q: usize, const NC: usize>(
         // (A non-finite value persists through every later step and is caught at the end.)
         start = end;
         pv = pn;
-        match nd {
-            2 => {
-                let head = [pv[0], pv[1 % Q]];
-                traj.push_fixed::<2, NC>(target, &head, &cv);
-            }
-            _ => traj.push_parts(target, &pv[..nd], &cv),
-        }
+        let head: [f64; ND] = std::array::from_fn(|r| pv[r]);
+        traj.push_fixed::<ND, NC>(target, &head, &cv);
         *steps += 1;
         *i += 1;
     }
@@ -1073,10 +1074,11 @@ pub(super) fn integrate(
             if !piece.step.is_empty() && (piece.h_std - grid_h).abs() <= 1e-12 * grid_h {
                 let before = i;
                 // One monomorphised fast loop per block size: one to four classes (running
-                // integrals 4K + 3) with each arrival profile's generator (1 to 3 states).
+                // integrals 4K + 3, dynamic states 2K, pushed as fixed-size rows) with each
+                // arrival profile's generator (1 to 3 states).
                 macro_rules! fast {
-                    ($q:literal, $nc:literal) => {
-                        fast_steps::<$q, $nc>(
+                    ($q:literal, $nc:literal, $nd:literal) => {
+                        fast_steps::<$q, $nc, $nd>(
                             piece,
                             &mut p,
                             &mut c,
@@ -1091,18 +1093,18 @@ pub(super) fn integrate(
                     };
                 }
                 match (p.len(), c.len()) {
-                    (3, 7) => fast!(3, 7),
-                    (4, 7) => fast!(4, 7),
-                    (5, 7) => fast!(5, 7),
-                    (5, 11) => fast!(5, 11),
-                    (6, 11) => fast!(6, 11),
-                    (7, 11) => fast!(7, 11),
-                    (7, 15) => fast!(7, 15),
-                    (8, 15) => fast!(8, 15),
-                    (9, 15) => fast!(9, 15),
-                    (9, 19) => fast!(9, 19),
-                    (10, 19) => fast!(10, 19),
-                    (11, 19) => fast!(11, 19),
+                    (3, 7) => fast!(3, 7, 2),
+                    (4, 7) => fast!(4, 7, 2),
+                    (5, 7) => fast!(5, 7, 2),
+                    (5, 11) => fast!(5, 11, 4),
+                    (6, 11) => fast!(6, 11, 4),
+                    (7, 11) => fast!(7, 11, 4),
+                    (7, 15) => fast!(7, 15, 6),
+                    (8, 15) => fast!(8, 15, 6),
+                    (9, 15) => fast!(9, 15, 6),
+                    (9, 19) => fast!(9, 19, 8),
+                    (10, 19) => fast!(10, 19, 8),
+                    (11, 19) => fast!(11, 19, 8),
                     _ => {}
                 }
                 if i > before {
