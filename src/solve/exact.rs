@@ -98,7 +98,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 struct Piece {
-    /// False for a regime that gives Taylor series instead of a matrix (then `mq`, `mc` and
+    /// False for a regime that gives Taylor series instead of a matrix (then `mq_rows`, `mc_rows` and
     /// `guard_rates` are empty).
     affine: bool,
     /// Dynamic states plus forcing states, and running integrals.
