@@ -98,8 +98,8 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 struct Piece {
-    /// False for a regime that gives Taylor series instead of a matrix (then `mq_rows`, `mc_rows` and
-    /// `guard_rates` are empty).
+    /// False for a regime that gives Taylor series instead of a matrix (then `mq_rows`,
+    /// `mc_rows` and `guard_rates` are empty).
     affine: bool,
     /// Dynamic states plus forcing states, and running integrals.
     q: usize,
