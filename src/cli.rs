@@ -12,6 +12,7 @@ use crate::output;
 use crate::run::{compare_scenario, run_scenario, RunOptions, Summary};
 use crate::scenario::Scenario;
 use crate::solve::Method;
+use crate::units;
 use crate::units::{format_quantity, Dimension};
 
 /// Fluid models of peer-assisted content delivery.
@@ -1095,6 +1096,40 @@ fn wireless_summary(s: &Summary, w: &crate::wireless::WirelessReport) -> String 
     out
 }
 
+/// How the run was billed and the service behind every row, in words.
+pub fn billing_lines(b: &crate::run::Billing) -> String {
+    let basis = &b.basis;
+    let sv = &b.service;
+    let mut out = format!(
+        "billing: {} ({}): {}\n",
+        basis.rule, basis.rule_basis, basis.explanation
+    );
+    out.push_str(&format!(
+        "service: every row delivers the same downloads: {:.1} % complete, mean download time {}; client-server origin provisioned at {} (max of the own server and {} × the peak); CDN prices: {}; p2p origin: {}\n",
+        100.0 * sv.completed_share,
+        units::format_quantity(sv.download_time_s, units::Dimension::Time),
+        units::format_quantity(sv.client_server_origin_bps, units::Dimension::BitRate),
+        sv.headroom,
+        b.cdn_prices,
+        b.p2p_origin
+    ));
+    if let Some(o) = &sv.own_server_alone {
+        out.push_str(&format!(
+            "  the scenario's own {} server alone (no peers) would complete {:.1} % of downloads (mean download time {}){}\n",
+            units::format_quantity(sv.own_server_bps, units::Dimension::BitRate),
+            100.0 * o.completed_share,
+            units::format_quantity(o.download_time_s, units::Dimension::Time),
+            if o.meets_demand {
+                ""
+            } else {
+                ": it cannot meet this demand, so no saving is counted against it"
+            }
+        ));
+    }
+    out.push_str(&format!("costs per {}-day month:\n", basis.month_days));
+    out
+}
+
 /// The architecture table printed by `compare`.
 pub fn cost_table(
     s: &Summary,
@@ -1102,18 +1137,7 @@ pub fn cost_table(
 ) -> String {
     let mut out = String::new();
     if let Some(b) = &s.billing {
-        out.push_str(&format!(
-            "costs per {}-day month ({:.3} months simulated{}; CDN prices: {}; p2p origin: {}):\n",
-            b.month_days,
-            b.months_simulated,
-            if b.scaled_to_month {
-                ", scaled to a full month"
-            } else {
-                ""
-            },
-            b.cdn_prices,
-            b.p2p_origin
-        ));
+        out.push_str(&billing_lines(b));
     }
     out.push_str(&format!(
         "  {:<14} {:>14} {:>14} {:>12} {:>14} {:>16} {:>16} {:>12} {:>11}\n",

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::cost::basis::{self, Basis, Billed};
 use crate::cost::ledger::{self, ClassDemand, ClassLedger, CostBreakdown, Demand, PaymentRule};
 use crate::scenario::Origin;
 
@@ -15,7 +16,7 @@ use crate::incentive::{
 };
 use crate::model::swarm::{SteadyState, Swarm};
 use crate::model::{ArrivalProfile, FluidModel};
-use crate::scenario::Scenario;
+use crate::scenario::{BillingRule, Scenario};
 use crate::solve::{self, Method, SolveStats, SolverSettings, Trajectory};
 use crate::units::Seconds;
 
@@ -125,19 +126,52 @@ pub struct Summary {
     pub push: Option<crate::model::push::PushReport>,
 }
 
-/// How the horizon was turned into monthly bills.
+/// How the run was billed and the service every architecture delivers (`compare` only).
 #[derive(Debug, Clone, Serialize)]
 pub struct Billing {
-    /// Length of a billing month, days.
-    pub month_days: f64,
-    /// Billing months simulated (fractional).
-    pub months_simulated: f64,
-    /// True when the horizon (or its last month) was shorter than a month and was scaled up.
-    pub scaled_to_month: bool,
+    /// The billing rule, its window and factor.
+    #[serde(flatten)]
+    pub basis: Basis,
     /// CDN price table used.
     pub cdn_prices: String,
     /// Who serves the residual in `p2p`: "transit" or "cdn".
     pub p2p_origin: &'static str,
+    /// The service each architecture delivers (the same downloads in every row).
+    pub service: Service,
+}
+
+/// The service behind every row of `compare`: each architecture delivers the same downloads at
+/// the same times; client-server gets an origin provisioned for them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    /// Share of arrivals whose download completes (the rest abort), in the billed stretch.
+    pub completed_share: f64,
+    /// Mean time a downloader spends downloading (completed or not), s.
+    pub download_time_s: f64,
+    /// `pricing.headroom`.
+    pub headroom: f64,
+    /// Origin capacity client-server is provisioned with: max(`server.capacity`, headroom ×
+    /// peak delivery rate), bit/s.
+    pub client_server_origin_bps: f64,
+    /// The scenario's own server (what `p2p` runs with), bit/s.
+    pub own_server_bps: f64,
+    /// The scenario's own server serving everyone alone, without peers (`compare` of a file
+    /// swarm with sharing peers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own_server_alone: Option<OwnServer>,
+}
+
+/// What the scenario's own server achieves alone (no peer uploads): not an equal-service
+/// architecture, so no saving is computed against it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnServer {
+    /// Share of arrivals whose download completes.
+    pub completed_share: f64,
+    /// Mean time a downloader spends downloading, s.
+    pub download_time_s: f64,
+    /// Whether it completes as many downloads as the peer-assisted run (within 0.1 percentage
+    /// point).
+    pub meets_demand: bool,
 }
 
 /// Steady state in the summary.
@@ -547,21 +581,254 @@ pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRe
         // The wireless report already prices both architectures per month.
         return Ok(rec);
     }
-    let rows = ledger::compare(s, &rec.demand);
-    let months = rec.summary.horizon_s / s.pricing.billing_month;
+    let billed = bill(s, &rec, opts.method)?;
+    let rows = ledger::compare(s, &billed);
+    let service = service(s, &rec, &billed, opts)?;
     rec.summary.billing = Some(Billing {
-        month_days: s.pricing.billing_month / 86_400.0,
-        months_simulated: months,
-        scaled_to_month: months.fract() > 1e-9 || months < 1.0,
+        basis: billed.basis.clone(),
         cdn_prices: s.pricing.cdn_name.clone(),
         p2p_origin: match s.pricing.origin {
             Origin::Transit => "transit",
             Origin::Cdn => "cdn",
         },
+        service,
     });
     rec.summary.costs = Some(rows.into_iter().map(|r| (r.architecture, r)).collect());
-    rec.summary.peer_classes = Some(ledger::class_ledgers(s, &rec.demand));
+    rec.summary.peer_classes = Some(ledger::class_ledgers(s, &billed));
     Ok(rec)
+}
+
+/// The steady state a recurring constant pattern is billed at: the one nearest the run's
+/// end (as the summary chose it).
+fn billed_steady(model: &Swarm, rec: &RunRecord) -> Option<SteadyState> {
+    let chosen = rec.summary.steady_state.as_ref()?;
+    let (rate, _) = model.arrival.reference_rate();
+    let list = model.steady_states(rate).ok()?;
+    list.into_iter().min_by(|a, b| {
+        let d = |ss: &SteadyState| (ss.leechers.iter().sum::<f64>() - chosen.leechers).abs();
+        d(a).total_cmp(&d(b))
+    })
+}
+
+/// A steady state's running totals over one billing sample of a `month` cut into
+/// [`basis::samples_per_month`] samples (the one-sample grid `basis::steady_month` repeats).
+pub fn steady_demand(s: &Scenario, model: &Swarm, ss: &SteadyState, plan: &Plan) -> Demand {
+    let month = s.pricing.billing_month;
+    let dt = month / basis::samples_per_month(month, basis::SAMPLE_S) as f64;
+    let size = s.content.size;
+    let line = |per_s: f64| vec![0.0, per_s * dt];
+    let online: f64 = ss.leechers.iter().chain(&ss.seeds).sum();
+    Demand {
+        t: vec![0.0, dt],
+        server_bps: vec![ss.server * model.file_bits; 2],
+        served_bps: vec![(ss.server + ss.peer) * model.file_bits; 2],
+        server_bytes: line(ss.server * size),
+        peer_bytes: line(ss.peer * size),
+        peer_seconds: line(online),
+        classes: s
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClassDemand {
+                name: c.name.clone(),
+                online_seconds: line(ss.leechers[i] + ss.seeds[i]),
+                capacity_bits: line(c.upload * (model.eta * ss.leechers[i] + ss.seeds[i])),
+                downloads: line(ss.arrival_rate * c.share),
+                shares: c.upload > 0.0,
+                price_per_gb_offered: if c.upload > 0.0 {
+                    plan.offered_price(&c.name)
+                } else {
+                    0.0
+                },
+            })
+            .collect(),
+        payments: PaymentRule {
+            per_gb_uploaded: plan.per_gb_uploaded,
+            per_download: plan.per_download,
+        },
+    }
+}
+
+/// Bill a run under the scenario's billing rule (`cost::basis`): a recurring constant pattern
+/// at its steady state; anything else from exact running totals on the billing grid (a solve
+/// whose outputs are the sample boundaries, independent of `--points`), with the peaks that
+/// size the origin located exactly between samples.
+pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Billed> {
+    let cx = |e: crate::cost::CostError| {
+        anyhow::Error::new(e).context(format!("scenario '{}': billing", s.name))
+    };
+    let (rule, _) = s.billing_rule();
+    let constant = matches!(s.demand.arrival, ArrivalProfile::Constant { .. });
+    let video = s.content.kind.stream().is_some();
+    let split = s.with_participation(&rec.plan.participation);
+    let model = swarm_of(&split);
+    let steady = if constant && !video && matches!(rule, BillingRule::Recurring { .. }) {
+        match billed_steady(&model, rec) {
+            Some(ss) => Some((steady_demand(&split, &model, &ss, &rec.plan), ss)),
+            None => None,
+        }
+    } else {
+        None
+    };
+    if let (
+        Some((d, _)),
+        BillingRule::Recurring {
+            include_warmup: false,
+        },
+    ) = (&steady, rule)
+    {
+        let warmup = rec
+            .summary
+            .steady_state
+            .as_ref()
+            .and_then(|ss| ss.settling_time_s);
+        return basis::steady_month(&split, d, warmup).map_err(cx);
+    }
+    // The billing grid: whole samples covering the run's horizon.
+    let step = basis::sample_step(s);
+    let samples = (rec.summary.horizon_s / step - 1e-9).ceil().max(1.0);
+    if samples > basis::MAX_SAMPLES as f64 {
+        return Err(cx(crate::cost::CostError::Billing(format!(
+            "the horizon ({}) is {samples:.0} billing samples of {}; at most {} are billed: give a shorter `horizon`",
+            crate::units::format_quantity(rec.summary.horizon_s, crate::units::Dimension::Time),
+            crate::units::format_quantity(step, crate::units::Dimension::Time),
+            basis::MAX_SAMPLES
+        ))));
+    }
+    let opts = RunOptions {
+        points: samples as usize,
+        method,
+        incentive: Depth::Outcome,
+    };
+    let mut on_grid = s.clone();
+    on_grid.horizon = Some(samples * step);
+    let grid = if video {
+        crate::viewing::run_video(&on_grid, &opts)?
+    } else {
+        let mut split_grid = split.clone();
+        split_grid.horizon = on_grid.horizon;
+        run_model(&split_grid, &opts, &rec.plan)?
+    };
+    let d = &grid.demand;
+    let grid_peak = |a: usize, b: usize| {
+        (
+            d.served_bps[a..=b].iter().copied().fold(0.0, f64::max),
+            d.server_bps[a..=b].iter().copied().fold(0.0, f64::max),
+        )
+    };
+    let exact_peak = |a: usize, b: usize| {
+        let (served, server) = grid_peak(a, b);
+        if video {
+            return (served, server);
+        }
+        let k = model.k();
+        let fb = model.file_bits;
+        let served_of = |z: &[f64]| {
+            let f = model.flows(&z[..k], &z[k..2 * k]);
+            (f.server + f.peer) * fb
+        };
+        let server_of = |z: &[f64]| model.flows(&z[..k], &z[k..2 * k]).server * fb;
+        let refine = |series: &[f64], f: &dyn Fn(&[f64]) -> f64, grid_max: f64| {
+            let i = (a..=b)
+                .max_by(|&x, &y| series[x].total_cmp(&series[y]))
+                .unwrap_or(a);
+            let (lo, hi) = (d.t[i.saturating_sub(1).max(a)], d.t[(i + 1).min(b)]);
+            solve::maximise(&model, method, lo, hi, f).map_or(grid_max, |(_, v)| v.max(grid_max))
+        };
+        (
+            refine(&d.served_bps, &served_of, served),
+            // The peer-assisted origin never sends more than the server's capacity; its peak
+            // only matters below it.
+            refine(&d.server_bps, &server_of, server),
+        )
+    };
+    let steady_d = steady.as_ref().map(|(d, _)| d);
+    basis::run_months(&split, d, steady_d, &exact_peak).map_err(cx)
+}
+
+/// The service every row delivers, the origin client-server is given for it, and what the
+/// scenario's own server would do alone.
+fn service(
+    s: &Scenario,
+    rec: &RunRecord,
+    billed: &Billed,
+    opts: &RunOptions,
+) -> anyhow::Result<Service> {
+    let quality = |r: &RunRecord, steady: bool| -> (f64, f64) {
+        match (steady, r.summary.steady_state.as_ref()) {
+            (true, Some(ss)) => (ss.completion_ratio, ss.download_time_s),
+            _ => {
+                let d = &r.summary.downloads;
+                let leecher_s: f64 = r
+                    .summary
+                    .classes
+                    .iter()
+                    .map(|c| c.leecher_hours)
+                    .sum::<f64>()
+                    * 3600.0;
+                let done = d.completed + d.aborted;
+                (
+                    if d.arrived > 0.0 {
+                        d.completed / d.arrived
+                    } else {
+                        1.0
+                    },
+                    if done > 0.0 { leecher_s / done } else { 0.0 },
+                )
+            }
+        }
+    };
+    let steady = billed.basis.steady_state;
+    let (completed_share, download_time_s) = quality(rec, steady);
+    let peak = billed
+        .months
+        .iter()
+        .map(|m| m.served_peak_mbps)
+        .fold(0.0, f64::max);
+    let sharing = s.classes.iter().any(|c| c.upload > 0.0);
+    let own_server_alone = if opts.incentive == Depth::Report
+        && matches!(s.content.kind, crate::scenario::ContentKind::File)
+        && sharing
+    {
+        let k = s.classes.len();
+        let alone = s.with_participation(&vec![0.0; k]);
+        let plan = Plan {
+            names: s.classes.iter().map(|c| c.name.clone()).collect(),
+            participation: vec![0.0; k],
+            per_gb_uploaded: 0.0,
+            per_download: 0.0,
+            per_gb_offered: vec![0.0; k],
+            report: None,
+        };
+        let mut alone_h = alone.clone();
+        alone_h.horizon = Some(rec.summary.horizon_s);
+        let o = RunOptions {
+            incentive: Depth::Outcome,
+            ..opts.clone()
+        };
+        match run_model(&alone_h, &o, &plan) {
+            Ok(r) => {
+                let (c, t) = quality(&r, steady);
+                Some(OwnServer {
+                    completed_share: c,
+                    download_time_s: t,
+                    meets_demand: c >= completed_share - 1e-3,
+                })
+            }
+            // Without peers the swarm may have no steady state; say nothing rather than fail.
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    Ok(Service {
+        completed_share,
+        download_time_s,
+        headroom: s.pricing.headroom,
+        client_server_origin_bps: ledger::provisioned_mbps(s, peak) * 1e6,
+        own_server_bps: s.server.capacity,
+        own_server_alone,
+    })
 }
 
 /// Largest |population − steady| relative to the largest steady population.

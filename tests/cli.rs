@@ -311,7 +311,9 @@ fn compare_writes_costs_and_prints_the_table() {
             assert!(json["costs"][arch][key].is_number(), "costs.{arch}.{key}");
         }
     }
-    assert!(json["billing"]["scaled_to_month"].is_boolean());
+    assert!(json["billing"]["rule"].is_string());
+    assert!(json["billing"]["factor"].is_number());
+    assert!(json["billing"]["service"]["client_server_origin_bps"].is_number());
 }
 
 /// PNG width and height from the IHDR chunk.

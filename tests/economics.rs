@@ -98,9 +98,10 @@ fn cdn_bill_is_the_tier_table_on_the_monthly_volume() {
     let sc = scenario(&text);
     let rec = compare_scenario(&sc, &RunOptions::default()).expect("runs");
     let c = rec.summary.costs.as_ref().expect("costs");
-    // 10 days: one partial month, scaled by 30/10.
-    let delivered = rec.summary.bytes.server + rec.summary.bytes.peers;
-    let monthly_gb = delivered / GB * 3.0;
+    // Constant arrivals recur: the steady state fills the 30-day month (no scaling of the
+    // 10-day horizon).
+    let ss = rec.summary.steady_state.as_ref().expect("steady state");
+    let monthly_gb = (ss.server_rate_bps + ss.peer_rate_bps) / 8.0 * 30.0 * 86_400.0 / GB;
     assert_relative_eq!(
         c["cdn"].cdn_usd,
         TierTable::cloudfront_us().cost(monthly_gb),
@@ -108,8 +109,9 @@ fn cdn_bill_is_the_tier_table_on_the_monthly_volume() {
     );
     assert_relative_eq!(c["cdn"].origin_gb, monthly_gb, max_relative = 1e-9);
     let billing = rec.summary.billing.as_ref().expect("billing");
-    assert!(billing.scaled_to_month);
-    assert_relative_eq!(billing.months_simulated, 1.0 / 3.0, max_relative = 1e-12);
+    assert_eq!(billing.basis.rule, "recurring");
+    assert!(billing.basis.steady_state);
+    assert_relative_eq!(billing.basis.factor, 1.0);
 }
 
 #[test]
@@ -137,22 +139,18 @@ fn cost_never_falls_as_demand_rises() {
 }
 
 #[test]
-fn a_long_horizon_is_billed_month_by_month() {
-    // Constant arrivals, 60 days from an empty swarm: two months; the second month is at the
-    // steady state, so its bill is at least the first's, and the average lies between them.
-    let text = base("10 Mbps", "").replace("horizon = \"10 d\"", "horizon = \"60 d\"");
-    let rec = compare_scenario(&scenario(&text), &RunOptions::default()).expect("runs");
-    let billing = rec.summary.billing.as_ref().expect("billing");
-    assert_relative_eq!(billing.months_simulated, 2.0, max_relative = 1e-12);
-    assert!(!billing.scaled_to_month);
-    let c = rec.summary.costs.as_ref().expect("costs");
-    let monthly_gb = (rec.summary.bytes.server + rec.summary.bytes.peers) / GB / 2.0;
-    // CDN: average of two monthly bills of nearly equal volume ≈ the bill of the average.
-    assert_relative_eq!(
-        c["cdn"].cdn_usd,
-        TierTable::cloudfront_us().cost(monthly_gb),
-        max_relative = 1e-3
-    );
+fn a_recurring_pattern_is_billed_the_same_whatever_the_horizon() {
+    // Constant arrivals at 10 and 60 days: both are billed at the steady state, so the horizon
+    // (a billing choice the user never made) does not move the bill.
+    let short = costs(&base("10 Mbps", ""));
+    let long = costs(&base("10 Mbps", "").replace("horizon = \"10 d\"", "horizon = \"60 d\""));
+    for (k, r) in &short {
+        assert_relative_eq!(
+            r.provider_usd,
+            long[k].provider_usd,
+            max_relative = MONEY_RTOL
+        );
+    }
 }
 
 #[test]

@@ -1,21 +1,22 @@
 //! Monthly bills of the four delivery architectures for the same demand, and who pays what.
 //!
-//! One [`Demand`] (from a fluid run) is priced by four [`CostModel`]s: client-server, CDN,
-//! peer-assisted (origin = the scenario's transit or CDN) and hybrid (CDN for the residual).
-//! Billing is month by month: the horizon is cut into billing months; each month's volume is
-//! billed through the price schedule and its 95th-percentile rate through transit; a horizon
-//! shorter than a month (or a last partial month) is scaled to a full month. The reported
-//! figure is the average monthly bill. Card: `models/costs.md`.
+//! A run's [`Demand`] (exact running totals on the billing grid) becomes billed months by the
+//! scenario's billing rule ([`super::basis`]); each month is priced by four [`CostModel`]s that
+//! deliver the same downloads at the same service: client-server (an origin provisioned for the
+//! peak), CDN, peer-assisted (origin = the scenario's transit or CDN) and hybrid (CDN for the
+//! residual). The reported figure is the monthly bill (the average when an event spans several
+//! months). Card: `models/costs.md`.
 
 use serde::Serialize;
 
-use super::billing::{percentile_95, resample_5min};
+use super::basis::{Billed, Month};
 use super::energy::{energy_cost, kwh, EnergyUse, SI_GB};
 use super::tiers::GB;
 use crate::scenario::{Origin, Scenario};
 use crate::units::{Bytes, Seconds, Usd};
 
-/// What a run delivered, on its output grid.
+/// What a run delivered: running totals on a uniform grid (the billing grid: sample
+/// boundaries), and the instantaneous rates at the grid's instants.
 #[derive(Debug, Clone)]
 pub struct Demand {
     /// Output times, s.
@@ -128,158 +129,6 @@ pub struct CostBreakdown {
     pub energy: EnergyUse,
 }
 
-/// A billing window: [start, end) of the horizon, and its length as a fraction of a month.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: Seconds,
-    end: Seconds,
-    fraction: f64,
-}
-
-fn windows(horizon: Seconds, month: Seconds) -> Vec<Window> {
-    let mut out = Vec::new();
-    let mut start = 0.0;
-    while start < horizon * (1.0 - 1e-12) {
-        let end = (start + month).min(horizon);
-        out.push(Window {
-            start,
-            end,
-            fraction: (end - start) / month,
-        });
-        start = end;
-    }
-    out
-}
-
-/// Linear interpolation of a series at time `x` (held at the ends).
-fn at(t: &[f64], y: &[f64], x: f64) -> f64 {
-    let i = t.partition_point(|&ti| ti < x);
-    match (i, t.len()) {
-        (0, _) => y.first().copied().unwrap_or(0.0),
-        (i, n) if i >= n => y.last().copied().unwrap_or(0.0),
-        (i, _) => {
-            let (t0, t1) = (t[i - 1], t[i]);
-            y[i - 1] + (y[i] - y[i - 1]) * (x - t0) / (t1 - t0)
-        }
-    }
-}
-
-/// The samples of a rate series inside a window, resampled to 5-minute averages.
-fn window_rates(t: &[f64], rate: &[f64], w: Window) -> Vec<f64> {
-    let mut tt = vec![w.start];
-    let mut rr = vec![at(t, rate, w.start)];
-    for (ti, ri) in t.iter().zip(rate) {
-        if *ti > w.start && *ti < w.end {
-            tt.push(*ti);
-            rr.push(*ri);
-        }
-    }
-    tt.push(w.end);
-    rr.push(at(t, rate, w.end));
-    // The window's times are increasing and its rates finite (they come from a solve), so a
-    // failure here would be a bug; report no samples rather than panic.
-    resample_5min(&tt, &rr).unwrap_or_default()
-}
-
-/// Per-window quantities, each scaled to a full month.
-struct Month {
-    fraction: f64,
-    served_gb: f64,
-    server_gb: f64,
-    peer_gb: f64,
-    peer_hours: f64,
-    served_p95_mbps: f64,
-    server_p95_mbps: f64,
-    served_peak_mbps: f64,
-    server_peak_mbps: f64,
-    /// Per class, scaled to a month.
-    classes: Vec<MonthClass>,
-}
-
-/// One class's quantities in a billing window, scaled to a month.
-#[derive(Debug, Clone, Copy, Default)]
-struct MonthClass {
-    /// Share of the peers' bytes (in proportion to the capacity offered).
-    share: f64,
-    /// Peer-hours online.
-    hours: f64,
-    /// Paid for the upload capacity offered, $.
-    offered_usd: f64,
-    /// Downloads started by sharing peers.
-    paid_downloads: f64,
-}
-
-impl Month {
-    /// What the peers are paid this month under `rule`, per class.
-    fn class_payments(&self, rule: &PaymentRule) -> impl Iterator<Item = f64> + '_ {
-        let rule = *rule;
-        self.classes.iter().map(move |c| {
-            rule.per_gb_uploaded * c.share * self.peer_gb
-                + c.offered_usd
-                + rule.per_download * c.paid_downloads
-        })
-    }
-}
-
-fn months(d: &Demand, month: Seconds) -> Vec<Month> {
-    let horizon = d.t.last().copied().unwrap_or(0.0);
-    windows(horizon, month)
-        .into_iter()
-        .map(|w| {
-            let diff = |y: &[f64]| (at(&d.t, y, w.end) - at(&d.t, y, w.start)) / w.fraction;
-            let served: Vec<f64> = d
-                .server_bytes
-                .iter()
-                .zip(&d.peer_bytes)
-                .map(|(a, b)| a + b)
-                .collect();
-            let p95 = |r: &[f64]| {
-                // A constant rate is its own 95th percentile (steady-state months of sweeps:
-                // this skips resampling a month into 8,640 five-minute samples).
-                match r.split_first() {
-                    Some((first, rest)) if rest.iter().all(|v| v.to_bits() == first.to_bits()) => {
-                        first / 1e6
-                    }
-                    _ => percentile_95(&window_rates(&d.t, r, w)).unwrap_or(0.0) / 1e6,
-                }
-            };
-            let peak = |r: &[f64]| {
-                d.t.iter()
-                    .zip(r)
-                    .filter(|(t, _)| **t >= w.start && **t <= w.end)
-                    .map(|(_, v)| *v)
-                    .fold(0.0, f64::max)
-                    / 1e6
-            };
-            Month {
-                fraction: w.fraction,
-                served_gb: diff(&served) / GB,
-                server_gb: diff(&d.server_bytes) / GB,
-                peer_gb: diff(&d.peer_bytes) / GB,
-                peer_hours: diff(&d.peer_seconds) / 3600.0,
-                served_p95_mbps: p95(&d.served_bps),
-                server_p95_mbps: p95(&d.server_bps),
-                served_peak_mbps: peak(&d.served_bps),
-                server_peak_mbps: peak(&d.server_bps),
-                classes: {
-                    let caps: Vec<f64> = d.classes.iter().map(|c| diff(&c.capacity_bits)).collect();
-                    let total: f64 = caps.iter().sum();
-                    d.classes
-                        .iter()
-                        .zip(&caps)
-                        .map(|(c, cap)| MonthClass {
-                            share: if total > 0.0 { cap / total } else { 0.0 },
-                            hours: diff(&c.online_seconds) / 3600.0,
-                            offered_usd: c.price_per_gb_offered * cap / 8.0 / GB,
-                            paid_downloads: if c.shares { diff(&c.downloads) } else { 0.0 },
-                        })
-                        .collect()
-                },
-            }
-        })
-        .collect()
-}
-
 /// A delivery architecture's pricing.
 pub trait CostModel {
     /// Name in outputs.
@@ -327,14 +176,30 @@ pub struct Bill {
     uplink_gb: f64,
 }
 
+/// The origin capacity provisioned to send a peak of `peak_mbps`: the larger of the
+/// scenario's own server and `pricing.headroom` × the peak, Mbps.
+pub fn provisioned_mbps(s: &Scenario, peak_mbps: f64) -> f64 {
+    (s.server.capacity / 1e6).max(s.pricing.headroom * peak_mbps)
+}
+
 fn transit_bill(s: &Scenario, gb: f64, p95: f64, peak: f64) -> Bill {
     Bill {
         transit: s.pricing.transit * p95,
         egress: s.pricing.egress * gb,
-        capacity: s.pricing.capacity * peak,
+        capacity: s.pricing.capacity * provisioned_mbps(s, peak),
         origin_gb: gb,
         ..Bill::default()
     }
+}
+
+/// The monthly cost of an origin sending a constant `bps` (a steady state): transit on the
+/// rate, egress on its volume, the capacity provisioned for it; or the CDN's bill for the
+/// volume when the origin is a CDN. The incentive market prices its equal-service baseline
+/// with this.
+pub fn steady_origin_usd(s: &Scenario, bps: f64) -> Usd {
+    let mbps = bps / 1e6;
+    let gb = bps / 8.0 * s.pricing.billing_month / GB;
+    origin_usd(s, gb, mbps, mbps)
 }
 
 /// What the peer-assisted origin (transit or CDN, as the scenario says) costs for a month's
@@ -466,34 +331,28 @@ fn energy_use(
 
 /// The peers' ledger per class, per month, in an architecture where peers upload (the same in
 /// `p2p` and `hybrid`: only who serves the residual differs).
-pub fn class_ledgers(s: &Scenario, d: &Demand) -> Vec<ClassLedger> {
-    let ms = months(d, s.pricing.billing_month);
-    let total_fraction: f64 = ms
-        .iter()
-        .map(|m| m.fraction)
-        .sum::<f64>()
-        .max(f64::MIN_POSITIVE);
-    d.classes
+pub fn class_ledgers(s: &Scenario, b: &Billed) -> Vec<ClassLedger> {
+    let w = 1.0 / b.months.len().max(1) as f64;
+    b.classes
         .iter()
         .enumerate()
-        .map(|(k, c)| {
+        .map(|(k, (name, shares))| {
             let (mut gb, mut hours, mut income) = (0.0, 0.0, 0.0);
-            for m in &ms {
-                let w = m.fraction / total_fraction;
+            for m in &b.months {
                 let mc = m.classes.get(k).copied().unwrap_or_default();
                 gb += w * mc.share * m.peer_gb;
                 hours += w * mc.hours;
-                income += w * m.class_payments(&d.payments).nth(k).unwrap_or(0.0);
+                income += w * m.class_payments(&b.payments).nth(k).unwrap_or(0.0);
             }
             // Peers who do not share draw no extra power for it (see `compare`).
-            let energy = if c.shares {
+            let energy = if *shares {
                 energy_cost(s.peer_cost.power, hours, s.peer_cost.electricity)
             } else {
                 0.0
             };
             let value = s.peer_cost.upload_value * gb;
             ClassLedger {
-                name: c.name.clone(),
+                name: name.clone(),
                 upload_gb: gb,
                 peer_hours: hours,
                 energy_usd: energy,
@@ -505,14 +364,11 @@ pub fn class_ledgers(s: &Scenario, d: &Demand) -> Vec<ClassLedger> {
         .collect()
 }
 
-/// Average monthly bill of every architecture, with savings against client-server and CDN.
-pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
-    let ms = months(d, s.pricing.billing_month);
-    let total_fraction: f64 = ms
-        .iter()
-        .map(|m| m.fraction)
-        .sum::<f64>()
-        .max(f64::MIN_POSITIVE);
+/// Monthly bill of every architecture (the average when an event spans several months), with
+/// savings against client-server and CDN.
+pub fn compare(s: &Scenario, b: &Billed) -> Vec<CostBreakdown> {
+    let ms: &[Month] = &b.months;
+    let w = 1.0 / ms.len().max(1) as f64;
     let models: [&dyn CostModel; 4] = [&ClientServer, &Cdn, &PeerAssisted, &Hybrid];
     let mut rows: Vec<CostBreakdown> = models
         .iter()
@@ -521,7 +377,7 @@ pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
             let mut acc = Bill::default();
             let mut peer_gb = 0.0;
             let mut sharing_hours = 0.0;
-            for m in &ms {
+            for m in ms {
                 let view = MonthView {
                     peer_gb: m.peer_gb,
                     server_gb: m.server_gb,
@@ -531,26 +387,25 @@ pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
                     server_p95_mbps: m.server_p95_mbps,
                     served_peak_mbps: m.served_peak_mbps,
                     server_peak_mbps: m.server_peak_mbps,
-                    payments: m.class_payments(&d.payments).sum(),
+                    payments: m.class_payments(&b.payments).sum(),
                 };
-                let b = model.bill(s, &view);
-                let w = m.fraction / total_fraction;
-                acc.transit += w * b.transit;
-                acc.egress += w * b.egress;
-                acc.capacity += w * b.capacity;
-                acc.cdn += w * b.cdn;
-                acc.payments += w * b.payments;
-                acc.tracker += w * b.tracker;
-                acc.origin_gb += w * b.origin_gb;
-                acc.uplink_gb += w * b.uplink_gb;
+                let bill = model.bill(s, &view);
+                acc.transit += w * bill.transit;
+                acc.egress += w * bill.egress;
+                acc.capacity += w * bill.capacity;
+                acc.cdn += w * bill.cdn;
+                acc.payments += w * bill.payments;
+                acc.tracker += w * bill.tracker;
+                acc.origin_gb += w * bill.origin_gb;
+                acc.uplink_gb += w * bill.uplink_gb;
                 peer_gb += w * m.peer_gb;
                 // Energy is a cost of sharing: only the hours of classes that upload count
                 // (peers who opted out download as they would from a server).
-                sharing_hours += w * d
+                sharing_hours += w * b
                     .classes
                     .iter()
                     .zip(&m.classes)
-                    .filter(|(c, _)| c.shares)
+                    .filter(|((_, shares), _)| *shares)
                     .map(|(_, mc)| mc.hours)
                     .sum::<f64>();
             }
@@ -603,78 +458,4 @@ pub fn compare(s: &Scenario, d: &Demand) -> Vec<CostBreakdown> {
         r.net_saving_vs_cdn = saving(cdn, r.provider_usd);
     }
     rows
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use approx::assert_relative_eq;
-
-    #[test]
-    fn windows_cover_the_horizon_month_by_month() {
-        let w = windows(75.0, 30.0);
-        assert_eq!(w.len(), 3);
-        assert_relative_eq!(w[2].start, 60.0);
-        assert_relative_eq!(w[2].fraction, 0.5);
-        let one = windows(10.0, 30.0);
-        assert_eq!(one.len(), 1);
-        assert_relative_eq!(one[0].fraction, 1.0 / 3.0);
-    }
-
-    #[test]
-    fn interpolation_is_linear_and_held_at_the_ends() {
-        let t = [0.0, 10.0, 20.0];
-        let y = [0.0, 5.0, 25.0];
-        assert_relative_eq!(at(&t, &y, 5.0), 2.5);
-        assert_relative_eq!(at(&t, &y, 15.0), 15.0);
-        assert_relative_eq!(at(&t, &y, -1.0), 0.0);
-        assert_relative_eq!(at(&t, &y, 99.0), 25.0);
-    }
-
-    #[test]
-    fn monthly_volumes_come_from_the_running_totals() {
-        // 2 months of a constant 1 GB/s from the server, nothing from peers.
-        let month = 100.0;
-        let t: Vec<f64> = (0..=40).map(|i| i as f64 * 5.0).collect();
-        let d = Demand {
-            server_bps: vec![8.0 * GB; t.len()],
-            served_bps: vec![8.0 * GB; t.len()],
-            server_bytes: t.iter().map(|x| x * GB).collect(),
-            peer_bytes: vec![0.0; t.len()],
-            peer_seconds: t.iter().map(|x| 3600.0 * x).collect(),
-            classes: vec![
-                ClassDemand {
-                    name: "a".into(),
-                    online_seconds: t.iter().map(|x| 3600.0 * x).collect(),
-                    capacity_bits: t.iter().map(|x| 3.0 * x).collect(),
-                    downloads: t.clone(),
-                    shares: true,
-                    price_per_gb_offered: 0.0,
-                },
-                ClassDemand {
-                    name: "b".into(),
-                    online_seconds: vec![0.0; t.len()],
-                    capacity_bits: t.iter().map(|x| x * 1.0).collect(),
-                    downloads: t.clone(),
-                    shares: false,
-                    price_per_gb_offered: 0.0,
-                },
-            ],
-            payments: PaymentRule::default(),
-            t,
-        };
-        let ms = months(&d, month);
-        assert_eq!(ms.len(), 2);
-        for m in &ms {
-            assert_relative_eq!(m.server_gb, 100.0, max_relative = 1e-12);
-            assert_relative_eq!(m.served_gb, 100.0, max_relative = 1e-12);
-            assert_relative_eq!(m.peer_hours, 100.0, max_relative = 1e-12);
-            assert_relative_eq!(m.server_p95_mbps, 8.0 * GB / 1e6, max_relative = 1e-12);
-            // class a offers 3/4 of the upload capacity and all the online time
-            assert_relative_eq!(m.classes[0].share, 0.75, max_relative = 1e-12);
-            assert_relative_eq!(m.classes[0].hours, 100.0, max_relative = 1e-12);
-            assert_relative_eq!(m.classes[0].paid_downloads, 100.0, max_relative = 1e-12);
-            assert_relative_eq!(m.classes[1].paid_downloads, 0.0);
-        }
-    }
 }

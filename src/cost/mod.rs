@@ -24,6 +24,7 @@
 //! [`UsdPerGb`](crate::units::UsdPerGb), money in [`Usd`](crate::units::Usd). Invalid inputs
 //! give a [`CostError`] naming the quantity, its allowed range and the value.
 
+pub mod basis;
 pub mod billing;
 pub mod energy;
 pub mod hybrid;
@@ -57,6 +58,9 @@ pub enum CostError {
         /// The value received (`None` = unbounded).
         got: Option<f64>,
     },
+    /// A run cannot be billed under its billing rule (the message says why and what to change).
+    #[error("billing: {0}")]
+    Billing(String),
     /// A scalar argument is out of range.
     #[error("`{name}` must be {range} (got {got})")]
     OutOfRange {

@@ -212,6 +212,47 @@ pub struct Pricing {
     pub billing_month: Seconds,
     /// `pricing.tracker`, $ per peer-hour; default 0.
     pub tracker_per_peer_hour: Usd,
+    /// `pricing.billing`: what a run represents; `None` = "auto" (chosen from the arrival
+    /// profile, see [`Scenario::billing_rule`]).
+    pub billing: Option<BillingRule>,
+    /// `pricing.events_per_month`: how often an event recurs in a billing month; default 1.
+    pub events_per_month: u32,
+    /// `pricing.include_warmup`: recurring billing counts the start-up from an empty swarm in
+    /// the month; default false (the warm-up is reported and excluded).
+    pub include_warmup: bool,
+    /// `pricing.headroom`: an origin is provisioned at max(`server.capacity`, headroom × the
+    /// peak rate it must send); default 1 (the least that gives the same service).
+    pub headroom: f64,
+}
+
+/// Most events a billing month may hold (`pricing.events_per_month`).
+pub const MAX_EVENTS_PER_MONTH: u32 = 10_000;
+
+/// What a run represents, and so how it is billed (`models/costs.md`, "Billing rule").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingRule {
+    /// A pattern that repeats (constant or diurnal demand): a steady window after the warm-up
+    /// is repeated to fill the month.
+    Recurring {
+        /// Count the warm-up from an empty swarm at the start of the month.
+        include_warmup: bool,
+    },
+    /// An event (flash crowd, trace, push) that happens `per_month` times a month; the rest of
+    /// the month is idle.
+    Event {
+        /// Events per billing month.
+        per_month: u32,
+    },
+}
+
+impl BillingRule {
+    /// "recurring" or "event".
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Recurring { .. } => "recurring",
+            Self::Event { .. } => "event",
+        }
+    }
 }
 
 /// `[incentive]`: what the provider offers peers, and how fast peers respond.
@@ -401,6 +442,30 @@ pub struct Server {
 }
 
 impl Scenario {
+    /// How a run of this scenario is billed, and why: `pricing.billing` when given, else
+    /// constant and diurnal arrivals recur, and flash crowds, traces and file pushes are events.
+    pub fn billing_rule(&self) -> (BillingRule, &'static str) {
+        let p = &self.pricing;
+        if let Some(rule) = p.billing {
+            return (rule, "given in the scenario (`pricing.billing`)");
+        }
+        let recurring = BillingRule::Recurring {
+            include_warmup: p.include_warmup,
+        };
+        let event = BillingRule::Event {
+            per_month: p.events_per_month,
+        };
+        if self.push.is_some() {
+            return (event, "a file push is an event");
+        }
+        match self.demand.arrival {
+            ArrivalProfile::Constant { .. } => (recurring, "constant arrivals recur all month"),
+            ArrivalProfile::Diurnal { .. } => (recurring, "a diurnal pattern recurs every period"),
+            ArrivalProfile::FlashCrowd { .. } => (event, "a flash crowd is an event"),
+            ArrivalProfile::Trace { .. } => (event, "a recorded trace is an event"),
+        }
+    }
+
     /// The same scenario when only a share `q[c]` of class c's peers share: a class with
     /// q < 1 is split into its sharers (same name) and `name-out`, who upload nothing and leave
     /// on completion (see `models/incentives.md`).
@@ -1294,6 +1359,16 @@ impl Ctx<'_> {
                     "pricing.commit_discount",
                 ),
                 (f.tracker.as_ref().map(|v| v.span()), "pricing.tracker"),
+                (f.billing.as_ref().map(|v| v.span()), "pricing.billing"),
+                (
+                    f.events_per_month.as_ref().map(|v| v.span()),
+                    "pricing.events_per_month",
+                ),
+                (
+                    f.include_warmup.as_ref().map(|v| v.span()),
+                    "pricing.include_warmup",
+                ),
+                (f.headroom.as_ref().map(|v| v.span()), "pricing.headroom"),
             ];
             if let Some((Some(span), key)) = other.into_iter().find(|(sp, _)| sp.is_some()) {
                 return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"wireless\"` (only `pricing.billing_month` does): towers and femtocells are priced in `[wireless]`")));
@@ -1551,6 +1626,11 @@ impl Ctx<'_> {
                 (name.to_string(), table)
             }
         };
+        let (billing, events_per_month, include_warmup) = self.billing(f)?;
+        let headroom = match &f.headroom {
+            Some(v) => self.plain(v, "pricing.headroom", 1.0, false, Some(100.0))?,
+            None => 1.0,
+        };
         Ok(Pricing {
             origin,
             transit,
@@ -1560,7 +1640,52 @@ impl Ctx<'_> {
             cdn_name,
             billing_month,
             tracker_per_peer_hour: tracker,
+            billing,
+            events_per_month,
+            include_warmup,
+            headroom,
         })
+    }
+
+    /// `pricing.billing`, `pricing.events_per_month` and `pricing.include_warmup`.
+    fn billing(
+        &self,
+        f: &raw::PricingFile,
+    ) -> Result<(Option<BillingRule>, u32, bool), ScenarioError> {
+        let per_month = match &f.events_per_month {
+            Some(v) => {
+                let x = *v.get_ref();
+                if !(x >= 1.0 && x <= f64::from(MAX_EVENTS_PER_MONTH) && x.fract() == 0.0) {
+                    return Err(self.at(
+                        v.span(),
+                        format!("`pricing.events_per_month` must be a whole number in [1, {MAX_EVENTS_PER_MONTH}] (got {x})"),
+                    ));
+                }
+                x as u32
+            }
+            None => 1,
+        };
+        let warmup = f.include_warmup.as_ref().is_some_and(|v| *v.get_ref());
+        let rule = match f.billing.as_ref().map(|b| (b.get_ref().as_str(), b.span())) {
+            None | Some(("auto", _)) => None,
+            Some(("recurring", _)) => Some(BillingRule::Recurring {
+                include_warmup: warmup,
+            }),
+            Some(("event", _)) => Some(BillingRule::Event { per_month }),
+            Some((other, sp)) => {
+                return Err(self.at(
+                    sp,
+                    format!("`pricing.billing` must be \"auto\", \"recurring\" or \"event\" (got \"{other}\")"),
+                ))
+            }
+        };
+        if let (Some(BillingRule::Recurring { .. }), Some(v)) = (rule, &f.events_per_month) {
+            return Err(self.at(v.span(), "`pricing.events_per_month` applies to `pricing.billing = \"event\"` (this scenario is billed as a recurring pattern)".into()));
+        }
+        if let (Some(BillingRule::Event { .. }), Some(v)) = (rule, &f.include_warmup) {
+            return Err(self.at(v.span(), "`pricing.include_warmup` applies to `pricing.billing = \"recurring\"` (an event is billed whole, start-up included)".into()));
+        }
+        Ok((rule, per_month, warmup))
     }
 
     fn incentive(

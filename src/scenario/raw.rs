@@ -380,6 +380,18 @@ pub struct PricingFile {
     /// Coordination (tracker) cost per peer-hour ("$").
     #[serde(default)]
     pub tracker: Option<Q>,
+    /// What a run represents: "auto", "recurring" or "event".
+    #[serde(default)]
+    pub billing: Option<Spanned<String>>,
+    /// Events per billing month (event billing), a whole number ≥ 1.
+    #[serde(default)]
+    pub events_per_month: Option<Spanned<f64>>,
+    /// Recurring billing: bill the start-up from an empty swarm as part of the month.
+    #[serde(default)]
+    pub include_warmup: Option<Spanned<bool>>,
+    /// Origin sizing: provisioned capacity = headroom × the peak rate it must send (≥ 1).
+    #[serde(default)]
+    pub headroom: Option<Spanned<f64>>,
 }
 
 /// `[[pricing.cdn_tier]]`.

@@ -218,3 +218,66 @@ pub fn integrate(
         (Method::Dopri5, _) => ode::integrate(model, settings),
     }
 }
+
+/// The state of `model` at time `t` (its initial state at t ≤ 0): one solve with a single
+/// output interval.
+pub fn state_at(
+    model: &dyn FluidModel,
+    t: Seconds,
+    method: Method,
+) -> Result<Vec<f64>, SolveError> {
+    if t <= 0.0 {
+        return Ok(model.initial_state().iter().copied().collect());
+    }
+    let mut settings = SolverSettings::new(t);
+    settings.points = 1;
+    settings.method = method;
+    Ok(integrate(model, &settings)?.last().to_vec())
+}
+
+/// Golden-section iterations of [`maximise`]: they shrink the bracket by 0.618^50 ≈ 3.5e-11.
+pub const GOLDEN_ITERATIONS: usize = 50;
+
+/// The largest value of `f(state(t))` for t in `[lo, hi]`, located by golden-section search
+/// (exact for a function with one maximum in the bracket; callers bracket the largest sample
+/// of a grid by its neighbours). Returns (t, value); never below the values at the ends.
+pub fn maximise(
+    model: &dyn FluidModel,
+    method: Method,
+    lo: Seconds,
+    hi: Seconds,
+    f: &dyn Fn(&[f64]) -> f64,
+) -> Result<(Seconds, f64), SolveError> {
+    let g = |t: f64| -> Result<f64, SolveError> { Ok(f(&state_at(model, t, method)?)) };
+    let r = 0.5 * (5f64.sqrt() - 1.0);
+    let (mut a, mut b) = (lo, hi);
+    let (fa, fb) = (g(a)?, g(b)?);
+    let mut best = if fa >= fb { (a, fa) } else { (b, fb) };
+    if b <= a {
+        return Ok(best);
+    }
+    let mut c = b - r * (b - a);
+    let mut d = a + r * (b - a);
+    let (mut fc, mut fd) = (g(c)?, g(d)?);
+    for _ in 0..GOLDEN_ITERATIONS {
+        if fc >= fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - r * (b - a);
+            fc = g(c)?;
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + r * (b - a);
+            fd = g(d)?;
+        }
+    }
+    for (t, v) in [(c, fc), (d, fd)] {
+        if v > best.1 {
+            best = (t, v);
+        }
+    }
+    Ok(best)
+}

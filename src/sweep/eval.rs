@@ -9,10 +9,11 @@
 
 use std::fmt::Write as _;
 
-use crate::cost::ledger::{self, ClassDemand, CostBreakdown, Demand, PaymentRule};
+use crate::cost::basis;
+use crate::cost::ledger::{self, CostBreakdown};
 use crate::incentive::plan::{plan_with, Depth, Plan};
 use crate::model::swarm::swarm_of;
-use crate::run::{compare_scenario, RunOptions};
+use crate::run::{compare_scenario, steady_demand, RunOptions};
 use crate::scenario::Scenario;
 
 use super::spec::{Evaluate, SweepSpec, Value};
@@ -215,11 +216,28 @@ pub fn evaluate(s: &Scenario, how: Evaluate) -> Result<Outputs, String> {
         return wireless(s);
     }
     match how {
-        // Live and VoD have no swarm steady state to bill: their points run whole.
+        // Live and VoD have no swarm steady state to bill: their points run whole; so do
+        // events and diurnal patterns, which are billed from their time series (the same bill
+        // as `compare`).
         Evaluate::Steady if s.content.kind.stream().is_some() => run(s),
+        Evaluate::Steady if !bills_at_steady_state(s) => run(s),
         Evaluate::Steady => steady(s),
         Evaluate::Run => run(s),
     }
+}
+
+/// Whether `compare` bills this scenario at its closed-form steady state (a recurring
+/// constant pattern whose warm-up is not billed).
+fn bills_at_steady_state(s: &Scenario) -> bool {
+    matches!(
+        s.billing_rule().0,
+        crate::scenario::BillingRule::Recurring {
+            include_warmup: false
+        }
+    ) && matches!(
+        s.demand.arrival,
+        crate::model::ArrivalProfile::Constant { .. }
+    )
 }
 
 /// A wireless point (both modes: the report is closed forms and quadrature): its participation
@@ -268,42 +286,10 @@ fn steady(s: &Scenario) -> Result<Outputs, String> {
         // Which one the swarm reaches depends on its start: integrate.
         _ => return run(s),
     };
-    let month = split.pricing.billing_month;
-    let size = split.content.size;
-    let t = vec![0.0, month];
-    let line = |per_s: f64| vec![0.0, per_s * month];
+    let demand = steady_demand(&split, &model, ss, &plan);
+    let billed = basis::steady_month(&split, &demand, None).map_err(|e| e.to_string())?;
     let served_files = ss.server + ss.peer;
-    let online: f64 = ss.leechers.iter().chain(&ss.seeds).sum();
-    let demand = Demand {
-        server_bps: vec![ss.server * model.file_bits; 2],
-        served_bps: vec![served_files * model.file_bits; 2],
-        server_bytes: line(ss.server * size),
-        peer_bytes: line(ss.peer * size),
-        peer_seconds: line(online),
-        classes: split
-            .classes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ClassDemand {
-                name: c.name.clone(),
-                online_seconds: line(ss.leechers[i] + ss.seeds[i]),
-                capacity_bits: line(c.upload * (model.eta * ss.leechers[i] + ss.seeds[i])),
-                downloads: line(rate * c.share),
-                shares: c.upload > 0.0,
-                price_per_gb_offered: if c.upload > 0.0 {
-                    plan.offered_price(&c.name)
-                } else {
-                    0.0
-                },
-            })
-            .collect(),
-        payments: PaymentRule {
-            per_gb_uploaded: plan.per_gb_uploaded,
-            per_download: plan.per_download,
-        },
-        t,
-    };
-    let costs = ledger::compare(&split, &demand);
+    let costs = ledger::compare(&split, &billed);
     Ok(outputs(
         ss.regime.label(),
         [
