@@ -19,6 +19,9 @@
 //!   fraction of the volume is served by peers, the break-even payment per offloaded GB, the
 //!   fluid-Shapley payment per offloaded GB (integrated exactly over the tiers), and the
 //!   provider's net saving.
+//! * [`book`]: price books ([`PriceBook`]): one coherent set of prices (CDN tiers, transit,
+//!   origin server capacity, electricity) at one market level, with sources, read from the
+//!   data files `models/prices/<name>.toml` embedded in the binary.
 //!
 //! Units are the [`crate::units`] aliases: volumes in billing GB (`f64`), prices in
 //! [`UsdPerGb`](crate::units::UsdPerGb), money in [`Usd`](crate::units::Usd). Invalid inputs
@@ -26,6 +29,7 @@
 
 pub mod basis;
 pub mod billing;
+pub mod book;
 pub mod energy;
 pub mod hybrid;
 pub mod ledger;
@@ -35,6 +39,7 @@ pub use billing::{
     month_scale, percentile_95, resample_5min, usd_per_gb_from_mbps_month,
     usd_per_mbps_month_from_gb, DEFAULT_BILLING_MONTH_S, MBPS_MONTH_BYTES, SAMPLE_INTERVAL_S,
 };
+pub use book::PriceBook;
 pub use energy::{annual_energy_cost, energy_cost, HOURS_PER_YEAR};
 pub use hybrid::{fluid_shapley_price, hybrid_outcome, HybridOutcome};
 pub use tiers::{billing_gb, Tier, TierTable, GB, TB_GB};
@@ -114,6 +119,32 @@ pub enum CostError {
         previous: f64,
         /// The offending time.
         got: f64,
+    },
+    /// A price book has a key that is missing, of the wrong type, unknown or out of range.
+    #[error("price book '{book}': `{key}` {problem}")]
+    BookKey {
+        /// The label the book was read under: a built-in's name or a file's.
+        book: String,
+        /// The dotted key, e.g. `transit.value` or `cdn.tiers[2].up_to`.
+        key: String,
+        /// What is wrong, with the allowed range and the value as written.
+        problem: String,
+    },
+    /// A price book is not valid TOML.
+    #[error("price book '{book}': not valid TOML: {problem}")]
+    BookSyntax {
+        /// The label the book was read under.
+        book: String,
+        /// The parser's message, with line and column.
+        problem: String,
+    },
+    /// No built-in price book has this name.
+    #[error("unknown price book \"{name}\": the built-in books are {}", .known.join(", "))]
+    UnknownBook {
+        /// The name asked for.
+        name: String,
+        /// The built-in books' names.
+        known: &'static [&'static str],
     },
 }
 
