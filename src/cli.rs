@@ -90,6 +90,34 @@ pub struct RunArgs {
     /// Do not draw the figures (SVG and PNG).
     #[arg(long)]
     pub no_plots: bool,
+    /// The stochastic check at real scale.
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+/// `--check-stochastic` of `run` and `compare`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Also simulate the swarm at its real scale (whole peers, the exact stochastic twin) and
+    /// print fluid vs stochastic server bytes, server share and download time (file swarms).
+    #[arg(long)]
+    pub check_stochastic: bool,
+    /// Replicates of the stochastic check.
+    #[arg(long, default_value_t = crate::validity::DEFAULT_REPLICATES, requires = "check_stochastic")]
+    pub replicates: usize,
+    /// Base seed of the stochastic check.
+    #[arg(long, default_value_t = 1, requires = "check_stochastic")]
+    pub seed: u64,
+}
+
+impl Default for CheckArgs {
+    fn default() -> Self {
+        Self {
+            check_stochastic: false,
+            replicates: crate::validity::DEFAULT_REPLICATES,
+            seed: 1,
+        }
+    }
 }
 
 /// Arguments of `simulate`.
@@ -534,11 +562,12 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
         },
         ..RunOptions::default()
     };
-    let record = if compare {
+    let mut record = if compare {
         compare_scenario(&scenario, &opts)?
     } else {
         run_scenario(&scenario, &opts)?
     };
+    attach_checks(&scenario, &mut record, &args.check)?;
     let dir = args
         .out
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
@@ -566,12 +595,116 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
         if let Some(inc) = &record.summary.incentive {
             write!(stdout, "{}", incentive_text(inc))?;
         }
+        write!(stdout, "{}", checks_text(&record.summary))?;
         writeln!(stdout, "results:")?;
         for p in &written {
             writeln!(stdout, "  {}", p.display())?;
         }
     }
     Ok(())
+}
+
+/// The validity guard, and the stochastic check when asked for, into the summary.
+fn attach_checks(
+    s: &Scenario,
+    record: &mut crate::run::RunRecord,
+    check: &CheckArgs,
+) -> anyhow::Result<()> {
+    record.summary.validity = Some(crate::validity::assess(s, record));
+    if check.check_stochastic {
+        let c = crate::validity::check_stochastic(s, record, check.replicates, check.seed)
+            .with_context(|| format!("--check-stochastic of '{}'", s.name))?;
+        record.summary.stochastic_check = Some(c);
+    }
+    Ok(())
+}
+
+/// The "fluid model validity" line(s) and the "fluid vs stochastic" block of `run`/`compare`.
+pub fn checks_text(s: &Summary) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if let Some(v) = &s.validity {
+        if !v.assessed {
+            out.push_str("fluid model validity: not assessed (the rules cover file swarms)\n");
+        } else if v.holds {
+            let _ = writeln!(
+                out,
+                "fluid model validity: holds ({:.0} peers online, {}; at least {:.0} needed)",
+                v.mean_peers,
+                v.basis,
+                crate::validity::MIN_PEERS
+            );
+        } else {
+            out.push_str("fluid model validity: in doubt\n");
+            for w in &v.warnings {
+                let _ = writeln!(out, "  - {w}");
+            }
+        }
+    }
+    if let Some(c) = &s.stochastic_check {
+        out.push_str(&stochastic_text(c));
+    }
+    out
+}
+
+/// The "fluid vs stochastic at real scale" block.
+fn stochastic_text(c: &crate::validity::StochasticCheck) -> String {
+    use crate::validity::FluidVsStochastic;
+    use std::fmt::Write as _;
+    use Dimension::{DataSize, Time};
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "fluid vs stochastic at real scale (whole peers, N = 1; {} replicates, seed {}, {} events):",
+        c.replicates, c.seed, c.events
+    );
+    let _ = writeln!(
+        out,
+        "  {:<16} {:>12} {:>26} {:>11}",
+        "", "fluid", "stochastic (mean ± sd)", "difference"
+    );
+    let dash = || "–".to_string();
+    let mut row = |name: &str, q: &FluidVsStochastic, f: &dyn Fn(f64) -> String, diff: String| {
+        let stoch = if q.stochastic.mean.is_finite() {
+            format!("{} ± {}", f(q.stochastic.mean), f(q.stochastic.sd))
+        } else {
+            dash()
+        };
+        let fluid = q.fluid.map_or_else(dash, f);
+        let _ = writeln!(out, "  {name:<16} {fluid:>12} {stoch:>26} {diff:>11}");
+    };
+    let relative = |q: &FluidVsStochastic| {
+        q.relative_difference
+            .map_or_else(dash, |d| format!("{:+.1} %", 100.0 * d))
+    };
+    row(
+        "server bytes",
+        &c.server_bytes,
+        &|v| format_quantity(v, DataSize),
+        relative(&c.server_bytes),
+    );
+    row(
+        "server share",
+        &c.server_share,
+        &|v| format!("{:.1} %", 100.0 * v),
+        c.server_share
+            .difference
+            .map_or_else(dash, |d| format!("{:+.1} pts", 100.0 * d)),
+    );
+    row(
+        "download time",
+        &c.download_time_s,
+        &|v| format_quantity(v, Time),
+        relative(&c.download_time_s),
+    );
+    if c.replicates_without_downloads > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} replicates had no arrivals or delivered nothing: left out of share and download time)",
+            c.replicates_without_downloads
+        );
+    }
+    out
 }
 
 /// `shapley --providers`: the Cho–Yi values of several providers sharing one peer population.

@@ -378,4 +378,20 @@ pub enum SimError {
         /// The limit.
         limit: f64,
     },
+    /// The stochastic check of `compare --check-stochastic` would not be quick.
+    #[error(
+        "scenario '{scenario}': the stochastic check at real scale would take about \
+         {expected:.3e} events ({replicates} replicates), more than the {limit:.1e} of a quick \
+         check; lower --replicates, or use `peerfluid simulate --scale 1` for a longer run"
+    )]
+    CheckTooLarge {
+        /// Scenario name.
+        scenario: String,
+        /// Events expected (arrivals × 3 × replicates).
+        expected: f64,
+        /// Replicates asked for.
+        replicates: usize,
+        /// The quick check's limit.
+        limit: f64,
+    },
 }

@@ -11,6 +11,10 @@
 //! 4. [`run`]: trajectory and steady state become a [`run::RunRecord`] (time series + summary).
 //! 5. [`output`]: records are written as CSV and JSON, atomically.
 //!
+//! Beside the pipeline, [`stochastic`] is the swarm's exact twin with whole peers, and
+//! [`validity`] says whether a run has enough peers for the fluid numbers to be trusted and
+//! sets the twin at the real scale beside them (`compare --check-stochastic`).
+//!
 //! Units: quantities are parsed by [`units`] and carried in base units (seconds, bytes, bit/s,
 //! 1/s); models work in files and seconds.
 #![warn(missing_docs)]
@@ -31,5 +35,6 @@ pub mod solve;
 pub mod stochastic;
 pub mod sweep;
 pub mod units;
+pub mod validity;
 pub mod viewing;
 pub mod wireless;

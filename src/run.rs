@@ -124,6 +124,13 @@ pub struct Summary {
     /// Scenarios with `[push]`: distribution times and the server a deadline needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push: Option<crate::model::push::PushReport>,
+    /// `run` and `compare`: whether the fluid model can be trusted here (enough peers, a
+    /// source for the first copy); see `validity::assess`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validity: Option<crate::validity::Validity>,
+    /// `--check-stochastic`: fluid vs the exact stochastic twin at the real scale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stochastic_check: Option<crate::validity::StochasticCheck>,
 }
 
 /// How the run was billed and the service every architecture delivers (`compare` only).
@@ -534,6 +541,8 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         locality: None,
         push: None,
         wireless: None,
+        validity: None,
+        stochastic_check: None,
     };
     Ok(RunRecord {
         demand,

@@ -686,6 +686,12 @@ fn values_at(
     out.extend(d.iter().map(|a| a * bits / n));
 }
 
+/// The expected number of events of a simulation: 3 per expected arrival (an arrival, its
+/// completion or abort, its seed's departure), over all replicates.
+pub fn expected_events(swarm: &Swarm, horizon: Seconds, settings: &SimSettings) -> f64 {
+    3.0 * settings.scale * swarm.arrival.cumulative(horizon) * settings.replicates as f64
+}
+
 /// Check that the expected number of events, 3 per expected arrival (an arrival, its
 /// completion or abort, its seed's departure) over all replicates, is within [`MAX_EVENTS`].
 ///
@@ -697,8 +703,7 @@ pub fn check_events(
     horizon: Seconds,
     settings: &SimSettings,
 ) -> Result<(), SimError> {
-    let expected =
-        3.0 * settings.scale * swarm.arrival.cumulative(horizon) * settings.replicates as f64;
+    let expected = expected_events(swarm, horizon, settings);
     if expected > MAX_EVENTS {
         return Err(SimError::TooManyEvents {
             expected,

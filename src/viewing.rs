@@ -579,6 +579,8 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         locality: None,
         push: None,
         wireless: None,
+        validity: None,
+        stochastic_check: None,
     };
     Ok(RunRecord {
         demand,

@@ -442,6 +442,8 @@ pub fn run_wireless(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         locality: None,
         push: None,
         wireless: Some(rep),
+        validity: None,
+        stochastic_check: None,
     };
     Ok(RunRecord {
         demand: Demand {

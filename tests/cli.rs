@@ -240,6 +240,7 @@ fn output_columns_and_keys_are_pinned() {
             "solver",
             "source",
             "steady_state",
+            "validity",
             "version"
         ]
     );

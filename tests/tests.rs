@@ -11,5 +11,6 @@ mod stochastic;
 mod sweep;
 mod util;
 mod validation;
+mod validity;
 mod video;
 mod wireless;

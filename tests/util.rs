@@ -113,3 +113,21 @@ pub fn classes_toml(
     }
     text + &format!("[server]\ncapacity = {:?}\n", 8.0 * s)
 }
+
+/// A shipped scenario file, `scenarios/<name>`.
+pub fn shipped(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
+/// The text of a shipped scenario with each `(from, to)` line replaced (panics when a `from`
+/// is not in the file, so an edited scenario cannot silently stop matching).
+pub fn shipped_with(name: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(shipped(name)).expect("shipped scenario");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name} has no line {from:?}");
+        text = text.replace(from, to);
+    }
+    text
+}

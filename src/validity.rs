@@ -1,0 +1,517 @@
+//! A validity guard for the fluid model (issue 16): does the scenario have enough peers for a
+//! continuum to describe it, and what does the exact stochastic twin say at the real scale?
+//!
+//! Card: `models/stochastic.md`, section "Validity guard" (the rules, the threshold and why,
+//! the two reproductions with their measured numbers).
+//!
+//! The fluid model is a law of large numbers: it treats peers as a continuum. With a handful
+//! of peers it still prints confident numbers, and they can be wrong by a large factor. Two
+//! steps, both after a fluid run ([`RunRecord`]):
+//!
+//! 1. [`assess`] (arithmetic on the record, free): a file swarm with fewer than [`MIN_PEERS`]
+//!    peers online on average, or with no origin and no seeds that still delivers, gets a
+//!    warning a manager can read, with the number and the threshold.
+//! 2. [`check_stochastic`] (a short simulation): the scenario's swarm as an exact Markov
+//!    chain with whole peers at scale N = 1, on the run's horizon and grid, beside the fluid
+//!    numbers the costs rest on: the server's bytes, its share of the bytes and the mean
+//!    download time.
+//!
+//! Both are attached to `summary.json` by the command line (`validity`, `stochastic_check`).
+
+use serde::Serialize;
+
+use crate::error::SimError;
+use crate::model::swarm::swarm_of;
+use crate::run::RunRecord;
+use crate::scenario::{ContentKind, Scenario};
+use crate::stochastic::{
+    expected_events, simulate, FluidReference, ReplicateTotals, SimSettings, Stat,
+};
+use crate::units::Seconds;
+
+/// Fewest peers online (leechers + seeds, averaged over the time peers spend in the swarm)
+/// for which the fluid model's numbers are trusted.
+///
+/// Why 30: a population of N whole peers fluctuates by about 1/√N of itself (Poisson), which
+/// is 18 % at N = 30 and exceeds 50 % below N = 4; the fluid model sees only the mean. The
+/// chain's bias on the server's bytes falls as 1/N (measured: 172 % at one peer, 33 % at 32,
+/// 8 % at 106 peers in the upload-limited reproduction; `models/stochastic.md`). Below 30 the
+/// fluid numbers are not a fair summary of the swarm; above it they are good to tens of
+/// percent and improve as 1/N.
+pub const MIN_PEERS: f64 = 30.0;
+
+/// Fewest seeds online on average (on the basis of [`Validity::mean_peers`]) for a swarm
+/// without an origin to count as seeded: below one whole seed, a real swarm mostly has none.
+pub const MIN_SEEDS: f64 = 1.0;
+
+/// Most events (expected, all replicates) a quick [`check_stochastic`] may take: about 30 s
+/// on one core of the release build, a minute or two in a debug build.
+pub const MAX_CHECK_EVENTS: f64 = 1e9;
+
+/// Default replicates of [`check_stochastic`]: the standard error of a mean is then 7 % of
+/// the replicates' spread.
+pub const DEFAULT_REPLICATES: usize = 200;
+
+/// What [`assess`] found (`summary.json` key `validity`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Validity {
+    /// True when no rule fired (always true when `assessed` is false).
+    pub holds: bool,
+    /// False for live, VoD and wireless scenarios: the rules cover file swarms only.
+    pub assessed: bool,
+    /// Peers online (leechers + seeds) on average, compared with [`MIN_PEERS`]: the steady
+    /// population when the arrivals are constant and the run reached its steady state, else
+    /// the average over the horizon (peer-seconds / horizon). 0 when not assessed.
+    pub mean_peers: f64,
+    /// Which of the two `mean_peers` is: "steady state" or "time average over the horizon"
+    /// (empty when not assessed).
+    pub basis: &'static str,
+    /// One sentence per rule that fired, with the number and the threshold.
+    pub warnings: Vec<String>,
+}
+
+/// Population figures of a fluid run.
+#[derive(Debug, Clone, Copy)]
+struct Population {
+    /// Leechers + seeds (see [`Validity::mean_peers`]).
+    peers: f64,
+    /// Seeds, on the same basis.
+    seeds: f64,
+    /// [`Validity::basis`].
+    basis: &'static str,
+}
+
+impl Population {
+    /// The steady state when the arrivals are constant and the run reached it (the time
+    /// average would count the start from empty); otherwise the time average over the
+    /// horizon. Not the steady state of a varying profile: it belongs to its reference rate
+    /// (a flash crowd's peak), while the server's bytes are made mostly where the swarm is
+    /// small, at the start and in the fading tail (`models/stochastic.md`).
+    fn of(rec: &RunRecord) -> Self {
+        let s = &rec.summary;
+        if let Some(ss) = s
+            .steady_state
+            .as_ref()
+            .filter(|ss| ss.reached == Some(true))
+        {
+            return Self {
+                peers: ss.leechers + ss.seeds,
+                seeds: ss.seeds,
+                basis: "steady state",
+            };
+        }
+        let horizon = s.horizon_s;
+        let per_horizon = |v: f64| if horizon > 0.0 { v / horizon } else { 0.0 };
+        let peer_seconds = rec.demand.peer_seconds.last().copied().unwrap_or(0.0);
+        let seed_seconds: f64 = s.classes.iter().map(|c| 3600.0 * c.seed_hours).sum();
+        Self {
+            peers: per_horizon(peer_seconds),
+            seeds: per_horizon(seed_seconds),
+            basis: "time average over the horizon",
+        }
+    }
+}
+
+/// A count for a sentence: two decimals below 10, one below 100, none above.
+fn count(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else if v < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// Rule 1: too few peers for a continuum.
+fn too_few_peers(pop: &Population) -> Option<String> {
+    let n = pop.peers;
+    (n < MIN_PEERS).then(|| {
+        let swing = if n > 0.0 {
+            format!("about ±{:.0} %", 100.0 / n.sqrt())
+        } else {
+            "unbounded".to_string()
+        };
+        format!(
+            "Too few peers for the fluid model: the swarm averages {} peers online (leechers and \
+             seeds, {}), below the {MIN_PEERS:.0} the model needs. \
+             It treats peers as a continuum; with this few whole peers the swarm's size swings by \
+             {swing}, and the server's bytes, the costs and the download times can be far off. \
+             Check with `peerfluid compare FILE --check-stochastic`.",
+            count(n),
+            pop.basis
+        )
+    })
+}
+
+/// Rule 2: no origin and no seeds, yet the fluid swarm delivers.
+fn no_first_copy(s: &Scenario, rec: &RunRecord, pop: &Population) -> Option<String> {
+    let completed = rec.summary.downloads.completed;
+    let no_origin = s.server.capacity <= 0.0;
+    (no_origin && pop.seeds < MIN_SEEDS && completed > 0.0).then(|| {
+        format!(
+            "No source for the first copy: there is no origin server (capacity 0) and fewer than \
+             {MIN_SEEDS:.0} seed online on average ({}), yet the fluid model completes {} \
+             downloads. With whole peers the first copy must come from somewhere; the fluid limit \
+             lets fractional peers serve each other. Give the scenario an origin ([server] \
+             capacity) or seeds that stay (seed_residence).",
+            count(pop.seeds),
+            count(completed)
+        )
+    })
+}
+
+/// Whether the fluid model can be trusted for this run (file swarms; other kinds hold with
+/// `assessed = false`). Rules, each giving one warning:
+///
+/// * the swarm averages fewer than [`MIN_PEERS`] peers online ([`Validity::mean_peers`]);
+/// * no origin (`server.capacity` = 0) and fewer than [`MIN_SEEDS`] seeds on average (same
+///   basis), yet the fluid run completes downloads: the first copy has no source.
+pub fn assess(s: &Scenario, rec: &RunRecord) -> Validity {
+    if !matches!(s.content.kind, ContentKind::File) {
+        return Validity {
+            holds: true,
+            assessed: false,
+            mean_peers: 0.0,
+            basis: "",
+            warnings: Vec::new(),
+        };
+    }
+    let pop = Population::of(rec);
+    let warnings: Vec<String> = [too_few_peers(&pop), no_first_copy(s, rec, &pop)]
+        .into_iter()
+        .flatten()
+        .collect();
+    Validity {
+        holds: warnings.is_empty(),
+        assessed: true,
+        mean_peers: pop.peers,
+        basis: pop.basis,
+        warnings,
+    }
+}
+
+/// One quantity, fluid beside stochastic.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FluidVsStochastic {
+    /// The fluid run's value (`null` when undefined: no bytes, no arrivals).
+    pub fluid: Option<f64>,
+    /// Mean and sample standard deviation over the replicates where it is defined.
+    pub stochastic: Stat,
+    /// Stochastic mean − fluid, in the quantity's unit (`null` when either is undefined).
+    pub difference: Option<f64>,
+    /// (stochastic mean − fluid) / fluid (`null` when the fluid value is 0 or undefined).
+    pub relative_difference: Option<f64>,
+}
+
+impl FluidVsStochastic {
+    fn new(fluid: Option<f64>, values: impl Iterator<Item = f64>) -> Self {
+        let stochastic = stat(values.filter(|v| v.is_finite()));
+        let difference = fluid
+            .filter(|f| f.is_finite() && stochastic.mean.is_finite())
+            .map(|f| stochastic.mean - f);
+        Self {
+            fluid,
+            stochastic,
+            difference,
+            relative_difference: fluid
+                .zip(difference)
+                .filter(|(f, _)| *f > 0.0)
+                .map(|(f, d)| d / f),
+        }
+    }
+}
+
+/// Mean and sample standard deviation (n − 1; 0 for one value; NaN for none).
+fn stat(values: impl Iterator<Item = f64>) -> Stat {
+    let v: Vec<f64> = values.collect();
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else if v.len() == 1 {
+        0.0
+    } else {
+        f64::NAN
+    };
+    Stat { mean, sd }
+}
+
+/// Fluid vs the exact stochastic twin at the scenario's real scale (`summary.json` key
+/// `stochastic_check`). The same numbers as `peerfluid simulate FILE --scale 1 --replicates R
+/// --seed S --points P` with the run's P.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StochasticCheck {
+    /// Scale N of the chain: 1 (the scenario's own arrival rate and server; whole peers).
+    pub scale: f64,
+    /// Replicates simulated.
+    pub replicates: usize,
+    /// Base seed (replicate r: `stochastic::replicate_seed(seed, r)`).
+    pub seed: u64,
+    /// Simulated time, the fluid run's horizon, seconds.
+    pub horizon_s: Seconds,
+    /// State-changing events, all replicates.
+    pub events: u64,
+    /// Replicates in which nobody arrived (no download time) or nothing was delivered (no
+    /// server share); left out of those two quantities.
+    pub replicates_without_downloads: usize,
+    /// Bytes the server sent over the horizon.
+    pub server_bytes: FluidVsStochastic,
+    /// The server's bytes over all bytes delivered (fraction).
+    pub server_share: FluidVsStochastic,
+    /// Mean time in the swarm of a downloader over the horizon (Little: leecher-seconds /
+    /// arrivals), seconds.
+    pub download_time_s: FluidVsStochastic,
+}
+
+/// Simulate the scenario's swarm as the exact stochastic twin at its real scale (N = 1: whole
+/// peers), `replicates` times from base seed `seed`, on the fluid run's grid and horizon, with
+/// the same split into sharers and non-sharers as the fluid run (`rec.plan.participation`, as
+/// in [`crate::run::fluid_for_simulation`]); compare the server's bytes, its share and the
+/// download time with the fluid run's.
+///
+/// # Errors
+///
+/// [`SimError::NotAFile`] for live, VoD and wireless scenarios; [`SimError::OutOfRange`] for
+/// `replicates` outside 1..=100000; [`SimError::CheckTooLarge`] when the simulation would take
+/// more than [`MAX_CHECK_EVENTS`] events; the errors of [`simulate`].
+pub fn check_stochastic(
+    s: &Scenario,
+    rec: &RunRecord,
+    replicates: usize,
+    seed: u64,
+) -> anyhow::Result<StochasticCheck> {
+    if !matches!(s.content.kind, ContentKind::File) {
+        return Err(SimError::NotAFile {
+            scenario: s.name.clone(),
+            kind: s.content.kind.label(),
+        }
+        .into());
+    }
+    let settings = SimSettings::new(1.0, replicates, seed)?;
+    let fluid = FluidReference::from_record(rec)?;
+    let swarm = swarm_of(&s.with_participation(&rec.plan.participation));
+    let horizon = fluid.t.last().copied().unwrap_or(0.0);
+    let expected = expected_events(&swarm, horizon, &settings);
+    if expected > MAX_CHECK_EVENTS {
+        return Err(SimError::CheckTooLarge {
+            scenario: s.name.clone(),
+            expected,
+            replicates,
+            limit: MAX_CHECK_EVENTS,
+        }
+        .into());
+    }
+    let sim = simulate(&swarm, &fluid.t, &settings)?;
+    let bytes_per_file = swarm.file_bits / 8.0;
+    let share = |r: &ReplicateTotals| {
+        let total = r.server_files + r.peer_files;
+        if total > 0.0 {
+            r.server_files / total
+        } else {
+            f64::NAN
+        }
+    };
+    let b = &rec.summary.bytes;
+    let fluid_total = b.server + b.peers;
+    let totals = &sim.totals;
+    Ok(StochasticCheck {
+        scale: 1.0,
+        replicates,
+        seed,
+        horizon_s: horizon,
+        events: sim.events().total(),
+        replicates_without_downloads: totals
+            .iter()
+            .filter(|r| r.events.arrivals == 0 || r.server_files + r.peer_files <= 0.0)
+            .count(),
+        server_bytes: FluidVsStochastic::new(
+            Some(b.server),
+            totals.iter().map(|r| r.server_files * bytes_per_file),
+        ),
+        server_share: FluidVsStochastic::new(
+            (fluid_total > 0.0).then(|| b.server / fluid_total),
+            totals.iter().map(share),
+        ),
+        download_time_s: FluidVsStochastic::new(
+            fluid.download_time,
+            totals.iter().map(ReplicateTotals::download_time),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{run_scenario, RunOptions};
+
+    fn run(text: &str) -> (Scenario, RunRecord) {
+        let s = Scenario::from_toml(text, "test.toml", None).expect("valid scenario");
+        let opts = RunOptions {
+            points: 200,
+            ..RunOptions::default()
+        };
+        let rec = run_scenario(&s, &opts).expect("runs");
+        (s, rec)
+    }
+
+    /// One class, normalised units (file of 1 byte, rates in files/s × 8): λ arrivals per
+    /// second, seeds stay `residence` s, server `s` files/s.
+    fn swarm(lambda: f64, residence: f64, s: f64, extra: &str) -> String {
+        format!(
+            "name = \"t\"\n[content]\nsize = 1\n[demand]\narrival_rate = {lambda:?}\n{extra}\n\
+             [swarm]\nefficiency = 1.0\nseed_residence = {residence:?}\n\
+             [peers]\nupload = 0.16\ndownload = 0.8\n[server]\ncapacity = {:?}\n",
+            8.0 * s
+        )
+    }
+
+    #[test]
+    fn a_large_steady_swarm_holds() {
+        // λ = 10/s, seeds stay 20 s: about 200 seeds and 100 leechers in steady state.
+        let (s, rec) = run(&swarm(10.0, 20.0, 0.5, ""));
+        let v = assess(&s, &rec);
+        assert!(v.holds && v.assessed, "{v:?}");
+        assert!(v.warnings.is_empty());
+        let ss = rec.summary.steady_state.as_ref().expect("steady state");
+        assert_eq!(ss.reached, Some(true));
+        assert_eq!(v.basis, "steady state");
+        assert!(
+            (v.mean_peers - (ss.leechers + ss.seeds)).abs() < 1e-9,
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_small_swarm_is_flagged_with_its_number_and_the_threshold() {
+        // λ = 0.1/s, seeds stay 20 s: about 3 peers.
+        let (s, rec) = run(&swarm(0.1, 20.0, 0.5, ""));
+        let v = assess(&s, &rec);
+        assert!(!v.holds && v.assessed);
+        assert_eq!(v.warnings.len(), 1, "{v:?}");
+        let w = &v.warnings[0];
+        assert!(w.starts_with("Too few peers for the fluid model"), "{w}");
+        assert!(
+            w.contains(&format!(
+                "averages {} peers online (leechers and seeds, steady state)",
+                count(v.mean_peers)
+            )),
+            "{w}"
+        );
+        assert!(w.contains("below the 30 the model needs"), "{w}");
+        assert!(v.mean_peers > 1.0 && v.mean_peers < 5.0, "{v:?}");
+    }
+
+    /// A flash crowd is judged by its time average over the horizon, not by the steady state
+    /// at its peak rate: the fading tail, with few peers, is where much of the server's bytes
+    /// are made (models/stochastic.md). Here the peak's steady state has about 250 peers, the
+    /// time average well under 30.
+    #[test]
+    fn a_fading_flash_crowd_is_judged_over_its_horizon() {
+        let (s, rec) = run(&swarm(
+            5.0,
+            20.0,
+            0.5,
+            "profile = \"flash-crowd\"\ndecay_time = 100.0",
+        ));
+        let ss = rec.summary.steady_state.as_ref().expect("at the peak rate");
+        assert!(ss.leechers + ss.seeds > 100.0, "{ss:?}");
+        let v = assess(&s, &rec);
+        assert_eq!(v.basis, "time average over the horizon");
+        let expected = rec.demand.peer_seconds.last().expect("totals") / rec.summary.horizon_s;
+        assert!((v.mean_peers - expected).abs() < 1e-9, "{v:?}");
+        assert!(v.mean_peers < MIN_PEERS && !v.holds, "{v:?}");
+        assert!(
+            v.warnings[0].contains("(leechers and seeds, time average over the horizon)"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn no_origin_and_no_seeds_is_flagged_when_the_fluid_delivers() {
+        // Seeds leave at once, no server, a large population: only the first-copy rule.
+        let (s, rec) = run(&swarm(20.0, 0.0, 0.0, ""));
+        let v = assess(&s, &rec);
+        assert_eq!(v.warnings.len(), 1, "{v:?}");
+        let w = &v.warnings[0];
+        assert!(w.starts_with("No source for the first copy"), "{w}");
+        assert!(
+            w.contains("fewer than 1 seed online on average (0.00)"),
+            "{w}"
+        );
+        // With seeds that stay, the swarm keeps a seed population: no warning.
+        let (s, rec) = run(&swarm(20.0, 20.0, 0.0, ""));
+        assert!(assess(&s, &rec).holds);
+    }
+
+    #[test]
+    fn other_kinds_are_not_assessed() {
+        let text = "name = \"l\"\n[content]\nkind = \"live\"\nbitrate = \"1 Mbps\"\n\
+                    watch_time = \"1 min\"\n[demand]\narrival_rate = \"0.01/s\"\n\
+                    [peers]\nupload = \"1 Mbps\"\ndownload = \"10 Mbps\"\n\
+                    [server]\ncapacity = \"10 Mbps\"\n";
+        let (s, rec) = run(text);
+        let v = assess(&s, &rec);
+        assert!(v.holds && !v.assessed && v.warnings.is_empty(), "{v:?}");
+        let e = check_stochastic(&s, &rec, 10, 1).expect_err("not a file");
+        assert_eq!(
+            e.to_string(),
+            "scenario 'l': the stochastic simulator covers file swarms only \
+             (content.kind = \"file\"), not live"
+        );
+    }
+
+    #[test]
+    fn a_check_too_large_to_be_quick_is_refused_up_front() {
+        // 10^5 arrivals/s for the horizon (≈ 100 s): about 3·10^7 events per replicate.
+        let (s, rec) = run(&swarm(1e5, 20.0, 0.5, ""));
+        let e = check_stochastic(&s, &rec, 200, 1).expect_err("too large");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("scenario 't': the stochastic check at real scale would take about "),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with(
+                "events (200 replicates), more than the 1.0e9 of a quick check; lower \
+                 --replicates, or use `peerfluid simulate --scale 1` for a longer run"
+            ),
+            "{msg}"
+        );
+        let e = check_stochastic(&s, &rec, 0, 1).expect_err("no replicates");
+        assert_eq!(
+            e.to_string(),
+            "--replicates must be between 1 and 100000 (got 0)"
+        );
+    }
+
+    /// A large swarm at real scale agrees with the fluid run (Kurtz), so the check reports
+    /// small relative differences; and it is reproducible from its seed.
+    #[test]
+    fn a_large_swarm_agrees_at_real_scale() {
+        let (s, rec) = run(&swarm(10.0, 20.0, 0.5, ""));
+        let c = check_stochastic(&s, &rec, 20, 3).expect("quick");
+        assert_eq!(c, check_stochastic(&s, &rec, 20, 3).expect("quick"));
+        assert_eq!(
+            (c.replicates, c.seed, c.replicates_without_downloads),
+            (20, 3, 0)
+        );
+        for (what, q) in [
+            ("server bytes", c.server_bytes),
+            ("server share", c.server_share),
+            ("download time", c.download_time_s),
+        ] {
+            let d = q.relative_difference.expect("defined");
+            assert!(d.abs() < 0.05, "{what}: {q:?}");
+        }
+    }
+
+    #[test]
+    fn stat_of_few_values() {
+        let s = stat([1.0, 3.0].into_iter());
+        assert!((s.mean - 2.0).abs() < 1e-15 && (s.sd - 2f64.sqrt()).abs() < 1e-15);
+        assert!(stat(std::iter::empty()).mean.is_nan());
+        let one = stat(std::iter::once(4.0));
+        assert!((one.mean - 4.0).abs() < 1e-15 && one.sd.abs() < 1e-15);
+    }
+}
