@@ -128,6 +128,9 @@ pub struct Summary {
     /// source for the first copy); see `validity::assess`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validity: Option<crate::validity::Validity>,
+    /// `compare`: the three-line verdict (savings at equal service, peers' net, validity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::cost::verdict::Verdict>,
     /// `--check-stochastic`: fluid vs the exact stochastic twin at the real scale.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stochastic_check: Option<crate::validity::StochasticCheck>,
@@ -143,6 +146,12 @@ pub struct Billing {
     pub cdn_prices: String,
     /// Who serves the residual in `p2p`: "transit" or "cdn".
     pub p2p_origin: &'static str,
+    /// The price book (`pricing.book`) the prices come from.
+    pub price_book: String,
+    /// The book in one line: its level, date and prices.
+    pub price_book_citation: String,
+    /// Prices the scenario sets itself over the book's.
+    pub price_overrides: Vec<&'static str>,
     /// The service each architecture delivers (the same downloads in every row).
     pub service: Service,
 }
@@ -543,6 +552,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         wireless: None,
         validity: None,
         stochastic_check: None,
+        verdict: None,
     };
     Ok(RunRecord {
         demand,
@@ -653,6 +663,9 @@ pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRe
             Origin::Transit => "transit",
             Origin::Cdn => "cdn",
         },
+        price_book: s.pricing.book.name.clone(),
+        price_book_citation: s.pricing.book.citation(),
+        price_overrides: s.pricing.overrides.clone(),
         service,
     });
     rec.summary.costs = Some(rows.into_iter().map(|r| (r.architecture, r)).collect());
@@ -725,15 +738,12 @@ pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Bil
     let split = s.with_participation(&rec.plan.participation);
     let model = swarm_of(&split);
     let steady = if constant && !video && matches!(rule, BillingRule::Recurring { .. }) {
-        match billed_steady(&model, rec) {
-            Some(ss) => Some((steady_demand(&split, &model, &ss, &rec.plan), ss)),
-            None => None,
-        }
+        billed_steady(&model, rec).map(|ss| steady_demand(&split, &model, &ss, &rec.plan))
     } else {
         None
     };
     if let (
-        Some((d, _)),
+        Some(d),
         BillingRule::Recurring {
             include_warmup: false,
         },
@@ -804,8 +814,7 @@ pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Bil
             refine(&d.server_bps, &server_of, server),
         )
     };
-    let steady_d = steady.as_ref().map(|(d, _)| d);
-    basis::run_months(&split, d, steady_d, &exact_peak).map_err(cx)
+    basis::run_months(&split, d, steady.as_ref(), &exact_peak).map_err(cx)
 }
 
 /// The service every row delivers, the origin client-server is given for it, and what the

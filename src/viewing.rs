@@ -581,6 +581,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         wireless: None,
         validity: None,
         stochastic_check: None,
+        verdict: None,
     };
     Ok(RunRecord {
         demand,

@@ -444,6 +444,7 @@ pub fn run_wireless(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         wireless: Some(rep),
         validity: None,
         stochastic_check: None,
+        verdict: None,
     };
     Ok(RunRecord {
         demand: Demand {

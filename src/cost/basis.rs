@@ -523,7 +523,7 @@ pub fn run_months(
                     if left / w > 0 {
                         pieces.push(Piece::run(start, n, left / w));
                     }
-                    if left % w > 0 {
+                    if !left.is_multiple_of(w) {
                         pieces.push(Piece::run(start, start + left % w, 1));
                     }
                     basis.explanation = format!(

@@ -34,6 +34,7 @@ pub mod energy;
 pub mod hybrid;
 pub mod ledger;
 pub mod tiers;
+pub mod verdict;
 
 pub use billing::{
     month_scale, percentile_95, resample_5min, usd_per_gb_from_mbps_month,

@@ -20,7 +20,7 @@ use nalgebra::DMatrix;
 use serde::Serialize;
 
 use super::distribution::CostDistribution;
-use crate::cost::ledger::origin_usd;
+use crate::cost::ledger::steady_origin_usd;
 use crate::cost::tiers::GB;
 use crate::error::MechanismError;
 use crate::model::swarm::{swarm_of, Swarm};
@@ -127,6 +127,9 @@ pub struct Market<'a> {
     pub k: f64,
     /// GB of upload capacity a sharing peer offers per download at full participation.
     pub capacity_gb: Vec<f64>,
+    /// Downloads per second delivered with everyone sharing: the service every participation
+    /// level is held to (the origin tops up what fewer sharers do not upload).
+    pub served_ref: f64,
 }
 
 impl<'a> Market<'a> {
@@ -150,9 +153,11 @@ impl<'a> Market<'a> {
             rate_basis,
             k: 1.0 / s.incentive.response_time,
             capacity_gb: Vec::new(),
+            served_ref: 0.0,
         };
         let full = vec![1.0; s.classes.len()];
         let ss = m.steady(&full)?;
+        m.served_ref = ss.server + ss.peer;
         m.capacity_gb = (0..s.classes.len())
             .map(|c| {
                 let cl = &m.base.classes[c];
@@ -204,12 +209,13 @@ impl<'a> Market<'a> {
             })
     }
 
-    /// The origin's monthly cost at a steady server flow (files/s), per download.
-    fn origin_per_download(&self, server_fps: f64) -> f64 {
+    /// The origin's monthly cost, per download, when it serves every download the swarm
+    /// delivers with everyone sharing that the peers (uploading `peer_fps` files/s) do not:
+    /// equal service at every participation level (`models/incentives.md`).
+    fn origin_per_download(&self, server_fps: f64, peer_fps: f64) -> f64 {
         let month = self.s.pricing.billing_month;
-        let bytes_s = server_fps * self.s.content.size;
-        let mbps = bytes_s * 8.0 / 1e6;
-        let usd = origin_usd(self.s, bytes_s * month / GB, mbps, mbps);
+        let fps = server_fps.max(self.served_ref - peer_fps);
+        let usd = steady_origin_usd(self.s, fps * self.s.content.size * 8.0);
         usd / (self.rate * month)
     }
 
@@ -242,7 +248,7 @@ impl<'a> Market<'a> {
             } else {
                 0.0
             },
-            origin_usd: self.origin_per_download(ss.server),
+            origin_usd: self.origin_per_download(ss.server, ss.peer),
         })
     }
 

@@ -8,6 +8,7 @@ pub mod json;
 pub mod plot;
 pub mod redraw;
 pub mod sweep_plot;
+pub mod text;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::cost::book::PriceBook;
 use crate::cost::tiers::{Tier, TierTable, GB};
 use crate::error::ScenarioError;
 pub use crate::incentive::distribution::CostDistribution;
@@ -195,6 +196,11 @@ pub enum Origin {
 /// `[pricing]`, resolved (see `models/costs.md` for sources and years).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pricing {
+    /// `pricing.book`: the price book the defaults below come from (`models/prices/`);
+    /// default [`PriceBook::DEFAULT`].
+    pub book: PriceBook,
+    /// The `[pricing]` and `[peers.cost]` prices the scenario sets itself (over the book's).
+    pub overrides: Vec<&'static str>,
     /// `pricing.origin`; default transit.
     pub origin: Origin,
     /// `pricing.transit`, $/Mbps/month at the 95th percentile; default 1.0 (London 10GigE,
@@ -779,7 +785,8 @@ impl Ctx<'_> {
         };
 
         let peers = raw_peers.get_ref();
-        let peer_cost = self.peer_cost(peers.cost.as_ref())?;
+        let mut peer_cost = self.peer_cost(peers.cost.as_ref())?;
+        let electricity_given = peers.cost.as_ref().is_some_and(|c| c.electricity.is_some());
         let classes = match (&peers.upload, &peers.download, &peers.class) {
             (None, None, Some(list)) => self.classes(list, abort_rate, seed_residence, peer_cost.distribution, raw_peers.span())?,
             (Some(up), Some(down), None) => vec![PeerClass {
@@ -809,7 +816,12 @@ impl Ctx<'_> {
             Some(q) => self.bounded(q, "server.capacity", BitRate, 0.0, false, None)?,
             None => 0.0,
         };
-        let pricing = self.pricing(raw.pricing.as_ref())?;
+        let mut pricing = self.pricing(raw.pricing.as_ref())?;
+        if electricity_given {
+            pricing.overrides.push("peers.cost.electricity");
+        } else {
+            peer_cost.electricity = pricing.book.electricity;
+        }
         let incentive = self.incentive(raw.incentive.as_ref())?;
         if matches!(incentive.mechanism, Mechanism::Equilibrium)
             && !classes.iter().any(|c| c.cost.decides())
@@ -1369,6 +1381,7 @@ impl Ctx<'_> {
                     "pricing.include_warmup",
                 ),
                 (f.headroom.as_ref().map(|v| v.span()), "pricing.headroom"),
+                (f.book.as_ref().map(|v| v.span()), "pricing.book"),
             ];
             if let Some((Some(span), key)) = other.into_iter().find(|(sp, _)| sp.is_some()) {
                 return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"wireless\"` (only `pricing.billing_month` does): towers and femtocells are priced in `[wireless]`")));
@@ -1540,9 +1553,36 @@ impl Ctx<'_> {
                 None => Ok(default),
             }
         };
-        let transit = opt(&f.transit, "pricing.transit", MoneyPerMbpsMonth, 1.0)?;
+        let book = match &f.book {
+            Some(b) => PriceBook::builtin(b.get_ref())
+                .map_err(|e| self.at(b.span(), format!("`pricing.book`: {e}")))?,
+            None => PriceBook::builtin(PriceBook::DEFAULT)
+                .map_err(|e| self.at(span.clone(), format!("the default price book: {e}")))?,
+        };
+        let overrides: Vec<&'static str> = [
+            (f.transit.is_some(), "pricing.transit"),
+            (f.egress.is_some(), "pricing.egress"),
+            (f.capacity.is_some(), "pricing.capacity"),
+            (f.cdn.is_some(), "pricing.cdn"),
+            (f.cdn_tier.is_some(), "pricing.cdn_tier"),
+            (f.commit_discount.is_some(), "pricing.commit_discount"),
+        ]
+        .into_iter()
+        .filter_map(|(given, key)| given.then_some(key))
+        .collect();
+        let transit = opt(
+            &f.transit,
+            "pricing.transit",
+            MoneyPerMbpsMonth,
+            book.transit,
+        )?;
         let egress = opt(&f.egress, "pricing.egress", MoneyPerGb, 0.0)?;
-        let capacity = opt(&f.capacity, "pricing.capacity", MoneyPerMbpsMonth, 0.0)?;
+        let capacity = opt(
+            &f.capacity,
+            "pricing.capacity",
+            MoneyPerMbpsMonth,
+            book.capacity,
+        )?;
         let tracker = opt(&f.tracker, "pricing.tracker", Money, 0.0)?;
         let billing_month = match &f.billing_month {
             Some(q) => self.bounded(q, "pricing.billing_month", Time, 0.0, true, None)?,
@@ -1610,13 +1650,16 @@ impl Ctx<'_> {
                 })?;
                 ("custom".to_string(), table)
             }
-            (preset, None) => {
-                let name = preset
-                    .as_ref()
-                    .map_or("cloudfront-us", |p| p.get_ref().as_str());
+            (None, None) => {
+                let table = book.cdn.with_commit_discount(discount).map_err(|e| {
+                    self.at(span.clone(), format!("`pricing.commit_discount`: {e}"))
+                })?;
+                (format!("book {}", book.name), table)
+            }
+            (Some(preset), None) => {
+                let name = preset.get_ref().as_str();
                 if name != "cloudfront-us" {
-                    let sp = preset.as_ref().map_or(span.clone(), |p| p.span());
-                    return Err(self.at(sp, format!("`pricing.cdn` must be \"cloudfront-us\" (or give `[[pricing.cdn_tier]]`) (got \"{name}\")")));
+                    return Err(self.at(preset.span(), format!("`pricing.cdn` must be \"cloudfront-us\" (or give `[[pricing.cdn_tier]]`, or leave it to `pricing.book`) (got \"{name}\")")));
                 }
                 let table = TierTable::cloudfront_us()
                     .with_commit_discount(discount)
@@ -1632,6 +1675,8 @@ impl Ctx<'_> {
             None => 1.0,
         };
         Ok(Pricing {
+            book,
+            overrides,
             origin,
             transit,
             egress,

@@ -380,6 +380,9 @@ pub struct PricingFile {
     /// Coordination (tracker) cost per peer-hour ("$").
     #[serde(default)]
     pub tracker: Option<Q>,
+    /// Price book name (`models/prices/NAME.toml`).
+    #[serde(default)]
+    pub book: Option<Spanned<String>>,
     /// What a run represents: "auto", "recurring" or "event".
     #[serde(default)]
     pub billing: Option<Spanned<String>>,
