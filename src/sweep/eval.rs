@@ -1,9 +1,10 @@
 //! One sweep point: the scenario of the point → its row of `sweep.csv`.
 //!
 //! `steady` points use the closed-form steady state at the reference arrival rate and bill one
-//! month at its constant rates through the same cost models as `compare` (so the 95th
-//! percentile is the rate itself); `run` points go through `compare` whole (integrate the
-//! horizon, bill it month by month). A point where the model has no answer (no steady state,
+//! month at its constant rates through the same code as `compare` (`cost::basis::steady_month`:
+//! a constant pattern recurs, so the bills are the same; the 95th percentile is the rate
+//! itself); points whose billing rule is not the steady state run whole. `run` points go
+//! through `compare` whole (integrate the horizon, bill it by the scenario's billing rule). A point where the model has no answer (no steady state,
 //! several steady states in `steady` mode, a failed solve) keeps its row: `status` says why and
 //! the outputs are empty.
 
