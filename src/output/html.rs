@@ -29,6 +29,8 @@ pub struct Page {
     pub title: String,
     /// One paragraph under the title.
     pub description: String,
+    /// The verdict and how it was reached, shown first (one line each; may be empty).
+    pub lead: Vec<String>,
     /// Figures: file stem (`<stem>.svg`, `<stem>.png`) and caption.
     pub figures: Vec<(String, String)>,
     /// Tables after the figures.
@@ -69,9 +71,17 @@ pub fn render(page: &Page) -> String {
          table {{ border-collapse: collapse; margin: 1em 0 2em; }}\n\
          th, td {{ border: 1px solid #ccc; padding: 0.3em 0.7em; }} td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}\n\
          th {{ background: #f2f2f2; }} caption {{ text-align: left; font-weight: bold; padding: 0.3em 0; }}\n\
+         .lead {{ background: #f4f8fb; border-left: 4px solid #2b6ca3; padding: 0.5em 1em; }}\n\
          </style>\n</head>\n<body>\n<h1>{t}</h1>\n<p>{}</p>\n",
         esc(&page.description)
     );
+    if !page.lead.is_empty() {
+        h.push_str("<div class=\"lead\">\n");
+        for line in &page.lead {
+            let _ = writeln!(h, "<p>{}</p>", esc(line));
+        }
+        h.push_str("</div>\n");
+    }
     for (stem, caption) in &page.figures {
         let s = esc(stem);
         let _ = writeln!(
@@ -418,9 +428,28 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
         });
         files.push("costs.csv".into());
     }
+    let mut lead: Vec<String> = s["verdict"]["lines"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(e) = s["billing"]["explanation"].as_str() {
+        lead.push(format!(
+            "Billed as {} ({}): {e}.",
+            s["billing"]["rule"].as_str().unwrap_or("-"),
+            s["billing"]["rule_basis"].as_str().unwrap_or("-")
+        ));
+    }
+    if let Some(c) = s["billing"]["price_book_citation"].as_str() {
+        lead.push(format!("Prices: {c}."));
+    }
     Page {
         title: f.scenario().to_string(),
         description: s["description"].as_str().unwrap_or_default().to_string(),
+        lead,
         figures,
         tables,
         files,
@@ -441,6 +470,7 @@ mod tests {
         let page = Page {
             title: "t<1>".into(),
             description: "d".into(),
+            lead: vec!["verdict: saves $1 & more".into()],
             figures: vec![("savings".into(), "Savings".into())],
             tables: vec![Table {
                 caption: "c".into(),
@@ -455,5 +485,10 @@ mod tests {
         assert!(h.contains("href=\"savings.png\""));
         assert!(h.contains("<td class=\"n\">1.5</td>"));
         assert!(h.contains("href=\"sweep.csv\""));
+        // the lead comes before the first figure, escaped
+        let lead = h
+            .find("<p>verdict: saves $1 &amp; more</p>")
+            .expect("lead shown");
+        assert!(lead < h.find("<figure>").unwrap());
     }
 }

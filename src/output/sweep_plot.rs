@@ -746,6 +746,7 @@ fn page(m: &Manifest, scan: &Scan, figures: Vec<(String, String)>) -> Page {
             "{} — {} points ({} mode, {} evaluation), {} rows; from {}.",
             m.description, m.points, m.mode, m.evaluate, scan.rows, m.source
         ),
+        lead: Vec::new(),
         figures,
         tables,
         files: vec!["sweep.csv".into(), "sweep.json".into()],
