@@ -100,7 +100,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub check_stochastic: bool,
     /// Replicates of the stochastic check.
-    #[arg(long, default_value_t = crate::validity::DEFAULT_REPLICATES, requires = "check_stochastic")]
+    #[arg(long, default_value_t = crate::stochastic::DEFAULT_REPLICATES, requires = "check_stochastic")]
     pub replicates: usize,
     /// Base seed of the stochastic check.
     #[arg(long, default_value_t = 1, requires = "check_stochastic")]
@@ -111,7 +111,7 @@ impl Default for CheckArgs {
     fn default() -> Self {
         Self {
             check_stochastic: false,
-            replicates: crate::validity::DEFAULT_REPLICATES,
+            replicates: crate::stochastic::DEFAULT_REPLICATES,
             seed: 1,
         }
     }
@@ -587,7 +587,7 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
 /// The verdict of a compared run (`None` for `run` or wireless scenarios).
 fn verdict_of(
     s: &crate::run::Summary,
-    v: &crate::validity::Validity,
+    v: &crate::run::validity::Validity,
 ) -> Option<crate::cost::verdict::Verdict> {
     let costs = s.costs.as_ref()?;
     let b = s.billing.as_ref()?;
@@ -628,11 +628,11 @@ fn attach_checks(
     record: &mut crate::run::RunRecord,
     check: &CheckArgs,
 ) -> anyhow::Result<()> {
-    let validity = crate::validity::assess(s, record);
+    let validity = crate::run::validity::assess(s, record);
     record.summary.verdict = verdict_of(&record.summary, &validity);
     record.summary.validity = Some(validity);
     if check.check_stochastic {
-        let c = crate::validity::check_stochastic(s, record, check.replicates, check.seed)
+        let c = crate::stochastic::check_stochastic(s, record, check.replicates, check.seed)
             .with_context(|| format!("--check-stochastic of '{}'", s.name))?;
         record.summary.stochastic_check = Some(c);
     }

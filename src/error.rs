@@ -1,6 +1,6 @@
 //! Typed errors, one enum per pipeline stage (scenario → model → solve → output).
 //!
-//! Library code returns these; only `main.rs`, `cli.rs` and `run.rs` wrap them with `anyhow`
+//! Library code returns these; only `main.rs`, `cli.rs` and `run/` wrap them with `anyhow`
 //! context. Every message names the thing, the bound and the value, and where.
 
 use std::path::PathBuf;

@@ -1,19 +1,31 @@
 //! peerfluid: how much a content provider saves when its users' machines help deliver, and
 //! what it must pay them.
 //!
-//! The pipeline, one module per stage:
+//! The pipeline, one module per stage; a stage imports only the stages before it:
 //!
-//! 1. [`scenario`]: a TOML file → raw `ScenarioFile` (types only) → validated [`scenario::Scenario`]
-//!    (every range and cross-field rule checked once, errors with file:line:column).
-//! 2. [`model`]: the scenario becomes a fluid model (Qiu–Srikant swarm, `models/swarm.md`).
-//! 3. [`solve`]: the model is integrated, exactly where it is piecewise linear, by Dopri5
-//!    otherwise, into a [`solve::Trajectory`].
-//! 4. [`run`]: trajectory and steady state become a [`run::RunRecord`] (time series + summary).
-//! 5. [`output`]: records are written as CSV and JSON, atomically.
+//! 1. [`scenario`]: a TOML file → raw `ScenarioFile` (types only) → validated
+//!    [`scenario::Scenario`] (every range and cross-field rule checked once, errors with
+//!    file:line:column; prices from a price book, `models/prices/`).
+//! 2. [`model`]: the scenario becomes a fluid model (the Qiu–Srikant swarm with classes, a
+//!    server and time-varying arrivals; live and VoD audiences; ISPs; file pushes; wireless
+//!    offload). One card per model in `models/`.
+//! 3. [`solve`]: the only module that integrates. The swarm goes through the exact method
+//!    (matrix exponentials in its affine regimes, Taylor series where several classes share
+//!    the upload, switches located to machine precision), with RODAS4 (Rosenbrock) as the
+//!    fallback for stiff nonlinear stretches and Dopri5 (`ode_solvers`, in `solve::ode` only)
+//!    for models without that structure; `solve::maximise` locates peaks between samples.
+//! 4. [`incentive`]: who shares and how they are paid (participation equilibria, the
+//!    provider's best price, fluid and exact Shapley values).
+//! 5. [`cost`]: the billing rule (what a run represents in a month, `cost::basis`), the four
+//!    architectures at equal service (`cost::ledger`), price books and the verdict.
+//! 6. [`run`]: one scenario end to end: model, horizon, solve, incentives, bills → a
+//!    [`run::RunRecord`] (time series + summary); `run::video` and `run::wireless` are the
+//!    live/VoD and wireless pipelines, `run::validity` the fluid model's validity guard.
+//! 7. [`output`]: records written as CSV, JSON, figures, `index.html` and the text report,
+//!    atomically.
 //!
-//! Beside the pipeline, [`stochastic`] is the swarm's exact twin with whole peers, and
-//! [`validity`] says whether a run has enough peers for the fluid numbers to be trusted and
-//! sets the twin at the real scale beside them (`compare --check-stochastic`).
+//! Beside the pipeline: [`stochastic`], the swarm's exact twin with whole peers (`simulate`,
+//! `validate`, `compare --check-stochastic`), and [`sweep`], many runs in parallel.
 //!
 //! Units: quantities are parsed by [`units`] and carried in base units (seconds, bytes, bit/s,
 //! 1/s); models work in files and seconds.
@@ -29,12 +41,10 @@ pub mod error;
 pub mod incentive;
 pub mod model;
 pub mod output;
+pub mod progress;
 pub mod run;
 pub mod scenario;
 pub mod solve;
 pub mod stochastic;
 pub mod sweep;
 pub mod units;
-pub mod validity;
-pub mod viewing;
-pub mod wireless;

@@ -31,9 +31,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::SimError;
+use crate::model::swarm::swarm_of;
 use crate::model::swarm::Swarm;
 use crate::model::ArrivalProfile;
+use crate::run::validity::{FluidVsStochastic, StochasticCheck};
 use crate::run::RunRecord;
+use crate::scenario::{ContentKind, Scenario};
 use crate::units::Seconds;
 
 /// Largest scale N accepted.
@@ -739,7 +742,7 @@ pub fn simulate(
     let mut buf = Vec::with_capacity(width);
     let start = std::time::Instant::now();
     let reps = settings.replicates as u64;
-    let bar = crate::output::progress_bar(settings.progress, reps, 0, "replicates");
+    let bar = crate::progress::progress_bar(settings.progress, reps, 0, "replicates");
     let mut first = 0;
     while first < reps {
         let last = (first + CHUNK as u64).min(reps);
@@ -805,14 +808,7 @@ fn mean_sd(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     (mean, (ss / (n - 1) as f64).sqrt())
 }
 
-/// Mean and spread of a quantity over replicates.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Stat {
-    /// Mean over replicates.
-    pub mean: f64,
-    /// Sample standard deviation over replicates (0 with one replicate).
-    pub sd: f64,
-}
+pub use crate::run::validity::Stat;
 
 impl Stat {
     fn of(values: impl Iterator<Item = f64> + Clone) -> Self {
@@ -1211,6 +1207,90 @@ pub fn validate(
         slope_download_time_error: slope(&|r| r.download_time_error),
         slope_server_bytes_error: slope(&|r| r.server_bytes_error),
         rows,
+    })
+}
+
+/// Most events (expected, all replicates) a quick [`check_stochastic`] may take: about 30 s
+/// on one core of the release build, a minute or two in a debug build.
+pub const MAX_CHECK_EVENTS: f64 = 1e9;
+
+/// Default replicates of [`check_stochastic`]: the standard error of a mean is then 7 % of
+/// the replicates' spread.
+pub const DEFAULT_REPLICATES: usize = 200;
+
+/// Simulate the scenario's swarm as the exact stochastic twin at its real scale (N = 1: whole
+/// peers), `replicates` times from base seed `seed`, on the fluid run's grid and horizon, with
+/// the same split into sharers and non-sharers as the fluid run (`rec.plan.participation`, as
+/// in [`crate::run::fluid_for_simulation`]); compare the server's bytes, its share and the
+/// download time with the fluid run's.
+///
+/// # Errors
+///
+/// [`SimError::NotAFile`] for live, VoD and wireless scenarios; [`SimError::OutOfRange`] for
+/// `replicates` outside 1..=100000; [`SimError::CheckTooLarge`] when the simulation would take
+/// more than [`MAX_CHECK_EVENTS`] events; the errors of [`simulate`].
+pub fn check_stochastic(
+    s: &Scenario,
+    rec: &RunRecord,
+    replicates: usize,
+    seed: u64,
+) -> anyhow::Result<StochasticCheck> {
+    if !matches!(s.content.kind, ContentKind::File) {
+        return Err(SimError::NotAFile {
+            scenario: s.name.clone(),
+            kind: s.content.kind.label(),
+        }
+        .into());
+    }
+    let settings = SimSettings::new(1.0, replicates, seed)?;
+    let fluid = FluidReference::from_record(rec)?;
+    let swarm = swarm_of(&s.with_participation(&rec.plan.participation));
+    let horizon = fluid.t.last().copied().unwrap_or(0.0);
+    let expected = expected_events(&swarm, horizon, &settings);
+    if expected > MAX_CHECK_EVENTS {
+        return Err(SimError::CheckTooLarge {
+            scenario: s.name.clone(),
+            expected,
+            replicates,
+            limit: MAX_CHECK_EVENTS,
+        }
+        .into());
+    }
+    let sim = simulate(&swarm, &fluid.t, &settings)?;
+    let bytes_per_file = swarm.file_bits / 8.0;
+    let share = |r: &ReplicateTotals| {
+        let total = r.server_files + r.peer_files;
+        if total > 0.0 {
+            r.server_files / total
+        } else {
+            f64::NAN
+        }
+    };
+    let b = &rec.summary.bytes;
+    let fluid_total = b.server + b.peers;
+    let totals = &sim.totals;
+    Ok(StochasticCheck {
+        scale: 1.0,
+        replicates,
+        seed,
+        horizon_s: horizon,
+        events: sim.events().total(),
+        replicates_without_downloads: totals
+            .iter()
+            .filter(|r| r.events.arrivals == 0 || r.server_files + r.peer_files <= 0.0)
+            .count(),
+        server_bytes: FluidVsStochastic::new(
+            Some(b.server),
+            totals.iter().map(|r| r.server_files * bytes_per_file),
+        ),
+        server_share: FluidVsStochastic::new(
+            (fluid_total > 0.0).then(|| b.server / fluid_total),
+            totals.iter().map(share),
+        ),
+        download_time_s: FluidVsStochastic::new(
+            fluid.download_time,
+            totals.iter().map(ReplicateTotals::download_time),
+        ),
     })
 }
 

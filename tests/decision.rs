@@ -18,7 +18,7 @@ use crate::util::{error_of, scenario, shipped, shipped_with};
 const SAME_BILL_RTOL: f64 = 1e-9;
 
 /// The default flash crowd's horizon stops where arrivals have fallen to 1e-6 of the peak
-/// (`run.rs`, `default_horizon`), so a longer horizon adds at most about 1e-6 of the crowd's
+/// (`run/mod.rs`, `default_horizon`), so a longer horizon adds at most about 1e-6 of the crowd's
 /// downloads (and the swarm's drain is within both): its bills may differ by that much.
 const HORIZON_TAIL_RTOL: f64 = 1e-5;
 

@@ -1,12 +1,13 @@
 //! The validity guard (issue 16, "A validity guard"): with a handful of peers the fluid model
 //! prints confident but wrong numbers. Regression tests for the issue's two reproductions,
 //! the default scenario (no warning), and the `--check-stochastic` command line. Unit tests of
-//! the rules are in `src/validity.rs`; the numbers are in `models/stochastic.md`.
+//! the rules are in `src/run/validity.rs`; the numbers are in `models/stochastic.md`.
 
 use assert_cmd::Command;
+use peerfluid::run::validity::{assess, MIN_PEERS};
 use peerfluid::run::{compare_scenario, RunOptions, RunRecord};
 use peerfluid::scenario::Scenario;
-use peerfluid::validity::{assess, check_stochastic, MIN_PEERS};
+use peerfluid::stochastic::check_stochastic;
 
 use crate::util::{scenario, shipped, shipped_with};
 

@@ -178,7 +178,7 @@ fn a_catalogue_needs_more_server_than_one_title() {
     );
     assert!(s50 > 2.0 * s1, "catalogue {s50} vs one title {s1}");
     let dist = vod::UploadDistribution::new(vec![1e6, 3.5e6], vec![0.5, 0.5]).unwrap();
-    let shares = peerfluid::viewing::zipf_shares(500, 1.0);
+    let shares = peerfluid::run::video::zipf_shares(500, 1.0);
     let sum: f64 = shares
         .iter()
         .map(|p| {

@@ -4,8 +4,8 @@
 use peerfluid::incentive::equilibrium::Offer;
 use peerfluid::incentive::hosting::HostMarket;
 use peerfluid::incentive::plan::Depth;
+use peerfluid::run::wireless::report;
 use peerfluid::run::{compare_scenario, RunOptions};
-use peerfluid::wireless::report;
 
 use crate::util::{error_of, scenario};
 
@@ -38,7 +38,7 @@ femtocell_lifetime = "600 d"
 const MONTH_TOWER_USD: f64 = 36_500.0 * 30.0 / 365.0; // $3000 a tower-month
 const DEVICE_USD: f64 = 60.0 * 30.0 / 600.0; // $3 a femtocell-month
 
-fn rep(text: &str) -> peerfluid::wireless::WirelessReport {
+fn rep(text: &str) -> peerfluid::run::wireless::WirelessReport {
     report(&scenario(text), Depth::Report).expect("wireless report")
 }
 

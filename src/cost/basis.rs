@@ -383,7 +383,7 @@ pub fn steady_month(
     Ok(billed(months, basis, steady))
 }
 
-/// Bill a run from its running totals on the billing grid `run` (uniform step, t[0] = 0),
+/// Bill a run from its running totals on the billing grid `run` (uniform step, starting at 0),
 /// under the scenario's billing rule. `steady` (a one-sample grid as in [`steady_month`]) fills
 /// the month after the warm-up of a recurring constant pattern whose warm-up is billed.
 /// `peak(from, to)` gives the exact peaks over grid samples `from..to`.

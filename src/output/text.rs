@@ -50,7 +50,7 @@ pub fn checks_text(s: &Summary) -> String {
                 "fluid model validity: holds ({:.0} peers online, {}; at least {:.0} needed)",
                 v.mean_peers,
                 v.basis,
-                crate::validity::MIN_PEERS
+                crate::run::validity::MIN_PEERS
             );
         } else {
             out.push_str("fluid model validity: in doubt\n");
@@ -66,8 +66,8 @@ pub fn checks_text(s: &Summary) -> String {
 }
 
 /// The "fluid vs stochastic at real scale" block.
-fn stochastic_text(c: &crate::validity::StochasticCheck) -> String {
-    use crate::validity::FluidVsStochastic;
+fn stochastic_text(c: &crate::run::validity::StochasticCheck) -> String {
+    use crate::run::validity::FluidVsStochastic;
     use std::fmt::Write as _;
     use Dimension::{DataSize, Time};
     let mut out = String::new();
@@ -289,7 +289,7 @@ pub fn human_summary(s: &Summary) -> String {
 }
 
 /// The human summary of a wireless run (`run` and `compare` print the same).
-fn wireless_summary(s: &Summary, w: &crate::wireless::WirelessReport) -> String {
+fn wireless_summary(s: &Summary, w: &crate::run::wireless::WirelessReport) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(

@@ -244,7 +244,7 @@ fn bills_at_steady_state(s: &Scenario) -> bool {
 /// A wireless point (both modes: the report is closed forms and quadrature): its participation
 /// and the wireless columns; the swarm and bill columns stay empty.
 fn wireless(s: &Scenario) -> Result<Outputs, String> {
-    let r = crate::wireless::report(s, Depth::Outcome).map_err(|e| e.to_string())?;
+    let r = crate::run::wireless::report(s, Depth::Outcome).map_err(|e| e.to_string())?;
     let (base, with) = (&r.costs[0], &r.costs[1]);
     let mut numbers = [f64::NAN; OUTPUTS.len() - 1];
     numbers[5] = r.offload_share;

@@ -1,5 +1,15 @@
 //! Run one scenario: build the model, choose the horizon, solve, and turn the trajectory and the
-//! steady state into a [`RunRecord`] (a time series and a summary) ready for `output`.
+//! steady state into a [`RunRecord`] (a time series and a summary) ready for `output`;
+//! [`compare_scenario`] then bills it under the scenario's billing rule ([`bill`]) and prices
+//! every architecture at equal service.
+//!
+//! The file swarm's pipeline is here; [`video`] (live and VoD) and [`wireless`] (femtocell
+//! offload) are the other two, and [`validity`] judges whether the fluid model holds for a
+//! run.
+
+pub mod validity;
+pub mod video;
+pub mod wireless;
 
 use std::collections::BTreeMap;
 
@@ -114,26 +124,26 @@ pub struct Summary {
     pub billing: Option<Billing>,
     /// Live and VoD scenarios: the stream's figures (`null` for files).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub video: Option<crate::viewing::VideoSummary>,
+    pub video: Option<crate::run::video::VideoSummary>,
     /// Scenarios with `[[isp]]`: the steady state per ISP under each peer-selection rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locality: Option<crate::model::locality::LocalityReport>,
     /// Wireless scenarios: the offload, towers, costs, Shapley split and energy.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wireless: Option<crate::wireless::WirelessReport>,
+    pub wireless: Option<crate::run::wireless::WirelessReport>,
     /// Scenarios with `[push]`: distribution times and the server a deadline needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push: Option<crate::model::push::PushReport>,
     /// `run` and `compare`: whether the fluid model can be trusted here (enough peers, a
     /// source for the first copy); see `validity::assess`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub validity: Option<crate::validity::Validity>,
+    pub validity: Option<crate::run::validity::Validity>,
     /// `compare`: the three-line verdict (savings at equal service, peers' net, validity).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<crate::cost::verdict::Verdict>,
     /// `--check-stochastic`: fluid vs the exact stochastic twin at the real scale.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stochastic_check: Option<crate::validity::StochasticCheck>,
+    pub stochastic_check: Option<crate::run::validity::StochasticCheck>,
 }
 
 /// How the run was billed and the service every architecture delivers (`compare` only).
@@ -292,10 +302,10 @@ pub use crate::model::swarm::swarm_of;
 /// with the sharers and non-sharers as separate classes.
 pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     if s.content.kind.stream().is_some() {
-        return crate::viewing::run_video(s, opts);
+        return crate::run::video::run_video(s, opts);
     }
     if s.content.kind.wireless().is_some() {
-        return crate::wireless::run_wireless(s, opts);
+        return crate::run::wireless::run_wireless(s, opts);
     }
     let plan = incentive::plan::plan_with(s, opts.incentive)
         .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': incentives", s.name)))?;
@@ -775,7 +785,7 @@ pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Bil
     let mut on_grid = s.clone();
     on_grid.horizon = Some(samples * step);
     let grid = if video {
-        crate::viewing::run_video(&on_grid, &opts)?
+        crate::run::video::run_video(&on_grid, &opts)?
     } else {
         let mut split_grid = split.clone();
         split_grid.horizon = on_grid.horizon;

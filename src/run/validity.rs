@@ -11,7 +11,7 @@
 //! 1. [`assess`] (arithmetic on the record, free): a file swarm with fewer than [`MIN_PEERS`]
 //!    peers online on average, or with no origin and no seeds that still delivers, gets a
 //!    warning a manager can read, with the number and the threshold.
-//! 2. [`check_stochastic`] (a short simulation): the scenario's swarm as an exact Markov
+//! 2. [`crate::stochastic::check_stochastic`] (a short simulation): the scenario's swarm as an exact Markov
 //!    chain with whole peers at scale N = 1, on the run's horizon and grid, beside the fluid
 //!    numbers the costs rest on: the server's bytes, its share of the bytes and the mean
 //!    download time.
@@ -20,13 +20,8 @@
 
 use serde::Serialize;
 
-use crate::error::SimError;
-use crate::model::swarm::swarm_of;
-use crate::run::RunRecord;
+use super::RunRecord;
 use crate::scenario::{ContentKind, Scenario};
-use crate::stochastic::{
-    expected_events, simulate, FluidReference, ReplicateTotals, SimSettings, Stat,
-};
 use crate::units::Seconds;
 
 /// Fewest peers online (leechers + seeds, averaged over the time peers spend in the swarm)
@@ -43,14 +38,6 @@ pub const MIN_PEERS: f64 = 30.0;
 /// Fewest seeds online on average (on the basis of [`Validity::mean_peers`]) for a swarm
 /// without an origin to count as seeded: below one whole seed, a real swarm mostly has none.
 pub const MIN_SEEDS: f64 = 1.0;
-
-/// Most events (expected, all replicates) a quick [`check_stochastic`] may take: about 30 s
-/// on one core of the release build, a minute or two in a debug build.
-pub const MAX_CHECK_EVENTS: f64 = 1e9;
-
-/// Default replicates of [`check_stochastic`]: the standard error of a mean is then 7 % of
-/// the replicates' spread.
-pub const DEFAULT_REPLICATES: usize = 200;
 
 /// What [`assess`] found (`summary.json` key `validity`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -191,6 +178,15 @@ pub fn assess(s: &Scenario, rec: &RunRecord) -> Validity {
     }
 }
 
+/// Mean and spread of a quantity over replicates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stat {
+    /// Mean over replicates.
+    pub mean: f64,
+    /// Sample standard deviation over replicates (0 with one replicate).
+    pub sd: f64,
+}
+
 /// One quantity, fluid beside stochastic.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FluidVsStochastic {
@@ -205,7 +201,9 @@ pub struct FluidVsStochastic {
 }
 
 impl FluidVsStochastic {
-    fn new(fluid: Option<f64>, values: impl Iterator<Item = f64>) -> Self {
+    /// The fluid value beside the mean and spread of the replicates' values (non-finite ones
+    /// left out).
+    pub fn new(fluid: Option<f64>, values: impl Iterator<Item = f64>) -> Self {
         let stochastic = stat(values.filter(|v| v.is_finite()));
         let difference = fluid
             .filter(|f| f.is_finite() && stochastic.mean.is_finite())
@@ -264,86 +262,11 @@ pub struct StochasticCheck {
     pub download_time_s: FluidVsStochastic,
 }
 
-/// Simulate the scenario's swarm as the exact stochastic twin at its real scale (N = 1: whole
-/// peers), `replicates` times from base seed `seed`, on the fluid run's grid and horizon, with
-/// the same split into sharers and non-sharers as the fluid run (`rec.plan.participation`, as
-/// in [`crate::run::fluid_for_simulation`]); compare the server's bytes, its share and the
-/// download time with the fluid run's.
-///
-/// # Errors
-///
-/// [`SimError::NotAFile`] for live, VoD and wireless scenarios; [`SimError::OutOfRange`] for
-/// `replicates` outside 1..=100000; [`SimError::CheckTooLarge`] when the simulation would take
-/// more than [`MAX_CHECK_EVENTS`] events; the errors of [`simulate`].
-pub fn check_stochastic(
-    s: &Scenario,
-    rec: &RunRecord,
-    replicates: usize,
-    seed: u64,
-) -> anyhow::Result<StochasticCheck> {
-    if !matches!(s.content.kind, ContentKind::File) {
-        return Err(SimError::NotAFile {
-            scenario: s.name.clone(),
-            kind: s.content.kind.label(),
-        }
-        .into());
-    }
-    let settings = SimSettings::new(1.0, replicates, seed)?;
-    let fluid = FluidReference::from_record(rec)?;
-    let swarm = swarm_of(&s.with_participation(&rec.plan.participation));
-    let horizon = fluid.t.last().copied().unwrap_or(0.0);
-    let expected = expected_events(&swarm, horizon, &settings);
-    if expected > MAX_CHECK_EVENTS {
-        return Err(SimError::CheckTooLarge {
-            scenario: s.name.clone(),
-            expected,
-            replicates,
-            limit: MAX_CHECK_EVENTS,
-        }
-        .into());
-    }
-    let sim = simulate(&swarm, &fluid.t, &settings)?;
-    let bytes_per_file = swarm.file_bits / 8.0;
-    let share = |r: &ReplicateTotals| {
-        let total = r.server_files + r.peer_files;
-        if total > 0.0 {
-            r.server_files / total
-        } else {
-            f64::NAN
-        }
-    };
-    let b = &rec.summary.bytes;
-    let fluid_total = b.server + b.peers;
-    let totals = &sim.totals;
-    Ok(StochasticCheck {
-        scale: 1.0,
-        replicates,
-        seed,
-        horizon_s: horizon,
-        events: sim.events().total(),
-        replicates_without_downloads: totals
-            .iter()
-            .filter(|r| r.events.arrivals == 0 || r.server_files + r.peer_files <= 0.0)
-            .count(),
-        server_bytes: FluidVsStochastic::new(
-            Some(b.server),
-            totals.iter().map(|r| r.server_files * bytes_per_file),
-        ),
-        server_share: FluidVsStochastic::new(
-            (fluid_total > 0.0).then(|| b.server / fluid_total),
-            totals.iter().map(share),
-        ),
-        download_time_s: FluidVsStochastic::new(
-            fluid.download_time,
-            totals.iter().map(ReplicateTotals::download_time),
-        ),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::run::{run_scenario, RunOptions};
+    use crate::stochastic::check_stochastic;
 
     fn run(text: &str) -> (Scenario, RunRecord) {
         let s = Scenario::from_toml(text, "test.toml", None).expect("valid scenario");
