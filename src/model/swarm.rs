@@ -20,6 +20,10 @@ use nalgebra::{DMatrix, DVector};
 use super::{Affine, ArrivalProfile, FluidModel, Guard, PiecewiseAffine, PiecewiseSmooth, State};
 use crate::units::{PerSec, Seconds};
 
+/// Most QR iterations of the Schur decomposition behind [`Swarm::slowest_rate`] (a few per
+/// eigenvalue converge; 64 classes have 128).
+pub const SCHUR_MAX_ITERATIONS: usize = 10_000;
+
 /// One peer class in model units.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SwarmClass {
@@ -442,10 +446,18 @@ impl Swarm {
     }
 
     /// Slowest decay rate (smallest |Re eigenvalue|) of the linearisation at `ss`, 1/s, and
-    /// whether every eigenvalue has a negative real part.
+    /// whether every eigenvalue has a negative real part. The eigenvalues come from a Schur
+    /// decomposition capped at [`SCHUR_MAX_ITERATIONS`] (nalgebra's own eigenvalue routine
+    /// iterates without a bound and never returned on a 4-class swarm, issue 17); when it does
+    /// not converge the rate is NaN and the stability false, and callers fall back (the
+    /// default horizon to the draining time, the summary to `null`).
     pub fn slowest_rate(&self, ss: &SteadyState) -> (f64, bool) {
         let (jac, _) = self.population_jacobian(&self.state_of(ss));
-        let eig = jac.complex_eigenvalues();
+        let Some(schur) = nalgebra::linalg::Schur::try_new(jac, f64::EPSILON, SCHUR_MAX_ITERATIONS)
+        else {
+            return (f64::NAN, false);
+        };
+        let eig = schur.complex_eigenvalues();
         let stable = eig.iter().all(|e| e.re < 0.0);
         let slowest = eig.iter().map(|e| e.re.abs()).fold(f64::INFINITY, f64::min);
         (slowest, stable)
