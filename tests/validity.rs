@@ -120,7 +120,7 @@ fn the_default_scenario_holds() {
     let v = assess(&s, &rec);
     assert!(v.holds && v.assessed && v.warnings.is_empty(), "{v:?}");
     assert!(v.mean_peers > MIN_PEERS, "{v:?}");
-    assert_eq!(v.basis, "time average over the horizon");
+    assert_eq!(v.basis, "time average while the swarm is active");
 }
 
 fn peerfluid() -> Command {
@@ -207,7 +207,7 @@ fn run_prints_validity_and_the_check_flags_are_checked() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("fluid model validity: holds (252 peers online, time average over the horizon; at least 30 needed)"),
+        stdout.contains("fluid model validity: holds (253 peers online, time average while the swarm is active; at least 30 needed)"),
         "{stdout}"
     );
     let json: serde_json::Value = serde_json::from_str(

@@ -225,11 +225,14 @@ impl Sources<'_> {
 
     /// 95th percentiles (served, server) of the month's sample rates, bit/s.
     fn p95(&self, pieces: &[Piece]) -> Result<(f64, f64), CostError> {
+        // A sample's average over its full length (a last, shorter sample of the run is idle
+        // after the run's end).
+        let step = self.step;
         let rate = |d: &Demand, i: usize, served: bool| {
             let server = d.server_bytes[i + 1] - d.server_bytes[i];
             let peer = d.peer_bytes[i + 1] - d.peer_bytes[i];
-            let dt = d.t[i + 1] - d.t[i];
-            8.0 * if served { server + peer } else { server } / dt
+            // (Running totals from two solves may differ by rounding: no negative rate.)
+            (8.0 * if served { server + peer } else { server } / step).max(0.0)
         };
         // A month of one steady sample: its rate is its own 95th percentile.
         if let [p] = pieces {
@@ -321,6 +324,7 @@ impl Sources<'_> {
     }
 }
 
+/// A duration in words ("3.872 d", "5 min").
 fn days(s: Seconds) -> String {
     crate::units::format_quantity(s, crate::units::Dimension::Time)
 }
@@ -359,14 +363,14 @@ pub fn steady_month(
         rule: rule.label(),
         rule_basis: why,
         explanation: format!(
-            "the steady state at the constant arrival rate fills every {}-day month{}",
-            month / 86_400.0,
+            "the steady state at the constant arrival rate fills every {} month{}",
+            days(month),
             match warmup_s {
                 Some(w) => format!(
                     "; the warm-up from an empty swarm ({}) is not billed",
                     days(w)
                 ),
-                None => String::new(),
+                None => "; the warm-up from an empty swarm is not billed".to_string(),
             }
         ),
         month_days: month / 86_400.0,
@@ -383,14 +387,17 @@ pub fn steady_month(
     Ok(billed(months, basis, steady))
 }
 
-/// Bill a run from its running totals on the billing grid `run` (uniform step, starting at 0),
-/// under the scenario's billing rule. `steady` (a one-sample grid as in [`steady_month`]) fills
-/// the month after the warm-up of a recurring constant pattern whose warm-up is billed.
-/// `peak(from, to)` gives the exact peaks over grid samples `from..to`.
+/// Bill a run from its running totals on the billing grid `run`: samples `step` long from 0,
+/// the last one possibly shorter (the run's horizon is not a whole number of samples; the
+/// sample is then idle after the horizon, so its rate is its bytes over `step`). `steady` (a
+/// one-sample grid as in [`steady_month`]) fills the month after the warm-up of a recurring
+/// constant pattern whose warm-up is billed. `peak(from, to)` gives the exact peaks over grid
+/// samples `from..to`.
 pub fn run_months(
     s: &Scenario,
     run: &Demand,
     steady: Option<&Demand>,
+    step: Seconds,
     peak: &PeakFn<'_>,
 ) -> Result<Billed, CostError> {
     let n = run.t.len().saturating_sub(1);
@@ -399,10 +406,11 @@ pub fn run_months(
             "the billing grid has no sample (the horizon is empty)".into(),
         ));
     }
-    let step = run.t[1] - run.t[0];
     let month = s.pricing.billing_month;
     let m = samples_per_month(month, step);
     let horizon = run.t[n];
+    // Whole samples (the last one may be shorter than `step`).
+    let full = ((horizon / step) * (1.0 + 1e-12)).floor() as usize;
     let src = Sources {
         run: Some(run),
         steady,
@@ -424,18 +432,24 @@ pub fn run_months(
         steady_state: false,
         window_drift: None,
     };
+    let plural = |k: usize| if k == 1 { "" } else { "s" };
+    let month_words = days(month);
     let months = match rule {
         BillingRule::Event { per_month } => {
+            // The event ends with its last active sample: an idle tail (a horizon longer than
+            // the event) is neither billed nor counted against the month.
+            let n = active_samples(run);
+            basis.window_end_s = Some(run.t[n]);
             let p = per_month as usize;
             basis.factor = p as f64;
             if p * n <= m {
                 let idle = m - p * n;
                 basis.explanation = format!(
-                    "the event ({}, {n} samples of {}) {p}× a month; the other {} of the {}-day month idle",
-                    days(horizon),
+                    "the event ({}, {n} sample{} of {}) {p}× a month; the other {} of the {month_words} month idle",
+                    days(run.t[n]),
+                    plural(n),
                     days(step),
                     days(idle as f64 * step),
-                    month / 86_400.0
                 );
                 vec![src.month(&[Piece::run(0, n, p), Piece::idle(idle)], peak)?]
             } else if p == 1 {
@@ -443,7 +457,7 @@ pub fn run_months(
                 basis.months_averaged = count;
                 basis.explanation = format!(
                     "the event ({}) spans {count} billing months: each month billed on its own (the last padded with idle samples), the bills averaged",
-                    days(horizon)
+                    days(run.t[n])
                 );
                 (0..count)
                     .map(|j| {
@@ -453,98 +467,133 @@ pub fn run_months(
                     .collect::<Result<_, _>>()?
             } else {
                 return Err(CostError::Billing(format!(
-                    "`pricing.events_per_month` = {p} events of {} do not fit in a {}-day billing month: give fewer events per month or a shorter `horizon`",
-                    days(horizon),
-                    month / 86_400.0
+                    "`pricing.events_per_month` = {p} events of {} do not fit in a {month_words} billing month: give fewer events per month or a shorter `horizon`",
+                    days(run.t[n]),
                 )));
             }
         }
-        BillingRule::Recurring { include_warmup } => {
-            match (&s.demand.arrival, steady) {
-                (ArrivalProfile::Constant { .. }, Some(_)) => {
-                    // Constant arrivals with the warm-up billed: the run from an empty swarm,
-                    // then the steady state for the rest of the month.
-                    let pre = n.min(m);
-                    basis.warmup_s = Some(horizon);
-                    basis.warmup_included = true;
-                    basis.window_end_s = None;
-                    basis.explanation = format!(
-                        "the run from an empty swarm ({}) starts the month, the steady state fills the other {}",
-                        days(run.t[pre]),
-                        days((m - pre) as f64 * step)
-                    );
-                    let mut pieces = vec![Piece::run(0, pre, 1)];
-                    if m > pre {
-                        pieces.push(Piece::steady(m - pre));
-                    }
-                    vec![src.month(&pieces, peak)?]
+        BillingRule::Recurring { include_warmup } => match (&s.demand.arrival, steady) {
+            (ArrivalProfile::Constant { .. }, Some(_)) => {
+                // Constant arrivals with the warm-up billed: the run from an empty swarm,
+                // then the steady state for the rest of the month.
+                let pre = n.min(m);
+                basis.warmup_s = Some(run.t[pre]);
+                basis.warmup_included = true;
+                basis.window_start_s = run.t[pre];
+                basis.window_end_s = None;
+                basis.explanation = format!(
+                    "the run from an empty swarm ({}) starts the month, the steady state fills the other {}",
+                    days(run.t[pre]),
+                    days((m - pre) as f64 * step)
+                );
+                let mut pieces = vec![Piece::run(0, pre, 1)];
+                if m > pre {
+                    pieces.push(Piece::steady(m - pre));
                 }
-                (arrival, _) => {
-                    // The steady window: a diurnal pattern's last full period; otherwise (no
-                    // closed-form steady state) the run's last sample.
-                    let (w, what) = match arrival {
-                        ArrivalProfile::Diurnal { period, .. } => (
-                            ((period / step).round() as usize).max(1),
-                            "the last full period",
-                        ),
-                        _ => (1, "the last sample"),
-                    };
-                    if n < w {
-                        return Err(CostError::Billing(format!(
-                            "a recurring diurnal pattern is billed on its last full period, but the run ({}) is shorter than one period ({}): give a longer `horizon` or `pricing.billing = \"event\"`",
-                            days(horizon),
-                            days(w as f64 * step)
-                        )));
+                vec![src.month(&pieces, peak)?]
+            }
+            (arrival, _) => {
+                // The window that repeats: a diurnal pattern's last full period counted from
+                // t = 0 (so its phase does not depend on the horizon); a constant pattern
+                // without a closed-form steady state, the last whole sample; a flash crowd or
+                // a trace declared recurring, the whole run.
+                let (start, end, what) = match arrival {
+                    ArrivalProfile::Diurnal { period, .. } => {
+                        let w = ((period / step).round() as usize).max(1);
+                        let periods = full / w;
+                        if periods == 0 {
+                            return Err(CostError::Billing(format!(
+                                "a recurring diurnal pattern is billed on its last full period, but the run ({}) is shorter than one period ({}): give a longer `horizon` or `pricing.billing = \"event\"`",
+                                days(horizon),
+                                days(*period)
+                            )));
+                        }
+                        ((periods - 1) * w, periods * w, "the last full period")
                     }
-                    let start = n - w;
-                    basis.window_start_s = run.t[start];
+                    ArrivalProfile::Constant { .. } => {
+                        let last = full.max(1);
+                        (last - 1, last, "the last whole sample")
+                    }
+                    _ => (0, n, "the whole run"),
+                };
+                let w = end - start;
+                basis.window_start_s = run.t[start];
+                basis.window_end_s = Some(run.t[end]);
+                if start > 0 {
                     basis.warmup_s = Some(run.t[start]);
                     basis.warmup_included = include_warmup;
-                    basis.factor = m as f64 / w as f64;
-                    basis.window_drift = (n >= 2 * w).then(|| {
-                        let served = |a: usize, b: usize| {
-                            run.server_bytes[b] - run.server_bytes[a] + run.peer_bytes[b]
-                                - run.peer_bytes[a]
-                        };
-                        let (now, before) = (served(start, n), served(start - w, start));
-                        if now > 0.0 {
-                            (now - before).abs() / now
-                        } else {
-                            0.0
-                        }
-                    });
-                    let mut pieces = Vec::new();
-                    let mut left = m;
-                    if include_warmup {
-                        let pre = start.min(m);
-                        pieces.push(Piece::run(0, pre, 1));
-                        left -= pre;
-                    }
-                    if left / w > 0 {
-                        pieces.push(Piece::run(start, n, left / w));
-                    }
-                    if !left.is_multiple_of(w) {
-                        pieces.push(Piece::run(start, start + left % w, 1));
-                    }
-                    basis.explanation = format!(
-                        "{what} of the run ({} to {}) repeated {:.4}× to fill the {}-day month; the warm-up before it ({}) {}",
-                        days(run.t[start]),
-                        days(horizon),
-                        basis.factor,
-                        month / 86_400.0,
-                        days(run.t[start]),
-                        if include_warmup {
-                            "is billed as the start of the month"
-                        } else {
-                            "is not billed"
-                        }
-                    );
-                    vec![src.month(&pieces, peak)?]
                 }
+                basis.window_drift = (start >= w).then(|| {
+                    let served = |a: usize, b: usize| {
+                        run.server_bytes[b] - run.server_bytes[a] + run.peer_bytes[b]
+                            - run.peer_bytes[a]
+                    };
+                    let (now, before) = (served(start, end), served(start - w, start));
+                    if now > 0.0 {
+                        (now - before).abs() / now
+                    } else {
+                        0.0
+                    }
+                });
+                let mut pieces = Vec::new();
+                let mut left = m;
+                if include_warmup && start > 0 {
+                    let pre = start.min(m);
+                    pieces.push(Piece::run(0, pre, 1));
+                    left -= pre;
+                }
+                if left / w > 0 {
+                    pieces.push(Piece::run(start, end, left / w));
+                }
+                if !left.is_multiple_of(w) {
+                    pieces.push(Piece::run(start, start + left % w, 1));
+                }
+                basis.factor = left as f64 / w as f64;
+                let warmup = match (start > 0, include_warmup) {
+                    (false, _) => String::new(),
+                    (true, true) => format!(
+                        "; the warm-up before it ({}) is billed as the start of the month",
+                        days(run.t[start])
+                    ),
+                    (true, false) => {
+                        format!("; the warm-up before it ({}) is not billed", days(run.t[start]))
+                    }
+                };
+                let settled = match basis.window_drift {
+                    None if start == 0 && what != "the whole run" => {
+                        "; the run holds only this window, so its start-up from an empty swarm is billed as if it recurred: give a longer `horizon`"
+                    }
+                    _ => "",
+                };
+                basis.explanation = format!(
+                    "{what} of the run ({} to {}) repeated {:.4}× to fill the {month_words} month{warmup}{settled}",
+                    days(run.t[start]),
+                    days(run.t[end]),
+                    basis.factor,
+                );
+                vec![src.month(&pieces, peak)?]
             }
-        }
+        },
     };
     Ok(billed(months, basis, run))
+}
+
+/// Samples up to the run's last active one: trailing samples that deliver less than 1e-12 of
+/// the run's bytes and hold less than 1e-12 of its peer-seconds are idle (at least 1).
+fn active_samples(run: &Demand) -> usize {
+    let n = run.t.len() - 1;
+    let served = |i: usize| run.server_bytes[i] + run.peer_bytes[i];
+    let (total_b, total_s) = (served(n), run.peer_seconds[n]);
+    let mut last = n;
+    while last > 1 {
+        let db = served(last) - served(last - 1);
+        let ds = run.peer_seconds[last] - run.peer_seconds[last - 1];
+        if db > 1e-12 * total_b || ds > 1e-12 * total_s {
+            break;
+        }
+        last -= 1;
+    }
+    last
 }
 
 #[cfg(test)]
@@ -611,7 +660,7 @@ mod tests {
         // 3 samples of 300 s: 300, 600, 900 bytes from the server.
         let d = grid(300.0, &[300.0, 600.0, 900.0], &[0.0; 3]);
         let s = event_scenario(1);
-        let b = run_months(&s, &d, None, &grid_peak(&d)).unwrap();
+        let b = run_months(&s, &d, None, 300.0, &grid_peak(&d)).unwrap();
         assert_eq!(b.months.len(), 1);
         let m = &b.months[0];
         assert_relative_eq!(m.server_gb, 1800.0 / GB, max_relative = 1e-15);
@@ -620,7 +669,7 @@ mod tests {
         assert_relative_eq!(b.basis.factor, 1.0);
         // twice a month: twice the volume
         let s2 = event_scenario(2);
-        let b2 = run_months(&s2, &d, None, &grid_peak(&d)).unwrap();
+        let b2 = run_months(&s2, &d, None, 300.0, &grid_peak(&d)).unwrap();
         assert_relative_eq!(
             b2.months[0].server_gb,
             2.0 * 1800.0 / GB,
@@ -634,7 +683,7 @@ mod tests {
         // 8640 samples the top 432 are free, so the bill is the 433rd highest: i = 1000 − 432.
         let server: Vec<f64> = (1..=1000).map(|i| i as f64 * 300.0).collect();
         let d = grid(300.0, &server, &vec![0.0; 1000]);
-        let b = run_months(&event_scenario(1), &d, None, &grid_peak(&d)).unwrap();
+        let b = run_months(&event_scenario(1), &d, None, 300.0, &grid_peak(&d)).unwrap();
         assert_relative_eq!(
             b.months[0].server_p95_mbps,
             8.0 * 568.0 / 1e6,
@@ -647,7 +696,7 @@ mod tests {
         let mut s = event_scenario(1);
         s.pricing.billing_month = 3000.0; // 10 samples a month
         let d = grid(300.0, &[300.0; 25], &[0.0; 25]);
-        let b = run_months(&s, &d, None, &grid_peak(&d)).unwrap();
+        let b = run_months(&s, &d, None, 300.0, &grid_peak(&d)).unwrap();
         assert_eq!(b.months.len(), 3);
         assert_relative_eq!(
             b.months[2].server_gb,
@@ -656,7 +705,7 @@ mod tests {
         );
         // two such events a month cannot fit
         s.pricing.billing = Some(BillingRule::Event { per_month: 2 });
-        let e = run_months(&s, &d, None, &grid_peak(&d)).unwrap_err();
+        let e = run_months(&s, &d, None, 300.0, &grid_peak(&d)).unwrap_err();
         assert!(e.to_string().contains("do not fit"), "{e}");
     }
 
@@ -679,7 +728,7 @@ mod tests {
             &[100.0, 100.0, 100.0, 100.0, 1.0, 2.0, 3.0, 4.0],
             &[0.0; 8],
         );
-        let b = run_months(&s, &d, None, &grid_peak(&d)).unwrap();
+        let b = run_months(&s, &d, None, 300.0, &grid_peak(&d)).unwrap();
         // 10 samples: 1,2,3,4,1,2,3,4,1,2 = 23
         assert_relative_eq!(b.months[0].server_gb, 23.0 / GB, max_relative = 1e-12);
         assert_relative_eq!(b.basis.factor, 2.5);
@@ -688,7 +737,7 @@ mod tests {
         s.pricing.billing = Some(BillingRule::Recurring {
             include_warmup: true,
         });
-        let b = run_months(&s, &d, None, &grid_peak(&d)).unwrap();
+        let b = run_months(&s, &d, None, 300.0, &grid_peak(&d)).unwrap();
         assert_relative_eq!(b.months[0].server_gb, 413.0 / GB, max_relative = 1e-12);
     }
 }

@@ -176,10 +176,11 @@ pub struct Bill {
     uplink_gb: f64,
 }
 
-/// The origin capacity provisioned to send a peak of `peak_mbps`: the larger of the
-/// scenario's own server and `pricing.headroom` × the peak, Mbps.
+/// The origin capacity provisioned to send a peak of `peak_mbps`: `pricing.headroom` × the
+/// peak, Mbps. Every architecture's origin is sized by what it must send (the peer-assisted
+/// origin by its own peak, at most the scenario's server), so none pays for idle capacity.
 pub fn provisioned_mbps(s: &Scenario, peak_mbps: f64) -> f64 {
-    (s.server.capacity / 1e6).max(s.pricing.headroom * peak_mbps)
+    s.pricing.headroom * peak_mbps
 }
 
 fn transit_bill(s: &Scenario, gb: f64, p95: f64, peak: f64) -> Bill {
@@ -193,7 +194,7 @@ fn transit_bill(s: &Scenario, gb: f64, p95: f64, peak: f64) -> Bill {
 }
 
 /// The monthly cost of an origin sending a constant `bps` (a steady state): transit on the
-/// rate, egress on its volume, the capacity provisioned for it; or the CDN's bill for the
+/// rate, egress on its volume, headroom × the rate of capacity; or the CDN's bill for the
 /// volume when the origin is a CDN. The incentive market prices its equal-service baseline
 /// with this.
 pub fn steady_origin_usd(s: &Scenario, bps: f64) -> Usd {

@@ -406,7 +406,7 @@ pub fn billing_lines(b: &crate::run::Billing) -> String {
         basis.rule, basis.rule_basis, basis.explanation
     );
     out.push_str(&format!(
-        "service: every row delivers the same downloads: {:.1} % complete, mean download time {}; client-server origin provisioned at {} (max of the own server and {} × the peak); CDN prices: {}; p2p origin: {}\n",
+        "service: every row delivers the same downloads: {:.1} % complete, mean download time {}; client-server origin provisioned at {} ({} × the peak); CDN prices: {}; p2p origin: {}\n",
         100.0 * sv.completed_share,
         units::format_quantity(sv.download_time_s, units::Dimension::Time),
         units::format_quantity(sv.client_server_origin_bps, units::Dimension::BitRate),
@@ -436,7 +436,23 @@ pub fn billing_lines(b: &crate::run::Billing) -> String {
             }
         ));
     }
-    out.push_str(&format!("costs per {}-day month:\n", basis.month_days));
+    for m in &b.months {
+        let rate = |mbps: f64| format_quantity(mbps * 1e6, Dimension::BitRate);
+        out.push_str(&format!(
+            "billed month: {:.1} GB delivered (origin with peers {:.1} GB, peers {:.1} GB); 95th percentile {} (origin with peers {}); peak {} (origin with peers {})\n",
+            m.served_gb,
+            m.server_gb,
+            m.peer_gb,
+            rate(m.served_p95_mbps),
+            rate(m.server_p95_mbps),
+            rate(m.served_peak_mbps),
+            rate(m.server_peak_mbps)
+        ));
+    }
+    out.push_str(&format!(
+        "costs per {} month:\n",
+        format_quantity(basis.month_days * 86_400.0, Dimension::Time)
+    ));
     out
 }
 
@@ -494,7 +510,7 @@ fn incentive_text(inc: &crate::incentive::plan::IncentiveReport) -> String {
     };
     let _ = writeln!(
         out,
-        "incentive ({}): peers are offered {offer}; market at the {} {:.4}/s",
+        "incentive ({}): peers are offered {offer}; a steady market at the {} {:.4}/s held all month (its per-download figures are not the billed month above)",
         inc.mechanism, inc.reference_rate_basis, inc.reference_rate_per_s
     );
     for c in &inc.classes {
@@ -531,7 +547,7 @@ fn incentive_text(inc: &crate::incentive::plan::IncentiveReport) -> String {
     }
     let _ = writeln!(
         out,
-        "  provider per download: ${:.5} (nobody sharing ${:.5}): net saving {:.1} %",
+        "  provider per download in that market: ${:.5} (nobody sharing, the origin serving every download: ${:.5}): net saving {:.1} %",
         inc.provider_usd_per_download,
         inc.no_sharing_usd_per_download,
         100.0 * inc.provider_net_saving

@@ -164,6 +164,27 @@ pub struct Billing {
     pub price_overrides: Vec<&'static str>,
     /// The service each architecture delivers (the same downloads in every row).
     pub service: Service,
+    /// The billed month(s): the volumes, 95th percentiles and peaks the bills are made of.
+    pub months: Vec<BilledMonth>,
+}
+
+/// One billed month's volumes and rates (what `costs.csv` is computed from).
+#[derive(Debug, Clone, Serialize)]
+pub struct BilledMonth {
+    /// GB delivered in all (billing GB of 2^30 bytes).
+    pub served_gb: f64,
+    /// GB the peer-assisted origin sends.
+    pub server_gb: f64,
+    /// GB the peers upload.
+    pub peer_gb: f64,
+    /// 95th percentile of the 5-minute delivery rate (what client-server's transit bills), Mbps.
+    pub served_p95_mbps: f64,
+    /// 95th percentile of the peer-assisted origin's rate, Mbps.
+    pub server_p95_mbps: f64,
+    /// Exact peak delivery rate (client-server's origin is sized by it), Mbps.
+    pub served_peak_mbps: f64,
+    /// Exact peak of the peer-assisted origin, Mbps.
+    pub server_peak_mbps: f64,
 }
 
 /// The service behind every row of `compare`: each architecture delivers the same downloads at
@@ -176,8 +197,8 @@ pub struct Service {
     pub download_time_s: f64,
     /// `pricing.headroom`.
     pub headroom: f64,
-    /// Origin capacity client-server is provisioned with: max(`server.capacity`, headroom ×
-    /// peak delivery rate), bit/s.
+    /// Origin capacity client-server is provisioned with: headroom × the exact peak delivery
+    /// rate, bit/s.
     pub client_server_origin_bps: f64,
     /// The scenario's own server (what `p2p` runs with), bit/s.
     pub own_server_bps: f64,
@@ -479,7 +500,13 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
     let steady_summary = chosen.map(|ss| {
         let served: f64 = ss.download.iter().sum();
         let (slow, _) = model.slowest_rate(ss);
-        let settling = constant.then(|| settling_time(&model, &traj, ss));
+        let settling = if constant && opts.incentive == Depth::Report {
+            exact_settling(&model, horizon, ss, opts.method)
+        } else if constant {
+            settling_time(&model, &traj, ss)
+        } else {
+            None
+        };
         SteadySummary {
             basis,
             arrival_rate_per_s: ss.arrival_rate,
@@ -677,6 +704,19 @@ pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRe
         price_book_citation: s.pricing.book.citation(),
         price_overrides: s.pricing.overrides.clone(),
         service,
+        months: billed
+            .months
+            .iter()
+            .map(|m| BilledMonth {
+                served_gb: m.served_gb,
+                server_gb: m.server_gb,
+                peer_gb: m.peer_gb,
+                served_p95_mbps: m.served_p95_mbps,
+                server_p95_mbps: m.server_p95_mbps,
+                served_peak_mbps: m.served_peak_mbps,
+                server_peak_mbps: m.server_peak_mbps,
+            })
+            .collect(),
     });
     rec.summary.costs = Some(rows.into_iter().map(|r| (r.architecture, r)).collect());
     rec.summary.peer_classes = Some(ledger::class_ledgers(s, &billed));
@@ -740,7 +780,7 @@ pub fn steady_demand(s: &Scenario, model: &Swarm, ss: &SteadyState, plan: &Plan)
 /// size the origin located exactly between samples.
 pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Billed> {
     let cx = |e: crate::cost::CostError| {
-        anyhow::Error::new(e).context(format!("scenario '{}': billing", s.name))
+        anyhow::Error::new(e).context(format!("scenario '{}'", s.name))
     };
     let (rule, _) = s.billing_rule();
     let constant = matches!(s.demand.arrival, ArrivalProfile::Constant { .. });
@@ -766,32 +806,42 @@ pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Bil
             .and_then(|ss| ss.settling_time_s);
         return basis::steady_month(&split, d, warmup).map_err(cx);
     }
-    // The billing grid: whole samples covering the run's horizon.
+    // The billing grid: whole samples up to the run's horizon H, then a last, shorter sample
+    // to H (idle after it) from the run's own final running totals. Live and VoD runs are cut
+    // into whole samples covering H (their audience model runs on past H).
     let step = basis::sample_step(s);
-    let samples = (rec.summary.horizon_s / step - 1e-9).ceil().max(1.0);
+    let h = rec.summary.horizon_s;
+    let whole = ((h / step) * (1.0 + 1e-12)).floor();
+    let samples = if video { (h / step - 1e-9).ceil().max(1.0) } else { whole };
     if samples > basis::MAX_SAMPLES as f64 {
         return Err(cx(crate::cost::CostError::Billing(format!(
             "the horizon ({}) is {samples:.0} billing samples of {}; at most {} are billed: give a shorter `horizon`",
-            crate::units::format_quantity(rec.summary.horizon_s, crate::units::Dimension::Time),
+            crate::units::format_quantity(h, crate::units::Dimension::Time),
             crate::units::format_quantity(step, crate::units::Dimension::Time),
             basis::MAX_SAMPLES
         ))));
     }
     let opts = RunOptions {
-        points: samples as usize,
+        points: (samples as usize).max(1),
         method,
         incentive: Depth::Outcome,
     };
-    let mut on_grid = s.clone();
-    on_grid.horizon = Some(samples * step);
     let grid = if video {
-        crate::run::video::run_video(&on_grid, &opts)?
-    } else {
+        let mut on_grid = s.clone();
+        on_grid.horizon = Some(samples * step);
+        crate::run::video::run_video(&on_grid, &opts)?.demand
+    } else if samples >= 1.0 {
         let mut split_grid = split.clone();
-        split_grid.horizon = on_grid.horizon;
-        run_model(&split_grid, &opts, &rec.plan)?
+        split_grid.horizon = Some(samples * step);
+        let mut d = run_model(&split_grid, &opts, &rec.plan)?.demand;
+        if h - samples * step > 1e-9 * step {
+            append_last(&mut d, &rec.demand);
+        }
+        d
+    } else {
+        first_and_last(&rec.demand)
     };
-    let d = &grid.demand;
+    let d = &grid;
     let grid_peak = |a: usize, b: usize| {
         (
             d.served_bps[a..=b].iter().copied().fold(0.0, f64::max),
@@ -824,7 +874,54 @@ pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Bil
             refine(&d.server_bps, &server_of, server),
         )
     };
-    basis::run_months(&split, d, steady.as_ref(), &exact_peak).map_err(cx)
+    basis::run_months(&split, d, steady.as_ref(), step, &exact_peak).map_err(cx)
+}
+
+/// Append the last entry of every series of `from` (a run's final running totals) to `to`.
+fn append_last(to: &mut Demand, from: &Demand) {
+    fn last(v: &[f64]) -> f64 {
+        v.last().copied().unwrap_or(0.0)
+    }
+    to.t.push(last(&from.t));
+    to.server_bps.push(last(&from.server_bps));
+    to.served_bps.push(last(&from.served_bps));
+    to.server_bytes.push(last(&from.server_bytes));
+    to.peer_bytes.push(last(&from.peer_bytes));
+    to.peer_seconds.push(last(&from.peer_seconds));
+    for (a, b) in to.classes.iter_mut().zip(&from.classes) {
+        a.online_seconds.push(last(&b.online_seconds));
+        a.capacity_bits.push(last(&b.capacity_bits));
+        a.downloads.push(last(&b.downloads));
+    }
+}
+
+/// A run shorter than one billing sample: its first and last running totals.
+fn first_and_last(from: &Demand) -> Demand {
+    fn ends(v: &[f64]) -> Vec<f64> {
+        vec![
+            v.first().copied().unwrap_or(0.0),
+            v.last().copied().unwrap_or(0.0),
+        ]
+    }
+    Demand {
+        t: ends(&from.t),
+        server_bps: ends(&from.server_bps),
+        served_bps: ends(&from.served_bps),
+        server_bytes: ends(&from.server_bytes),
+        peer_bytes: ends(&from.peer_bytes),
+        peer_seconds: ends(&from.peer_seconds),
+        classes: from
+            .classes
+            .iter()
+            .map(|c| ClassDemand {
+                online_seconds: ends(&c.online_seconds),
+                capacity_bits: ends(&c.capacity_bits),
+                downloads: ends(&c.downloads),
+                ..c.clone()
+            })
+            .collect(),
+        payments: from.payments,
+    }
 }
 
 /// The service every row delivers, the origin client-server is given for it, and what the
@@ -931,19 +1028,48 @@ fn distance(model: &Swarm, z: &[f64], ss: &SteadyState) -> f64 {
         / scale
 }
 
-fn settling_time(model: &Swarm, traj: &Trajectory, ss: &SteadyState) -> f64 {
+/// The first output time after which the populations stay within [`SETTLED_RTOL`] of `ss`
+/// (`None` when the run ends outside the band).
+fn settling_time(model: &Swarm, traj: &Trajectory, ss: &SteadyState) -> Option<f64> {
     let t = &traj.t;
-    let mut last_out = 0.0;
-    for (ti, zi) in t.iter().zip(traj.states()) {
+    let mut last_out = None;
+    for (i, zi) in traj.states().enumerate() {
         if distance(model, zi, ss) > SETTLED_RTOL {
-            last_out = *ti;
+            last_out = Some(i);
         }
     }
-    // The first output time after the last one outside the band.
-    t.iter()
-        .copied()
-        .find(|&x| x > last_out)
-        .unwrap_or(last_out)
+    match last_out {
+        None => Some(0.0),
+        Some(i) => t.get(i + 1).copied(),
+    }
+}
+
+/// Intervals of the scan behind [`exact_settling`] (independent of `--points`).
+const SETTLING_SCAN: usize = 1024;
+
+/// The settling time located exactly: the last interval of a fixed scan of the horizon where
+/// the populations leave the band, then bisection (50 halvings) for the instant they enter
+/// it for good. `None` when the run ends outside the band.
+fn exact_settling(model: &Swarm, horizon: Seconds, ss: &SteadyState, method: Method) -> Option<f64> {
+    let mut settings = SolverSettings::new(horizon);
+    settings.points = SETTLING_SCAN;
+    settings.method = method;
+    let traj = solve::integrate(model, &settings).ok()?;
+    let coarse = settling_time(model, &traj, ss)?;
+    let (mut lo, mut hi) = match traj.t.iter().position(|&x| x >= coarse) {
+        Some(0) | None => return Some(coarse),
+        Some(i) => (traj.t[i - 1], traj.t[i]),
+    };
+    for _ in 0..50 {
+        let mid = 0.5 * (lo + hi);
+        let z = solve::state_at(model, mid, method).ok()?;
+        if distance(model, &z, ss) > SETTLED_RTOL {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(hi)
 }
 
 /// Default horizon when the scenario gives none, and why.

@@ -231,6 +231,12 @@ pub struct Pricing {
     pub headroom: f64,
 }
 
+/// Shortest `pricing.billing_month`: a day (bills are made of 5-minute samples; a billing
+/// period shorter than a day is not what any carrier or CDN sends).
+pub const MIN_BILLING_MONTH: Seconds = 86_400.0;
+/// Longest `pricing.billing_month`: a year.
+pub const MAX_BILLING_MONTH: Seconds = 366.0 * 86_400.0;
+
 /// Most events a billing month may hold (`pricing.events_per_month`).
 pub const MAX_EVENTS_PER_MONTH: u32 = 10_000;
 
@@ -449,7 +455,8 @@ pub struct Server {
 
 impl Scenario {
     /// How a run of this scenario is billed, and why: `pricing.billing` when given, else
-    /// constant and diurnal arrivals recur, and flash crowds, traces and file pushes are events.
+    /// constant and diurnal arrivals recur, and flash crowds and traces are events (a file
+    /// push's swarm is billed by its arrival profile; the push itself is reported apart).
     pub fn billing_rule(&self) -> (BillingRule, &'static str) {
         let p = &self.pricing;
         if let Some(rule) = p.billing {
@@ -461,9 +468,6 @@ impl Scenario {
         let event = BillingRule::Event {
             per_month: p.events_per_month,
         };
-        if self.push.is_some() {
-            return (event, "a file push is an event");
-        }
         match self.demand.arrival {
             ArrivalProfile::Constant { .. } => (recurring, "constant arrivals recur all month"),
             ArrivalProfile::Diurnal { .. } => (recurring, "a diurnal pattern recurs every period"),
@@ -904,7 +908,12 @@ impl Ctx<'_> {
                 })
             }
         };
-        Ok(Scenario {
+        let key_span = |pick: fn(&raw::PricingFile) -> Option<Range<usize>>| {
+            raw.pricing.as_ref().and_then(|p| pick(p.get_ref()))
+        };
+        let warmup_span = key_span(|f| f.include_warmup.as_ref().map(|v| v.span()));
+        let events_span = key_span(|f| f.events_per_month.as_ref().map(|v| v.span()));
+        let scenario = Scenario {
             energy,
             push,
             isps,
@@ -921,7 +930,19 @@ impl Ctx<'_> {
             swarm: SwarmParams { efficiency },
             classes,
             server: Server { capacity },
-        })
+        };
+        // A billing key that the rule in force would ignore is an error, not a silent no-op.
+        let (rule, why) = scenario.billing_rule();
+        match (rule, warmup_span, events_span) {
+            (BillingRule::Event { .. }, Some(sp), _) => {
+                return Err(self.at(sp, format!("`pricing.include_warmup` applies to recurring billing, and this scenario is billed as an event ({why}); give `pricing.billing = \"recurring\"` or remove the key")));
+            }
+            (BillingRule::Recurring { .. }, _, Some(sp)) => {
+                return Err(self.at(sp, format!("`pricing.events_per_month` applies to event billing, and this scenario is billed as a recurring pattern ({why}); give `pricing.billing = \"event\"` or remove the key")));
+            }
+            _ => {}
+        }
+        Ok(scenario)
     }
 
     #[allow(clippy::too_many_arguments)] // the cross-section rules of [[isp]] in one place
@@ -1585,7 +1606,14 @@ impl Ctx<'_> {
         )?;
         let tracker = opt(&f.tracker, "pricing.tracker", Money, 0.0)?;
         let billing_month = match &f.billing_month {
-            Some(q) => self.bounded(q, "pricing.billing_month", Time, 0.0, true, None)?,
+            Some(q) => self.bounded(
+                q,
+                "pricing.billing_month",
+                Time,
+                MIN_BILLING_MONTH,
+                false,
+                Some(MAX_BILLING_MONTH),
+            )?,
             None => 30.0 * 86_400.0,
         };
         let discount = match &f.commit_discount {
