@@ -556,7 +556,10 @@ pub fn run_months(
                         days(run.t[start])
                     ),
                     (true, false) => {
-                        format!("; the warm-up before it ({}) is not billed", days(run.t[start]))
+                        format!(
+                            "; the warm-up before it ({}) is not billed",
+                            days(run.t[start])
+                        )
                     }
                 };
                 let settled = match basis.window_drift {

@@ -779,9 +779,8 @@ pub fn steady_demand(s: &Scenario, model: &Swarm, ss: &SteadyState, plan: &Plan)
 /// whose outputs are the sample boundaries, independent of `--points`), with the peaks that
 /// size the origin located exactly between samples.
 pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Billed> {
-    let cx = |e: crate::cost::CostError| {
-        anyhow::Error::new(e).context(format!("scenario '{}'", s.name))
-    };
+    let cx =
+        |e: crate::cost::CostError| anyhow::Error::new(e).context(format!("scenario '{}'", s.name));
     let (rule, _) = s.billing_rule();
     let constant = matches!(s.demand.arrival, ArrivalProfile::Constant { .. });
     let video = s.content.kind.stream().is_some();
@@ -812,7 +811,11 @@ pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Bil
     let step = basis::sample_step(s);
     let h = rec.summary.horizon_s;
     let whole = ((h / step) * (1.0 + 1e-12)).floor();
-    let samples = if video { (h / step - 1e-9).ceil().max(1.0) } else { whole };
+    let samples = if video {
+        (h / step - 1e-9).ceil().max(1.0)
+    } else {
+        whole
+    };
     if samples > basis::MAX_SAMPLES as f64 {
         return Err(cx(crate::cost::CostError::Billing(format!(
             "the horizon ({}) is {samples:.0} billing samples of {}; at most {} are billed: give a shorter `horizon`",
@@ -1050,7 +1053,12 @@ const SETTLING_SCAN: usize = 1024;
 /// The settling time located exactly: the last interval of a fixed scan of the horizon where
 /// the populations leave the band, then bisection (50 halvings) for the instant they enter
 /// it for good. `None` when the run ends outside the band.
-fn exact_settling(model: &Swarm, horizon: Seconds, ss: &SteadyState, method: Method) -> Option<f64> {
+fn exact_settling(
+    model: &Swarm,
+    horizon: Seconds,
+    ss: &SteadyState,
+    method: Method,
+) -> Option<f64> {
     let mut settings = SolverSettings::new(horizon);
     settings.points = SETTLING_SCAN;
     settings.method = method;

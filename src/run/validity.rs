@@ -92,8 +92,8 @@ impl Population {
         // an idle tail (a horizon longer than the crowd) does not dilute the average.
         let d = &rec.demand;
         let total = d.peer_seconds.last().copied().unwrap_or(0.0);
-        let active = active_time(&d.t, &d.peer_seconds, (1.0 - ACTIVE_SHARE) * total)
-            .unwrap_or(s.horizon_s);
+        let active =
+            active_time(&d.t, &d.peer_seconds, (1.0 - ACTIVE_SHARE) * total).unwrap_or(s.horizon_s);
         let per_active = |v: f64| if active > 0.0 { v / active } else { 0.0 };
         let seed_seconds: f64 = s.classes.iter().map(|c| 3600.0 * c.seed_hours).sum();
         Self {
@@ -117,7 +117,11 @@ fn active_time(t: &[f64], y: &[f64], level: f64) -> Option<f64> {
         return Some(t[0]);
     }
     let (y0, y1) = (y[i - 1], y[i]);
-    let f = if y1 > y0 { (level - y0) / (y1 - y0) } else { 1.0 };
+    let f = if y1 > y0 {
+        (level - y0) / (y1 - y0)
+    } else {
+        1.0
+    };
     Some(t[i - 1] + f * (t[i] - t[i - 1]))
 }
 
@@ -365,7 +369,10 @@ mod tests {
         assert_eq!(v.basis, "time average while the swarm is active");
         // At least the average over the whole horizon (the active stretch is no longer).
         let total = rec.demand.peer_seconds.last().expect("totals");
-        assert!(v.mean_peers >= (1.0 - 1e-6) * total / rec.summary.horizon_s, "{v:?}");
+        assert!(
+            v.mean_peers >= (1.0 - 1e-6) * total / rec.summary.horizon_s,
+            "{v:?}"
+        );
         assert!(v.mean_peers < MIN_PEERS && !v.holds, "{v:?}");
         assert!(
             v.warnings[0].contains("(leechers and seeds, time average while the swarm is active)"),

@@ -226,8 +226,8 @@ pub struct Pricing {
     /// `pricing.include_warmup`: recurring billing counts the start-up from an empty swarm in
     /// the month; default false (the warm-up is reported and excluded).
     pub include_warmup: bool,
-    /// `pricing.headroom`: an origin is provisioned at max(`server.capacity`, headroom × the
-    /// peak rate it must send); default 1 (the least that gives the same service).
+    /// `pricing.headroom`: every origin is provisioned at headroom × the exact peak rate it
+    /// sends; default 1 (the least that gives the same service).
     pub headroom: f64,
 }
 
