@@ -646,3 +646,41 @@ fn overflow_is_an_error_at_the_first_non_finite_output() {
         }
     }
 }
+
+/// Issue 17: the exact method's cost does not depend on the output grid, and a settled swarm
+/// costs nothing more however long the horizon. QS-A (literature §1.5) solved to 1000 s with
+/// 1 and 500 output intervals ends in the same state; solved to 10^9 s (32 years) with one
+/// output it stops stepping once the state is a fixed point to rounding, and its running
+/// integrals then grow exactly linearly.
+#[test]
+fn one_output_or_many_and_a_long_horizon_after_the_fixed_point() {
+    /// The two solves take the same standard steps (the same step matrix) up to rounding.
+    const SAME_RTOL: f64 = 1e-12;
+    let s = scenario(&qs_toml(1.0, 0.001, 1.0, 0.5, 0.9, Some(0.02), 0.0, ""));
+    let model = swarm_of(&s);
+    let solve = |t_end: f64, points: usize| {
+        let mut set = SolverSettings::new(t_end);
+        set.points = points;
+        set.method = Method::Exact;
+        integrate(&model, &set).expect("solves")
+    };
+    let (one, many) = (solve(1000.0, 1), solve(1000.0, 500));
+    for (a, b) in one.last().iter().zip(many.last()) {
+        assert_relative_eq!(*a, *b, max_relative = SAME_RTOL, epsilon = 1e-12);
+    }
+    // Long horizon: a fixed point by ~2,000 s (e^−0.02 t below rounding), then no steps.
+    let long = solve(1e9, 1);
+    assert!(long.stats.steps < 2_000, "{} steps", long.stats.steps);
+    let ss = &model.steady_states(1.0).expect("steady")[0];
+    let end = long.last();
+    assert_relative_eq!(end[0], ss.leechers[0], max_relative = 1e-12);
+    assert_relative_eq!(end[1], ss.seeds[0], max_relative = 1e-12);
+    // Leecher-seconds: the value at 10^5 s plus x* × (10^9 − 10^5).
+    let mid = solve(1e5, 1);
+    let ix = model.ix_leecher_time(0);
+    assert_relative_eq!(
+        end[ix],
+        mid.last()[ix] + ss.leechers[0] * (1e9 - 1e5),
+        max_relative = 1e-9
+    );
+}

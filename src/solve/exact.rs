@@ -14,6 +14,11 @@
 //!
 //! Steps are kept to `ρh ≤ 4` (ρ = the larger ∞-norm of the dynamic and forcing diagonal blocks
 //! of Mq), so the solution over any step is also a 33-term Taylor series (truncation < 1e-15).
+//! The fast path takes these standard steps by one mat-vec each, any number of them per output
+//! interval (so one output costs no more than five hundred), and once a step leaves the state
+//! unchanged to rounding (a fixed point of an affine regime with constant forcing) it stops
+//! stepping: the running integrals then grow linearly to every later output, so a settled
+//! swarm costs nothing more however long the horizon.
 //! When a guard may change sign inside a step (its end value is negative, or its derivative
 //! changes sign with too little margin), the series is scanned at 32 points for the first sign
 //! change, and between samples for a dip (a minimum of the guard found as a root of its
@@ -921,16 +926,24 @@ impl Solver<'_> {
     }
 }
 
-/// The common case at full speed: one standard step per output interval, in one regime and one
-/// forcing segment, while no guard could change sign. Fixed sizes let the compiler unroll the
-/// mat-vecs. Advances `p`, `c`, the output index `i` and the trajectory; returns when the next
-/// step is not such a step (the general loop then redoes it).
+/// The common case at full speed: standard steps (a whole number of them per output interval)
+/// in one regime and one forcing segment, while no guard could change sign. Fixed sizes let
+/// the compiler unroll the mat-vecs. Advances `p`, `c`, the output index `i`, the time `t`
+/// and the trajectory; returns when the next step is not such a step (the general loop then
+/// takes it from `t`, which may lie between outputs).
+///
+/// Once a step leaves the state where it was (to rounding: every row changes by at most 4 ε
+/// times the sum of its terms' magnitudes), the state is a fixed point of the regime with constant forcing: every
+/// later step repeats it, so the remaining outputs of the segment are written without
+/// stepping (the running integrals grow by the same increment each step). This makes the
+/// cost of a settled swarm independent of the horizon.
 #[allow(clippy::too_many_arguments)] // the solver's loop state, passed explicitly
 fn fast_steps<const Q: usize, const NC: usize, const ND: usize>(
     piece: &Piece,
     p: &mut [f64],
     c: &mut [f64],
     i: &mut usize,
+    t: &mut f64,
     points: usize,
     t_end: f64,
     seg_end: f64,
@@ -992,31 +1005,88 @@ fn fast_steps<const Q: usize, const NC: usize, const ND: usize>(
     // the next step's start values, so only two dot products per guard are needed.
     let mut start: [f64; 4] =
         std::array::from_fn(|r| if r < 2 * ng { dotq(&gv[r], &pv) } else { 0.0 });
-    while *i <= points {
+    let mut fixed = false;
+    // The integrals' increment of the last step (at a fixed point, of every step: F p = Mc p h).
+    let mut dcv = [0.0; NC];
+    let mut done = false;
+    // Standard steps per output interval (h divides it, `Piece::new`).
+    let per_output = (t_end / points as f64 / h).round().max(1.0);
+    // Whether t is an output time (then the next output is `per_output` steps away).
+    // (Bit-equal: the loops set t to an output time by assignment, never by arithmetic.)
+    let mut on_grid = *i > 0 && t.to_bits() == (t_end * (*i - 1) as f64 / points as f64).to_bits();
+    while *i <= points && !done {
         let target = t_end * *i as f64 / points as f64;
         if target > seg_end {
             break;
         }
-        let end: [f64; 4] =
-            std::array::from_fn(|r| if r < 2 * ng { dotq(&ge[r], &pv) } else { 0.0 });
-        let suspect = (0..ng).any(|j| {
-            let (ga, gb, sa, sb) = (start[j], end[j], start[ng + j], end[ng + j]);
-            gb < 0.0 || (sa < 0.0 && sb > 0.0 && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
-        });
-        if suspect {
+        // Whole standard steps from t to the output, and whether they land on it (after a
+        // regime switch t is off the grid's lattice: the general loop takes the short rest).
+        let (whole, lands) = if on_grid {
+            (per_output, true)
+        } else {
+            let left = target - *t;
+            let whole = (left / h + 1e-9).floor().max(0.0);
+            (whole, (left - whole * h).abs() <= 1e-9 * h.max(*t))
+        };
+        let t0 = *t;
+        let mut k = 0.0;
+        while !fixed && k < whole {
+            let end: [f64; 4] =
+                std::array::from_fn(|r| if r < 2 * ng { dotq(&ge[r], &pv) } else { 0.0 });
+            let suspect = (0..ng).any(|j| {
+                let (ga, gb, sa, sb) = (start[j], end[j], start[ng + j], end[ng + j]);
+                gb < 0.0 || (sa < 0.0 && sb > 0.0 && ga.min(gb) < 0.5 * (sa.abs() + sb.abs()) * h)
+            });
+            if suspect {
+                done = true;
+                break;
+            }
+            let pn: [f64; Q] = std::array::from_fn(|r| dotq(&e[r], &pv));
+            for (d, fr) in dcv.iter_mut().zip(&f) {
+                *d = dotq(fr, &pv);
+            }
+            for (ci, d) in cv.iter_mut().zip(&dcv) {
+                *ci += d;
+            }
+            // (A non-finite value persists through every later step and is caught at the end.)
+            // Fixed to rounding: each row changes by no more than its own rounding error,
+            // 4 ε Σ_k |E_jk p_k| (checked every 8th step; a cheap test on the largest state
+            // first).
+            if steps.is_multiple_of(8) {
+                let scale = pv.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+                fixed = pn
+                    .iter()
+                    .zip(&pv)
+                    .all(|(a, b)| (a - b).abs() <= 4.0 * f64::EPSILON * scale)
+                    && (0..Q).all(|r| {
+                        let bound: f64 = (0..Q).map(|c| (e[r][c] * pv[c]).abs()).sum();
+                        (pn[r] - pv[r]).abs() <= 4.0 * f64::EPSILON * bound
+                    });
+            }
+            start = end;
+            pv = pn;
+            *steps += 1;
+            k += 1.0;
+        }
+        *t = t0 + k * h;
+        if done {
             break;
         }
-        let pn: [f64; Q] = std::array::from_fn(|r| dotq(&e[r], &pv));
-        for (ci, fr) in cv.iter_mut().zip(&f) {
-            *ci += dotq(fr, &pv);
+        if fixed {
+            // The state stays; the integrals grow linearly to the output.
+            let rest = (target - *t) / h;
+            for (ci, d) in cv.iter_mut().zip(&dcv) {
+                *ci += rest * d;
+            }
+        } else if !lands {
+            // The general loop takes the short step left to the output.
+            break;
         }
-        // (A non-finite value persists through every later step and is caught at the end.)
-        start = end;
-        pv = pn;
         let head: [f64; ND] = std::array::from_fn(|r| pv[r]);
         traj.push_fixed::<ND, NC>(target, &head, &cv);
-        *steps += 1;
+        *t = target;
         *i += 1;
+        on_grid = true;
     }
     p.copy_from_slice(&pv);
     c.copy_from_slice(&cv);
@@ -1066,12 +1136,16 @@ pub(super) fn integrate(
     let mut t = 0.0;
 
     let mut i = 1;
+    // Whether to try the fast path (at an output, or after a general standard step that the
+    // step matrix took without a guard in sight).
+    let mut try_fast = true;
     while i <= s.points {
-        // Fast path: aligned on the grid, standard step = one output interval, step matrix ready.
-        {
+        // Fast path: standard steps on the grid's lattice with the step matrix ready.
+        if try_fast {
+            try_fast = false;
             let seg_end = sv.segs.get(seg + 1).map_or(f64::INFINITY, |nx| nx.start);
             let piece = sv.piece(seg, regime);
-            if !piece.step.is_empty() && (piece.h_std - grid_h).abs() <= 1e-12 * grid_h {
+            if !piece.step.is_empty() {
                 let before = i;
                 // One monomorphised fast loop per block size: one to four classes (running
                 // integrals 4K + 3, dynamic states 2K, pushed as fixed-size rows) with each
@@ -1083,6 +1157,7 @@ pub(super) fn integrate(
                             &mut p,
                             &mut c,
                             &mut i,
+                            &mut t,
                             s.points,
                             s.t_end,
                             seg_end,
@@ -1108,9 +1183,11 @@ pub(super) fn integrate(
                     _ => {}
                 }
                 if i > before {
-                    t = s.t_end * (i - 1) as f64 / s.points as f64;
+                    try_fast = true;
                     continue;
                 }
+                // Stopped inside an output interval, or not started: the general loop goes on
+                // from t.
             }
         }
         let target = s.t_end * i as f64 / s.points as f64;
@@ -1136,7 +1213,7 @@ pub(super) fn integrate(
             let piece_ix = seg * sv.regimes + regime;
             // Invariant: built just above.
             let piece = sv.pieces[piece_ix].as_mut().expect("piece was just built");
-            let (h, crossing) =
+            let (h, crossing, by_matrix) =
                 if !piece.affine {
                     let (expansions, quiet) = sv
                         .series
@@ -1173,7 +1250,7 @@ pub(super) fn integrate(
                             ),
                         });
                     };
-                    (h, crossed.then_some(h))
+                    (h, crossed.then_some(h), false)
                 } else {
                     let standard = remaining >= piece.h_std * (1.0 - 1e-9);
                     let h = if standard {
@@ -1220,7 +1297,7 @@ pub(super) fn integrate(
                             crossing = Some(root);
                         }
                     }
-                    (h, crossing)
+                    (h, crossing, by_matrix)
                 };
             stats.steps += 1;
             std::mem::swap(&mut p, &mut p_next);
@@ -1245,7 +1322,17 @@ pub(super) fn integrate(
             if p.iter().chain(c.iter()).any(|v| !v.is_finite()) {
                 return Err(SolveError::NonFinite { t });
             }
+            if by_matrix && crossing.is_none() && target - t > snap {
+                // A standard step by the step matrix with no guard in sight: the fast path
+                // may take the rest of the interval.
+                try_fast = true;
+                break;
+            }
         }
+        if target - t > snap {
+            continue;
+        }
+        try_fast = true;
         t = target;
         traj.push_parts(target, &p[..nd], &c);
         i += 1;
