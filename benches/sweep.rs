@@ -1,7 +1,8 @@
 //! Criterion bench of sweeps (issue 5 target: ≥ 100,000 points per second on the 2-core
 //! machine for the Qiu–Srikant model over arrival rate × seed residence, with costs, CSV
 //! included). Run: `cargo bench --bench sweep`.
-//! Sweep: `scenarios/sweeps/arrival-residence.toml` (10,000 points, steady evaluation).
+//! Sweep: `scenarios/sweeps/arrival-residence.toml` (10,000 points, steady evaluation), and
+//! `scenarios/sweeps/dynamics.toml` (10,000 points integrated from empty, issue 17).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -59,5 +60,43 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Issue 17: the same grid size with the dynamics integrated at every point
+/// (`scenarios/sweeps/dynamics.toml`, `evaluate = "run"`).
+fn bench_run(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps/dynamics.toml");
+    let spec = SweepSpec::from_path(&path).expect("preset sweep validates");
+    let s = spec.scenario(4321).expect("point").1;
+    let mut g = c.benchmark_group("run sweep point");
+    g.bench_function("evaluate (integrate from empty + four bills)", |b| {
+        b.iter(|| black_box(eval::evaluate(&s, Evaluate::Run).is_ok()))
+    });
+    g.finish();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut g = c.benchmark_group("run sweep");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(spec.points));
+    for threads in [1usize, 2] {
+        g.bench_function(
+            format!("10,000 integrated points to sweep.csv, {threads} thread(s)"),
+            |b| {
+                b.iter(|| {
+                    let opts = SweepOptions {
+                        out: dir.path().join(format!("r{threads}")),
+                        threads: Some(threads),
+                        shard: None,
+                        resume: false,
+                        yes: false,
+                        limit: u64::MAX,
+                        plots: false,
+                        progress: false,
+                    };
+                    black_box(run_sweep(&spec, &opts).unwrap().rows)
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_run);
 criterion_main!(benches);

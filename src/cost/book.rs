@@ -124,6 +124,30 @@ impl PriceBook {
         }
     }
 
+    /// A built-in book by name, parsed once per process and shared (every sweep point's
+    /// scenario names its book; parsing it each time cost more than the point itself).
+    ///
+    /// # Errors
+    ///
+    /// As [`PriceBook::builtin`].
+    pub fn shared(name: &str) -> Result<std::sync::Arc<PriceBook>, CostError> {
+        type Parsed = Vec<(&'static str, Result<std::sync::Arc<PriceBook>, CostError>)>;
+        static BOOKS: std::sync::OnceLock<Parsed> = std::sync::OnceLock::new();
+        let books = BOOKS.get_or_init(|| {
+            BUILTIN
+                .iter()
+                .map(|(n, text)| (*n, Self::parse(text, n).map(std::sync::Arc::new)))
+                .collect()
+        });
+        match books.iter().find(|(n, _)| *n == name) {
+            Some((_, book)) => book.clone(),
+            None => Err(CostError::UnknownBook {
+                name: name.to_string(),
+                known: Self::names(),
+            }),
+        }
+    }
+
     /// Reads a book from its TOML text. `label` names the book in errors and becomes its
     /// [`name`](PriceBook::name) (the built-ins pass their name; a file, its path).
     ///

@@ -198,7 +198,7 @@ pub enum Origin {
 pub struct Pricing {
     /// `pricing.book`: the price book the defaults below come from (`models/prices/`);
     /// default [`PriceBook::DEFAULT`].
-    pub book: PriceBook,
+    pub book: std::sync::Arc<PriceBook>,
     /// The `[pricing]` and `[peers.cost]` prices the scenario sets itself (over the book's).
     pub overrides: Vec<&'static str>,
     /// `pricing.origin`; default transit.
@@ -1575,9 +1575,9 @@ impl Ctx<'_> {
             }
         };
         let book = match &f.book {
-            Some(b) => PriceBook::builtin(b.get_ref())
+            Some(b) => PriceBook::shared(b.get_ref())
                 .map_err(|e| self.at(b.span(), format!("`pricing.book`: {e}")))?,
-            None => PriceBook::builtin(PriceBook::DEFAULT)
+            None => PriceBook::shared(PriceBook::DEFAULT)
                 .map_err(|e| self.at(span.clone(), format!("the default price book: {e}")))?,
         };
         let overrides: Vec<&'static str> = [
