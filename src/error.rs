@@ -88,6 +88,26 @@ pub enum SolveError {
         /// Why.
         reason: String,
     },
+    /// The solve needs more steps than its work budget: it would run for minutes or hours.
+    #[error(
+        "integration stopped at t = {t} s of {t_end} s after {steps} steps (the work budget): \
+         the swarm's fastest rate is {rate:.3e}/s, so a step covers at most {step:.3e} s; \
+         {hint}"
+    )]
+    WorkBudget {
+        /// Model time where it stopped.
+        t: f64,
+        /// The horizon asked for.
+        t_end: f64,
+        /// Steps taken.
+        steps: usize,
+        /// The fastest rate of the regime (ρ), 1/s.
+        rate: f64,
+        /// The longest step it allows, s.
+        step: f64,
+        /// What to change.
+        hint: &'static str,
+    },
     /// A state became non-finite (a modelling bug or an overflow).
     #[error("the state became non-finite at t = {t} s")]
     NonFinite {

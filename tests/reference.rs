@@ -684,3 +684,31 @@ fn one_output_or_many_and_a_long_horizon_after_the_fixed_point() {
         max_relative = 1e-9
     );
 }
+
+/// Issue 17: a solve that would take ~10^10 steps (a 100-byte file at 100 Mbps: ρ = 1.25e5/s
+/// over a flash crowd of days) stops at its work budget with an error that says why and what
+/// to change, instead of running for hours. The budget is lowered here so that the debug
+/// build reaches it quickly; the default is `solve::MAX_STEPS`.
+#[test]
+fn a_solve_beyond_its_work_budget_is_an_error_not_a_hang() {
+    let s = scenario(&crate::util::shipped_with(
+        "viral-video.toml",
+        &[("size = \"1.5 GB\"", "size = 100")],
+    ));
+    let model = swarm_of(&s);
+    let mut set = SolverSettings::new(86_400.0);
+    set.method = Method::Exact;
+    set.max_steps = 100_000;
+    let e = integrate(&model, &set).expect_err("over budget");
+    let msg = e.to_string();
+    // (the fast path stops past the budget, the general loop reports it a step later)
+    assert!(
+        msg.contains("after 10000") && msg.contains(" steps (the work budget)"),
+        "{msg}"
+    );
+    assert!(msg.contains("fastest rate is 1.250e5/s"), "{msg}");
+    assert!(
+        msg.contains("check `content.size` against the download rate"),
+        "{msg}"
+    );
+}

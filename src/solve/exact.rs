@@ -41,6 +41,14 @@ const TAYLOR_TERMS: usize = 33;
 const RHO_H_MAX: f64 = 4.0;
 /// Samples per step when scanning for the first sign change of a guard.
 const SCAN: usize = 32;
+/// Steps allowed in one solve (about a second of work): beyond, the solve stops with
+/// `SolveError::WorkBudget` instead of running for hours (a tiny file at a fast download rate,
+/// or a swarm that settles over years, needs 10^10 steps of ρh ≤ 4).
+pub const MAX_STEPS: usize = 50_000_000;
+/// What to change when a solve exceeds [`MAX_STEPS`].
+const BUDGET_HINT: &str = "a swarm this fast for this long is out of the exact method's range: \
+     check `content.size` against the download rate (a file of a few bytes at Mbps rates), or give \
+     a shorter `horizon` (a seed residence of years settles over centuries)";
 /// Regime switches allowed in one solve before we call it chattering.
 const MAX_SWITCHES: usize = 100_000;
 /// Standard steps taken by Taylor series in a regime before its exponential is computed.
@@ -950,6 +958,7 @@ fn fast_steps<const Q: usize, const NC: usize, const ND: usize>(
     nd: usize,
     traj: &mut Trajectory,
     steps: &mut usize,
+    max_steps: usize,
 ) {
     let ng = piece.guards.len();
     if ng > 2
@@ -1031,6 +1040,10 @@ fn fast_steps<const Q: usize, const NC: usize, const ND: usize>(
         let t0 = *t;
         let mut k = 0.0;
         while !fixed && k < whole {
+            if *steps > max_steps {
+                done = true;
+                break;
+            }
             let end: [f64; 4] =
                 std::array::from_fn(|r| if r < 2 * ng { dotq(&ge[r], &pv) } else { 0.0 });
             let suspect = (0..ng).any(|j| {
@@ -1167,6 +1180,7 @@ pub(super) fn integrate(
                             nd,
                             &mut traj,
                             &mut stats.steps,
+                            s.max_steps,
                         )
                     };
                 }
@@ -1303,6 +1317,17 @@ pub(super) fn integrate(
                     (h, crossing, by_matrix)
                 };
             stats.steps += 1;
+            if stats.steps > s.max_steps {
+                let piece = sv.piece(seg, regime);
+                return Err(SolveError::WorkBudget {
+                    t,
+                    t_end: s.t_end,
+                    steps: stats.steps,
+                    rate: piece.rho,
+                    step: piece.h_max(),
+                    hint: BUDGET_HINT,
+                });
+            }
             std::mem::swap(&mut p, &mut p_next);
             for (ci, d) in c.iter_mut().zip(&dc) {
                 *ci += d;

@@ -62,7 +62,12 @@ pub struct SolverSettings {
     pub atol: Option<f64>,
     /// Method.
     pub method: Method,
+    /// Most steps the exact method may take before it stops with `SolveError::WorkBudget`;
+    /// default [`MAX_STEPS`] (about a second of work).
+    pub max_steps: usize,
 }
+
+pub use exact::MAX_STEPS;
 
 impl SolverSettings {
     /// Each method's default tolerances and 500 output intervals.
@@ -73,6 +78,7 @@ impl SolverSettings {
             rtol: None,
             atol: None,
             method: Method::Auto,
+            max_steps: MAX_STEPS,
         }
     }
 
