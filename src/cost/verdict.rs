@@ -45,18 +45,22 @@ fn money(x: f64) -> String {
     format!("${body}")
 }
 
-fn against(usd: f64, fraction: f64, what: &str) -> String {
+fn against(usd: f64, fraction: f64, base: f64, what: &str) -> String {
+    // A percentage of a zero bill means nothing: leave it out.
+    let pct = |f: f64| {
+        if base > 0.0 {
+            format!(" ({:.1} %)", 100.0 * f)
+        } else {
+            String::new()
+        }
+    };
     if usd >= 0.0 {
-        format!(
-            "saves {}/month ({:.1} %) against {what}",
-            money(usd),
-            100.0 * fraction
-        )
+        format!("saves {}/month{} against {what}", money(usd), pct(fraction))
     } else {
         format!(
-            "costs {}/month more ({:.1} %) than {what}",
+            "costs {}/month more{} than {what}",
             money(usd),
-            -100.0 * fraction
+            pct(-fraction)
         )
     }
 }
@@ -83,8 +87,8 @@ pub fn verdict(
     let mut lines = vec![
         format!(
             "verdict: peer-assisted delivery {} and {} at equal service ({service}), after paying peers {}/month",
-            against(vs_cs, frac(vs_cs, cs.provider_usd), "client-server"),
-            against(vs_cdn, frac(vs_cdn, cdn.provider_usd), "the CDN"),
+            against(vs_cs, frac(vs_cs, cs.provider_usd), cs.provider_usd, "client-server"),
+            against(vs_cdn, frac(vs_cdn, cdn.provider_usd), cdn.provider_usd, "the CDN"),
             money(paid)
         ),
         format!(
@@ -116,6 +120,18 @@ pub fn verdict(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zero_baseline_gets_no_percentage() {
+        assert_eq!(
+            against(-5.0, 0.0, 0.0, "the CDN"),
+            "costs $5.00/month more than the CDN"
+        );
+        assert_eq!(
+            against(25.0, 0.25, 100.0, "client-server"),
+            "saves $25.00/month (25.0 %) against client-server"
+        );
+    }
 
     #[test]
     fn money_has_thousands_separators_and_cents_below_100() {
