@@ -33,29 +33,31 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
+    whole_sweeps(c, &spec, "sweep", "10,000 points to sweep.csv");
+}
+
+/// `run_sweep` of the whole spec to a CSV on disk, on 1 and 2 threads.
+fn whole_sweeps(c: &mut Criterion, spec: &SweepSpec, group: &str, what: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut g = c.benchmark_group("sweep");
+    let mut g = c.benchmark_group(group);
     g.sample_size(10);
     g.throughput(Throughput::Elements(spec.points));
     for threads in [1usize, 2] {
-        g.bench_function(
-            format!("10,000 points to sweep.csv, {threads} thread(s)"),
-            |b| {
-                b.iter(|| {
-                    let opts = SweepOptions {
-                        out: dir.path().join(format!("t{threads}")),
-                        threads: Some(threads),
-                        shard: None,
-                        resume: false,
-                        yes: false,
-                        limit: u64::MAX,
-                        plots: false,
-                        progress: false,
-                    };
-                    black_box(run_sweep(&spec, &opts).unwrap().rows)
-                })
-            },
-        );
+        g.bench_function(format!("{what}, {threads} thread(s)"), |b| {
+            b.iter(|| {
+                let opts = SweepOptions {
+                    out: dir.path().join(format!("t{threads}")),
+                    threads: Some(threads),
+                    shard: None,
+                    resume: false,
+                    yes: false,
+                    limit: u64::MAX,
+                    plots: false,
+                    progress: false,
+                };
+                black_box(run_sweep(spec, &opts).unwrap().rows)
+            })
+        });
     }
     g.finish();
 }
@@ -71,31 +73,12 @@ fn bench_run(c: &mut Criterion) {
         b.iter(|| black_box(eval::evaluate(&s, Evaluate::Run).is_ok()))
     });
     g.finish();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut g = c.benchmark_group("run sweep");
-    g.sample_size(10);
-    g.throughput(Throughput::Elements(spec.points));
-    for threads in [1usize, 2] {
-        g.bench_function(
-            format!("10,000 integrated points to sweep.csv, {threads} thread(s)"),
-            |b| {
-                b.iter(|| {
-                    let opts = SweepOptions {
-                        out: dir.path().join(format!("r{threads}")),
-                        threads: Some(threads),
-                        shard: None,
-                        resume: false,
-                        yes: false,
-                        limit: u64::MAX,
-                        plots: false,
-                        progress: false,
-                    };
-                    black_box(run_sweep(&spec, &opts).unwrap().rows)
-                })
-            },
-        );
-    }
-    g.finish();
+    whole_sweeps(
+        c,
+        &spec,
+        "run sweep",
+        "10,000 integrated points to sweep.csv",
+    );
 }
 
 criterion_group!(benches, bench, bench_run);

@@ -40,6 +40,17 @@ fn costs(rec: &RunRecord) -> &BTreeMap<&'static str, CostBreakdown> {
     rec.summary.costs.as_ref().expect("compare fills costs")
 }
 
+/// Every architecture's provider bill agrees between two runs to `rtol`.
+fn same_bills(a: &RunRecord, b: &RunRecord, rtol: f64) {
+    for arch in ARCHITECTURES {
+        assert_relative_eq!(
+            costs(a)[arch].provider_usd,
+            costs(b)[arch].provider_usd,
+            max_relative = rtol
+        );
+    }
+}
+
 fn default_with(edits: &[(&str, &str)]) -> Scenario {
     scenario(&shipped_with("viral-video.toml", edits))
 }
@@ -54,13 +65,7 @@ fn issue16_1_a_flash_crowd_is_billed_the_same_with_a_30_day_horizon() {
         "name = \"viral-video\"",
         "name = \"viral-video\"\nhorizon = \"30 d\"",
     )]));
-    for arch in ARCHITECTURES {
-        assert_relative_eq!(
-            costs(&short)[arch].provider_usd,
-            costs(&long)[arch].provider_usd,
-            max_relative = HORIZON_TAIL_RTOL
-        );
-    }
+    same_bills(&short, &long, HORIZON_TAIL_RTOL);
     // Longer still: the crowd's idle tail is neither billed nor padded into extra months
     // (30.01 d used to average a full month with an idle one and halve the bill).
     for h in ["30.01 d", "45 d"] {
@@ -69,13 +74,7 @@ fn issue16_1_a_flash_crowd_is_billed_the_same_with_a_30_day_horizon() {
             &format!("name = \"viral-video\"\nhorizon = \"{h}\""),
         )]);
         let longer = compare(&sc);
-        for arch in ARCHITECTURES {
-            assert_relative_eq!(
-                costs(&short)[arch].provider_usd,
-                costs(&longer)[arch].provider_usd,
-                max_relative = HORIZON_TAIL_RTOL
-            );
-        }
+        same_bills(&short, &longer, HORIZON_TAIL_RTOL);
         assert_eq!(
             longer
                 .summary
@@ -364,13 +363,7 @@ fn a_diurnal_pattern_is_billed_on_its_settled_period() {
         ba.window_drift
     );
     assert_relative_eq!(ba.factor, 30.0, max_relative = 1e-12);
-    for arch in ARCHITECTURES {
-        assert_relative_eq!(
-            costs(&a)[arch].provider_usd,
-            costs(&b)[arch].provider_usd,
-            max_relative = PERIODIC_RTOL
-        );
-    }
+    same_bills(&a, &b, PERIODIC_RTOL);
     // The month's volume is 30 periods of the last one.
     let day_gb = {
         let d = &b.summary.bytes;
@@ -542,13 +535,7 @@ fn a_diurnal_partial_period_does_not_depend_on_the_horizon() {
     let (a, b) = (weekly("49 d"), weekly("52 d"));
     let ba = &a.summary.billing.as_ref().unwrap().basis;
     assert_relative_eq!(ba.factor, 30.0 / 7.0, max_relative = 1e-12);
-    for arch in ARCHITECTURES {
-        assert_relative_eq!(
-            costs(&a)[arch].provider_usd,
-            costs(&b)[arch].provider_usd,
-            max_relative = PERIODIC_RTOL
-        );
-    }
+    same_bills(&a, &b, PERIODIC_RTOL);
 }
 
 /// Review of issue 16: a push scenario's swarm (constant arrivals) is billed by its profile,
@@ -575,13 +562,7 @@ fn a_push_swarm_is_billed_by_its_arrival_profile() {
     );
     for h in ["6 h", "1 d"] {
         let other = at(Some(h));
-        for arch in ARCHITECTURES {
-            assert_relative_eq!(
-                costs(&base)[arch].provider_usd,
-                costs(&other)[arch].provider_usd,
-                max_relative = SAME_BILL_RTOL
-            );
-        }
+        same_bills(&base, &other, SAME_BILL_RTOL);
     }
 }
 

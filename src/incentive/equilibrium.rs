@@ -620,34 +620,13 @@ impl<'a> Market<'a> {
         }
         // Golden section on the bracket around the best grid point.
         let step = p_hi / grid as f64;
-        let (mut a, mut b) = ((best.0 - step).max(0.0), (best.0 + step).min(p_hi));
-        let r = 0.5 * (5f64.sqrt() - 1.0);
-        let mut x1 = b - r * (b - a);
-        let mut x2 = a + r * (b - a);
-        let mut f1 = cost(x1)?;
-        let mut f2 = cost(x2)?;
-        for _ in 0..40 {
-            if b - a < 1e-12 * p_hi.max(1e-300) {
-                break;
-            }
-            if f1.0 <= f2.0 {
-                b = x2;
-                x2 = x1;
-                f2 = f1;
-                x1 = b - r * (b - a);
-                f1 = cost(x1)?;
-            } else {
-                a = x1;
-                x1 = x2;
-                f1 = f2;
-                x2 = a + r * (b - a);
-                f2 = cost(x2)?;
-            }
-        }
-        for (x, f) in [(x1, f1), (x2, f2)] {
-            if f.0 < best.1 .0 {
-                best = (x, f);
-            }
+        let (a, b) = ((best.0 - step).max(0.0), (best.0 + step).min(p_hi));
+        // Golden section maximises: minimise the cost by maximising its negative.
+        let (x, neg, eq) = crate::solve::golden_section(a, b, 40, 1e-12 * p_hi.max(1e-300), |p| {
+            cost(p).map(|(c, e)| (-c, e))
+        })?;
+        if -neg < best.1 .0 {
+            best = (x, (-neg, eq));
         }
         let (social_q, social_optimum_usd) = self.social_optimum(&[best.1 .1.q.clone()])?;
         let eq = best.1 .1;

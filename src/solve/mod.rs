@@ -244,9 +244,51 @@ pub fn state_at(
 /// Golden-section iterations of [`maximise`]: they shrink the bracket by 0.618^50 ≈ 3.5e-11.
 pub const GOLDEN_ITERATIONS: usize = 50;
 
+/// Golden-section search for the largest `f(x)` on `[lo, hi]` (exact for a function with one
+/// maximum in the bracket): at most `iterations` steps, fewer once the bracket is narrower than
+/// `tol`. `f` returns the value to maximise and a payload; the result is the better of the last
+/// two interior points, (x, value, payload). The ends are not evaluated (callers know them).
+pub fn golden_section<T, E>(
+    lo: f64,
+    hi: f64,
+    iterations: usize,
+    tol: f64,
+    mut f: impl FnMut(f64) -> Result<(f64, T), E>,
+) -> Result<(f64, f64, T), E> {
+    let r = 0.5 * (5f64.sqrt() - 1.0);
+    let (mut a, mut b) = (lo, hi);
+    let mut x1 = b - r * (b - a);
+    let mut x2 = a + r * (b - a);
+    let mut f1 = f(x1)?;
+    let mut f2 = f(x2)?;
+    for _ in 0..iterations {
+        if b - a < tol {
+            break;
+        }
+        if f1.0 >= f2.0 {
+            b = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = b - r * (b - a);
+            f1 = f(x1)?;
+        } else {
+            a = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = a + r * (b - a);
+            f2 = f(x2)?;
+        }
+    }
+    Ok(if f1.0 >= f2.0 {
+        (x1, f1.0, f1.1)
+    } else {
+        (x2, f2.0, f2.1)
+    })
+}
+
 /// The largest value of `f(state(t))` for t in `[lo, hi]`, located by golden-section search
-/// (exact for a function with one maximum in the bracket; callers bracket the largest sample
-/// of a grid by its neighbours). Returns (t, value); never below the values at the ends.
+/// ([`golden_section`], [`GOLDEN_ITERATIONS`]; callers bracket the largest sample of a grid by
+/// its neighbours). Returns (t, value); never below the values at the ends.
 pub fn maximise(
     model: &dyn FluidModel,
     method: Method,
@@ -255,35 +297,14 @@ pub fn maximise(
     f: &dyn Fn(&[f64]) -> f64,
 ) -> Result<(Seconds, f64), SolveError> {
     let g = |t: f64| -> Result<f64, SolveError> { Ok(f(&state_at(model, t, method)?)) };
-    let r = 0.5 * (5f64.sqrt() - 1.0);
-    let (mut a, mut b) = (lo, hi);
-    let (fa, fb) = (g(a)?, g(b)?);
-    let mut best = if fa >= fb { (a, fa) } else { (b, fb) };
-    if b <= a {
+    let (fa, fb) = (g(lo)?, g(hi)?);
+    let mut best = if fa >= fb { (lo, fa) } else { (hi, fb) };
+    if hi <= lo {
         return Ok(best);
     }
-    let mut c = b - r * (b - a);
-    let mut d = a + r * (b - a);
-    let (mut fc, mut fd) = (g(c)?, g(d)?);
-    for _ in 0..GOLDEN_ITERATIONS {
-        if fc >= fd {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - r * (b - a);
-            fc = g(c)?;
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + r * (b - a);
-            fd = g(d)?;
-        }
-    }
-    for (t, v) in [(c, fc), (d, fd)] {
-        if v > best.1 {
-            best = (t, v);
-        }
+    let (t, v, ()) = golden_section(lo, hi, GOLDEN_ITERATIONS, 0.0, |t| Ok((g(t)?, ())))?;
+    if v > best.1 {
+        best = (t, v);
     }
     Ok(best)
 }
