@@ -133,7 +133,7 @@ pub struct CostBreakdown {
 pub trait CostModel {
     /// Name in outputs.
     fn name(&self) -> &'static str;
-    /// Bill for one month's quantities (already scaled to a full month).
+    /// Bill for one billed month's quantities (`cost::basis`).
     fn bill(&self, s: &Scenario, m: &MonthView) -> Bill;
     /// Whether peers upload (and so bear costs) in this architecture.
     fn uses_peers(&self) -> bool {

@@ -1,7 +1,7 @@
 //! Delivery costs: what the provider pays a CDN, a transit carrier or the power company, and
 //! how much of a CDN bill peer offload saves once the peers are paid.
 //!
-//! Pure functions of prices and volumes, no state, no I/O. Model card: `models/costs.md`;
+//! Functions of prices, volumes and running totals, no state, no I/O. Model card: `models/costs.md`;
 //! reference values: `../shared/reference/literature.md` §6.3 and §7.
 //!
 //! The pieces, one file per concern:
@@ -15,6 +15,16 @@
 //!   ([`month_scale`]), and converting a transit price in $/Mbps/month to $/GB and back.
 //! * [`energy`]: electricity cost of a device drawing a constant power
 //!   ([`annual_energy_cost`], [`energy_cost`]).
+//! * [`basis`]: the billing rule: what a billed month contains (a recurring pattern's steady
+//!   window, or an event so many times a month with the rest idle), assembled from exact
+//!   5-minute running totals, never a horizon scaled to a month (`month_scale` is kept as a
+//!   library function; `compare` does not use it).
+//! * [`ledger`]: the four architectures (client-server, CDN, peer-assisted, hybrid) priced on
+//!   the same billed month at equal service, every origin sized at headroom × its exact peak;
+//!   the peers' ledgers per class.
+//! * [`book`]: price books, one market level each with sources and dates
+//!   (`models/prices/`).
+//! * [`verdict`]: the three lines `compare` opens with.
 //! * [`hybrid`]: CDN + peer offload ([`hybrid_outcome`]): the CDN bill before and after a
 //!   fraction of the volume is served by peers, the break-even payment per offloaded GB, the
 //!   fluid-Shapley payment per offloaded GB (integrated exactly over the tiers), and the
