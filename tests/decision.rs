@@ -51,6 +51,22 @@ fn same_bills(a: &RunRecord, b: &RunRecord, rtol: f64) {
     }
 }
 
+/// The default scenario with a `horizon` of `h`.
+fn default_with_horizon(h: &str) -> Scenario {
+    default_with(&[(
+        "name = \"viral-video\"",
+        &format!("name = \"viral-video\"\nhorizon = \"{h}\""),
+    )])
+}
+
+/// The default scenario with `line` added to its `[pricing]` table.
+fn default_with_pricing(line: &str) -> Scenario {
+    default_with(&[(
+        "book = \"list-2024\"",
+        &format!("book = \"list-2024\"\n{line}"),
+    )])
+}
+
 fn default_with(edits: &[(&str, &str)]) -> Scenario {
     scenario(&shipped_with("viral-video.toml", edits))
 }
@@ -61,18 +77,12 @@ fn default_with(edits: &[(&str, &str)]) -> Scenario {
 #[test]
 fn issue16_1_a_flash_crowd_is_billed_the_same_with_a_30_day_horizon() {
     let short = compare(&Scenario::builtin_default().unwrap());
-    let long = compare(&default_with(&[(
-        "name = \"viral-video\"",
-        "name = \"viral-video\"\nhorizon = \"30 d\"",
-    )]));
+    let long = compare(&default_with_horizon("30 d"));
     same_bills(&short, &long, HORIZON_TAIL_RTOL);
     // Longer still: the crowd's idle tail is neither billed nor padded into extra months
     // (30.01 d used to average a full month with an idle one and halve the bill).
     for h in ["30.01 d", "45 d"] {
-        let sc = default_with(&[(
-            "name = \"viral-video\"",
-            &format!("name = \"viral-video\"\nhorizon = \"{h}\""),
-        )]);
+        let sc = default_with_horizon(h);
         let longer = compare(&sc);
         same_bills(&short, &longer, HORIZON_TAIL_RTOL);
         assert_eq!(
@@ -253,10 +263,7 @@ fn issue16_4_prices_come_from_one_book() {
         max_relative = SAME_BILL_RTOL
     );
     // A price the scenario sets itself wins over the book's, and is listed.
-    let s = default_with(&[(
-        "book = \"list-2024\"",
-        "book = \"list-2024\"\ntransit = \"3 $/Mbps/month\"",
-    )]);
+    let s = default_with_pricing("transit = \"3 $/Mbps/month\"");
     assert_relative_eq!(s.pricing.transit, 3.0);
     assert_eq!(s.pricing.overrides, vec!["pricing.transit"]);
 }
@@ -285,10 +292,7 @@ fn issue16_5_bills_and_peaks_do_not_depend_on_the_output_grid() {
         max_relative = POINTS_RTOL
     );
 
-    let long = default_with(&[(
-        "name = \"viral-video\"",
-        "name = \"viral-video\"\nhorizon = \"30 d\"",
-    )]);
+    let long = default_with_horizon("30 d");
     let rec = compare_with(&long, 500);
     let p = &rec.summary.peak;
     assert!(p.leechers > 1186.0 && p.leechers < 1188.0, "{}", p.leechers);
@@ -300,10 +304,7 @@ fn issue16_5_bills_and_peaks_do_not_depend_on_the_output_grid() {
 #[test]
 fn two_events_a_month_double_the_monthly_volume() {
     let one = compare(&Scenario::builtin_default().unwrap());
-    let two = compare(&default_with(&[(
-        "book = \"list-2024\"",
-        "book = \"list-2024\"\nevents_per_month = 2",
-    )]));
+    let two = compare(&default_with_pricing("events_per_month = 2"));
     for arch in ARCHITECTURES {
         assert_relative_eq!(
             costs(&two)[arch].origin_gb,
@@ -488,10 +489,7 @@ fn compare_opens_with_the_verdict() {
 #[test]
 fn headroom_scales_every_origin_by_its_own_peak() {
     let one = compare(&Scenario::builtin_default().unwrap());
-    let two = compare(&default_with(&[(
-        "book = \"list-2024\"",
-        "book = \"list-2024\"\nheadroom = 2",
-    )]));
+    let two = compare(&default_with_pricing("headroom = 2"));
     for arch in ["client_server", "p2p"] {
         assert_relative_eq!(
             costs(&two)[arch].capacity_usd,
@@ -570,10 +568,7 @@ fn a_push_swarm_is_billed_by_its_arrival_profile() {
 /// idle after the horizon: the bill holds exactly the run's bytes (nothing simulated past it).
 #[test]
 fn a_short_horizon_bills_exactly_the_run() {
-    let rec = compare(&default_with(&[(
-        "name = \"viral-video\"",
-        "name = \"viral-video\"\nhorizon = \"1 min\"",
-    )]));
+    let rec = compare(&default_with_horizon("1 min"));
     let month = &rec.summary.billing.as_ref().unwrap().months[0];
     let b = &rec.summary.bytes;
     assert_relative_eq!(
@@ -610,10 +605,7 @@ fn the_reported_warm_up_does_not_depend_on_the_output_grid() {
 /// month (as if it happened month / horizon times), not its last sample.
 #[test]
 fn a_recurring_flash_crowd_repeats_the_whole_run() {
-    let rec = compare(&default_with(&[(
-        "book = \"list-2024\"",
-        "book = \"list-2024\"\nbilling = \"recurring\"",
-    )]));
+    let rec = compare(&default_with_pricing("billing = \"recurring\""));
     let b = &rec.summary.billing.as_ref().unwrap().basis;
     assert_relative_eq!(b.window_start_s, 0.0);
     assert_relative_eq!(
