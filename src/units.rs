@@ -39,6 +39,8 @@
 //! prefixes it. A unit of the wrong dimension is recognised as such (`"2 GB"` where a bandwidth
 //! is expected), and a misspelt one gets a "did you mean" from the expected dimension's units.
 
+use std::borrow::Cow;
+
 /// A duration, in seconds.
 pub type Seconds = f64;
 /// A data size, in bytes.
@@ -345,22 +347,32 @@ fn unknown_unit_tail(expected: Dimension, suggestion: Option<&str>) -> String {
 /// See the [module docs](self) for the accepted forms. The sign is kept (`"-3 s"` → `-3.0`):
 /// range checks are the caller's.
 pub fn parse_quantity(text: &str, dim: Dimension) -> Result<f64, UnitError> {
-    let (text, expected) = (text.trim().to_string(), dim);
+    // No allocation unless it fails (validation parses every quantity of every sweep point).
+    let (text, expected) = (text.trim(), dim);
     if text.is_empty() {
-        return Err(UnitError::Empty { text, expected });
+        return Err(UnitError::Empty {
+            text: text.to_string(),
+            expected,
+        });
     }
-    let Some((number, unit)) = split_number(&text) else {
-        return Err(UnitError::NoNumber { text, expected });
+    let Some((number, unit)) = split_number(text) else {
+        return Err(UnitError::NoNumber {
+            text: text.to_string(),
+            expected,
+        });
     };
     let Some((num, den)) = lookup(dim, &unit) else {
-        return Err(unit_error(text, unit, dim));
+        return Err(unit_error(text.to_string(), unit.into_owned(), dim));
     };
     // Not finite for "inf", "NaN" (`split_number` gives NaN), "1e999 B" and "1e308 PB".
     let value = number * num / den;
     if value.is_finite() {
         Ok(value)
     } else {
-        Err(UnitError::NotFinite { text, expected })
+        Err(UnitError::NotFinite {
+            text: text.to_string(),
+            expected,
+        })
     }
 }
 
@@ -504,7 +516,7 @@ fn trim_zeros(s: &str) -> &str {
 /// Split `text` (trimmed, non-empty) into its leading number and its normalised unit, the
 /// latter `"$"`-prefixed if the text starts with a dollar sign. `None` if there is no number.
 /// `inf`, `infinity` and `nan` (any case) give NaN, whatever follows.
-fn split_number(text: &str) -> Option<(f64, String)> {
+fn split_number(text: &str) -> Option<(f64, Cow<'_, str>)> {
     let bytes = text.as_bytes();
     let digits_from = |mut i: usize| {
         while bytes.get(i).is_some_and(u8::is_ascii_digit) {
@@ -527,7 +539,7 @@ fn split_number(text: &str) -> Option<(f64, String)> {
             .get(..word.len())
             .is_some_and(|b| b.eq_ignore_ascii_case(word.as_bytes()));
         if starts && !next.is_some_and(u8::is_ascii_alphabetic) {
-            return Some((f64::NAN, String::new()));
+            return Some((f64::NAN, Cow::Borrowed("")));
         }
     }
 
@@ -553,23 +565,30 @@ fn split_number(text: &str) -> Option<(f64, String)> {
     // Rust's parser accepts all these forms; "1e999" overflows to inf, caught by the caller.
     let magnitude: f64 = text[start..end].parse().ok()?;
     let number = if sign == "-" { -magnitude } else { magnitude };
-    let prefix = if dollar.is_some() { "$" } else { "" };
-    Some((number, format!("{prefix}{}", normalise_unit(&text[end..]))))
+    let unit = normalise_unit(&text[end..]);
+    Some((
+        number,
+        if dollar.is_some() {
+            Cow::Owned(format!("${unit}"))
+        } else {
+            unit
+        },
+    ))
 }
 
 /// Canonical unit text: words separated by single spaces, `per` → `/`, no spaces around `/`.
 /// `" per  hour"` → `"/hour"`, `"$ / GB"` → `"$/GB"`.
-fn normalise_unit(unit: &str) -> String {
+fn normalise_unit(unit: &str) -> Cow<'_, str> {
     let unit = unit.trim();
     // Most units are one word ("Mbps", "/s", "$/GB"): nothing to do.
     if !unit.contains(char::is_whitespace) && unit != "per" {
-        return unit.to_string();
+        return Cow::Borrowed(unit);
     }
     let words = unit
         .split_whitespace()
         .map(|w| if w == "per" { "/" } else { w });
     let joined = words.collect::<Vec<_>>().join(" ");
-    joined.replace(" /", "/").replace("/ ", "/")
+    Cow::Owned(joined.replace(" /", "/").replace("/ ", "/"))
 }
 
 /// The factors `(num, den)` of `unit` in dimension `dim`; the empty unit (a bare number) is the

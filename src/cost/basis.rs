@@ -95,6 +95,50 @@ impl Month {
     }
 }
 
+/// The billing rule in one sentence. The steady-state case (every point of a steady sweep)
+/// keeps its numbers and writes the sentence only when it is read or serialised.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Explanation {
+    /// Written out.
+    Text(String),
+    /// The steady state fills every month; the warm-up (its length, when known) is not billed.
+    SteadyFill {
+        /// The billing month.
+        month: Seconds,
+        /// The settling time from an empty swarm, when located.
+        warmup: Option<Seconds>,
+    },
+}
+
+impl std::fmt::Display for Explanation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text(t) => f.write_str(t),
+            Self::SteadyFill { month, warmup } => {
+                write!(
+                    f,
+                    "the steady state at the constant arrival rate fills every {} month",
+                    days(*month)
+                )?;
+                match warmup {
+                    Some(w) => write!(
+                        f,
+                        "; the warm-up from an empty swarm ({}) is not billed",
+                        days(*w)
+                    ),
+                    None => f.write_str("; the warm-up from an empty swarm is not billed"),
+                }
+            }
+        }
+    }
+}
+
+impl Serialize for Explanation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// How a run was billed (`summary.json` → `billing`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Basis {
@@ -103,7 +147,7 @@ pub struct Basis {
     /// Why this rule: given in the scenario, or chosen from the arrival profile.
     pub rule_basis: &'static str,
     /// The rule in one sentence: the window, the factor, what fills the rest of the month.
-    pub explanation: String,
+    pub explanation: Explanation,
     /// Length of a billing month, days.
     pub month_days: f64,
     /// Length of a billing sample, s (5 minutes; a diurnal period's equal parts).
@@ -362,17 +406,10 @@ pub fn steady_month(
     let basis = Basis {
         rule: rule.label(),
         rule_basis: why,
-        explanation: format!(
-            "the steady state at the constant arrival rate fills every {} month{}",
-            days(month),
-            match warmup_s {
-                Some(w) => format!(
-                    "; the warm-up from an empty swarm ({}) is not billed",
-                    days(w)
-                ),
-                None => "; the warm-up from an empty swarm is not billed".to_string(),
-            }
-        ),
+        explanation: Explanation::SteadyFill {
+            month,
+            warmup: warmup_s,
+        },
         month_days: month / 86_400.0,
         sample_s: src.step,
         window_start_s: warmup_s.unwrap_or(0.0),
@@ -420,7 +457,7 @@ pub fn run_months(
     let mut basis = Basis {
         rule: rule.label(),
         rule_basis: why,
-        explanation: String::new(),
+        explanation: Explanation::Text(String::new()),
         month_days: month / 86_400.0,
         sample_s: step,
         window_start_s: 0.0,
@@ -444,21 +481,21 @@ pub fn run_months(
             basis.factor = p as f64;
             if p * n <= m {
                 let idle = m - p * n;
-                basis.explanation = format!(
+                basis.explanation = Explanation::Text(format!(
                     "the event ({}, {n} sample{} of {}) {p}× a month; the other {} of the {month_words} month idle",
                     days(run.t[n]),
                     plural(n),
                     days(step),
                     days(idle as f64 * step),
-                );
+                ));
                 vec![src.month(&[Piece::run(0, n, p), Piece::idle(idle)], peak)?]
             } else if p == 1 {
                 let count = n.div_ceil(m);
                 basis.months_averaged = count;
-                basis.explanation = format!(
+                basis.explanation = Explanation::Text(format!(
                     "the event ({}) spans {count} billing months: each month billed on its own (the last padded with idle samples), the bills averaged",
                     days(run.t[n])
-                );
+                ));
                 (0..count)
                     .map(|j| {
                         let (a, b) = (j * m, ((j + 1) * m).min(n));
@@ -481,11 +518,11 @@ pub fn run_months(
                 basis.warmup_included = true;
                 basis.window_start_s = run.t[pre];
                 basis.window_end_s = None;
-                basis.explanation = format!(
+                basis.explanation = Explanation::Text(format!(
                     "the run from an empty swarm ({}) starts the month, the steady state fills the other {}",
                     days(run.t[pre]),
                     days((m - pre) as f64 * step)
-                );
+                ));
                 let mut pieces = vec![Piece::run(0, pre, 1)];
                 if m > pre {
                     pieces.push(Piece::steady(m - pre));
@@ -568,12 +605,12 @@ pub fn run_months(
                     }
                     _ => "",
                 };
-                basis.explanation = format!(
+                basis.explanation = Explanation::Text(format!(
                     "{what} of the run ({} to {}) repeated {:.4}× to fill the {month_words} month{warmup}{settled}",
                     days(run.t[start]),
                     days(run.t[end]),
                     basis.factor,
-                );
+                ));
                 vec![src.month(&pieces, peak)?]
             }
         },

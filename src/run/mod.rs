@@ -692,6 +692,12 @@ pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRe
     }
     let billed = bill(s, &rec, opts.method)?;
     let rows = ledger::compare(s, &billed);
+    if opts.incentive == Depth::Outcome {
+        // A sweep row reads the bills only: no billing report, service check or class
+        // ledgers (their strings and second runs would be most of a row's cost).
+        rec.summary.costs = Some(rows.into_iter().map(|r| (r.architecture, r)).collect());
+        return Ok(rec);
+    }
     let service = service(s, &rec, &billed, opts)?;
     rec.summary.billing = Some(Billing {
         basis: billed.basis.clone(),

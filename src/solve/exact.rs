@@ -31,6 +31,7 @@
 //! long as the last two coefficients allow for a truncation error of [`NL_TOL`] relative to
 //! the state, and guards are found on the same series as in affine regimes.
 
+use super::modal::{Modal, Next};
 use super::{SolveStats, SolverSettings, Trajectory};
 use crate::error::SolveError;
 use crate::model::{FluidModel, ForcingSegment, PiecewiseAffine};
@@ -129,6 +130,9 @@ struct Piece {
     /// mat-vec gives p(t+h), the integral increments, and every guard value and rate at t+h.
     step: Vec<f64>,
     uses: usize,
+    /// The regime's closed form (one class, exponential forcing), built on first use
+    /// (`Some(None)`: it has none).
+    modal: Option<Option<Modal>>,
 }
 
 impl Piece {
@@ -166,6 +170,7 @@ impl Piece {
                 h_std: grid_h,
                 step: Vec::new(),
                 uses: 0,
+                modal: Some(None),
             };
         }
         let af = pa.affine(r);
@@ -242,6 +247,24 @@ impl Piece {
             h_std,
             step: Vec::new(),
             uses: 0,
+            modal: None,
+        }
+    }
+
+    /// What the regime's closed form says about the next `span` seconds from (p, c).
+    fn next(&mut self, nd: usize, p: &[f64], c: &[f64], span: f64) -> Next {
+        if self.modal.is_none() {
+            self.modal = Some(Modal::new(
+                &self.mq_rows,
+                &self.mc_rows,
+                self.q,
+                nd,
+                &self.guards,
+            ));
+        }
+        match self.modal.as_ref() {
+            Some(Some(m)) => m.next(p, c, span),
+            _ => Next::Unknown,
         }
     }
 
@@ -959,7 +982,7 @@ fn fast_steps<const Q: usize, const NC: usize, const ND: usize>(
     traj: &mut Trajectory,
     steps: &mut usize,
     max_steps: usize,
-) {
+) -> bool {
     let ng = piece.guards.len();
     if ng > 2
         || p.len() != Q
@@ -968,8 +991,14 @@ fn fast_steps<const Q: usize, const NC: usize, const ND: usize>(
         || ND > Q
         || piece.step.len() != (Q + NC + 2 * ng) * Q
     {
-        return;
+        return false;
     }
+    // The regime's closed form, when it has one: every 32nd step asks whether the guards are
+    // now certain to hold to the end of the segment (then the caller finishes from the
+    // closed form).
+    let modal = piece.modal.as_ref().and_then(Option::as_ref);
+    let span_end = seg_end.min(t_end);
+    let mut certified = false;
     let row = |r: usize| -> [f64; Q] {
         let mut a = [0.0; Q];
         a.copy_from_slice(&piece.step[r * Q..(r + 1) * Q]);
@@ -1044,6 +1073,15 @@ fn fast_steps<const Q: usize, const NC: usize, const ND: usize>(
                 done = true;
                 break;
             }
+            if steps.is_multiple_of(32) {
+                if let Some(m) = modal {
+                    if m.holds(&pv, span_end - (t0 + k * h)) {
+                        certified = true;
+                        done = true;
+                        break;
+                    }
+                }
+            }
             let end: [f64; 4] =
                 std::array::from_fn(|r| if r < 2 * ng { dotq(&ge[r], &pv) } else { 0.0 });
             let suspect = (0..ng).any(|j| {
@@ -1106,6 +1144,70 @@ fn fast_steps<const Q: usize, const NC: usize, const ND: usize>(
     }
     p.copy_from_slice(&pv);
     c.copy_from_slice(&cv);
+    certified
+}
+
+/// Evenly spaced outputs i..=last by one step matrix `rows` = [E; F] (q columns): p ← E p,
+/// c ← c + F p. Fixed sizes for one class (two dynamic states, seven integrals) let the
+/// compiler unroll the products.
+#[allow(clippy::too_many_arguments)] // the solver's loop state, passed explicitly
+fn walk(
+    rows: &[f64],
+    p: &mut [f64],
+    c: &mut [f64],
+    i: &mut usize,
+    last: usize,
+    s: &SolverSettings,
+    nd: usize,
+    traj: &mut Trajectory,
+) {
+    fn fixed<const Q: usize, const NC: usize>(
+        rows: &[f64],
+        p: &mut [f64],
+        c: &mut [f64],
+        i: &mut usize,
+        last: usize,
+        s: &SolverSettings,
+        traj: &mut Trajectory,
+    ) {
+        let row = |r: usize| -> [f64; Q] { std::array::from_fn(|j| rows[r * Q + j]) };
+        let e: [[f64; Q]; Q] = std::array::from_fn(row);
+        let f: [[f64; Q]; NC] = std::array::from_fn(|r| row(Q + r));
+        let mut pv: [f64; Q] = std::array::from_fn(|j| p[j]);
+        let mut cv: [f64; NC] = std::array::from_fn(|j| c[j]);
+        while *i <= last {
+            for (cr, fr) in cv.iter_mut().zip(&f) {
+                *cr += (0..Q).map(|j| fr[j] * pv[j]).sum::<f64>();
+            }
+            pv = std::array::from_fn(|r| (0..Q).map(|j| e[r][j] * pv[j]).sum());
+            let head: [f64; 2] = [pv[0], pv[1]];
+            traj.push_fixed::<2, NC>(s.t_end * *i as f64 / s.points as f64, &head, &cv);
+            *i += 1;
+        }
+        p.copy_from_slice(&pv);
+        c.copy_from_slice(&cv);
+    }
+    match (p.len(), c.len(), nd) {
+        (3, 7, 2) => fixed::<3, 7>(rows, p, c, i, last, s, traj),
+        (4, 7, 2) => fixed::<4, 7>(rows, p, c, i, last, s, traj),
+        (5, 7, 2) => fixed::<5, 7>(rows, p, c, i, last, s, traj),
+        _ => {
+            let q = p.len();
+            let (e, f) = rows.split_at(q * q);
+            let mut next = vec![0.0; q];
+            let mut dc = vec![0.0; c.len()];
+            while *i <= last {
+                matvec(f, p, &mut dc);
+                matvec(e, p, &mut next);
+                p.copy_from_slice(&next);
+                for (ci, d) in c.iter_mut().zip(&dc) {
+                    *ci += d;
+                }
+                traj.push_parts(s.t_end * *i as f64 / s.points as f64, &p[..nd], c);
+                *i += 1;
+            }
+        }
+    }
 }
 
 /// Integrate exactly; see the module docs.
@@ -1160,6 +1262,87 @@ pub(super) fn integrate(
         if try_fast {
             try_fast = false;
             let seg_end = sv.segs.get(seg + 1).map_or(f64::INFINITY, |nx| nx.start);
+            // Closed form (one class, exponential forcing): from here either no guard changes
+            // sign before the segment ends, and every output up to there comes from it at a
+            // cost that does not grow with the horizon, or the first guard crossing is located
+            // on it and the state jumps there (one closed form per regime visited).
+            let span_end = seg_end.min(s.t_end);
+            let snap = 1e-12 * span_end.max(grid_h);
+            let next = if span_end - t > snap {
+                sv.piece(seg, regime).next(nd, &p, &c, span_end - t)
+            } else {
+                Next::Unknown
+            };
+            let jump = match next {
+                Next::Holds(st) => Some((st, span_end, false)),
+                Next::Leaves(tau, st) => Some((st, t + tau, true)),
+                Next::Unknown => None,
+            };
+            if let Some((settled, upto, crossing)) = jump {
+                let t0 = t;
+                let dt = s.t_end / s.points as f64;
+                let target_of = |k: usize| s.t_end * k as f64 / s.points as f64;
+                let mut last = i - 1;
+                while last < s.points && target_of(last + 1) <= upto + snap {
+                    last += 1;
+                }
+                if i <= last {
+                    // The first output from the closed form; the rest, evenly spaced, by the
+                    // step matrix of one output interval (itself from the closed form).
+                    let first = target_of(i);
+                    settled.at(first - t0, &mut p, &mut c);
+                    traj.push_parts(first, &p[..nd], &c);
+                    t = first;
+                    i += 1;
+                    if i <= last {
+                        let rows = sv
+                            .piece(seg, regime)
+                            .modal
+                            .as_ref()
+                            .and_then(Option::as_ref)
+                            .and_then(|m| m.transfer(dt))
+                            .ok_or(SolveError::NonFinite { t })?;
+                        walk(&rows, &mut p, &mut c, &mut i, last, s, nd, &mut traj);
+                        t = target_of(i - 1);
+                    }
+                    if p.iter().chain(c.iter()).any(|v| !v.is_finite()) {
+                        // Non-finite values persist through the products: the first row shows
+                        // where they began.
+                        let k = traj
+                            .states()
+                            .position(|z| z.iter().any(|v| !v.is_finite()))
+                            .unwrap_or(traj.t.len() - 1);
+                        return Err(SolveError::NonFinite { t: traj.t[k] });
+                    }
+                }
+                stats.steps += 1;
+                if crossing {
+                    settled.at(upto - t0, &mut p, &mut c);
+                    t = upto;
+                    stats.regime_switches += 1;
+                    if stats.regime_switches > MAX_SWITCHES {
+                        return Err(SolveError::TooManySwitches {
+                            t,
+                            switches: stats.regime_switches,
+                            limit: MAX_SWITCHES,
+                        });
+                    }
+                    regime = sv.pick_regime(seg, &p);
+                } else {
+                    if i <= s.points && span_end - t > snap {
+                        // The segment ends between outputs: the general loop changes segment
+                        // there.
+                        settled.at(span_end - t0, &mut p, &mut c);
+                        t = span_end;
+                    }
+                    stats.settled += 1;
+                }
+                if p.iter().chain(c.iter()).any(|v| !v.is_finite()) {
+                    return Err(SolveError::NonFinite { t });
+                }
+                try_fast = true;
+                continue;
+            }
             let piece = sv.piece(seg, regime);
             if !piece.step.is_empty() {
                 let before = i;
@@ -1184,7 +1367,7 @@ pub(super) fn integrate(
                         )
                     };
                 }
-                match (p.len(), c.len()) {
+                let certified = match (p.len(), c.len()) {
                     (3, 7) => fast!(3, 7, 2),
                     (4, 7) => fast!(4, 7, 2),
                     (5, 7) => fast!(5, 7, 2),
@@ -1197,9 +1380,9 @@ pub(super) fn integrate(
                     (9, 19) => fast!(9, 19, 8),
                     (10, 19) => fast!(10, 19, 8),
                     (11, 19) => fast!(11, 19, 8),
-                    _ => {}
-                }
-                if i > before {
+                    _ => false,
+                };
+                if i > before || certified {
                     try_fast = true;
                     continue;
                 }

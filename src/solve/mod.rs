@@ -19,6 +19,7 @@
 //! Jacobian, else Dopri5. Why: `models/swarm.md`, "Solver".
 
 mod exact;
+mod modal;
 mod ode;
 mod rosenbrock;
 
@@ -126,6 +127,9 @@ pub struct SolveStats {
     /// Taylor expansions in regimes that are not affine (exact method, several classes
     /// sharing the upload); one expansion may cover several output intervals.
     pub taylor_steps: usize,
+    /// Times the exact method finished a forcing segment from a regime's closed form (no guard
+    /// could change sign before the segment's end).
+    pub settled: usize,
 }
 
 /// The solution on the output grid; never mutated after the solve. States are stored flat
