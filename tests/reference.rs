@@ -712,3 +712,66 @@ fn a_solve_beyond_its_work_budget_is_an_error_not_a_hang() {
         "{msg}"
     );
 }
+
+/// Issue 17: one class under constant arrivals is solved by the regimes' closed forms (a jump
+/// to each guard crossing, then the settled stretch to the horizon). Over the corners and
+/// middle of the issue's grid (seed residence 10–1000 s, λ 0.01–10/s), a saddle regime
+/// (θ = γ: the upload-limited block has eigenvalues of both signs and a fixed point ~10^5
+/// peers away) and a 100-byte file (rates 10^4/s), the closed form agrees with Rosenbrock at
+/// rtol 1e-10 to [`EXACT_MULTI_TOL`], and it takes a handful of closed-form steps however long
+/// the horizon (no stepping at 4/ρ).
+#[test]
+fn closed_forms_agree_with_rosenbrock_and_do_not_step() {
+    let cases = [
+        // (λ, θ, c, μ, γ, horizon)
+        (1.0, 0.001, 1.0, 0.5, 0.02, 5000.0),
+        (0.01, 0.001, 1.0, 0.5, 0.1, 5000.0),
+        (10.0, 0.001, 1.0, 0.5, 0.1, 5000.0),
+        (0.01, 0.001, 1.0, 0.5, 0.001, 5000.0),
+        (10.0, 0.001, 1.0, 0.5, 0.001, 5000.0),
+        (1.0, 0.001, 1e4, 5e3, 0.02, 86_400.0),
+    ];
+    for (lam, theta, c, mu, gamma, horizon) in cases {
+        let s = scenario(&qs_toml(lam, theta, c, mu, 0.9, Some(gamma), 0.0, ""));
+        let model = swarm_of(&s);
+        let mut set = SolverSettings::new(horizon);
+        set.points = 200;
+        set.method = Method::Exact;
+        let exact = integrate(&model, &set).expect("exact");
+        assert!(
+            exact.stats.settled >= 1 && exact.stats.steps <= 10,
+            "λ {lam} γ {gamma}: {:?}",
+            exact.stats
+        );
+        set.method = Method::Rosenbrock;
+        set.rtol = Some(1e-10);
+        set.atol = Some(1e-12);
+        let reference = integrate(&model, &set).expect("rosenbrock");
+        let (e_pop, e_tot) = swarm_disagreement(&model, &exact, &reference);
+        assert!(
+            e_pop <= EXACT_MULTI_TOL && e_tot <= EXACT_MULTI_TOL,
+            "λ {lam} γ {gamma}: populations {e_pop:e}, totals {e_tot:e}"
+        );
+    }
+}
+
+/// Issue 17: a horizon of 10^15 days (and a seed residence of a century, settling over
+/// millennia) costs the same few closed-form steps as an hour, and ends at the closed-form
+/// steady state x̄ = λ/(θ + c), ȳ = c x̄/γ (download-limited, literature §1.2) to 1e-12.
+#[test]
+fn a_horizon_of_any_length_costs_a_few_steps() {
+    let (lam, theta, c, mu, gamma) = (1.0, 0.001, 1.0, 0.5, 1.0 / (100.0 * 365.0 * 86_400.0));
+    let s = scenario(&qs_toml(lam, theta, c, mu, 0.9, Some(gamma), 0.0, ""));
+    let model = swarm_of(&s);
+    for horizon in [3600.0, 1e15 * 86_400.0] {
+        let mut set = SolverSettings::new(horizon);
+        set.points = 500;
+        let tr = integrate(&model, &set).expect("solves");
+        assert!(tr.stats.steps <= 10, "{horizon} s: {:?}", tr.stats);
+        if horizon > 1e9 {
+            let x = lam / (theta + c);
+            assert_relative_eq!(tr.last()[0], x, max_relative = 1e-12);
+            assert_relative_eq!(tr.last()[1], c * x / gamma, max_relative = 1e-12);
+        }
+    }
+}

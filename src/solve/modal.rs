@@ -115,6 +115,20 @@ impl Guard {
     /// The first τ in (0, span] where G turns negative; `Err` when G is at zero and falling at
     /// τ = 0 (the regime is being left now) or the oscillation is too long to scan.
     fn first_negative(&self, span: f64) -> Result<Option<f64>, ()> {
+        // Beyond e^700 a growing mode overflows and G is inf − inf: search no further, and say
+        // "cannot tell" if there is no crossing before.
+        let growth = self.lam.iter().map(|l| l.re).fold(0.0, f64::max);
+        let reach = if growth > 0.0 {
+            700.0 / growth
+        } else {
+            f64::INFINITY
+        };
+        if span > reach {
+            return match self.first_negative(reach)? {
+                Some(t) => Ok(Some(t)),
+                None => Err(()),
+            };
+        }
         let size = self.e.abs() + 2.0 * (self.c[0].norm() + self.c[1].norm());
         let tol = 1e-11 * size;
         let g0 = self.value(0.0);
@@ -127,6 +141,9 @@ impl Guard {
         // converge.
         let stretch = |a: f64, ga: f64, b: f64| -> Option<Result<f64, ()>> {
             let gb = self.value(b);
+            if !gb.is_finite() {
+                return Some(Err(()));
+            }
             (ga > 0.0 && gb < 0.0).then(|| self.refine(a, ga, b, gb).ok_or(()))
         };
         if self.complex {
