@@ -627,7 +627,7 @@ impl Ctx<'_> {
             q.span(),
             key,
             v,
-            &q.get_ref().to_string(),
+            &|| q.get_ref().to_string(),
             dim,
             min,
             strict,
@@ -642,7 +642,7 @@ impl Ctx<'_> {
         span: Range<usize>,
         key: &str,
         v: f64,
-        shown: &str,
+        shown: &dyn Fn() -> String,
         dim: Dimension,
         min: f64,
         strict: bool,
@@ -666,7 +666,7 @@ impl Ctx<'_> {
             (true, Some(m)) => format!("must be in ({}, {}]", fmt(min), fmt(m)),
             (false, Some(m)) => format!("must be in [{}, {}]", fmt(min), fmt(m)),
         };
-        Err(self.at(span, format!("`{key}` {range} (got {shown})")))
+        Err(self.at(span, format!("`{key}` {range} (got {})", shown())))
     }
 
     fn plain(
@@ -682,7 +682,7 @@ impl Ctx<'_> {
             v.span(),
             key,
             x,
-            &format!("{x}"),
+            &|| format!("{x}"),
             Dimension::Dimensionless,
             min,
             strict,

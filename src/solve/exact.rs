@@ -25,6 +25,13 @@
 //! derivative); the first crossing is refined to machine precision, the state moves to that
 //! instant and the new regime is chosen by the direction of motion.
 //!
+//! One class under constant arrivals never gets this far: at each fast-path entry the
+//! regime's closed form (`super::modal`) either locates the first guard crossing exactly
+//! (the state jumps there) or certifies that none comes before the forcing segment ends
+//! (every remaining output is written from it), so such a solve costs a few closed-form steps
+//! whatever its horizon or its fastest rate. The stepping below is for what the closed form
+//! cannot tell: several classes, daily cycles and ramps, ill-conditioned modes.
+//!
 //! A regime that is not affine (several swarm classes sharing the upload at a common level, a
 //! ratio of linear forms) gives the normalised Taylor coefficients of its solution to order
 //! [`NL_ORDER`] (`PiecewiseAffine::taylor`, by automatic differentiation); each step is as

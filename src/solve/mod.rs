@@ -1,19 +1,20 @@
-//! Integration of fluid models: one entry point, two methods.
+//! Integration of fluid models: one entry point, three methods.
 //!
 //! * [`Method::Exact`]: for models that are [`PiecewiseAffine`](crate::model::PiecewiseAffine)
-//!   (the single-class Qiu–Srikant swarm). Between regime switches the solution is
-//!   `Z(t+h) = exp(M h) Z(t)` for an augmented matrix `M` that also carries the arrival
-//!   profile; switches are located to machine precision. No step-size control, no stiffness
-//!   problem: the cost is one small matrix–vector product per output step.
-//! * [`Method::Dopri5`]: the general path for nonlinear models (several classes sharing upload
-//!   max-min fairly), through `ode_solvers` (the only module that imports it is `ode`).
-//!   Stiffness detection is switched off: the swarm is only mildly stiff and Dopri5 stays
-//!   stable with its error control (it just takes more steps).
-//!
+//!   (the Qiu–Srikant swarm, any number of classes). One class under constant or decaying
+//!   arrivals goes from regime switch to regime switch by each regime's closed form
+//!   (`modal`: eigenmodes of the 2 × 2 block; a guard is a sum of exponentials whose first
+//!   zero is bracketed exactly), so its cost does not grow with the horizon. Otherwise, between
+//!   switches the solution is `Z(t+h) = exp(M h) Z(t)` for an augmented matrix `M` that also
+//!   carries the arrival profile, with Taylor series in the regimes where several classes
+//!   share the upload (not affine); switches are located to machine precision. No step-size
+//!   control, no stiffness problem.
 //! * [`Method::Rosenbrock`]: RODAS4, a linearly implicit method of order 4 with an analytic
-//!   Jacobian, for models that are [`PiecewiseSmooth`](crate::model::PiecewiseSmooth) (the
-//!   swarm with several classes): L-stable, no Newton iteration, steps that end on every kink
-//!   of the water level and the server rate, outputs by dense output.
+//!   Jacobian, for models that are [`PiecewiseSmooth`](crate::model::PiecewiseSmooth): the
+//!   fallback when a nonlinear stretch is too stiff for an explicit series. L-stable, steps that
+//!   end on every kink, outputs by dense output.
+//! * [`Method::Dopri5`]: the general path for models without that structure, through
+//!   `ode_solvers` (the only module that imports it is `ode`), stiffness detection off.
 //!
 //! `Method::Auto` picks Exact when the model allows it, else Rosenbrock when the model has a
 //! Jacobian, else Dopri5. Why: `models/swarm.md`, "Solver".

@@ -201,36 +201,62 @@ impl Guard {
         Ok(None)
     }
 
-    /// The root of G in [a, b] (G(a) > 0 > G(b), G monotone): Newton steps kept inside the
-    /// bracket, and a bisection whenever a step would leave it or the bracket did not halve
-    /// (far from the root an exponential's Newton steps are only 1/λ long). Returns the end
+    /// The root of G in [a, b] (G(a) > 0 > G(b), G monotone), to rounding. Returns the end
     /// where G is not positive (the crossing has happened there), or `None` if the bracket did
-    /// not close to rounding.
-    fn refine(&self, mut a: f64, ga: f64, mut b: f64, gb: f64) -> Option<f64> {
-        let mut x = a + (b - a) * ga / (ga - gb);
+    /// not close.
+    fn refine(&self, mut a: f64, mut ga: f64, mut b: f64, mut gb: f64) -> Option<f64> {
+        // A bracket many time constants wide (a settled stretch to a far horizon): close it
+        // first by doubling probes from its left end, so that Newton starts near the root.
+        let fastest = self.lam.iter().map(|l| l.norm()).fold(0.0, f64::max);
+        if fastest > 0.0 {
+            let mut step = 1.0 / fastest;
+            while a + step < b && b - a > 8.0 / fastest {
+                let x = a + step;
+                let gx = self.value(x);
+                if gx > 0.0 {
+                    (a, ga) = (x, gx);
+                    step *= 2.0;
+                } else {
+                    (b, gb) = (x, gx);
+                    break;
+                }
+            }
+        }
+        // Illinois (regula falsi that halves the weight of an end kept twice): superlinear,
+        // one evaluation per iteration, never leaves the bracket; a bisection whenever the
+        // bracket fails to halve in two iterations.
+        let mut side = 0i8;
         let mut width = b - a;
-        for _ in 0..400 {
+        for k in 0..200 {
+            let mut x = (a * gb - b * ga) / (gb - ga);
+            if k % 2 == 1 && b - a > 0.5 * width {
+                x = 0.5 * (a + b);
+            }
+            if k % 2 == 1 {
+                width = b - a;
+            }
             if x.is_nan() || x <= a || x >= b {
                 x = 0.5 * (a + b);
             }
             let gx = self.value(x);
             if gx > 0.0 {
-                a = x;
+                (a, ga) = (x, gx);
+                if side == 1 {
+                    gb *= 0.5;
+                }
+                side = 1;
             } else if gx < 0.0 {
-                b = x;
+                (b, gb) = (x, gx);
+                if side == -1 {
+                    ga *= 0.5;
+                }
+                side = -1;
             } else {
                 return Some(x);
             }
             if b - a <= 4.0 * f64::EPSILON * b.abs() {
                 return Some(b);
             }
-            let d = self.slope(x);
-            x = if d != 0.0 && b - a <= 0.5 * width {
-                x - gx / d
-            } else {
-                0.5 * (a + b)
-            };
-            width = b - a;
         }
         None
     }
