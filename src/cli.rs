@@ -395,16 +395,17 @@ fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
     let mut settings = SimSettings::new(args.scale, args.replicates, args.seed)?;
     settings.progress = true;
     let scenario = Scenario::from_path(&args.file)?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(format!("{}-sim", scenario.name)));
+    let _lock = output::lock::DirLock::acquire(&dir)?;
     let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, args.points as usize)?;
     let reference = FluidReference::from_record(&fluid)?;
     let sim = simulate(&swarm, &reference.t, &settings)
         .with_context(|| format!("simulating '{}'", scenario.name))?;
     let (columns, rows) = sim.timeseries();
     let summary = sim.summary(&scenario.name, &scenario.source, reference.download_time);
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("results").join(format!("{}-sim", scenario.name)));
     let written = output::write_simulation(&dir, &columns, &rows, &summary)
         .with_context(|| format!("writing results of '{}'", scenario.name))?;
     let mut stdout = std::io::stdout().lock();
@@ -451,6 +452,11 @@ fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
 fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
     use crate::stochastic::{validate, FluidReference};
     let scenario = Scenario::from_path(&args.file)?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(format!("{}-validate", scenario.name)));
+    let _lock = output::lock::DirLock::acquire(&dir)?;
     let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, args.points as usize)?;
     let reference = FluidReference::from_record(&fluid)?;
     let mut stdout = std::io::stdout().lock();
@@ -503,10 +509,6 @@ fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
         slope(v.slope_download_time_error),
         slope(v.slope_server_bytes_error)
     )?;
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("results").join(format!("{}-validate", scenario.name)));
     let written = output::write_validation(&dir, &v, !args.no_plots)
         .with_context(|| format!("writing the validation of '{}'", scenario.name))?;
     writeln!(stdout, "results:")?;
@@ -559,15 +561,18 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
         },
         ..RunOptions::default()
     };
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(&scenario.name));
+    // Refuse a second writer before computing, not after.
+    let _lock = output::lock::DirLock::acquire(&dir)?;
     let mut record = if compare {
         compare_scenario(&scenario, &opts)?
     } else {
         run_scenario(&scenario, &opts)?
     };
     attach_checks(&scenario, &mut record, &args.check)?;
-    let dir = args
-        .out
-        .unwrap_or_else(|| Path::new("results").join(&scenario.name));
     let written = output::write_run(&dir, &record, !args.no_plots)
         .with_context(|| format!("writing results of '{}'", scenario.name))?;
     let mut stdout = std::io::stdout().lock();

@@ -167,6 +167,29 @@ pub enum OutputError {
         /// What is missing.
         reason: String,
     },
+    /// Another peerfluid process is writing into the same results folder.
+    #[error(
+        "{path} is in use by another peerfluid process (pid {pid}); wait for it to finish, or \
+         give another --out"
+    )]
+    Locked {
+        /// The folder.
+        path: PathBuf,
+        /// The holder's process id, as it wrote it in the lock file ("unknown" if unreadable).
+        pid: String,
+    },
+    /// A number bound for an output file is not finite.
+    #[error("{file}: {what} is not finite ({value}); {hint}")]
+    NonFinite {
+        /// The output file.
+        file: String,
+        /// Which value (column and row, or JSON field).
+        what: String,
+        /// The value as printed (inf, -inf, NaN).
+        value: String,
+        /// Which inputs to check.
+        hint: String,
+    },
 }
 
 /// An incentive computation cannot be done with these inputs.

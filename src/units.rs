@@ -436,12 +436,37 @@ pub fn exact_text(value: f64, dim: Dimension) -> String {
 
 /// A bare TOML number is taken in base units; rejects NaN and ±inf.
 pub fn from_number(value: f64, dim: Dimension) -> Result<f64, UnitError> {
-    let (text, expected) = (format!("{value}"), dim);
     if value.is_finite() {
         Ok(value)
     } else {
-        Err(UnitError::NotFinite { text, expected })
+        Err(UnitError::NotFinite {
+            text: format!("{value}"),
+            expected: dim,
+        })
     }
+}
+
+/// The magnitudes a nonzero quantity of `dim` may have anywhere in a scenario, in base units:
+/// beyond them the models' products and exponentials leave f64 (a rate of 10^300/s, a price
+/// of 10^308 $/Mbps/month) or a time step rounds to nothing (a residence of 10^-300 s). Every
+/// key has its own, narrower range on top; these bound what any key can be given.
+/// `None` for dimensionless numbers (each key bounds its own).
+pub fn usable_range(dim: Dimension) -> Option<(f64, f64)> {
+    use Dimension::*;
+    Some(match dim {
+        Time => (1e-6, 1e13),             // 1 µs to ~317,000 years
+        DataSize => (1.0, 1e18),          // 1 B to 1 EB
+        BitRate => (1e-3, 1e15),          // 1 mbit/s to 1 Pbps
+        EventRate => (1e-12, 1e9),        // once in 30,000 years to 10^9 per second
+        Money => (1e-9, 1e12),            // $
+        MoneyPerGb => (1e-9, 1e6),        // $/GB
+        MoneyPerMbpsMonth => (1e-9, 1e6), // $/Mbps/month
+        MoneyPerKwh => (1e-9, 1e3),       // $/kWh
+        Power => (1e-6, 1e9),             // W
+        EnergyPerGb => (1e-12, 1e6),      // kWh/GB
+        CarbonIntensity => (1e-9, 1e3),   // kg/kWh
+        Dimensionless => return None,
+    })
 }
 
 /// Format a base-unit value for humans, with up to 4 significant digits and trailing zeros

@@ -614,22 +614,16 @@ fn a_stiff_nonlinear_regime_falls_back_to_rosenbrock() {
 }
 
 /// An overflowing run is an error, never a trajectory; the exact method names the first output
-/// that is not finite. λ = 1e307/s, θ + c = 0.011/s: the leecher-seconds total
+/// that is not finite. (A scenario file cannot give λ = 1e307/s any more: validation refuses
+/// rates beyond 10^9/s, `units::usable_range`; the solver's own guard is tested on a scenario
+/// patched after validation.) λ = 1e307/s, θ + c = 0.011/s: the leecher-seconds total
 /// ∫x ≈ λ (t²/2 − 0.011 t³/6) is 1.76e308 at t = 6 s (finite) and ~3.2e308 at 8 s (beyond
 /// f64::MAX = 1.80e308), so on a 2 s grid the first non-finite output is at 8 s (the exact
 /// method reaches it on its fixed-step fast path, where states are checked only at the end).
 #[test]
 fn overflow_is_an_error_at_the_first_non_finite_output() {
-    let s = scenario(&qs_toml(
-        1e307,
-        0.001,
-        0.01,
-        0.005,
-        0.9,
-        Some(0.02),
-        0.0,
-        "",
-    ));
+    let mut s = scenario(&qs_toml(1.0, 0.001, 0.01, 0.005, 0.9, Some(0.02), 0.0, ""));
+    s.demand.arrival = peerfluid::model::ArrivalProfile::Constant { rate: 1e307 };
     let model = swarm_of(&s);
     for method in [Method::Exact, Method::Dopri5, Method::Rosenbrock] {
         let mut set = SolverSettings::new(1000.0);

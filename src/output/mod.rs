@@ -3,8 +3,10 @@
 //! run are complete, so a failed run leaves no partial file.
 
 pub mod csv;
+pub mod finite;
 pub mod html;
 pub mod json;
+pub mod lock;
 pub mod plot;
 pub mod redraw;
 pub mod sweep_plot;
@@ -101,10 +103,8 @@ impl Drop for Staged {
 /// `compare`, and the figures unless `plots` is false) into `dir` (created if missing).
 /// Returns the paths written.
 pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf>, OutputError> {
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    check_finite(rec)?;
+    let _lock = lock::DirLock::acquire(dir)?;
     let mut staged = vec![
         csv::stage_timeseries(&dir.join("timeseries.csv"), &rec.columns, &rec.rows)?,
         json::stage_summary(&dir.join("summary.json"), &rec.summary)?,
@@ -126,6 +126,39 @@ pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf
         staged.push(csv::stage_rows(&dir.join("adoption.csv"), &w.adoption)?);
     }
     commit_all(staged)
+}
+
+/// What to check when an output would hold a number that is not finite.
+const NON_FINITE_HINT: &str = "an input is outside the range the model can compute with (check \
+     the largest rates, sizes and prices: `demand.arrival_rate`, `content.size`, `peers.*`, \
+     `server.capacity`, `pricing.*`); nothing was written";
+
+/// Refuse a run whose time series or summary holds a number that is not finite (it would be
+/// `inf` in the CSV and `null` in the JSON): name the file, the column or field, and the time.
+pub fn check_finite(rec: &RunRecord) -> Result<(), OutputError> {
+    for row in &rec.rows {
+        if let Some((j, v)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(OutputError::NonFinite {
+                file: "timeseries.csv".into(),
+                what: format!(
+                    "column `{}` at t = {}",
+                    rec.columns.get(j).map_or("?", String::as_str),
+                    row.first().copied().unwrap_or(f64::NAN)
+                ),
+                value: format!("{v}"),
+                hint: NON_FINITE_HINT.into(),
+            });
+        }
+    }
+    if let Some((path, v)) = finite::first_non_finite(&rec.summary) {
+        return Err(OutputError::NonFinite {
+            file: "summary.json".into(),
+            what: format!("`{path}`"),
+            value: format!("{v}"),
+            hint: NON_FINITE_HINT.into(),
+        });
+    }
+    Ok(())
 }
 
 /// Rename every staged file into place; if one rename fails, remove the ones this call already
@@ -154,10 +187,7 @@ pub fn write_simulation(
     rows: &[Vec<f64>],
     summary: &crate::stochastic::SimSummary,
 ) -> Result<Vec<PathBuf>, OutputError> {
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let _lock = lock::DirLock::acquire(dir)?;
     let staged = vec![
         csv::stage_timeseries(&dir.join("timeseries.csv"), columns, rows)?,
         json::stage_summary(&dir.join("summary.json"), summary)?,
@@ -174,10 +204,7 @@ pub fn write_validation(
     v: &crate::stochastic::Validation,
     plots: bool,
 ) -> Result<Vec<PathBuf>, OutputError> {
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let _lock = lock::DirLock::acquire(dir)?;
     let path = dir.join("validation.csv");
     let mut staged = vec![Staged::write(&path, |w| {
         let err = |source| OutputError::Csv {

@@ -10,6 +10,13 @@ use crate::error::OutputError;
 /// Redraw every figure of the results folder `dir` and its `index.html`; returns the files
 /// written.
 pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>, OutputError> {
+    if !dir.is_dir() {
+        return Err(OutputError::NotResults {
+            path: dir.to_path_buf(),
+            reason: "no such folder".into(),
+        });
+    }
+    let _lock = super::lock::DirLock::acquire(dir)?;
     if dir.join("sweep.json").is_file() {
         return commit_all(sweep_plot::stage_sweep_plots(dir)?);
     }

@@ -609,7 +609,26 @@ impl Ctx<'_> {
             Quantity::Number(v) => units::from_number(*v, dim),
             Quantity::Text(s) => units::parse_quantity(s, dim),
         };
-        parsed.map_err(|e| self.at(q.span(), format!("`{key}` = {}: {e}", q.get_ref())))
+        let v = parsed.map_err(|e| self.at(q.span(), format!("`{key}` = {}: {e}", q.get_ref())))?;
+        // Beyond these magnitudes the models leave f64 or their time steps round to nothing:
+        // refuse here, with the range, rather than fail (or print inf) later.
+        if let Some((lo, hi)) = units::usable_range(dim) {
+            let m = v.abs();
+            if m != 0.0 && !(lo..=hi).contains(&m) {
+                return Err(self.at(
+                    q.span(),
+                    format!(
+                        "`{key}` = {} is outside what the models can compute with: as {} it \
+                         must be 0 or between {} and {} in magnitude",
+                        q.get_ref(),
+                        dim.describe(),
+                        units::format_quantity(lo, dim),
+                        units::format_quantity(hi, dim)
+                    ),
+                ));
+            }
+        }
+        Ok(v)
     }
 
     /// A quantity with a lower bound (strict or not) and an optional upper bound.

@@ -269,6 +269,9 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
         });
     }
     let dir = &opts.out;
+    // One writer per folder, for the whole sweep (a second sweep or `--resume` into it is
+    // refused with this process's pid).
+    let _lock = output::lock::DirLock::acquire(dir)?;
     let csv_path = dir.join(format!("{stem}.csv"));
     let partial = dir.join(format!("{stem}.csv.partial"));
     let json_path = dir.join(format!("{stem}.json"));
@@ -490,6 +493,13 @@ pub struct MergeReport {
 /// Join the shards in `dir` into `sweep.csv` (point order) and `sweep.json`, after checking
 /// that every shard is there, complete, and from the same spec.
 pub fn merge(dir: &Path, plots: bool) -> Result<MergeReport, SweepError> {
+    if !dir.is_dir() {
+        return Err(SweepError::Merge {
+            dir: dir.to_path_buf(),
+            reason: "no such folder".into(),
+        });
+    }
+    let _lock = output::lock::DirLock::acquire(dir)?;
     let fail = |reason: String| SweepError::Merge {
         dir: dir.to_path_buf(),
         reason,

@@ -1,0 +1,184 @@
+//! One writer per results folder.
+//!
+//! Every command that writes a folder (`run`, `compare`, `simulate`, `validate`, `sweep`,
+//! `merge`, `plot`) holds an exclusive advisory lock (`flock`) on the folder itself while it
+//! works, and writes its pid to `FOLDER/.peerfluid.lock` for others to read; a second writer
+//! is refused with that pid. The operating system releases the lock when the holder exits,
+//! however it exits (a `kill -9` leaves no stale lock, only a stale pid file, which the next
+//! writer replaces); a normal exit removes the pid file. Within one process the lock is
+//! re-entrant, so a command can take it early and the writers it calls take it again.
+//!
+//! While holding it, the folder's temporary files of other processes (`.NAME.tmp-PID`,
+//! `.tmp-PID-NAME`: a run killed while writing) are removed: nobody else can be writing them.
+//! A folder that the lock created and that holds nothing else when it is released (a command
+//! that failed before writing) is removed again, so a failure leaves nothing behind.
+
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::OutputError;
+
+/// The lock file's name inside a results folder.
+pub const LOCK_FILE: &str = ".peerfluid.lock";
+
+struct Held {
+    dir: PathBuf,
+    file: File,
+    count: usize,
+    created: bool,
+}
+
+static HELD: Mutex<Vec<Held>> = Mutex::new(Vec::new());
+
+/// The lock on one results folder; released on drop.
+#[derive(Debug)]
+pub struct DirLock {
+    dir: PathBuf,
+}
+
+impl DirLock {
+    /// Lock `dir` (created if missing) for writing, or say who holds it.
+    pub fn acquire(dir: &Path) -> Result<Self, OutputError> {
+        let io = |source| OutputError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let created = !dir.exists();
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let canon = dir.canonicalize().map_err(io)?;
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = held.iter_mut().find(|h| h.dir == canon) {
+            h.count += 1;
+            return Ok(Self { dir: canon });
+        }
+        let path = canon.join(LOCK_FILE);
+        let file = File::open(&canon).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let pid = std::fs::read_to_string(&path).unwrap_or_default();
+                let pid = pid.trim();
+                return Err(OutputError::Locked {
+                    path: dir.to_path_buf(),
+                    pid: if pid.is_empty() {
+                        "unknown".into()
+                    } else {
+                        pid.chars().take(20).collect()
+                    },
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        std::fs::write(&path, std::process::id().to_string()).map_err(|source| {
+            OutputError::Io {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        remove_stale_temporaries(&canon);
+        held.push(Held {
+            dir: canon.clone(),
+            file,
+            count: 1,
+            created,
+        });
+        Ok(Self { dir: canon })
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(i) = held.iter().position(|h| h.dir == self.dir) else {
+            return;
+        };
+        held[i].count -= 1;
+        if held[i].count > 0 {
+            return;
+        }
+        let h = held.swap_remove(i);
+        // The pid file goes first, while the lock still keeps other writers out.
+        let _ = std::fs::remove_file(h.dir.join(LOCK_FILE));
+        // A folder this lock created and nothing was written into: leave no trace of it.
+        if h.created {
+            let _ = std::fs::remove_dir(&h.dir); // fails unless empty
+        }
+        drop(h.file); // unlocks
+    }
+}
+
+/// Whether `name` is a temporary file of a process other than this one: `.NAME.tmp-PID` or
+/// `.tmp-PID-NAME` (see [`super::Staged`]).
+fn foreign_temporary(name: &str) -> bool {
+    let me = std::process::id().to_string();
+    let pid_ok =
+        |pid: &str| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && pid != me;
+    if let Some(rest) = name.strip_prefix(".tmp-") {
+        return rest.split_once('-').is_some_and(|(pid, _)| pid_ok(pid));
+    }
+    name.starts_with('.')
+        && name
+            .rsplit_once(".tmp-")
+            .is_some_and(|(_, pid)| pid_ok(pid))
+}
+
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name();
+        if foreign_temporary(&name.to_string_lossy()) && e.path().is_file() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporaries_of_other_processes_are_recognised() {
+        let me = std::process::id();
+        assert!(foreign_temporary(".timeseries.csv.tmp-1"));
+        assert!(foreign_temporary(".tmp-77-leechers.png"));
+        assert!(!foreign_temporary(&format!(".timeseries.csv.tmp-{me}")));
+        assert!(!foreign_temporary(&format!(".tmp-{me}-leechers.png")));
+        assert!(!foreign_temporary("timeseries.csv"));
+        assert!(!foreign_temporary("sweep.csv.partial"));
+        assert!(!foreign_temporary(".tmp-x-y"));
+        assert!(!foreign_temporary(LOCK_FILE));
+    }
+
+    #[test]
+    fn the_lock_is_reentrant_and_a_failed_command_leaves_no_folder() {
+        let base = std::env::temp_dir().join(format!("pf-lock-{}", std::process::id()));
+        let dir = base.join("new");
+        let _ = std::fs::remove_dir_all(&base);
+        {
+            let a = DirLock::acquire(&dir).expect("first");
+            let b = DirLock::acquire(&dir).expect("re-entrant in one process");
+            assert!(dir.join(LOCK_FILE).is_file());
+            drop(b);
+            assert!(dir.join(LOCK_FILE).is_file(), "still held by a");
+            drop(a);
+            assert!(!dir.join(LOCK_FILE).exists(), "released: no pid file");
+        }
+        assert!(!dir.exists(), "created and left empty: removed");
+        {
+            let _a = DirLock::acquire(&dir).expect("again");
+            std::fs::write(dir.join("result.txt"), "x").expect("write");
+        }
+        assert!(
+            dir.join("result.txt").is_file(),
+            "a folder with results stays"
+        );
+        assert!(
+            !dir.join(LOCK_FILE).exists(),
+            "and holds nothing of the lock"
+        );
+        let _ = std::fs::remove_dir_all(&base);
+    }
+}
