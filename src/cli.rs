@@ -400,6 +400,7 @@ fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| Path::new("results").join(format!("{}-sim", scenario.name)));
     let _lock = output::lock::DirLock::acquire(&dir)?;
+    output::claim(&dir, "run")?;
     let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, args.points as usize)?;
     let reference = FluidReference::from_record(&fluid)?;
     let sim = simulate(&swarm, &reference.t, &settings)
@@ -457,6 +458,7 @@ fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| Path::new("results").join(format!("{}-validate", scenario.name)));
     let _lock = output::lock::DirLock::acquire(&dir)?;
+    output::claim(&dir, "validation")?;
     let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, args.points as usize)?;
     let reference = FluidReference::from_record(&fluid)?;
     let mut stdout = std::io::stdout().lock();
@@ -565,8 +567,9 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
-    // Refuse a second writer before computing, not after.
+    // Refuse a second writer, or a folder holding another kind of results, before computing.
     let _lock = output::lock::DirLock::acquire(&dir)?;
+    output::claim(&dir, "run")?;
     let mut record = if compare {
         compare_scenario(&scenario, &opts)?
     } else {

@@ -178,6 +178,21 @@ pub enum OutputError {
         /// The holder's process id, as it wrote it in the lock file ("unknown" if unreadable).
         pid: String,
     },
+    /// The folder holds results of another kind (a sweep where a run would go, …).
+    #[error(
+        "{path} holds the results of a {found} ({file}); a {wanted} would mix with them: give \
+         another --out, or remove the folder"
+    )]
+    Mixed {
+        /// The folder.
+        path: PathBuf,
+        /// What it holds: "run", "sweep" or "validation".
+        found: &'static str,
+        /// The data file that says so.
+        file: String,
+        /// What was to be written.
+        wanted: &'static str,
+    },
     /// A number bound for an output file is not finite.
     #[error("{file}: {what} is not finite ({value}); {hint}")]
     NonFinite {

@@ -7,6 +7,7 @@ mod isp;
 mod plots;
 mod properties;
 mod reference;
+mod reliability;
 mod scenarios;
 mod stochastic;
 mod sweep;

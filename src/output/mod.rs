@@ -105,6 +105,7 @@ impl Drop for Staged {
 pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf>, OutputError> {
     check_finite(rec)?;
     let _lock = lock::DirLock::acquire(dir)?;
+    claim(dir, "run")?;
     let mut staged = vec![
         csv::stage_timeseries(&dir.join("timeseries.csv"), &rec.columns, &rec.rows)?,
         json::stage_summary(&dir.join("summary.json"), &rec.summary)?,
@@ -125,7 +126,84 @@ pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf
         staged.push(csv::stage_rows(&dir.join("costs.csv"), &w.costs)?);
         staged.push(csv::stage_rows(&dir.join("adoption.csv"), &w.adoption)?);
     }
-    commit_all(staged)
+    let written = commit_all(staged)?;
+    remove_stale(dir, &written);
+    Ok(written)
+}
+
+/// The kinds of results a folder can hold, by the data file that marks each (a run's
+/// `summary.json` also marks `simulate`).
+const KINDS: [(&str, &str); 3] = [
+    ("run", "summary.json"),
+    ("sweep", "sweep.json"),
+    ("validation", "validation.json"),
+];
+
+/// Refuse to write `wanted` results ("run", "sweep", "validation") into a folder that holds
+/// another kind: one folder holds one result set.
+pub fn claim(dir: &Path, wanted: &'static str) -> Result<(), OutputError> {
+    let shards = || {
+        std::fs::read_dir(dir).ok().and_then(|mut entries| {
+            entries.find_map(|e| {
+                let name = e.ok()?.file_name().to_string_lossy().into_owned();
+                (name.starts_with("shard-") && name.ends_with(".json")).then_some(name)
+            })
+        })
+    };
+    for (kind, file) in KINDS {
+        let found = if kind == "sweep" {
+            (dir.join(file).is_file() || dir.join("sweep.csv.partial").is_file())
+                .then(|| file.to_string())
+                .or_else(shards)
+        } else {
+            dir.join(file).is_file().then(|| file.to_string())
+        };
+        if let Some(file) = found {
+            if kind != wanted {
+                return Err(OutputError::Mixed {
+                    path: dir.to_path_buf(),
+                    found: kind,
+                    file,
+                    wanted,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After a run's files are in place: remove what a previous run in the same folder wrote and
+/// this one did not (`costs.csv` of a `compare` under a `run`, figures under `--no-plots`), so
+/// the folder holds one run.
+fn remove_stale(dir: &Path, written: &[PathBuf]) {
+    let names: Vec<String> = written
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let present: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // Ours: the data files of a run, and figures (every figure is an .svg and .png pair).
+    let ours = |name: &str| {
+        let data = ["timeseries.csv", "costs.csv", "adoption.csv", "index.html"].contains(&name);
+        let pair = |ext: &str, other: &str| {
+            name.strip_suffix(ext)
+                .is_some_and(|stem| present.iter().any(|p| p.strip_suffix(other) == Some(stem)))
+        };
+        data || pair(".svg", ".png") || pair(".png", ".svg")
+    };
+    let stale: Vec<&String> = present
+        .iter()
+        .filter(|n| !names.contains(n) && ours(n))
+        .collect();
+    for name in stale {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
 }
 
 /// What to check when an output would hold a number that is not finite.
@@ -188,11 +266,14 @@ pub fn write_simulation(
     summary: &crate::stochastic::SimSummary,
 ) -> Result<Vec<PathBuf>, OutputError> {
     let _lock = lock::DirLock::acquire(dir)?;
+    claim(dir, "run")?;
     let staged = vec![
         csv::stage_timeseries(&dir.join("timeseries.csv"), columns, rows)?,
         json::stage_summary(&dir.join("summary.json"), summary)?,
     ];
-    commit_all(staged)
+    let written = commit_all(staged)?;
+    remove_stale(dir, &written);
+    Ok(written)
 }
 
 /// Write `validation.csv` (one row per scale; empty cells where a figure does not apply),
@@ -205,6 +286,7 @@ pub fn write_validation(
     plots: bool,
 ) -> Result<Vec<PathBuf>, OutputError> {
     let _lock = lock::DirLock::acquire(dir)?;
+    claim(dir, "validation")?;
     let path = dir.join("validation.csv");
     let mut staged = vec![Staged::write(&path, |w| {
         let err = |source| OutputError::Csv {

@@ -272,6 +272,7 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
     // One writer per folder, for the whole sweep (a second sweep or `--resume` into it is
     // refused with this process's pid).
     let _lock = output::lock::DirLock::acquire(dir)?;
+    output::claim(dir, "sweep")?;
     let csv_path = dir.join(format!("{stem}.csv"));
     let partial = dir.join(format!("{stem}.csv.partial"));
     let json_path = dir.join(format!("{stem}.json"));
@@ -302,19 +303,41 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
         truncate_to = Some(found.valid_len);
     } else if opts.resume && csv_path.exists() && json_path.exists() {
         let m = read_manifest(&json_path)?;
-        if m.complete && m.spec_hash == spec.hash_hex() && m.rows == total_rows {
-            return Ok(SweepReport {
-                rows: total_rows,
-                computed: 0,
-                resumed_from: total_rows,
-                seconds: 0.0,
-                files: vec![csv_path, json_path],
+        if m.spec_hash != spec.hash_hex() {
+            return Err(SweepError::SpecChanged {
+                path: json_path,
+                found: m.spec_hash,
+                expected: spec.hash_hex(),
             });
         }
-        return Err(SweepError::SpecChanged {
-            path: json_path,
-            found: m.spec_hash,
-            expected: spec.hash_hex(),
+        if !m.complete || m.rows != total_rows {
+            // Killed between renaming the finished CSV into place and rewriting the manifest:
+            // the CSV says whether it is whole.
+            let found = scan_partial(&csv_path, &header, shard)?;
+            if !found.header_ok || found.rows != total_rows {
+                return Err(SweepError::Unfinished {
+                    dir: dir.clone(),
+                    file: csv_path.display().to_string(),
+                    rows: found.rows,
+                    total: total_rows,
+                });
+            }
+            write_manifest(
+                &json_path,
+                &Manifest::new(spec, opts.shard, total_rows, true),
+            )?;
+        }
+        // Complete: draw the figures again (a kill while they were drawn left none, or some).
+        let mut files = vec![csv_path, json_path];
+        if opts.plots && opts.shard.is_none() {
+            files.extend(draw(dir)?);
+        }
+        return Ok(SweepReport {
+            rows: total_rows,
+            computed: 0,
+            resumed_from: total_rows,
+            seconds: 0.0,
+            files,
         });
     }
 
