@@ -120,10 +120,14 @@ pub enum SolveError {
 }
 
 /// Writing results failed.
+///
+/// A variant with a `source` names only the path: the cause is its `source()`, which `{:#}` of
+/// an `anyhow` chain prints after it ("out/summary.json: Permission denied (os error 13)").
+/// Putting `{source}` in the message as well printed every cause twice.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// I/O on a named path.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -132,7 +136,7 @@ pub enum OutputError {
         source: std::io::Error,
     },
     /// CSV encoding.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Csv {
         /// The file.
         path: PathBuf,
@@ -141,7 +145,7 @@ pub enum OutputError {
         source: csv::Error,
     },
     /// JSON encoding.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Json {
         /// The file.
         path: PathBuf,
@@ -205,8 +209,9 @@ pub enum SweepError {
     /// The sweep spec or its scenario is invalid.
     #[error(transparent)]
     Spec(#[from] ScenarioError),
-    /// One point's scenario is invalid (its values together break a rule).
-    #[error("sweep point {point} ({values}): {source}")]
+    /// One point's scenario is invalid (its values together break a rule). The scenario's
+    /// message is the `source()`, printed after this one by `{:#}`.
+    #[error("sweep point {point} ({values})")]
     Point {
         /// Point index (0-based, in the whole sweep).
         point: u64,

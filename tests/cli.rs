@@ -542,3 +542,45 @@ fn shapley_providers_prints_the_cho_yi_values() {
         .expect("runs");
     assert!(!out.status.success(), "--resource is required");
 }
+
+/// Issue 18, item 9: an OS error was printed twice ("…: Not a directory (os error 20): Not a
+/// directory (os error 20)"): once in the output error's message, once as its source.
+#[test]
+fn issue18_9_an_os_error_is_printed_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("file"), "").expect("write");
+    let out_dir = dir.path().join("file").join("sub");
+    let sweep = dir.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "base = {:?}\n[sweep]\n[[sweep.parameter]]\nkey = \"server.capacity\"\nvalues = [\"1 Mbps\"]\n",
+            scenario("download-limited.toml").display().to_string()
+        ),
+    )
+    .expect("write");
+    let run = scenario("download-limited.toml");
+    for (args, context) in [
+        (
+            vec!["run".as_ref(), "--no-plots".as_ref(), run.as_os_str()],
+            "Error: writing results of 'download-limited': ".to_string(),
+        ),
+        (
+            vec!["sweep".as_ref(), sweep.as_os_str()],
+            format!("Error: sweep of {}: ", sweep.display()),
+        ),
+    ] {
+        let out = peerfluid()
+            .args(args)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr_of(&out);
+        let want = format!("{context}{}: ", out_dir.display());
+        assert!(err.starts_with(&want), "{err}");
+        assert_eq!(err.matches("(os error").count(), 1, "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

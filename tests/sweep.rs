@@ -784,3 +784,33 @@ fn a_scenario_with_a_sweep_still_runs_as_a_scenario_and_check_knows_sweeps() {
         "{stdout}"
     );
 }
+
+/// `e` without the temporary folder's path, so that messages are asserted whole.
+fn relative(e: &impl std::fmt::Display, dir: &Path) -> String {
+    e.to_string().replace(&format!("{}/", dir.display()), "")
+}
+
+/// Issue 18, item 9: an invalid point's scenario message was printed twice by `{:#}` (in the
+/// point's message and again as its source).
+#[test]
+fn issue18_9_an_invalid_point_prints_the_scenario_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "shares.toml",
+        &BASE.replace(
+            "upload = \"1 Mbps\"\ndownload = \"8 Mbps\"\n",
+            "[[peers.class]]\nname = \"dsl\"\nshare = 0.5\nupload = \"1 Mbps\"\ndownload = \"8 Mbps\"\n\
+             [[peers.class]]\nname = \"fibre\"\nshare = 0.5\nupload = \"20 Mbps\"\ndownload = \"100 Mbps\"\n\
+             [sweep]\nmode = \"zip\"\n\
+             [[sweep.parameter]]\nkey = \"peers.class.dsl.share\"\nvalues = [0.5, 0.6]\n",
+        ),
+    );
+    let s = SweepSpec::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
+    let e = run_sweep(&s, &opts(dir.path().join("out"), 1)).unwrap_err();
+    let shown = relative(&format_args!("{:#}", anyhow::Error::from(e)), dir.path());
+    assert_eq!(
+        shown,
+        "sweep point 1 (peers.class.dsl.share = 6e-1): shares.toml:13:1: `peers.class[*].share` must sum to 1 (±0.000001) (got 1.1: dsl 0.6 + fibre 0.5)"
+    );
+}
