@@ -584,3 +584,29 @@ fn issue18_9_an_os_error_is_printed_once() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+/// Issue 18, item 9: a 200 kB bad value was echoed whole three times; `check` prints it once,
+/// cut to 60 characters and its length.
+#[test]
+fn issue18_9_check_cuts_a_long_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = std::fs::read_to_string(scenario("download-limited.toml")).expect("read");
+    let long = "x".repeat(200_000);
+    let text = base.replace("upload = \"10 Mbps\"", &format!("upload = \"{long} Mbps\""));
+    std::fs::write(dir.path().join("long.toml"), text).expect("write");
+    let out = peerfluid()
+        .current_dir(dir.path())
+        .args(["check", "long.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "Error: long.toml:19:10: `peers.upload`: \"{}… (200005 bytes)\" does not start with a \
+             number; expected a bandwidth such as \"2 Mbps\"\n\
+             Error: 1 of 1 scenario files are invalid\n",
+            &long[..60]
+        )
+    );
+}

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cost::book::PriceBook;
 use crate::cost::tiers::{Tier, TierTable, GB};
-use crate::error::ScenarioError;
+use crate::error::{echo, ScenarioError};
 pub use crate::incentive::distribution::CostDistribution;
 use crate::model::ArrivalProfile;
 use crate::units::{
@@ -609,7 +609,7 @@ impl Ctx<'_> {
             Quantity::Number(v) => units::from_number(*v, dim),
             Quantity::Text(s) => units::parse_quantity(s, dim),
         };
-        parsed.map_err(|e| self.at(q.span(), format!("`{key}` = {}: {e}", q.get_ref())))
+        parsed.map_err(|e| self.at(q.span(), format!("`{key}`: {e}")))
     }
 
     /// A quantity with a lower bound (strict or not) and an optional upper bound.
@@ -706,7 +706,7 @@ impl Ctx<'_> {
         {
             return Err(self.at(
                 raw.name.span(),
-                format!("`name` must be non-empty and use only letters, digits, '-', '_' and '.' (not first), because it names the results folder (got \"{}\")", raw.name.get_ref()),
+                format!("`name` must be non-empty and use only letters, digits, '-', '_' and '.' (not first), because it names the results folder (got \"{}\")", echo(raw.name.get_ref())),
             ));
         }
         let horizon = match &raw.horizon {
@@ -766,7 +766,7 @@ impl Ctx<'_> {
                     (cl.abort_rate.as_ref().map(|q| q.span()), "abort_rate"),
                 ] {
                     if let Some(span) = given {
-                        return Err(self.at(span, format!("`[[peers.class]]` '{}': `{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time`", cl.name.get_ref(), kind.label())));
+                        return Err(self.at(span, format!("`[[peers.class]]` '{}': `{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time`", echo(cl.name.get_ref()), kind.label())));
                     }
                 }
             }
@@ -977,10 +977,10 @@ impl Ctx<'_> {
                         },
                         None => return Err(self.at(span, "`locality.fraction` is missing (required for selection \"fraction\"), e.g. fraction = 0.5".into())),
                     },
-                    other => return Err(self.at(span, format!("`locality.selection` must be \"random\", \"optimal\", \"fraction\" or \"strict\" (got \"{other}\")"))),
+                    other => return Err(self.at(span, format!("`locality.selection` must be \"random\", \"optimal\", \"fraction\" or \"strict\" (got \"{}\")", echo(other)))),
                 };
                 if let (Some(b), false) = (&f.fraction, word == "fraction") {
-                    return Err(self.at(b.span(), format!("`locality.fraction` applies to selection \"fraction\" only (got \"{word}\")")));
+                    return Err(self.at(b.span(), format!("`locality.fraction` applies to selection \"fraction\" only (got \"{}\")", echo(word))));
                 }
                 if list.is_empty() {
                     return Err(self.at(l.span(), "`[locality]` needs the ISPs: give `[[isp]]` entries, each with `name` and `class`".into()));
@@ -1009,12 +1009,12 @@ impl Ctx<'_> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
             {
-                return Err(self.at(e.name.span(), format!("`isp.name` must be non-empty and use only letters, digits, '-' and '_' (got \"{}\")", e.name.get_ref())));
+                return Err(self.at(e.name.span(), format!("`isp.name` must be non-empty and use only letters, digits, '-' and '_' (got \"{}\")", echo(e.name.get_ref()))));
             }
             if out.iter().any(|o| o.name == name) {
                 return Err(self.at(
                     e.name.span(),
-                    format!("`isp.name` \"{name}\" is used twice"),
+                    format!("`isp.name` \"{}\" is used twice", echo(&name)),
                 ));
             }
             let cname = e.class.get_ref().trim();
@@ -1026,13 +1026,21 @@ impl Ctx<'_> {
                     self.at(
                         e.class.span(),
                         format!(
-                            "`isp.class` \"{cname}\" is not a peer class (classes: {})",
+                            "`isp.class` \"{}\" is not a peer class (classes: {})",
+                            echo(cname),
                             names.join(", ")
                         ),
                     )
                 })?;
             if let Some(o) = out.iter().find(|o| o.class == class) {
-                return Err(self.at(e.class.span(), format!("peer class \"{cname}\" is already in ISP \"{}\": each class lives in one ISP", o.name)));
+                return Err(self.at(
+                    e.class.span(),
+                    format!(
+                        "peer class \"{}\" is already in ISP \"{}\": each class lives in one ISP",
+                        echo(cname),
+                        o.name
+                    ),
+                ));
             }
             let c = &classes[class];
             if c.abort_rate.to_bits() != abort_rate.to_bits()
@@ -1084,7 +1092,7 @@ impl Ctx<'_> {
             let span = c.kind.as_ref().map_or(table.clone(), |k| k.span());
             return Err(self.at(
                 span,
-                format!("`content.kind` must be {KINDS} (got \"{kind}\")"),
+                format!("`content.kind` must be {KINDS} (got \"{}\")", echo(kind)),
             ));
         }
         let stream_key = |key: &'static str,
@@ -1147,8 +1155,9 @@ impl Ctx<'_> {
                     Err(self.at(
                         span,
                         format!(
-                        "`content.{key}` applies to `content.kind = \"vod\"` only (got \"{kind}\")"
-                    ),
+                            "`content.{key}` applies to `content.kind = \"vod\"` only (got \"{}\")",
+                            echo(kind)
+                        ),
                     ))
                 } else {
                     Ok(())
@@ -1209,7 +1218,7 @@ impl Ctx<'_> {
                 let span = c.kind.as_ref().map_or(0..0, |k| k.span());
                 Err(self.at(
                     span,
-                    format!("`content.kind` must be {KINDS} (got \"{other}\")"),
+                    format!("`content.kind` must be {KINDS} (got \"{}\")", echo(other)),
                 ))
             }
         }
@@ -1251,7 +1260,7 @@ impl Ctx<'_> {
                 other => {
                     return Err(self.at(
                         d.span(),
-                        format!("`energy.peer_device` must be \"gateway-marginal\", \"gateway\" or \"pc\" (got \"{other}\")"),
+                        format!("`energy.peer_device` must be \"gateway-marginal\", \"gateway\" or \"pc\" (got \"{}\")", echo(other)),
                     ))
                 }
             };
@@ -1564,7 +1573,10 @@ impl Ctx<'_> {
             Some((other, sp)) => {
                 return Err(self.at(
                     sp,
-                    format!("`pricing.origin` must be \"transit\" or \"cdn\" (got \"{other}\")"),
+                    format!(
+                        "`pricing.origin` must be \"transit\" or \"cdn\" (got \"{}\")",
+                        echo(other)
+                    ),
                 ))
             }
         };
@@ -1687,7 +1699,7 @@ impl Ctx<'_> {
             (Some(preset), None) => {
                 let name = preset.get_ref().as_str();
                 if name != "cloudfront-us" {
-                    return Err(self.at(preset.span(), format!("`pricing.cdn` must be \"cloudfront-us\" (or give `[[pricing.cdn_tier]]`, or leave it to `pricing.book`) (got \"{name}\")")));
+                    return Err(self.at(preset.span(), format!("`pricing.cdn` must be \"cloudfront-us\" (or give `[[pricing.cdn_tier]]`, or leave it to `pricing.book`) (got \"{}\")", echo(name))));
                 }
                 let table = TierTable::cloudfront_us()
                     .with_commit_discount(discount)
@@ -1748,7 +1760,10 @@ impl Ctx<'_> {
             Some((other, sp)) => {
                 return Err(self.at(
                     sp,
-                    format!("`pricing.billing` must be \"auto\", \"recurring\" or \"event\" (got \"{other}\")"),
+                    format!(
+                    "`pricing.billing` must be \"auto\", \"recurring\" or \"event\" (got \"{}\")",
+                    echo(other)
+                ),
                 ))
             }
         };
@@ -1812,7 +1827,7 @@ impl Ctx<'_> {
             }
             other => {
                 let sp = f.mechanism.as_ref().map_or(p.span(), |m| m.span());
-                return Err(self.at(sp, format!("`incentive.mechanism` must be one of \"none\", \"per-byte\", \"discount\", \"shapley\", \"equilibrium\" (got \"{other}\")")));
+                return Err(self.at(sp, format!("`incentive.mechanism` must be one of \"none\", \"per-byte\", \"discount\", \"shapley\", \"equilibrium\" (got \"{}\")", echo(other))));
             }
         };
         let response_time = match &f.response_time {
@@ -1902,7 +1917,7 @@ impl Ctx<'_> {
                     .map(|d| d.span())
                     .or(span)
                     .unwrap_or(0..0);
-                return Err(self.at(sp, format!("`{prefix}.distribution` must be one of \"none\", \"uniform\", \"lognormal\", \"energy\" (got \"{other}\")")));
+                return Err(self.at(sp, format!("`{prefix}.distribution` must be one of \"none\", \"uniform\", \"lognormal\", \"energy\" (got \"{}\")", echo(other))));
             }
         };
         let name = name.unwrap_or("none");
@@ -1994,7 +2009,7 @@ impl Ctx<'_> {
                     .chars()
                     .all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch))
             {
-                return Err(self.at(c.name.span(), format!("`{}` must be non-empty and use only letters, digits, '-' and '_' (it names CSV columns; got \"{}\")", key("name"), c.name.get_ref())));
+                return Err(self.at(c.name.span(), format!("`{}` must be non-empty and use only letters, digits, '-' and '_' (it names CSV columns; got \"{}\")", key("name"), echo(c.name.get_ref()))));
             }
             if !names.insert(name.clone()) {
                 return Err(self.at(
@@ -2164,7 +2179,10 @@ impl Ctx<'_> {
                 let span = d.profile.as_ref().map(|p| p.span()).unwrap_or(0..0);
                 Err(self.at(
                     span,
-                    format!("`demand.profile` must be {PROFILES} (got \"{other}\")"),
+                    format!(
+                        "`demand.profile` must be {PROFILES} (got \"{}\")",
+                        echo(other)
+                    ),
                 ))
             }
         }
@@ -2197,8 +2215,9 @@ pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> 
             return Err(at(
                 n,
                 format!(
-                    "expected 2 columns `t,rate` (got {}: \"{line}\")",
-                    cells.len()
+                    "expected 2 columns `t,rate` (got {}: \"{}\")",
+                    cells.len(),
+                    echo(line)
                 ),
             ));
         }
@@ -2209,15 +2228,16 @@ pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> 
             Ok(v) => units::from_number(v, dim),
             Err(_) => units::parse_quantity(s, dim),
         };
-        let t = parse(cells[0], Dimension::Time)
-            .map_err(|e| at(n, format!("t = \"{}\": {e}", cells[0])))?;
-        let r = parse(cells[1], Dimension::EventRate)
-            .map_err(|e| at(n, format!("rate = \"{}\": {e}", cells[1])))?;
+        let t = parse(cells[0], Dimension::Time).map_err(|e| at(n, format!("t: {e}")))?;
+        let r = parse(cells[1], Dimension::EventRate).map_err(|e| at(n, format!("rate: {e}")))?;
         if t < 0.0 {
-            return Err(at(n, format!("t must be ≥ 0 s (got {})", cells[0])));
+            return Err(at(n, format!("t must be ≥ 0 s (got {})", echo(cells[0]))));
         }
         if r < 0.0 {
-            return Err(at(n, format!("rate must be ≥ 0/s (got {})", cells[1])));
+            return Err(at(
+                n,
+                format!("rate must be ≥ 0/s (got {})", echo(cells[1])),
+            ));
         }
         if let Some(&(prev, _)) = points.last() {
             if t <= prev {
