@@ -543,6 +543,34 @@ fn shapley_providers_prints_the_cho_yi_values() {
     assert!(!out.status.success(), "--resource is required");
 }
 
+/// Issue 18, item 7: `check` named the table above the line at fault ("`server`: duplicate
+/// key", "`server`: unknown field `foo`"); it names the duplicated or unknown table itself.
+#[test]
+fn issue18_7_check_names_the_duplicated_or_unknown_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = std::fs::read_to_string(scenario("download-limited.toml")).expect("read");
+    for (name, extra) in [
+        ("dup.toml", "[content]\nsize = \"1 MB\"\n"),
+        ("foo.toml", "[foo]\nbar = 1\n"),
+    ] {
+        std::fs::write(dir.path().join(name), format!("{base}{extra}")).expect("write");
+    }
+    let out = peerfluid()
+        .current_dir(dir.path())
+        .args(["check", "dup.toml", "foo.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&out),
+        "Error: dup.toml:24:2: duplicate table `[content]` (first at line 7)\n\
+         Error: foo.toml:24:2: unknown table `[foo]`, expected one of `name`, `description`, \
+         `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, \
+         `isp`, `locality`, `push`, `wireless`, `energy`\n\
+         Error: 2 of 2 scenario files are invalid\n"
+    );
+}
+
 /// Issue 18, item 9: an OS error was printed twice ("…: Not a directory (os error 20): Not a
 /// directory (os error 20)"): once in the output error's message, once as its source.
 #[test]

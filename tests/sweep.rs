@@ -790,6 +790,47 @@ fn relative(e: &impl std::fmt::Display, dir: &Path) -> String {
     e.to_string().replace(&format!("{}/", dir.display()), "")
 }
 
+/// Issue 18, item 7: a swept key that the scenario does not give, under `[demand]`, was
+/// reported as "`content`: unknown field `foo`": the key is put into the table with the span of
+/// its `[demand]` header, and the header line was named after the table above it.
+#[test]
+fn issue18_7_an_unknown_demand_key_of_a_sweep_is_named_with_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sweep_file(
+        dir.path(),
+        "[[sweep.parameter]]\nkey = \"demand.foo\"\nvalues = [1, 2]\n",
+    );
+    assert_eq!(
+        relative(&SweepSpec::from_path(&path).unwrap_err(), dir.path()),
+        "sweep.toml:4:7: `demand.foo` value 1 (1e0): base.toml:6:1: `demand.foo`: unknown field `foo`, expected one of `arrival_rate`, `profile`, `decay_time`, `peak_to_mean`, `period`, `peak_time`, `file`"
+    );
+}
+
+/// Issue 18, item 7: TOML errors of a sweep file and of its base scenario name the file,
+/// line:column and the table (the base's were reported with no line, the sweep's as
+/// "[sweep]: …" whatever table they were in).
+#[test]
+fn issue18_7_toml_errors_of_a_sweep_and_its_base_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let param = "[[sweep.parameter]]\nkey = \"demand.arrival_rate\"\nvalue = [1]\n";
+    let path = sweep_file(dir.path(), param);
+    assert_eq!(
+        relative(&SweepSpec::from_path(&path).unwrap_err(), dir.path()),
+        "sweep.toml:5:1: `sweep.parameter.value`: unknown field `value`, expected one of `key`, `values`, `from`, `to`, `steps`, `scale`"
+    );
+    let param = "[[sweep.parameter]]\nkey = \"demand.arrival_rate\"\nvalues = [1]\n";
+    let path = sweep_file(dir.path(), param);
+    write(
+        dir.path(),
+        "base.toml",
+        &format!("{BASE}[demand]\narrival_rate = \"1/s\"\n"),
+    );
+    assert_eq!(
+        relative(&SweepSpec::from_path(&path).unwrap_err(), dir.path()),
+        "base.toml:18:2: duplicate table `[demand]` (first at line 6)"
+    );
+}
+
 /// Issue 18, item 9: an invalid point's scenario message was printed twice by `{:#}` (in the
 /// point's message and again as its source).
 #[test]

@@ -249,6 +249,53 @@ fn incentive_and_cost_distribution_errors_name_key_and_range() {
     );
 }
 
+// Issue 18 ("Nothing hangs, nothing is silently wrong"), item 7: errors named the table above
+// the line at fault (a duplicate `[swarm]` after `[peers]` was "`peers`: duplicate key", an
+// unknown `[foo]` after `[server]` was "`server`: unknown field `foo`").
+
+#[test]
+fn issue18_7_a_duplicate_table_is_named_with_its_first_line() {
+    assert_eq!(
+        error_of(&format!("{BASE}[swarm]\nefficiency = 0.5\n")),
+        "bad.toml:15:2: duplicate table `[swarm]` (first at line 6)"
+    );
+    assert_eq!(
+        error_of(&format!("{BASE}[server]\ncapacity = \"1 Mbps\"\n")),
+        "bad.toml:15:2: duplicate table `[server]` (first at line 13)"
+    );
+}
+
+#[test]
+fn issue18_7_a_duplicate_key_is_named_with_its_table_and_first_line() {
+    assert_eq!(
+        error_of(&with(
+            "efficiency = 0.9",
+            "efficiency = 0.9\nefficiency = 0.8"
+        )),
+        "bad.toml:8:1: duplicate key `swarm.efficiency` (first at line 7)"
+    );
+    assert_eq!(
+        error_of(&with("name = \"ok\"", "name = \"ok\"\nname = \"again\"")),
+        "bad.toml:2:1: duplicate key `name` (first at line 1)"
+    );
+}
+
+#[test]
+fn issue18_7_an_unknown_table_is_named_as_a_table() {
+    assert_eq!(
+        error_of(&format!("{BASE}[foo]\nbar = 1\n")),
+        "bad.toml:15:2: unknown table `[foo]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`"
+    );
+    assert_eq!(
+        error_of(&format!("{BASE}[[foo]]\nbar = 1\n")),
+        "bad.toml:15:3: unknown table `[[foo]]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`"
+    );
+    assert_eq!(
+        error_of(&format!("{BASE}[server.extra]\nbar = 1\n")),
+        "bad.toml:15:9: unknown table `[server.extra]`, expected `capacity`"
+    );
+}
+
 // Issue 18, item 9: a 200 kB bad value was echoed whole, three times. Values are cut to
 // `ECHO_CHARS` characters, "…" and their length, and echoed once.
 
@@ -311,5 +358,23 @@ fn issue18_9_a_long_trace_cell_is_echoed_once_and_cut() {
             "t.csv:3:1: rate: \"X… (200000 bytes)\" does not start with a number; expected an event rate such as \"1/s\""
         ),
         "{err}"
+    );
+}
+
+/// The TOML reader's own messages quote the value or key whole: they are cut too.
+#[test]
+fn issue18_9_the_toml_readers_messages_are_cut() {
+    let long = "x".repeat(200_000);
+    assert_eq!(
+        squeeze(&error_of(&with(
+            "efficiency = 0.9",
+            &format!("efficiency = \"{long}\"")
+        ))),
+        "bad.toml:7:14: `swarm.efficiency`: invalid type: string \"X… (200000 bytes)\", expected f64"
+    );
+    // An unknown key of 200 kB.
+    assert_eq!(
+        squeeze(&error_of(&with("efficiency = 0.9", &format!("{long} = 0.9")))),
+        format!("bad.toml:7:1: `swarm.{}… (200006 bytes)`: unknown field `X… (200000 bytes)`, expected one of `efficiency`, `abort_rate`, `seed_residence`", &long[..54])
     );
 }

@@ -6,6 +6,7 @@
 //! Every error names the file, line:column where known, the key path, the value and the
 //! allowed range. The keys, units, defaults and ranges are listed in README.md.
 
+mod locate;
 pub mod raw;
 
 use std::collections::BTreeSet;
@@ -21,6 +22,8 @@ use crate::units::{
     self, BitsPerSec, Bytes, Dimension, KgPerKwh, KwhPerGb, PerSec, Seconds, Usd, UsdPerGb,
     UsdPerKwh, UsdPerMbpsMonth, Watts,
 };
+use locate::header_span;
+pub use locate::{line_col, toml_error};
 use raw::{Quantity, ScenarioFile, Q};
 use serde::Serialize;
 
@@ -580,30 +583,11 @@ impl Ctx<'_> {
     }
 
     fn parse_error(&self, e: &toml::de::Error) -> ScenarioError {
-        let msg = e.message().trim().to_string();
-        match e.span() {
-            Some(span) => {
-                let message = match msg.strip_prefix("missing field `") {
-                    // A missing key has no line of its own: the span is its table's.
-                    Some(rest) => {
-                        let field = rest.trim_end_matches('`');
-                        match table_at(self.src, span.start) {
-                            Some(t) => format!("`{t}.{field}` is missing (required)"),
-                            None => format!("`{field}` is missing (required)"),
-                        }
-                    }
-                    None => match key_path_at(self.src, span.start) {
-                        Some(k) => format!("`{k}`: {msg}"),
-                        None => msg,
-                    },
-                };
-                self.at(span, message)
-            }
-            None => self.whole(msg),
-        }
+        toml_error(self.file, self.src, e)
     }
 
-    /// Parse a quantity; unit errors are reported at the value.
+    /// Parse a quantity; unit errors are reported at the value. The unit error quotes the
+    /// value (cut when long), so the message does not repeat it.
     fn quantity(&self, q: &Q, key: &str, dim: Dimension) -> Result<f64, ScenarioError> {
         let parsed = match q.get_ref() {
             Quantity::Number(v) => units::from_number(*v, dim),
@@ -2261,67 +2245,6 @@ pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> 
     Ok(points)
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(src.len());
-    let before = &src[..src.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-/// The table named by a `[table]` or `[[table]]` header on the line holding `offset`.
-fn table_at(src: &str, offset: usize) -> Option<String> {
-    let offset = src.floor_char_boundary(offset.min(src.len()));
-    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line = src[line_start..].lines().next()?.trim();
-    line.starts_with('[').then(|| {
-        line.trim_matches(|c| c == '[' || c == ']')
-            .trim()
-            .to_string()
-    })
-}
-
-/// The span of the header line `[name]` (or `[name.…]`) in `src`, if the file has one: where a
-/// table that does not apply is reported.
-fn header_span(src: &str, name: &str) -> Option<Range<usize>> {
-    let mut start = 0;
-    for line in src.split_inclusive('\n') {
-        let t = line.trim();
-        let inner = t.trim_start_matches('[').trim_end_matches(']').trim();
-        if t.starts_with('[') && (inner == name || inner.starts_with(&format!("{name}."))) {
-            return Some(start..start + line.trim_end().len());
-        }
-        start += line.len();
-    }
-    None
-}
-
-/// The dotted key path of the `key = value` line holding `offset`, from the nearest table header.
-fn key_path_at(src: &str, offset: usize) -> Option<String> {
-    let offset = src.floor_char_boundary(offset.min(src.len()));
-    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
-    let line = &src[line_start..line_end];
-    let key = line.split('=').next()?.trim().trim_matches('"');
-    let key = if line.contains('=') && !key.is_empty() && !key.starts_with('[') {
-        Some(key)
-    } else {
-        None
-    };
-    let table = src[..line_start].lines().rev().find_map(|l| {
-        let l = l.trim();
-        l.starts_with('[')
-            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
-    });
-    match (table, key) {
-        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
-        (None, Some(k)) => Some(k.to_string()),
-        (Some(t), None) => Some(t),
-        (None, None) => None,
-    }
-}
-
 /// The keys of a private-cost distribution, wherever they appear.
 struct DistributionKeys<'a> {
     distribution: &'a Option<toml::Spanned<String>>,
@@ -2335,21 +2258,6 @@ struct DistributionKeys<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_col_counts_characters() {
-        let s = "a = 1\nbé = \"x\"\n";
-        assert_eq!(line_col(s, 0), (1, 1));
-        assert_eq!(line_col(s, 6), (2, 1));
-        assert_eq!(line_col(s, 12), (2, 6));
-    }
-
-    #[test]
-    fn key_path_uses_the_table_header() {
-        let s = "name = \"x\"\n[swarm]\nefficiency = \"high\"\n";
-        let off = s.find("\"high\"").expect("present");
-        assert_eq!(key_path_at(s, off).as_deref(), Some("swarm.efficiency"));
-    }
 
     #[test]
     fn builtin_default_validates() {

@@ -21,7 +21,7 @@ use toml::Spanned;
 
 use crate::error::{cut_quoted, echo, ScenarioError};
 use crate::scenario::raw::{Quantity, Q};
-use crate::scenario::{line_col, validate_table, Scenario};
+use crate::scenario::{line_col, toml_error, validate_table, Scenario};
 use crate::units::{self, Dimension};
 
 /// Above this many points `sweep` stops unless `--yes` is given.
@@ -254,14 +254,8 @@ impl SweepSpec {
             file: &label,
             src: &sweep_text,
         };
-        let parse_err = |e: toml::de::Error| match e.span() {
-            Some(s) => at.err(s, e.message().trim().to_string()),
-            None => ScenarioError::Whole {
-                file: label.clone(),
-                message: e.message().trim().to_string(),
-            },
-        };
-        let mut doc = DeTable::parse(&sweep_text).map_err(parse_err)?;
+        let mut doc =
+            DeTable::parse(&sweep_text).map_err(|e| toml_error(&label, &sweep_text, &e))?;
         let whole = doc.span();
         let Some((_, sweep_value)) = doc.get_mut().remove_entry("sweep") else {
             return Err(ScenarioError::Whole {
@@ -278,10 +272,10 @@ impl SweepSpec {
             sweep_table,
         )))
         .map_err(|e| match e.span() {
-            Some(s) => at.err(s, format!("[sweep]: {}", e.message().trim())),
+            Some(_) => toml_error(&label, &sweep_text, &e),
             None => at.err(
                 sweep_span.clone(),
-                format!("[sweep]: {}", e.message().trim()),
+                format!("[sweep]: {}", cut_quoted(e.message().trim())),
             ),
         })?;
 
@@ -318,10 +312,8 @@ impl SweepSpec {
             Box::leak(if own { sweep_text.clone() } else { base_text }.into_boxed_str());
         let _ = whole;
         let table = {
-            let mut t = DeTable::parse(base_text).map_err(|e| ScenarioError::Whole {
-                file: base_label.clone(),
-                message: e.message().trim().to_string(),
-            })?;
+            let mut t =
+                DeTable::parse(base_text).map_err(|e| toml_error(&base_label, base_text, &e))?;
             if own {
                 t.get_mut().remove("sweep");
             } else if t.get_ref().contains_key("sweep") {
