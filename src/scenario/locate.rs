@@ -230,9 +230,10 @@ fn line_kind(src: &str, offset: usize) -> (Range<usize>, Line) {
 /// (`(0, [])` for the top level).
 fn table_before(src: &str, line_start: usize) -> (usize, Vec<String>) {
     let mut end = line_start;
-    for line in src[..line_start].lines().rev() {
-        let start = end.saturating_sub(line.len() + 1);
-        if let Line::Header(h) = classify(line, start) {
+    while end > 0 {
+        // The line ending at `end` (its newline included; `\r\n` is trimmed by `classify`).
+        let start = src[..end - 1].rfind('\n').map_or(0, |i| i + 1);
+        if let Line::Header(h) = classify(&src[start..end], start) {
             return (start, h.names(h.parts.len()));
         }
         end = start;
@@ -427,6 +428,17 @@ mod tests {
         );
         assert_eq!(classify("# [not] = a header", 0), Line::Other);
         assert_eq!(classify("  \"x\",", 0), Line::Other);
+    }
+
+    #[test]
+    fn windows_line_ends_find_the_same_lines() {
+        let s = "name = \"x\"\r\n[content]\r\nsize = 1\r\n[demand]\r\nrate = 1\r\nrate = 2\r\n";
+        let dup = s.rfind("rate").expect("present");
+        assert_eq!(
+            describe(s, dup..dup + 4, "duplicate key"),
+            "duplicate key `demand.rate` (first at line 5)"
+        );
+        assert_eq!(at(s, "size", "m"), "`content.size`: m");
     }
 
     #[test]
