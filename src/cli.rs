@@ -568,8 +568,9 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
     // Refuse a second writer, or a folder holding another kind of results, before computing.
-    let _lock = output::lock::DirLock::acquire(&dir)?;
-    output::claim(&dir, "run")?;
+    let writing = || format!("writing results of '{}'", scenario.name);
+    let _lock = output::lock::DirLock::acquire(&dir).with_context(writing)?;
+    output::claim(&dir, "run").with_context(writing)?;
     let mut record = if compare {
         compare_scenario(&scenario, &opts)?
     } else {

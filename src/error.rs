@@ -3,7 +3,64 @@
 //! Library code returns these; only `main.rs`, `cli.rs` and `run/` wrap them with `anyhow`
 //! context. Every message names the thing, the bound and the value, and where.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
+
+/// At most this many characters of a user's value are echoed back in a message.
+pub const ECHO_CHARS: usize = 60;
+
+/// A user's value (a scenario value, a unit, a key, a sweep value) as a message echoes it: whole
+/// when it has at most [`ECHO_CHARS`] characters, else its first [`ECHO_CHARS`] characters, "…"
+/// and its length: `xxxx… (200000 bytes)`. Every message that quotes the user's text goes
+/// through this, so a 200 kB value costs a line of the terminal, not 200 kB.
+pub fn echo(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(ECHO_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..cut], text.len())),
+    }
+}
+
+/// `message` with every quoted run (`"…"` or `` `…` ``) longer than [`ECHO_CHARS`] cut by
+/// [`echo`]: for messages worded by other crates, such as the TOML reader's `invalid type:
+/// string "…", expected f64`, which quote the user's value whole.
+pub fn cut_quoted(message: &str) -> Cow<'_, str> {
+    if message.chars().count() <= ECHO_CHARS {
+        return Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len().min(1024));
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        let (head, after) = rest.split_at(open + 1);
+        out.push_str(head);
+        let close = closing_quote(after, quote);
+        let Some(close) = close else {
+            rest = after;
+            break;
+        };
+        out.push_str(&echo(&after[..close]));
+        out.push(quote);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// The byte index of the quote that closes a run opened by `quote` (a `"` run may escape
+/// characters with `\`, as Rust's `{:?}` writes them).
+fn closing_quote(s: &str, quote: char) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' && quote == '"' {
+            escaped = true;
+        } else if c == quote {
+            return Some(i);
+        }
+    }
+    None
+}
 
 /// A scenario file (or a file it names) could not be read, parsed or validated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -120,10 +177,14 @@ pub enum SolveError {
 }
 
 /// Writing results failed.
+///
+/// A variant with a `source` names only the path: the cause is its `source()`, which `{:#}` of
+/// an `anyhow` chain prints after it ("out/summary.json: Permission denied (os error 13)").
+/// Putting `{source}` in the message as well printed every cause twice.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// I/O on a named path.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -132,7 +193,7 @@ pub enum OutputError {
         source: std::io::Error,
     },
     /// CSV encoding.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Csv {
         /// The file.
         path: PathBuf,
@@ -141,7 +202,7 @@ pub enum OutputError {
         source: csv::Error,
     },
     /// JSON encoding.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Json {
         /// The file.
         path: PathBuf,
@@ -243,8 +304,9 @@ pub enum SweepError {
     /// The sweep spec or its scenario is invalid.
     #[error(transparent)]
     Spec(#[from] ScenarioError),
-    /// One point's scenario is invalid (its values together break a rule).
-    #[error("sweep point {point} ({values}): {source}")]
+    /// One point's scenario is invalid (its values together break a rule). The scenario's
+    /// message is the `source()`, printed after this one by `{:#}`.
+    #[error("sweep point {point} ({values})")]
     Point {
         /// Point index (0-based, in the whole sweep).
         point: u64,
@@ -452,4 +514,34 @@ pub enum SimError {
         /// The quick check's limit.
         limit: f64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_keeps_short_values_and_cuts_long_ones_at_a_character() {
+        assert_eq!(echo("2 Mbsp"), "2 Mbsp");
+        let sixty = "é".repeat(ECHO_CHARS);
+        assert_eq!(echo(&sixty), sixty.as_str());
+        let long = format!("{sixty}xyz");
+        assert_eq!(echo(&long), format!("{sixty}… ({} bytes)", long.len()));
+    }
+
+    #[test]
+    fn cut_quoted_cuts_each_long_quoted_run() {
+        let short = "invalid type: string \"high\", expected f64";
+        assert_eq!(cut_quoted(short), short);
+        let x = "x".repeat(100);
+        let msg = format!("invalid type: string \"a\\\"{x}\", expected `{x}` or \"b\"");
+        // The escaped quote is part of the first run: `a`, `\`, `"` and 57 x.
+        let (first, second) = ("x".repeat(ECHO_CHARS - 3), "x".repeat(ECHO_CHARS));
+        assert_eq!(
+            cut_quoted(&msg),
+            format!(
+                "invalid type: string \"a\\\"{first}… (103 bytes)\", expected `{second}… (100 bytes)` or \"b\""
+            )
+        );
+    }
 }

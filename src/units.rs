@@ -41,6 +41,8 @@
 
 use std::borrow::Cow;
 
+use crate::error::echo;
+
 /// A duration, in seconds.
 pub type Seconds = f64;
 /// A data size, in bytes.
@@ -274,7 +276,8 @@ impl Dimension {
 }
 
 /// Why a quantity could not be read. Every variant carries the offending text (trimmed) and the
-/// expected dimension. Messages do not name the scenario key: the caller puts it in front.
+/// expected dimension. Messages do not name the scenario key: the caller puts it in front. They
+/// quote the text cut to [`ECHO_CHARS`](crate::error::ECHO_CHARS) characters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UnitError {
     /// Nothing but whitespace.
@@ -286,8 +289,8 @@ pub enum UnitError {
         expected: Dimension,
     },
     /// The text does not begin with a number (after an optional sign and `$`).
-    #[error("{text:?} does not start with a number; expected {} such as {}",
-        .expected.describe(), .expected.example())]
+    #[error("{:?} does not start with a number; expected {} such as {}",
+        echo(.text), .expected.describe(), .expected.example())]
     NoNumber {
         /// The offending text.
         text: String,
@@ -295,7 +298,7 @@ pub enum UnitError {
         expected: Dimension,
     },
     /// NaN, an infinity, or a value that overflows `f64` once converted to base units.
-    #[error("{text:?} is not a finite number")]
+    #[error("{:?} is not a finite number", echo(.text))]
     NotFinite {
         /// The offending text (for [`from_number`], the number as Rust prints it: "NaN", "inf").
         text: String,
@@ -303,7 +306,8 @@ pub enum UnitError {
         expected: Dimension,
     },
     /// The unit belongs to no dimension.
-    #[error("unknown unit {unit:?} in {text:?}{}", unknown_unit_tail(*.expected, *.suggestion))]
+    #[error("unknown unit {:?} in {:?}{}", echo(.unit), echo(.text),
+        unknown_unit_tail(*.expected, *.suggestion))]
     UnknownUnit {
         /// The offending text.
         text: String,
@@ -315,8 +319,8 @@ pub enum UnitError {
         suggestion: Option<&'static str>,
     },
     /// The unit is valid, but for another dimension (`"2 GB"` where a bandwidth is expected).
-    #[error("{text:?} is {}, but {} is expected here (such as {})",
-        .found.describe(), .expected.describe(), .expected.example())]
+    #[error("{:?} is {}, but {} is expected here (such as {})",
+        echo(.text), .found.describe(), .expected.describe(), .expected.example())]
     WrongKind {
         /// The offending text.
         text: String,

@@ -542,3 +542,99 @@ fn shapley_providers_prints_the_cho_yi_values() {
         .expect("runs");
     assert!(!out.status.success(), "--resource is required");
 }
+
+/// Issue 18, item 7: `check` named the table above the line at fault ("`server`: duplicate
+/// key", "`server`: unknown field `foo`"); it names the duplicated or unknown table itself.
+#[test]
+fn issue18_7_check_names_the_duplicated_or_unknown_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = std::fs::read_to_string(scenario("download-limited.toml")).expect("read");
+    for (name, extra) in [
+        ("dup.toml", "[content]\nsize = \"1 MB\"\n"),
+        ("foo.toml", "[foo]\nbar = 1\n"),
+    ] {
+        std::fs::write(dir.path().join(name), format!("{base}{extra}")).expect("write");
+    }
+    let out = peerfluid()
+        .current_dir(dir.path())
+        .args(["check", "dup.toml", "foo.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&out),
+        "Error: dup.toml:24:2: duplicate table `[content]` (first at line 7)\n\
+         Error: foo.toml:24:2: unknown table `[foo]`, expected one of `name`, `description`, \
+         `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, \
+         `isp`, `locality`, `push`, `wireless`, `energy`\n\
+         Error: 2 of 2 scenario files are invalid\n"
+    );
+}
+
+/// Issue 18, item 9: an OS error was printed twice ("…: Not a directory (os error 20): Not a
+/// directory (os error 20)"): once in the output error's message, once as its source.
+#[test]
+fn issue18_9_an_os_error_is_printed_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("file"), "").expect("write");
+    let out_dir = dir.path().join("file").join("sub");
+    let sweep = dir.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "base = {:?}\n[sweep]\n[[sweep.parameter]]\nkey = \"server.capacity\"\nvalues = [\"1 Mbps\"]\n",
+            scenario("download-limited.toml").display().to_string()
+        ),
+    )
+    .expect("write");
+    let run = scenario("download-limited.toml");
+    for (args, context) in [
+        (
+            vec!["run".as_ref(), "--no-plots".as_ref(), run.as_os_str()],
+            "Error: writing results of 'download-limited': ".to_string(),
+        ),
+        (
+            vec!["sweep".as_ref(), sweep.as_os_str()],
+            format!("Error: sweep of {}: ", sweep.display()),
+        ),
+    ] {
+        let out = peerfluid()
+            .args(args)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr_of(&out);
+        let want = format!("{context}{}: ", out_dir.display());
+        assert!(err.starts_with(&want), "{err}");
+        assert_eq!(err.matches("(os error").count(), 1, "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+/// Issue 18, item 9: a 200 kB bad value was echoed whole three times; `check` prints it once,
+/// cut to 60 characters and its length.
+#[test]
+fn issue18_9_check_cuts_a_long_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = std::fs::read_to_string(scenario("download-limited.toml")).expect("read");
+    let long = "x".repeat(200_000);
+    let text = base.replace("upload = \"10 Mbps\"", &format!("upload = \"{long} Mbps\""));
+    std::fs::write(dir.path().join("long.toml"), text).expect("write");
+    let out = peerfluid()
+        .current_dir(dir.path())
+        .args(["check", "long.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "Error: long.toml:19:10: `peers.upload`: \"{}… (200005 bytes)\" does not start with a \
+             number; expected a bandwidth such as \"2 Mbps\"\n\
+             Error: 1 of 1 scenario files are invalid\n",
+            &long[..60]
+        )
+    );
+}

@@ -170,7 +170,7 @@ fn economics_keys_are_validated() {
     );
     assert_eq!(
         error_of(&ok.replace("transit = \"2 $/Mbps/month\"", "transit = \"2 $/GB\"")),
-        "bad.toml:21:11: `pricing.transit` = \"2 $/GB\": \"2 $/GB\" is a price per GB, but a price per Mbps per month is expected here (such as \"1.5 $/Mbps/month\")"
+        "bad.toml:21:11: `pricing.transit`: \"2 $/GB\" is a price per GB, but a price per Mbps per month is expected here (such as \"1.5 $/Mbps/month\")"
     );
     let tier = |up: &str, price: &str| {
         if up.is_empty() {

@@ -784,3 +784,74 @@ fn a_scenario_with_a_sweep_still_runs_as_a_scenario_and_check_knows_sweeps() {
         "{stdout}"
     );
 }
+
+/// `e` without the temporary folder's path, so that messages are asserted whole.
+fn relative(e: &impl std::fmt::Display, dir: &Path) -> String {
+    e.to_string().replace(&format!("{}/", dir.display()), "")
+}
+
+/// Issue 18, item 7: a swept key that the scenario does not give, under `[demand]`, was
+/// reported as "`content`: unknown field `foo`": the key is put into the table with the span of
+/// its `[demand]` header, and the header line was named after the table above it.
+#[test]
+fn issue18_7_an_unknown_demand_key_of_a_sweep_is_named_with_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sweep_file(
+        dir.path(),
+        "[[sweep.parameter]]\nkey = \"demand.foo\"\nvalues = [1, 2]\n",
+    );
+    assert_eq!(
+        relative(&SweepSpec::from_path(&path).unwrap_err(), dir.path()),
+        "sweep.toml:4:7: `demand.foo` value 1 (1e0): base.toml:6:1: `demand.foo`: unknown field `foo`, expected one of `arrival_rate`, `profile`, `decay_time`, `peak_to_mean`, `period`, `peak_time`, `file`"
+    );
+}
+
+/// Issue 18, item 7: TOML errors of a sweep file and of its base scenario name the file,
+/// line:column and the table (the base's were reported with no line, the sweep's as
+/// "[sweep]: …" whatever table they were in).
+#[test]
+fn issue18_7_toml_errors_of_a_sweep_and_its_base_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let param = "[[sweep.parameter]]\nkey = \"demand.arrival_rate\"\nvalue = [1]\n";
+    let path = sweep_file(dir.path(), param);
+    assert_eq!(
+        relative(&SweepSpec::from_path(&path).unwrap_err(), dir.path()),
+        "sweep.toml:5:1: `sweep.parameter.value`: unknown field `value`, expected one of `key`, `values`, `from`, `to`, `steps`, `scale`"
+    );
+    let param = "[[sweep.parameter]]\nkey = \"demand.arrival_rate\"\nvalues = [1]\n";
+    let path = sweep_file(dir.path(), param);
+    write(
+        dir.path(),
+        "base.toml",
+        &format!("{BASE}[demand]\narrival_rate = \"1/s\"\n"),
+    );
+    assert_eq!(
+        relative(&SweepSpec::from_path(&path).unwrap_err(), dir.path()),
+        "base.toml:18:2: duplicate table `[demand]` (first at line 6)"
+    );
+}
+
+/// Issue 18, item 9: an invalid point's scenario message was printed twice by `{:#}` (in the
+/// point's message and again as its source).
+#[test]
+fn issue18_9_an_invalid_point_prints_the_scenario_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "shares.toml",
+        &BASE.replace(
+            "upload = \"1 Mbps\"\ndownload = \"8 Mbps\"\n",
+            "[[peers.class]]\nname = \"dsl\"\nshare = 0.5\nupload = \"1 Mbps\"\ndownload = \"8 Mbps\"\n\
+             [[peers.class]]\nname = \"fibre\"\nshare = 0.5\nupload = \"20 Mbps\"\ndownload = \"100 Mbps\"\n\
+             [sweep]\nmode = \"zip\"\n\
+             [[sweep.parameter]]\nkey = \"peers.class.dsl.share\"\nvalues = [0.5, 0.6]\n",
+        ),
+    );
+    let s = SweepSpec::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
+    let e = run_sweep(&s, &opts(dir.path().join("out"), 1)).unwrap_err();
+    let shown = relative(&format_args!("{:#}", anyhow::Error::from(e)), dir.path());
+    assert_eq!(
+        shown,
+        "sweep point 1 (peers.class.dsl.share = 6e-1): shares.toml:13:1: `peers.class[*].share` must sum to 1 (±0.000001) (got 1.1: dsl 0.6 + fibre 0.5)"
+    );
+}

@@ -58,11 +58,11 @@ fn nan_and_inf() {
     );
     assert_eq!(
         error_of(&with("arrival_rate = \"1/s\"", "arrival_rate = inf")),
-        "bad.toml:5:16: `demand.arrival_rate` = inf: \"inf\" is not a finite number"
+        "bad.toml:5:16: `demand.arrival_rate`: \"inf\" is not a finite number"
     );
     assert_eq!(
         error_of(&with("upload = \"4 Mbps\"", "upload = \"inf Mbps\"")),
-        "bad.toml:11:10: `peers.upload` = \"inf Mbps\": \"inf Mbps\" is not a finite number"
+        "bad.toml:11:10: `peers.upload`: \"inf Mbps\" is not a finite number"
     );
 }
 
@@ -107,7 +107,7 @@ fn shares_must_sum_to_one() {
 fn unit_of_the_wrong_kind() {
     assert_eq!(
         error_of(&with("upload = \"4 Mbps\"", "upload = \"2 GB\"")),
-        "bad.toml:11:10: `peers.upload` = \"2 GB\": \"2 GB\" is a data size, but a bandwidth is expected here (such as \"2 Mbps\")"
+        "bad.toml:11:10: `peers.upload`: \"2 GB\" is a data size, but a bandwidth is expected here (such as \"2 Mbps\")"
     );
 }
 
@@ -115,7 +115,7 @@ fn unit_of_the_wrong_kind() {
 fn unknown_unit_with_suggestion() {
     assert_eq!(
         error_of(&with("upload = \"4 Mbps\"", "upload = \"2 Mbsp\"")),
-        "bad.toml:11:10: `peers.upload` = \"2 Mbsp\": unknown unit \"Mbsp\" in \"2 Mbsp\"; did you mean \"Mbps\"? (a bandwidth takes: bps, kbps, Mbps, Gbps, Tbps, bit/s, kbit/s, Mbit/s, Gbit/s, B/s, kB/s, MB/s, GB/s, or a bare number in bit/s)"
+        "bad.toml:11:10: `peers.upload`: unknown unit \"Mbsp\" in \"2 Mbsp\"; did you mean \"Mbps\"? (a bandwidth takes: bps, kbps, Mbps, Gbps, Tbps, bit/s, kbit/s, Mbit/s, Gbit/s, B/s, kB/s, MB/s, GB/s, or a bare number in bit/s)"
     );
 }
 
@@ -246,5 +246,135 @@ fn incentive_and_cost_distribution_errors_name_key_and_range() {
     assert!(
         error_of(&inc("mechanism = \"shapley\"\nresponse_time = \"0 s\""))
             .contains("incentive.response_time")
+    );
+}
+
+// Issue 18 ("Nothing hangs, nothing is silently wrong"), item 7: errors named the table above
+// the line at fault (a duplicate `[swarm]` after `[peers]` was "`peers`: duplicate key", an
+// unknown `[foo]` after `[server]` was "`server`: unknown field `foo`").
+
+#[test]
+fn issue18_7_a_duplicate_table_is_named_with_its_first_line() {
+    assert_eq!(
+        error_of(&format!("{BASE}[swarm]\nefficiency = 0.5\n")),
+        "bad.toml:15:2: duplicate table `[swarm]` (first at line 6)"
+    );
+    assert_eq!(
+        error_of(&format!("{BASE}[server]\ncapacity = \"1 Mbps\"\n")),
+        "bad.toml:15:2: duplicate table `[server]` (first at line 13)"
+    );
+}
+
+#[test]
+fn issue18_7_a_duplicate_key_is_named_with_its_table_and_first_line() {
+    assert_eq!(
+        error_of(&with(
+            "efficiency = 0.9",
+            "efficiency = 0.9\nefficiency = 0.8"
+        )),
+        "bad.toml:8:1: duplicate key `swarm.efficiency` (first at line 7)"
+    );
+    assert_eq!(
+        error_of(&with("name = \"ok\"", "name = \"ok\"\nname = \"again\"")),
+        "bad.toml:2:1: duplicate key `name` (first at line 1)"
+    );
+}
+
+#[test]
+fn issue18_7_an_unknown_table_is_named_as_a_table() {
+    assert_eq!(
+        error_of(&format!("{BASE}[foo]\nbar = 1\n")),
+        "bad.toml:15:2: unknown table `[foo]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`"
+    );
+    assert_eq!(
+        error_of(&format!("{BASE}[[foo]]\nbar = 1\n")),
+        "bad.toml:15:3: unknown table `[[foo]]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`"
+    );
+    assert_eq!(
+        error_of(&format!("{BASE}[server.extra]\nbar = 1\n")),
+        "bad.toml:15:9: unknown table `[server.extra]`, expected `capacity`"
+    );
+}
+
+// Issue 18, item 9: a 200 kB bad value was echoed whole, three times. Values are cut to
+// `ECHO_CHARS` characters, "…" and their length, and echoed once.
+
+/// `text` with every run of `ECHO_CHARS` (60) `x` replaced by `X`: the messages below are
+/// asserted whole without spelling 60 x's.
+fn squeeze(text: &str) -> String {
+    let x60 = "x".repeat(peerfluid::error::ECHO_CHARS);
+    text.replace(&x60, "X")
+}
+
+#[test]
+fn issue18_9_a_long_value_is_echoed_once_and_cut() {
+    let long = "x".repeat(200_000);
+    assert_eq!(
+        squeeze(&error_of(&with(
+            "upload = \"4 Mbps\"",
+            &format!("upload = \"{long} Mbps\"")
+        ))),
+        "bad.toml:11:10: `peers.upload`: \"X… (200005 bytes)\" does not start with a number; expected a bandwidth such as \"2 Mbps\""
+    );
+    assert_eq!(
+        squeeze(&error_of(&with(
+            "upload = \"4 Mbps\"",
+            &format!("upload = \"2 {long}\"")
+        ))),
+        format!("bad.toml:11:10: `peers.upload`: unknown unit \"X… (200000 bytes)\" in \"2 {}… (200002 bytes)\" (a bandwidth takes: bps, kbps, Mbps, Gbps, Tbps, bit/s, kbit/s, Mbit/s, Gbit/s, B/s, kB/s, MB/s, GB/s, or a bare number in bit/s)", &long[..58])
+    );
+    assert_eq!(
+        squeeze(&error_of(&with("name = \"ok\"", &format!("name = \"{long}!\"")))),
+        "bad.toml:1:8: `name` must be non-empty and use only letters, digits, '-', '_' and '.' (not first), because it names the results folder (got \"X… (200001 bytes)\")"
+    );
+    assert_eq!(
+        squeeze(&error_of(&with(
+            "arrival_rate = \"1/s\"",
+            &format!("arrival_rate = \"1/s\"\nprofile = \"{long}\"")
+        ))),
+        "bad.toml:6:11: `demand.profile` must be \"constant\", \"flash-crowd\", \"diurnal\" or \"trace\" (got \"X… (200000 bytes)\")"
+    );
+}
+
+/// A trace file's cells are the user's values too.
+#[test]
+fn issue18_9_a_long_trace_cell_is_echoed_once_and_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let long = "x".repeat(200_000);
+    std::fs::write(
+        dir.path().join("t.csv"),
+        format!("t,rate\n0,1\n10,{long}\n"),
+    )
+    .expect("write");
+    let text = BASE.replace(
+        "arrival_rate = \"1/s\"",
+        "profile = \"trace\"\nfile = \"t.csv\"",
+    );
+    let err = peerfluid::scenario::Scenario::from_toml(&text, "bad.toml", Some(dir.path()))
+        .expect_err("must fail")
+        .to_string();
+    assert!(
+        squeeze(&err).ends_with(
+            "t.csv:3:1: rate: \"X… (200000 bytes)\" does not start with a number; expected an event rate such as \"1/s\""
+        ),
+        "{err}"
+    );
+}
+
+/// The TOML reader's own messages quote the value or key whole: they are cut too.
+#[test]
+fn issue18_9_the_toml_readers_messages_are_cut() {
+    let long = "x".repeat(200_000);
+    assert_eq!(
+        squeeze(&error_of(&with(
+            "efficiency = 0.9",
+            &format!("efficiency = \"{long}\"")
+        ))),
+        "bad.toml:7:14: `swarm.efficiency`: invalid type: string \"X… (200000 bytes)\", expected f64"
+    );
+    // An unknown key of 200 kB.
+    assert_eq!(
+        squeeze(&error_of(&with("efficiency = 0.9", &format!("{long} = 0.9")))),
+        format!("bad.toml:7:1: `swarm.{}… (200006 bytes)`: unknown field `X… (200000 bytes)`, expected one of `efficiency`, `abort_rate`, `seed_residence`", &long[..54])
     );
 }

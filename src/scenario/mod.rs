@@ -6,6 +6,7 @@
 //! Every error names the file, line:column where known, the key path, the value and the
 //! allowed range. The keys, units, defaults and ranges are listed in README.md.
 
+mod locate;
 pub mod raw;
 
 use std::collections::BTreeSet;
@@ -14,13 +15,15 @@ use std::path::{Path, PathBuf};
 
 use crate::cost::book::PriceBook;
 use crate::cost::tiers::{Tier, TierTable, GB};
-use crate::error::ScenarioError;
+use crate::error::{echo, ScenarioError};
 pub use crate::incentive::distribution::CostDistribution;
 use crate::model::ArrivalProfile;
 use crate::units::{
     self, BitsPerSec, Bytes, Dimension, KgPerKwh, KwhPerGb, PerSec, Seconds, Usd, UsdPerGb,
     UsdPerKwh, UsdPerMbpsMonth, Watts,
 };
+use locate::header_span;
+pub use locate::{line_col, toml_error};
 use raw::{Quantity, ScenarioFile, Q};
 use serde::Serialize;
 
@@ -580,36 +583,17 @@ impl Ctx<'_> {
     }
 
     fn parse_error(&self, e: &toml::de::Error) -> ScenarioError {
-        let msg = e.message().trim().to_string();
-        match e.span() {
-            Some(span) => {
-                let message = match msg.strip_prefix("missing field `") {
-                    // A missing key has no line of its own: the span is its table's.
-                    Some(rest) => {
-                        let field = rest.trim_end_matches('`');
-                        match table_at(self.src, span.start) {
-                            Some(t) => format!("`{t}.{field}` is missing (required)"),
-                            None => format!("`{field}` is missing (required)"),
-                        }
-                    }
-                    None => match key_path_at(self.src, span.start) {
-                        Some(k) => format!("`{k}`: {msg}"),
-                        None => msg,
-                    },
-                };
-                self.at(span, message)
-            }
-            None => self.whole(msg),
-        }
+        toml_error(self.file, self.src, e)
     }
 
-    /// Parse a quantity; unit errors are reported at the value.
+    /// Parse a quantity; unit errors are reported at the value. The unit error quotes the
+    /// value (cut when long), so the message does not repeat it.
     fn quantity(&self, q: &Q, key: &str, dim: Dimension) -> Result<f64, ScenarioError> {
         let parsed = match q.get_ref() {
             Quantity::Number(v) => units::from_number(*v, dim),
             Quantity::Text(s) => units::parse_quantity(s, dim),
         };
-        let v = parsed.map_err(|e| self.at(q.span(), format!("`{key}` = {}: {e}", q.get_ref())))?;
+        let v = parsed.map_err(|e| self.at(q.span(), format!("`{key}`: {e}")))?;
         // Beyond these magnitudes the models leave f64 or their time steps round to nothing:
         // refuse here, with the range, rather than fail (or print inf) later.
         if let Some((lo, hi)) = units::usable_range(dim) {
@@ -725,7 +709,7 @@ impl Ctx<'_> {
         {
             return Err(self.at(
                 raw.name.span(),
-                format!("`name` must be non-empty and use only letters, digits, '-', '_' and '.' (not first), because it names the results folder (got \"{}\")", raw.name.get_ref()),
+                format!("`name` must be non-empty and use only letters, digits, '-', '_' and '.' (not first), because it names the results folder (got \"{}\")", echo(raw.name.get_ref())),
             ));
         }
         let horizon = match &raw.horizon {
@@ -785,7 +769,7 @@ impl Ctx<'_> {
                     (cl.abort_rate.as_ref().map(|q| q.span()), "abort_rate"),
                 ] {
                     if let Some(span) = given {
-                        return Err(self.at(span, format!("`[[peers.class]]` '{}': `{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time`", cl.name.get_ref(), kind.label())));
+                        return Err(self.at(span, format!("`[[peers.class]]` '{}': `{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time`", echo(cl.name.get_ref()), kind.label())));
                     }
                 }
             }
@@ -996,10 +980,10 @@ impl Ctx<'_> {
                         },
                         None => return Err(self.at(span, "`locality.fraction` is missing (required for selection \"fraction\"), e.g. fraction = 0.5".into())),
                     },
-                    other => return Err(self.at(span, format!("`locality.selection` must be \"random\", \"optimal\", \"fraction\" or \"strict\" (got \"{other}\")"))),
+                    other => return Err(self.at(span, format!("`locality.selection` must be \"random\", \"optimal\", \"fraction\" or \"strict\" (got \"{}\")", echo(other)))),
                 };
                 if let (Some(b), false) = (&f.fraction, word == "fraction") {
-                    return Err(self.at(b.span(), format!("`locality.fraction` applies to selection \"fraction\" only (got \"{word}\")")));
+                    return Err(self.at(b.span(), format!("`locality.fraction` applies to selection \"fraction\" only (got \"{}\")", echo(word))));
                 }
                 if list.is_empty() {
                     return Err(self.at(l.span(), "`[locality]` needs the ISPs: give `[[isp]]` entries, each with `name` and `class`".into()));
@@ -1028,12 +1012,12 @@ impl Ctx<'_> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
             {
-                return Err(self.at(e.name.span(), format!("`isp.name` must be non-empty and use only letters, digits, '-' and '_' (got \"{}\")", e.name.get_ref())));
+                return Err(self.at(e.name.span(), format!("`isp.name` must be non-empty and use only letters, digits, '-' and '_' (got \"{}\")", echo(e.name.get_ref()))));
             }
             if out.iter().any(|o| o.name == name) {
                 return Err(self.at(
                     e.name.span(),
-                    format!("`isp.name` \"{name}\" is used twice"),
+                    format!("`isp.name` \"{}\" is used twice", echo(&name)),
                 ));
             }
             let cname = e.class.get_ref().trim();
@@ -1045,13 +1029,21 @@ impl Ctx<'_> {
                     self.at(
                         e.class.span(),
                         format!(
-                            "`isp.class` \"{cname}\" is not a peer class (classes: {})",
+                            "`isp.class` \"{}\" is not a peer class (classes: {})",
+                            echo(cname),
                             names.join(", ")
                         ),
                     )
                 })?;
             if let Some(o) = out.iter().find(|o| o.class == class) {
-                return Err(self.at(e.class.span(), format!("peer class \"{cname}\" is already in ISP \"{}\": each class lives in one ISP", o.name)));
+                return Err(self.at(
+                    e.class.span(),
+                    format!(
+                        "peer class \"{}\" is already in ISP \"{}\": each class lives in one ISP",
+                        echo(cname),
+                        o.name
+                    ),
+                ));
             }
             let c = &classes[class];
             if c.abort_rate.to_bits() != abort_rate.to_bits()
@@ -1103,7 +1095,7 @@ impl Ctx<'_> {
             let span = c.kind.as_ref().map_or(table.clone(), |k| k.span());
             return Err(self.at(
                 span,
-                format!("`content.kind` must be {KINDS} (got \"{kind}\")"),
+                format!("`content.kind` must be {KINDS} (got \"{}\")", echo(kind)),
             ));
         }
         let stream_key = |key: &'static str,
@@ -1166,8 +1158,9 @@ impl Ctx<'_> {
                     Err(self.at(
                         span,
                         format!(
-                        "`content.{key}` applies to `content.kind = \"vod\"` only (got \"{kind}\")"
-                    ),
+                            "`content.{key}` applies to `content.kind = \"vod\"` only (got \"{}\")",
+                            echo(kind)
+                        ),
                     ))
                 } else {
                     Ok(())
@@ -1228,7 +1221,7 @@ impl Ctx<'_> {
                 let span = c.kind.as_ref().map_or(0..0, |k| k.span());
                 Err(self.at(
                     span,
-                    format!("`content.kind` must be {KINDS} (got \"{other}\")"),
+                    format!("`content.kind` must be {KINDS} (got \"{}\")", echo(other)),
                 ))
             }
         }
@@ -1270,7 +1263,7 @@ impl Ctx<'_> {
                 other => {
                     return Err(self.at(
                         d.span(),
-                        format!("`energy.peer_device` must be \"gateway-marginal\", \"gateway\" or \"pc\" (got \"{other}\")"),
+                        format!("`energy.peer_device` must be \"gateway-marginal\", \"gateway\" or \"pc\" (got \"{}\")", echo(other)),
                     ))
                 }
             };
@@ -1583,7 +1576,10 @@ impl Ctx<'_> {
             Some((other, sp)) => {
                 return Err(self.at(
                     sp,
-                    format!("`pricing.origin` must be \"transit\" or \"cdn\" (got \"{other}\")"),
+                    format!(
+                        "`pricing.origin` must be \"transit\" or \"cdn\" (got \"{}\")",
+                        echo(other)
+                    ),
                 ))
             }
         };
@@ -1706,7 +1702,7 @@ impl Ctx<'_> {
             (Some(preset), None) => {
                 let name = preset.get_ref().as_str();
                 if name != "cloudfront-us" {
-                    return Err(self.at(preset.span(), format!("`pricing.cdn` must be \"cloudfront-us\" (or give `[[pricing.cdn_tier]]`, or leave it to `pricing.book`) (got \"{name}\")")));
+                    return Err(self.at(preset.span(), format!("`pricing.cdn` must be \"cloudfront-us\" (or give `[[pricing.cdn_tier]]`, or leave it to `pricing.book`) (got \"{}\")", echo(name))));
                 }
                 let table = TierTable::cloudfront_us()
                     .with_commit_discount(discount)
@@ -1767,7 +1763,10 @@ impl Ctx<'_> {
             Some((other, sp)) => {
                 return Err(self.at(
                     sp,
-                    format!("`pricing.billing` must be \"auto\", \"recurring\" or \"event\" (got \"{other}\")"),
+                    format!(
+                    "`pricing.billing` must be \"auto\", \"recurring\" or \"event\" (got \"{}\")",
+                    echo(other)
+                ),
                 ))
             }
         };
@@ -1831,7 +1830,7 @@ impl Ctx<'_> {
             }
             other => {
                 let sp = f.mechanism.as_ref().map_or(p.span(), |m| m.span());
-                return Err(self.at(sp, format!("`incentive.mechanism` must be one of \"none\", \"per-byte\", \"discount\", \"shapley\", \"equilibrium\" (got \"{other}\")")));
+                return Err(self.at(sp, format!("`incentive.mechanism` must be one of \"none\", \"per-byte\", \"discount\", \"shapley\", \"equilibrium\" (got \"{}\")", echo(other))));
             }
         };
         let response_time = match &f.response_time {
@@ -1921,7 +1920,7 @@ impl Ctx<'_> {
                     .map(|d| d.span())
                     .or(span)
                     .unwrap_or(0..0);
-                return Err(self.at(sp, format!("`{prefix}.distribution` must be one of \"none\", \"uniform\", \"lognormal\", \"energy\" (got \"{other}\")")));
+                return Err(self.at(sp, format!("`{prefix}.distribution` must be one of \"none\", \"uniform\", \"lognormal\", \"energy\" (got \"{}\")", echo(other))));
             }
         };
         let name = name.unwrap_or("none");
@@ -2013,7 +2012,7 @@ impl Ctx<'_> {
                     .chars()
                     .all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch))
             {
-                return Err(self.at(c.name.span(), format!("`{}` must be non-empty and use only letters, digits, '-' and '_' (it names CSV columns; got \"{}\")", key("name"), c.name.get_ref())));
+                return Err(self.at(c.name.span(), format!("`{}` must be non-empty and use only letters, digits, '-' and '_' (it names CSV columns; got \"{}\")", key("name"), echo(c.name.get_ref()))));
             }
             if !names.insert(name.clone()) {
                 return Err(self.at(
@@ -2183,7 +2182,10 @@ impl Ctx<'_> {
                 let span = d.profile.as_ref().map(|p| p.span()).unwrap_or(0..0);
                 Err(self.at(
                     span,
-                    format!("`demand.profile` must be {PROFILES} (got \"{other}\")"),
+                    format!(
+                        "`demand.profile` must be {PROFILES} (got \"{}\")",
+                        echo(other)
+                    ),
                 ))
             }
         }
@@ -2216,8 +2218,9 @@ pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> 
             return Err(at(
                 n,
                 format!(
-                    "expected 2 columns `t,rate` (got {}: \"{line}\")",
-                    cells.len()
+                    "expected 2 columns `t,rate` (got {}: \"{}\")",
+                    cells.len(),
+                    echo(line)
                 ),
             ));
         }
@@ -2228,15 +2231,16 @@ pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> 
             Ok(v) => units::from_number(v, dim),
             Err(_) => units::parse_quantity(s, dim),
         };
-        let t = parse(cells[0], Dimension::Time)
-            .map_err(|e| at(n, format!("t = \"{}\": {e}", cells[0])))?;
-        let r = parse(cells[1], Dimension::EventRate)
-            .map_err(|e| at(n, format!("rate = \"{}\": {e}", cells[1])))?;
+        let t = parse(cells[0], Dimension::Time).map_err(|e| at(n, format!("t: {e}")))?;
+        let r = parse(cells[1], Dimension::EventRate).map_err(|e| at(n, format!("rate: {e}")))?;
         if t < 0.0 {
-            return Err(at(n, format!("t must be ≥ 0 s (got {})", cells[0])));
+            return Err(at(n, format!("t must be ≥ 0 s (got {})", echo(cells[0]))));
         }
         if r < 0.0 {
-            return Err(at(n, format!("rate must be ≥ 0/s (got {})", cells[1])));
+            return Err(at(
+                n,
+                format!("rate must be ≥ 0/s (got {})", echo(cells[1])),
+            ));
         }
         if let Some(&(prev, _)) = points.last() {
             if t <= prev {
@@ -2260,67 +2264,6 @@ pub fn read_trace(path: &Path) -> Result<Vec<(Seconds, PerSec)>, ScenarioError> 
     Ok(points)
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(src.len());
-    let before = &src[..src.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-/// The table named by a `[table]` or `[[table]]` header on the line holding `offset`.
-fn table_at(src: &str, offset: usize) -> Option<String> {
-    let offset = src.floor_char_boundary(offset.min(src.len()));
-    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line = src[line_start..].lines().next()?.trim();
-    line.starts_with('[').then(|| {
-        line.trim_matches(|c| c == '[' || c == ']')
-            .trim()
-            .to_string()
-    })
-}
-
-/// The span of the header line `[name]` (or `[name.…]`) in `src`, if the file has one: where a
-/// table that does not apply is reported.
-fn header_span(src: &str, name: &str) -> Option<Range<usize>> {
-    let mut start = 0;
-    for line in src.split_inclusive('\n') {
-        let t = line.trim();
-        let inner = t.trim_start_matches('[').trim_end_matches(']').trim();
-        if t.starts_with('[') && (inner == name || inner.starts_with(&format!("{name}."))) {
-            return Some(start..start + line.trim_end().len());
-        }
-        start += line.len();
-    }
-    None
-}
-
-/// The dotted key path of the `key = value` line holding `offset`, from the nearest table header.
-fn key_path_at(src: &str, offset: usize) -> Option<String> {
-    let offset = src.floor_char_boundary(offset.min(src.len()));
-    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
-    let line = &src[line_start..line_end];
-    let key = line.split('=').next()?.trim().trim_matches('"');
-    let key = if line.contains('=') && !key.is_empty() && !key.starts_with('[') {
-        Some(key)
-    } else {
-        None
-    };
-    let table = src[..line_start].lines().rev().find_map(|l| {
-        let l = l.trim();
-        l.starts_with('[')
-            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
-    });
-    match (table, key) {
-        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
-        (None, Some(k)) => Some(k.to_string()),
-        (Some(t), None) => Some(t),
-        (None, None) => None,
-    }
-}
-
 /// The keys of a private-cost distribution, wherever they appear.
 struct DistributionKeys<'a> {
     distribution: &'a Option<toml::Spanned<String>>,
@@ -2334,21 +2277,6 @@ struct DistributionKeys<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_col_counts_characters() {
-        let s = "a = 1\nbé = \"x\"\n";
-        assert_eq!(line_col(s, 0), (1, 1));
-        assert_eq!(line_col(s, 6), (2, 1));
-        assert_eq!(line_col(s, 12), (2, 6));
-    }
-
-    #[test]
-    fn key_path_uses_the_table_header() {
-        let s = "name = \"x\"\n[swarm]\nefficiency = \"high\"\n";
-        let off = s.find("\"high\"").expect("present");
-        assert_eq!(key_path_at(s, off).as_deref(), Some("swarm.efficiency"));
-    }
 
     #[test]
     fn builtin_default_validates() {

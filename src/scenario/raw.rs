@@ -6,6 +6,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::error::echo;
+
 /// A quantity as written: a bare number (base units) or a string with a unit.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Quantity {
@@ -15,11 +17,12 @@ pub enum Quantity {
     Text(String),
 }
 
+/// As messages quote it: a number, or the text in quotes (cut by [`echo`] when long).
 impl std::fmt::Display for Quantity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Number(v) => write!(f, "{v}"),
-            Self::Text(s) => write!(f, "\"{s}\""),
+            Self::Text(s) => write!(f, "\"{}\"", echo(s)),
         }
     }
 }

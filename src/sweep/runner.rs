@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::eval::{self, OUTPUTS};
 use super::spec::{Evaluate, SweepSpec};
-use crate::error::{OutputError, SweepError};
+use crate::error::{echo, OutputError, SweepError};
 use crate::incentive::plan::plan;
 use crate::output::{self, Staged};
 
@@ -441,7 +441,7 @@ fn validate(spec: &SweepSpec, shard: Shard, start: u64, rows: u64) -> Result<(),
                 .parameters
                 .iter()
                 .zip(spec.point(point))
-                .map(|(p, v)| format!("{} = {}", p.key, v.toml))
+                .map(|(p, v)| format!("{} = {}", echo(&p.key), echo(&v.toml)))
                 .collect::<Vec<_>>()
                 .join(", ");
             Err(SweepError::Point {

@@ -19,9 +19,9 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::error::ScenarioError;
+use crate::error::{cut_quoted, echo, ScenarioError};
 use crate::scenario::raw::{Quantity, Q};
-use crate::scenario::{line_col, validate_table, Scenario};
+use crate::scenario::{line_col, toml_error, validate_table, Scenario};
 use crate::units::{self, Dimension};
 
 /// Above this many points `sweep` stops unless `--yes` is given.
@@ -254,14 +254,8 @@ impl SweepSpec {
             file: &label,
             src: &sweep_text,
         };
-        let parse_err = |e: toml::de::Error| match e.span() {
-            Some(s) => at.err(s, e.message().trim().to_string()),
-            None => ScenarioError::Whole {
-                file: label.clone(),
-                message: e.message().trim().to_string(),
-            },
-        };
-        let mut doc = DeTable::parse(&sweep_text).map_err(parse_err)?;
+        let mut doc =
+            DeTable::parse(&sweep_text).map_err(|e| toml_error(&label, &sweep_text, &e))?;
         let whole = doc.span();
         let Some((_, sweep_value)) = doc.get_mut().remove_entry("sweep") else {
             return Err(ScenarioError::Whole {
@@ -278,10 +272,10 @@ impl SweepSpec {
             sweep_table,
         )))
         .map_err(|e| match e.span() {
-            Some(s) => at.err(s, format!("[sweep]: {}", e.message().trim())),
+            Some(_) => toml_error(&label, &sweep_text, &e),
             None => at.err(
                 sweep_span.clone(),
-                format!("[sweep]: {}", e.message().trim()),
+                format!("[sweep]: {}", cut_quoted(e.message().trim())),
             ),
         })?;
 
@@ -300,7 +294,7 @@ impl SweepSpec {
                 if let Some((k, _)) = doc.get_ref().iter().next() {
                     return Err(at.err(
                         k.span(),
-                        format!("`{}`: a sweep file with `base` holds only `base` and [sweep]; change the scenario itself, or sweep the key", k.get_ref()),
+                        format!("`{}`: a sweep file with `base` holds only `base` and [sweep]; change the scenario itself, or sweep the key", echo(k.get_ref())),
                     ));
                 }
                 let p = dir.clone().unwrap_or_default().join(rel.as_ref());
@@ -318,10 +312,8 @@ impl SweepSpec {
             Box::leak(if own { sweep_text.clone() } else { base_text }.into_boxed_str());
         let _ = whole;
         let table = {
-            let mut t = DeTable::parse(base_text).map_err(|e| ScenarioError::Whole {
-                file: base_label.clone(),
-                message: e.message().trim().to_string(),
-            })?;
+            let mut t =
+                DeTable::parse(base_text).map_err(|e| toml_error(&base_label, base_text, &e))?;
             if own {
                 t.get_mut().remove("sweep");
             } else if t.get_ref().contains_key("sweep") {
@@ -379,7 +371,13 @@ impl SweepSpec {
             Some(("random", _)) => Mode::Random,
             Some(("lhs", _)) => Mode::Lhs,
             Some((other, span)) => {
-                return Err(at.err(span, format!("`sweep.mode` must be \"grid\", \"zip\", \"random\" or \"lhs\" (got \"{other}\")")))
+                return Err(at.err(
+                    span,
+                    format!(
+                    "`sweep.mode` must be \"grid\", \"zip\", \"random\" or \"lhs\" (got \"{}\")",
+                    echo(other)
+                ),
+                ))
             }
         };
         let sampled = matches!(self.mode, Mode::Random | Mode::Lhs);
@@ -432,8 +430,9 @@ impl SweepSpec {
                 return Err(at.err(
                     span,
                     format!(
-                    "`sweep.evaluate` must be \"auto\", \"steady\" or \"run\" (got \"{other}\")"
-                ),
+                        "`sweep.evaluate` must be \"auto\", \"steady\" or \"run\" (got \"{}\")",
+                        echo(other)
+                    ),
                 ))
             }
         };
@@ -446,7 +445,7 @@ impl SweepSpec {
             if params.iter().any(|q: &Parameter| q.key == param.key) {
                 return Err(at.err(
                     p.get_ref().key.span(),
-                    format!("`{}` is swept twice", param.key),
+                    format!("`{}` is swept twice", echo(&param.key)),
                 ));
             }
             params.push(param);
@@ -504,7 +503,12 @@ impl SweepSpec {
                 if about_the_value {
                     return Err(at.err(
                         p.span.clone(),
-                        format!("`{}` value {} ({}): {e}", p.key, i + 1, v.toml),
+                        format!(
+                            "`{}` value {} ({}): {e}",
+                            echo(&p.key),
+                            i + 1,
+                            echo(&v.toml)
+                        ),
                     ));
                 }
             }
@@ -567,7 +571,11 @@ impl SweepSpec {
         for t in &texts {
             parsed.push(DeValue::parse(t).map_err(|e| ScenarioError::Whole {
                 file: self.base_label.clone(),
-                message: format!("sweep value {t}: {}", e.message().trim()),
+                message: format!(
+                    "sweep value {}: {}",
+                    echo(t),
+                    cut_quoted(e.message().trim())
+                ),
             })?);
         }
         for ((p, _), v) in set.iter().zip(parsed) {
@@ -625,6 +633,8 @@ fn parameter(
     let raw = p.get_ref();
     let key = raw.key.get_ref().trim().to_string();
     let key_span = raw.key.span();
+    // Messages quote the key cut (it is the user's text, and may be long).
+    let shown = echo(&key);
     let (path, existing) = resolve(table, &key).map_err(|m| at.err(key_span.clone(), m))?;
     let value_span = existing.map(Spanned::span);
     // The scenario's own value must be a quantity (or absent).
@@ -637,7 +647,10 @@ fn parameter(
                 Err(_) => {
                     return Err(at.err(
                         key_span,
-                        format!("`{key}` is not a numeric key (the scenario gives it \"{s}\")"),
+                        format!(
+                            "`{shown}` is not a numeric key (the scenario gives it \"{}\")",
+                            echo(s)
+                        ),
                     ))
                 }
             },
@@ -645,7 +658,7 @@ fn parameter(
                 return Err(at.err(
                     key_span,
                     format!(
-                        "`{key}` is not a numeric key (the scenario gives it a {})",
+                        "`{shown}` is not a numeric key (the scenario gives it a {})",
                         other.type_str()
                     ),
                 ))
@@ -658,7 +671,10 @@ fn parameter(
         Some((other, span)) => {
             return Err(at.err(
                 span,
-                format!("`scale` must be \"linear\" or \"log\" (got \"{other}\")"),
+                format!(
+                    "`scale` must be \"linear\" or \"log\" (got \"{}\")",
+                    echo(other)
+                ),
             ))
         }
     };
@@ -666,12 +682,12 @@ fn parameter(
         match q.get_ref() {
             Quantity::Number(v) if v.is_finite() => Ok((*v, None, format!("{v:e}"))),
             Quantity::Number(v) => {
-                Err(at.err(q.span(), format!("`{key}` {what}: {v} is not finite")))
+                Err(at.err(q.span(), format!("`{shown}` {what}: {v} is not finite")))
             }
             Quantity::Text(t) => match units::parse_any(t) {
                 Ok((v, Dimension::Dimensionless)) => Ok((v, None, format!("{v:e}"))),
                 Ok((v, d)) => Ok((v, Some(d), format!("\"{}\"", t.trim()))),
-                Err(e) => Err(at.err(q.span(), format!("`{key}` {what}: {e}"))),
+                Err(e) => Err(at.err(q.span(), format!("`{shown}` {what}: {e}"))),
             },
         }
     };
@@ -682,7 +698,7 @@ fn parameter(
                     return Err(at.err(
                         span,
                         format!(
-                            "`{key}`: {} where {} is expected",
+                            "`{shown}`: {} where {} is expected",
                             d.describe(),
                             prev.describe()
                         ),
@@ -700,7 +716,7 @@ fn parameter(
                 return Err(at.err(
                     list.span(),
                     format!(
-                        "`{key}`: mode = \"{}\" draws from a range: give from and to, not values",
+                        "`{shown}`: mode = \"{}\" draws from a range: give from and to, not values",
                         mode.label()
                     ),
                 ));
@@ -708,11 +724,11 @@ fn parameter(
             if let Some(s) = &raw.steps {
                 return Err(at.err(
                     s.span(),
-                    format!("`{key}`: steps goes with from/to, not with values"),
+                    format!("`{shown}`: steps goes with from/to, not with values"),
                 ));
             }
             if list.get_ref().is_empty() {
-                return Err(at.err(list.span(), format!("`{key}`: values is empty")));
+                return Err(at.err(list.span(), format!("`{shown}`: values is empty")));
             }
             let mut out = Vec::new();
             for q in list.get_ref() {
@@ -730,13 +746,13 @@ fn parameter(
             if matches!(scale, Scale::Log) && !(a > 0.0 && b > 0.0) {
                 return Err(at.err(
                     f.span(),
-                    format!("`{key}`: scale = \"log\" needs from and to > 0 (got {a} and {b})"),
+                    format!("`{shown}`: scale = \"log\" needs from and to > 0 (got {a} and {b})"),
                 ));
             }
             let d = dim.unwrap_or(Dimension::Dimensionless);
             if sampled {
                 if let Some(s) = &raw.steps {
-                    return Err(at.err(s.span(), format!("`{key}`: steps has no meaning with mode = \"{}\" (sweep.samples sets the number of points)", mode.label())));
+                    return Err(at.err(s.span(), format!("`{shown}`: steps has no meaning with mode = \"{}\" (sweep.samples sets the number of points)", mode.label())));
                 }
                 (None, Some((a, b)))
             } else {
@@ -744,7 +760,7 @@ fn parameter(
                     return Err(at.err(
                         p.span(),
                         format!(
-                            "`{key}`: steps is missing (required with from/to in mode = \"{}\")",
+                            "`{shown}`: steps is missing (required with from/to in mode = \"{}\")",
                             mode.label()
                         ),
                     ));
@@ -753,7 +769,7 @@ fn parameter(
                 if !(1..=100_000_000).contains(&n) {
                     return Err(at.err(
                         steps.span(),
-                        format!("`{key}`: steps must be in [1, 10^8] (got {n})"),
+                        format!("`{shown}`: steps must be in [1, 10^8] (got {n})"),
                     ));
                 }
                 let n = n as usize;
@@ -775,14 +791,14 @@ fn parameter(
         (Some(list), _, _) => {
             return Err(at.err(
                 list.span(),
-                format!("`{key}`: give values, or from/to, not both"),
+                format!("`{shown}`: give values, or from/to, not both"),
             ))
         }
         _ => {
             return Err(at.err(
                 p.span(),
                 format!(
-                    "`{key}`: give values = [...], or from and to (with steps for grid and zip)"
+                    "`{shown}`: give values = [...], or from and to (with steps for grid and zip)"
                 ),
             ))
         }
@@ -804,14 +820,15 @@ fn resolve<'t, 'i>(
     table: &'t DeTable<'i>,
     key: &str,
 ) -> Result<(Vec<Step>, Option<&'t Spanned<DeValue<'i>>>), String> {
+    let shown = echo(key);
     let parts: Vec<&str> = key.split('.').map(str::trim).collect();
     if key.is_empty() || parts.iter().any(|p| p.is_empty()) {
         return Err(format!(
-            "`{key}` is not a key path (e.g. \"demand.arrival_rate\")"
+            "`{shown}` is not a key path (e.g. \"demand.arrival_rate\")"
         ));
     }
     if parts[0] == "sweep" || parts[0] == "base" {
-        return Err(format!("`{key}`: the sweep cannot sweep itself"));
+        return Err(format!("`{shown}`: the sweep cannot sweep itself"));
     }
     let mut steps = Vec::new();
     let mut here: Option<&Spanned<DeValue<'i>>> = None;
@@ -840,13 +857,13 @@ fn resolve<'t, 'i>(
             (None, h) => {
                 let Some(DeValue::Array(a)) = h.map(Spanned::get_ref) else {
                     let at = parts[..i].join(".");
-                    return Err(format!("`{key}`: `{at}` is not a table"));
+                    return Err(format!("`{shown}`: `{}` is not a table", echo(&at)));
                 };
                 let index = match part.parse::<usize>() {
                     Ok(n) if n < a.len() => n,
                     Ok(n) => {
                         return Err(format!(
-                            "`{key}`: index {n} is past the end ({} entries)",
+                            "`{shown}`: index {n} is past the end ({} entries)",
                             a.len()
                         ))
                     }
@@ -872,7 +889,8 @@ fn resolve<'t, 'i>(
                                 })
                                 .collect();
                             format!(
-                                "`{key}`: no entry named \"{part}\" (names: {})",
+                                "`{shown}`: no entry named \"{}\" (names: {})",
+                                echo(part),
                                 names.join(", ")
                             )
                         })?,
@@ -884,7 +902,7 @@ fn resolve<'t, 'i>(
                     _ => None,
                 };
                 if last {
-                    return Err(format!("`{key}` names a whole entry, not a number: add the field, e.g. `{key}.share`"));
+                    return Err(format!("`{shown}` names a whole entry, not a number: add the field, e.g. `{shown}.share`"));
                 }
             }
         }
@@ -892,7 +910,7 @@ fn resolve<'t, 'i>(
     }
     if matches!(here.map(Spanned::get_ref), Some(DeValue::Table(_))) {
         return Err(format!(
-            "`{key}` is a table, not a number: name one of its keys"
+            "`{shown}` is a table, not a number: name one of its keys"
         ));
     }
     Ok((steps, here))
