@@ -4,6 +4,7 @@ mod cli;
 mod decision;
 mod economics;
 mod isp;
+mod mutations;
 mod plots;
 mod properties;
 mod reference;

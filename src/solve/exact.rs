@@ -1217,6 +1217,19 @@ fn walk(
     }
 }
 
+/// Count a regime switch at t; past [`MAX_SWITCHES`] the solve is chattering.
+fn count_switch(stats: &mut SolveStats, t: f64) -> Result<(), SolveError> {
+    stats.regime_switches += 1;
+    if stats.regime_switches > MAX_SWITCHES {
+        return Err(SolveError::TooManySwitches {
+            t,
+            switches: stats.regime_switches,
+            limit: MAX_SWITCHES,
+        });
+    }
+    Ok(())
+}
+
 /// Integrate exactly; see the module docs.
 pub(super) fn integrate(
     model: &dyn FluidModel,
@@ -1326,14 +1339,7 @@ pub(super) fn integrate(
                 if crossing {
                     settled.at(upto - t0, &mut p, &mut c);
                     t = upto;
-                    stats.regime_switches += 1;
-                    if stats.regime_switches > MAX_SWITCHES {
-                        return Err(SolveError::TooManySwitches {
-                            t,
-                            switches: stats.regime_switches,
-                            limit: MAX_SWITCHES,
-                        });
-                    }
+                    count_switch(&mut stats, t)?;
                     regime = sv.pick_regime(seg, &p);
                 } else {
                     if i <= s.points && span_end - t > snap {
@@ -1525,14 +1531,7 @@ pub(super) fn integrate(
             match crossing {
                 Some(tau) => {
                     t += tau;
-                    stats.regime_switches += 1;
-                    if stats.regime_switches > MAX_SWITCHES {
-                        return Err(SolveError::TooManySwitches {
-                            t,
-                            switches: stats.regime_switches,
-                            limit: MAX_SWITCHES,
-                        });
-                    }
+                    count_switch(&mut stats, t)?;
                     regime = sv.pick_regime(seg, &p);
                 }
                 None => t += h,

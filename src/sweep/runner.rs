@@ -328,16 +328,12 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
             )?;
         }
         // Complete: draw the figures again (a kill while they were drawn left none, or some).
-        let mut files = vec![csv_path, json_path];
-        if opts.plots && opts.shard.is_none() {
-            files.extend(draw(dir)?);
-        }
         return Ok(SweepReport {
             rows: total_rows,
             computed: 0,
             resumed_from: total_rows,
             seconds: 0.0,
-            files,
+            files: with_figures(opts, dir, vec![csv_path, json_path])?,
         });
     }
 
@@ -412,10 +408,7 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
         &json_path,
         &Manifest::new(spec, opts.shard, total_rows, true),
     )?;
-    let mut files = vec![csv_path, json_path];
-    if opts.plots && opts.shard.is_none() {
-        files.extend(draw(dir)?);
-    }
+    let files = with_figures(opts, dir, vec![csv_path, json_path])?;
     Ok(SweepReport {
         rows: total_rows,
         computed: total_rows - start,
@@ -497,6 +490,18 @@ fn scan_partial(path: &Path, header: &str, shard: Shard) -> Result<Scan, SweepEr
 }
 
 /// Draw the figures and index.html of a finished sweep folder.
+/// The files of a finished sweep, and its figures unless `--no-plots` or a shard.
+fn with_figures(
+    opts: &SweepOptions,
+    dir: &Path,
+    mut files: Vec<PathBuf>,
+) -> Result<Vec<PathBuf>, SweepError> {
+    if opts.plots && opts.shard.is_none() {
+        files.extend(draw(dir)?);
+    }
+    Ok(files)
+}
+
 fn draw(dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
     let staged: Vec<Staged> = output::sweep_plot::stage_sweep_plots(dir)?;
     Ok(output::commit_all(staged)?)
