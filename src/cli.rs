@@ -864,21 +864,16 @@ fn check_cmd(files: &[PathBuf]) -> anyhow::Result<()> {
     for f in files {
         let is_sweep = std::fs::read_to_string(f).is_ok_and(|t| crate::sweep::spec::is_sweep(&t));
         let checked = if is_sweep {
-            crate::sweep::SweepSpec::from_path(f).map(|s| {
-                format!(
-                    "sweep of '{}', {} points ({})",
-                    s.base.name,
-                    s.points,
-                    s.mode.label()
-                )
-            })
+            check_sweep(f)
         } else {
-            Scenario::from_path(f).map(|s| s.name)
+            Scenario::from_path(f)
+                .map(|s| s.name)
+                .map_err(anyhow::Error::new)
         };
         match checked {
             Ok(what) => println!("ok: {} ({what})", f.display()),
             Err(e) => {
-                eprintln!("Error: {e}");
+                eprintln!("Error: {e:#}");
                 failed += 1;
             }
         }
@@ -887,4 +882,28 @@ fn check_cmd(files: &[PathBuf]) -> anyhow::Result<()> {
         anyhow::bail!("{failed} of {} scenario files are invalid", files.len());
     }
     Ok(())
+}
+
+/// `check` of a sweep file: the spec, then the scenario of every point `sweep` would run
+/// (what `sweep` validates before it writes anything, with the same message), up to the
+/// limit above which `sweep` asks for `--yes`.
+fn check_sweep(f: &Path) -> anyhow::Result<String> {
+    use crate::sweep::{check_points, SweepSpec, DEFAULT_LIMIT};
+    let spec = SweepSpec::from_path(f)?;
+    let checked =
+        check_points(&spec, DEFAULT_LIMIT).with_context(|| format!("sweep of {}", f.display()))?;
+    let mut what = format!(
+        "sweep of '{}', {} points ({})",
+        spec.base.name,
+        spec.points,
+        spec.mode.label()
+    );
+    if checked < spec.points {
+        what.push_str(&format!(
+            "; the first {checked} validated: `sweep` runs more than {DEFAULT_LIMIT} points only with --yes"
+        ));
+    } else {
+        what.push_str(", every point validated");
+    }
+    Ok(what)
 }

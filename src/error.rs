@@ -206,15 +206,17 @@ pub enum SweepError {
     #[error(transparent)]
     Spec(#[from] ScenarioError),
     /// One point's scenario is invalid (its values together break a rule).
-    #[error("sweep point {point} ({values}): {source}")]
+    ///
+    /// The scenario's message is part of this one and not a `source`, so that `{:#}` (which
+    /// prints the chain) says it once.
+    #[error("sweep point {point} ({values}): {reason}")]
     Point {
         /// Point index (0-based, in the whole sweep).
         point: u64,
         /// `key = value` of each parameter.
         values: String,
         /// The scenario's own message.
-        #[source]
-        source: ScenarioError,
+        reason: ScenarioError,
     },
     /// More points than the limit without `--yes`.
     #[error("{points} points to run is more than the limit of {limit}: rerun with --yes to run them anyway, or split the sweep with --shard K/N")]

@@ -1,0 +1,82 @@
+//! Issue 18, "Nothing hangs, nothing is silently wrong": item 4 (`check` must mean `run` will
+//! work; every shipped scenario works with every command that accepts it, or is refused in one
+//! sentence) and item 8 (slow edges: work bounded by counts, not by timing). Tests are named
+//! `issue18_<item>_…`.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn peerfluid() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin!("peerfluid"))
+}
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The `Error: …` line of a failed command (the first one).
+fn error_line(out: &std::process::Output) -> String {
+    stderr_of(out)
+        .lines()
+        .find(|l| l.starts_with("Error: "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Item 4: a sweep of `peers.class.0.share` breaks "shares sum to 1" at every point. `check`
+/// used to accept it (it validated each value alone) while `sweep` refused it; now `check`
+/// validates the points `sweep` will run and refuses with the same message, naming the point
+/// and its values, and says the scenario's reason once.
+#[test]
+fn issue18_4_check_refuses_the_sweep_points_that_sweep_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("shares.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "base = {:?}\n[sweep]\n[[sweep.parameter]]\nkey = \"peers.class.0.share\"\nvalues = [0.6, 0.2]\n",
+            scenarios_dir().join("dsl-fibre.toml").display().to_string()
+        ),
+    )
+    .expect("write");
+    let check = peerfluid().arg("check").arg(&file).output().expect("runs");
+    assert_eq!(check.status.code(), Some(1), "{}", stderr_of(&check));
+    let said = error_line(&check);
+    assert!(
+        said.contains("sweep point 1 (peers.class.0.share = 2e-1)")
+            && said.contains("`peers.class[*].share` must sum to 1"),
+        "{said}"
+    );
+    assert_eq!(said.matches("must sum to 1").count(), 1, "said once: {said}");
+
+    let sweep = peerfluid()
+        .args(["sweep", "--no-plots", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert_eq!(sweep.status.code(), Some(1));
+    assert_eq!(error_line(&sweep), said, "the same message from check and sweep");
+
+    // Points that are all valid pass, and check says it looked at every one.
+    std::fs::write(
+        &file,
+        format!(
+            "base = {:?}\n[sweep]\nmode = \"zip\"\n[[sweep.parameter]]\nkey = \"peers.class.0.share\"\nvalues = [0.6, 0.2]\n[[sweep.parameter]]\nkey = \"peers.class.1.share\"\nvalues = [0.4, 0.8]\n",
+            scenarios_dir().join("dsl-fibre.toml").display().to_string()
+        ),
+    )
+    .expect("write");
+    let check = peerfluid().arg("check").arg(&file).output().expect("runs");
+    assert!(check.status.success(), "{}", stderr_of(&check));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        stdout.contains("2 points (zip), every point validated"),
+        "{stdout}"
+    );
+}
