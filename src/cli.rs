@@ -745,6 +745,25 @@ fn providers_cmd(
     Ok(())
 }
 
+/// `shapley FILE` prices the file swarm's provider–peers game; other kinds are refused in
+/// one sentence that says where their numbers are (issue 18: never a NaN).
+fn refuse_unless_file_swarm(s: &Scenario, path: &Path) -> anyhow::Result<()> {
+    use crate::scenario::ContentKind;
+    let Some(kind) = crate::incentive::equilibrium::not_a_file_swarm(s) else {
+        return Ok(());
+    };
+    let file = path
+        .file_name()
+        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let instead = match s.content.kind {
+        ContentKind::Wireless(_) => {
+            "`compare` reports its hosts' fluid Shapley payments (`wireless.shapley`)"
+        }
+        _ => "its Shapley game is not modelled yet; `compare` prices it with and without peers",
+    };
+    anyhow::bail!("`shapley` needs a file swarm: {file} is a {kind}; {instead}")
+}
+
 fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
     if let (Some(list), Some(resource)) = (&args.providers, args.resource) {
         return providers_cmd(list, resource, args);
@@ -755,8 +774,9 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
     const MAX_RESOURCE: f64 = 1e12;
     let table = if let Some(path) = &args.file {
         let s = Scenario::from_path(path)?;
+        refuse_unless_file_swarm(&s, path)?;
         let market = Market::new(&s)?;
-        let game = ScenarioGame { market: &market };
+        let game = ScenarioGame::new(&market)?;
         let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
         shapley_table(
             &game,

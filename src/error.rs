@@ -197,6 +197,24 @@ pub enum MechanismError {
     /// The swarm under the mechanism has no steady state or the equilibrium search failed.
     #[error("{0}")]
     Equilibrium(String),
+    /// The scenario is not a file swarm: it has no participation market and no Shapley game
+    /// of the provider and its peers (issue 18: refused up front, never a NaN).
+    #[error("scenario '{scenario}' is a {kind}: the participation market and its Shapley game are modelled for file swarms only (content.kind = \"file\")")]
+    NotFileSwarm {
+        /// Scenario name.
+        scenario: String,
+        /// What it is, in words ("live stream", ...).
+        kind: &'static str,
+    },
+    /// The game's cost with nobody sharing, Ω(0), is undefined: without sharers the swarm has
+    /// no steady state.
+    #[error("scenario '{scenario}': the Shapley game needs the origin's cost when no peer shares, and with no peer sharing {why}")]
+    NoSharingUndefined {
+        /// Scenario name.
+        scenario: String,
+        /// Why, in words.
+        why: String,
+    },
 }
 
 /// A sweep could not be set up, resumed, run or merged.
