@@ -80,3 +80,35 @@ fn issue18_4_check_refuses_the_sweep_points_that_sweep_refuses() {
         "{stdout}"
     );
 }
+
+/// Item 8: `scenarios/vod-catalogue.toml` at 1.0000001 Mbit/s (0.1 bit/s off the uploads'
+/// 100 kbit/s grid) took 70 s instead of 1.3 s: the deficits had no common step, so they were
+/// rounded onto 10,000 steps and every title's lattice was 120 times longer. The grid is now
+/// the coarsest within the rounding tolerance: 45 steps of the largest deficit (the preset
+/// itself: 85, exact). The catalogue is cut to 20 titles to keep the test short.
+#[test]
+fn issue18_8_a_tiny_difference_from_the_upload_grid_does_not_grow_the_lattice() {
+    use peerfluid::run::{run_scenario, RunOptions};
+    use peerfluid::scenario::Scenario;
+    let preset = std::fs::read_to_string(scenarios_dir().join("vod-catalogue.toml")).expect("read");
+    let opts = RunOptions {
+        points: 20,
+        ..RunOptions::default()
+    };
+    let run = |text: &str| {
+        let s = Scenario::from_toml(text, "vod.toml", None).expect("valid");
+        run_scenario(&s, &opts).expect("runs")
+    };
+    let preset = preset.replace("titles = 2000", "titles = 20");
+    let r = 1.000_000_1e6;
+    let off = run(&preset.replace("\"1.5 Mbps\"", "\"1.0000001 Mbps\""));
+    let v = off.summary.video.as_ref().expect("video");
+    let step = v.upload_rounding_bps.expect("moved onto a grid");
+    let steps = (10e6 - r) / step;
+    assert!((steps - 45.0).abs() < 1e-9, "{steps} steps");
+    assert_eq!(v.gaussian_points, 0, "every point exact");
+
+    let on = run(&preset);
+    let v = on.summary.video.as_ref().expect("video");
+    assert_eq!(v.upload_rounding_bps, None, "1.5 Mbit/s is on the grid");
+}
