@@ -752,9 +752,10 @@ fn refuse_unless_file_swarm(s: &Scenario, path: &Path) -> anyhow::Result<()> {
     let Some(kind) = crate::incentive::equilibrium::not_a_file_swarm(s) else {
         return Ok(());
     };
-    let file = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let instead = match s.content.kind {
         ContentKind::Wireless(_) => {
             "`compare` reports its hosts' fluid Shapley payments (`wireless.shapley`)"
