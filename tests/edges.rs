@@ -52,7 +52,11 @@ fn issue18_4_check_refuses_the_sweep_points_that_sweep_refuses() {
             && said.contains("`peers.class[*].share` must sum to 1"),
         "{said}"
     );
-    assert_eq!(said.matches("must sum to 1").count(), 1, "said once: {said}");
+    assert_eq!(
+        said.matches("must sum to 1").count(),
+        1,
+        "said once: {said}"
+    );
 
     let sweep = peerfluid()
         .args(["sweep", "--no-plots", "--out"])
@@ -61,7 +65,11 @@ fn issue18_4_check_refuses_the_sweep_points_that_sweep_refuses() {
         .output()
         .expect("runs");
     assert_eq!(sweep.status.code(), Some(1));
-    assert_eq!(error_line(&sweep), said, "the same message from check and sweep");
+    assert_eq!(
+        error_line(&sweep),
+        said,
+        "the same message from check and sweep"
+    );
 
     // Points that are all valid pass, and check says it looked at every one.
     std::fs::write(
@@ -111,4 +119,65 @@ fn issue18_8_a_tiny_difference_from_the_upload_grid_does_not_grow_the_lattice() 
     let on = run(&preset);
     let v = on.summary.video.as_ref().expect("video");
     assert_eq!(v.upload_rounding_bps, None, "1.5 Mbit/s is on the grid");
+}
+
+/// A game that counts its evaluations of Ω (for work bounds that do not depend on timing).
+struct Counted {
+    game: peerfluid::incentive::game::SumGame,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Counted {
+    fn new(classes: usize) -> Self {
+        use peerfluid::incentive::game::{Shape, SumGame};
+        Self {
+            game: SumGame::new(Shape::Exponential, 1.0, 1.0, classes).expect("valid game"),
+            calls: Default::default(),
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl peerfluid::incentive::CostPerUser for Counted {
+    fn classes(&self) -> usize {
+        self.game.classes
+    }
+    fn omega(&self, x: &[f64]) -> f64 {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.game.omega(x)
+    }
+}
+
+/// Item 8: `shapley --n 10000000` took minutes (4.8 s for one canonical class, 30 s for
+/// upload-limited.toml, over 15 min for dsl-fibre.toml) although 10^7 is the documented
+/// maximum: the sampled estimator walked 20 random orders of all N peers, one Ω per peer. Now
+/// one class is exact in N + 1 evaluations, and several classes sample positions at a cost
+/// that does not depend on N: (1 + 2K)·SAMPLED_POSITIONS evaluations. Counted, not timed.
+#[test]
+fn issue18_8_shapley_at_the_largest_n_takes_bounded_work() {
+    use peerfluid::incentive::table::{shapley_table, MAX_N, SAMPLED_POSITIONS};
+    let cost_of_row = |classes: usize, resource: &[f64], shares: &[f64], n: usize| {
+        let base = Counted::new(classes);
+        shapley_table(&base, "t", resource, shares, &[10], 1).expect("table");
+        let with = Counted::new(classes);
+        let t = shapley_table(&with, "t", resource, shares, &[10, n], 1).expect("table");
+        (with.calls() - base.calls(), t)
+    };
+    let (calls, t) = cost_of_row(2, &[4.0, 1.0], &[0.25, 0.75], MAX_N);
+    assert_eq!(t.exact[1].method, "sampled");
+    assert!(calls <= 5 * SAMPLED_POSITIONS + 1, "{calls} evaluations");
+    let row = &t.exact[1];
+    let rel = row.provider_rel_error.expect("fluid value > 0").abs();
+    assert!(
+        rel * t.provider_share_per_user <= 3.0 * row.provider_half_width_95,
+        "within its interval of the fluid value (the exact one is 1e-7 away): {row:?}"
+    );
+
+    let (calls, t) = cost_of_row(1, &[2.0], &[1.0], 1_000_000);
+    assert_eq!(t.exact[1].method, "exact");
+    assert_eq!(calls, 1_000_000 + 2, "N + 1 worths and Ω(0)");
 }

@@ -204,7 +204,7 @@ pub(crate) fn ln_factorial(n: u64) -> f64 {
 /// `δ(n) = ln n! − (n + ½) ln n + n − ½ ln 2π`, the error of Stirling's formula: directly
 /// from the sum of logarithms below 256 (absolute error ≈ 1e-13), else the series
 /// `1/(12n) − 1/(360n³) + 1/(1260n⁵) − 1/(1680n⁷)` (next term < 1/(1188 n⁹) < 1e-24).
-fn stirling_error(n: u64) -> f64 {
+pub(crate) fn stirling_error(n: u64) -> f64 {
     let x = n as f64;
     if n < 256 {
         if n == 0 {
@@ -220,7 +220,7 @@ fn stirling_error(n: u64) -> f64 {
 
 /// `n ln(n/m) + m − n ≥ 0` without cancellation: for `n` near `m` the series
 /// `(n − m) v + 2n Σ_{j≥1} v^{2j+1}/(2j+1)` with `v = (n − m)/(n + m)`.
-fn deviance(n: f64, m: f64) -> f64 {
+pub(crate) fn deviance(n: f64, m: f64) -> f64 {
     if (n - m).abs() < 0.1 * (n + m) {
         let v = (n - m) / (n + m);
         let v2 = v * v;
