@@ -423,15 +423,23 @@ fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
         summary.timing.threads,
         summary.timing.events_per_s
     )?;
-    writeln!(
-        stdout,
-        "  download time (Little over the horizon): {:.6} s ± {:.3e} (sd over replicates); fluid {}",
-        summary.download_time_s.mean,
-        summary.download_time_s.sd,
-        summary
-            .fluid_download_time_s
-            .map_or("–".to_string(), |v| format!("{v:.6} s"))
-    )?;
+    let fluid = summary
+        .fluid_download_time_s
+        .map_or("–".to_string(), |v| format!("{v:.6} s"));
+    let dt = &summary.download_time_s;
+    if dt.mean.is_finite() {
+        writeln!(
+            stdout,
+            "  download time (Little over the horizon): {:.6} s ± {:.3e} (sd over replicates); fluid {fluid}",
+            dt.mean, dt.sd
+        )?;
+    } else {
+        // Little's ratio needs an arrival in every replicate (issue 18: never print NaN).
+        writeln!(
+            stdout,
+            "  download time (Little over the horizon): – (a replicate had no arrival at this scale; raise --scale); fluid {fluid}"
+        )?;
+    }
     writeln!(
         stdout,
         "  per N: arrived {:.6}, completed {:.6}, aborted {:.6}, leechers at the end {:.6} ± {:.3e}",
