@@ -608,9 +608,9 @@ pub fn sampled(
 ///
 /// A player's predecessors in a uniformly random order are m of the others, m uniform on
 /// 0..=N, and given m a uniformly random m-subset, whose class counts are multivariate
-/// hypergeometric ([`hypergeometric`] per class). So φ_P = E[V(K_m)], K_m the counts of m
-/// peers drawn from `counts`; and a class-c peer, which gains only when P is among its
-/// predecessors (probability m/N, then the other m − 1 are peers), has
+/// hypergeometric (drawn class by class, by inversion from the mode). So φ_P = E[V(K_m)],
+/// K_m the counts of m peers drawn from `counts`; and a class-c peer, which gains only when P
+/// is among its predecessors (probability m/N, then the other m − 1 are peers), has
 /// φ_c = E[1{m < N}·((m + 1)/N)·(V(K'_m + e_c) − V(K'_m))], K'_m drawn from `counts` less
 /// that peer. Each expectation is the mean of `samples` draws with m stratified (draw i takes
 /// m in the i-th of `samples` equal slices of 0..=N) from [`Pcg64`] seeded with `seed`; the
