@@ -425,15 +425,23 @@ fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
         summary.timing.threads,
         summary.timing.events_per_s
     )?;
-    writeln!(
-        stdout,
-        "  download time (Little over the horizon): {:.6} s ± {:.3e} (sd over replicates); fluid {}",
-        summary.download_time_s.mean,
-        summary.download_time_s.sd,
-        summary
-            .fluid_download_time_s
-            .map_or("–".to_string(), |v| format!("{v:.6} s"))
-    )?;
+    let fluid = summary
+        .fluid_download_time_s
+        .map_or("–".to_string(), |v| format!("{v:.6} s"));
+    let dt = &summary.download_time_s;
+    if dt.mean.is_finite() {
+        writeln!(
+            stdout,
+            "  download time (Little over the horizon): {:.6} s ± {:.3e} (sd over replicates); fluid {fluid}",
+            dt.mean, dt.sd
+        )?;
+    } else {
+        // Little's ratio needs an arrival in every replicate (issue 18: never print NaN).
+        writeln!(
+            stdout,
+            "  download time (Little over the horizon): – (a replicate had no arrival at this scale; raise --scale); fluid {fluid}"
+        )?;
+    }
     writeln!(
         stdout,
         "  per N: arrived {:.6}, completed {:.6}, aborted {:.6}, leechers at the end {:.6} ± {:.3e}",
@@ -754,6 +762,26 @@ fn providers_cmd(
     Ok(())
 }
 
+/// `shapley FILE` prices the file swarm's provider–peers game; other kinds are refused in
+/// one sentence that says where their numbers are (issue 18: never a NaN).
+fn refuse_unless_file_swarm(s: &Scenario, path: &Path) -> anyhow::Result<()> {
+    use crate::scenario::ContentKind;
+    let Some(kind) = crate::incentive::equilibrium::not_a_file_swarm(s) else {
+        return Ok(());
+    };
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let instead = match s.content.kind {
+        ContentKind::Wireless(_) => {
+            "`compare` reports its hosts' fluid Shapley payments (`wireless.shapley`)"
+        }
+        _ => "its Shapley game is not modelled yet; `compare` prices it with and without peers",
+    };
+    anyhow::bail!("`shapley` needs a file swarm: {file} is a {kind}; {instead}")
+}
+
 fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
     if let (Some(list), Some(resource)) = (&args.providers, args.resource) {
         return providers_cmd(list, resource, args);
@@ -764,8 +792,9 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
     const MAX_RESOURCE: f64 = 1e12;
     let table = if let Some(path) = &args.file {
         let s = Scenario::from_path(path)?;
+        refuse_unless_file_swarm(&s, path)?;
         let market = Market::new(&s)?;
-        let game = ScenarioGame { market: &market };
+        let game = ScenarioGame::new(&market)?;
         let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
         shapley_table(
             &game,
@@ -873,21 +902,16 @@ fn check_cmd(files: &[PathBuf]) -> anyhow::Result<()> {
     for f in files {
         let is_sweep = std::fs::read_to_string(f).is_ok_and(|t| crate::sweep::spec::is_sweep(&t));
         let checked = if is_sweep {
-            crate::sweep::SweepSpec::from_path(f).map(|s| {
-                format!(
-                    "sweep of '{}', {} points ({})",
-                    s.base.name,
-                    s.points,
-                    s.mode.label()
-                )
-            })
+            check_sweep(f)
         } else {
-            Scenario::from_path(f).map(|s| s.name)
+            Scenario::from_path(f)
+                .map(|s| s.name)
+                .map_err(anyhow::Error::new)
         };
         match checked {
             Ok(what) => println!("ok: {} ({what})", f.display()),
             Err(e) => {
-                eprintln!("Error: {e}");
+                eprintln!("Error: {e:#}");
                 failed += 1;
             }
         }
@@ -896,4 +920,28 @@ fn check_cmd(files: &[PathBuf]) -> anyhow::Result<()> {
         anyhow::bail!("{failed} of {} scenario files are invalid", files.len());
     }
     Ok(())
+}
+
+/// `check` of a sweep file: the spec, then the scenario of every point `sweep` would run
+/// (what `sweep` validates before it writes anything, with the same message), up to the
+/// limit above which `sweep` asks for `--yes`.
+fn check_sweep(f: &Path) -> anyhow::Result<String> {
+    use crate::sweep::{check_points, SweepSpec, DEFAULT_LIMIT};
+    let spec = SweepSpec::from_path(f)?;
+    let checked =
+        check_points(&spec, DEFAULT_LIMIT).with_context(|| format!("sweep of {}", f.display()))?;
+    let mut what = format!(
+        "sweep of '{}', {} points ({})",
+        spec.base.name,
+        spec.points,
+        spec.mode.label()
+    );
+    if checked < spec.points {
+        what.push_str(&format!(
+            "; the first {checked} validated: `sweep` runs more than {DEFAULT_LIMIT} points only with --yes"
+        ));
+    } else {
+        what.push_str(", every point validated");
+    }
+    Ok(what)
 }

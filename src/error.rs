@@ -296,6 +296,24 @@ pub enum MechanismError {
     /// The swarm under the mechanism has no steady state or the equilibrium search failed.
     #[error("{0}")]
     Equilibrium(String),
+    /// The scenario is not a file swarm: it has no participation market and no Shapley game
+    /// of the provider and its peers (issue 18: refused up front, never a NaN).
+    #[error("scenario '{scenario}' is a {kind}: the participation market and its Shapley game are modelled for file swarms only (content.kind = \"file\")")]
+    NotFileSwarm {
+        /// Scenario name.
+        scenario: String,
+        /// What it is, in words ("live stream", ...).
+        kind: &'static str,
+    },
+    /// The game's cost with nobody sharing, Ω(0), is undefined: without sharers the swarm has
+    /// no steady state.
+    #[error("scenario '{scenario}': the Shapley game needs the origin's cost when no peer shares, and with no peer sharing {why}")]
+    NoSharingUndefined {
+        /// Scenario name.
+        scenario: String,
+        /// Why, in words.
+        why: String,
+    },
 }
 
 /// A sweep could not be set up, resumed, run or merged.
@@ -304,17 +322,18 @@ pub enum SweepError {
     /// The sweep spec or its scenario is invalid.
     #[error(transparent)]
     Spec(#[from] ScenarioError),
-    /// One point's scenario is invalid (its values together break a rule). The scenario's
-    /// message is the `source()`, printed after this one by `{:#}`.
-    #[error("sweep point {point} ({values})")]
+    /// One point's scenario is invalid (its values together break a rule).
+    ///
+    /// The scenario's message is part of this one and not a `source`, so that `{:#}` (which
+    /// prints the chain) says it once.
+    #[error("sweep point {point} ({values}): {reason}")]
     Point {
         /// Point index (0-based, in the whole sweep).
         point: u64,
         /// `key = value` of each parameter.
         values: String,
         /// The scenario's own message.
-        #[source]
-        source: ScenarioError,
+        reason: ScenarioError,
     },
     /// More points than the limit without `--yes`.
     #[error("{points} points to run is more than the limit of {limit}: rerun with --yes to run them anyway, or split the sweep with --shard K/N")]

@@ -1140,7 +1140,10 @@ pub fn compare(sim: &Simulation, fluid: &FluidReference) -> Result<ValidationRow
         }
     }
     let rel = |stat: Stat, reference: Option<f64>| match reference {
-        Some(r) if r > 0.0 && r.is_finite() => (Some((stat.mean - r).abs() / r), Some(stat.sd / r)),
+        // A replicate with no arrival has no download time (NaN): then there is no error.
+        Some(r) if r > 0.0 && r.is_finite() && stat.mean.is_finite() => {
+            (Some((stat.mean - r).abs() / r), Some(stat.sd / r))
+        }
         _ => (None, None),
     };
     let (dt_e, dt_s) = rel(sim.download_time(), fluid.download_time);

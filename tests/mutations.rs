@@ -83,7 +83,12 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
             .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-' || c == '+'))
             .map_or(value.len(), |e| start + e);
         let x: f64 = value[start..end].parse().ok()?;
-        Some(format!("{}{:e}{}", &value[..start], x * 10f64.powi(k), &value[end..]))
+        Some(format!(
+            "{}{:e}{}",
+            &value[..start],
+            x * 10f64.powi(k),
+            &value[end..]
+        ))
     };
     let new_value = if rng.below(2) == 0 {
         scaled().unwrap_or_else(|| REPLACEMENTS[pick].to_string())
@@ -104,7 +109,11 @@ struct Counts {
 }
 
 /// Run one mutated scenario as `compare --no-plots` would; the outcome or the panic message.
-fn case(text: String, dir: std::path::PathBuf, base: std::path::PathBuf) -> Result<&'static str, String> {
+fn case(
+    text: String,
+    dir: std::path::PathBuf,
+    base: std::path::PathBuf,
+) -> Result<&'static str, String> {
     let r = std::panic::catch_unwind(move || -> Result<&'static str, String> {
         let s = match peerfluid::scenario::Scenario::from_toml(&text, "mutated.toml", Some(&base)) {
             Ok(s) => s,
@@ -120,7 +129,10 @@ fn case(text: String, dir: std::path::PathBuf, base: std::path::PathBuf) -> Resu
         };
         match peerfluid::output::write_run(&dir, &rec, false) {
             Ok(files) => {
-                for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "csv")) {
+                for f in files
+                    .iter()
+                    .filter(|f| f.extension().is_some_and(|e| e == "csv"))
+                {
                     let body = std::fs::read_to_string(f).map_err(|e| e.to_string())?;
                     for cell in body.split([',', '\n']) {
                         let c = cell.trim().to_ascii_lowercase();
@@ -133,7 +145,10 @@ fn case(text: String, dir: std::path::PathBuf, base: std::path::PathBuf) -> Resu
             }
             Err(_) => {
                 if dir.exists() {
-                    return Err(format!("{}: left behind after a failed write", dir.display()));
+                    return Err(format!(
+                        "{}: left behind after a failed write",
+                        dir.display()
+                    ));
                 }
                 Ok("failed")
             }
@@ -174,7 +189,9 @@ fn mutated_scenarios_never_panic_hang_or_write_non_finite_numbers() {
             let mutated = mutate(&text, &mut rng);
             let dir = tmp.path().join(format!(
                 "{}-{m}",
-                file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+                file.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             ));
             let (tx, rx) = mpsc::channel();
             let (t2, d2, b2) = (mutated.clone(), dir.clone(), root.clone());
@@ -210,6 +227,11 @@ fn mutated_scenarios_never_panic_hang_or_write_non_finite_numbers() {
         }
     }
     eprintln!("mutations: {counts:?}");
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
     assert!(counts.refused > 0 && counts.written > 0, "{counts:?}");
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod decision;
 mod economics;
+mod edges;
 mod isp;
 mod mutations;
 mod plots;

@@ -115,6 +115,18 @@ pub struct BestPayment {
     pub grid_points: usize,
 }
 
+/// What a scenario that is not a file swarm is, in words (`None` for a file swarm): the
+/// participation market and the Shapley game exist for file swarms only.
+pub fn not_a_file_swarm(s: &Scenario) -> Option<&'static str> {
+    use crate::scenario::ContentKind;
+    match s.content.kind {
+        ContentKind::File => None,
+        ContentKind::Live(_) => Some("live stream"),
+        ContentKind::Vod { .. } => Some("video-on-demand catalogue"),
+        ContentKind::Wireless(_) => Some("femtocell offload scenario"),
+    }
+}
+
 /// A scenario seen as a participation market.
 pub struct Market<'a> {
     s: &'a Scenario,
@@ -136,6 +148,12 @@ impl<'a> Market<'a> {
     /// The market of a scenario; fails when the swarm has no steady state at the reference
     /// arrival rate even with everyone sharing.
     pub fn new(s: &'a Scenario) -> Result<Self, MechanismError> {
+        if let Some(kind) = not_a_file_swarm(s) {
+            return Err(MechanismError::NotFileSwarm {
+                scenario: s.name.clone(),
+                kind,
+            });
+        }
         let (rate, rate_basis) = s.demand.arrival.reference_rate();
         if !(rate.is_finite() && rate > 0.0) {
             return Err(MechanismError::Equilibrium(format!(
@@ -275,7 +293,7 @@ impl<'a> Market<'a> {
     /// Fluid Shapley price per GB of upload capacity offered, per class, of the game among
     /// the peers who take part at `q` (see [`ScenarioGame`]).
     pub fn shapley_prices(&self, q: &[f64]) -> Result<Vec<f64>, MechanismError> {
-        let game = ScenarioGame { market: self };
+        let game = ScenarioGame::new(self)?;
         let xbar: Vec<f64> = (0..self.classes())
             .map(|c| self.base.classes[c].share * q[c].clamp(0.0, 1.0) * self.capacity_gb[c])
             .collect();
@@ -773,6 +791,33 @@ pub(crate) fn minimise_1d(
 pub struct ScenarioGame<'m, 'a> {
     /// The market whose steady states price the coalitions.
     pub market: &'m Market<'a>,
+}
+
+impl<'m, 'a> ScenarioGame<'m, 'a> {
+    /// The game of `market`, once its cost with nobody sharing, Ω(0), is known to exist:
+    /// without sharers the swarm must still reach a steady state (the origin serves it, or
+    /// aborts bound it). Otherwise every value of the game would be NaN.
+    pub fn new(market: &'m Market<'a>) -> Result<Self, MechanismError> {
+        let nobody = vec![0.0; market.classes()];
+        match market.outcome(&nobody) {
+            Ok(o) if o.origin_usd.is_finite() => Ok(Self { market }),
+            failed => {
+                let s = market.s;
+                let why = if s.server.capacity <= 0.0 {
+                    "nothing serves the file: `server.capacity` is 0 (peers alone); give the origin a capacity to price the game".to_string()
+                } else {
+                    match failed {
+                        Err(e) => format!("the swarm has no steady state ({e})"),
+                        Ok(o) => format!("the origin's cost is {}", o.origin_usd),
+                    }
+                };
+                Err(MechanismError::NoSharingUndefined {
+                    scenario: s.name.clone(),
+                    why,
+                })
+            }
+        }
+    }
 }
 
 impl ScenarioGame<'_, '_> {
@@ -1378,5 +1423,44 @@ origin = "cdn"
             "{best} > grid {grid_min} (q {q:?})"
         );
         assert_relative_eq!(m.social_cost(&q).unwrap(), best, max_relative = 1e-12);
+    }
+
+    /// Issue 18, item 4: a live stream has no participation market; it is refused by kind,
+    /// not turned into a NaN further down.
+    #[test]
+    fn a_live_stream_is_refused_as_a_market() {
+        let text = "name = \"tv\"\n[content]\nkind = \"live\"\nbitrate = \"3 Mbps\"\nwatch_time = \"90 min\"\n[demand]\narrival_rate = \"1/s\"\n[peers]\nupload = \"1 Mbps\"\ndownload = \"8 Mbps\"\n";
+        let s = Scenario::from_toml(text, "tv.toml", None).expect("valid scenario");
+        let e = Market::new(&s).err().expect("refused");
+        assert_eq!(
+            e.to_string(),
+            "scenario 'tv' is a live stream: the participation market and its Shapley game are modelled for file swarms only (content.kind = \"file\")"
+        );
+    }
+
+    /// Issue 18, item 4: with no origin and no aborts, a swarm with nobody sharing never
+    /// settles, so Ω(0) does not exist: the game is refused with the reason instead of
+    /// "Ω(0) − Ω(x̄) = NaN".
+    #[test]
+    fn a_game_without_an_origin_is_refused_with_the_reason() {
+        // The two classes of scenarios/p4p-fibre-dsl.toml, without its ISPs.
+        let text = "name = \"alone\"\n[content]\nsize = \"21 MB\"\n[demand]\narrival_rate = \"0.2/s\"\n[swarm]\nefficiency = 1.0\n[[peers.class]]\nname = \"fibre\"\nshare = 0.5\nupload = \"698.62 Mbps\"\ndownload = \"698.62 Mbps\"\n[[peers.class]]\nname = \"dsl\"\nshare = 0.5\nupload = \"1.5 Mbps\"\ndownload = \"30.49 Mbps\"\n";
+        let s = Scenario::from_toml(text, "alone.toml", None).expect("valid scenario");
+        let m = Market::new(&s).expect("everyone sharing settles");
+        let e = ScenarioGame::new(&m).err().expect("refused");
+        assert_eq!(
+            e.to_string(),
+            "scenario 'alone': the Shapley game needs the origin's cost when no peer shares, and with no peer sharing nothing serves the file: `server.capacity` is 0 (peers alone); give the origin a capacity to price the game"
+        );
+        assert!(!e.to_string().contains("NaN"));
+        // With an origin the same swarm is a game.
+        let served = Scenario::from_toml(
+            &format!("{text}[server]\ncapacity = \"100 Mbps\"\n"),
+            "served.toml",
+            None,
+        )
+        .expect("valid scenario");
+        let m = Market::new(&served).expect("market");
+        assert!(ScenarioGame::new(&m).is_ok());
     }
 }

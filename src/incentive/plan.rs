@@ -143,7 +143,7 @@ pub fn plan_with(s: &Scenario, depth: Depth) -> Result<Plan, MechanismError> {
             report: None,
         });
     }
-    let game = ScenarioGame { market: &market };
+    let game = ScenarioGame::new(&market)?;
     let xbar = game.xbar();
     let sh = fluid_shapley(&game, &xbar)?;
     let shapley = ShapleyReport {

@@ -4,16 +4,17 @@
 use serde::Serialize;
 
 use super::core::{fluid_core, CoreReport};
-use super::shapley::{exact_by_classes, fluid_shapley, sampled, MAX_COUNT_VECTORS};
+use super::shapley::{exact_by_classes, fluid_shapley, sampled_positions, MAX_COUNT_VECTORS};
 use super::CostPerUser;
 use crate::error::MechanismError;
 
-/// Permutations of the sampled estimator when exact enumeration is too large (fewer when
-/// permutations × N would exceed [`SAMPLED_WORK`], but never fewer than 20).
-pub const SAMPLED_PERMUTATIONS: usize = 2000;
-/// Budget of marginal contributions the sampled estimator may evaluate per N.
-pub const SAMPLED_WORK: usize = 200_000_000;
-/// Largest population N of the convergence table.
+/// Draws per player type of the sampled estimator ([`sampled_positions`]) where the exact sum
+/// is too large: (1 + 2K)·`SAMPLED_POSITIONS` evaluations of Ω for K classes, whatever N.
+pub const SAMPLED_POSITIONS: usize = 10_000;
+/// Largest population N of the convergence table. With one class the exact value takes N + 1
+/// evaluations of Ω (0.1 s for a canonical game at 10⁷, a few seconds for a scenario's); with
+/// several, the exact sum stops at [`MAX_COUNT_VECTORS`] and the sampled estimate's cost does
+/// not depend on N (issue 18, item 8: 10⁷ took minutes).
 pub const MAX_N: usize = 10_000_000;
 
 /// One row of the convergence table.
@@ -23,7 +24,7 @@ pub struct FiniteN {
     pub n: usize,
     /// Peers per class (N × share, rounded so that they sum to N).
     pub counts: Vec<usize>,
-    /// "exact" (sum over count vectors) or "sampled" (random permutations).
+    /// "exact" (sum over count vectors) or "sampled" (random positions, [`sampled_positions`]).
     pub method: &'static str,
     /// φ_P / N.
     pub provider_share_per_user: f64,
@@ -75,8 +76,9 @@ pub fn counts_for(n: usize, shares: &[f64]) -> Vec<usize> {
 }
 
 /// The table for `game` with per-peer resources `resource` and population shares `shares`
-/// (x̄_c = share_c × resource_c), at each N of `ns`; the sampled estimator (seeded) stands in
-/// where exact enumeration exceeds its limit.
+/// (x̄_c = share_c × resource_c), at each N of `ns`; the sampled estimator (seeded,
+/// [`sampled_positions`]) stands in where the exact sum over count vectors of several classes
+/// exceeds [`MAX_COUNT_VECTORS`].
 pub fn shapley_table(
     game: &dyn CostPerUser,
     label: &str,
@@ -112,12 +114,11 @@ pub fn shapley_table(
                 }
             })
             .collect();
-        let (method, provider, half, per_peer) = if size <= MAX_COUNT_VECTORS {
+        let (method, provider, half, per_peer) = if counts.len() == 1 || size <= MAX_COUNT_VECTORS {
             let v = exact_by_classes(game, &counts, &r)?;
             ("exact", v.provider, 0.0, v.per_peer)
         } else {
-            let perms = (SAMPLED_WORK / n).clamp(20, SAMPLED_PERMUTATIONS);
-            let v = sampled(game, &counts, &r, perms, seed)?;
+            let v = sampled_positions(game, &counts, &r, SAMPLED_POSITIONS, seed)?;
             (
                 "sampled",
                 v.provider.mean,

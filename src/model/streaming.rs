@@ -204,7 +204,7 @@ pub(crate) fn ln_factorial(n: u64) -> f64 {
 /// `δ(n) = ln n! − (n + ½) ln n + n − ½ ln 2π`, the error of Stirling's formula: directly
 /// from the sum of logarithms below 256 (absolute error ≈ 1e-13), else the series
 /// `1/(12n) − 1/(360n³) + 1/(1260n⁵) − 1/(1680n⁷)` (next term < 1/(1188 n⁹) < 1e-24).
-fn stirling_error(n: u64) -> f64 {
+pub(crate) fn stirling_error(n: u64) -> f64 {
     let x = n as f64;
     if n < 256 {
         if n == 0 {
@@ -220,7 +220,7 @@ fn stirling_error(n: u64) -> f64 {
 
 /// `n ln(n/m) + m − n ≥ 0` without cancellation: for `n` near `m` the series
 /// `(n − m) v + 2n Σ_{j≥1} v^{2j+1}/(2j+1)` with `v = (n − m)/(n + m)`.
-fn deviance(n: f64, m: f64) -> f64 {
+pub(crate) fn deviance(n: f64, m: f64) -> f64 {
     if (n - m).abs() < 0.1 * (n + m) {
         let v = (n - m) / (n + m);
         let v2 = v * v;
@@ -366,6 +366,20 @@ impl LatticeDistribution {
     /// [`VideoError::TooLarge`] when the lattice would have more than [`MAX_LATTICE_POINTS`]
     /// points.
     pub fn new(what: &str, classes: &[(f64, f64)]) -> Result<Self, VideoError> {
+        Self::within(what, classes, u64::MAX)
+    }
+
+    /// [`LatticeDistribution::new`], refused with [`VideoError::TooLarge`] when the
+    /// convolution would take more than `max_work` multiply-adds (an upper bound computed
+    /// from the windows before any is done: per class, the entries so far, at most the
+    /// lattice's span and at most the product of the windows, times its window, plus the span
+    /// written). A caller that needs many distributions (a run evaluates one per output time)
+    /// bounds its work with it and takes another method above the limit.
+    ///
+    /// # Errors
+    ///
+    /// As [`LatticeDistribution::new`], and [`VideoError::TooLarge`] above `max_work`.
+    pub fn within(what: &str, classes: &[(f64, f64)], max_work: u64) -> Result<Self, VideoError> {
         for (k, &(d, rho)) in classes.iter().enumerate() {
             if !d.is_finite() {
                 return Err(out_of_range(
@@ -419,6 +433,15 @@ impl LatticeDistribution {
                 hint: "use fewer viewers or upload values on a coarser common step".to_string(),
             });
         }
+        let work = convolution_work(&windows, &multiples);
+        if work > max_work {
+            return Err(VideoError::TooLarge {
+                what: format!("{what} (multiply-adds of the convolution)"),
+                size: work,
+                limit: max_work,
+                hint: "use fewer viewers or upload values on a coarser common step".to_string(),
+            });
+        }
         let mut first = 0i64;
         let mut probs = vec![1.0];
         for (w, &m) in windows.iter().zip(&multiples) {
@@ -459,6 +482,25 @@ impl LatticeDistribution {
             .enumerate()
             .map(move |(i, &p)| ((self.first + i as i64) as f64 * self.step, p))
     }
+}
+
+/// An upper bound on the multiply-adds of convolving `windows` on the lattice with
+/// `multiples` (see [`LatticeDistribution::within`]), saturating.
+fn convolution_work(windows: &[PoissonWindow], multiples: &[i64]) -> u64 {
+    let (mut entries, mut span, mut work) = (1u64, 1u64, 0u64);
+    for (w, &m) in windows.iter().zip(multiples) {
+        let len = w.pmf.len() as u64;
+        if m == 0 {
+            work = work.saturating_add(entries);
+            continue;
+        }
+        span = span.saturating_add(m.unsigned_abs().saturating_mul(len.saturating_sub(1)));
+        work = work
+            .saturating_add(entries.saturating_mul(len))
+            .saturating_add(span);
+        entries = entries.saturating_mul(len).min(span);
+    }
+    work
 }
 
 /// `E[f(X, any)]` with `X = Σ_k d_k N_k` and `any = (Σ_k N_k > 0)`, for `classes` =
@@ -1006,6 +1048,34 @@ mod tests {
         assert_eq!(
             poisson_window(f64::NAN).unwrap_err().to_string(),
             "`mean` = NaN is out of range: must be finite and in [0, 1e8]"
+        );
+    }
+
+    /// The work bound of `within` (issue 18, item 8): counted from the windows before any
+    /// work is done, so a caller evaluating many distributions can refuse the large ones. Two
+    /// classes of 90,000 viewers on a 2-step lattice (a small one: 15,000 points): windows of
+    /// about 4,800 counts, 2.3·10⁷ multiply-adds.
+    #[test]
+    fn lattice_work_is_bounded_before_it_is_done() {
+        let classes = [(1e6, 90_000.0), (-0.5e6, 90_000.0)];
+        let windows: Vec<PoissonWindow> = classes
+            .iter()
+            .map(|c| poisson_window(c.1).unwrap())
+            .collect();
+        let (w1, w2) = (windows[0].pmf.len() as u64, windows[1].pmf.len() as u64);
+        let work = convolution_work(&windows, &[2, -1]);
+        assert!(work >= w1 * w2 && work <= w1 * w2 + 4 * (w1 + w2), "{work}");
+        match LatticeDistribution::within("t", &classes, 4_000_000) {
+            Err(VideoError::TooLarge { size, limit, .. }) => {
+                assert_eq!((size, limit), (work, 4_000_000));
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        // A small audience fits, and gives the same distribution as `new`.
+        let small = [(1e6, 30.0), (-0.5e6, 30.0)];
+        assert_eq!(
+            LatticeDistribution::within("t", &small, 4_000_000).unwrap(),
+            LatticeDistribution::new("t", &small).unwrap()
         );
     }
 }

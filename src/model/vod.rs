@@ -22,7 +22,7 @@ use crate::cost::billing::percentile_95;
 use crate::error::VideoError;
 use crate::model::streaming::{
     check_mean, check_nonneg, check_positive, expected_server_load, out_of_range, poisson_window,
-    LatticeDistribution,
+    LatticeDistribution, MAX_DENOMINATOR,
 };
 use crate::units::BitsPerSec;
 
@@ -162,6 +162,22 @@ pub fn pooled_server_load(
     rho: f64,
     uploads: &UploadDistribution,
 ) -> Result<PooledLoad, VideoError> {
+    pooled_server_load_within(rate_bps, rho, uploads, u64::MAX)
+}
+
+/// [`pooled_server_load`], refused with [`VideoError::TooLarge`] when its lattice
+/// convolution would take more than `max_work` multiply-adds
+/// ([`LatticeDistribution::within`]).
+///
+/// # Errors
+///
+/// As [`pooled_server_load`], and [`VideoError::TooLarge`] above `max_work`.
+pub fn pooled_server_load_within(
+    rate_bps: BitsPerSec,
+    rho: f64,
+    uploads: &UploadDistribution,
+    max_work: u64,
+) -> Result<PooledLoad, VideoError> {
     check_rate_rho(rate_bps, rho)?;
     let deficits: Vec<(f64, f64)> = uploads
         .classes(rho)
@@ -169,7 +185,7 @@ pub fn pooled_server_load(
         .map(|(v, m)| (rate_bps - v, m))
         .collect();
     Ok(PooledLoad {
-        lattice: LatticeDistribution::new("pooled_server_load", &deficits)?,
+        lattice: LatticeDistribution::within("pooled_server_load", &deficits, max_work)?,
     })
 }
 
@@ -208,6 +224,79 @@ impl PooledLoad {
     /// The lattice distribution of `X = Σ_i (r − U_i)` (so `S = X^+`).
     pub fn deficit_distribution(&self) -> &LatticeDistribution {
         &self.lattice
+    }
+}
+
+/// Largest move of a deficit `r − u` that [`snap_uploads`] makes, as a share of the largest
+/// deficit `max|r − u|`: 0.005 %, half a step of a 10,000-step lattice.
+pub const SNAP_TOLERANCE: f64 = 5e-5;
+
+/// Upload values moved onto a common step with the bitrate, for the exact lattice sums.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnappedUploads {
+    /// The upload values (bit/s, ≥ 0), each deficit `r − u` a whole multiple of `step`.
+    pub values: Vec<f64>,
+    /// The common step of the deficits, `max|r − u| / steps` (bit/s; 0 when every deficit is
+    /// 0).
+    pub step: f64,
+    /// Steps in the largest deficit: the lattice's resolution, which the work of the exact
+    /// sums grows with (≤ [`MAX_DENOMINATOR`]; 0 when every deficit is 0).
+    pub steps: u64,
+    /// Whether some value moved by more than rounding (1e-9 of a step): the exact sums are
+    /// then exact for `values`, not for the uploads given.
+    pub moved: bool,
+}
+
+/// The coarsest common step of the deficits `r − u_j` that moves none of them by more than
+/// [`SNAP_TOLERANCE`] × `max|r − u|`.
+///
+/// `steps` is the smallest `q ≤` [`MAX_DENOMINATOR`] for which every deficit lies within that
+/// tolerance of a multiple of `max|r − u| / q`. Deficits already on a common grid of `q`
+/// steps come back unmoved (`moved = false`) unless a coarser grid is within the tolerance;
+/// either way the lattice's size depends on the tolerance, never on how small the
+/// difference is that keeps the deficits off a coarse grid (issue 18: a bitrate of
+/// 1.0000001 Mbit/s against uploads in whole kbit/s had to be summed on 10,000 steps; it
+/// now takes 45). A deficit is never rounded above `r` (an upload stays ≥ 0); if only that
+/// keeps every `q` out of the tolerance, `q = MAX_DENOMINATOR` and the move is below one
+/// step (0.01 %).
+pub fn snap_uploads(rate_bps: BitsPerSec, uploads: &[f64]) -> SnappedUploads {
+    let r = rate_bps;
+    let widest = uploads.iter().map(|u| (r - u).abs()).fold(0.0, f64::max);
+    if !(widest > 0.0 && widest.is_finite()) {
+        return SnappedUploads {
+            values: uploads.to_vec(),
+            step: 0.0,
+            steps: 0,
+            moved: false,
+        };
+    }
+    let onto = |q: u64| -> (Vec<f64>, f64, f64) {
+        let step = widest / q as f64;
+        let mut worst = 0.0_f64;
+        let values = uploads
+            .iter()
+            .map(|&u| {
+                let d = r - u;
+                let mut snapped = (d / step).round() * step;
+                if snapped > r {
+                    snapped = (r / step).floor() * step;
+                }
+                worst = worst.max((snapped - d).abs());
+                (r - snapped).max(0.0)
+            })
+            .collect();
+        (values, step, worst)
+    };
+    let (q, (values, step, worst)) = (1..=MAX_DENOMINATOR)
+        .map(|q| (q, onto(q)))
+        .find(|(_, (_, _, worst))| *worst <= SNAP_TOLERANCE * widest)
+        .unwrap_or_else(|| (MAX_DENOMINATOR, onto(MAX_DENOMINATOR)));
+    let moved = worst > 1e-9 * step;
+    SnappedUploads {
+        values: if moved { values } else { uploads.to_vec() },
+        step,
+        steps: q,
+        moved,
     }
 }
 
@@ -842,5 +931,71 @@ mod tests {
             last.mean_load_bps > 0.8 * last.client_server_bps,
             "{last:?}"
         );
+    }
+
+    /// Issue 18, item 8: a bitrate 0.1 bit/s off the uploads' 100 kbit/s grid (the preset
+    /// vod-catalogue.toml at 1.0000001 Mbit/s) used to be summed on 10,000 steps and moved
+    /// a deficit by 300 bit/s; the coarsest grid within the tolerance has 45 steps and moves
+    /// each deficit by 0.1 bit/s.
+    #[test]
+    fn a_tiny_difference_snaps_to_the_coarse_grid() {
+        let r = 1.000_000_1e6;
+        let uploads = [0.4e6, 2e6, 10e6];
+        let s = snap_uploads(r, &uploads);
+        assert_eq!(s.steps, 45);
+        assert!(s.moved);
+        assert_relative_eq!(s.step, (10e6 - r) / 45.0, max_relative = 1e-15);
+        for (u, v) in uploads.iter().zip(&s.values) {
+            assert!((u - v).abs() <= 0.11, "{u} → {v}");
+            let m = (r - v) / s.step;
+            assert_abs_diff_eq!(m, m.round(), epsilon = 1e-9);
+        }
+        // The lattice the exact sums then use has those 45 steps, not 10,000.
+        let load = pooled_server_load(r, 30.0, &dist_with(&s.values, &[0.6, 0.3, 0.1])).unwrap();
+        assert_relative_eq!(
+            load.deficit_distribution().step,
+            s.step,
+            max_relative = 1e-12
+        );
+    }
+
+    /// Uploads already on a common grid keep their exact values (the shipped 1.5 Mbit/s
+    /// preset: 85 steps of 100 kbit/s).
+    #[test]
+    fn deficits_on_a_grid_are_not_moved() {
+        let uploads = [0.4e6, 2e6, 10e6];
+        let s = snap_uploads(1.5e6, &uploads);
+        assert_eq!((s.steps, s.moved), (85, false));
+        assert_eq!(s.values, uploads.to_vec());
+        let none = snap_uploads(1e6, &[1e6, 1e6]);
+        assert_eq!((none.steps, none.moved), (0, false));
+    }
+
+    fn dist_with(values: &[f64], probs: &[f64]) -> UploadDistribution {
+        UploadDistribution::new(values.to_vec(), probs.to_vec()).unwrap()
+    }
+
+    proptest::proptest! {
+        /// Whatever the uploads: at most MAX_DENOMINATOR steps, every snapped deficit a
+        /// multiple of the step, moved by at most the tolerance (or one step where only the
+        /// floor at r = the upload ≥ 0 keeps it out), uploads ≥ 0.
+        #[test]
+        fn snapping_is_bounded_and_within_the_tolerance(
+            r in 1e3f64..1e8,
+            uploads in proptest::collection::vec(0f64..2e8, 1..6),
+        ) {
+            let s = snap_uploads(r, &uploads);
+            let widest = uploads.iter().map(|u| (r - u).abs()).fold(0.0, f64::max);
+            proptest::prop_assert!(s.steps <= MAX_DENOMINATOR);
+            for (u, v) in uploads.iter().zip(&s.values) {
+                proptest::prop_assert!(*v >= 0.0);
+                let allowed = if s.steps == MAX_DENOMINATOR { s.step } else { SNAP_TOLERANCE * widest };
+                proptest::prop_assert!((u - v).abs() <= allowed * (1.0 + 1e-9), "{} → {}", u, v);
+                if s.step > 0.0 {
+                    let m = (r - v) / s.step;
+                    proptest::prop_assert!((m - m.round()).abs() <= 1e-6, "{}", m);
+                }
+            }
+        }
     }
 }

@@ -9,5 +9,5 @@ pub mod eval;
 pub mod runner;
 pub mod spec;
 
-pub use runner::{merge, run_sweep, Manifest, Shard, SweepOptions, SweepReport};
+pub use runner::{check_points, merge, run_sweep, Manifest, Shard, SweepOptions, SweepReport};
 pub use spec::{SweepSpec, DEFAULT_LIMIT};

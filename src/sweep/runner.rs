@@ -418,6 +418,17 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
     })
 }
 
+/// Validate the scenario of every point the sweep would run, or of the first `limit` of them,
+/// in parallel: the check `run_sweep` makes before it writes anything, with the same error
+/// ([`SweepError::Point`]: the lowest failing index, its values, the scenario's message).
+/// Returns the number of points checked. `peerfluid check` calls it so that a sweep file it
+/// accepts is one `sweep` runs (issue 18, item 4).
+pub fn check_points(spec: &SweepSpec, limit: u64) -> Result<u64, SweepError> {
+    let rows = spec.points.min(limit);
+    validate(spec, Shard { index: 0, count: 1 }, 0, rows)?;
+    Ok(rows)
+}
+
 /// Check every point from row `start` on; the first invalid one (lowest index) is the error.
 fn validate(spec: &SweepSpec, shard: Shard, start: u64, rows: u64) -> Result<(), SweepError> {
     let bad = (start..rows)
@@ -440,7 +451,7 @@ fn validate(spec: &SweepSpec, shard: Shard, start: u64, rows: u64) -> Result<(),
             Err(SweepError::Point {
                 point,
                 values,
-                source,
+                reason: source,
             })
         }
     }
