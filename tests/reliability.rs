@@ -272,3 +272,59 @@ fn resume_finishes_a_sweep_killed_after_its_rows() {
         assert!(out_dir.join(f).is_file(), "{f} drawn again");
     }
 }
+
+/// Item 8 (found by the mutation test): behaviour no swarm has, which made one `compare` run
+/// for minutes through stiff incentive searches, is refused with its range: a seed that stays
+/// 0.6 ms, 556 aborts per second, a viewer revising its choice every millisecond, a 10 Tbps
+/// peer link, a viewing session of a year.
+#[test]
+fn behaviour_no_swarm_has_is_refused_with_its_range() {
+    let cases = [
+        (
+            "paid-sharing.toml",
+            "seed_residence",
+            "\"6e-4 s\"",
+            "at least 1 s",
+        ),
+        (
+            "software-update.toml",
+            "abort_rate",
+            "\"2e6/h\"",
+            "must be in [0/s, 1/s]",
+        ),
+        (
+            "paid-sharing.toml",
+            "response_time",
+            "\"1e-8 d\"",
+            "must be ≥ 1 s",
+        ),
+        ("paid-sharing.toml", "download", "\"1e7 Mbps\"", "100 Gbps]"),
+        ("vod-catalogue.toml", "watch_time", "\"1 yr\"", "1 d]"),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (file, key, value, words) in cases {
+        let text = std::fs::read_to_string(scenario(file)).expect("read");
+        let mut found = false;
+        let text: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if !found && l.trim_start().starts_with(&format!("{key} ")) {
+                    found = true;
+                    format!("{key} = {value}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(found, "{file} has {key}");
+        let path = dir.path().join(file);
+        std::fs::write(&path, text.join("\n")).expect("write");
+        let out = peerfluid().arg("check").arg(&path).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{file} {key}");
+        let err = stderr_of(&out);
+        assert!(
+            err.contains(key) && err.contains(words),
+            "{file} {key}: {err}"
+        );
+    }
+}

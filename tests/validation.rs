@@ -70,11 +70,11 @@ fn nan_and_inf() {
 fn negative_values() {
     assert_eq!(
         error_of(&with("abort_rate = \"0.001/s\"", "abort_rate = \"-0.1/s\"")),
-        "bad.toml:8:14: `swarm.abort_rate` must be ≥ 0/s (got \"-0.1/s\")"
+        "bad.toml:8:14: `swarm.abort_rate` must be in [0/s, 1/s] (got \"-0.1/s\")"
     );
     assert_eq!(
         error_of(&with("download = \"8 Mbps\"", "download = \"-8 Mbps\"")),
-        "bad.toml:12:12: `peers.download` must be > 0 bps (got \"-8 Mbps\")"
+        "bad.toml:12:12: `peers.download` must be in (0 bps, 100 Gbps] (got \"-8 Mbps\")"
     );
     assert_eq!(
         error_of(&with("size = \"1 GB\"", "size = 0")),

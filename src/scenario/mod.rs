@@ -352,9 +352,10 @@ pub struct Content {
 /// The words `content.kind` accepts, for messages.
 const KINDS: &str = "\"file\", \"live\", \"vod\" or \"wireless\"";
 
-/// Longest `content.watch_time`: a year (a viewer who never leaves makes the audience grow
-/// without a steady state).
-pub const MAX_WATCH_TIME: Seconds = 365.0 * 86_400.0;
+/// Longest `content.watch_time`: a day (a viewer who never leaves makes the audience grow
+/// without a steady state; a year made one VoD catalogue's audience sums run for minutes,
+/// issue 18's mutation test, and no viewing session lasts a day on average).
+pub const MAX_WATCH_TIME: Seconds = 86_400.0;
 
 /// What is delivered: a file to a swarm, a live stream, or video on demand.
 #[derive(Debug, Clone, PartialEq)]
@@ -564,6 +565,19 @@ struct Ctx<'a> {
     src: &'a str,
 }
 
+/// Behavioural ranges (issue 18): values beyond them describe no swarm, and the models pay for
+/// them with stiffness (a seed that stays 1 ms, a download aborted a thousand times a second, a
+/// viewer revising its choice every millisecond, a peer link of 10 Tbps) that turns every
+/// solve of an incentive search into seconds. A seed residence is 0 (seeds leave at once) or
+/// at least this long.
+const MIN_SEED_RESIDENCE: f64 = 1.0;
+/// Most aborts per second per downloader.
+const MAX_ABORT_RATE: f64 = 1.0;
+/// Shortest best-response time of the participation dynamics.
+const MIN_RESPONSE_TIME: f64 = 1.0;
+/// Fastest peer link, bit/s (100 Gbps).
+const MAX_PEER_LINK: f64 = 1e11;
+
 impl Ctx<'_> {
     fn at(&self, span: Range<usize>, message: String) -> ScenarioError {
         let (line, column) = line_col(self.src, span.start);
@@ -636,6 +650,22 @@ impl Ctx<'_> {
             strict,
             max,
         )?;
+        Ok(v)
+    }
+
+    /// A seed residence: 0 (seeds leave at once) or at least [`MIN_SEED_RESIDENCE`].
+    fn residence(&self, q: &Q, key: &str) -> Result<f64, ScenarioError> {
+        let v = self.bounded(q, key, Dimension::Time, 0.0, false, None)?;
+        if v != 0.0 && v < MIN_SEED_RESIDENCE {
+            return Err(self.at(
+                q.span(),
+                format!(
+                    "`{key}` must be 0 (seeds leave at once) or at least {} (got {})",
+                    units::format_quantity(MIN_SEED_RESIDENCE, Dimension::Time),
+                    q.get_ref()
+                ),
+            ));
+        }
         Ok(v)
     }
 
@@ -783,11 +813,18 @@ impl Ctx<'_> {
             None => 1.0,
         };
         let abort_rate = match &raw.swarm.abort_rate {
-            Some(q) => self.bounded(q, "swarm.abort_rate", EventRate, 0.0, false, None)?,
+            Some(q) => self.bounded(
+                q,
+                "swarm.abort_rate",
+                EventRate,
+                0.0,
+                false,
+                Some(MAX_ABORT_RATE),
+            )?,
             None => 0.0,
         };
         let seed_residence = match &raw.swarm.seed_residence {
-            Some(q) => self.bounded(q, "swarm.seed_residence", Time, 0.0, false, None)?,
+            Some(q) => self.residence(q, "swarm.seed_residence")?,
             None => 0.0,
         };
 
@@ -799,8 +836,8 @@ impl Ctx<'_> {
             (Some(up), Some(down), None) => vec![PeerClass {
                 name: "all".into(),
                 share: 1.0,
-                upload: self.bounded(up, "peers.upload", BitRate, 0.0, false, None)?,
-                download: self.bounded(down, "peers.download", BitRate, 0.0, true, None)?,
+                upload: self.bounded(up, "peers.upload", BitRate, 0.0, false, Some(MAX_PEER_LINK))?,
+                download: self.bounded(down, "peers.download", BitRate, 0.0, true, Some(MAX_PEER_LINK))?,
                 abort_rate,
                 seed_residence,
                 cost: peer_cost.distribution,
@@ -1838,8 +1875,8 @@ impl Ctx<'_> {
                 q,
                 "incentive.response_time",
                 Dimension::Time,
-                0.0,
-                true,
+                MIN_RESPONSE_TIME,
+                false,
                 None,
             )?,
             None => Incentive::default().response_time,
@@ -2021,14 +2058,35 @@ impl Ctx<'_> {
                 ));
             }
             let share = self.plain(&c.share, &key("share"), 0.0, true, Some(1.0))?;
-            let upload = self.bounded(&c.upload, &key("upload"), BitRate, 0.0, false, None)?;
-            let download = self.bounded(&c.download, &key("download"), BitRate, 0.0, true, None)?;
+            let upload = self.bounded(
+                &c.upload,
+                &key("upload"),
+                BitRate,
+                0.0,
+                false,
+                Some(MAX_PEER_LINK),
+            )?;
+            let download = self.bounded(
+                &c.download,
+                &key("download"),
+                BitRate,
+                0.0,
+                true,
+                Some(MAX_PEER_LINK),
+            )?;
             let abort = match &c.abort_rate {
-                Some(q) => self.bounded(q, &key("abort_rate"), EventRate, 0.0, false, None)?,
+                Some(q) => self.bounded(
+                    q,
+                    &key("abort_rate"),
+                    EventRate,
+                    0.0,
+                    false,
+                    Some(MAX_ABORT_RATE),
+                )?,
                 None => abort_rate,
             };
             let residence = match &c.seed_residence {
-                Some(q) => self.bounded(q, &key("seed_residence"), Time, 0.0, false, None)?,
+                Some(q) => self.residence(q, &key("seed_residence"))?,
                 None => seed_residence,
             };
             let cost = match &c.cost {
