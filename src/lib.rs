@@ -10,10 +10,11 @@
 //!    server and time-varying arrivals; live and VoD audiences; ISPs; file pushes; wireless
 //!    offload). One card per model in `models/`.
 //! 3. [`solve`]: the only module that integrates. The swarm goes through the exact method
-//!    (matrix exponentials in its affine regimes, Taylor series where several classes share
-//!    the upload, switches located to machine precision), with RODAS4 (Rosenbrock) as the
-//!    fallback for stiff nonlinear stretches and Dopri5 (`ode_solvers`, in `solve::ode` only)
-//!    for models without that structure; `solve::maximise` locates peaks between samples.
+//!    (one class: each regime's closed form, switch to switch, at a cost that does not grow
+//!    with the horizon; otherwise matrix exponentials in its affine regimes and Taylor series
+//!    where several classes share the upload; switches located to machine precision), with
+//!    RODAS4 (Rosenbrock) as the fallback for stiff nonlinear stretches and Dopri5
+//!    (`ode_solvers`, in `solve::ode` only) for models without that structure; `solve::maximise` locates peaks between samples.
 //! 4. [`incentive`]: who shares and how they are paid (participation equilibria, the
 //!    provider's best price, fluid and exact Shapley values).
 //! 5. [`cost`]: the billing rule (what a run represents in a month, `cost::basis`), the four

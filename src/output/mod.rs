@@ -1,6 +1,9 @@
 //! Writing results. One exporter per format (`csv`, `json`); every file is written to a
 //! temporary name in the destination folder and renamed into place only when all files of the
-//! run are complete, so a failed run leaves no partial file.
+//! run are complete, so a failed run leaves no partial file. A folder has one writer at a time
+//! ([`lock`]) and holds one result set ([`claim`]; a run removes what an earlier run there
+//! wrote and it did not); a number that is not finite never reaches a file ([`finite`],
+//! [`check_finite`]). README, Reliability.
 
 pub mod csv;
 pub mod finite;

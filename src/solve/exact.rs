@@ -1217,6 +1217,19 @@ fn walk(
     }
 }
 
+/// If the state is not finite, the error at the first output row that is not (a non-finite
+/// value cannot vanish through the dense products that produced the rows).
+fn first_non_finite(p: &[f64], c: &[f64], traj: &Trajectory) -> Result<(), SolveError> {
+    if p.iter().chain(c).all(|v| v.is_finite()) {
+        return Ok(());
+    }
+    let k = traj
+        .states()
+        .position(|z| z.iter().any(|v| !v.is_finite()))
+        .unwrap_or(traj.t.len() - 1);
+    Err(SolveError::NonFinite { t: traj.t[k] })
+}
+
 /// Count a regime switch at t; past [`MAX_SWITCHES`] the solve is chattering.
 fn count_switch(stats: &mut SolveStats, t: f64) -> Result<(), SolveError> {
     stats.regime_switches += 1;
@@ -1325,15 +1338,9 @@ pub(super) fn integrate(
                         walk(&rows, &mut p, &mut c, &mut i, last, s, nd, &mut traj);
                         t = target_of(i - 1);
                     }
-                    if p.iter().chain(c.iter()).any(|v| !v.is_finite()) {
-                        // Non-finite values persist through the products: the first row shows
-                        // where they began.
-                        let k = traj
-                            .states()
-                            .position(|z| z.iter().any(|v| !v.is_finite()))
-                            .unwrap_or(traj.t.len() - 1);
-                        return Err(SolveError::NonFinite { t: traj.t[k] });
-                    }
+                    // Non-finite values persist through the products: the first row shows
+                    // where they began.
+                    first_non_finite(&p, &c, &traj)?;
                 }
                 stats.steps += 1;
                 if crossing {
@@ -1557,13 +1564,7 @@ pub(super) fn integrate(
     // Every general step checks its state above. The fast path does not: there a non-finite
     // value cannot vanish again (each step is a dense product, and ±∞·0 is NaN), so it shows
     // in the final state, and only then is the trajectory searched for its first row.
-    if p.iter().chain(c.iter()).any(|v| !v.is_finite()) {
-        let i = traj
-            .states()
-            .position(|z| z.iter().any(|v| !v.is_finite()))
-            .unwrap_or(traj.t.len() - 1);
-        return Err(SolveError::NonFinite { t: traj.t[i] });
-    }
+    first_non_finite(&p, &c, &traj)?;
     let taylor_steps = sv.series.as_ref().map_or(0, |x| x.expansions);
     if taylor_steps > 0 {
         stats.method = "exact+taylor";
