@@ -318,7 +318,10 @@ impl Sources<'_> {
                     let d = self.steady.ok_or(CostError::Billing(
                         "a steady month without a steady state".into(),
                     ))?;
-                    (d.served_bps[0], d.server_bps[0])
+                    match (d.served_bps.first(), d.server_bps.first()) {
+                        (Some(&a), Some(&b)) => (a, b),
+                        _ => return Err(CostError::Billing("a steady state without rates".into())),
+                    }
                 }
                 Src::Idle => (0.0, 0.0),
             };

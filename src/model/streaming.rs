@@ -532,6 +532,7 @@ fn nested_expectation(
                     .sum::<f64>()
             })
             .sum(),
+        // Invariant: both callers use the lattice distribution for three classes or more.
         _ => unreachable!("nested_expectation is called with at most two classes"),
     };
     Ok(ExactValue {
