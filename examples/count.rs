@@ -41,6 +41,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
+    if std::env::var("STATS").is_ok() {
+        let t = integrate(&m, &set).expect("solves");
+        eprintln!("{:?} t_end={} points={}", t.stats, set.t_end, set.points);
+    }
     let mut acc = 0.0;
     for _ in 0..n {
         acc += integrate(&m, &set).expect("solves").last()[0];

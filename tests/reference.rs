@@ -443,6 +443,49 @@ fn rosenbrock_matches_dopri5_on_four_classes() {
     );
 }
 
+/// Issue 17's several-class sweep point: K classes with upload 4 Mbps and downloads spread
+/// geometrically over 4–16 Mbps (K = 4: 5.66, 7.13, 8.98, 11.31 Mbps), equal shares,
+/// λ = 1.0771/s, θ = 0.001/s, seed residence 353.5 s, η = 0.9, 1 MB, 5000 s from empty.
+fn spread_classes_toml(k: usize) -> String {
+    let mut s = String::from(
+        "name = \"spread\"\n[content]\nsize = \"1 MB\"\n[demand]\narrival_rate = \"1.0771/s\"\n\
+         [swarm]\nefficiency = 0.9\nabort_rate = \"0.001/s\"\nseed_residence = \"353.5 s\"\n",
+    );
+    for j in 0..k {
+        let down = 4.0 * 2f64.powf(2.0 * (j as f64 + 0.5) / k as f64);
+        s.push_str(&format!(
+            "[[peers.class]]\nname = \"c{j}\"\nshare = {}\nupload = \"4 Mbps\"\ndownload = \"{down:.4} Mbps\"\n",
+            1.0 / k as f64
+        ));
+    }
+    s
+}
+
+/// Issue 17: with several classes the transient's nonlinear regimes take Taylor series, and
+/// once every class is at its cap the classes decouple: the closed form of each class's block
+/// locates the last switches and finishes the horizon (`solve::blocks`), so a solve takes a few
+/// dozen steps instead of one per ρh ≤ 4 (2,110 for 4 classes before), and agrees with Dopri5
+/// at rtol 1e-12 to [`EXACT_MULTI_TOL`] with 1 and with 500 outputs.
+#[test]
+fn several_classes_finish_from_their_decoupled_closed_form() {
+    for k in [4, 8] {
+        let text = spread_classes_toml(k);
+        for points in [1, 500] {
+            rosenbrock_agrees_with_dopri5(&text, 5000.0, points);
+            let model = swarm_of(&scenario(&text));
+            let mut set = SolverSettings::new(5000.0);
+            set.points = points;
+            set.method = Method::Exact;
+            let tr = integrate(&model, &set).expect("exact");
+            assert!(
+                tr.stats.settled >= 1 && tr.stats.steps <= 20,
+                "{k} classes, {points} outputs: {:?}",
+                tr.stats
+            );
+        }
+    }
+}
+
 /// QS-B-like two-class swarms (upload-limited, one class capped), every arrival profile, with
 /// a server that switches on and off, and seeds that leave at once.
 #[test]

@@ -38,7 +38,7 @@
 //! long as the last two coefficients allow for a truncation error of [`NL_TOL`] relative to
 //! the state, and guards are found on the same series as in affine regimes.
 
-use super::modal::{Modal, Next};
+use super::modal::{Form, Next};
 use super::{SolveStats, SolverSettings, Trajectory};
 use crate::error::SolveError;
 use crate::model::{FluidModel, ForcingSegment, PiecewiseAffine};
@@ -139,7 +139,7 @@ struct Piece {
     uses: usize,
     /// The regime's closed form (one class, exponential forcing), built on first use
     /// (`Some(None)`: it has none).
-    modal: Option<Option<Modal>>,
+    modal: Option<Option<Form>>,
 }
 
 impl Piece {
@@ -261,7 +261,7 @@ impl Piece {
     /// What the regime's closed form says about the next `span` seconds from (p, c).
     fn next(&mut self, nd: usize, p: &[f64], c: &[f64], span: f64) -> Next {
         if self.modal.is_none() {
-            self.modal = Some(Modal::new(
+            self.modal = Some(Form::new(
                 &self.mq_rows,
                 &self.mc_rows,
                 self.q,
@@ -904,21 +904,21 @@ impl Solver<'_> {
     /// motion (the vector field is continuous, so the rate of a boundary guard is the same in
     /// every adjacent regime; its second derivative breaks ties).
     fn pick_regime(&mut self, seg: usize, p: &[f64]) -> usize {
-        let mut best = (f64::NEG_INFINITY, 0);
+        // Regimes ruled out by a guard, by how far out: the least violated one is used when no
+        // regime is consistent (a state a rounding error outside every regime).
+        let mut out: Vec<(f64, usize)> = Vec::new();
         let mut first_candidate = None;
         for r in 0..self.regimes {
             if !self.pa.regime_available(r) {
                 continue;
             }
-            if !self.motion(seg, r, p) {
-                continue;
-            }
-            let (a1, a2) = &self.motion;
-            let Some(piece) = self.pieces[seg * self.regimes + r].as_ref() else {
-                continue;
-            };
+            // Guard values first: a regime with a guard clearly negative is out without
+            // computing its motion (a Taylor series where classes share the upload).
+            let piece = self.piece(seg, r);
+            let affine = piece.affine;
             let mut worst = f64::INFINITY;
             let mut consistent = true;
+            let mut boundary = false;
             for g in &piece.guards {
                 let scale: f64 = g
                     .iter()
@@ -933,11 +933,32 @@ impl Solver<'_> {
                     consistent = false;
                     break;
                 }
-                if val <= tol {
+                boundary |= val <= tol;
+            }
+            // On a boundary the direction of motion decides; a regime without a series at p
+            // (no motion) is never chosen.
+            if consistent && (boundary || !affine) && !self.motion(seg, r, p) {
+                continue;
+            }
+            if consistent && boundary {
+                let (a1, a2) = &self.motion;
+                let Some(piece) = self.pieces[seg * self.regimes + r].as_ref() else {
+                    continue;
+                };
+                for g in &piece.guards {
+                    let scale: f64 = g
+                        .iter()
+                        .zip(p)
+                        .map(|(a, b)| (a * b).abs())
+                        .sum::<f64>()
+                        .max(f64::MIN_POSITIVE);
+                    if dot(g, p) > 1e-11 * scale {
+                        continue;
+                    }
                     let rate = dot(g, a1);
                     let rate_scale: f64 = g
                         .iter()
-                        .zip(a1)
+                        .zip(a1.iter())
                         .map(|(a, b)| (a * b).abs())
                         .sum::<f64>()
                         .max(f64::MIN_POSITIVE);
@@ -955,12 +976,20 @@ impl Solver<'_> {
                 if worst > 0.0 {
                     return r;
                 }
-            }
-            if worst > best.0 {
-                best = (worst, r);
+            } else {
+                out.push((worst, r));
             }
         }
-        first_candidate.unwrap_or(best.1)
+        if let Some(r) = first_candidate {
+            return r;
+        }
+        out.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (_, r) in out {
+            if self.piece(seg, r).affine || self.motion(seg, r, p) {
+                return r;
+            }
+        }
+        0
     }
 }
 

@@ -19,6 +19,7 @@
 //! `Method::Auto` picks Exact when the model allows it, else Rosenbrock when the model has a
 //! Jacobian, else Dopri5. Why: `models/swarm.md`, "Solver".
 
+mod blocks;
 mod exact;
 mod modal;
 mod ode;

@@ -22,6 +22,8 @@
 
 use nalgebra::Complex;
 
+use super::blocks::{Blocks, Path};
+
 type C = Complex<f64>;
 
 /// Largest number of forcing states handled (a flash crowd has two: 1 and its decay).
@@ -68,14 +70,88 @@ pub(super) struct Settled {
     g: [f64; M_MAX],
 }
 
-/// The outcome of [`Modal::next`].
+/// The outcome of [`Form::next`].
 pub(super) enum Next {
     /// No guard turns negative within the span.
-    Holds(Settled),
+    Holds(Solution),
     /// The first guard turns negative τ seconds on.
-    Leaves(f64, Settled),
+    Leaves(f64, Solution),
     /// The closed form cannot say; step instead.
     Unknown,
+}
+
+/// A closed-form solution from one state, ready to be evaluated at any τ ≥ 0.
+// The one-class variant is a fixed-size array record (no allocation on the path every
+// one-class sweep point takes); it is built once per jump and never copied in a loop.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Solution {
+    /// One class.
+    One(Settled),
+    /// Several decoupled classes ([`super::blocks`]).
+    Blocks(Path),
+}
+
+impl Solution {
+    /// The state (dynamic, then forcing) and the integrals τ seconds after the start.
+    pub(super) fn at(&self, tau: f64, p: &mut [f64], c: &mut [f64]) {
+        match self {
+            Solution::One(s) => s.at(tau, p, c),
+            Solution::Blocks(b) => b.at(tau, p, c),
+        }
+    }
+}
+
+/// The closed form of an affine regime, when it has one: one class ([`Modal`]) or several
+/// classes that do not interact in this regime ([`Blocks`]).
+pub(super) enum Form {
+    One(Modal),
+    Blocks(Blocks),
+}
+
+impl Form {
+    /// The closed form of the regime (row-major `mq`, q × q, and `mc`, nc × q, with `nd`
+    /// dynamic states), if it has one.
+    pub(super) fn new(
+        mq: &[f64],
+        mc: &[f64],
+        q: usize,
+        nd: usize,
+        guards: &[Vec<f64>],
+    ) -> Option<Self> {
+        if nd == 2 {
+            Modal::new(mq, mc, q, nd, guards).map(Form::One)
+        } else {
+            Blocks::new(mq, mc, q, nd, guards).map(Form::Blocks)
+        }
+    }
+
+    /// See [`Modal::next`] and [`Blocks::next`].
+    pub(super) fn next(&self, p: &[f64], c: &[f64], span: f64) -> Next {
+        match self {
+            Form::One(m) => m.next(p, c, span),
+            Form::Blocks(b) => match b.next(p, c, span) {
+                Ok((None, path)) => Next::Holds(Solution::Blocks(path)),
+                Ok((Some(tau), path)) => Next::Leaves(tau, Solution::Blocks(path)),
+                Err(()) => Next::Unknown,
+            },
+        }
+    }
+
+    /// Whether no guard can turn negative within the next `span` seconds from `p`.
+    pub(super) fn holds(&self, p: &[f64], span: f64) -> bool {
+        match self {
+            Form::One(m) => m.holds(p, span),
+            Form::Blocks(b) => b.holds(p, span),
+        }
+    }
+
+    /// The step matrix of an interval h, rows [E; F] (q columns).
+    pub(super) fn transfer(&self, h: f64) -> Option<Vec<f64>> {
+        match self {
+            Form::One(m) => m.transfer(h),
+            Form::Blocks(b) => b.transfer(h),
+        }
+    }
 }
 
 /// One guard along the closed form with constant forcing: `G(τ) = e + 2 Re(c₀ e^{λ₀τ})` for a
@@ -206,7 +282,7 @@ impl Guard {
     /// not close.
     fn refine(&self, mut a: f64, mut ga: f64, mut b: f64, mut gb: f64) -> Option<f64> {
         // A bracket many time constants wide (a settled stretch to a far horizon): close it
-        // first by doubling probes from its left end, so that Newton starts near the root.
+        // first by doubling probes from its left end, so that Illinois starts near the root.
         let fastest = self.lam.iter().map(|l| l.norm()).fold(0.0, f64::max);
         if fastest > 0.0 {
             let mut step = 1.0 / fastest;
@@ -222,44 +298,56 @@ impl Guard {
                 }
             }
         }
-        // Illinois (regula falsi that halves the weight of an end kept twice): superlinear,
-        // one evaluation per iteration, never leaves the bracket; a bisection whenever the
-        // bracket fails to halve in two iterations.
-        let mut side = 0i8;
-        let mut width = b - a;
-        for k in 0..200 {
-            let mut x = (a * gb - b * ga) / (gb - ga);
-            if k % 2 == 1 && b - a > 0.5 * width {
-                x = 0.5 * (a + b);
-            }
-            if k % 2 == 1 {
-                width = b - a;
-            }
-            if x.is_nan() || x <= a || x >= b {
-                x = 0.5 * (a + b);
-            }
-            let gx = self.value(x);
-            if gx > 0.0 {
-                (a, ga) = (x, gx);
-                if side == 1 {
-                    gb *= 0.5;
-                }
-                side = 1;
-            } else if gx < 0.0 {
-                (b, gb) = (x, gx);
-                if side == -1 {
-                    ga *= 0.5;
-                }
-                side = -1;
-            } else {
-                return Some(x);
-            }
-            if b - a <= 4.0 * f64::EPSILON * b.abs() {
-                return Some(b);
-            }
-        }
-        None
+        illinois(|x| self.value(x), a, ga, b, gb)
     }
+}
+
+/// The root of `value` in [a, b] (`ga` = value(a) > 0 > `gb` = value(b), one sign change), to
+/// rounding: the end where the value is not positive, or `None` if the bracket did not close.
+/// Illinois (regula falsi that halves the weight of an end kept twice): superlinear, one
+/// evaluation per iteration, never leaves the bracket; a bisection whenever the bracket fails to
+/// halve in two iterations.
+pub(super) fn illinois(
+    value: impl Fn(f64) -> f64,
+    mut a: f64,
+    mut ga: f64,
+    mut b: f64,
+    mut gb: f64,
+) -> Option<f64> {
+    let mut side = 0i8;
+    let mut width = b - a;
+    for k in 0..200 {
+        let mut x = (a * gb - b * ga) / (gb - ga);
+        if k % 2 == 1 && b - a > 0.5 * width {
+            x = 0.5 * (a + b);
+        }
+        if k % 2 == 1 {
+            width = b - a;
+        }
+        if x.is_nan() || x <= a || x >= b {
+            x = 0.5 * (a + b);
+        }
+        let gx = value(x);
+        if gx > 0.0 {
+            (a, ga) = (x, gx);
+            if side == 1 {
+                gb *= 0.5;
+            }
+            side = 1;
+        } else if gx < 0.0 {
+            (b, gb) = (x, gx);
+            if side == -1 {
+                ga *= 0.5;
+            }
+            side = -1;
+        } else {
+            return Some(x);
+        }
+        if b - a <= 4.0 * f64::EPSILON * b.abs() {
+            return Some(b);
+        }
+    }
+    None
 }
 
 /// (e^{zτ} − 1)/z without cancellation (τ when z = 0).
@@ -274,7 +362,7 @@ fn phi(z: C, tau: f64) -> C {
     num / z
 }
 
-fn phi_real(l: f64, tau: f64) -> f64 {
+pub(super) fn phi_real(l: f64, tau: f64) -> f64 {
     if l == 0.0 {
         tau
     } else {
@@ -433,12 +521,12 @@ impl Modal {
     /// vanishes at known times: once at most for two real modes (`e^{(λ₁−λ₂)τ} = −c₂λ₂/(c₁λ₁)`),
     /// and at `τ_k = (χ + π/2 + kπ)/ω` for a complex pair (`G′ = S e^{aτ} cos(ωτ − χ)`). Between
     /// two such times G is monotone, so its first sign change is bracketed exactly and refined
-    /// by safeguarded Newton steps.
+    /// by Illinois steps ([`illinois`]).
     pub(super) fn next(&self, p: &[f64], c: &[f64], span: f64) -> Next {
         if let Some(modes) = self.safe_modes(p, span) {
             return self
                 .solution(p, modes, c)
-                .map_or(Next::Unknown, Next::Holds);
+                .map_or(Next::Unknown, |s| Next::Holds(Solution::One(s)));
         }
         if self.g.len() != 1
             || self.g[0].abs() > 0.0
@@ -474,8 +562,8 @@ impl Modal {
         }
         match (first, self.solution(p, modes, c)) {
             (_, None) => Next::Unknown,
-            (None, Some(sol)) => Next::Holds(sol),
-            (Some(tau), Some(sol)) => Next::Leaves(tau, sol),
+            (None, Some(sol)) => Next::Holds(Solution::One(sol)),
+            (Some(tau), Some(sol)) => Next::Leaves(tau, Solution::One(sol)),
         }
     }
 
