@@ -244,7 +244,7 @@ pub struct SteadySummary {
     pub server_share: f64,
     /// Fraction of arrivals that complete (the rest abort).
     pub completion_ratio: f64,
-    /// Slowest relaxation rate of the linearisation, 1/s.
+    /// Slowest relaxation rate of the linearisation, 1/s (NaN in sweep rows, which never read it).
     pub slowest_rate_per_s: f64,
     /// Whether the trajectory's end is within `STEADY_RTOL` of this steady state (constant
     /// arrivals only; `null` otherwise).
@@ -499,7 +499,12 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
     });
     let steady_summary = chosen.map(|ss| {
         let served: f64 = ss.download.iter().sum();
-        let (slow, _) = model.slowest_rate(ss);
+        // Sweep rows (`Depth::Outcome`) never read the slowest rate: not computed there.
+        let slow = if opts.incentive == Depth::Outcome {
+            f64::NAN
+        } else {
+            model.slowest_rate(ss).0
+        };
         let settling = if constant && opts.incentive == Depth::Report {
             exact_settling(&model, horizon, ss, opts.method)
         } else if constant {

@@ -118,6 +118,20 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Regime r's guards as rows over the dynamic and forcing states (m forcing states; the
+/// constant term on the first).
+fn guard_vectors(pa: &dyn PiecewiseAffine, r: usize, nd: usize, m: usize) -> Vec<Vec<f64>> {
+    pa.guards(r)
+        .into_iter()
+        .map(|g| {
+            let mut v = vec![0.0; nd + m];
+            v[..nd].copy_from_slice(&g.w.as_slice()[..nd]);
+            v[nd] += g.w0;
+            v
+        })
+        .collect()
+}
+
 struct Piece {
     /// False for a regime that gives Taylor series instead of a matrix (then `mq_rows`,
     /// `mc_rows` and `guard_rates` are empty).
@@ -153,17 +167,7 @@ impl Piece {
     ) -> Self {
         let m = seg.w0.len();
         let q = nd + m;
-        let guard_vectors = || -> Vec<Vec<f64>> {
-            pa.guards(r)
-                .into_iter()
-                .map(|g| {
-                    let mut v = vec![0.0; q];
-                    v[..nd].copy_from_slice(&g.w.as_slice()[..nd]);
-                    v[nd] += g.w0;
-                    v
-                })
-                .collect()
-        };
+        let guard_vectors = || guard_vectors(pa, r, nd, m);
         if !pa.regime_is_affine(r) {
             return Self {
                 affine: false,
@@ -269,10 +273,11 @@ impl Piece {
                 &self.guards,
             ));
         }
-        match self.modal.as_ref() {
+        let out = match self.modal.as_ref() {
             Some(Some(m)) => m.next(p, c, span),
             _ => Next::Unknown,
-        }
+        };
+        out
     }
 
     fn h_max(&self) -> f64 {
@@ -850,6 +855,9 @@ struct Solver<'a> {
     regimes: usize,
     grid_h: f64,
     pieces: Vec<Option<Piece>>,
+    /// Each regime's guards (as in its piece), for `pick_regime` to rule regimes out without
+    /// building their pieces.
+    guards: Vec<Option<Vec<Vec<f64>>>>,
     /// Work space of the Taylor series in regimes that are not affine.
     series: Option<Series>,
     /// Work space of `motion`: its first and second coefficients.
@@ -913,13 +921,18 @@ impl Solver<'_> {
                 continue;
             }
             // Guard values first: a regime with a guard clearly negative is out without
-            // computing its motion (a Taylor series where classes share the upload).
-            let piece = self.piece(seg, r);
-            let affine = piece.affine;
+            // building its piece or computing its motion (a Taylor series where classes
+            // share the upload).
+            let i = seg * self.regimes + r;
+            if self.guards[i].is_none() {
+                let m = self.segs[seg].w0.len();
+                self.guards[i] = Some(guard_vectors(self.pa, r, self.nd, m));
+            }
+            let affine = self.pa.regime_is_affine(r);
             let mut worst = f64::INFINITY;
             let mut consistent = true;
             let mut boundary = false;
-            for g in &piece.guards {
+            for g in self.guards[i].iter().flatten() {
                 let scale: f64 = g
                     .iter()
                     .zip(p)
@@ -1287,6 +1300,7 @@ pub(super) fn integrate(
     let mut sv = Solver {
         pa,
         pieces: (0..segs.len() * regimes).map(|_| None).collect(),
+        guards: vec![None; segs.len() * regimes],
         segs,
         nd,
         nc,
@@ -1574,6 +1588,11 @@ pub(super) fn integrate(
             }
             if p.iter().chain(c.iter()).any(|v| !v.is_finite()) {
                 return Err(SolveError::NonFinite { t });
+            }
+            if crossing.is_some() && target - t > snap {
+                // A new regime: its closed form, if it has one, may take it from here.
+                try_fast = true;
+                break;
             }
             if by_matrix && crossing.is_none() && target - t > snap {
                 // A standard step by the step matrix with no guard in sight: the fast path

@@ -351,7 +351,7 @@ pub(super) fn illinois(
 }
 
 /// (e^{zτ} − 1)/z without cancellation (τ when z = 0).
-fn phi(z: C, tau: f64) -> C {
+pub(super) fn phi(z: C, tau: f64) -> C {
     if z.im == 0.0 {
         return C::new(phi_real(z.re, tau), 0.0);
     }
