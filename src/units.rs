@@ -67,7 +67,7 @@ pub type KwhPerGb = f64;
 pub type KgPerKwh = f64;
 
 /// The kind of a quantity: decides which units are accepted and what the base unit is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dimension {
     /// A duration; base unit `s`.
     Time,

@@ -7,6 +7,7 @@
 //! allowed range. The keys, units, defaults and ranges are listed in README.md.
 
 mod locate;
+pub mod patch;
 pub mod raw;
 
 use std::collections::BTreeSet;
@@ -533,6 +534,8 @@ impl Scenario {
         let cx = Ctx {
             file: label,
             src: text,
+            parsed: None,
+            seen: None,
         };
         let mut table = toml::de::DeTable::parse(text).map_err(|e| cx.parse_error(&e))?;
         // A scenario may carry the sweep that varies it; `peerfluid sweep` reads that part.
@@ -554,15 +557,129 @@ pub fn validate_table(
     let cx = Ctx {
         file: label,
         src: text,
+        parsed: None,
+        seen: None,
     };
     let raw = ScenarioFile::deserialize(toml::de::Deserializer::from(table))
         .map_err(|e| cx.parse_error(&e))?;
     cx.validate(raw, base_dir)
 }
 
+/// Validate a scenario file already parsed into its raw form (spans point into `text`): what
+/// [`validate_table`] does after deserializing. Sweeps parse the base file once and validate
+/// each point's copy with its swept keys set in place ([`patch`]), reusing the base's
+/// quantities (`parsed`, from [`parse_quantities`]).
+pub fn validate_raw(
+    raw: ScenarioFile,
+    text: &str,
+    label: &str,
+    base_dir: Option<&Path>,
+    parsed: Option<&Parsed>,
+) -> Result<Scenario, ScenarioError> {
+    Ctx {
+        file: label,
+        src: text,
+        parsed,
+        seen: None,
+    }
+    .validate(raw, base_dir)
+}
+
+/// Validate a raw scenario file once, keeping every text quantity it parsed (by place and
+/// dimension) for [`validate_raw`] of its copies.
+pub fn parse_quantities(
+    raw: ScenarioFile,
+    text: &str,
+    label: &str,
+    base_dir: Option<&Path>,
+) -> Result<Parsed, ScenarioError> {
+    let seen = std::cell::RefCell::new(Vec::new());
+    Ctx {
+        file: label,
+        src: text,
+        parsed: None,
+        seen: Some(&seen),
+    }
+    .validate(raw, base_dir)?;
+    Ok(Parsed {
+        known: seen.into_inner().into_iter().collect(),
+    })
+}
+
+/// Parse a TOML table into the raw scenario file (types only, no validation).
+pub fn raw_of_table(
+    table: toml::Spanned<toml::de::DeTable<'_>>,
+    text: &str,
+    label: &str,
+) -> Result<ScenarioFile, ScenarioError> {
+    use serde::Deserialize;
+    ScenarioFile::deserialize(toml::de::Deserializer::from(table)).map_err(|e| {
+        Ctx {
+            file: label,
+            src: text,
+            parsed: None,
+            seen: None,
+        }
+        .parse_error(&e)
+    })
+}
+
 struct Ctx<'a> {
     file: &'a str,
     src: &'a str,
+    /// Quantities already parsed and range-checked (sweep points: the base file's values that
+    /// no parameter changes); see [`Parsed`].
+    parsed: Option<&'a Parsed>,
+    /// While recording (the base validated once): every text quantity that passed.
+    seen: Option<&'a std::cell::RefCell<Vec<Slot>>>,
+}
+
+/// A parsed quantity: the span of its text, its dimension, and its value.
+type Slot = ((usize, usize, Dimension), f64);
+
+/// The quantities of one file, parsed and range-checked once, by the span of their text and
+/// their dimension: sweeps validate every point's copy of the base file, and all but the
+/// swept values are the base's own text at the base's own place.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    known: std::collections::HashMap<(usize, usize, Dimension), f64, SlotHash>,
+}
+
+/// A multiply–rotate hash for the few dozen small integer keys of [`Parsed`] (SipHash cost
+/// more than the lookup saves; these keys come from the file, not from an adversary).
+type SlotHash = std::hash::BuildHasherDefault<SlotHasher>;
+
+#[derive(Default)]
+struct SlotHasher(u64);
+
+impl std::hash::Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(27);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as u64);
+    }
+}
+
+impl Parsed {
+    /// Forget the value at `span` (a swept key's place: each point gives its own text there).
+    pub fn forget(&mut self, span: &Range<usize>) {
+        self.known
+            .retain(|k, _| (k.0, k.1) != (span.start, span.end));
+    }
 }
 
 /// Behavioural ranges (issue 18): values beyond them describe no swarm, and the models pay for
@@ -603,6 +720,23 @@ impl Ctx<'_> {
     /// Parse a quantity; unit errors are reported at the value. The unit error quotes the
     /// value (cut when long), so the message does not repeat it.
     fn quantity(&self, q: &Q, key: &str, dim: Dimension) -> Result<f64, ScenarioError> {
+        let text = matches!(q.get_ref(), Quantity::Text(_));
+        let slot = (q.span().start, q.span().end, dim);
+        if let Some(v) = self
+            .parsed
+            .filter(|_| text)
+            .and_then(|p| p.known.get(&slot))
+        {
+            return Ok(*v);
+        }
+        let v = self.quantity_now(q, key, dim)?;
+        if let Some(seen) = self.seen.filter(|_| text) {
+            seen.borrow_mut().push((slot, v));
+        }
+        Ok(v)
+    }
+
+    fn quantity_now(&self, q: &Q, key: &str, dim: Dimension) -> Result<f64, ScenarioError> {
         let parsed = match q.get_ref() {
             Quantity::Number(v) => units::from_number(*v, dim),
             Quantity::Text(s) => units::parse_quantity(s, dim),

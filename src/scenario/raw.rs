@@ -56,7 +56,7 @@ impl<'de> Deserialize<'de> for Quantity {
 pub type Q = Spanned<Quantity>;
 
 /// Top level.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// `name`.
@@ -105,7 +105,7 @@ pub struct ScenarioFile {
 }
 
 /// `[wireless]`: smartphone users, macro towers and the femtocells some users host.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WirelessFile {
     /// `wireless.users`.
@@ -149,7 +149,7 @@ pub struct WirelessFile {
 }
 
 /// `[energy]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnergyFile {
     /// `energy.origin`: kWh per GB an origin data centre spends.
@@ -173,7 +173,7 @@ pub struct EnergyFile {
 }
 
 /// `[push]`: the file pushed to `devices` receivers at once (a software update).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushFile {
     /// `push.devices`.
@@ -184,7 +184,7 @@ pub struct PushFile {
 }
 
 /// `[[isp]]`: an ISP and the peer class that lives in it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IspFile {
     /// `isp.name`.
@@ -197,7 +197,7 @@ pub struct IspFile {
 }
 
 /// `[locality]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalityFile {
     /// `locality.selection`: random | optimal | fraction | strict.
@@ -209,7 +209,7 @@ pub struct LocalityFile {
 }
 
 /// `[content]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContentFile {
     /// `content.kind`: file | live | vod.
@@ -236,7 +236,7 @@ pub struct ContentFile {
 }
 
 /// `[demand]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DemandFile {
     /// `demand.arrival_rate`.
@@ -263,7 +263,7 @@ pub struct DemandFile {
 }
 
 /// `[swarm]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SwarmFile {
     /// `swarm.efficiency` (η).
@@ -278,7 +278,7 @@ pub struct SwarmFile {
 }
 
 /// `[peers]`: one class (upload, download) or `[[peers.class]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeersFile {
     /// `peers.upload`.
@@ -296,7 +296,7 @@ pub struct PeersFile {
 }
 
 /// `[peers.cost]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerCostFile {
     /// Extra power drawn while in the swarm ("W").
@@ -329,7 +329,7 @@ pub struct PeerCostFile {
 }
 
 /// `[peers.class.cost]`: a class's own private-cost distribution.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassCostFile {
     /// Private cost of sharing: "none", "uniform", "lognormal" or "energy".
@@ -353,7 +353,7 @@ pub struct ClassCostFile {
 }
 
 /// `[pricing]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PricingFile {
     /// Who serves what peers cannot: "transit" or "cdn".
@@ -401,7 +401,7 @@ pub struct PricingFile {
 }
 
 /// `[[pricing.cdn_tier]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CdnTierFile {
     /// Cumulative monthly volume up to which this price applies; absent on the last tier.
@@ -412,7 +412,7 @@ pub struct CdnTierFile {
 }
 
 /// `[incentive]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncentiveFile {
     /// "none", "per-byte", "discount", "shapley" or "equilibrium".
@@ -430,7 +430,7 @@ pub struct IncentiveFile {
 }
 
 /// `[[peers.class]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassFile {
     /// Name.
@@ -453,7 +453,7 @@ pub struct ClassFile {
 }
 
 /// `[server]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerFile {
     /// `server.capacity`.

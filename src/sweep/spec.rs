@@ -20,8 +20,12 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::error::{cut_quoted, echo, ScenarioError};
-use crate::scenario::raw::{Quantity, Q};
-use crate::scenario::{line_col, toml_error, validate_table, Scenario};
+use crate::scenario::patch::{self, Patch};
+use crate::scenario::raw::{Quantity, ScenarioFile, Q};
+use crate::scenario::{
+    line_col, parse_quantities, raw_of_table, toml_error, validate_raw, validate_table, Parsed,
+    Scenario,
+};
 use crate::units::{self, Dimension};
 
 /// Above this many points `sweep` stops unless `--yes` is given.
@@ -122,6 +126,8 @@ pub struct Parameter {
     pub key: String,
     /// Where it sits in the scenario table.
     path: Vec<Step>,
+    /// The same as names and indices, to set it in the parsed file.
+    segments: Vec<String>,
     /// Dimension of the values (from their units, or from the scenario's own value).
     pub dim: Dimension,
     /// How a range is filled.
@@ -178,6 +184,12 @@ pub struct SweepSpec {
     /// can be kept and cloned for every point instead of parsed again.
     base_text: &'static str,
     table: Spanned<DeTable<'static>>,
+    /// The base file parsed into its raw form once, when every swept key can be set in it in
+    /// place (each point is then a copy with its values set, validated; see
+    /// [`crate::scenario::patch`]); `None`: points go through a copy of the TOML table.
+    raw: Option<ScenarioFile>,
+    /// The base's quantities parsed once, but for the swept keys' places (with `raw`).
+    parsed: Option<Parsed>,
     base_dir: Option<PathBuf>,
     /// The scenario as written (with the sweep removed), validated once.
     pub base: Scenario,
@@ -346,6 +358,8 @@ impl SweepSpec {
             },
             base_text,
             table,
+            raw: None,
+            parsed: None,
         };
         spec.base = validate_table(
             spec.table.clone(),
@@ -354,6 +368,19 @@ impl SweepSpec {
             spec.base_dir.as_deref(),
         )?;
         spec.read_raw(&raw, &at, sweep_span)?;
+        spec.raw = spec.in_place()?;
+        if let Some(raw) = &spec.raw {
+            let mut parsed = parse_quantities(
+                raw.clone(),
+                spec.base_text,
+                &spec.base_label,
+                spec.base_dir.as_deref(),
+            )?;
+            for span in spec.parameters.iter().filter_map(|p| p.value_span.as_ref()) {
+                parsed.forget(span);
+            }
+            spec.parsed = Some(parsed);
+        }
         spec.check_values(&at)?;
         spec.hash = spec.compute_hash();
         Ok(spec)
@@ -564,7 +591,39 @@ impl SweepSpec {
         Ok((values, s))
     }
 
+    /// The base file's raw form if every swept key can be set in it in place (tried with
+    /// each parameter's first value).
+    fn in_place(&self) -> Result<Option<ScenarioFile>, ScenarioError> {
+        let raw = raw_of_table(self.table.clone(), self.base_text, &self.base_label)?;
+        let mut probe = raw.clone();
+        let ok = self.parameters.iter().all(|p| {
+            let first = match &p.values {
+                Some(v) => v.first().cloned(),
+                None => Some(p.value_from_unit(0.0)),
+            };
+            first.is_some_and(|v| set_in_place(&mut probe, p, &v))
+        });
+        Ok(ok.then_some(raw))
+    }
+
     fn scenario_with(&self, set: &[(&Parameter, &Value)]) -> Result<Scenario, ScenarioError> {
+        if let Some(raw) = &self.raw {
+            let mut point = raw.clone();
+            if set.iter().all(|(p, v)| set_in_place(&mut point, p, v)) {
+                return validate_raw(
+                    point,
+                    self.base_text,
+                    &self.base_label,
+                    self.base_dir.as_deref(),
+                    self.parsed.as_ref(),
+                );
+            }
+        }
+        self.scenario_in_table(set)
+    }
+
+    /// The general path: the values put into a copy of the parsed TOML table.
+    fn scenario_in_table(&self, set: &[(&Parameter, &Value)]) -> Result<Scenario, ScenarioError> {
         let mut table: Spanned<DeTable<'_>> = self.table.clone();
         let texts: Vec<&str> = set.iter().map(|(_, v)| v.toml.as_str()).collect();
         let mut parsed = Vec::with_capacity(texts.len());
@@ -612,6 +671,21 @@ impl SweepSpec {
     pub fn hash_hex(&self) -> String {
         format!("{:016x}", self.hash)
     }
+}
+
+/// Set parameter `p` to `v` in a parsed file; false when it cannot be set in place.
+fn set_in_place(raw: &mut ScenarioFile, p: &Parameter, v: &Value) -> bool {
+    let Some(value) = patch::Value::of_toml(&v.toml) else {
+        return false;
+    };
+    let mut path = [""; 8];
+    if p.segments.len() > path.len() {
+        return false;
+    }
+    for (slot, seg) in path.iter_mut().zip(&p.segments) {
+        *slot = seg;
+    }
+    raw.patch(&path[..p.segments.len()], value)
 }
 
 /// Whether TOML text is a sweep (has `[sweep]`, or names a `base` scenario). Text that does not
@@ -803,9 +877,17 @@ fn parameter(
             ))
         }
     };
+    let segments = path
+        .iter()
+        .map(|step| match step {
+            Step::Key(k) => k.clone(),
+            Step::Index(i) => i.to_string(),
+        })
+        .collect();
     Ok(Parameter {
         key,
         path,
+        segments,
         dim: dim.unwrap_or(Dimension::Dimensionless),
         scale,
         values,
@@ -1034,6 +1116,73 @@ impl Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Points built in place (the base file parsed once, its swept keys set in a copy) are the
+    /// scenarios the general path builds through the TOML table, value for value, on every
+    /// shipped sweep and on class keys, plain numbers and values that fail validation (both
+    /// paths fail, with the same message).
+    #[test]
+    fn points_set_in_place_equal_points_built_from_the_table() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let classes = dir.path().join("classes.toml");
+        std::fs::write(
+            &classes,
+            format!(
+                "base = \"{}\"\n[sweep]\nmode = \"random\"\nsamples = 200\n\
+                 [[sweep.parameter]]\nkey = \"peers.class.0.share\"\nfrom = 0.1\nto = 0.6\n\
+                 [[sweep.parameter]]\nkey = \"peers.class.1.download\"\nfrom = \"1 Mbps\"\nto = \"100 Mbps\"\n\
+                 [[sweep.parameter]]\nkey = \"swarm.efficiency\"\nfrom = 0.1\nto = 1\n",
+                root.join("scenarios/dsl-fibre.toml").display()
+            ),
+        )
+        .expect("write");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("scenarios/sweeps"))
+            .expect("presets")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        files.push(classes);
+        let mut in_place = 0;
+        for f in &files {
+            let spec = SweepSpec::from_path(f).expect("sweep loads");
+            if spec.raw.is_some() {
+                in_place += 1;
+            }
+            let n = spec.points;
+            let picks = [0, 1, n / 3, n / 2, n - 2, n - 1];
+            for i in picks.into_iter().filter(|&i| i < n) {
+                let values = spec.point(i);
+                let set: Vec<(&Parameter, &Value)> = spec.parameters.iter().zip(&values).collect();
+                let a = spec.scenario_with(&set);
+                let b = spec.scenario_in_table(&set);
+                match (a, b) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{} point {i}", f.display()),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("{} point {i}: {a:?} vs {b:?}", f.display()),
+                }
+            }
+        }
+        assert_eq!(
+            in_place,
+            files.len(),
+            "every one of these sweeps is set in place"
+        );
+
+        // Values that fail: out of range, and shares that no longer sum to 1.
+        let spec = SweepSpec::from_path(&files[files.len() - 1]).expect("loads");
+        for (j, text) in [(0, "0.9"), (1, "\"1e20 Mbps\""), (2, "1.5")] {
+            let mut values = spec.point(0);
+            values[j] = Value {
+                number: f64::NAN,
+                toml: text.into(),
+            };
+            let set: Vec<(&Parameter, &Value)> = spec.parameters.iter().zip(&values).collect();
+            let (a, b) = (spec.scenario_with(&set), spec.scenario_in_table(&set));
+            let (a, b) = (a.expect_err("fails"), b.expect_err("fails"));
+            assert_eq!(a.to_string(), b.to_string());
+        }
+    }
 
     #[test]
     fn feistel_permutation_is_a_bijection() {
