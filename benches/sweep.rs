@@ -8,6 +8,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use peerfluid::scenario::Scenario;
 use peerfluid::sweep::spec::Evaluate;
 use peerfluid::sweep::{eval, run_sweep, SweepOptions, SweepSpec};
 
@@ -81,5 +82,43 @@ fn bench_run(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench, bench_run);
+#[path = "common/mod.rs"]
+mod common;
+
+/// Issue 17: cost per point with several classes against one (targets: 4 classes ≤ 3×,
+/// 8 classes ≤ 8×). A row's evaluation of the issue's point, and a whole point of the
+/// dynamics grid over each (its scenario built and validated twice, as `sweep` does: once in
+/// the check of every point, once for the row; then evaluated, its CSV line written).
+fn bench_classes(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut g = c.benchmark_group("several classes");
+    for k in [0usize, 4, 8] {
+        let label = if k == 0 { "1 class".to_string() } else { format!("{k} classes") };
+        let text = common::spread_classes(k);
+        let s = Scenario::from_toml(&text, "spread", None).expect("valid");
+        g.bench_function(format!("row evaluation, {label}"), |b| {
+            b.iter(|| black_box(eval::evaluate(&s, Evaluate::Run).is_ok()))
+        });
+        let base = dir.path().join(format!("spread{k}.toml"));
+        std::fs::write(&base, &text).expect("write");
+        let sweep = dir.path().join(format!("grid{k}.toml"));
+        std::fs::write(&sweep, common::dynamics_grid(&base.display().to_string()))
+            .expect("write");
+        let spec = SweepSpec::from_path(&sweep).expect("sweep validates");
+        let mut line = String::new();
+        let mut i = 0u64;
+        g.bench_function(format!("whole grid point, {label}"), |b| {
+            b.iter(|| {
+                i = (i + 7919) % spec.points;
+                black_box(spec.scenario(i).is_ok());
+                line.clear();
+                eval::row(&spec, i, &mut line);
+                black_box(line.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_run, bench_classes);
 criterion_main!(benches);
