@@ -584,6 +584,19 @@ impl<'a> Market<'a> {
         Ok(None)
     }
 
+    /// The Dopri5 steps the coupled check would need over `horizon`: its stability bounds a
+    /// step to about 3.3 over the fastest rate (here a bound: the largest sum of one class's
+    /// rates, c + θ + γ + μ(1 + η), and k).
+    pub fn coupled_steps(&self, horizon: Seconds) -> f64 {
+        let fastest = self
+            .base
+            .classes
+            .iter()
+            .map(|c| c.c + c.theta + c.gamma.unwrap_or(0.0) + c.mu * (1.0 + self.base.eta))
+            .fold(self.k, f64::max);
+        horizon * fastest / 3.3
+    }
+
     /// Integrate the coupled system (sharers' and non-sharers' swarm populations, sharers'
     /// seeds and participation) from the steady state at `q0` with Dopri5, for
     /// `horizon` seconds; returns the participation at the end.

@@ -545,6 +545,9 @@ fn incentive_text(inc: &crate::incentive::plan::IncentiveReport) -> String {
             q.join(", ")
         );
     }
+    if let Some(why) = &inc.integration_skipped {
+        let _ = writeln!(out, "  {why}");
+    }
     let _ = writeln!(
         out,
         "  provider per download in that market: ${:.5} (nobody sharing, the origin serving every download: ${:.5}): net saving {:.1} %",

@@ -338,23 +338,44 @@ fn eig2(a: [f64; 4]) -> Option<Block2> {
     Some(Block2 { a, lam, v, vinv })
 }
 
-/// y with (A − zI) y = −d for a 2 × 2 block A; `None` at (near) resonance.
-fn solve_shifted(a: &[f64; 4], z: C, d: [C; 2]) -> Option<[C; 2]> {
+/// y with (A − zI) y = −d for a 2 × 2 block A; `None` at (near) resonance. When z is an
+/// eigenvalue of A but d has no component along its eigenvector (a class whose seeds leave at
+/// once: its seed row is zero, eigenvalue 0, and constant arrivals do not drive it), the
+/// system is singular but consistent: that component of y is taken as 0.
+fn solve_shifted(bl: &Block2, z: C, d: [C; 2]) -> Option<[C; 2]> {
+    let a = &bl.a;
     let (p11, p22) = (C::new(a[0], 0.0) - z, C::new(a[3], 0.0) - z);
     let off = a[1] * a[2];
     let det = p11 * p22 - off;
-    if det.norm() == 0.0 || det.norm() <= 1e-9 * (p11.norm() * p22.norm() + off.abs()) {
-        return None;
+    let size = p11.norm() * p22.norm() + off.abs();
+    if det.norm() > 1e-9 * size && det.norm() > 0.0 {
+        return Some([
+            (-d[0] * p22 + d[1] * a[1]) / det,
+            (-p11 * d[1] + d[0] * a[2]) / det,
+        ]);
+    }
+    // In the eigenbasis: (λ_i − z) u_i = −(V⁻¹ d)_i.
+    let scale = a.iter().fold(z.norm(), |m, v| m.max(v.abs()));
+    let d_size = d[0].norm().max(d[1].norm());
+    let mut u = [C::new(0.0, 0.0); 2];
+    for (i, ui) in u.iter_mut().enumerate() {
+        let e = bl.vinv[i][0] * d[0] + bl.vinv[i][1] * d[1];
+        let den = bl.lam[i] - z;
+        if den.norm() > 1e-9 * scale {
+            *ui = -e / den;
+        } else if e.norm() > 1e-14 * d_size {
+            return None; // driven at its own rate: resonance
+        }
     }
     Some([
-        (-d[0] * p22 + d[1] * a[1]) / det,
-        (-p11 * d[1] + d[0] * a[2]) / det,
+        bl.v[0][0] * u[0] + bl.v[1][0] * u[1],
+        bl.v[0][1] * u[0] + bl.v[1][1] * u[1],
     ])
 }
 
 impl Blocks {
     /// The closed form of a regime given by row-major `mq` (q × q, q = nd + m, nd = 2K) and
-    /// `mc` (nc × q); `None` unless K ≥ 2, at most one class's rows read other classes' states,
+    /// `mc` (nc × q); `None` unless at most one class's rows read other classes' states,
     /// every block has distinct eigenvalues, the forcing generator is diagonal, and no forcing
     /// rate or free-running eigenvalue equals an eigenvalue of the block it drives.
     pub(super) fn new(
@@ -364,7 +385,7 @@ impl Blocks {
         nd: usize,
         guards: &[Vec<f64>],
     ) -> Option<Self> {
-        if nd < 4 || !nd.is_multiple_of(2) || q <= nd || mq.len() != q * q {
+        if nd < 2 || !nd.is_multiple_of(2) || q <= nd || mq.len() != q * q {
             return None;
         }
         if !mc.len().is_multiple_of(q) {
@@ -430,7 +451,7 @@ impl Blocks {
                 }
             }
         }
-        solve_shifted(&self.blocks[b].a, z, d)
+        solve_shifted(&self.blocks[b], z, d)
     }
 
     /// The closed form from state p and integrals c; `None` at a resonance or if an

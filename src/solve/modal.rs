@@ -118,11 +118,13 @@ impl Form {
         nd: usize,
         guards: &[Vec<f64>],
     ) -> Option<Self> {
-        if nd == 2 {
-            Modal::new(mq, mc, q, nd, guards).map(Form::One)
-        } else {
-            Blocks::new(mq, mc, q, nd, guards).map(Form::Blocks)
-        }
+        // One class: its own closed form, or the block form where that has none (seeds that
+        // leave at once: a zero seed row the block form handles).
+        let one = (nd == 2)
+            .then(|| Modal::new(mq, mc, q, nd, guards))
+            .flatten();
+        one.map(Form::One)
+            .or_else(|| Blocks::new(mq, mc, q, nd, guards).map(Form::Blocks))
     }
 
     /// See [`Modal::next`] and [`Blocks::next`].
