@@ -93,7 +93,11 @@ fn bench_classes(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut g = c.benchmark_group("several classes");
     for k in [0usize, 4, 8] {
-        let label = if k == 0 { "1 class".to_string() } else { format!("{k} classes") };
+        let label = if k == 0 {
+            "1 class".to_string()
+        } else {
+            format!("{k} classes")
+        };
         let text = common::spread_classes(k);
         let s = Scenario::from_toml(&text, "spread", None).expect("valid");
         g.bench_function(format!("row evaluation, {label}"), |b| {
@@ -102,8 +106,7 @@ fn bench_classes(c: &mut Criterion) {
         let base = dir.path().join(format!("spread{k}.toml"));
         std::fs::write(&base, &text).expect("write");
         let sweep = dir.path().join(format!("grid{k}.toml"));
-        std::fs::write(&sweep, common::dynamics_grid(&base.display().to_string()))
-            .expect("write");
+        std::fs::write(&sweep, common::dynamics_grid(&base.display().to_string())).expect("write");
         let spec = SweepSpec::from_path(&sweep).expect("sweep validates");
         let mut line = String::new();
         let mut i = 0u64;

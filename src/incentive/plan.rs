@@ -183,7 +183,7 @@ pub fn plan_with(s: &Scenario, depth: Depth) -> Result<Plan, MechanismError> {
     let steps = market.coupled_steps(horizon);
     let (integrated, diff, skipped) = if !(decides && integrable) {
         (None, None, None)
-    } else if !(steps <= COUPLED_MAX_STEPS) {
+    } else if steps.is_nan() || steps > COUPLED_MAX_STEPS {
         (
             None,
             None,
