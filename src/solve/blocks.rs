@@ -44,7 +44,15 @@ struct Block2 {
     vinv: [[C; 2]; 2],
 }
 
-/// The eigen-structure of one affine regime of K ≥ 2 classes.
+/// One block of the forcing generator (indices among the forcing states).
+enum Forcing {
+    /// w_j' = g w_j.
+    One { j: usize, g: f64 },
+    /// (w_j, w_{j+1})' = G (w_j, w_{j+1}), G with distinct eigenvalues (a rotation: ±iω).
+    Pair { j: usize, eig: Block2 },
+}
+
+/// The eigen-structure of one affine regime of K ≥ 1 classes.
 pub(super) struct Blocks {
     k: usize,
     q: usize,
@@ -56,8 +64,9 @@ pub(super) struct Blocks {
     blocks: Vec<Block2>,
     /// The block that reads other classes' states, if any.
     driven: Option<usize>,
-    /// Forcing rates g_j.
-    g: Vec<f64>,
+    /// The forcing generator's blocks: a state with its own rate (constant, decay), or a
+    /// pair that rotates (a daily cycle), each with its eigen-structure.
+    forcing: Vec<Forcing>,
     /// The regime's guards (q long: dynamic part, then forcing part).
     guards: Vec<Vec<f64>>,
 }
@@ -234,8 +243,16 @@ fn first_negative(guards: &[Terms], span: f64) -> Result<Option<f64>, ()> {
         }
         ends.push(Ends::new(t, g0, tol));
     }
+    // An undamped oscillation (a daily cycle in the arrivals) is scanned a few dozen
+    // intervals per period: the budget grows with the periods in the span.
+    let omega = guards
+        .iter()
+        .flat_map(|t| t.cz.iter().map(|z| z.im.abs()))
+        .fold(0.0, f64::max);
+    let periods = (span * omega / std::f64::consts::TAU).min(1e5);
+    let budget = SCAN_BUDGET + (64.0 * periods) as usize;
     let (mut s, mut h) = (0.0, span);
-    for _ in 0..SCAN_BUDGET {
+    for _ in 0..budget {
         let t = (s + h).min(span);
         let mut undecided = false;
         let mut falling = Vec::new();
@@ -400,8 +417,9 @@ impl Blocks {
                     continue;
                 }
                 if i >= nd {
-                    if j != i {
-                        return None; // forcing generator not diagonal
+                    // The forcing generator: its own rate, or a pair with a neighbour.
+                    if j < nd || (j != i && j + 1 != i && i + 1 != j) {
+                        return None;
                     }
                 } else if j < nd && j % k != i % k {
                     match driven {
@@ -415,6 +433,25 @@ impl Blocks {
         let blocks = (0..k)
             .map(|b| eig2([at(b, b), at(b, k + b), at(k + b, b), at(k + b, k + b)]))
             .collect::<Option<Vec<_>>>()?;
+        let mut forcing = Vec::new();
+        let mut i = nd;
+        while i < q {
+            let paired = i + 1 < q && (at(i, i + 1) != 0.0 || at(i + 1, i) != 0.0);
+            if paired {
+                if i + 2 < q && (at(i + 1, i + 2) != 0.0 || at(i + 2, i + 1) != 0.0) {
+                    return None; // a chain of three (a ramp on a cycle): no such form here
+                }
+                let eig = eig2([at(i, i), at(i, i + 1), at(i + 1, i), at(i + 1, i + 1)])?;
+                forcing.push(Forcing::Pair { j: i - nd, eig });
+                i += 2;
+            } else {
+                forcing.push(Forcing::One {
+                    j: i - nd,
+                    g: at(i, i),
+                });
+                i += 1;
+            }
+        }
         Some(Self {
             k,
             q,
@@ -430,7 +467,7 @@ impl Blocks {
                 .collect(),
             blocks,
             driven,
-            g: (nd..q).map(|i| at(i, i)).collect(),
+            forcing,
             guards: guards.to_vec(),
         })
     }
@@ -458,7 +495,7 @@ impl Blocks {
     /// intermediate term is not finite (the caller steps instead).
     fn path(&self, p: &[f64], c: &[f64]) -> Option<Path> {
         let (k, q, nc) = (self.k, self.q, self.nc);
-        let (nd, m) = (2 * k, self.g.len());
+        let (nd, m) = (2 * k, q - 2 * k);
         if p.len() != q || c.len() != nc {
             return None;
         }
@@ -472,13 +509,43 @@ impl Blocks {
             .collect();
         // Forcing modes: w_j(0) e^{g_j τ} and every block's particular solution, the driven
         // block last (it reads the others').
-        for j in 0..m {
-            z[j] = C::new(self.g[j], 0.0);
-            let vn = &mut v[j * q..(j + 1) * q];
-            vn[nd + j] = C::new(p[nd + j], 0.0);
-            for &b in &order {
-                let y = self.respond(b, z[j], vn)?;
-                (vn[b], vn[k + b]) = (y[0], y[1]);
+        // A rotating pair gives two modes (its eigenvectors, fitted to w(0)).
+        for f in &self.forcing {
+            let parts: [(usize, C, [C; 2]); 2] = match f {
+                Forcing::One { j, g } => [
+                    (*j, C::new(*g, 0.0), [C::new(p[nd + j], 0.0), zero]),
+                    (usize::MAX, zero, [zero; 2]),
+                ],
+                Forcing::Pair { j, eig } => {
+                    let w = [C::new(p[nd + j], 0.0), C::new(p[nd + j + 1], 0.0)];
+                    let mode = |i: usize| {
+                        let alpha = eig.vinv[i][0] * w[0] + eig.vinv[i][1] * w[1];
+                        (
+                            j + i,
+                            eig.lam[i],
+                            [eig.v[i][0] * alpha, eig.v[i][1] * alpha],
+                        )
+                    };
+                    [mode(0), mode(1)]
+                }
+            };
+            for (n, rate, w) in parts {
+                if n == usize::MAX {
+                    continue;
+                }
+                z[n] = rate;
+                let vn = &mut v[n * q..(n + 1) * q];
+                match f {
+                    Forcing::One { j, .. } => vn[nd + j] = w[0],
+                    Forcing::Pair { j, .. } => {
+                        vn[nd + j] = w[0];
+                        vn[nd + j + 1] = w[1];
+                    }
+                }
+                for &b in &order {
+                    let y = self.respond(b, z[n], vn)?;
+                    (vn[b], vn[k + b]) = (y[0], y[1]);
+                }
             }
         }
         // Each block's own modes, fitted to what the modes before it leave of p; a
@@ -784,6 +851,60 @@ mod tests {
         coupled[1] = 0.1; // x0' reads x1
         coupled[q] = 0.1; // and x1' reads x0: two blocks read others
         assert!(Blocks::new(&coupled, &mc, q, 4, &[]).is_none());
+    }
+
+    /// A daily cycle in the arrivals (forcing states 1, cos, sin rotating at ω) drives both
+    /// classes: the forcing pair's eigenmodes (±iω) give the particular solutions; the closed
+    /// form equals RK4 over two periods (1e-9) and the step matrix walks it (1e-12).
+    #[test]
+    fn a_daily_cycle_in_the_arrivals_equals_a_fine_runge_kutta() {
+        let (two, mc2, q2) = two_classes();
+        // Rebuild with forcing (1, cos, sin) instead of (1, decay).
+        let q = 7;
+        let omega = 2.0 * std::f64::consts::PI / 10.0;
+        let mut mq = vec![0.0; q * q];
+        for i in 0..4 {
+            for j in 0..5 {
+                mq[i * q + j] = two[i * q2 + j];
+            }
+        }
+        mq[5] = 0.5; // x1 reads cos: λ_1 (1 + 0.5 cos)
+        mq[q + 5] = 0.2;
+        mq[5 * q + 6] = -omega;
+        mq[6 * q + 5] = omega;
+        let mut mc = vec![0.0; 3 * q];
+        for r in 0..3 {
+            for j in 0..5 {
+                mc[r * q + j] = mc2[r * q2 + j];
+            }
+        }
+        let b = Blocks::new(&mq, &mc, q, 4, &[]).expect("cycle forcing");
+        let p0 = [0.3, 0.1, 2.0, 0.5, 1.0, 0.6, -0.8];
+        let c0 = [0.0, 1.0, 2.0];
+        let (none, path) = b.next(&p0, &c0, 20.0).expect("no guards");
+        assert!(none.is_none());
+        let (mut p, mut c) = ([0.0; 7], [0.0; 3]);
+        path.at(20.0, &mut p, &mut c);
+        let (pr, cr) = rk4(&mq, &mc, q, &p0, &c0, 20.0);
+        assert!(
+            close(&p, &pr, 1e-9) && close(&c, &cr, 1e-9),
+            "{p:?} {pr:?} {c:?} {cr:?}"
+        );
+        let rows = b.transfer(0.25).expect("step matrix");
+        let (mut pw, mut cw) = (p0.to_vec(), c0.to_vec());
+        for _ in 0..80 {
+            let pn: Vec<f64> = (0..q)
+                .map(|r| (0..q).map(|j| rows[r * q + j] * pw[j]).sum())
+                .collect();
+            for (r, cr) in cw.iter_mut().enumerate() {
+                *cr += (0..q).map(|j| rows[(q + r) * q + j] * pw[j]).sum::<f64>();
+            }
+            pw = pn;
+        }
+        assert!(
+            close(&pw, &p, 1e-12) && close(&cw, &c, 1e-12),
+            "{pw:?} {p:?}"
+        );
     }
 
     /// One class driven by the other (it reads the other's leechers and seeds, as the class
