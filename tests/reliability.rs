@@ -374,3 +374,38 @@ fn a_tiny_file_under_paid_sharing_is_answered_and_says_what_it_skipped() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("were not integrated"), "{stdout}");
 }
+
+/// The mutation test's VoD case (README, Reliability): `vod-catalogue` at 2·10^4 arrivals/s
+/// ran past two minutes. The count of titles in surplus no longer builds the exact load sums
+/// of every title, and a catalogue's titles share one budget of exact work per audience (the
+/// largest audiences take the Gaussian view, counted in `gaussian_points`). A watchdog, not a
+/// timing: a hang fails it.
+#[test]
+fn a_catalogue_of_large_audiences_is_answered() {
+    let text = std::fs::read_to_string(scenario("vod-catalogue.toml"))
+        .expect("read")
+        .replace("arrival_rate = \"2/s\"", "arrival_rate = \"2e4/s\"");
+    assert!(text.contains("2e4/s"));
+    let base = scenario("");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let s = peerfluid::scenario::Scenario::from_toml(&text, "big.toml", Some(&base))
+            .expect("valid");
+        let rec = peerfluid::run::compare_scenario(&s, &peerfluid::run::RunOptions::default());
+        let _ = tx.send(rec.map(|r| {
+            r.summary
+                .video
+                .map(|v| (v.titles_in_surplus, v.gaussian_points))
+        }));
+    });
+    let got = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("answers within the watchdog")
+        .expect("compare works")
+        .expect("a video summary");
+    assert_eq!(
+        got.0, 2000,
+        "every title's audience uploads more than it watches"
+    );
+    assert!(got.1 > 0, "large audiences take the Gaussian view: {got:?}");
+}

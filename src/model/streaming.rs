@@ -350,6 +350,9 @@ pub struct LatticeDistribution {
     pub probs: Vec<f64>,
     /// Total mass omitted by the truncation of the Poisson windows (a bound).
     pub omitted: f64,
+    /// The bound on the convolution's multiply-adds that was checked against the limit
+    /// ([`LatticeDistribution::within`]): what computing it cost, for callers with a budget.
+    pub work: u64,
 }
 
 impl LatticeDistribution {
@@ -472,6 +475,7 @@ impl LatticeDistribution {
             first,
             probs,
             omitted: windows.iter().map(|w| w.omitted).sum(),
+            work,
         })
     }
 

@@ -190,6 +190,11 @@ pub fn pooled_server_load_within(
 }
 
 impl PooledLoad {
+    /// The multiply-adds its lattice convolution was bounded by (what it cost).
+    pub fn work(&self) -> u64 {
+        self.lattice.work
+    }
+
     /// `E[S]` (bit/s).
     pub fn mean(&self) -> f64 {
         self.lattice.iter().map(|(x, p)| p * x.max(0.0)).sum()

@@ -149,10 +149,11 @@ impl Load<'_> {
         let (Some(uploads), Some(given)) = (&self.uploads, &self.given) else {
             return Ok((0.0, false));
         };
-        // One title's load at audience ρ, and whether it needed the Gaussian approximation.
-        let one = |rho: f64| -> Result<(f64, bool), crate::error::VideoError> {
+        // One title's load at audience ρ, whether it needed the Gaussian approximation, and
+        // the exact sum's work (`budget` multiply-adds at most).
+        let one = |rho: f64, budget: u64| -> Result<(f64, bool, u64), crate::error::VideoError> {
             let too_large = rho > EXACT_AUDIENCE_MAX || (!prefetch && rho > EXACT_NESTED_MAX);
-            let exact = if too_large {
+            let exact = if too_large || budget == 0 {
                 Err(crate::error::VideoError::TooLarge {
                     what: "audience".into(),
                     size: rho as u64,
@@ -164,14 +165,15 @@ impl Load<'_> {
                     hint: "Gaussian view".into(),
                 })
             } else if prefetch {
-                vod::pooled_server_load_within(r, rho, uploads, EXACT_WORK).map(|p| p.mean())
+                vod::pooled_server_load_within(r, rho, uploads, budget.min(EXACT_WORK))
+                    .map(|p| (p.mean(), p.work()))
             } else {
                 let classes: Vec<(f64, f64)> =
                     self.classes.iter().map(|&(u, sh)| (u, sh * rho)).collect();
-                streaming::expected_server_load(r, f64::INFINITY, &classes).map(|v| v.value)
+                streaming::expected_server_load(r, f64::INFINITY, &classes).map(|v| (v.value, 0))
             };
             match exact {
-                Ok(v) => Ok((v, false)),
+                Ok((v, work)) => Ok((v, false, work)),
                 Err(crate::error::VideoError::TooLarge { .. }) => {
                     // An audience too large for the exact lattice: the pooled deficit is a
                     // compound Poisson sum, Gaussian to within O(1/sqrt(ρ)).
@@ -180,20 +182,28 @@ impl Load<'_> {
                         .sqrt()
                         .max(f64::MIN_POSITIVE);
                     let pooled = gaussian_positive_mean(mean, sd);
-                    Ok((if prefetch { pooled } else { pooled.max(r) }, true))
+                    Ok((if prefetch { pooled } else { pooled.max(r) }, true, 0))
                 }
                 Err(e) => Err(e),
             }
         };
-        let shares = if titles > 1 {
-            zipf_shares(titles, zipf)
-        } else {
-            vec![1.0]
-        };
+        if titles <= 1 {
+            let (v, a, _) = one(n, EXACT_WORK)?;
+            return Ok((v, a));
+        }
+        // A catalogue: the titles share one budget of exact work per audience (so a catalogue
+        // of large audiences costs seconds, not minutes), spent from the smallest audience
+        // up, where the Gaussian view is least accurate. The work grows with the audience, so
+        // once one title is beyond the budget every larger one is too: those take the
+        // Gaussian view without building their Poisson windows (that alone took minutes for
+        // 2,000 titles of ~10^5 viewers at 65 audiences).
+        let shares = zipf_shares(titles, zipf);
+        let mut budget = CATALOGUE_WORK;
         let mut total = 0.0;
         let mut approx = false;
-        for p in shares {
-            let (v, a) = one(n * p)?;
+        for p in shares.iter().rev() {
+            let (v, a, work) = one(n * p, if approx { 0 } else { budget })?;
+            budget = budget.saturating_sub(work);
             total += v;
             approx |= a;
         }
@@ -209,6 +219,11 @@ const EXACT_AUDIENCE_MAX: f64 = 1e8;
 /// in milliseconds (4·10⁶ take about 5 ms); above, the Gaussian view. Without it, 180,000
 /// viewers of one title on a 477-step lattice took 0.15 s per output, 77 s a run.
 const EXACT_WORK: u64 = 4_000_000;
+/// Multiply-adds of exact pooled sums shared by a catalogue's titles at one audience (about
+/// 25 ms; a catalogue is tabulated at `CATALOGUE_GRID` audiences). Beyond, the remaining
+/// (largest) audiences take the Gaussian view, flagged as approximated. Issue 18: 2·10^4
+/// arrivals/s on `vod-catalogue` ran past two minutes.
+const CATALOGUE_WORK: u64 = 20_000_000;
 /// Largest audience of one title for the exact nested sum without prefetching (its cost
 /// grows with the square of the Poisson windows: about 10 ms a point here); above, the
 /// Gaussian view.
@@ -487,14 +502,21 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     };
     let titles_in_surplus = match (&s.content.kind, &load.uploads) {
         (ContentKind::Vod { titles, zipf, .. }, Some(u)) if steady_viewers > 0.0 => {
-            match vod::zipf_catalogue(*titles as usize, *zipf, steady_viewers, r, u) {
-                Ok(c) => c
-                    .titles
-                    .iter()
-                    .filter(|t| t.mode == vod::Mode::Surplus)
-                    .count() as u32,
-                Err(_) => u32::from(mean_upload > r) * titles,
-            }
+            // Each title's mode from its viewers' effective upload (as `vod::zipf_catalogue`
+            // classes them), without that table's exact load sums per title, which nothing
+            // here reads (with 2·10^4 arrivals/s they took minutes).
+            let shares = if *titles > 1 {
+                zipf_shares(*titles, *zipf)
+            } else {
+                vec![1.0]
+            };
+            let surplus = shares.iter().try_fold(0u32, |count, p| {
+                let effective = vod::effective_upload(r, steady_viewers * p, u)?;
+                Ok::<u32, crate::error::VideoError>(
+                    count + u32::from(vod::mode(r, effective)? == vod::Mode::Surplus),
+                )
+            });
+            surplus.unwrap_or(u32::from(mean_upload > r) * titles)
         }
         _ => 0,
     };
