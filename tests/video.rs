@@ -136,6 +136,39 @@ fn live_bytes_are_conserved_and_priced_like_any_demand() {
 /// One title in deficit (ū = 1.75 < r = 2 Mbit/s): the pooled server load at the steady
 /// audience is the VoD model's E[S] for ρ = λT, and close to its deficit asymptote ρ(r − ū)
 /// (literature §4.1) for a large audience.
+/// The server load of one title with prefetching: the pooled expectation plus what a
+/// viewer's own upload cannot give itself (`vod::self_service_correction`, issue 19).
+fn served(r: f64, rho: f64, dist: &vod::UploadDistribution) -> f64 {
+    let (extra, complete) = vod::self_service_correction(r, rho, dist).unwrap();
+    assert!(complete);
+    vod::pooled_server_load(r, rho, dist).unwrap().mean() + extra
+}
+
+/// Issue 19: one title, half a viewer on average, each uploading twice the stream. The
+/// pooled formula said "100 % from peers" (a lone viewer served itself); a viewer's upload
+/// reaches only the others, so the server sends the whole stream to a lone viewer: at the
+/// settled audience ρ = 0.5 the server rate is P(N = 1) r = 0.5 e^{−0.5} r (1e-9 relative)
+/// and the peers' share of the bytes is at most 1 − e^{−0.5}.
+#[test]
+fn a_lone_viewer_is_served_by_the_server_not_by_itself() {
+    let text =
+        "name = \"lone\"\nhorizon = \"10 h\"\n[content]\nkind = \"vod\"\nbitrate = \"1 Mbps\"\n\
+                watch_time = \"30 min\"\nprefetch = true\n[demand]\narrival_rate = \"1/h\"\n\
+                [peers]\nupload = \"2 Mbps\"\ndownload = \"10 Mbps\"\n";
+    let rec = run_scenario(&scenario(text), &RunOptions::default()).unwrap();
+    let rho = 0.5;
+    let got = last(&rec, "server_rate");
+    let n = last(&rec, "viewers");
+    assert!((n - rho).abs() < 1e-6, "{n}");
+    let want = n * (-n).exp() * 1e6;
+    assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}");
+    let share = rec.summary.bytes.peer_share;
+    assert!(
+        share > 0.0 && share <= 1.0 - (-0.5f64).exp() + 1e-9,
+        "{share}"
+    );
+}
+
 #[test]
 fn vod_server_load_is_the_pooled_expectation_at_the_audience() {
     let text = live("", "")
@@ -145,7 +178,7 @@ fn vod_server_load_is_the_pooled_expectation_at_the_audience() {
     let rec = run_scenario(&s, &RunOptions::default()).unwrap();
     let rho = 0.1 * 1800.0;
     let dist = vod::UploadDistribution::new(vec![1e6, 2.5e6], vec![0.5, 0.5]).unwrap();
-    let expected = vod::pooled_server_load(2e6, rho, &dist).unwrap().mean();
+    let expected = served(2e6, rho, &dist);
     let got = last(&rec, "server_rate");
     assert!(
         (got - expected).abs() <= 1e-6 * expected,
@@ -179,33 +212,21 @@ fn a_catalogue_needs_more_server_than_one_title() {
     assert!(s50 > 2.0 * s1, "catalogue {s50} vs one title {s1}");
     let dist = vod::UploadDistribution::new(vec![1e6, 3.5e6], vec![0.5, 0.5]).unwrap();
     let shares = peerfluid::run::video::zipf_shares(500, 1.0);
-    let sum: f64 = shares
-        .iter()
-        .map(|p| {
-            vod::pooled_server_load(2e6, 1800.0 * p, &dist)
-                .unwrap()
-                .mean()
-        })
-        .sum();
+    let sum: f64 = shares.iter().map(|p| served(2e6, 1800.0 * p, &dist)).sum();
     assert!((s50 - sum).abs() <= 1e-6 * sum, "{s50} vs {sum}");
     // Catalogues are tabulated over the audience and interpolated: check a point in the
     // middle of the fill-up against the exact sum (rel 1e-3; models/vod.md).
     let mid = &catalogue.rows[catalogue.rows.len() / 5];
-    let exact_mid: f64 = shares
-        .iter()
-        .map(|p| {
-            vod::pooled_server_load(2e6, mid[1] * p, &dist)
-                .unwrap()
-                .mean()
-        })
-        .sum();
+    let exact_mid: f64 = shares.iter().map(|p| served(2e6, mid[1] * p, &dist)).sum();
     assert!(
         (mid[2] - exact_mid).abs() <= 1e-3 * exact_mid,
         "{} vs {exact_mid}",
         mid[2]
     );
+    // The pooled formula alone (`vod::zipf_catalogue`) lets the tail's lone viewers serve
+    // themselves: less than the served load by the lone and paired viewers' share.
     let cat = vod::zipf_catalogue(500, 1.0, 1800.0, 2e6, &dist).unwrap();
-    assert!((cat.total_pooled_mean_load_bps - sum).abs() <= 1e-9 * sum);
+    assert!(cat.total_pooled_mean_load_bps < sum);
     let v = catalogue.summary.video.as_ref().unwrap();
     assert_eq!(v.titles, 500);
     // The head feeds itself, the tail (ρ ≈ 0.5 viewers: mostly alone) cannot.

@@ -172,8 +172,23 @@ impl Load<'_> {
                     self.classes.iter().map(|&(u, sh)| (u, sh * rho)).collect();
                 streaming::expected_server_load(r, f64::INFINITY, &classes).map(|v| (v.value, 0))
             };
+            // With prefetching the pooled formula lets a viewer's upload serve itself; what a
+            // viewer uploads reaches only the others (`vod::self_service_correction`). The
+            // ordered sum without prefetching already feeds each viewer from earlier ones.
+            let served = |v: f64,
+                          dist: &vod::UploadDistribution|
+             -> Result<(f64, bool), crate::error::VideoError> {
+                if !prefetch {
+                    return Ok((v, true));
+                }
+                let (extra, complete) = vod::self_service_correction(r, rho, dist)?;
+                Ok((v + extra, complete))
+            };
             match exact {
-                Ok((v, work)) => Ok((v, false, work)),
+                Ok((v, work)) => {
+                    let (v, complete) = served(v, uploads)?;
+                    Ok((v, !complete, work))
+                }
                 Err(crate::error::VideoError::TooLarge { .. }) => {
                     // An audience too large for the exact lattice: the pooled deficit is a
                     // compound Poisson sum, Gaussian to within O(1/sqrt(ρ)).
@@ -182,7 +197,12 @@ impl Load<'_> {
                         .sqrt()
                         .max(f64::MIN_POSITIVE);
                     let pooled = gaussian_positive_mean(mean, sd);
-                    Ok((if prefetch { pooled } else { pooled.max(r) }, true, 0))
+                    let v = if prefetch {
+                        served(pooled, given)?.0
+                    } else {
+                        pooled.max(r)
+                    };
+                    Ok((v, true, 0))
                 }
                 Err(e) => Err(e),
             }
