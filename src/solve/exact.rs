@@ -49,9 +49,10 @@ const TAYLOR_TERMS: usize = 33;
 const RHO_H_MAX: f64 = 4.0;
 /// Samples per step when scanning for the first sign change of a guard.
 const SCAN: usize = 32;
-/// Steps allowed in one solve (about a second of work): beyond, the solve stops with
-/// `SolveError::WorkBudget` instead of running for hours (a tiny file at a fast download rate,
-/// or a swarm that settles over years, needs 10^10 steps of ρh ≤ 4).
+/// Steps allowed in one solve (well under a second of work at 7–20 ns a standard step):
+/// beyond, the solve stops with `SolveError::WorkBudget` instead of running for hours (a tiny
+/// file at a fast download rate under a trace's ramps, which have no closed form here, or a
+/// regime the closed forms cannot tell).
 pub const MAX_STEPS: usize = 50_000_000;
 /// What to change when a solve exceeds [`MAX_STEPS`].
 const BUDGET_HINT: &str = "a swarm this fast for this long is out of the exact method's range: \

@@ -66,7 +66,7 @@ pub struct SolverSettings {
     /// Method.
     pub method: Method,
     /// Most steps the exact method may take before it stops with `SolveError::WorkBudget`;
-    /// default [`MAX_STEPS`] (about a second of work).
+    /// default [`MAX_STEPS`] (under a second of work).
     pub max_steps: usize,
 }
 
@@ -247,6 +247,10 @@ pub fn state_at(
     Ok(integrate(model, &settings)?.last().to_vec())
 }
 
+/// Steps of one solve above which [`maximise`] does not refine between its ends (issue 18:
+/// the peaks of `launch-day` with a 20 kB file took 156 solves of 4·10^7 steps each).
+pub const REFINE_MAX_STEPS: usize = 200_000;
+
 /// Golden-section iterations of [`maximise`]: they shrink the bracket by 0.618^50 ≈ 3.5e-11.
 pub const GOLDEN_ITERATIONS: usize = 50;
 
@@ -303,9 +307,21 @@ pub fn maximise(
     f: &dyn Fn(&[f64]) -> f64,
 ) -> Result<(Seconds, f64), SolveError> {
     let g = |t: f64| -> Result<f64, SolveError> { Ok(f(&state_at(model, t, method)?)) };
-    let (fa, fb) = (g(lo)?, g(hi)?);
+    let fa = g(lo)?;
+    // Each evaluation integrates from t = 0: when one costs more than REFINE_MAX_STEPS steps
+    // (a swarm that has no closed form and steps fast for long), fifty more would take
+    // seconds to minutes, so the ends stand (the caller's grid maximum).
+    let (fb, steps) = if hi <= 0.0 {
+        (g(hi)?, 0)
+    } else {
+        let mut settings = SolverSettings::new(hi);
+        settings.points = 1;
+        settings.method = method;
+        let tr = integrate(model, &settings)?;
+        (f(tr.last()), tr.stats.steps)
+    };
     let mut best = if fa >= fb { (lo, fa) } else { (hi, fb) };
-    if hi <= lo {
+    if hi <= lo || steps > REFINE_MAX_STEPS {
         return Ok(best);
     }
     let (t, v, ()) = golden_section(lo, hi, GOLDEN_ITERATIONS, 0.0, |t| Ok((g(t)?, ())))?;
