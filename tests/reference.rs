@@ -770,26 +770,37 @@ fn closed_forms_agree_with_rosenbrock_and_do_not_step() {
     ];
     for (lam, theta, c, mu, gamma, horizon) in cases {
         let s = scenario(&qs_toml(lam, theta, c, mu, 0.9, Some(gamma), 0.0, ""));
-        let model = swarm_of(&s);
-        let mut set = SolverSettings::new(horizon);
-        set.points = 200;
-        set.method = Method::Exact;
-        let exact = integrate(&model, &set).expect("exact");
-        assert!(
-            exact.stats.settled >= 1 && exact.stats.steps <= 10,
-            "λ {lam} γ {gamma}: {:?}",
-            exact.stats
-        );
-        set.method = Method::Rosenbrock;
-        set.rtol = Some(1e-10);
-        set.atol = Some(1e-12);
-        let reference = integrate(&model, &set).expect("rosenbrock");
-        let (e_pop, e_tot) = swarm_disagreement(&model, &exact, &reference);
-        assert!(
-            e_pop <= EXACT_MULTI_TOL && e_tot <= EXACT_MULTI_TOL,
-            "λ {lam} γ {gamma}: populations {e_pop:e}, totals {e_tot:e}"
-        );
+        let label = format!("λ {lam} γ {gamma}");
+        let exact = exact_agrees_in_few_steps(&swarm_of(&s), horizon, 200, 10, &label);
+        assert!(exact.stats.settled >= 1, "{label}: {:?}", exact.stats);
     }
+}
+
+/// The exact method on `model` over `horizon` with `points` outputs takes at most `max_steps`
+/// steps and agrees with Rosenbrock at rtol 1e-10 to [`EXACT_MULTI_TOL`]; `label` names the
+/// case in failures.
+fn exact_agrees_in_few_steps(
+    model: &peerfluid::model::swarm::Swarm,
+    horizon: f64,
+    points: usize,
+    max_steps: usize,
+    label: &str,
+) -> peerfluid::solve::Trajectory {
+    let mut set = SolverSettings::new(horizon);
+    set.points = points;
+    set.method = Method::Exact;
+    let exact = integrate(model, &set).expect("exact");
+    assert!(exact.stats.steps <= max_steps, "{label}: {:?}", exact.stats);
+    set.method = Method::Rosenbrock;
+    set.rtol = Some(1e-10);
+    set.atol = Some(1e-12);
+    let reference = integrate(model, &set).expect("rosenbrock");
+    let (e_pop, e_tot) = swarm_disagreement(model, &exact, &reference);
+    assert!(
+        e_pop <= EXACT_MULTI_TOL && e_tot <= EXACT_MULTI_TOL,
+        "{label}: populations {e_pop:e}, totals {e_tot:e}"
+    );
+    exact
 }
 
 /// Issue 18: seeds that leave at once make the seed row zero (eigenvalue 0, not driven by
@@ -805,25 +816,9 @@ fn seeds_that_leave_at_once_take_the_closed_form() {
         (1.0, 1.0, 0.2, 0.3),
     ] {
         let sc = scenario(&qs_toml(lam, 0.001, c, mu, 0.9, None, s, ""));
-        let model = swarm_of(&sc);
-        let mut set = SolverSettings::new(24_000.0);
-        set.points = 200;
-        set.method = Method::Exact;
-        let exact = integrate(&model, &set).expect("exact");
-        assert!(
-            exact.stats.settled >= 1 && exact.stats.steps <= 10,
-            "c {c}: {:?}",
-            exact.stats
-        );
-        set.method = Method::Rosenbrock;
-        set.rtol = Some(1e-10);
-        set.atol = Some(1e-12);
-        let reference = integrate(&model, &set).expect("rosenbrock");
-        let (e_pop, e_tot) = swarm_disagreement(&model, &exact, &reference);
-        assert!(
-            e_pop <= EXACT_MULTI_TOL && e_tot <= EXACT_MULTI_TOL,
-            "c {c}: populations {e_pop:e}, totals {e_tot:e}"
-        );
+        let label = format!("c {c}");
+        let exact = exact_agrees_in_few_steps(&swarm_of(&sc), 24_000.0, 200, 10, &label);
+        assert!(exact.stats.settled >= 1, "{label}: {:?}", exact.stats);
     }
 }
 
@@ -850,21 +845,8 @@ fn a_daily_cycle_takes_the_closed_form() {
             s,
             diurnal,
         ));
-        let model = swarm_of(&sc);
-        let mut set = SolverSettings::new(7.0 * 86_400.0);
-        set.points = 300;
-        set.method = Method::Exact;
-        let exact = integrate(&model, &set).expect("exact");
-        assert!(exact.stats.steps <= 60, "c {c} s {s}: {:?}", exact.stats);
-        set.method = Method::Rosenbrock;
-        set.rtol = Some(1e-10);
-        set.atol = Some(1e-12);
-        let reference = integrate(&model, &set).expect("rosenbrock");
-        let (e_pop, e_tot) = swarm_disagreement(&model, &exact, &reference);
-        assert!(
-            e_pop <= EXACT_MULTI_TOL && e_tot <= EXACT_MULTI_TOL,
-            "c {c} s {s}: populations {e_pop:e}, totals {e_tot:e}"
-        );
+        let label = format!("c {c} s {s}");
+        exact_agrees_in_few_steps(&swarm_of(&sc), 7.0 * 86_400.0, 300, 60, &label);
     }
 }
 

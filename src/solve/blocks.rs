@@ -706,6 +706,7 @@ impl Path {
 
 #[cfg(test)]
 mod tests {
+    use super::super::modal::tests::{close, rk4};
     use super::*;
 
     /// Two classes downloading at their caps (decoupled 2 × 2 blocks), constant arrivals and a
@@ -735,73 +736,27 @@ mod tests {
         (mq, mc, q)
     }
 
-    /// A fine classical RK4 of dp/dt = Mq p, dc/dt = Mc p (the reference).
-    fn rk4(
-        mq: &[f64],
-        mc: &[f64],
-        q: usize,
-        p0: &[f64],
-        c0: &[f64],
+    /// The closed form from (p0, c0) at t equals the reference RK4 (1e-9 relative), and the
+    /// step matrix of `h`, walked `steps` times (steps·h = t), equals it (1e-12); returns it.
+    fn check_against_rk4(
+        b: &Blocks,
+        (mq, mc, q): (&[f64], &[f64], usize),
+        (p0, c0): (&[f64], &[f64]),
         t: f64,
+        (h, steps): (f64, usize),
     ) -> (Vec<f64>, Vec<f64>) {
-        let nc = c0.len();
-        let f = |p: &[f64]| -> (Vec<f64>, Vec<f64>) {
-            let dp = (0..q)
-                .map(|i| (0..q).map(|j| mq[i * q + j] * p[j]).sum())
-                .collect();
-            let dc = (0..nc)
-                .map(|i| (0..q).map(|j| mc[i * q + j] * p[j]).sum())
-                .collect();
-            (dp, dc)
-        };
-        let n = 100_000;
-        let h = t / n as f64;
-        let (mut p, mut c) = (p0.to_vec(), c0.to_vec());
-        let add = |x: &[f64], d: &[f64], s: f64| -> Vec<f64> {
-            x.iter().zip(d).map(|(a, b)| a + s * b).collect()
-        };
-        for _ in 0..n {
-            let (k1, l1) = f(&p);
-            let (k2, l2) = f(&add(&p, &k1, h / 2.0));
-            let (k3, l3) = f(&add(&p, &k2, h / 2.0));
-            let (k4, l4) = f(&add(&p, &k3, h));
-            for i in 0..q {
-                p[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
-            }
-            for i in 0..nc {
-                c[i] += h / 6.0 * (l1[i] + 2.0 * l2[i] + 2.0 * l3[i] + l4[i]);
-            }
-        }
-        (p, c)
-    }
-
-    fn close(a: &[f64], b: &[f64], rtol: f64) -> bool {
-        a.iter()
-            .zip(b)
-            .all(|(x, y)| (x - y).abs() <= rtol * (1.0 + x.abs().max(y.abs())))
-    }
-
-    /// The closed form equals RK4 at step 4e-4 s (its error ~1e-15 here; tolerance 1e-9
-    /// relative), and the step matrix of 0.5 s walked 80 times equals it to 1e-12.
-    #[test]
-    fn decoupled_classes_equal_a_fine_runge_kutta() {
-        let (mq, mc, q) = two_classes();
-        let b = Blocks::new(&mq, &mc, q, 4, &[]).expect("decoupled");
-        let p0 = [0.3, 0.1, 2.0, 0.0, 1.0, 1.0];
-        let c0 = [0.0, 1.0, 2.0];
-        let (none, path) = b.next(&p0, &c0, 40.0).expect("no guards");
+        let (none, path) = b.next(p0, c0, t).expect("no guards");
         assert!(none.is_none());
-        let (mut p, mut c) = ([0.0; 6], [0.0; 3]);
-        path.at(40.0, &mut p, &mut c);
-        let (pr, cr) = rk4(&mq, &mc, q, &p0, &c0, 40.0);
+        let (mut p, mut c) = (vec![0.0; q], vec![0.0; c0.len()]);
+        path.at(t, &mut p, &mut c);
+        let (pr, cr) = rk4(mq, mc, q, p0, c0, t);
         assert!(
             close(&p, &pr, 1e-9) && close(&c, &cr, 1e-9),
             "{p:?} {pr:?} {c:?} {cr:?}"
         );
-
-        let rows = b.transfer(0.5).expect("step matrix");
+        let rows = b.transfer(h).expect("step matrix");
         let (mut pw, mut cw) = (p0.to_vec(), c0.to_vec());
-        for _ in 0..80 {
+        for _ in 0..steps {
             let pn: Vec<f64> = (0..q)
                 .map(|r| (0..q).map(|j| rows[r * q + j] * pw[j]).sum())
                 .collect();
@@ -814,6 +769,18 @@ mod tests {
             close(&pw, &p, 1e-12) && close(&cw, &c, 1e-12),
             "{pw:?} {p:?}"
         );
+        (p, c)
+    }
+
+    /// The closed form equals RK4 at step 4e-4 s (its error ~1e-15 here; tolerance 1e-9
+    /// relative), and the step matrix of 0.5 s walked 80 times equals it to 1e-12.
+    #[test]
+    fn decoupled_classes_equal_a_fine_runge_kutta() {
+        let (mq, mc, q) = two_classes();
+        let b = Blocks::new(&mq, &mc, q, 4, &[]).expect("decoupled");
+        let p0 = [0.3, 0.1, 2.0, 0.0, 1.0, 1.0];
+        let c0 = [0.0, 1.0, 2.0];
+        check_against_rk4(&b, (&mq, &mc, q), (&p0, &c0), 40.0, (0.5, 80));
     }
 
     /// A guard over both classes that the transient drives through zero: the crossing is
@@ -881,30 +848,7 @@ mod tests {
         let b = Blocks::new(&mq, &mc, q, 4, &[]).expect("cycle forcing");
         let p0 = [0.3, 0.1, 2.0, 0.5, 1.0, 0.6, -0.8];
         let c0 = [0.0, 1.0, 2.0];
-        let (none, path) = b.next(&p0, &c0, 20.0).expect("no guards");
-        assert!(none.is_none());
-        let (mut p, mut c) = ([0.0; 7], [0.0; 3]);
-        path.at(20.0, &mut p, &mut c);
-        let (pr, cr) = rk4(&mq, &mc, q, &p0, &c0, 20.0);
-        assert!(
-            close(&p, &pr, 1e-9) && close(&c, &cr, 1e-9),
-            "{p:?} {pr:?} {c:?} {cr:?}"
-        );
-        let rows = b.transfer(0.25).expect("step matrix");
-        let (mut pw, mut cw) = (p0.to_vec(), c0.to_vec());
-        for _ in 0..80 {
-            let pn: Vec<f64> = (0..q)
-                .map(|r| (0..q).map(|j| rows[r * q + j] * pw[j]).sum())
-                .collect();
-            for (r, cr) in cw.iter_mut().enumerate() {
-                *cr += (0..q).map(|j| rows[(q + r) * q + j] * pw[j]).sum::<f64>();
-            }
-            pw = pn;
-        }
-        assert!(
-            close(&pw, &p, 1e-12) && close(&cw, &c, 1e-12),
-            "{pw:?} {p:?}"
-        );
+        check_against_rk4(&b, (&mq, &mc, q), (&p0, &c0), 20.0, (0.25, 80));
     }
 
     /// One class driven by the other (it reads the other's leechers and seeds, as the class
@@ -929,30 +873,7 @@ mod tests {
         assert!(b.blocks[1].lam[0].im != 0.0, "complex pair");
         let p0 = [0.3, 0.1, 2.0, 0.5, 1.0, 1.0];
         let c0 = [0.0, 1.0, 2.0];
-        let (none, path) = b.next(&p0, &c0, 30.0).expect("no guards");
-        assert!(none.is_none());
-        let (mut p, mut c) = ([0.0; 6], [0.0; 3]);
-        path.at(30.0, &mut p, &mut c);
-        let (pr, cr) = rk4(&mq, &mc, q, &p0, &c0, 30.0);
-        assert!(
-            close(&p, &pr, 1e-9) && close(&c, &cr, 1e-9),
-            "{p:?} {pr:?} {c:?} {cr:?}"
-        );
-        let rows = b.transfer(0.25).expect("step matrix");
-        let (mut pw, mut cw) = (p0.to_vec(), c0.to_vec());
-        for _ in 0..120 {
-            let pn: Vec<f64> = (0..q)
-                .map(|r| (0..q).map(|j| rows[r * q + j] * pw[j]).sum())
-                .collect();
-            for (r, cr) in cw.iter_mut().enumerate() {
-                *cr += (0..q).map(|j| rows[(q + r) * q + j] * pw[j]).sum::<f64>();
-            }
-            pw = pn;
-        }
-        assert!(
-            close(&pw, &p, 1e-12) && close(&cw, &c, 1e-12),
-            "{pw:?} {p:?}"
-        );
+        check_against_rk4(&b, (&mq, &mc, q), (&p0, &c0), 30.0, (0.25, 120));
 
         // x1 − level ≥ 0, the level halfway between x1(0) and the lowest x1 of the first 30 s:
         // the driven class's damped oscillation dips through it.

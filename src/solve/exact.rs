@@ -115,6 +115,16 @@ fn matvec_n<const N: usize>(a: &[f64], x: &[f64], y: &mut [f64]) {
     }
 }
 
+/// Σ |a_i b_i|, at least the smallest positive number: the scale a dot product's rounding
+/// is judged against.
+fn magnitude(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x * y).abs())
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE)
+}
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -934,12 +944,7 @@ impl Solver<'_> {
             let mut consistent = true;
             let mut boundary = false;
             for g in self.guards[i].iter().flatten() {
-                let scale: f64 = g
-                    .iter()
-                    .zip(p)
-                    .map(|(a, b)| (a * b).abs())
-                    .sum::<f64>()
-                    .max(f64::MIN_POSITIVE);
+                let scale = magnitude(g, p);
                 let tol = 1e-11 * scale;
                 let val = dot(g, p);
                 worst = worst.min(val / scale);
@@ -960,22 +965,12 @@ impl Solver<'_> {
                     continue;
                 };
                 for g in &piece.guards {
-                    let scale: f64 = g
-                        .iter()
-                        .zip(p)
-                        .map(|(a, b)| (a * b).abs())
-                        .sum::<f64>()
-                        .max(f64::MIN_POSITIVE);
+                    let scale = magnitude(g, p);
                     if dot(g, p) > 1e-11 * scale {
                         continue;
                     }
                     let rate = dot(g, a1);
-                    let rate_scale: f64 = g
-                        .iter()
-                        .zip(a1.iter())
-                        .map(|(a, b)| (a * b).abs())
-                        .sum::<f64>()
-                        .max(f64::MIN_POSITIVE);
+                    let rate_scale = magnitude(g, a1);
                     let rtol = 1e-11 * rate_scale;
                     if rate < -rtol || (rate <= rtol && dot(g, a2) < 0.0) {
                         consistent = false;

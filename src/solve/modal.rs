@@ -728,11 +728,11 @@ impl Settled {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Integrates dp/dt = Mq p, dc/dt = Mc p by a fine classical RK4 (the reference).
-    fn rk4(
+    pub(in crate::solve) fn rk4(
         mq: &[f64],
         mc: &[f64],
         q: usize,
@@ -771,7 +771,7 @@ mod tests {
         (p, c)
     }
 
-    fn close(a: &[f64], b: &[f64], rtol: f64) -> bool {
+    pub(in crate::solve) fn close(a: &[f64], b: &[f64], rtol: f64) -> bool {
         a.iter()
             .zip(b)
             .all(|(x, y)| (x - y).abs() <= rtol * (1.0 + x.abs().max(y.abs())))
