@@ -259,60 +259,101 @@ pub fn self_service_correction(
     uploads: &UploadDistribution,
 ) -> Result<(f64, bool), VideoError> {
     check_rate_rho(rate_bps, rho)?;
-    let r = rate_bps;
-    let top = uploads.values.iter().copied().fold(0.0, f64::max);
-    if rho <= 0.0 || top <= 0.0 {
-        return Ok((0.0, true));
-    }
-    // Smallest n with (n − 1) r ≥ max u: from there on no upload is capped.
-    let n_star = (top / r).ceil() as u64 + 1;
-    let k = uploads.values.len();
-    let mut correction = 0.0;
-    let mut work = 0u64;
-    let mut counts = vec![0u64; k];
-    // Only audiences within 40 standard deviations of ρ (and 40 more) carry weight.
-    let spread = 40.0 * rho.sqrt() + 40.0;
-    let lo = ((rho - spread).floor().max(1.0)) as u64;
-    let hi = ((rho + spread).ceil() as u64).min(n_star - 1);
-    for n in lo..=hi {
-        let weight = poisson_pmf(rho, n);
-        if weight < 1e-300 {
-            continue;
-        }
-        let cap = (n - 1) as f64 * r;
-        // Σ over compositions (m_1..m_k) of n: multinomial probability × the difference.
-        let (mut capped, mut pooled) = (0.0, 0.0);
-        counts.iter_mut().for_each(|c| *c = 0);
-        counts[k - 1] = n;
-        loop {
-            work += 1;
-            if work > SELF_SERVICE_WORK {
-                return Ok((correction, false));
-            }
-            let mut log_p = ln_factorial(n);
-            let (mut x_cap, mut x_pool) = (0.0, 0.0);
-            for ((&m, &v), &p) in counts.iter().zip(&uploads.values).zip(&uploads.probs) {
-                if m > 0 {
-                    log_p += m as f64 * p.ln() - ln_factorial(m);
-                }
-                x_cap += m as f64 * (r - v.min(cap));
-                x_pool += m as f64 * (r - v);
-            }
-            let prob = log_p.exp();
-            capped += prob * x_cap.max(0.0);
-            pooled += prob * x_pool.max(0.0);
-            if !next_composition(&mut counts, n) {
-                break;
-            }
-        }
-        correction += weight * (capped - pooled).max(0.0);
-    }
-    Ok((correction, true))
+    Ok(SelfService::new(rate_bps, uploads)?.correction(rho))
 }
 
-/// ln n!.
-fn ln_factorial(n: u64) -> f64 {
-    (1..=n).map(|i| (i as f64).ln()).sum()
+/// [`self_service_correction`] for many audiences: the per-audience differences
+/// `δ_n = E[S_n] − E[S_n^pooled]` do not depend on ρ, so they are summed over the compositions
+/// once, and each audience costs a few Poisson weights.
+#[derive(Debug, Clone)]
+pub struct SelfService {
+    /// δ_n for n = 1, 2, … (index n − 1), up to n* − 1 or as far as the work allowed.
+    deltas: Vec<f64>,
+    /// Whether every n < n* is in `deltas`.
+    complete: bool,
+}
+
+impl SelfService {
+    /// The differences δ_n for a stream of `rate_bps` and these uploads.
+    ///
+    /// # Errors
+    ///
+    /// [`VideoError::OutOfRange`] for `rate_bps ≤ 0`.
+    pub fn new(rate_bps: BitsPerSec, uploads: &UploadDistribution) -> Result<Self, VideoError> {
+        check_positive("rate_bps", rate_bps)?;
+        let r = rate_bps;
+        let top = uploads.values.iter().copied().fold(0.0, f64::max);
+        if top <= 0.0 {
+            return Ok(Self {
+                deltas: Vec::new(),
+                complete: true,
+            });
+        }
+        // Smallest n with (n − 1) r ≥ max u: from there on no upload is capped.
+        let n_star = (top / r).ceil().min(1e9) as u64 + 1;
+        let k = uploads.values.len();
+        let ln_p: Vec<f64> = uploads.probs.iter().map(|p| p.ln()).collect();
+        let mut ln_fact = vec![0.0f64];
+        let mut deltas = Vec::new();
+        let mut work = 0u64;
+        let mut counts = vec![0u64; k];
+        for n in 1..n_star {
+            while ln_fact.len() <= n as usize {
+                let m = ln_fact.len() as f64;
+                let last = ln_fact[ln_fact.len() - 1];
+                ln_fact.push(last + m.ln());
+            }
+            let cap = (n - 1) as f64 * r;
+            // Σ over compositions (m_1..m_k) of n: multinomial probability × the difference.
+            let (mut capped, mut pooled) = (0.0, 0.0);
+            counts.iter_mut().for_each(|c| *c = 0);
+            counts[k - 1] = n;
+            loop {
+                work += 1;
+                if work > SELF_SERVICE_WORK {
+                    return Ok(Self {
+                        deltas,
+                        complete: false,
+                    });
+                }
+                let mut log_p = ln_fact[n as usize];
+                let (mut x_cap, mut x_pool) = (0.0, 0.0);
+                for ((&m, &v), &lp) in counts.iter().zip(&uploads.values).zip(&ln_p) {
+                    if m > 0 {
+                        log_p += m as f64 * lp - ln_fact[m as usize];
+                    }
+                    x_cap += m as f64 * (r - v.min(cap));
+                    x_pool += m as f64 * (r - v);
+                }
+                let prob = log_p.exp();
+                capped += prob * x_cap.max(0.0);
+                pooled += prob * x_pool.max(0.0);
+                if !next_composition(&mut counts, n) {
+                    break;
+                }
+            }
+            deltas.push((capped - pooled).max(0.0));
+        }
+        Ok(Self {
+            deltas,
+            complete: true,
+        })
+    }
+
+    /// `Σ_n P(N = n) δ_n` for `N ~ Poisson(rho)` (audiences farther than 40√ρ + 40 from ρ
+    /// carry no weight), and whether every δ_n was computed.
+    pub fn correction(&self, rho: f64) -> (f64, bool) {
+        if rho.is_nan() || rho <= 0.0 || self.deltas.is_empty() {
+            return (0.0, self.complete);
+        }
+        let spread = 40.0 * rho.sqrt() + 40.0;
+        let lo = (rho - spread).floor().max(1.0) as usize;
+        let hi = ((rho + spread).ceil() as usize).min(self.deltas.len());
+        let sum = (lo..=hi)
+            .map(|n| poisson_pmf(rho, n as u64) * self.deltas[n - 1])
+            .sum();
+        (sum, self.complete)
+    }
 }
 
 /// The next composition of `n` into `c.len()` parts (an odometer over the first parts, the

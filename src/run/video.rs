@@ -118,6 +118,9 @@ struct Load<'a> {
     /// The same, as the scenario gives it (not snapped to a lattice): the moments of the
     /// Gaussian view.
     given: Option<vod::UploadDistribution>,
+    /// What viewers cannot upload to themselves, for each of the two (VoD with prefetching;
+    /// `vod::SelfService`).
+    self_service: Option<(vod::SelfService, vod::SelfService)>,
 }
 
 impl Load<'_> {
@@ -175,18 +178,19 @@ impl Load<'_> {
             // With prefetching the pooled formula lets a viewer's upload serve itself; what a
             // viewer uploads reaches only the others (`vod::self_service_correction`). The
             // ordered sum without prefetching already feeds each viewer from earlier ones.
-            let served = |v: f64,
-                          dist: &vod::UploadDistribution|
-             -> Result<(f64, bool), crate::error::VideoError> {
-                if !prefetch {
-                    return Ok((v, true));
+            let served = |v: f64, lattice: bool| -> Result<(f64, bool), crate::error::VideoError> {
+                match (&self.self_service, prefetch) {
+                    (Some((on_lattice, as_given)), true) => {
+                        let which = if lattice { on_lattice } else { as_given };
+                        let (extra, complete) = which.correction(rho);
+                        Ok((v + extra, complete))
+                    }
+                    _ => Ok((v, true)),
                 }
-                let (extra, complete) = vod::self_service_correction(r, rho, dist)?;
-                Ok((v + extra, complete))
             };
             match exact {
                 Ok((v, work)) => {
-                    let (v, complete) = served(v, uploads)?;
+                    let (v, complete) = served(v, true)?;
                     Ok((v, !complete, work))
                 }
                 Err(crate::error::VideoError::TooLarge { .. }) => {
@@ -198,7 +202,7 @@ impl Load<'_> {
                         .max(f64::MIN_POSITIVE);
                     let pooled = gaussian_positive_mean(mean, sd);
                     let v = if prefetch {
-                        served(pooled, given)?.0
+                        served(pooled, false)?.0
                     } else {
                         pooled.max(r)
                     };
@@ -347,12 +351,20 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         }
         _ => (None, None),
     };
+    let self_service = match (&uploads, &given) {
+        (Some(u), Some(g)) => Some((
+            vod::SelfService::new(stream.bitrate, u)?,
+            vod::SelfService::new(stream.bitrate, g)?,
+        )),
+        _ => None,
+    };
     let load = Load {
         kind: &s.content.kind,
         stream,
         classes,
         uploads,
         given,
+        self_service,
     };
     let r = stream.bitrate;
     let mean_upload: f64 = s.classes.iter().map(|c| c.upload * c.share).sum();
