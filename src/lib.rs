@@ -10,9 +10,10 @@
 //!    server and time-varying arrivals; live and VoD audiences; ISPs; file pushes; wireless
 //!    offload). One card per model in `models/`.
 //! 3. [`solve`]: the only module that integrates. The swarm goes through the exact method
-//!    (one class: each regime's closed form, switch to switch, at a cost that does not grow
-//!    with the horizon; otherwise matrix exponentials in its affine regimes and Taylor series
-//!    where several classes share the upload; switches located to machine precision), with
+//!    (each regime's closed form, switch to switch, at a cost that does not grow with the
+//!    horizon, wherever no two classes share the upload and the arrivals are constant, decaying
+//!    or daily; matrix exponentials in the other affine stretches (a trace's ramps) and Taylor
+//!    series where several classes share the upload; switches located to machine precision), with
 //!    RODAS4 (Rosenbrock) as the fallback for stiff nonlinear stretches and Dopri5
 //!    (`ode_solvers`, in `solve::ode` only) for models without that structure; `solve::maximise` locates peaks between samples.
 //! 4. [`incentive`]: who shares and how they are paid (participation equilibria, the

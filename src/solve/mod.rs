@@ -1,10 +1,12 @@
 //! Integration of fluid models: one entry point, three methods.
 //!
 //! * [`Method::Exact`]: for models that are [`PiecewiseAffine`](crate::model::PiecewiseAffine)
-//!   (the Qiu–Srikant swarm, any number of classes). One class under constant or decaying
-//!   arrivals goes from regime switch to regime switch by each regime's closed form
-//!   (`modal`: eigenmodes of the 2 × 2 block; a guard is a sum of exponentials whose first
-//!   zero is bracketed exactly), so its cost does not grow with the horizon. Otherwise, between
+//!   (the Qiu–Srikant swarm, any number of classes). Under constant, decaying or daily
+//!   arrivals the solve goes from regime switch to regime switch by each regime's closed form
+//!   (`modal`: one class, eigenmodes of the 2 × 2 block, a guard's first zero bracketed
+//!   exactly; `blocks`: one 2 × 2 block per class where at most one class reads the others,
+//!   a guard's first zero found by a certified scan), so its cost does not grow with the
+//!   horizon. Otherwise (a trace's ramps, two classes sharing the upload), between
 //!   switches the solution is `Z(t+h) = exp(M h) Z(t)` for an augmented matrix `M` that also
 //!   carries the arrival profile, with Taylor series in the regimes where several classes
 //!   share the upload (not affine); switches are located to machine precision. No step-size
