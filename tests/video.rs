@@ -487,3 +487,27 @@ fn a_fractional_live_audience_is_served_in_proportion() {
     }
     assert!((b.server + b.peers - cs).abs() <= 1e-12 * cs);
 }
+
+/// Issue 19: without prefetching a run's server load is the exact ordered load E[S_seq]
+/// (`vod::ordered_mean_load`, Spitzer's identity), no longer the lower bound
+/// E[1{N>0} max(r, Σ(r − U))], which it exceeds: at the settled audience ρ = 6 with uploads
+/// {1, 2.5} Mbps on a 2 Mbps stream (1e-9 relative).
+#[test]
+fn vod_without_prefetching_bills_the_ordered_load() {
+    let text = "name = \"ordered\"\nhorizon = \"10 h\"\n[content]\nkind = \"vod\"\nbitrate = \"2 Mbps\"\n\
+                watch_time = \"30 min\"\nprefetch = false\n[demand]\narrival_rate = \"12/h\"\n\
+                [[peers.class]]\nname = \"a\"\nshare = 0.5\nupload = \"1 Mbps\"\ndownload = \"10 Mbps\"\n\
+                [[peers.class]]\nname = \"b\"\nshare = 0.5\nupload = \"2.5 Mbps\"\ndownload = \"10 Mbps\"\n";
+    let rec = run_scenario(&scenario(text), &RunOptions::default()).unwrap();
+    let n = last(&rec, "viewers");
+    assert!((n - 6.0).abs() < 1e-6, "{n}");
+    let dist = vod::UploadDistribution::new(vec![1e6, 2.5e6], vec![0.5, 0.5]).unwrap();
+    let (want, _) = vod::ordered_mean_load(2e6, n, &dist, u64::MAX).unwrap();
+    let got = last(&rec, "server_rate");
+    assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}");
+    let bound =
+        streaming::expected_server_load(2e6, f64::INFINITY, &[(1e6, 0.5 * n), (2.5e6, 0.5 * n)])
+            .unwrap()
+            .value;
+    assert!(got > bound, "{got} vs the lower bound {bound}");
+}

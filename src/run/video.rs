@@ -171,9 +171,18 @@ impl Load<'_> {
                 vod::pooled_server_load_within(r, rho, uploads, budget.min(EXACT_WORK))
                     .map(|p| (p.mean(), p.work()))
             } else {
-                let classes: Vec<(f64, f64)> =
-                    self.classes.iter().map(|&(u, sh)| (u, sh * rho)).collect();
-                streaming::expected_server_load(r, f64::INFINITY, &classes).map(|v| (v.value, 0))
+                // In arrival order (Spitzer's identity on the lattice), exact within the work
+                // budget; beyond it the lower bound E[1{N>0} max(r, Σ(r − U))], flagged.
+                match vod::ordered_mean_load(r, rho, uploads, budget.min(EXACT_WORK)) {
+                    Ok(done) => Ok(done),
+                    Err(crate::error::VideoError::TooLarge { .. }) => {
+                        let classes: Vec<(f64, f64)> =
+                            self.classes.iter().map(|&(u, sh)| (u, sh * rho)).collect();
+                        let bound = streaming::expected_server_load(r, f64::INFINITY, &classes)?;
+                        return Ok((bound.value, true, 0));
+                    }
+                    Err(e) => Err(e),
+                }
             };
             // With prefetching the pooled formula lets a viewer's upload serve itself; what a
             // viewer uploads reaches only the others (`vod::self_service_correction`). The
