@@ -33,10 +33,13 @@ fn params() -> impl Strategy<Value = Params> {
         0.1f64..10.0,
         prop_oneof![Just(0.0), 1e-4f64..0.05],
         0.05f64..2.0,
-        0.0f64..1.0,
+        // Upload and server capacity are 0 or at least 10^-3 files/s (8·10^-3 bit/s for the
+        // 1-byte file): below 10^-3 bit/s a scenario is refused (`units::usable_range`), and a
+        // random seed drew such values.
+        prop_oneof![Just(0.0), 1e-3f64..1.0],
         0.0f64..=1.0,
         prop_oneof![Just(None), (0.005f64..1.0).prop_map(Some)],
-        prop_oneof![Just(0.0), 0.0f64..2.0],
+        prop_oneof![Just(0.0), 1e-3f64..2.0],
     )
         .prop_map(|(lambda, theta, c, mu, eta, gamma, s)| Params {
             lambda,
@@ -52,7 +55,7 @@ fn params() -> impl Strategy<Value = Params> {
 fn class_spec() -> impl Strategy<Value = ClassSpec> {
     (
         0.05f64..2.0,
-        0.0f64..1.0,
+        prop_oneof![Just(0.0), 1e-3f64..1.0],
         prop_oneof![Just(0.0), 1e-4f64..0.05],
         prop_oneof![Just(None), (0.005f64..1.0).prop_map(Some)],
     )
@@ -70,7 +73,7 @@ fn swarm_params() -> impl Strategy<Value = (f64, f64, f64, Vec<ClassSpec>)> {
     (
         0.1f64..10.0,
         0.0f64..=1.0,
-        prop_oneof![Just(0.0), 0.0f64..2.0],
+        prop_oneof![Just(0.0), 1e-3f64..2.0],
         prop::collection::vec((class_spec(), 0.1f64..1.0), 2..=3),
     )
         .prop_map(|(lambda, eta, s, cl)| {
