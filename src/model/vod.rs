@@ -1012,9 +1012,52 @@ mod tests {
         assert_relative_eq!(pooled + extra, 0.5 * (-0.5f64).exp(), max_relative = 1e-12);
     }
 
+    /// Monte Carlo of `load(uploads)` over N ~ Poisson(ρ) viewers (inversion) with uploads
+    /// drawn uniformly from `values` in arrival order (xorshift64*, fixed `seed`): the mean and
+    /// its standard error over `draws`.
+    fn monte_carlo(
+        values: &[f64],
+        rho: f64,
+        seed: u64,
+        draws: usize,
+        load: impl Fn(&[f64]) -> f64,
+    ) -> (f64, f64) {
+        let mut rng = seed;
+        let mut uniform = move || {
+            rng ^= rng >> 12;
+            rng ^= rng << 25;
+            rng ^= rng >> 27;
+            (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut sum, mut sq) = (0.0, 0.0);
+        let mut uploads = Vec::new();
+        for _ in 0..draws {
+            let (mut n, mut p, target) = (0u64, (-rho).exp(), uniform());
+            let mut cdf = p;
+            while cdf < target {
+                n += 1;
+                p *= rho / n as f64;
+                cdf += p;
+            }
+            uploads.clear();
+            for _ in 0..n {
+                let i = ((uniform() * values.len() as f64) as usize).min(values.len() - 1);
+                uploads.push(values[i]);
+            }
+            let s = load(&uploads);
+            sum += s;
+            sq += s * s;
+        }
+        let mean = sum / draws as f64;
+        (
+            mean,
+            ((sq / draws as f64 - mean * mean) / draws as f64).sqrt(),
+        )
+    }
+
     /// The corrected mean against a Monte Carlo of S_N = (Σ_i (r − min(U_i, (N − 1) r)))^+
-    /// (10^6 draws, 5 standard errors), and never below P(N = 1)(r − E[(r − U)^+]) + the
-    /// pooled mean's share, for deficit, balanced and surplus uploads at small audiences.
+    /// (10^6 draws, 5 standard errors), and never below P(N = 1) r (a lone viewer is served
+    /// by the server), for deficit, balanced and surplus uploads at small audiences.
     #[test]
     fn the_served_load_matches_a_monte_carlo_and_its_floor() {
         let cases: [(&[f64], f64); 4] = [
@@ -1023,49 +1066,21 @@ mod tests {
             (&[0.5, 1.5], 3.0),
             (&[0.4, 2.0, 10.0], 0.8),
         ];
-        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
-        let mut uniform = move || {
-            rng ^= rng >> 12;
-            rng ^= rng << 25;
-            rng ^= rng >> 27;
-            (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-        };
         for (values, rho) in cases {
             let u = dist(values);
             let exact = pooled_server_load(1.0, rho, &u).unwrap().mean()
                 + self_service_correction(1.0, rho, &u).unwrap().0;
-            let draws = 1_000_000;
-            let (mut sum, mut sq) = (0.0, 0.0);
-            for _ in 0..draws {
-                // N ~ Poisson(ρ) by inversion; uploads uniform over the values.
-                let (mut n, mut p, target) = (0u64, (-rho).exp(), uniform());
-                let mut cdf = p;
-                while cdf < target {
-                    n += 1;
-                    p *= rho / n as f64;
-                    cdf += p;
-                }
-                let cap = n.saturating_sub(1) as f64;
-                let x: f64 = (0..n)
-                    .map(|_| {
-                        let v = values
-                            [((uniform() * values.len() as f64) as usize).min(values.len() - 1)];
-                        1.0 - v.min(cap)
-                    })
-                    .sum();
-                let s = x.max(0.0);
-                sum += s;
-                sq += s * s;
-            }
-            let mean = sum / draws as f64;
-            let se = ((sq / draws as f64 - mean * mean) / draws as f64).sqrt();
+            let (mean, se) = monte_carlo(values, rho, 0x2545_f491_4f6c_dd1d, 1_000_000, |up| {
+                let cap = up.len().saturating_sub(1) as f64;
+                up.iter().map(|v| 1.0 - v.min(cap)).sum::<f64>().max(0.0)
+            });
             assert!(
                 (exact - mean).abs() <= 5.0 * se + 1e-12,
                 "{values:?} ρ {rho}: {exact} vs {mean} ± {se}"
             );
             let lone = rho * (-rho).exp();
             assert!(
-                exact >= lone * 1.0 - 1e-12,
+                exact >= lone - 1e-12,
                 "{values:?} ρ {rho}: {exact} < {lone}"
             );
         }
@@ -1110,41 +1125,16 @@ mod tests {
             (&[0.5, 2.0], 3.0),
             (&[0.4, 2.0, 10.0], 6.0),
         ];
-        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut uniform = move || {
-            rng ^= rng >> 12;
-            rng ^= rng << 25;
-            rng ^= rng >> 27;
-            (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-        };
         for (values, rho) in cases {
             let u = dist(values);
             let (exact, _) = ordered_mean_load(1.0, rho, &u, u64::MAX).unwrap();
-            let draws = 1_000_000;
-            let (mut sum, mut sq) = (0.0, 0.0);
-            for _ in 0..draws {
-                let (mut n, mut p, target) = (0u64, (-rho).exp(), uniform());
-                let mut cdf = p;
-                while cdf < target {
-                    n += 1;
-                    p *= rho / n as f64;
-                    cdf += p;
-                }
-                let uploads: Vec<f64> = (0..n)
-                    .map(|_| {
-                        values[((uniform() * values.len() as f64) as usize).min(values.len() - 1)]
-                    })
-                    .collect();
-                let s = if n == 0 {
+            let (mean, se) = monte_carlo(values, rho, 0x9e37_79b9_7f4a_7c15, 1_000_000, |up| {
+                if up.is_empty() {
                     0.0
                 } else {
-                    ordered_server_load(1.0, &uploads).unwrap()
-                };
-                sum += s;
-                sq += s * s;
-            }
-            let mean = sum / draws as f64;
-            let se = ((sq / draws as f64 - mean * mean) / draws as f64).sqrt();
+                    ordered_server_load(1.0, up).unwrap()
+                }
+            });
             assert!(
                 (exact - mean).abs() <= 5.0 * se,
                 "{values:?} ρ {rho}: {exact} vs {mean} ± {se}"

@@ -37,11 +37,11 @@ const SCAN_BUDGET: usize = 400;
 
 /// Eigenvalues, unit eigenvectors (`v[i]` belongs to `lam[i]`) and the rows of V⁻¹ of one
 /// class's 2 × 2 block, with the block itself.
-struct Block2 {
-    a: [f64; 4],
-    lam: [C; 2],
-    v: [[C; 2]; 2],
-    vinv: [[C; 2]; 2],
+pub(super) struct Block2 {
+    pub(super) a: [f64; 4],
+    pub(super) lam: [C; 2],
+    pub(super) v: [[C; 2]; 2],
+    pub(super) vinv: [[C; 2]; 2],
 }
 
 /// One block of the forcing generator (indices among the forcing states).
@@ -300,7 +300,7 @@ fn first_negative(guards: &[Terms], span: f64) -> Result<Option<f64>, ()> {
 
 /// The eigen-structure of a real 2 × 2 block with distinct eigenvalues (real, or a complex
 /// pair); `None` when they (nearly) coincide or the eigenvectors are nearly parallel.
-fn eig2(a: [f64; 4]) -> Option<Block2> {
+pub(super) fn eig2(a: [f64; 4]) -> Option<Block2> {
     let [a11, a12, a21, a22] = a;
     let scale = a11.abs().max(a12.abs()).max(a21.abs()).max(a22.abs());
     if !scale.is_finite() {

@@ -22,7 +22,7 @@
 
 use nalgebra::Complex;
 
-use super::blocks::{Blocks, Path};
+use super::blocks::{eig2, Block2, Blocks, Path};
 
 type C = Complex<f64>;
 
@@ -403,45 +403,9 @@ impl Modal {
         if !scale.is_finite() || scale <= 0.0 {
             return None;
         }
-        let half_tr = 0.5 * (a11 + a22);
-        let disc = 0.25 * (a11 - a22).powi(2) + a12 * a21;
-        let complex = disc < 0.0;
-        let root = disc.abs().sqrt();
-        if root <= 1e-7 * scale {
-            return None; // (nearly) repeated: the modes are ill conditioned
-        }
-        let lam = if complex {
-            [C::new(half_tr, root), C::new(half_tr, -root)]
-        } else {
-            // The larger-magnitude root first, the other from the product (no cancellation).
-            let big = half_tr + root.copysign(half_tr);
-            let det = a11 * a22 - a12 * a21;
-            let small = if big != 0.0 {
-                det / big
-            } else {
-                half_tr - root
-            };
-            [C::new(big, 0.0), C::new(small, 0.0)]
-        };
-        let a = |x: f64| C::new(x, 0.0);
-        let v = lam.map(|l| {
-            // Two candidate eigenvectors; the longer is the better conditioned.
-            let r1 = [a(a12), l - a11];
-            let r2 = [l - a22, a(a21)];
-            let n = |r: &[C; 2]| r[0].norm_sqr() + r[1].norm_sqr();
-            let r = if n(&r1) >= n(&r2) { r1 } else { r2 };
-            let len = n(&r).sqrt();
-            [r[0] / len, r[1] / len]
-        });
-        let det_v = v[0][0] * v[1][1] - v[1][0] * v[0][1];
-        if det_v.norm() < 1e-6 {
-            return None; // eigenvectors nearly parallel (unit length each)
-        }
-        // V has the eigenvectors as columns; its inverse by rows.
-        let vinv = [
-            [v[1][1] / det_v, -v[1][0] / det_v],
-            [-v[0][1] / det_v, v[0][0] / det_v],
-        ];
+        // Eigenpairs (a (nearly) repeated pair or nearly parallel eigenvectors: no form).
+        let Block2 { lam, v, vinv, .. } = eig2([a11, a12, a21, a22])?;
+        let complex = lam[0].im != 0.0;
         let mut u = Vec::with_capacity(m);
         for (j, &gj) in g.iter().enumerate() {
             let (b1, b2) = (at(0, 2 + j), at(1, 2 + j));
