@@ -870,3 +870,46 @@ fn a_horizon_of_any_length_costs_a_few_steps() {
         }
     }
 }
+
+/// Issue 18: `launch-day` with a 20 kB file hung in its peak refinement (156 solves from t = 0,
+/// each stepping a trace's ramps at 1 250/s). When one solve to the bracket's end already costs
+/// more than `REFINE_MAX_STEPS` steps, `maximise` returns the better end instead of refining
+/// (the caller's grid maximum stands); a cheap swarm on the same trace is still refined.
+#[test]
+fn peaks_are_not_refined_when_one_solve_is_expensive() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let text = |size: &str| {
+        format!(
+            "name = \"ramps\"\n[content]\nsize = \"{size}\"\n[demand]\nprofile = \"trace\"\n\
+             file = \"traces/launch-day.csv\"\n[swarm]\nefficiency = 0.9\nabort_rate = \"0.2/h\"\n\
+             seed_residence = \"10 min\"\n[peers]\nupload = \"20 Mbps\"\ndownload = \"200 Mbps\"\n"
+        )
+    };
+    let model_of = |size: &str| {
+        let s = peerfluid::scenario::Scenario::from_toml(&text(size), "ramps.toml", Some(&dir))
+            .expect("valid");
+        swarm_of(&s)
+    };
+    let (lo, hi) = (700.0, 1000.0);
+    // f peaks inside the bracket, where the leechers equal their value at 850 s (they move
+    // monotonically there): refinement finds 850 s, its absence an end.
+    let peak_at_850 = |model: &peerfluid::model::swarm::Swarm| {
+        let m = peerfluid::solve::state_at(model, 850.0, Method::Auto).expect("solves")[0];
+        move |z: &[f64]| -(z[0] - m).powi(2)
+    };
+    let tiny = model_of("20 kB");
+    let mut set = SolverSettings::new(hi);
+    set.points = 1;
+    let steps = integrate(&tiny, &set).expect("solves").stats.steps;
+    assert!(steps > peerfluid::solve::REFINE_MAX_STEPS, "{steps} steps");
+    let f = peak_at_850(&tiny);
+    let (t, _) = peerfluid::solve::maximise(&tiny, Method::Auto, lo, hi, &f).expect("ok");
+    assert!(
+        t == lo || t == hi,
+        "refined to {t} though one solve took {steps} steps"
+    );
+    let cheap = model_of("1 GB");
+    let f = peak_at_850(&cheap);
+    let (t, _) = peerfluid::solve::maximise(&cheap, Method::Auto, lo, hi, &f).expect("ok");
+    assert!((t - 850.0).abs() < 1e-3, "not refined: {t}");
+}
