@@ -762,24 +762,21 @@ fn providers_cmd(
     Ok(())
 }
 
-/// `shapley FILE` prices the file swarm's provider–peers game; other kinds are refused in
-/// one sentence that says where their numbers are (issue 18: never a NaN).
-fn refuse_unless_file_swarm(s: &Scenario, path: &Path) -> anyhow::Result<()> {
+/// `shapley FILE` prices the scenario's provider–peers game (files: `ScenarioGame`; live and
+/// VoD: the viewers' game, `incentive::stream`); femtocell scenarios are refused in one
+/// sentence that says where their numbers are (issue 18: never a NaN).
+fn refuse_femtocells(s: &Scenario, path: &Path) -> anyhow::Result<()> {
     use crate::scenario::ContentKind;
-    let Some(kind) = crate::incentive::equilibrium::not_a_file_swarm(s) else {
+    if !matches!(s.content.kind, ContentKind::Wireless(_)) {
         return Ok(());
-    };
+    }
     let file = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let instead = match s.content.kind {
-        ContentKind::Wireless(_) => {
-            "`compare` reports its hosts' fluid Shapley payments (`wireless.shapley`)"
-        }
-        _ => "its Shapley game is not modelled yet; `compare` prices it with and without peers",
-    };
-    anyhow::bail!("`shapley` needs a file swarm: {file} is a {kind}; {instead}")
+    anyhow::bail!(
+        "`shapley` prices file swarms, live streams and VoD: {file} is a femtocell offload scenario; `compare` reports its hosts' fluid Shapley payments (`wireless.shapley`)"
+    )
 }
 
 fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
@@ -792,11 +789,26 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
     const MAX_RESOURCE: f64 = 1e12;
     let table = if let Some(path) = &args.file {
         let s = Scenario::from_path(path)?;
-        refuse_unless_file_swarm(&s, path)?;
-        let market = Market::new(&s)?;
-        let game = ScenarioGame::new(&market)?;
-        let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
-        shapley_table(
+        refuse_femtocells(&s, path)?;
+        if s.content.kind.stream().is_some() {
+            let game = crate::incentive::stream::StreamGame::new(&s)?;
+            let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
+            shapley_table(
+                &game,
+                &format!(
+                    "scenario '{}' (resource: GB of upload offered per view; Ω: origin $ per view)",
+                    s.name
+                ),
+                &game.capacity_gb,
+                &shares,
+                &args.n,
+                args.seed,
+            )?
+        } else {
+            let market = Market::new(&s)?;
+            let game = ScenarioGame::new(&market)?;
+            let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
+            shapley_table(
             &game,
             &format!("scenario '{}' (resource: GB of upload capacity per download; Ω: origin $ per download)", s.name),
             &market.capacity_gb,
@@ -804,6 +816,7 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
             &args.n,
             args.seed,
         )?
+        }
     } else {
         let shape = args.omega.unwrap_or(Shape::Linear);
         let (resource, shares): (Vec<f64>, Vec<f64>) = match (&args.classes, args.xbar) {
@@ -859,21 +872,31 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
         table.peers_per_user,
         prices.join(", ")
     );
-    println!(
-        "core: {} (min slack per user {:.6} at class fractions {:?})",
-        if table.core.in_core {
-            "in the core"
-        } else {
-            "NOT in the core"
-        },
-        table.core.min_slack_per_user,
-        table.core.blocking_fractions
-    );
+    match &table.core.not_checked {
+        Some(why) => println!("core: {why}"),
+        None => println!(
+            "core: {} (min slack per user {:.6} at class fractions {:?})",
+            if table.core.in_core {
+                "in the core"
+            } else {
+                "NOT in the core"
+            },
+            table.core.min_slack_per_user,
+            table.core.blocking_fractions
+        ),
+    }
     println!(
         "{:>9}  {:<8} {:>16} {:>12}  price per unit",
         "N", "method", "provider/N", "rel. error"
     );
     for row in &table.exact {
+        if row.method == "skipped" {
+            println!(
+                "{:>9}  {:<8} not computed: it needs more evaluations of Ω than this game allows (each is a catalogue of exact sums)",
+                row.n, row.method
+            );
+            continue;
+        }
         let p: Vec<String> = row
             .price_per_unit
             .iter()

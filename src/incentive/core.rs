@@ -41,6 +41,23 @@ pub struct CoreReport {
     pub blocking_fractions: Vec<f64>,
     /// Whether the provider belongs to that coalition (false only if some price is negative).
     pub provider_in_blocking: bool,
+    /// Why the core was not searched (a game whose every Ω is expensive, see
+    /// [`CostPerUser::evaluation_limit`](super::CostPerUser::evaluation_limit)); `None` when
+    /// it was. Then `in_core` is false and the slack NaN: nothing is claimed.
+    pub not_checked: Option<String>,
+}
+
+impl CoreReport {
+    /// The report of a core that was not searched, and why.
+    pub fn not_checked(classes: usize, why: String) -> Self {
+        Self {
+            in_core: false,
+            min_slack_per_user: f64::NAN,
+            blocking_fractions: vec![f64::NAN; classes],
+            provider_in_blocking: true,
+            not_checked: Some(why),
+        }
+    }
 }
 
 /// The slack per user of the coalition {P} ∪ (fraction `s[c]` of class c), for the
@@ -124,6 +141,7 @@ pub fn fluid_core(game: &dyn CostPerUser, xbar: &[f64]) -> Result<CoreReport, Me
         min_slack_per_user: best,
         blocking_fractions: arg,
         provider_in_blocking: provider_in,
+        not_checked: None,
     })
 }
 
@@ -291,6 +309,7 @@ pub fn exact_core(
         min_slack_per_user: best.0 / nf,
         blocking_fractions: fractions,
         provider_in_blocking: best.2,
+        not_checked: None,
     })
 }
 

@@ -16,6 +16,7 @@ pub mod hosting;
 pub mod multi;
 pub mod plan;
 pub mod shapley;
+pub mod stream;
 pub mod table;
 
 /// Ω: the provider's cost per user as a function of the peer resource per user brought by
@@ -52,5 +53,12 @@ pub trait CostPerUser: Sync {
     /// price and the core search is one-dimensional). Default false (no such promise).
     fn sum_only(&self) -> bool {
         false
+    }
+    /// Most evaluations of Ω that the finite-N rows and the core search of
+    /// `shapley_table` may spend on this game (`None`: no limit). A game whose Ω is a
+    /// catalogue of exact sums (tens of milliseconds each) sets one; rows and searches that
+    /// would need more are reported as not computed, with the reason.
+    fn evaluation_limit(&self) -> Option<usize> {
+        None
     }
 }

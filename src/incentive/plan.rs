@@ -5,6 +5,8 @@ use serde::Serialize;
 
 use super::equilibrium::{BestPayment, Equilibrium, Market, Offer, ScenarioGame};
 use super::shapley::fluid_shapley;
+use super::stream::StreamGame;
+use super::CostPerUser;
 use crate::error::MechanismError;
 use crate::scenario::{Mechanism, Scenario};
 use crate::units::Dimension;
@@ -28,6 +30,12 @@ pub struct ShapleyReport {
     pub price_usd_per_gb_offered: Vec<f64>,
     /// What a sharing peer of each class is paid per download, $.
     pub payment_usd_per_download: Vec<f64>,
+    /// The provider's share of the savings, φ_P / (φ_P + peers) (literature §2.4: 90 % of
+    /// the saving needs x̄ = 5d in the linear game).
+    pub provider_share_of_savings: f64,
+    /// What the peers are paid per GB they upload (all classes), $/GB: the peers' share
+    /// divided by the GB peers send per download (views, for streams).
+    pub usd_per_gb_uploaded: f64,
 }
 
 /// One class's side of the plan.
@@ -50,6 +58,9 @@ pub struct ClassPlan {
 pub struct IncentiveReport {
     /// `incentive.mechanism`.
     pub mechanism: &'static str,
+    /// What the per-download figures are per: "download" (files) or "view" (streams: one
+    /// viewer's visit of the mean watch time).
+    pub per: &'static str,
     /// The offer peers respond to (for "equilibrium": the provider's best per-byte price).
     pub offer: Offer,
     /// Arrival rate the market is played at, 1/s, and what it is.
@@ -153,7 +164,16 @@ pub fn plan_with(s: &Scenario, depth: Depth) -> Result<Plan, MechanismError> {
     let game = ScenarioGame::new(&market)?;
     let xbar = game.xbar();
     let sh = fluid_shapley(&game, &xbar)?;
+    let full = market.outcome(&vec![1.0; k])?;
+    let uploaded_gb: f64 = s
+        .classes
+        .iter()
+        .zip(&full.upload_gb)
+        .map(|(c, gb)| c.share * gb)
+        .sum();
     let shapley = ShapleyReport {
+        provider_share_of_savings: share_of(sh.provider_per_user, sh.savings_per_user),
+        usd_per_gb_uploaded: per_gb(sh.peers_per_user, uploaded_gb),
         provider_usd: sh.provider_per_user,
         peers_usd: sh.peers_per_user,
         savings_usd: sh.savings_per_user,
@@ -229,6 +249,7 @@ pub fn plan_with(s: &Scenario, depth: Depth) -> Result<Plan, MechanismError> {
         per_gb_offered,
         report: Some(IncentiveReport {
             mechanism: s.incentive.mechanism.label(),
+            per: "download",
             offer,
             reference_rate_per_s: market.rate,
             reference_rate_basis: market.rate_basis,
@@ -245,6 +266,127 @@ pub fn plan_with(s: &Scenario, depth: Depth) -> Result<Plan, MechanismError> {
             integration_vs_root: diff,
             integration_skipped: skipped,
             best_payment: best,
+            shapley: Some(shapley),
+        }),
+    })
+}
+
+/// `part / whole`, 0 when the whole is 0.
+fn share_of(part: f64, whole: f64) -> f64 {
+    if whole != 0.0 {
+        part / whole
+    } else {
+        0.0
+    }
+}
+
+/// $ per GB: `usd / gb`, NaN when nothing is uploaded (no price per GB exists).
+fn per_gb(usd: f64, gb: f64) -> f64 {
+    if gb > 0.0 {
+        usd / gb
+    } else {
+        f64::NAN
+    }
+}
+
+/// The incentive side of a live or VoD scenario (`run::video`). Viewers do not decide
+/// (validation refuses cost distributions for streams): everyone shares, and under
+/// `mechanism = "shapley"` each class is paid its fluid Shapley price per GB of upload
+/// offered in the viewers' game ([`StreamGame`]); other mechanisms have no report here.
+///
+/// # Errors
+///
+/// The game's errors ([`StreamGame::new`], [`fluid_shapley`]).
+pub fn stream_plan(s: &Scenario) -> Result<Plan, MechanismError> {
+    let k = s.classes.len();
+    let names: Vec<String> = s.classes.iter().map(|c| c.name.clone()).collect();
+    let (per_gb_uploaded, per_download) = match s.incentive.mechanism {
+        Mechanism::PerByte { price } => (price, 0.0),
+        Mechanism::Discount { amount } => (0.0, amount),
+        _ => (0.0, 0.0),
+    };
+    if !matches!(s.incentive.mechanism, Mechanism::Shapley) {
+        return Ok(Plan {
+            names,
+            participation: vec![1.0; k],
+            per_gb_uploaded,
+            per_download,
+            per_gb_offered: vec![0.0; k],
+            report: None,
+        });
+    }
+    let game = StreamGame::new(s)?;
+    let xbar = game.xbar();
+    let sh = fluid_shapley(&game, &xbar)?;
+    let none = game.omega(&vec![0.0; k]);
+    let omega_full = game.omega(&xbar);
+    // What the viewers send per view with everyone sharing: the audience's demand n·r less
+    // the server's rate, per view; each class in proportion to the upload it offers.
+    let r = match &s.content.kind {
+        crate::scenario::ContentKind::Live(st) => st.bitrate,
+        crate::scenario::ContentKind::Vod { stream, .. } => stream.bitrate,
+        _ => 0.0,
+    };
+    let server = game.server_rate(&vec![1.0; k])?;
+    let peer_bps = (game.audience * r - server).max(0.0);
+    let offered_bps: f64 =
+        s.classes.iter().map(|c| c.share * c.upload).sum::<f64>() * game.audience;
+    let used = if offered_bps > 0.0 {
+        (peer_bps / offered_bps).min(1.0)
+    } else {
+        0.0
+    };
+    let uploaded_gb: f64 = xbar.iter().map(|x| used * x).sum();
+    let income: Vec<f64> = sh
+        .price_per_unit
+        .iter()
+        .zip(&game.capacity_gb)
+        .map(|(p, cap)| p * cap)
+        .collect();
+    let classes = s
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(c, cl)| ClassPlan {
+            name: cl.name.clone(),
+            cost_distribution: cl.cost.label(),
+            participation: 1.0,
+            income_usd_per_download: income[c],
+            benefit_usd_per_download: income[c]
+                - s.peer_cost.upload_value * used * game.capacity_gb[c],
+        })
+        .collect();
+    let shapley = ShapleyReport {
+        provider_usd: sh.provider_per_user,
+        peers_usd: sh.peers_per_user,
+        savings_usd: sh.savings_per_user,
+        price_usd_per_gb_offered: sh.price_per_unit.clone(),
+        payment_usd_per_download: income,
+        provider_share_of_savings: share_of(sh.provider_per_user, sh.savings_per_user),
+        usd_per_gb_uploaded: per_gb(sh.peers_per_user, uploaded_gb),
+    };
+    let provider = omega_full + sh.peers_per_user;
+    Ok(Plan {
+        names,
+        participation: vec![1.0; k],
+        per_gb_uploaded,
+        per_download,
+        per_gb_offered: sh.price_per_unit.clone(),
+        report: Some(IncentiveReport {
+            mechanism: s.incentive.mechanism.label(),
+            per: "view",
+            offer: Offer::Shapley,
+            reference_rate_per_s: game.rate,
+            reference_rate_basis: game.rate_basis,
+            classes,
+            equilibria: Vec::new(),
+            integrated_participation: None,
+            integration_vs_root: None,
+            integration_skipped: None,
+            provider_usd_per_download: provider,
+            no_sharing_usd_per_download: none,
+            provider_net_saving: share_of(none - provider, none),
+            best_payment: None,
             shapley: Some(shapley),
         }),
     })

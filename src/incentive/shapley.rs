@@ -113,11 +113,12 @@ pub fn fluid_shapley(game: &dyn CostPerUser, xbar: &[f64]) -> Result<FluidShaple
     breaks.extend(kinks);
     breaks.push(1.0);
 
-    let mut x = vec![0.0; k];
-    let mut g = vec![0.0; k];
-    // acc[0] = ∫ [Ω(0) − Ω(t x̄)], acc[1 + c] = ∫ −t ∂_cΩ(t x̄).
-    let mut integrate = |panels: usize, acc: &mut [f64]| {
-        acc.iter_mut().for_each(|v| *v = 0.0);
+    // acc[0] = ∫ [Ω(0) − Ω(t x̄)], acc[1 + c] = ∫ −t ∂_cΩ(t x̄). The nodes are evaluated in
+    // parallel (a game's Ω may be a catalogue of exact sums) and summed in their order, so
+    // the result does not depend on the number of threads.
+    let integrate = |panels: usize, acc: &mut [f64]| {
+        use rayon::prelude::*;
+        let mut nodes: Vec<(f64, f64)> = Vec::with_capacity(panels * 8 * breaks.len());
         for seg in breaks.windows(2) {
             let h = (seg[1] - seg[0]) / panels as f64;
             for p in 0..panels {
@@ -125,15 +126,25 @@ pub fn fluid_shapley(game: &dyn CostPerUser, xbar: &[f64]) -> Result<FluidShaple
                 let half = 0.5 * h;
                 for (node, w) in GL_NODES.iter().zip(GL_WEIGHTS) {
                     for t in [mid - half * node, mid + half * node] {
-                        x.iter_mut().zip(xbar).for_each(|(xc, xb)| *xc = t * xb);
-                        let wt = w * half;
-                        acc[0] += wt * (omega0 - game.omega(&x));
-                        game.gradient(&x, &mut g);
-                        for c in 0..k {
-                            acc[1 + c] -= wt * t * g[c];
-                        }
+                        nodes.push((t, w * half));
                     }
                 }
+            }
+        }
+        let values: Vec<(f64, Vec<f64>)> = nodes
+            .par_iter()
+            .map(|&(t, _)| {
+                let x: Vec<f64> = xbar.iter().map(|xb| t * xb).collect();
+                let mut g = vec![0.0; k];
+                game.gradient(&x, &mut g);
+                (game.omega(&x), g)
+            })
+            .collect();
+        acc.iter_mut().for_each(|v| *v = 0.0);
+        for (&(t, wt), (omega, g)) in nodes.iter().zip(&values) {
+            acc[0] += wt * (omega0 - omega);
+            for c in 0..k {
+                acc[1 + c] -= wt * t * g[c];
             }
         }
     };

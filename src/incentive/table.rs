@@ -24,7 +24,9 @@ pub struct FiniteN {
     pub n: usize,
     /// Peers per class (N × share, rounded so that they sum to N).
     pub counts: Vec<usize>,
-    /// "exact" (sum over count vectors) or "sampled" (random positions, [`sampled_positions`]).
+    /// "exact" (sum over count vectors), "sampled" (random positions, [`sampled_positions`])
+    /// or "skipped" (more evaluations of Ω than [`CostPerUser::evaluation_limit`] allows;
+    /// the values are NaN).
     pub method: &'static str,
     /// φ_P / N.
     pub provider_share_per_user: f64,
@@ -89,7 +91,15 @@ pub fn shapley_table(
 ) -> Result<ShapleyTable, MechanismError> {
     let xbar: Vec<f64> = resource.iter().zip(shares).map(|(r, s)| r * s).collect();
     let fluid = fluid_shapley(game, &xbar)?;
-    let core = fluid_core(game, &xbar)?;
+    let core = match game.evaluation_limit() {
+        Some(limit) => CoreReport::not_checked(
+            xbar.len(),
+            format!(
+                "not searched: each evaluation of this game's Ω is expensive (a catalogue of exact sums) and the search takes more than the {limit} evaluations allowed"
+            ),
+        ),
+        None => fluid_core(game, &xbar)?,
+    };
     let mut exact = Vec::with_capacity(ns.len());
     for &n in ns {
         if n == 0 || n > MAX_N {
@@ -114,7 +124,27 @@ pub fn shapley_table(
                 }
             })
             .collect();
-        let (method, provider, half, per_peer) = if counts.len() == 1 || size <= MAX_COUNT_VECTORS {
+        let exact_ok = counts.len() == 1 || size <= MAX_COUNT_VECTORS;
+        // Evaluations of Ω the row needs: one per count vector, or per sampled position and
+        // class.
+        let needed = if exact_ok {
+            size
+        } else {
+            SAMPLED_POSITIONS.saturating_mul(counts.len() + 1)
+        };
+        if game.evaluation_limit().is_some_and(|limit| needed > limit) {
+            exact.push(FiniteN {
+                n,
+                method: "skipped",
+                provider_share_per_user: f64::NAN,
+                price_per_unit: vec![f64::NAN; counts.len()],
+                provider_half_width_95: 0.0,
+                provider_rel_error: None,
+                counts,
+            });
+            continue;
+        }
+        let (method, provider, half, per_peer) = if exact_ok {
             let v = exact_by_classes(game, &counts, &r)?;
             ("exact", v.provider, 0.0, v.per_peer)
         } else {

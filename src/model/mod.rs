@@ -20,6 +20,7 @@ pub mod locality;
 pub mod push;
 pub mod streaming;
 pub mod swarm;
+pub mod video_load;
 pub mod vod;
 pub mod wireless;
 

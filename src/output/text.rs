@@ -503,24 +503,26 @@ fn incentive_text(inc: &crate::incentive::plan::IncentiveReport) -> String {
     use crate::incentive::equilibrium::Offer;
     use std::fmt::Write as _;
     let mut out = String::new();
+    let per = inc.per;
     let offer = match inc.offer {
         Offer::PerByte { price } => format!("${price:.5}/GB uploaded"),
-        Offer::Discount { amount } => format!("${amount:.4} per download"),
+        Offer::Discount { amount } => format!("${amount:.4} per {}", inc.per),
         Offer::Shapley => "the fluid Shapley value".to_string(),
     };
     let _ = writeln!(
         out,
-        "incentive ({}): peers are offered {offer}; a steady market at the {} {:.4}/s held all month (its per-download figures are not the billed month above)",
-        inc.mechanism, inc.reference_rate_basis, inc.reference_rate_per_s
+        "incentive ({}): peers are offered {offer}; a steady market at the {} {:.4}/s held all month (its per-{} figures are not the billed month above)",
+        inc.mechanism, inc.reference_rate_basis, inc.reference_rate_per_s, inc.per
     );
     for c in &inc.classes {
         let _ = writeln!(
             out,
-            "    {:<10} costs {:<9} participation {:>6.1} %, income ${:.5}/download, net before private cost ${:.5}",
+            "    {:<10} costs {:<9} participation {:>6.1} %, income ${:.5}/{}, net before private cost ${:.5}",
             c.name,
             c.cost_distribution,
             100.0 * c.participation,
             c.income_usd_per_download,
+            inc.per,
             c.benefit_usd_per_download
         );
     }
@@ -536,7 +538,9 @@ fn incentive_text(inc: &crate::incentive::plan::IncentiveReport) -> String {
             )
         })
         .collect();
-    let _ = writeln!(out, "  equilibria: {}", eqs.join("; "));
+    if !eqs.is_empty() {
+        let _ = writeln!(out, "  equilibria: {}", eqs.join("; "));
+    }
     if let (Some(q), Some(d)) = (&inc.integrated_participation, inc.integration_vs_root) {
         let q: Vec<String> = q.iter().map(|v| format!("{:.1} %", 100.0 * v)).collect();
         let _ = writeln!(
@@ -550,7 +554,7 @@ fn incentive_text(inc: &crate::incentive::plan::IncentiveReport) -> String {
     }
     let _ = writeln!(
         out,
-        "  provider per download in that market: ${:.5} (nobody sharing, the origin serving every download: ${:.5}): net saving {:.1} %",
+        "  provider per {per} in that market: ${:.5} (nobody sharing, the origin serving every {per}: ${:.5}): net saving {:.1} %",
         inc.provider_usd_per_download,
         inc.no_sharing_usd_per_download,
         100.0 * inc.provider_net_saving
@@ -577,14 +581,16 @@ fn incentive_text(inc: &crate::incentive::plan::IncentiveReport) -> String {
             .payment_usd_per_download
             .iter()
             .zip(&sh.price_usd_per_gb_offered)
-            .map(|(p, pi)| format!("${p:.5} (${pi:.5}/GB offered)"))
+            .map(|(p, pi)| format!("${p:.5}/{per} (${pi:.5}/GB offered)"))
             .collect();
         let _ = writeln!(
             out,
-            "  fluid Shapley (everyone sharing): provider ${:.5}, peers ${:.5} of ${:.5} saved per download; a sharer is paid {}",
+            "  fluid Shapley (everyone sharing): provider ${:.5}, peers ${:.5} of ${:.5} saved per {per} (the provider keeps {:.1} %, peers earn ${:.5}/GB uploaded); a sharer is paid {}",
             sh.provider_usd,
             sh.peers_usd,
             sh.savings_usd,
+            100.0 * sh.provider_share_of_savings,
+            sh.usd_per_gb_uploaded,
             pays.join(", ")
         );
     }

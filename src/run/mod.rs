@@ -843,7 +843,7 @@ pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Bil
     let grid = if video {
         let mut on_grid = s.clone();
         on_grid.horizon = Some(samples * step);
-        crate::run::video::run_video(&on_grid, &opts)?.demand
+        crate::run::video::run_video_with(&on_grid, &opts, rec.plan.clone())?.demand
     } else if samples >= 1.0 {
         let mut split_grid = split.clone();
         split_grid.horizon = Some(samples * step);

@@ -18,11 +18,14 @@
 use serde::Serialize;
 
 use crate::cost::ledger::{ClassDemand, Demand, PaymentRule};
+use anyhow::Context as _;
+
 use crate::incentive::plan::Plan;
 use crate::model::audience::{Audience, IX_ARRIVALS, IX_VIEWERS, IX_VIEWER_SECONDS};
+use crate::model::video_load::{Delivery, ServerLoad};
 use crate::model::{streaming, vod, ArrivalProfile, FluidModel};
 use crate::run::{Bytes, ClassSummary, Downloads, Peak, RunOptions, RunRecord, Summary};
-use crate::scenario::{ContentKind, Mechanism, Scenario, Stream};
+use crate::scenario::{ContentKind, Scenario};
 use crate::solve::{self, SolverSettings};
 
 /// The video part of `summary.json` (live and VoD scenarios).
@@ -73,216 +76,7 @@ pub struct VideoSummary {
     pub upload_rounding_bps: Option<f64>,
 }
 
-/// Popularity of each title (Zipf with exponent `a`, sums to 1), as `vod::zipf_catalogue`.
-pub fn zipf_shares(titles: u32, a: f64) -> Vec<f64> {
-    let w: Vec<f64> = (1..=titles).map(|i| (i as f64).powf(-a)).collect();
-    let total: f64 = w.iter().sum();
-    w.into_iter().map(|x| x / total).collect()
-}
-
-/// Standard normal density and complementary CDF (Press et al.'s Chebyshev fit of erfc,
-/// fractional error < 1.2e-7), for the Gaussian fallback of very large VoD audiences.
-fn normal_pdf_sf(z: f64) -> (f64, f64) {
-    let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
-    let x = z / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.5 * x.abs());
-    let poly = -x * x - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * poly.exp();
-    let erfc = if x >= 0.0 { erfc } else { 2.0 - erfc };
-    (pdf, 0.5 * erfc)
-}
-
-/// E[X^+] for X Gaussian with mean `mu` and standard deviation `sigma` > 0.
-fn gaussian_positive_mean(mu: f64, sigma: f64) -> f64 {
-    let z = mu / sigma;
-    let (pdf, sf) = normal_pdf_sf(-z);
-    // Φ(z) = 1 − Q(z) = Q(−z).
-    mu * sf + sigma * pdf
-}
-
-/// Server load (bit/s) for an audience of `n` viewers, for the scenario's content.
-struct Load<'a> {
-    kind: &'a ContentKind,
-    stream: Stream,
-    /// (upload bit/s, share) per class.
-    classes: Vec<(f64, f64)>,
-    /// Upload distribution of a viewer (VoD), on the lattice of the exact sums.
-    uploads: Option<vod::UploadDistribution>,
-    /// The same, as the scenario gives it (not snapped to a lattice): the moments of the
-    /// Gaussian view.
-    given: Option<vod::UploadDistribution>,
-    /// What viewers cannot upload to themselves, for each of the two (VoD with prefetching;
-    /// `vod::SelfService`).
-    self_service: Option<(vod::SelfService, vod::SelfService)>,
-}
-
-impl Load<'_> {
-    /// Server rate and whether the exact method was replaced by the Gaussian approximation.
-    fn server(&self, n: f64) -> anyhow::Result<(f64, bool)> {
-        let r = self.stream.bitrate;
-        if n <= 0.0 {
-            return Ok((0.0, false));
-        }
-        let (prefetch, titles, zipf) = match self.kind {
-            ContentKind::Live(_) => {
-                // Below one viewer (a fractional fluid audience) the server sends the stream
-                // only in proportion: min{n, 1}·r, so it never sends more than is watched.
-                if n < 1.0 {
-                    return Ok((n * r, false));
-                }
-                let peers: Vec<(f64, f64)> =
-                    self.classes.iter().map(|&(u, sh)| (u, sh * n)).collect();
-                return Ok((streaming::min_server_rate(r, &peers)?, false));
-            }
-            ContentKind::Vod {
-                prefetch,
-                titles,
-                zipf,
-                ..
-            } => (*prefetch, *titles, *zipf),
-            ContentKind::File | ContentKind::Wireless(_) => return Ok((0.0, false)),
-        };
-        let (Some(uploads), Some(given)) = (&self.uploads, &self.given) else {
-            return Ok((0.0, false));
-        };
-        // One title's load at audience ρ, whether it needed the Gaussian approximation, and
-        // the exact sum's work (`budget` multiply-adds at most).
-        let one = |rho: f64, budget: u64| -> Result<(f64, bool, u64), crate::error::VideoError> {
-            let too_large = rho > EXACT_AUDIENCE_MAX || (!prefetch && rho > EXACT_NESTED_MAX);
-            let exact = if too_large || budget == 0 {
-                Err(crate::error::VideoError::TooLarge {
-                    what: "audience".into(),
-                    size: rho as u64,
-                    limit: if prefetch {
-                        EXACT_AUDIENCE_MAX
-                    } else {
-                        EXACT_NESTED_MAX
-                    } as u64,
-                    hint: "Gaussian view".into(),
-                })
-            } else if prefetch {
-                vod::pooled_server_load_within(r, rho, uploads, budget.min(EXACT_WORK))
-                    .map(|p| (p.mean(), p.work()))
-            } else {
-                // In arrival order (Spitzer's identity on the lattice), exact within the work
-                // budget; beyond it the lower bound E[1{N>0} max(r, Σ(r − U))], flagged.
-                match vod::ordered_mean_load(r, rho, uploads, budget.min(EXACT_WORK)) {
-                    Ok(done) => Ok(done),
-                    Err(crate::error::VideoError::TooLarge { .. }) => {
-                        let classes: Vec<(f64, f64)> =
-                            self.classes.iter().map(|&(u, sh)| (u, sh * rho)).collect();
-                        let bound = streaming::expected_server_load(r, f64::INFINITY, &classes)?;
-                        return Ok((bound.value, true, 0));
-                    }
-                    Err(e) => Err(e),
-                }
-            };
-            // With prefetching the pooled formula lets a viewer's upload serve itself; what a
-            // viewer uploads reaches only the others (`vod::self_service_correction`). The
-            // ordered sum without prefetching already feeds each viewer from earlier ones.
-            let served = |v: f64, lattice: bool| -> Result<(f64, bool), crate::error::VideoError> {
-                match (&self.self_service, prefetch) {
-                    (Some((on_lattice, as_given)), true) => {
-                        let which = if lattice { on_lattice } else { as_given };
-                        let (extra, complete) = which.correction(rho);
-                        Ok((v + extra, complete))
-                    }
-                    _ => Ok((v, true)),
-                }
-            };
-            match exact {
-                Ok((v, work)) => {
-                    let (v, complete) = served(v, true)?;
-                    Ok((v, !complete, work))
-                }
-                Err(crate::error::VideoError::TooLarge { .. }) => {
-                    // An audience too large for the exact lattice: the pooled deficit is a
-                    // compound Poisson sum, Gaussian to within O(1/sqrt(ρ)).
-                    let mean = rho * (r - given.mean());
-                    let sd = (rho * given.mean_squared_deficit(r))
-                        .sqrt()
-                        .max(f64::MIN_POSITIVE);
-                    let pooled = gaussian_positive_mean(mean, sd);
-                    let v = if prefetch {
-                        served(pooled, false)?.0
-                    } else {
-                        pooled.max(r)
-                    };
-                    Ok((v, true, 0))
-                }
-                Err(e) => Err(e),
-            }
-        };
-        if titles <= 1 {
-            let (v, a, _) = one(n, EXACT_WORK)?;
-            return Ok((v, a));
-        }
-        // A catalogue: the titles share one budget of exact work per audience (so a catalogue
-        // of large audiences costs seconds, not minutes), spent from the smallest audience
-        // up, where the Gaussian view is least accurate. The work grows with the audience, so
-        // once one title is beyond the budget every larger one is too: those take the
-        // Gaussian view without building their Poisson windows (that alone took minutes for
-        // 2,000 titles of ~10^5 viewers at 65 audiences).
-        let shares = zipf_shares(titles, zipf);
-        let mut budget = CATALOGUE_WORK;
-        let mut total = 0.0;
-        let mut approx = false;
-        for p in shares.iter().rev() {
-            let (v, a, work) = one(n * p, if approx { 0 } else { budget })?;
-            budget = budget.saturating_sub(work);
-            total += v;
-            approx |= a;
-        }
-        Ok((total, approx))
-    }
-}
-
-/// Largest audience of one title for the exact sums (`streaming::MAX_MEAN`); above, the
-/// Gaussian view.
-const EXACT_AUDIENCE_MAX: f64 = 1e8;
-/// Most multiply-adds of one exact pooled sum (its lattice convolution): a run evaluates one
-/// per output time (501 by default) or per title and catalogue grid point, so each must stay
-/// in milliseconds (4·10⁶ take about 5 ms); above, the Gaussian view. Without it, 180,000
-/// viewers of one title on a 477-step lattice took 0.15 s per output, 77 s a run.
-const EXACT_WORK: u64 = 4_000_000;
-/// Multiply-adds of exact pooled sums shared by a catalogue's titles at one audience (about
-/// 25 ms; a catalogue is tabulated at `CATALOGUE_GRID` audiences). Beyond, the remaining
-/// (largest) audiences take the Gaussian view, flagged as approximated. Issue 18: 2·10^4
-/// arrivals/s on `vod-catalogue` ran past two minutes.
-const CATALOGUE_WORK: u64 = 20_000_000;
-/// Largest audience of one title for the exact nested sum without prefetching (its cost
-/// grows with the square of the Poisson windows: about 10 ms a point here); above, the
-/// Gaussian view.
-const EXACT_NESTED_MAX: f64 = 2e4;
-
-/// The viewers' upload distribution for the exact VoD sums. Those need the deficits r − u on
-/// a common step, and their work grows with the number of steps: the uploads are moved to the
-/// coarsest grid within `vod::SNAP_TOLERANCE` (0.005 % of the largest deficit,
-/// `vod::snap_uploads`), and the step is returned when any upload moved.
-fn lattice_uploads(
-    r: f64,
-    classes: &mut [(f64, f64)],
-) -> anyhow::Result<(vod::UploadDistribution, Option<f64>)> {
-    let uploads: Vec<f64> = classes.iter().map(|c| c.0).collect();
-    let snapped = vod::snap_uploads(r, &uploads);
-    for (c, v) in classes.iter_mut().zip(&snapped.values) {
-        c.0 = *v;
-    }
-    let dist = vod::UploadDistribution::new(
-        classes.iter().map(|x| x.0).collect(),
-        classes.iter().map(|x| x.1).collect(),
-    )?;
-    // The snapped deficits are on one grid by construction; check it anyway.
-    vod::pooled_server_load(r, 1.0, &dist)?;
-    Ok((dist, snapped.moved.then_some(snapped.step)))
-}
+pub use crate::model::video_load::zipf_shares;
 
 /// Points of the audience grid on which a catalogue's server load is tabulated.
 pub const CATALOGUE_GRID: usize = 65;
@@ -297,6 +91,23 @@ fn interpolate(tab: &[(f64, f64, bool)], n: f64) -> (f64, bool) {
         0.0
     };
     (a.1 + w.clamp(0.0, 1.0) * (b.1 - a.1), a.2 || b.2)
+}
+
+/// How a video scenario's content is delivered (`None` for files and femtocells).
+pub fn delivery_of(kind: &ContentKind) -> Delivery {
+    match kind {
+        ContentKind::Vod {
+            prefetch,
+            titles,
+            zipf,
+            ..
+        } => Delivery::Vod {
+            prefetch: *prefetch,
+            titles: *titles,
+            zipf: *zipf,
+        },
+        _ => Delivery::Live,
+    }
 }
 
 /// Horizon for a video scenario without `horizon`: the audience settles in a few watch times.
@@ -323,6 +134,16 @@ fn default_horizon(arrival: &ArrivalProfile, watch: f64) -> (f64, String) {
 
 /// Run a live or VoD scenario.
 pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+    // Viewers' payments: per GB uploaded, per view, or (Shapley) per GB of upload offered
+    // at the fluid Shapley price of the viewers' game (`incentive::stream`).
+    let plan = crate::incentive::plan::stream_plan(s)
+        .with_context(|| format!("scenario '{}': the viewers' incentive", s.name))?;
+    run_video_with(s, opts, plan)
+}
+
+/// [`run_video`] with its incentive plan already worked out (the billing grid's second run
+/// of the same scenario reuses the first run's plan).
+pub fn run_video_with(s: &Scenario, opts: &RunOptions, plan: Plan) -> anyhow::Result<RunRecord> {
     let stream = s
         .content
         .kind
@@ -346,35 +167,9 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         ContentKind::Vod { titles, .. } => *titles,
         _ => 1,
     };
-    let mut classes: Vec<(f64, f64)> = s.classes.iter().map(|c| (c.upload, c.share)).collect();
-    let mut rounding = None;
-    let (uploads, given) = match &s.content.kind {
-        ContentKind::Vod { .. } => {
-            let given = vod::UploadDistribution::new(
-                classes.iter().map(|c| c.0).collect(),
-                classes.iter().map(|c| c.1).collect(),
-            )?;
-            let (dist, step) = lattice_uploads(stream.bitrate, &mut classes)?;
-            rounding = step;
-            (Some(dist), Some(given))
-        }
-        _ => (None, None),
-    };
-    let self_service = match (&uploads, &given) {
-        (Some(u), Some(g)) => Some((
-            vod::SelfService::new(stream.bitrate, u)?,
-            vod::SelfService::new(stream.bitrate, g)?,
-        )),
-        _ => None,
-    };
-    let load = Load {
-        kind: &s.content.kind,
-        stream,
-        classes,
-        uploads,
-        given,
-        self_service,
-    };
+    let classes: Vec<(f64, f64)> = s.classes.iter().map(|c| (c.upload, c.share)).collect();
+    let load = ServerLoad::new(delivery_of(&s.content.kind), stream.bitrate, &classes)?;
+    let rounding = load.rounding();
     let r = stream.bitrate;
     let mean_upload: f64 = s.classes.iter().map(|c| c.upload * c.share).sum();
     let cap = s.server.capacity;
@@ -416,7 +211,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         Some(
             grid.par_iter()
                 .map(|&n| load.server(n).map(|(v, a)| (n, v, a)))
-                .collect::<anyhow::Result<Vec<_>>>()?,
+                .collect::<Result<Vec<_>, _>>()?,
         )
     } else {
         None
@@ -429,7 +224,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         };
         approximated += usize::from(approx);
         let total = n * r;
-        let supply: f64 = load.classes.iter().map(|&(u, sh)| u * sh * n).sum();
+        let supply: f64 = load.classes().iter().map(|&(u, sh)| u * sh * n).sum();
         // A finite live origin sends at most its capacity; the viewers then get less than r.
         let server = match s.content.kind {
             ContentKind::Live(_) if cap > 0.0 => needed.min(cap),
@@ -437,7 +232,8 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         };
         let peer = (total - server).max(0.0).min(supply.max(total - needed));
         let max_rate = if cap > 0.0 && n > 0.0 {
-            let peers: Vec<(f64, f64)> = load.classes.iter().map(|&(u, sh)| (u, sh * n)).collect();
+            let peers: Vec<(f64, f64)> =
+                load.classes().iter().map(|&(u, sh)| (u, sh * n)).collect();
             streaming::max_sustainable_rate(cap, &peers)?
         } else if cap > 0.0 {
             cap
@@ -480,11 +276,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     let peer_bytes = cumulative(3);
     let viewer_seconds: Vec<f64> = traj.states().map(|z| z[IX_VIEWER_SECONDS]).collect();
     let arrivals: Vec<f64> = traj.states().map(|z| z[IX_ARRIVALS]).collect();
-    let (per_gb_uploaded, per_download) = match s.incentive.mechanism {
-        Mechanism::PerByte { price } => (price, 0.0),
-        Mechanism::Discount { amount } => (0.0, amount),
-        _ => (0.0, 0.0),
-    };
+    let (per_gb_uploaded, per_download) = (plan.per_gb_uploaded, plan.per_download);
     let demand = Demand {
         t: traj.t.clone(),
         server_bps: rows.iter().map(|row| row[2]).collect(),
@@ -504,21 +296,13 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
                     .collect(),
                 downloads: arrivals.iter().map(|a| a * c.share).collect(),
                 shares: c.upload > 0.0,
-                price_per_gb_offered: 0.0,
+                price_per_gb_offered: plan.offered_price(&c.name),
             })
             .collect(),
         payments: PaymentRule {
             per_gb_uploaded,
             per_download,
         },
-    };
-    let plan = Plan {
-        names: s.classes.iter().map(|c| c.name.clone()).collect(),
-        participation: vec![1.0; s.classes.len()],
-        per_gb_uploaded,
-        per_download,
-        per_gb_offered: vec![0.0; s.classes.len()],
-        report: None,
     };
 
     let end = traj.last();
@@ -531,7 +315,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     let universal = match s.content.kind {
         ContentKind::Live(_) if steady_viewers > 0.0 && cap > 0.0 => {
             let classes: Vec<(f64, f64)> = load
-                .classes
+                .classes()
                 .iter()
                 .map(|&(u, sh)| (u, sh * steady_viewers))
                 .collect();
@@ -541,7 +325,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         }
         _ => None,
     };
-    let titles_in_surplus = match (&s.content.kind, &load.uploads) {
+    let titles_in_surplus = match (&s.content.kind, load.uploads()) {
         (ContentKind::Vod { titles, zipf, .. }, Some(u)) if steady_viewers > 0.0 => {
             // Each title's mode from its viewers' effective upload (as `vod::zipf_catalogue`
             // classes them), without that table's exact load sums per title, which nothing
@@ -634,7 +418,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         solver: traj.stats.clone(),
         costs: None,
         peer_classes: None,
-        incentive: None,
+        incentive: plan.report.clone(),
         billing: None,
         video: Some(video),
         locality: None,
@@ -657,17 +441,6 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
 mod tests {
     use super::*;
 
-    /// E[X^+] for a standard normal is 1/sqrt(2π); for mean 1, sd 1 it is Φ(1) + φ(1) =
-    /// 0.8413447 + 0.2419707 = 1.0833155 (normal tables); the erfc fit is good to 1.2e-7.
-    #[test]
-    fn gaussian_positive_part_matches_normal_tables() {
-        assert!((gaussian_positive_mean(0.0, 1.0) - 0.398_942_28).abs() < 1e-7);
-        assert!((gaussian_positive_mean(1.0, 1.0) - 1.083_315_5).abs() < 1e-6);
-        assert!((gaussian_positive_mean(-1.0, 1.0) - 0.083_315_5).abs() < 1e-6);
-        // Far in the deficit the positive part is the mean itself.
-        assert!((gaussian_positive_mean(100.0, 1.0) - 100.0).abs() < 1e-9);
-    }
-
     #[test]
     fn interpolation_is_exact_on_the_grid_and_linear_between() {
         let tab = [(0.0, 0.0, false), (10.0, 5.0, false), (20.0, 25.0, true)];
@@ -675,13 +448,5 @@ mod tests {
         let (v, a) = interpolate(&tab, 15.0);
         assert!((v - 15.0).abs() < 1e-12 && a);
         assert!((interpolate(&tab, 2.5).0 - 1.25).abs() < 1e-12);
-    }
-
-    #[test]
-    fn zipf_shares_sum_to_one_and_fall() {
-        let s = zipf_shares(100, 0.8);
-        assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        assert!(s.windows(2).all(|w| w[0] > w[1]));
-        assert!((s[0] / s[1] - 2f64.powf(0.8)).abs() < 1e-12);
     }
 }

@@ -1019,13 +1019,10 @@ impl Ctx<'_> {
                 )));
             }
             if classes.iter().any(|c| c.cost.decides())
-                || !matches!(
-                    incentive.mechanism,
-                    Mechanism::None | Mechanism::PerByte { .. } | Mechanism::Discount { .. }
-                )
+                || matches!(incentive.mechanism, Mechanism::Equilibrium)
             {
                 return Err(self.whole(format!(
-                    "`content.kind = \"{}\"`: viewers' decisions to share (a cost distribution, mechanism \"shapley\" or \"equilibrium\") are modelled for file swarms only; use mechanism \"none\", \"per-byte\" or \"discount\" without a cost distribution",
+                    "`content.kind = \"{}\"`: viewers' decisions to share (a cost distribution, mechanism \"equilibrium\") are modelled for file swarms only; use mechanism \"none\", \"per-byte\", \"discount\" or \"shapley\" (every viewer shares, paid the fluid Shapley price of the viewers' game) without a cost distribution",
                     kind.label()
                 )));
             }
