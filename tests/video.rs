@@ -511,3 +511,96 @@ fn vod_without_prefetching_bills_the_ordered_load() {
             .value;
     assert!(got > bound, "{got} vs the lower bound {bound}");
 }
+
+/// Issue 19 §2, `scenarios/misra-90.toml`: a live channel (r = 6 Mbps, n = 36,000 viewers
+/// offering x̄ = 34 Mbps each, linear transit prices) paying the fluid Shapley value. The
+/// provider keeps 1 − (r − r/n)/(2x̄) of the saving (literature §2.1, linear game with
+/// saturation, d = r − r/n with the live floor; derived in `models/incentives.md`), to the
+/// live quadrature's 1e-9; the billed month agrees: p2p's net saving against client-server is
+/// that share of its gross saving (1e-6), and the payments are the price per GB offered × the
+/// GB the viewers offer in the month (1e-8: the billed window ends 20 watch times in, where
+/// the audience is e^-20 = 2.1e-9 short of λT).
+#[test]
+fn misra_90_provider_keeps_the_linear_games_share() {
+    let s = peerfluid::scenario::Scenario::from_path(&crate::util::shipped("misra-90.toml"))
+        .expect("valid preset");
+    let rec = compare_scenario(&s, &RunOptions::default()).expect("compare runs");
+    let inc = rec.summary.incentive.as_ref().expect("an incentive report");
+    assert_eq!(inc.per, "view");
+    let sh = inc.shapley.as_ref().expect("a Shapley report");
+    let (r, n, x) = (6.0, 36_000.0, 34.0);
+    let share = 1.0 - (r - r / n) / (2.0 * x);
+    assert!(
+        (sh.provider_share_of_savings - share).abs() < 1e-9 * share,
+        "{} vs {share}",
+        sh.provider_share_of_savings
+    );
+    assert!(
+        share > 0.9,
+        "the preset's answer: the provider keeps > 90 % ({share})"
+    );
+    let costs = rec.summary.costs.as_ref().expect("costs");
+    let p2p = &costs["p2p"];
+    assert!(
+        (p2p.net_saving / p2p.gross_saving - share).abs() < 1e-6,
+        "billed {} / {} vs {share}",
+        p2p.net_saving,
+        p2p.gross_saving
+    );
+    let month = s.pricing.billing_month;
+    let offered_gb = n * x * 1e6 / 8.0 * month / 1_073_741_824.0;
+    let paid = sh.price_usd_per_gb_offered[0] * offered_gb;
+    assert!(
+        (p2p.payments_usd - paid).abs() < 1e-8 * paid,
+        "payments {} vs {paid}",
+        p2p.payments_usd
+    );
+}
+
+/// The same channel with viewers who offer less than the bitrate (under-supply): the
+/// provider and the viewers split the saving 50/50 (literature §2.1, SHAP-lin-0.5's case),
+/// and a VoD title's game runs through `compare` too, its payments priced per GB offered.
+#[test]
+fn shapley_streams_split_under_supply_evenly_and_vod_pays_per_gb_offered() {
+    let text = crate::util::shipped_with(
+        "misra-90.toml",
+        &[("upload = \"34 Mbps\"", "upload = \"3 Mbps\"")],
+    );
+    let rec = compare_scenario(&scenario(&text), &RunOptions::default()).expect("compare runs");
+    let sh = rec
+        .summary
+        .incentive
+        .as_ref()
+        .and_then(|i| i.shapley.as_ref())
+        .expect("shapley");
+    assert!(
+        (sh.provider_share_of_savings - 0.5).abs() < 1e-9,
+        "{}",
+        sh.provider_share_of_savings
+    );
+
+    let vod = live("", "[incentive]\nmechanism = \"shapley\"")
+        .replace("kind = \"live\"", "kind = \"vod\"")
+        .replace("arrival_rate = \"1/s\"", "arrival_rate = \"0.01/s\"");
+    let rec = compare_scenario(&scenario(&vod), &RunOptions::default()).expect("compare runs");
+    let sh = rec
+        .summary
+        .incentive
+        .as_ref()
+        .and_then(|i| i.shapley.as_ref())
+        .expect("shapley");
+    assert!(
+        sh.price_usd_per_gb_offered.iter().all(|p| *p > 0.0),
+        "{sh:?}"
+    );
+    assert!(
+        (sh.provider_usd + sh.peers_usd - sh.savings_usd).abs() < 1e-6 * sh.savings_usd,
+        "efficiency {sh:?}"
+    );
+    let p2p = &rec.summary.costs.as_ref().expect("costs")["p2p"];
+    assert!(
+        p2p.payments_usd > 0.0,
+        "viewers are paid: {}",
+        p2p.payments_usd
+    );
+}
