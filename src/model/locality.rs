@@ -774,7 +774,7 @@ fn newton_step(residual: &dyn Fn(&[f64]) -> Vec<f64>, z: &mut Vec<f64>, g: &mut 
 /// value by halving ρ_i until it is > 0, at most `LINK_BRACKET_STEPS` times), then bisect to adjacent floats. False when no
 /// bracket is found (the ISP's leechers cannot be served at any rate: no steady state).
 fn coordinate_root(residual: &dyn Fn(&[f64]) -> Vec<f64>, z: &mut [f64], i: usize) -> bool {
-    let mut at = |v: f64| {
+    let at = |v: f64| {
         let mut w = z.to_vec();
         w[i] = v;
         residual(&w)[i]
