@@ -213,7 +213,9 @@ fn the_congested_p4p_preset_speeds_up_with_locality_through_the_cli() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("transit links, random -> locality-optimal: inter-ISP 40 Mbps -> 0 bps (100.0 % less)"),
+        stdout.contains(
+            "transit links, random -> locality-optimal: inter-ISP 40 Mbps -> 0 bps (100.0 % less)"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("speed-up +52.4 %"), "{stdout}");
@@ -223,11 +225,17 @@ fn the_congested_p4p_preset_speeds_up_with_locality_through_the_cli() {
     let t = &json["locality"]["transit"];
     let close = |got: &serde_json::Value, want: f64| {
         let g = got.as_f64().unwrap();
-        assert!((g - want).abs() <= 1e-9 * want.abs().max(1e-300), "{g} vs {want}");
+        assert!(
+            (g - want).abs() <= 1e-9 * want.abs().max(1e-300),
+            "{g} vs {want}"
+        );
     };
     let (mu_t, share) = (112.0, 20.0 / 84.0);
     close(&t["mean_download_time_locality_s"], mu_t);
-    close(&t["mean_download_time_random_s"], 2.0 * (1.0 - share) * mu_t);
+    close(
+        &t["mean_download_time_random_s"],
+        2.0 * (1.0 - share) * mu_t,
+    );
     close(&t["speed_up"], 1.0 - 2.0 * share);
     let file_bits = json["locality"]["file_bits"].as_f64().unwrap();
     close(&t["inter_isp_rate_random"], 40e6 / file_bits);

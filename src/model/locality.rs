@@ -24,6 +24,11 @@
 //!   the server proportional to its arrivals: the dynamics change, a slow-upload ISP can slow
 //!   down.
 //!
+//! * Transit links ([`Isp::transit_capacity`], issue 19 §3): ISP k's link to the other ISPs
+//!   carries at most L_k per direction; cross-ISP flows are throttled max-min fairly and the
+//!   throttled demand is not redirected, so a binding link slows random selection more than
+//!   locality-aware selection. Links that never bind change nothing (the same code path).
+//!
 //! Transit convention: the ISP that *receives* inter-ISP bytes pays for them at its own price
 //! (steady mean rate in Mbit/s × $/Mbps/month); bytes from the origin server are the content
 //! provider's cost and are reported apart, never as inter-ISP.
@@ -509,7 +514,7 @@ impl IspSwarm {
                 .map(|i| lf.delivered[i] / (x[i] * z[i].exp()) - 1.0)
                 .collect()
         };
-        let norm = |g: &[f64]| g.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let norm = |g: &[f64]| residual_norm(g);
         let mut z: Vec<f64> = (0..k)
             .map(|i| {
                 let rho = start.download[i] / start.leechers[i];
@@ -522,7 +527,7 @@ impl IspSwarm {
             .collect();
         let mut g = residual(&z);
         for _ in 0..LINK_MAX_ITERATIONS {
-            if !(norm(&g) > LINK_RESIDUAL) {
+            if norm(&g) <= LINK_RESIDUAL {
                 break;
             }
             if !newton_step(&residual, &mut z, &mut g) {
@@ -536,7 +541,7 @@ impl IspSwarm {
             }
         }
         let worst = norm(&g);
-        if !(worst <= LINK_RESIDUAL) {
+        if worst.is_nan() || worst > LINK_RESIDUAL {
             return Err(LocalityError::NoSteadyState {
                 selection: selection.label(),
                 reason: format!(
@@ -737,11 +742,19 @@ struct LinkFlows {
     binds: Vec<bool>,
 }
 
+/// Largest |g_i|; NaN when some g_i is NaN (so a NaN never passes for converged).
+fn residual_norm(g: &[f64]) -> f64 {
+    if g.iter().any(|v| v.is_nan()) {
+        return f64::NAN;
+    }
+    g.iter().fold(0.0_f64, |m, v| m.max(v.abs()))
+}
+
 /// One Newton step on `residual(z) = 0` (finite-difference Jacobian, halving line search);
 /// true when it cut the largest residual by at least 10 % (then `z`, `g` are updated).
 fn newton_step(residual: &dyn Fn(&[f64]) -> Vec<f64>, z: &mut Vec<f64>, g: &mut Vec<f64>) -> bool {
     let k = z.len();
-    let norm = |g: &[f64]| g.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let norm = |g: &[f64]| residual_norm(g);
     let mut jac = nalgebra::DMatrix::<f64>::zeros(k, k);
     for col in 0..k {
         let mut zp = z.clone();
@@ -797,7 +810,7 @@ fn coordinate_root(residual: &dyn Fn(&[f64]) -> Vec<f64>, z: &mut [f64], i: usiz
         }
     } else {
         let mut n = 0;
-        while !(at(lo) > 0.0) {
+        while at(lo).is_nan() || at(lo) <= 0.0 {
             hi = lo;
             lo -= std::f64::consts::LN_2;
             n += 1;
@@ -916,7 +929,9 @@ fn throttle(f: &[Vec<f64>], caps: &[Option<f64>]) -> (Vec<Vec<f64>>, Vec<bool>) 
     for (isp, cap) in caps.iter().enumerate() {
         let Some(cap) = *cap else { continue };
         binds[isp] = [true, false].into_iter().any(|inbound| {
-            let load: f64 = through(isp, inbound).map(|(j, i)| kappa[j][i] * f[j][i]).sum();
+            let load: f64 = through(isp, inbound)
+                .map(|(j, i)| kappa[j][i] * f[j][i])
+                .sum();
             let cut = through(isp, inbound).any(|(j, i)| f[j][i] > 0.0 && kappa[j][i] < 1.0);
             cut && load >= cap * (1.0 - LINK_FULL)
         });
@@ -1600,7 +1615,10 @@ mod tests {
             ];
             let m = IspSwarm::new(isps, shared(eta, theta, None, 0.0)).expect("valid");
             let rho: f64 = c.min(mu * eta);
-            assert!(cap < rho * lam / (2.0 * (theta + rho)), "the link must bind");
+            assert!(
+                cap < rho * lam / (2.0 * (theta + rho)),
+                "the link must bind"
+            );
             let random = m.steady(Selection::Random).expect("exists");
             let local = m.steady(Selection::LocalityOptimal).expect("exists");
             let x_r = (lam - cap) / (theta + rho / 2.0);

@@ -261,7 +261,7 @@ fn wireless(s: &Scenario) -> Result<Outputs, String> {
     numbers[6] = r.participation;
     numbers[9] = with.payments_usd;
     numbers[10] = with.hosts_usd;
-    numbers[WIRELESS_AT..].copy_from_slice(&[
+    numbers[WIRELESS_AT..LOCALITY_AT].copy_from_slice(&[
         r.hosts,
         r.towers as f64,
         r.towers_saved as f64,
@@ -302,25 +302,28 @@ fn steady(s: &Scenario) -> Result<Outputs, String> {
     let served_files = ss.server + ss.peer;
     let costs = ledger::compare(&split, &billed);
     let report = locality_report(s, &plan.participation).map_err(|e| e.to_string())?;
-    Ok(with_locality(report.as_ref(), outputs(
-        ss.regime.label(),
-        [
-            ss.leechers.iter().sum(),
-            ss.seeds.iter().sum(),
-            ss.mean_download_time(),
-            ss.server * model.file_bits,
-            ss.peer * model.file_bits,
-            if served_files > 0.0 {
-                ss.peer / served_files
-            } else {
-                0.0
-            },
-            participation(s, &plan),
-            plan.per_gb_uploaded,
-            plan.per_download,
-        ],
-        &costs,
-    )))
+    Ok(with_locality(
+        report.as_ref(),
+        outputs(
+            ss.regime.label(),
+            [
+                ss.leechers.iter().sum(),
+                ss.seeds.iter().sum(),
+                ss.mean_download_time(),
+                ss.server * model.file_bits,
+                ss.peer * model.file_bits,
+                if served_files > 0.0 {
+                    ss.peer / served_files
+                } else {
+                    0.0
+                },
+                participation(s, &plan),
+                plan.per_gb_uploaded,
+                plan.per_download,
+            ],
+            &costs,
+        ),
+    ))
 }
 
 fn run(s: &Scenario) -> Result<Outputs, String> {
@@ -356,21 +359,24 @@ fn run(s: &Scenario) -> Result<Outputs, String> {
         ));
     }
     let costs = bills(sum)?;
-    Ok(with_locality(sum.locality.as_ref(), outputs(
-        ss.map_or("none", |s| s.regime),
-        [
-            ss.map_or(f64::NAN, |s| s.leechers),
-            ss.map_or(f64::NAN, |s| s.seeds),
-            ss.map_or(f64::NAN, |s| s.download_time_s),
-            ss.map_or(f64::NAN, |s| s.server_rate_bps),
-            ss.map_or(f64::NAN, |s| s.peer_rate_bps),
-            sum.bytes.peer_share,
-            participation(s, plan),
-            plan.per_gb_uploaded,
-            plan.per_download,
-        ],
-        &costs,
-    )))
+    Ok(with_locality(
+        sum.locality.as_ref(),
+        outputs(
+            ss.map_or("none", |s| s.regime),
+            [
+                ss.map_or(f64::NAN, |s| s.leechers),
+                ss.map_or(f64::NAN, |s| s.seeds),
+                ss.map_or(f64::NAN, |s| s.download_time_s),
+                ss.map_or(f64::NAN, |s| s.server_rate_bps),
+                ss.map_or(f64::NAN, |s| s.peer_rate_bps),
+                sum.bytes.peer_share,
+                participation(s, plan),
+                plan.per_gb_uploaded,
+                plan.per_download,
+            ],
+            &costs,
+        ),
+    ))
 }
 
 /// Fill the ISP locality columns from the report (random against locality-optimal; empty
