@@ -187,3 +187,142 @@ fn the_locality_report_uses_who_actually_shares() {
         assert!(st.totals.upload_rate.abs() < 1e-12);
     }
 }
+
+/// Issue 19 §3: the shipped P4P congested-link preset through the command line. `compare`
+/// writes `summary.json` with `locality.transit`; the numbers are the two-symmetric-ISP closed
+/// form of `models/locality.md` (μ = 1.5 Mbit/s ÷ 168 Mbit per file, λ = 0.5/s per ISP,
+/// L = 20 Mbit/s, upload-limited, seeds leave at once): locality-optimal T = 1/μ = 112 s,
+/// random T = 2 (1 − L/(λF)) / μ = 2 (1 − 20/84) × 112 s = 170.67 s, speed-up 1 − 2L/(λF) =
+/// 52.38 %; inter-ISP bytes 2 × 20 Mbit/s random, 0 locality-optimal; both links full under
+/// random. Tolerance 1e-9 relative (the certified residual is 1e-11).
+#[test]
+fn the_congested_p4p_preset_speeds_up_with_locality_through_the_cli() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/p4p-congested.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("peerfluid")
+        .unwrap()
+        .args(["compare", path.to_str().unwrap(), "--no-plots", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "transit links, random -> locality-optimal: inter-ISP 40 Mbps -> 0 bps (100.0 % less)"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("speed-up +52.4 %"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    let t = &json["locality"]["transit"];
+    let close = |got: &serde_json::Value, want: f64| {
+        let g = got.as_f64().unwrap();
+        assert!(
+            (g - want).abs() <= 1e-9 * want.abs().max(1e-300),
+            "{g} vs {want}"
+        );
+    };
+    let (mu_t, share) = (112.0, 20.0 / 84.0);
+    close(&t["mean_download_time_locality_s"], mu_t);
+    close(
+        &t["mean_download_time_random_s"],
+        2.0 * (1.0 - share) * mu_t,
+    );
+    close(&t["speed_up"], 1.0 - 2.0 * share);
+    let file_bits = json["locality"]["file_bits"].as_f64().unwrap();
+    close(&t["inter_isp_rate_random"], 40e6 / file_bits);
+    assert!(t["inter_isp_rate_locality"].as_f64().unwrap().abs() < 1e-15);
+    close(&t["inter_isp_cut"], 1.0);
+    for row in t["rows"].as_array().unwrap() {
+        close(&row["speed_up"], 1.0 - 2.0 * share);
+        assert_eq!(row["link_binds_random"], true);
+        assert_eq!(row["link_binds_locality"], false);
+        close(&row["utilisation_random"], 1.0);
+    }
+    // the random row carries each ISP's link load
+    let random = &json["locality"]["selections"][0];
+    assert_eq!(random["selection"]["kind"], "random");
+    let link = &random["rows"][0]["link"];
+    close(&link["capacity_mbps"], 20.0);
+    close(&link["in_utilisation"], 1.0);
+    assert_eq!(link["binds"], true);
+}
+
+/// Without the key the report has no links and no comparison (today's output); with a
+/// capacity far above every cross flow the numbers are the same and the speed-up is 0.
+#[test]
+fn an_unlimited_or_idle_link_changes_nothing_through_a_scenario_file() {
+    let plain = scenario(&loc2("[locality]\nselection = \"random\""));
+    let idle = scenario(&loc2(
+        "[locality]\nselection = \"random\"\ntransit_capacity = \"1 Tbps\"",
+    ));
+    assert_eq!(idle.isps[0].transit_capacity, Some(1e12));
+    assert_eq!(plain.isps[0].transit_capacity, None);
+    let a = run_scenario(&plain, &RunOptions::default()).unwrap();
+    let b = run_scenario(&idle, &RunOptions::default()).unwrap();
+    let (la, lb) = (
+        a.summary.locality.as_ref().unwrap(),
+        b.summary.locality.as_ref().unwrap(),
+    );
+    assert!(la.transit.is_none());
+    let json = serde_json::to_string(la).unwrap();
+    assert!(!json.contains("\"link\"") && !json.contains("\"transit\":"));
+    let tc = lb.transit.as_ref().expect("a comparison with links");
+    assert!(tc.speed_up.abs() <= 1e-12);
+    for (sa, sb) in la.selections.iter().zip(&lb.selections) {
+        for (ra, rb) in sa.rows.iter().zip(&sb.rows) {
+            assert_eq!(ra.leechers.to_bits(), rb.leechers.to_bits());
+            assert_eq!(
+                ra.inter_isp_in_rate.to_bits(),
+                rb.inter_isp_in_rate.to_bits()
+            );
+            assert!(!rb.link.as_ref().unwrap().binds);
+        }
+    }
+}
+
+/// A bad capacity names the file, line, key, value and allowed range; a per-ISP value
+/// overrides the `[locality]` default.
+#[test]
+fn transit_capacity_is_validated_and_located() {
+    let text = loc2("[locality]\ntransit_capacity = \"-5 Mbps\"");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("transit_capacity"))
+        .unwrap()
+        + 1;
+    let e = error_of(&text);
+    assert_eq!(
+        e,
+        format!(
+            "bad.toml:{line}:20: `locality.transit_capacity` must be > 0 bps (got \"-5 Mbps\")"
+        )
+    );
+    let e = error_of(&loc2("").replace(
+        "class = \"b-homes\"",
+        "class = \"b-homes\"\ntransit_capacity = 0",
+    ));
+    assert!(
+        e.contains("`isp.transit_capacity` must be > 0 bps (got 0)"),
+        "{e}"
+    );
+    let e = error_of(&loc2("").replace(
+        "class = \"b-homes\"",
+        "class = \"b-homes\"\ntransit_capacity = \"5 GB\"",
+    ));
+    assert!(e.contains("`isp.transit_capacity`"), "{e}");
+    let s = scenario(&loc2("[locality]\ntransit_capacity = \"8 Mbps\"").replace(
+        "class = \"b-homes\"",
+        "class = \"b-homes\"\ntransit_capacity = \"2 Mbps\"",
+    ));
+    assert_eq!(s.isps[0].transit_capacity, Some(8e6));
+    assert_eq!(s.isps[1].transit_capacity, Some(2e6));
+}

@@ -24,6 +24,11 @@
 //!   the server proportional to its arrivals: the dynamics change, a slow-upload ISP can slow
 //!   down.
 //!
+//! * Transit links ([`Isp::transit_capacity`], issue 19 §3): ISP k's link to the other ISPs
+//!   carries at most L_k per direction; cross-ISP flows are throttled max-min fairly and the
+//!   throttled demand is not redirected, so a binding link slows random selection more than
+//!   locality-aware selection. Links that never bind change nothing (the same code path).
+//!
 //! Transit convention: the ISP that *receives* inter-ISP bytes pays for them at its own price
 //! (steady mean rate in Mbit/s × $/Mbps/month); bytes from the origin server are the content
 //! provider's cost and are reported apart, never as inter-ISP.
@@ -48,6 +53,10 @@ pub struct Isp {
     pub c: f64,
     /// Transit price this ISP pays for bytes it brings in from other ISPs, $/Mbps/month, ≥ 0.
     pub transit_price: UsdPerMbpsMonth,
+    /// L_k: capacity of this ISP's link to the other ISPs left for the swarm's peer traffic,
+    /// files/s, in *each* direction (a full-duplex link: inbound ≤ L_k and outbound ≤ L_k);
+    /// finite and > 0. `None`: unlimited (the model without links, exactly).
+    pub transit_capacity: Option<f64>,
 }
 
 /// Parameters every ISP shares.
@@ -135,6 +144,27 @@ pub struct IspRow {
     pub inter_isp_in_mbps: f64,
     /// Transit bill for the inbound inter-ISP bytes, $/month (this ISP pays).
     pub transit_usd_month: Usd,
+    /// This ISP's link to the other ISPs (only when it has a `transit_capacity`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<TransitLink>,
+}
+
+/// Load on one ISP's link to the other ISPs at a steady state. Rates in files/s.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransitLink {
+    /// L_k, per direction.
+    pub capacity: f64,
+    /// L_k in Mbit/s.
+    pub capacity_mbps: f64,
+    /// Inter-ISP bytes in / L_k, in [0, 1].
+    pub in_utilisation: f64,
+    /// Inter-ISP bytes out / L_k, in [0, 1].
+    pub out_utilisation: f64,
+    /// Whether the link limits a flow (some cross-ISP flow through it is throttled).
+    pub binds: bool,
+    /// Inter-ISP bytes this ISP's leechers asked for but the links did not carry: its
+    /// download rate without links (at these populations) minus the delivered one.
+    pub throttled_rate: f64,
 }
 
 /// Totals over all ISPs. Rates in files/s.
@@ -196,7 +226,7 @@ fn check(
 
 impl IspSwarm {
     /// Validate and build: at least one ISP, unique non-empty names, λ_k > 0, μ_k ≥ 0,
-    /// c_k > 0, transit_price ≥ 0, η ∈ [0, 1], θ ≥ 0, γ > 0 (if given), s ≥ 0, file_bits > 0;
+    /// c_k > 0, transit_price ≥ 0, transit_capacity > 0 (if given), η ∈ [0, 1], θ ≥ 0, γ > 0 (if given), s ≥ 0, file_bits > 0;
     /// every value finite. The error names the field, the value and the allowed range.
     pub fn new(isps: Vec<Isp>, shared: Shared) -> Result<Self, LocalityError> {
         if isps.is_empty() {
@@ -243,6 +273,14 @@ impl IspSwarm {
                 p,
                 allowed,
             )?;
+            if let Some(cap) = isp.transit_capacity {
+                check(
+                    cap.is_finite() && cap > 0.0,
+                    || at("transit_capacity"),
+                    cap,
+                    "must be finite and > 0 (files/s); use None for an unlimited link",
+                )?;
+            }
         }
         let s = &shared;
         let eta = s.eta;
@@ -377,7 +415,162 @@ impl IspSwarm {
             d: &ss.download,
             upload: &upload,
         };
-        Ok(self.assemble(selection, &cols, &split, states.len()))
+        if !self.has_links() {
+            return Ok(self.assemble(selection, &cols, &split, states.len()));
+        }
+        // With links: the pooled steady state stands, unchanged, when no link binds there.
+        let pooled = self.pooled_swarm();
+        let at_pooled = self.link_flows(&pooled, &ss.leechers, &ss.seeds, beta);
+        if !at_pooled.binds.iter().any(|b| *b) {
+            let mut st = self.assemble(selection, &cols, &split, states.len());
+            self.attach_links(&mut st, &at_pooled.binds, &at_pooled.throttled);
+            return Ok(st);
+        }
+        let (x, y, lf) = self.capped_steady(&pooled, beta, ss, selection)?;
+        let cols = Columns {
+            x: &x,
+            y: &y,
+            d: &lf.delivered,
+            upload: &lf.upload,
+        };
+        let mut st = self.assemble(selection, &cols, &lf.split, 1);
+        self.attach_links(&mut st, &lf.binds, &lf.throttled);
+        Ok(st)
+    }
+
+    /// Whether any ISP has a transit capacity.
+    pub fn has_links(&self) -> bool {
+        self.isps.iter().any(|i| i.transit_capacity.is_some())
+    }
+
+    /// Flows at populations `x`, `y` under byte rule β with the transit links: the pooled
+    /// allocation and byte split (as without links), then every cross-ISP flow j → k throttled
+    /// max-min fairly by the links it crosses (j's outbound, k's inbound). Throttled bytes are
+    /// not redirected: leechers lose them and the upload behind them idles.
+    fn link_flows(&self, pooled: &Swarm, x: &[f64], y: &[f64], beta: f64) -> LinkFlows {
+        let f = pooled.flows(x, y);
+        let upload = self.upload_capacities(x, y);
+        let mut split = split_bytes(&f.download, &upload, f.peer, beta);
+        let cross = cross_flows(&f.download, &upload, f.peer, beta);
+        let caps: Vec<Option<f64>> = self.isps.iter().map(|i| i.transit_capacity).collect();
+        let (kappa, binds) = throttle(&cross, &caps);
+        let k = self.isps.len();
+        let mut delivered = f.download.clone();
+        let mut throttled = vec![0.0; k];
+        for (j, row) in cross.iter().enumerate() {
+            for (i, &fl) in row.iter().enumerate() {
+                if i == j || fl <= 0.0 {
+                    continue;
+                }
+                let lost = (1.0 - kappa[j][i]) * fl;
+                if lost > 0.0 {
+                    throttled[i] += lost;
+                    delivered[i] -= lost;
+                    split.inter_in[i] -= lost;
+                    split.out[j] -= lost;
+                }
+            }
+        }
+        LinkFlows {
+            delivered,
+            upload,
+            split,
+            throttled,
+            binds,
+        }
+    }
+
+    /// The steady state with binding links: K equations D_k(x, y)/x_k = ρ_k in the per-leecher
+    /// download rates ρ_k (x_k = λ_k/(θ + ρ_k), y_k = ρ_k x_k/γ), solved in ln ρ from the
+    /// pooled steady state by Newton's method (finite-difference Jacobian, halving line
+    /// search), with a sweep of bracketed coordinate roots whenever a Newton step does not cut
+    /// the residual by 10 % (the allocation has kinks where a link or a cap starts to bind),
+    /// and certified: every relative residual |D_k/(x_k ρ_k) − 1| must end at most
+    /// [`LINK_RESIDUAL`], otherwise `NoSteadyState`.
+    fn capped_steady(
+        &self,
+        pooled: &Swarm,
+        beta: f64,
+        start: &super::swarm::SteadyState,
+        selection: Selection,
+    ) -> Result<(Vec<f64>, Vec<f64>, LinkFlows), LocalityError> {
+        let k = self.isps.len();
+        let sh = &self.shared;
+        let pops = |z: &[f64]| -> (Vec<f64>, Vec<f64>) {
+            let mut x = Vec::with_capacity(k);
+            let mut y = Vec::with_capacity(k);
+            for (isp, &zk) in self.isps.iter().zip(z) {
+                let rho = zk.exp();
+                let xk = isp.lambda / (sh.theta + rho);
+                x.push(xk);
+                y.push(sh.gamma.map_or(0.0, |g| rho * xk / g));
+            }
+            (x, y)
+        };
+        let residual = |z: &[f64]| -> Vec<f64> {
+            let (x, y) = pops(z);
+            let lf = self.link_flows(pooled, &x, &y, beta);
+            (0..k)
+                .map(|i| lf.delivered[i] / (x[i] * z[i].exp()) - 1.0)
+                .collect()
+        };
+        let norm = |g: &[f64]| residual_norm(g);
+        let mut z: Vec<f64> = (0..k)
+            .map(|i| {
+                let rho = start.download[i] / start.leechers[i];
+                if rho.is_finite() && rho > 0.0 {
+                    rho.ln()
+                } else {
+                    self.isps[i].c.ln() - 30.0
+                }
+            })
+            .collect();
+        let mut g = residual(&z);
+        for _ in 0..LINK_MAX_ITERATIONS {
+            if norm(&g) <= LINK_RESIDUAL {
+                break;
+            }
+            if !newton_step(&residual, &mut z, &mut g) {
+                // Newton stalls on a kink of the allocation (a link or cap starts to bind):
+                // one sweep of coordinate roots, each bracketed and bisected, then Newton again.
+                let bracketed = (0..k).all(|i| coordinate_root(&residual, &mut z, i));
+                g = residual(&z);
+                if !bracketed {
+                    break;
+                }
+            }
+        }
+        let worst = norm(&g);
+        if worst.is_nan() || worst > LINK_RESIDUAL {
+            return Err(LocalityError::NoSteadyState {
+                selection: selection.label(),
+                reason: format!(
+                    "with the transit links, the search for a steady state stopped at a \
+                     relative residual of {worst:e} (a leecher population grows without bound \
+                     when an ISP's own peers, its link and the server cannot keep up)"
+                ),
+            });
+        }
+        let (x, y) = pops(&z);
+        let lf = self.link_flows(pooled, &x, &y, beta);
+        Ok((x, y, lf))
+    }
+
+    /// Add each ISP's link load to the rows (ISPs without a capacity get none).
+    fn attach_links(&self, st: &mut LocalitySteady, binds: &[bool], throttled: &[f64]) {
+        let mbps = self.shared.file_bits / 1e6;
+        for (k, (row, isp)) in st.rows.iter_mut().zip(&self.isps).enumerate() {
+            if let Some(cap) = isp.transit_capacity {
+                row.link = Some(TransitLink {
+                    capacity: cap,
+                    capacity_mbps: cap * mbps,
+                    in_utilisation: row.inter_isp_in_rate / cap,
+                    out_utilisation: row.inter_isp_out_rate / cap,
+                    binds: binds[k],
+                    throttled_rate: throttled[k],
+                });
+            }
+        }
     }
 
     fn upload_capacities(&self, x: &[f64], y: &[f64]) -> Vec<f64> {
@@ -433,7 +626,10 @@ impl IspSwarm {
             d: &d,
             upload: &upload,
         };
-        Ok(self.assemble(Selection::Strict, &cols, &split, 1))
+        let mut st = self.assemble(Selection::Strict, &cols, &split, 1);
+        // no bytes cross under strict locality: the links carry nothing
+        self.attach_links(&mut st, &vec![false; k], &vec![0.0; k]);
+        Ok(st)
     }
 
     fn assemble(
@@ -465,6 +661,7 @@ impl IspSwarm {
                     server_in_rate: split.server_in[k],
                     inter_isp_in_mbps: mbps,
                     transit_usd_month: mbps * isp.transit_price,
+                    link: None,
                 }
             })
             .collect();
@@ -512,6 +709,234 @@ struct Split {
     server_in: Vec<f64>,
     /// Upload used by each ISP's peers.
     out: Vec<f64>,
+}
+
+/// Most Newton steps of the steady state with binding links (a few converge; each is K + 1
+/// evaluations of the flows).
+pub const LINK_MAX_ITERATIONS: usize = 200;
+/// Largest relative residual |D_k/(x_k ρ_k) − 1| a steady state with binding links may keep:
+/// each residual is a few products and one max-min filling, exact to rounding (about 1e-15),
+/// so 1e-11 is far above rounding and far below anything reported.
+pub const LINK_RESIDUAL: f64 = 1e-11;
+/// Most doublings or halvings of ρ_i when bracketing a coordinate root (2^200 ≈ 1e60: far
+/// past any rate the scenario validation lets through).
+const LINK_BRACKET_STEPS: usize = 200;
+/// A link counts as full (binding) at a load of at least (1 − `LINK_FULL`) × capacity: the
+/// progressive filling fills it to rounding.
+const LINK_FULL: f64 = 1e-9;
+/// Step in ln ρ of the finite-difference Jacobian (√ε, the usual forward-difference choice).
+const LINK_FD_STEP: f64 = 1.5e-8;
+
+/// Flows at given populations with the transit links (files/s, one entry per ISP).
+#[derive(Debug, Clone)]
+struct LinkFlows {
+    /// D_k delivered: the download without links minus what the links throttle.
+    delivered: Vec<f64>,
+    /// U_k.
+    upload: Vec<f64>,
+    /// Where the delivered bytes come from.
+    split: Split,
+    /// Inter-ISP bytes into k the links did not carry.
+    throttled: Vec<f64>,
+    /// Whether ISP k's link (either direction) bounds some flow.
+    binds: Vec<bool>,
+}
+
+/// Largest |g_i|; NaN when some g_i is NaN (so a NaN never passes for converged).
+fn residual_norm(g: &[f64]) -> f64 {
+    if g.iter().any(|v| v.is_nan()) {
+        return f64::NAN;
+    }
+    g.iter().fold(0.0_f64, |m, v| m.max(v.abs()))
+}
+
+/// One Newton step on `residual(z) = 0` (finite-difference Jacobian, halving line search);
+/// true when it cut the largest residual by at least 10 % (then `z`, `g` are updated).
+fn newton_step(residual: &dyn Fn(&[f64]) -> Vec<f64>, z: &mut Vec<f64>, g: &mut Vec<f64>) -> bool {
+    let k = z.len();
+    let norm = |g: &[f64]| residual_norm(g);
+    let mut jac = nalgebra::DMatrix::<f64>::zeros(k, k);
+    for col in 0..k {
+        let mut zp = z.clone();
+        zp[col] += LINK_FD_STEP;
+        let gp = residual(&zp);
+        for row in 0..k {
+            jac[(row, col)] = (gp[row] - g[row]) / LINK_FD_STEP;
+        }
+    }
+    let rhs = nalgebra::DVector::from_iterator(k, g.iter().map(|v| -v));
+    let Some(step) = jac.lu().solve(&rhs) else {
+        return false;
+    };
+    let mut t = 1.0;
+    for _ in 0..7 {
+        let trial: Vec<f64> = z.iter().zip(step.iter()).map(|(a, b)| a + t * b).collect();
+        let gt = residual(&trial);
+        if gt.iter().all(|v| v.is_finite()) && norm(&gt) <= 0.9 * norm(g) {
+            *z = trial;
+            *g = gt;
+            return true;
+        }
+        t *= 0.5;
+    }
+    false
+}
+
+/// Solve the i-th residual for z_i with the others fixed: bracket a sign change (the residual
+/// is ≤ 0 at ρ_i = c_i, where a leecher cannot download faster; step down from the current
+/// value by halving ρ_i until it is > 0, at most `LINK_BRACKET_STEPS` times), then bisect to adjacent floats. False when no
+/// bracket is found (the ISP's leechers cannot be served at any rate: no steady state).
+fn coordinate_root(residual: &dyn Fn(&[f64]) -> Vec<f64>, z: &mut [f64], i: usize) -> bool {
+    let at = |v: f64| {
+        let mut w = z.to_vec();
+        w[i] = v;
+        residual(&w)[i]
+    };
+    let (mut lo, mut hi) = (z[i], z[i]);
+    let f0 = at(z[i]);
+    if f0 == 0.0 {
+        return true;
+    }
+    if f0 > 0.0 {
+        // move up until the residual is ≤ 0
+        let mut n = 0;
+        while at(hi) > 0.0 {
+            lo = hi;
+            hi += std::f64::consts::LN_2;
+            n += 1;
+            if n > LINK_BRACKET_STEPS {
+                return false;
+            }
+        }
+    } else {
+        let mut n = 0;
+        while at(lo).is_nan() || at(lo) <= 0.0 {
+            hi = lo;
+            lo -= std::f64::consts::LN_2;
+            n += 1;
+            if n > LINK_BRACKET_STEPS {
+                return false;
+            }
+        }
+    }
+    for _ in 0..200 {
+        let m = 0.5 * (lo + hi);
+        if m <= lo || m >= hi {
+            break;
+        }
+        if at(m) > 0.0 {
+            lo = m;
+        } else {
+            hi = m;
+        }
+    }
+    z[i] = 0.5 * (lo + hi);
+    true
+}
+
+/// The cross-ISP flows of [`split_bytes`]: entry `[j][k]` = bytes from ISP j's peers into
+/// ISP k's leechers, j ≠ k (φ R_k V_j / Σ V), 0 on the diagonal. Row sums are the bytes out
+/// of j, column sums the bytes into k.
+fn cross_flows(d: &[f64], u: &[f64], peer: f64, beta: f64) -> Vec<Vec<f64>> {
+    let k = d.len();
+    let local: Vec<f64> = d
+        .iter()
+        .zip(u)
+        .map(|(&dk, &uk)| (beta * dk).min(uk))
+        .collect();
+    let rest: Vec<f64> = d
+        .iter()
+        .zip(&local)
+        .map(|(&dk, &lk)| (dk - lk).max(0.0))
+        .collect();
+    let left: Vec<f64> = u
+        .iter()
+        .zip(&local)
+        .map(|(&uk, &lk)| (uk - lk).max(0.0))
+        .collect();
+    let (rest_sum, left_sum) = (rest.iter().sum::<f64>(), left.iter().sum::<f64>());
+    let peer_rest = (peer - local.iter().sum::<f64>()).clamp(0.0, left_sum);
+    let phi = if rest_sum > 0.0 {
+        (peer_rest / rest_sum).min(1.0)
+    } else {
+        0.0
+    };
+    let mut m = vec![vec![0.0; k]; k];
+    if left_sum <= 0.0 {
+        return m;
+    }
+    for (j, row) in m.iter_mut().enumerate() {
+        for (i, cell) in row.iter_mut().enumerate() {
+            if i != j {
+                *cell = phi * rest[i] * (left[j] / left_sum);
+            }
+        }
+    }
+    m
+}
+
+/// Max-min fair throttling of the cross-ISP flows `f[j][k]` by the links: ISP k's link carries
+/// at most `caps[k]` in each direction (`None`: unlimited). Every flow is an aggregate of
+/// connections in proportion to its size, so the fair share is a common factor κ ∈ [0, 1]
+/// per bottleneck (progressive filling: raise κ for all unfrozen flows until a link is full,
+/// freeze the flows through it, repeat). Returns the factors and, per ISP, whether its link
+/// froze some flow below 1.
+fn throttle(f: &[Vec<f64>], caps: &[Option<f64>]) -> (Vec<Vec<f64>>, Vec<bool>) {
+    let k = f.len();
+    let mut kappa = vec![vec![1.0; k]; k];
+    let mut frozen = vec![vec![false; k]; k];
+    let mut binds = vec![false; k];
+    // a link: (ISP, inbound?) → the flows through it
+    let through = |isp: usize, inbound: bool| {
+        (0..k)
+            .filter(move |&o| o != isp)
+            .map(move |o| if inbound { (o, isp) } else { (isp, o) })
+    };
+    loop {
+        let mut best: Option<(f64, usize, bool)> = None;
+        for (isp, cap) in caps.iter().enumerate() {
+            let Some(cap) = *cap else { continue };
+            for inbound in [true, false] {
+                let (mut fixed, mut free) = (0.0, 0.0);
+                for (j, i) in through(isp, inbound) {
+                    if frozen[j][i] {
+                        fixed += kappa[j][i] * f[j][i];
+                    } else {
+                        free += f[j][i];
+                    }
+                }
+                if free > 0.0 {
+                    let t = ((cap - fixed) / free).max(0.0);
+                    if best.is_none_or(|(b, ..)| t < b) {
+                        best = Some((t, isp, inbound));
+                    }
+                }
+            }
+        }
+        match best {
+            Some((t, isp, inbound)) if t < 1.0 => {
+                for (j, i) in through(isp, inbound) {
+                    if !frozen[j][i] {
+                        frozen[j][i] = true;
+                        kappa[j][i] = t;
+                    }
+                }
+            }
+            _ => break,
+        }
+    }
+    // A link binds when it is full and carries a throttled flow.
+    for (isp, cap) in caps.iter().enumerate() {
+        let Some(cap) = *cap else { continue };
+        binds[isp] = [true, false].into_iter().any(|inbound| {
+            let load: f64 = through(isp, inbound)
+                .map(|(j, i)| kappa[j][i] * f[j][i])
+                .sum();
+            let cut = through(isp, inbound).any(|(j, i)| f[j][i] > 0.0 && kappa[j][i] < 1.0);
+            cut && load >= cap * (1.0 - LINK_FULL)
+        });
+    }
+    (kappa, binds)
 }
 
 /// Byte assignment with locality fraction β, for fixed downloads `d` (D_k), upload capacities
@@ -607,6 +1032,7 @@ pub fn p4p_fibre_dsl() -> Result<IspSwarm, LocalityError> {
         mu: per_file(up),
         c: per_file(down),
         transit_price: P4P_TRANSIT_2008,
+        transit_capacity: None,
     };
     IspSwarm::new(
         vec![
@@ -644,6 +1070,7 @@ mod tests {
             mu,
             c,
             transit_price: 0.0,
+            transit_capacity: None,
         }
     }
 
@@ -1072,6 +1499,240 @@ mod tests {
         assert_eq!(strict.len(), 3);
         assert_relative_eq!(strict[1].server, 0.44 * 1.5 / 2.2, max_relative = CLOSED);
     }
+
+    /// Steady states with binding links: the Newton search stops at a relative residual of
+    /// at most `LINK_RESIDUAL` = 1e-11; populations and times then agree with the closed
+    /// forms to a small multiple of it.
+    const LINKED: f64 = 1e-9;
+
+    /// The same swarm with ISP k's link capacity `cap(k)` (files/s, each direction).
+    fn with_links(m: &IspSwarm, cap: impl Fn(usize) -> Option<f64>) -> IspSwarm {
+        let isps = m
+            .isps()
+            .iter()
+            .enumerate()
+            .map(|(k, i)| Isp {
+                transit_capacity: cap(k),
+                ..i.clone()
+            })
+            .collect();
+        IspSwarm::new(isps, m.shared().clone()).expect("valid")
+    }
+
+    /// Every number of a row but its link, as bits (equal = bit for bit).
+    fn row_bits(r: &IspRow) -> Vec<u64> {
+        [
+            r.leechers,
+            r.seeds,
+            r.download_time_s,
+            r.download_rate,
+            r.upload_capacity,
+            r.upload_rate,
+            r.intra_isp_rate,
+            r.inter_isp_in_rate,
+            r.inter_isp_out_rate,
+            r.server_in_rate,
+            r.inter_isp_in_mbps,
+            r.transit_usd_month,
+        ]
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+    }
+
+    /// Issue 19 §3: links that never bind change nothing. With a capacity of 1e12 files/s
+    /// every row under every selection equals the model without links bit for bit, the links
+    /// report `binds = false` and nothing throttled, and the speed-up of locality-optimal over
+    /// random is 0 (to 1e-12; here exactly, as both keep the pooled populations). The same with
+    /// a capacity 1 % above the largest cross-ISP flow of the pooled steady state.
+    #[test]
+    fn links_that_never_bind_change_nothing() {
+        let cases = [
+            loc_eq(2),
+            loc_eq(10),
+            conservation_case(0.3),
+            conservation_case_with(5.0, None),
+            p4p_fibre_dsl().expect("valid"),
+        ];
+        for m in cases {
+            let random = m.steady(Selection::Random).expect("exists");
+            let biggest = random
+                .rows
+                .iter()
+                .map(|r| r.inter_isp_in_rate.max(r.inter_isp_out_rate))
+                .fold(0.0, f64::max);
+            for cap in [1e12, 1.01 * biggest] {
+                let linked = with_links(&m, |_| Some(cap));
+                for sel in ALL {
+                    let a = m.steady(sel).expect("exists");
+                    let b = linked.steady(sel).expect("exists");
+                    for (ra, rb) in a.rows.iter().zip(&b.rows) {
+                        assert_eq!(row_bits(ra), row_bits(rb), "{sel:?} cap {cap}");
+                        let l = rb.link.as_ref().expect("a link");
+                        assert!(!l.binds && l.throttled_rate == 0.0, "{sel:?} {l:?}");
+                        assert!(l.in_utilisation <= 1.0 && l.out_utilisation <= 1.0);
+                        assert!(ra.link.is_none());
+                    }
+                }
+                let cmp = transit_comparison(
+                    &linked.steady(Selection::Random).expect("exists"),
+                    &linked.steady(Selection::LocalityOptimal).expect("exists"),
+                );
+                assert!(cmp.speed_up.abs() <= 1e-12, "{}", cmp.speed_up);
+                for r in &cmp.rows {
+                    assert!(r.speed_up.abs() <= 1e-12 && !r.link_binds_random);
+                }
+            }
+        }
+    }
+
+    /// Two symmetric ISPs (λ each, μ, c, η, θ, seeds leave at once, no server) with links of
+    /// capacity L < the pooled cross flow (derived in `models/locality.md`):
+    /// nominal per-leecher rate ρ̂ = min(c, μη), half of it from the other ISP under random
+    /// selection, the cross half throttled to L: D = ρ̂x/2 + L = λ − θx, so
+    /// x = (λ − L)/(θ + ρ̂/2); under locality-optimal selection each ISP serves itself
+    /// (U_k = μηx ≥ D_k), nothing crosses, x = λ/(θ + ρ̂). With θ = 0 the speed-up is
+    /// 1 − 2L/λ. Upload-limited (μ = 0.02 < c = 0.1) and download-limited (μ = 0.2) cases.
+    #[test]
+    fn two_symmetric_isps_with_a_binding_link_match_the_closed_form() {
+        for (mu, theta, cap) in [
+            (0.02, 0.0, 0.1),
+            (0.02, 0.0, 0.3),
+            (0.02, 0.001, 0.2),
+            (0.2, 0.0, 0.25),
+            (0.2, 0.01, 0.05),
+        ] {
+            let (lam, c, eta) = (1.0, 0.1, 0.9);
+            let isps = vec![
+                Isp {
+                    transit_capacity: Some(cap),
+                    ..isp("a", lam, mu, c)
+                },
+                Isp {
+                    transit_capacity: Some(cap),
+                    ..isp("b", lam, mu, c)
+                },
+            ];
+            let m = IspSwarm::new(isps, shared(eta, theta, None, 0.0)).expect("valid");
+            let rho: f64 = c.min(mu * eta);
+            assert!(
+                cap < rho * lam / (2.0 * (theta + rho)),
+                "the link must bind"
+            );
+            let random = m.steady(Selection::Random).expect("exists");
+            let local = m.steady(Selection::LocalityOptimal).expect("exists");
+            let x_r = (lam - cap) / (theta + rho / 2.0);
+            let x_l = lam / (theta + rho);
+            for k in 0..2 {
+                let (rr, rl) = (&random.rows[k], &local.rows[k]);
+                assert_relative_eq!(rr.leechers, x_r, max_relative = LINKED);
+                assert_relative_eq!(rr.download_time_s, x_r / lam, max_relative = LINKED);
+                assert_relative_eq!(rr.inter_isp_in_rate, cap, max_relative = LINKED);
+                let link = rr.link.as_ref().expect("link");
+                assert!(link.binds, "{mu} {theta} {cap} {k} {link:?}");
+                assert_relative_eq!(link.in_utilisation, 1.0, max_relative = LINKED);
+                assert_relative_eq!(link.out_utilisation, 1.0, max_relative = LINKED);
+                assert_relative_eq!(
+                    link.throttled_rate,
+                    rho * x_r / 2.0 - cap,
+                    max_relative = LINKED
+                );
+                assert_relative_eq!(rl.leechers, x_l, max_relative = CLOSED);
+                assert!(rl.inter_isp_in_rate.abs() < 1e-15);
+                assert!(!rl.link.as_ref().expect("link").binds);
+            }
+            let cmp = transit_comparison(&random, &local);
+            let want = (x_r / lam) / (x_l / lam) - 1.0;
+            assert_relative_eq!(cmp.speed_up, want, max_relative = LINKED);
+            if theta == 0.0 {
+                assert_relative_eq!(cmp.speed_up, 1.0 - 2.0 * cap / lam, max_relative = LINKED);
+            }
+            assert_relative_eq!(cmp.inter_isp_cut, 1.0, max_relative = CLOSED);
+        }
+    }
+
+    /// Shrinking the links never speeds random selection (mean time and every ISP's time
+    /// non-decreasing as L falls, on a 3-ISP case with seeds, aborts and a server), and
+    /// locality-optimal selection never sends more inter-ISP bytes than random. Bytes stay
+    /// conserved with links: intra + inter-in + server-in = D_k, Σ in = Σ out, out_k ≤ U_k,
+    /// every link's load ≤ L. Model identities; tolerance rounding plus the certified residual.
+    #[test]
+    fn shrinking_links_never_speed_random_selection() {
+        for (server, gamma) in [(0.0, Some(0.04)), (0.3, Some(0.04)), (0.3, None)] {
+            let m = conservation_case_with(server, gamma);
+            let mut last: Option<LocalitySteady> = None;
+            for cap in [10.0, 0.3, 0.1, 0.05, 0.02, 0.01, 0.003] {
+                let linked = with_links(&m, |_| Some(cap));
+                let random = linked.steady(Selection::Random).expect("exists");
+                let local = linked.steady(Selection::LocalityOptimal).expect("exists");
+                let slack = 1e-9;
+                if let Some(prev) = &last {
+                    let (a, b) = (&prev.totals, &random.totals);
+                    assert!(
+                        b.mean_download_time_s >= a.mean_download_time_s * (1.0 - slack),
+                        "cap {cap}: {} < {}",
+                        b.mean_download_time_s,
+                        a.mean_download_time_s
+                    );
+                    for (ra, rb) in prev.rows.iter().zip(&random.rows) {
+                        assert!(rb.download_time_s >= ra.download_time_s * (1.0 - slack));
+                    }
+                }
+                assert!(
+                    local.totals.inter_isp_rate <= random.totals.inter_isp_rate * (1.0 + slack)
+                );
+                for st in [&random, &local] {
+                    let scale = st.totals.download_rate;
+                    for r in &st.rows {
+                        let got = r.intra_isp_rate + r.inter_isp_in_rate + r.server_in_rate;
+                        assert_relative_eq!(got, r.download_rate, max_relative = LINKED);
+                        assert!(r.upload_rate <= r.upload_capacity * (1.0 + BALANCE));
+                        assert!(r.inter_isp_in_rate <= cap * (1.0 + BALANCE));
+                        assert!(r.inter_isp_out_rate <= cap * (1.0 + BALANCE));
+                    }
+                    let out: f64 = st.rows.iter().map(|r| r.inter_isp_out_rate).sum();
+                    assert!((out - st.totals.inter_isp_rate).abs() <= LINKED * scale);
+                }
+                last = Some(random);
+            }
+        }
+    }
+
+    /// A link that cannot carry an ISP's needs when its peers upload nothing, nobody aborts
+    /// and there is no server: no steady state, reported by selection; an invalid capacity is
+    /// refused with its range.
+    #[test]
+    fn links_without_a_steady_state_and_bad_capacities_are_reported() {
+        let isps = vec![
+            isp("fibre", 1.0, 0.5, 1.0),
+            Isp {
+                transit_capacity: Some(0.5),
+                ..isp("dsl", 1.0, 0.0, 1.0)
+            },
+        ];
+        let m = IspSwarm::new(isps, shared(1.0, 0.0, None, 0.0)).expect("valid");
+        let e = m.steady(Selection::Random).expect_err("dsl never drains");
+        assert!(
+            e.to_string().starts_with(
+                "random peer selection: no steady state (with the transit links, the search"
+            ),
+            "{e}"
+        );
+        for bad in [0.0, -1.0, f64::INFINITY, f64::NAN] {
+            let isps = vec![Isp {
+                transit_capacity: Some(bad),
+                ..isp("a", 1.0, 0.1, 0.2)
+            }];
+            let e = IspSwarm::new(isps, shared(1.0, 0.0, None, 0.0)).expect_err("refused");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "isp[0] ('a').transit_capacity = {bad} is out of range: must be finite \
+                     and > 0 (files/s); use None for an unlimited link"
+                )
+            );
+        }
+    }
 }
 
 /// The multi-ISP swarm of a scenario with `[[isp]]` (`None` without ISPs), at the scenario's
@@ -1099,6 +1760,7 @@ pub fn isp_swarm_of(
                 mu: c.upload * participation.get(i.class).copied().unwrap_or(1.0) / bits,
                 c: c.download / bits,
                 transit_price: i.transit,
+                transit_capacity: i.transit_capacity.map(|bps| bps / bits),
             }
         })
         .collect();
@@ -1128,6 +1790,97 @@ pub struct LocalityReport {
     pub selections: Vec<LocalitySteady>,
     /// Selection rules without an answer (e.g. an ISP with no steady state on its own).
     pub unavailable: Vec<String>,
+    /// Random against locality-optimal selection per ISP, when some ISP has a transit
+    /// capacity (and both steady states exist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transit: Option<TransitComparison>,
+}
+
+/// Random against locality-aware (locality-optimal) selection with transit links: what the
+/// links cost random selection. Rates in files/s.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransitComparison {
+    /// One row per ISP, in input order.
+    pub rows: Vec<TransitRow>,
+    /// Σ x̄_k / Σ λ_k under random selection, seconds.
+    pub mean_download_time_random_s: Seconds,
+    /// The same under locality-optimal selection, seconds.
+    pub mean_download_time_locality_s: Seconds,
+    /// mean_download_time_random_s / mean_download_time_locality_s − 1.
+    pub speed_up: f64,
+    /// Σ inter-ISP bytes under random selection.
+    pub inter_isp_rate_random: f64,
+    /// Σ inter-ISP bytes under locality-optimal selection.
+    pub inter_isp_rate_locality: f64,
+    /// 1 − locality / random inter-ISP bytes (0 when random sends none).
+    pub inter_isp_cut: f64,
+}
+
+/// One ISP in [`TransitComparison`].
+#[derive(Debug, Clone, Serialize)]
+pub struct TransitRow {
+    /// ISP name.
+    pub name: String,
+    /// x̄_k / λ_k under random selection, seconds.
+    pub download_time_random_s: Seconds,
+    /// x̄_k / λ_k under locality-optimal selection, seconds.
+    pub download_time_locality_s: Seconds,
+    /// download_time_random_s / download_time_locality_s − 1.
+    pub speed_up: f64,
+    /// Inter-ISP bytes into this ISP under random selection.
+    pub inter_isp_in_rate_random: f64,
+    /// The same under locality-optimal selection.
+    pub inter_isp_in_rate_locality: f64,
+    /// Whether this ISP's link binds under random selection (false without a capacity).
+    pub link_binds_random: bool,
+    /// Whether it binds under locality-optimal selection.
+    pub link_binds_locality: bool,
+    /// max(in, out) utilisation of its link under random selection (`None` without a
+    /// capacity).
+    pub utilisation_random: Option<f64>,
+    /// The same under locality-optimal selection.
+    pub utilisation_locality: Option<f64>,
+}
+
+/// Random against locality-optimal steady states of the same swarm (rows in the same order).
+pub fn transit_comparison(random: &LocalitySteady, locality: &LocalitySteady) -> TransitComparison {
+    let util = |r: &IspRow| {
+        r.link
+            .as_ref()
+            .map(|l| l.in_utilisation.max(l.out_utilisation))
+    };
+    let binds = |r: &IspRow| r.link.as_ref().is_some_and(|l| l.binds);
+    let rows = random
+        .rows
+        .iter()
+        .zip(&locality.rows)
+        .map(|(a, b)| TransitRow {
+            name: a.name.clone(),
+            download_time_random_s: a.download_time_s,
+            download_time_locality_s: b.download_time_s,
+            speed_up: a.download_time_s / b.download_time_s - 1.0,
+            inter_isp_in_rate_random: a.inter_isp_in_rate,
+            inter_isp_in_rate_locality: b.inter_isp_in_rate,
+            link_binds_random: binds(a),
+            link_binds_locality: binds(b),
+            utilisation_random: util(a),
+            utilisation_locality: util(b),
+        })
+        .collect();
+    let (ta, tb) = (
+        random.totals.mean_download_time_s,
+        locality.totals.mean_download_time_s,
+    );
+    let (ia, ib) = (random.totals.inter_isp_rate, locality.totals.inter_isp_rate);
+    TransitComparison {
+        rows,
+        mean_download_time_random_s: ta,
+        mean_download_time_locality_s: tb,
+        speed_up: ta / tb - 1.0,
+        inter_isp_rate_random: ia,
+        inter_isp_rate_locality: ib,
+        inter_isp_cut: if ia > 0.0 { 1.0 - ib / ia } else { 0.0 },
+    }
 }
 
 /// The locality report of a scenario (`None` without `[[isp]]`), with each class's
@@ -1155,11 +1908,20 @@ pub fn locality_report(
             Err(e) => unavailable.push(format!("{}: {e}", rule.label())),
         }
     }
+    let transit = if sw.has_links() {
+        let find = |sel: Selection| selections.iter().find(|st| st.selection == sel);
+        find(Selection::Random)
+            .zip(find(Selection::LocalityOptimal))
+            .map(|(a, b)| transit_comparison(a, b))
+    } else {
+        None
+    };
     Ok(Some(LocalityReport {
         selected: s.selection.label(),
         arrival_rate_per_s: sw.total_arrival_rate(),
         file_bits: sw.shared().file_bits,
         selections,
         unavailable,
+        transit,
     }))
 }

@@ -230,6 +230,35 @@ pub fn human_summary(s: &Summary) -> String {
         for u in &l.unavailable {
             out.push_str(&format!("    {u}\n"));
         }
+        if let Some(tc) = &l.transit {
+            let b = |rate: f64| bps(rate * l.file_bits);
+            out.push_str(&format!(
+                "    transit links, random -> locality-optimal: inter-ISP {} -> {} ({:.1} % less); mean download time {} -> {} (speed-up {:+.1} %)\n",
+                b(tc.inter_isp_rate_random),
+                b(tc.inter_isp_rate_locality),
+                100.0 * tc.inter_isp_cut,
+                t(tc.mean_download_time_random_s),
+                t(tc.mean_download_time_locality_s),
+                100.0 * tc.speed_up
+            ));
+            let load = |u: Option<f64>, binds: bool| match u {
+                Some(u) => format!("{:.0} %{}", 100.0 * u, if binds { " binds" } else { "" }),
+                None => "unlimited".to_string(),
+            };
+            for r in &tc.rows {
+                out.push_str(&format!(
+                    "      {}: download {} -> {} (speed-up {:+.1} %), inter-ISP in {} -> {}, link {} -> {}\n",
+                    r.name,
+                    t(r.download_time_random_s),
+                    t(r.download_time_locality_s),
+                    100.0 * r.speed_up,
+                    b(r.inter_isp_in_rate_random),
+                    b(r.inter_isp_in_rate_locality),
+                    load(r.utilisation_random, r.link_binds_random),
+                    load(r.utilisation_locality, r.link_binds_locality)
+                ));
+            }
+        }
     }
     if let Some(ss) = &s.steady_state {
         out.push_str(&format!(

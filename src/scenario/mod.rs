@@ -186,6 +186,9 @@ pub struct IspSpec {
     pub class: usize,
     /// `isp.transit`, $/Mbps/month; default `pricing.transit`.
     pub transit: UsdPerMbpsMonth,
+    /// `isp.transit_capacity` (default `locality.transit_capacity`), bit/s in each direction
+    /// of the ISP's link to the other ISPs; `None`: unlimited.
+    pub transit_capacity: Option<BitsPerSec>,
 }
 
 /// Who serves the bytes peers cannot, in the peer-assisted architecture.
@@ -1162,6 +1165,10 @@ impl Ctx<'_> {
         if list.is_empty() {
             return Ok((Vec::new(), selection));
         }
+        let default_capacity = match locality.and_then(|l| l.get_ref().transit_capacity.as_ref()) {
+            Some(q) => Some(self.link_capacity(q, "locality.transit_capacity")?),
+            None => None,
+        };
         if !matches!(kind, ContentKind::File) {
             return Err(self.at(
                 list[0].span(),
@@ -1230,10 +1237,15 @@ impl Ctx<'_> {
                 )?,
                 None => transit,
             };
+            let transit_capacity = match &e.transit_capacity {
+                Some(q) => Some(self.link_capacity(q, "isp.transit_capacity")?),
+                None => default_capacity,
+            };
             out.push(IspSpec {
                 name,
                 class,
                 transit,
+                transit_capacity,
             });
         }
         if let Some(c) = classes
@@ -1250,6 +1262,11 @@ impl Ctx<'_> {
             ));
         }
         Ok((out, selection))
+    }
+
+    /// A transit link capacity: a bit rate, finite and > 0 (absent = unlimited).
+    fn link_capacity(&self, q: &Q, key: &str) -> Result<BitsPerSec, ScenarioError> {
+        self.bounded(q, key, Dimension::BitRate, 0.0, true, None)
     }
 
     fn content(

@@ -170,11 +170,13 @@ table!(PushFile { devices, deadline });
 table!(IspFile {
     name,
     class,
-    transit
+    transit,
+    transit_capacity
 });
 table!(LocalityFile {
     selection,
-    fraction
+    fraction,
+    transit_capacity
 });
 table!(ContentFile {
     kind,

@@ -194,6 +194,9 @@ pub struct IspFile {
     /// `isp.transit`: what the ISP pays for traffic it brings in, $/Mbps/month.
     #[serde(default)]
     pub transit: Option<Q>,
+    /// `isp.transit_capacity`: its link to the other ISPs, each direction (bit/s).
+    #[serde(default)]
+    pub transit_capacity: Option<Q>,
 }
 
 /// `[locality]`.
@@ -206,6 +209,10 @@ pub struct LocalityFile {
     /// `locality.fraction` (β, selection = "fraction").
     #[serde(default)]
     pub fraction: Option<Spanned<f64>>,
+    /// `locality.transit_capacity`: every ISP's link to the others, each direction (bit/s),
+    /// unless the ISP gives its own.
+    #[serde(default)]
+    pub transit_capacity: Option<Q>,
 }
 
 /// `[content]`.

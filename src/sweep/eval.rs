@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use crate::cost::basis;
 use crate::cost::ledger::{self, CostBreakdown};
 use crate::incentive::plan::{plan_with, Depth, Plan};
+use crate::model::locality::{locality_report, transit_comparison, LocalityReport, Selection};
 use crate::model::swarm::swarm_of;
 use crate::run::{compare_scenario, steady_demand, RunOptions};
 use crate::scenario::Scenario;
@@ -20,7 +21,7 @@ use crate::scenario::Scenario;
 use super::spec::{Evaluate, SweepSpec, Value};
 
 /// Output columns after the parameters and `status`: name, unit, meaning.
-pub const OUTPUTS: [(&str, &str, &str); 38] = [
+pub const OUTPUTS: [(&str, &str, &str); 43] = [
     (
         "regime",
         "",
@@ -131,13 +132,19 @@ pub const OUTPUTS: [(&str, &str, &str); 38] = [
     ("wireless.gross_saving", "", "wireless: saving vs macro only before payments (fraction)"),
     ("wireless.net_saving", "", "wireless: saving vs macro only after payments (fraction)"),
     ("wireless.kwh", "kWh/month", "wireless: energy with femtocells (towers, femtocells, network)"),
+    ("locality.download_time_random_s", "s", "with [[isp]]: mean download time under random peer selection (steady state with the transit links)"),
+    ("locality.download_time_locality_s", "s", "with [[isp]]: the same under locality-optimal selection"),
+    ("locality.speed_up", "", "with [[isp]]: random / locality-optimal mean download time - 1"),
+    ("locality.inter_isp_random_bps", "bit/s", "with [[isp]]: inter-ISP bytes under random selection"),
+    ("locality.inter_isp_locality_bps", "bit/s", "with [[isp]]: inter-ISP bytes under locality-optimal selection"),
 ];
 
 /// Where the groups of [`OUTPUTS`] start (after `regime`): swarm figures, bills, energy,
-/// wireless.
+/// wireless, ISP locality.
 const BILLS_AT: usize = 9;
 const ENERGY_AT: usize = 24;
 const WIRELESS_AT: usize = 29;
+const LOCALITY_AT: usize = 37;
 
 /// The CSV header line (no newline).
 pub fn header(spec: &SweepSpec) -> String {
@@ -254,7 +261,7 @@ fn wireless(s: &Scenario) -> Result<Outputs, String> {
     numbers[6] = r.participation;
     numbers[9] = with.payments_usd;
     numbers[10] = with.hosts_usd;
-    numbers[WIRELESS_AT..].copy_from_slice(&[
+    numbers[WIRELESS_AT..LOCALITY_AT].copy_from_slice(&[
         r.hosts,
         r.towers as f64,
         r.towers_saved as f64,
@@ -294,24 +301,28 @@ fn steady(s: &Scenario) -> Result<Outputs, String> {
     let billed = basis::steady_month(&split, &demand, None).map_err(|e| e.to_string())?;
     let served_files = ss.server + ss.peer;
     let costs = ledger::compare(&split, &billed);
-    Ok(outputs(
-        ss.regime.label(),
-        [
-            ss.leechers.iter().sum(),
-            ss.seeds.iter().sum(),
-            ss.mean_download_time(),
-            ss.server * model.file_bits,
-            ss.peer * model.file_bits,
-            if served_files > 0.0 {
-                ss.peer / served_files
-            } else {
-                0.0
-            },
-            participation(s, &plan),
-            plan.per_gb_uploaded,
-            plan.per_download,
-        ],
-        &costs,
+    let report = locality_report(s, &plan.participation).map_err(|e| e.to_string())?;
+    Ok(with_locality(
+        report.as_ref(),
+        outputs(
+            ss.regime.label(),
+            [
+                ss.leechers.iter().sum(),
+                ss.seeds.iter().sum(),
+                ss.mean_download_time(),
+                ss.server * model.file_bits,
+                ss.peer * model.file_bits,
+                if served_files > 0.0 {
+                    ss.peer / served_files
+                } else {
+                    0.0
+                },
+                participation(s, &plan),
+                plan.per_gb_uploaded,
+                plan.per_download,
+            ],
+            &costs,
+        ),
     ))
 }
 
@@ -348,21 +359,42 @@ fn run(s: &Scenario) -> Result<Outputs, String> {
         ));
     }
     let costs = bills(sum)?;
-    Ok(outputs(
-        ss.map_or("none", |s| s.regime),
-        [
-            ss.map_or(f64::NAN, |s| s.leechers),
-            ss.map_or(f64::NAN, |s| s.seeds),
-            ss.map_or(f64::NAN, |s| s.download_time_s),
-            ss.map_or(f64::NAN, |s| s.server_rate_bps),
-            ss.map_or(f64::NAN, |s| s.peer_rate_bps),
-            sum.bytes.peer_share,
-            participation(s, plan),
-            plan.per_gb_uploaded,
-            plan.per_download,
-        ],
-        &costs,
+    Ok(with_locality(
+        sum.locality.as_ref(),
+        outputs(
+            ss.map_or("none", |s| s.regime),
+            [
+                ss.map_or(f64::NAN, |s| s.leechers),
+                ss.map_or(f64::NAN, |s| s.seeds),
+                ss.map_or(f64::NAN, |s| s.download_time_s),
+                ss.map_or(f64::NAN, |s| s.server_rate_bps),
+                ss.map_or(f64::NAN, |s| s.peer_rate_bps),
+                sum.bytes.peer_share,
+                participation(s, plan),
+                plan.per_gb_uploaded,
+                plan.per_download,
+            ],
+            &costs,
+        ),
     ))
+}
+
+/// Fill the ISP locality columns from the report (random against locality-optimal; empty
+/// without `[[isp]]` or when either has no steady state).
+fn with_locality(report: Option<&LocalityReport>, mut o: Outputs) -> Outputs {
+    let Some(l) = report else { return o };
+    let find = |sel: Selection| l.selections.iter().find(|st| st.selection == sel);
+    if let (Some(a), Some(b)) = (find(Selection::Random), find(Selection::LocalityOptimal)) {
+        let c = transit_comparison(a, b);
+        o.numbers[LOCALITY_AT..].copy_from_slice(&[
+            c.mean_download_time_random_s,
+            c.mean_download_time_locality_s,
+            c.speed_up,
+            c.inter_isp_rate_random * l.file_bits,
+            c.inter_isp_rate_locality * l.file_bits,
+        ]);
+    }
+    o
 }
 
 /// The four bills of a compared run, in column order.
