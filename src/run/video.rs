@@ -634,6 +634,7 @@ pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         solver: traj.stats.clone(),
         costs: None,
         peer_classes: None,
+        coordination: None,
         incentive: None,
         billing: None,
         video: Some(video),
