@@ -78,7 +78,11 @@ fn issue19_4_preset_follows_the_closed_forms() {
     for arch in ["p2p", "hybrid"] {
         let c = row(&sum, arch);
         assert_relative_eq!(c.tracker_usd, 50.0);
-        assert_relative_eq!(c.coordination_gb, tr.peer_gb, max_relative = CLOSED_FORM_RTOL);
+        assert_relative_eq!(
+            c.coordination_gb,
+            tr.peer_gb,
+            max_relative = CLOSED_FORM_RTOL
+        );
     }
     for arch in ["client_server", "cdn"] {
         assert_relative_eq!(row(&sum, arch).coordination_gb, 0.0);
@@ -118,7 +122,8 @@ fn issue19_4_preset_follows_the_closed_forms() {
 fn issue19_4_absent_coordination_keeps_every_number() {
     let base = shipped_with("coordination.toml", &[]);
     let cut = base.find("[coordination]").expect("preset has the table");
-    let without = scenario(&base[..cut].replace("[pricing]\n", "[pricing]\ntracker = \"$0.0001\"\n"));
+    let without =
+        scenario(&base[..cut].replace("[pricing]\n", "[pricing]\ntracker = \"$0.0001\"\n"));
     let with = scenario(&base);
     let (a, b) = (summary(&without), summary(&with));
     assert!(a.coordination.is_none() && b.coordination.is_some());

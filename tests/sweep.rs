@@ -876,7 +876,11 @@ fn issue19_4_coordination_keys_sweep() {
     run_sweep(&s, &opts(dir.path().join("o"), 1)).unwrap();
     let text = std::fs::read_to_string(dir.path().join("o/sweep.csv")).unwrap();
     let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
     let at = |r: &[&str], n: &str| -> f64 {
         r[head.iter().position(|h| *h == n).unwrap()]
             .parse::<f64>()
@@ -885,7 +889,9 @@ fn issue19_4_coordination_keys_sweep() {
     assert_eq!(rows.len(), 8);
     // Points 0, 2, 4, 6 have a 10-minute interval; the flood grows with its TTL until it
     // covers the overlay (≈ 1960 peers: TTL 8 reaches them all).
-    let flood: Vec<f64> = (0..4).map(|i| at(&rows[2 * i], "coordination.flood_gb")).collect();
+    let flood: Vec<f64> = (0..4)
+        .map(|i| at(&rows[2 * i], "coordination.flood_gb"))
+        .collect();
     let reach: Vec<f64> = (0..4)
         .map(|i| at(&rows[2 * i], "coordination.flood_reach"))
         .collect();
@@ -925,7 +931,9 @@ fn issue19_4_coordination_keys_sweep() {
         "bad.toml",
         "base = \"c.toml\"\n[sweep]\n[[sweep.parameter]]\nkey = \"coordination.flood.ttl\"\nvalues = [7, 30]\n",
     );
-    let err = SweepSpec::from_path(&bad).expect_err("30 is out of range").to_string();
+    let err = SweepSpec::from_path(&bad)
+        .expect_err("30 is out of range")
+        .to_string();
     assert!(
         err.contains("`coordination.flood.ttl` must be in [1, 20] (got 30)"),
         "{err}"

@@ -394,23 +394,33 @@ fn issue19_4_coordination_errors_name_the_key_the_range_and_the_words() {
         "bad.toml:15:1: `coordination.kind` is missing (required): \"tracker\", \"dht\" or \"flood\""
     );
     assert_eq!(
-        error_of(&coord("kind = \"flood\"\n[coordination.flood]\nttl = 2.5\n")),
+        error_of(&coord(
+            "kind = \"flood\"\n[coordination.flood]\nttl = 2.5\n"
+        )),
         "bad.toml:18:7: `coordination.flood.ttl` must be a whole number (got 2.5)"
     );
     assert_eq!(
-        error_of(&coord("kind = \"flood\"\n[coordination.flood]\ndegree = 1\n")),
+        error_of(&coord(
+            "kind = \"flood\"\n[coordination.flood]\ndegree = 1\n"
+        )),
         "bad.toml:18:10: `coordination.flood.degree` must be in [2, 100] (got 1)"
     );
     assert_eq!(
-        error_of(&coord("kind = \"flood\"\n[coordination.flood]\nreplication = 0\n")),
+        error_of(&coord(
+            "kind = \"flood\"\n[coordination.flood]\nreplication = 0\n"
+        )),
         "bad.toml:18:15: `coordination.flood.replication` must be in (0, 1] (got 0)"
     );
     assert_eq!(
-        error_of(&coord("kind = \"tracker\"\n[coordination.tracker]\ninterval = \"10 s\"\n")),
+        error_of(&coord(
+            "kind = \"tracker\"\n[coordination.tracker]\ninterval = \"10 s\"\n"
+        )),
         "bad.toml:18:12: `coordination.tracker.interval` must be in [1 min, 1 d] (got \"10 s\")"
     );
     assert_eq!(
-        error_of(&coord("kind = \"dht\"\n[coordination.dht]\nmessage = \"2 MB\"\n")),
+        error_of(&coord(
+            "kind = \"dht\"\n[coordination.dht]\nmessage = \"2 MB\"\n"
+        )),
         "bad.toml:18:11: `coordination.dht.message` must be in [1 B, 65.54 kB] (got \"2 MB\")"
     );
     assert_eq!(

@@ -348,9 +348,7 @@ pub fn table_entries(n: f64) -> f64 {
 /// Σ_{h=1}^{ttl} d(d−1)^{h−1} (= 2·ttl for d = 2, d((d−1)^ttl − 1)/(d − 2) otherwise).
 pub fn flood_tree(d: u32, ttl: u32) -> f64 {
     let d = f64::from(d);
-    (1..=ttl)
-        .map(|h| d * (d - 1.0).powi(h as i32 - 1))
-        .sum()
+    (1..=ttl).map(|h| d * (d - 1.0).powi(h as i32 - 1)).sum()
 }
 
 /// Distinct peers one query reaches in an overlay of `n` peers: min(n − 1, R_T).
@@ -575,15 +573,7 @@ pub fn report(
     ];
     let crossings = pairs
         .iter()
-        .filter_map(|&(a, b)| {
-            crossing(
-                c.model(a),
-                c.model(b),
-                &population,
-                headroom,
-                upload_value,
-            )
-        })
+        .filter_map(|&(a, b)| crossing(c.model(a), c.model(b), &population, headroom, upload_value))
         .collect();
     CoordinationReport {
         kind: c.kind,

@@ -1094,7 +1094,9 @@ impl Ctx<'_> {
         let coordination = self.coordination(raw.coordination.as_ref())?;
         if let (Some(_), Some(q)) = (
             &coordination,
-            raw.pricing.as_ref().and_then(|p| p.get_ref().tracker.as_ref()),
+            raw.pricing
+                .as_ref()
+                .and_then(|p| p.get_ref().tracker.as_ref()),
         ) {
             return Err(self.at(q.span(), "`pricing.tracker` is a flat coordination fee per peer-hour and `[coordination]` prices the coordination itself: give one of them".into()));
         }
@@ -1758,7 +1760,15 @@ impl Ctx<'_> {
         let Some(c) = c else { return Ok(None) };
         let f = c.get_ref();
         let kind = match &f.kind {
-            None => return Err(self.at(c.span(), format!("`coordination.kind` is missing (required): {}", coord::KINDS))),
+            None => {
+                return Err(self.at(
+                    c.span(),
+                    format!(
+                        "`coordination.kind` is missing (required): {}",
+                        coord::KINDS
+                    ),
+                ))
+            }
             Some(k) => coord::Kind::parse(k.get_ref().trim()).ok_or_else(|| {
                 self.at(
                     k.span(),
@@ -1810,27 +1820,104 @@ impl Ctx<'_> {
         const BYTES: (f64, f64) = (1.0, 65_536.0);
         const PERIOD: (f64, f64) = (60.0, 86_400.0);
         let (t, d, fl) = (
-            f.tracker.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default(),
-            f.dht.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default(),
-            f.flood.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default(),
+            f.tracker
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_default(),
+            f.dht
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_default(),
+            f.flood
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_default(),
         );
         let tracker = coord::Tracker {
-            interval: q(&t.interval, "coordination.tracker.interval", Time, PERIOD, coord::Tracker::INTERVAL)?,
-            request: q(&t.request, "coordination.tracker.request", DataSize, BYTES, coord::Tracker::REQUEST)?,
-            response: q(&t.response, "coordination.tracker.response", DataSize, BYTES, coord::Tracker::RESPONSE)?,
-            capacity: q(&t.capacity, "coordination.tracker.capacity", EventRate, (1.0, 1e9), coord::Tracker::CAPACITY)?,
-            server: q(&t.server, "coordination.tracker.server", Money, (0.0, 1e7), coord::Tracker::SERVER)?,
+            interval: q(
+                &t.interval,
+                "coordination.tracker.interval",
+                Time,
+                PERIOD,
+                coord::Tracker::INTERVAL,
+            )?,
+            request: q(
+                &t.request,
+                "coordination.tracker.request",
+                DataSize,
+                BYTES,
+                coord::Tracker::REQUEST,
+            )?,
+            response: q(
+                &t.response,
+                "coordination.tracker.response",
+                DataSize,
+                BYTES,
+                coord::Tracker::RESPONSE,
+            )?,
+            capacity: q(
+                &t.capacity,
+                "coordination.tracker.capacity",
+                EventRate,
+                (1.0, 1e9),
+                coord::Tracker::CAPACITY,
+            )?,
+            server: q(
+                &t.server,
+                "coordination.tracker.server",
+                Money,
+                (0.0, 1e7),
+                coord::Tracker::SERVER,
+            )?,
         };
         let dht = coord::Dht {
-            message: q(&d.message, "coordination.dht.message", DataSize, BYTES, coord::Dht::MESSAGE)?,
-            lookups: n(&d.lookups, "coordination.dht.lookups", (0.0, 1000.0), coord::Dht::LOOKUPS)?,
-            refresh: q(&d.refresh, "coordination.dht.refresh", Time, PERIOD, coord::Dht::REFRESH)?,
+            message: q(
+                &d.message,
+                "coordination.dht.message",
+                DataSize,
+                BYTES,
+                coord::Dht::MESSAGE,
+            )?,
+            lookups: n(
+                &d.lookups,
+                "coordination.dht.lookups",
+                (0.0, 1000.0),
+                coord::Dht::LOOKUPS,
+            )?,
+            refresh: q(
+                &d.refresh,
+                "coordination.dht.refresh",
+                Time,
+                PERIOD,
+                coord::Dht::REFRESH,
+            )?,
         };
         let flood = coord::Flood {
-            degree: whole(&fl.degree, "coordination.flood.degree", (2.0, 100.0), coord::Flood::DEGREE)?,
-            ttl: whole(&fl.ttl, "coordination.flood.ttl", (1.0, 20.0), coord::Flood::TTL)?,
-            message: q(&fl.message, "coordination.flood.message", DataSize, BYTES, coord::Flood::MESSAGE)?,
-            queries: n(&fl.queries, "coordination.flood.queries", (0.0, 1000.0), coord::Flood::QUERIES)?,
+            degree: whole(
+                &fl.degree,
+                "coordination.flood.degree",
+                (2.0, 100.0),
+                coord::Flood::DEGREE,
+            )?,
+            ttl: whole(
+                &fl.ttl,
+                "coordination.flood.ttl",
+                (1.0, 20.0),
+                coord::Flood::TTL,
+            )?,
+            message: q(
+                &fl.message,
+                "coordination.flood.message",
+                DataSize,
+                BYTES,
+                coord::Flood::MESSAGE,
+            )?,
+            queries: n(
+                &fl.queries,
+                "coordination.flood.queries",
+                (0.0, 1000.0),
+                coord::Flood::QUERIES,
+            )?,
             replication: match &fl.replication {
                 Some(v) => self.plain(v, "coordination.flood.replication", 0.0, true, Some(1.0))?,
                 None => coord::Flood::REPLICATION,
