@@ -566,7 +566,7 @@ fn issue18_7_check_names_the_duplicated_or_unknown_table() {
         "Error: dup.toml:24:2: duplicate table `[content]` (first at line 7)\n\
          Error: foo.toml:24:2: unknown table `[foo]`, expected one of `name`, `description`, \
          `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, \
-         `isp`, `locality`, `push`, `wireless`, `energy`\n\
+         `isp`, `locality`, `push`, `wireless`, `energy`, `coordination`\n\
          Error: 2 of 2 scenario files are invalid\n"
     );
 }

@@ -284,11 +284,11 @@ fn issue18_7_a_duplicate_key_is_named_with_its_table_and_first_line() {
 fn issue18_7_an_unknown_table_is_named_as_a_table() {
     assert_eq!(
         error_of(&format!("{BASE}[foo]\nbar = 1\n")),
-        "bad.toml:15:2: unknown table `[foo]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`"
+        "bad.toml:15:2: unknown table `[foo]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`, `coordination`"
     );
     assert_eq!(
         error_of(&format!("{BASE}[[foo]]\nbar = 1\n")),
-        "bad.toml:15:3: unknown table `[[foo]]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`"
+        "bad.toml:15:3: unknown table `[[foo]]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`, `coordination`"
     );
     assert_eq!(
         error_of(&format!("{BASE}[server.extra]\nbar = 1\n")),

@@ -358,14 +358,15 @@ pub fn flood_reach(d: u32, ttl: u32, n: f64) -> f64 {
 
 /// Messages one flooded query costs in an overlay of `n` peers: the origin sends d, and every
 /// peer that first receives it within ttl − 1 hops forwards it to its d − 1 other neighbours
-/// (duplicates included; a peer drops a query it has seen, BEP-less Gnutella rule).
+/// (duplicates included; a peer drops a query it has seen: Gnutella's rule).
 /// Equals R_T in a tree (n − 1 ≥ R_T); about (d − 1)·n once the flood covers the overlay.
 pub fn flood_messages(d: u32, ttl: u32, n: f64) -> f64 {
     if ttl == 0 {
         return 0.0;
     }
     let others = (n - 1.0).max(0.0);
-    others.min(f64::from(d)) + f64::from(d - 1) * others.min(flood_tree(d, ttl - 1))
+    let d_f = f64::from(d);
+    others.min(d_f) + (d_f - 1.0).max(0.0) * others.min(flood_tree(d, ttl - 1))
 }
 
 impl CoordinationModel for Tracker {

@@ -263,7 +263,7 @@ fn wireless(s: &Scenario) -> Result<Outputs, String> {
     numbers[6] = r.participation;
     numbers[9] = with.payments_usd;
     numbers[10] = with.hosts_usd;
-    numbers[WIRELESS_AT..].copy_from_slice(&[
+    numbers[WIRELESS_AT..COORDINATION_AT].copy_from_slice(&[
         r.hosts,
         r.towers as f64,
         r.towers_saved as f64,
