@@ -81,18 +81,18 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// 30 min: the reference tracker's default re-announce interval [R].
+    /// 30 min: the reference tracker's default re-announce interval \[R\].
     pub const INTERVAL: Seconds = 1800.0;
     /// 198 B: connect (16 B) + announce (98 B) requests + 2 × 42 B of Ethernet/IP/UDP headers
-    /// (BEP 15; xbtt's table) [D].
+    /// (BEP 15; xbtt's table) \[D\].
     pub const REQUEST: Bytes = 198.0;
     /// 420 B: connect (16 B) + announce response (20 B + 6 B × 50 peers) + 2 × 42 B headers;
-    /// with the request, BEP 15's "about 618 bytes" [D].
+    /// with the request, BEP 15's "about 618 bytes" \[D\].
     pub const RESPONSE: Bytes = 420.0;
     /// 4,000 announces/s per server: a saturated 8-vCPU tracker answered about 4,107/s
-    /// (torrust-tracker-demo issue 30, 2026) [D].
+    /// (torrust-tracker-demo issue 30, 2026) \[D\].
     pub const CAPACITY: PerSec = 4000.0;
-    /// $50 per server per month [P], within rented dedicated servers' €40–45/month quotes.
+    /// $50 per server per month \[P\], within rented dedicated servers' €40–45/month quotes.
     pub const SERVER: Usd = 50.0;
 }
 
@@ -121,12 +121,12 @@ pub struct Dht {
 
 impl Dht {
     /// 200 B: a KRPC query is about 60–100 B, a response with 8 compact nodes (8 × 26 B)
-    /// about 300 B, plus 28 B of IP/UDP (BEP 5) [D].
+    /// about 300 B, plus 28 B of IP/UDP (BEP 5) \[D\].
     pub const MESSAGE: Bytes = 200.0;
-    /// One lookup per download (`get_peers`) [P].
+    /// One lookup per download (`get_peers`) \[P\].
     pub const LOOKUPS: f64 = 1.0;
     /// 15 min: a Mainline DHT node is "questionable" after 15 minutes without contact
-    /// (BEP 5) [S].
+    /// (BEP 5) \[S\].
     pub const REFRESH: Seconds = 900.0;
 }
 
@@ -156,16 +156,16 @@ pub struct Flood {
 }
 
 impl Flood {
-    /// 4 neighbours [P] (the issue's reference case).
+    /// 4 neighbours \[P\] (the issue's reference case).
     pub const DEGREE: u32 = 4;
-    /// TTL 7: Gnutella's usual initial TTL [S].
+    /// TTL 7: Gnutella's usual initial TTL \[S\].
     pub const TTL: u32 = 7;
     /// 86 B: 23 B Gnutella header + 2 B minimum speed + a 20-character search + NUL + 40 B of
-    /// TCP/IP headers [D].
+    /// TCP/IP headers \[D\].
     pub const MESSAGE: Bytes = 86.0;
-    /// One query per download [P].
+    /// One query per download \[P\].
     pub const QUERIES: f64 = 1.0;
-    /// Every peer of the swarm's overlay holds (part of) the content [P].
+    /// Every peer of the swarm's overlay holds (part of) the content \[P\].
     pub const REPLICATION: f64 = 1.0;
 }
 
