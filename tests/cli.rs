@@ -288,7 +288,7 @@ fn compare_writes_costs_and_prints_the_table() {
         lines[0],
         "architecture,provider_usd,transit_usd,egress_usd,capacity_usd,cdn_usd,payments_usd,\
          tracker_usd,peers_cost_usd,peers_income_usd,peers_usd,social_usd,origin_gb,isp_uplink_gb,\
-         gross_saving,net_saving,gross_saving_vs_cdn,net_saving_vs_cdn,energy.origin_kwh,\
+         coordination_gb,gross_saving,net_saving,gross_saving_vs_cdn,net_saving_vs_cdn,energy.origin_kwh,\
          energy.cdn_kwh,energy.network_kwh,energy.peers_kwh,energy.macro_kwh,\
          energy.femtocells_kwh,energy.total_kwh,energy.co2_kg"
     );
@@ -566,7 +566,7 @@ fn issue18_7_check_names_the_duplicated_or_unknown_table() {
         "Error: dup.toml:24:2: duplicate table `[content]` (first at line 7)\n\
          Error: foo.toml:24:2: unknown table `[foo]`, expected one of `name`, `description`, \
          `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, \
-         `isp`, `locality`, `push`, `wireless`, `energy`\n\
+         `isp`, `locality`, `push`, `wireless`, `energy`, `coordination`\n\
          Error: 2 of 2 scenario files are invalid\n"
     );
 }
@@ -637,4 +637,46 @@ fn issue18_9_check_cuts_a_long_value() {
             &long[..60]
         )
     );
+}
+
+/// Issue 19 §4: a new user runs the coordination preset with `compare` and sees every design,
+/// the billed one starred, and where their costs cross; `summary.json` carries the same.
+#[test]
+fn issue19_4_compare_shows_the_coordination_designs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .args(["compare", "--no-plots", "--out"])
+        .arg(dir.path())
+        .arg(scenario("coordination.toml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "coordination (`coordination.kind = \"tracker\"` is billed in p2p and hybrid)",
+        "  * tracker            50.00",
+        "    dht                 0.00",
+        "    flood               0.00",
+        "dht and tracker cost the same at 16× this swarm",
+        "flood and tracker cost the same at 4.18× this swarm",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} not in\n{stdout}");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("summary.json")).expect("json"),
+    )
+    .expect("valid JSON");
+    let c = &json["coordination"];
+    assert_eq!(c["kind"], "tracker");
+    let kinds: Vec<&str> = c["designs"]
+        .as_array()
+        .expect("designs")
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["tracker", "dht", "flood"]);
+    assert_eq!(c["designs"][0]["servers"], 1.0);
+    assert!(c["designs"][1]["hops"].as_f64().unwrap() > 5.0);
+    assert_eq!(json["costs"]["p2p"]["tracker_usd"], 50.0);
+    assert!(json["costs"]["p2p"]["coordination_gb"].as_f64().unwrap() > 3.0);
 }

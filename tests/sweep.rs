@@ -855,3 +855,87 @@ fn issue18_9_an_invalid_point_prints_the_scenario_message_once() {
         "sweep point 1 (peers.class.dsl.share = 6e-1): shares.toml:13:1: `peers.class[*].share` must sum to 1 (±0.000001) (got 1.1: dsl 0.6 + fibre 0.5)"
     );
 }
+
+/// Issue 19 §4: `[coordination]` keys are swept in place (a quantity and plain numbers), the
+/// coordination columns follow each point's own scenario, and a value out of range is the
+/// point's error. Each row equals `compare` of the same scenario.
+#[test]
+fn issue19_4_coordination_keys_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/coordination.toml");
+    let base = std::fs::read_to_string(&preset).unwrap();
+    write(dir.path(), "c.toml", &base);
+    let sweep = write(
+        dir.path(),
+        "s.toml",
+        "base = \"c.toml\"\n[sweep]\n\
+         [[sweep.parameter]]\nkey = \"coordination.flood.ttl\"\nvalues = [2, 4, 6, 8]\n\
+         [[sweep.parameter]]\nkey = \"coordination.tracker.interval\"\nvalues = [\"10 min\", \"1 h\"]\n",
+    );
+    let s = SweepSpec::from_path(&sweep).unwrap();
+    run_sweep(&s, &opts(dir.path().join("o"), 1)).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("o/sweep.csv")).unwrap();
+    let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let at = |r: &[&str], n: &str| -> f64 {
+        r[head.iter().position(|h| *h == n).unwrap()]
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(rows.len(), 8);
+    // Points 0, 2, 4, 6 have a 10-minute interval; the flood grows with its TTL until it
+    // covers the overlay (≈ 1960 peers: TTL 8 reaches them all).
+    let flood: Vec<f64> = (0..4)
+        .map(|i| at(&rows[2 * i], "coordination.flood_gb"))
+        .collect();
+    let reach: Vec<f64> = (0..4)
+        .map(|i| at(&rows[2 * i], "coordination.flood_reach"))
+        .collect();
+    assert!(flood.windows(2).all(|w| w[0] < w[1]), "{flood:?}");
+    assert!(reach.windows(2).all(|w| w[0] <= w[1]), "{reach:?}");
+    assert!(reach[0] < 0.01);
+    approx::assert_relative_eq!(reach[3], 1.0);
+    // A 1-hour interval instead of 10 minutes divides the periodic announces by 6, so the
+    // peers' announce bytes fall; the bill (one server) does not.
+    assert!(at(&rows[1], "coordination.tracker_gb") < at(&rows[0], "coordination.tracker_gb"));
+    approx::assert_relative_eq!(at(&rows[0], "p2p.provider_usd"), 50.0);
+    // Row 5 (TTL 6, 1 h) equals `compare` of that scenario.
+    let sc = peerfluid::scenario::Scenario::from_toml(
+        &base
+            .replace("ttl = 7 ", "ttl = 6 ")
+            .replace("interval = \"30 min\"", "interval = \"1 h\""),
+        "c.toml",
+        None,
+    )
+    .unwrap();
+    let rec = peerfluid::run::compare_scenario(&sc, &peerfluid::run::RunOptions::default())
+        .unwrap()
+        .summary;
+    let designs = &rec.coordination.as_ref().unwrap().designs;
+    /// The sweep's steady point and `compare` bill the same steady month.
+    const ROW_RTOL: f64 = 1e-12;
+    for (i, name) in ["tracker", "dht", "flood"].iter().enumerate() {
+        approx::assert_relative_eq!(
+            at(&rows[5], &format!("coordination.{name}_usd")),
+            designs[i].total_usd,
+            max_relative = ROW_RTOL
+        );
+    }
+    // An out-of-range TTL is the point's error, named with its range.
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "base = \"c.toml\"\n[sweep]\n[[sweep.parameter]]\nkey = \"coordination.flood.ttl\"\nvalues = [7, 30]\n",
+    );
+    let err = SweepSpec::from_path(&bad)
+        .expect_err("30 is out of range")
+        .to_string();
+    assert!(
+        err.contains("`coordination.flood.ttl` must be in [1, 20] (got 30)"),
+        "{err}"
+    );
+}

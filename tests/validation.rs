@@ -284,11 +284,11 @@ fn issue18_7_a_duplicate_key_is_named_with_its_table_and_first_line() {
 fn issue18_7_an_unknown_table_is_named_as_a_table() {
     assert_eq!(
         error_of(&format!("{BASE}[foo]\nbar = 1\n")),
-        "bad.toml:15:2: unknown table `[foo]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`"
+        "bad.toml:15:2: unknown table `[foo]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`, `coordination`"
     );
     assert_eq!(
         error_of(&format!("{BASE}[[foo]]\nbar = 1\n")),
-        "bad.toml:15:3: unknown table `[[foo]]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`"
+        "bad.toml:15:3: unknown table `[[foo]]`, expected one of `name`, `description`, `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, `isp`, `locality`, `push`, `wireless`, `energy`, `coordination`"
     );
     assert_eq!(
         error_of(&format!("{BASE}[server.extra]\nbar = 1\n")),
@@ -376,5 +376,62 @@ fn issue18_9_the_toml_readers_messages_are_cut() {
     assert_eq!(
         squeeze(&error_of(&with("efficiency = 0.9", &format!("{long} = 0.9")))),
         format!("bad.toml:7:1: `swarm.{}… (200006 bytes)`: unknown field `X… (200000 bytes)`, expected one of `efficiency`, `abort_rate`, `seed_residence`", &long[..54])
+    );
+}
+
+/// Issue 19 §4: `[coordination]` names the allowed designs, the missing `kind`, each key's
+/// range, and refuses a second coordination fee.
+#[test]
+fn issue19_4_coordination_errors_name_the_key_the_range_and_the_words() {
+    let coord = |body: &str| format!("{BASE}[coordination]\n{body}");
+    // BASE has 14 lines, so `[coordination]` is line 15.
+    assert_eq!(
+        error_of(&coord("kind = \"gossip\"\n")),
+        "bad.toml:16:8: `coordination.kind` must be \"tracker\", \"dht\" or \"flood\" (got \"gossip\")"
+    );
+    assert_eq!(
+        error_of(&coord("[coordination.dht]\nlookups = 2\n")),
+        "bad.toml:15:1: `coordination.kind` is missing (required): \"tracker\", \"dht\" or \"flood\""
+    );
+    assert_eq!(
+        error_of(&coord(
+            "kind = \"flood\"\n[coordination.flood]\nttl = 2.5\n"
+        )),
+        "bad.toml:18:7: `coordination.flood.ttl` must be a whole number (got 2.5)"
+    );
+    assert_eq!(
+        error_of(&coord(
+            "kind = \"flood\"\n[coordination.flood]\ndegree = 1\n"
+        )),
+        "bad.toml:18:10: `coordination.flood.degree` must be in [2, 100] (got 1)"
+    );
+    assert_eq!(
+        error_of(&coord(
+            "kind = \"flood\"\n[coordination.flood]\nreplication = 0\n"
+        )),
+        "bad.toml:18:15: `coordination.flood.replication` must be in (0, 1] (got 0)"
+    );
+    assert_eq!(
+        error_of(&coord(
+            "kind = \"tracker\"\n[coordination.tracker]\ninterval = \"10 s\"\n"
+        )),
+        "bad.toml:18:12: `coordination.tracker.interval` must be in [1 min, 1 d] (got \"10 s\")"
+    );
+    assert_eq!(
+        error_of(&coord(
+            "kind = \"dht\"\n[coordination.dht]\nmessage = \"2 MB\"\n"
+        )),
+        "bad.toml:18:11: `coordination.dht.message` must be in [1 B, 65.54 kB] (got \"2 MB\")"
+    );
+    assert_eq!(
+        error_of(&coord("kind = \"tracker\"\n[coordination.tracker]\nport = 6969\n")),
+        "bad.toml:18:1: `coordination.tracker.port`: unknown field `port`, expected one of `interval`, `request`, `response`, `capacity`, `server`"
+    );
+    // `pricing.tracker` and `[coordination]` would bill coordination twice.
+    assert_eq!(
+        error_of(&format!(
+            "{BASE}[pricing]\ntracker = \"$0.001\"\n[coordination]\nkind = \"dht\"\n"
+        )),
+        "bad.toml:16:11: `pricing.tracker` is a flat coordination fee per peer-hour and `[coordination]` prices the coordination itself: give one of them"
     );
 }

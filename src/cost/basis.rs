@@ -20,6 +20,7 @@
 use serde::Serialize;
 
 use super::billing::percentile_95;
+use super::coordination::Population;
 use super::ledger::{Demand, PaymentRule};
 use super::tiers::GB;
 use super::CostError;
@@ -68,6 +69,14 @@ pub struct Month {
     pub server_peak_mbps: f64,
     /// Per class.
     pub classes: Vec<MonthClass>,
+    /// Downloads started in the month (all classes, sharing or not).
+    pub downloads: f64,
+    /// Highest concurrent population of a billing sample (its mean over the sample).
+    pub peak_peers: f64,
+    /// Highest arrival rate of a billing sample, 1/s.
+    pub peak_arrival_rate: f64,
+    /// The population a peer sees: Σ N_i² / Σ N_i over the month's samples (0 when empty).
+    pub seen_peers: f64,
 }
 
 /// One class's quantities in a billing month.
@@ -84,6 +93,20 @@ pub struct MonthClass {
 }
 
 impl Month {
+    /// The month's population as coordination sees it (`cost::coordination`); `month_s` is
+    /// the billing month.
+    pub fn population(&self, month_s: Seconds) -> Population {
+        Population {
+            month_s,
+            peer_hours: self.peer_hours,
+            mean_peers: self.peer_hours * 3600.0 / month_s,
+            seen_peers: self.seen_peers,
+            peak_peers: self.peak_peers,
+            downloads: self.downloads,
+            peak_arrival_rate: self.peak_arrival_rate,
+        }
+    }
+
     /// What the peers are paid this month under `rule`, per class.
     pub fn class_payments(&self, rule: &PaymentRule) -> impl Iterator<Item = f64> + '_ {
         let rule = *rule;
@@ -328,6 +351,7 @@ impl Sources<'_> {
             served_peak = served_peak.max(a);
             server_peak = server_peak.max(b);
         }
+        let crowd = self.crowd(pieces);
         let server_bytes = self.total(pieces, |d| &d.server_bytes);
         let peer_bytes = self.total(pieces, |d| &d.peer_bytes);
         let template = self
@@ -367,8 +391,55 @@ impl Sources<'_> {
             served_peak_mbps: served_peak / 1e6,
             server_peak_mbps: server_peak / 1e6,
             classes,
+            downloads: crowd.downloads,
+            peak_peers: crowd.peak_peers,
+            peak_arrival_rate: crowd.peak_arrival_rate,
+            seen_peers: if crowd.peer_s > 0.0 {
+                crowd.peer_sq_s / crowd.peer_s
+            } else {
+                0.0
+            },
         })
     }
+
+    /// The month's crowd sample by sample: downloads, peaks, and the sums behind the
+    /// population a peer sees (idle samples add nothing).
+    fn crowd(&self, pieces: &[Piece]) -> Crowd {
+        let step = self.step;
+        let mut c = Crowd::default();
+        for p in pieces {
+            let Some(d) = self.of(p.src) else { continue };
+            let copies = p.copies as f64;
+            for i in p.from..p.to {
+                // Rounding of two solves' running totals: never a negative crowd.
+                let n = ((d.peer_seconds[i + 1] - d.peer_seconds[i]) / step).max(0.0);
+                let arrived: f64 = d
+                    .classes
+                    .iter()
+                    .map(|k| k.downloads[i + 1] - k.downloads[i])
+                    .sum::<f64>()
+                    .max(0.0);
+                c.downloads += copies * arrived;
+                c.peer_s += copies * n * step;
+                c.peer_sq_s += copies * n * n * step;
+                c.peak_peers = c.peak_peers.max(n);
+                c.peak_arrival_rate = c.peak_arrival_rate.max(arrived / step);
+            }
+        }
+        c
+    }
+}
+
+/// A month's crowd (see [`Sources::crowd`]).
+#[derive(Debug, Default)]
+struct Crowd {
+    downloads: f64,
+    peak_peers: f64,
+    peak_arrival_rate: f64,
+    /// Σ N_i Δ, peer-seconds.
+    peer_s: f64,
+    /// Σ N_i² Δ.
+    peer_sq_s: f64,
 }
 
 /// A duration in words ("3.872 d", "5 min").

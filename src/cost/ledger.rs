@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use super::basis::{Billed, Month};
+use super::coordination::{self, CoordinationReport, Population};
 use super::energy::{energy_cost, kwh, EnergyUse, SI_GB};
 use super::tiers::GB;
 use crate::scenario::{Origin, Scenario};
@@ -78,10 +79,13 @@ pub struct ClassLedger {
     pub peer_hours: f64,
     /// Energy cost, $/month.
     pub energy_usd: Usd,
-    /// Value of the upload to the class, $/month.
+    /// Value of the upload (content and coordination) to the class, $/month.
     pub upload_value_usd: Usd,
     /// Income (payments), $/month.
     pub income_usd: Usd,
+    /// GB per month the class sends for coordination (`[coordination]`; its share of the
+    /// peers' coordination bytes in proportion to its online hours).
+    pub coordination_gb: f64,
     /// Net: income − energy − upload value, $/month (positive: the class gains).
     pub net_usd: Usd,
 }
@@ -103,9 +107,10 @@ pub struct CostBreakdown {
     pub cdn_usd: Usd,
     /// Paid to peers (incentive).
     pub payments_usd: Usd,
-    /// Coordination (tracker) cost.
+    /// Coordination: `pricing.tracker` × peer-hours, or the tracker servers of
+    /// `[coordination]` (0 for a DHT or flooding).
     pub tracker_usd: Usd,
-    /// Peers' own costs (energy + value of their upload).
+    /// Peers' own costs (energy + value of their upload, coordination bytes included).
     pub peers_cost_usd: Usd,
     /// Peers' income (= payments).
     pub peers_income_usd: Usd,
@@ -115,8 +120,12 @@ pub struct CostBreakdown {
     pub social_usd: Usd,
     /// GB per month the origin (or CDN) sends.
     pub origin_gb: f64,
-    /// GB per month peers upload over their access links (the ISPs' view).
+    /// GB per month peers upload over their access links (the ISPs' view): content plus
+    /// `coordination_gb`.
     pub isp_uplink_gb: f64,
+    /// GB per month peers send to coordinate (`[coordination]`: announces, DHT messages or
+    /// flooded queries; 0 without it).
+    pub coordination_gb: f64,
     /// Saving before paying peers, vs client-server: (CS − (provider − payments)) / CS.
     pub gross_saving: f64,
     /// Saving after paying peers, vs client-server: (CS − provider) / CS.
@@ -161,6 +170,8 @@ pub struct MonthView {
     pub server_peak_mbps: f64,
     /// What the peers are paid (all classes).
     pub payments: Usd,
+    /// The month's population (for `[coordination]`).
+    pub population: Population,
 }
 
 /// The provider's bill for one month, by part.
@@ -174,6 +185,7 @@ pub struct Bill {
     tracker: Usd,
     origin_gb: f64,
     uplink_gb: f64,
+    coordination_gb: f64,
 }
 
 /// The origin capacity provisioned to send a peak of `peak_mbps`: `pricing.headroom` × the
@@ -223,9 +235,42 @@ fn origin_bill(s: &Scenario, gb: f64, p95_mbps: f64, peak_mbps: f64) -> Bill {
 
 fn peer_extras(s: &Scenario, m: &MonthView, mut b: Bill) -> Bill {
     b.payments = m.payments;
-    b.tracker = s.pricing.tracker_per_peer_hour * m.peer_hours;
-    b.uplink_gb = m.peer_gb;
+    match &s.coordination {
+        Some(c) => {
+            let d = c.model(c.kind).month(&m.population, s.pricing.headroom);
+            b.tracker = d.provider_usd;
+            b.coordination_gb = d.peer_gb;
+        }
+        None => b.tracker = s.pricing.tracker_per_peer_hour * m.peer_hours,
+    }
+    b.uplink_gb = m.peer_gb + b.coordination_gb;
     b
+}
+
+/// GB the peers send to coordinate in month `m` (0 without `[coordination]`).
+fn coordination_gb(s: &Scenario, m: &Month) -> f64 {
+    s.coordination.as_ref().map_or(0.0, |c| {
+        c.model(c.kind)
+            .month(&m.population(s.pricing.billing_month), s.pricing.headroom)
+            .peer_gb
+    })
+}
+
+/// `compare`'s coordination block: every design priced on the billed months' populations
+/// (`None` without `[coordination]`).
+pub fn coordination_report(s: &Scenario, b: &Billed) -> Option<CoordinationReport> {
+    let c = s.coordination.as_ref()?;
+    let months: Vec<Population> = b
+        .months
+        .iter()
+        .map(|m| m.population(s.pricing.billing_month))
+        .collect();
+    Some(coordination::report(
+        c,
+        &months,
+        s.pricing.headroom,
+        s.peer_cost.upload_value,
+    ))
 }
 
 /// The origin serves every byte.
@@ -298,6 +343,8 @@ fn energy_use(
     peer_gb: f64,
     sharing_hours: f64,
 ) -> EnergyUse {
+    // Peers' coordination bytes cross the network too (`acc.coordination_gb`, 0 without
+    // `[coordination]` and outside p2p and hybrid).
     let f = &s.energy;
     let si = |billing_gb: f64| billing_gb * GB / SI_GB;
     let origin = si(acc.origin_gb);
@@ -307,7 +354,12 @@ fn energy_use(
         _ => false,
     };
     let peers = matches!(architecture, "p2p" | "hybrid");
-    let delivered = origin + if peers { si(peer_gb) } else { 0.0 };
+    let delivered = origin
+        + if peers {
+            si(peer_gb + acc.coordination_gb)
+        } else {
+            0.0
+        };
     EnergyUse {
         origin_kwh: if via_cdn {
             0.0
@@ -338,12 +390,15 @@ pub fn class_ledgers(s: &Scenario, b: &Billed) -> Vec<ClassLedger> {
         .iter()
         .enumerate()
         .map(|(k, (name, shares))| {
-            let (mut gb, mut hours, mut income) = (0.0, 0.0, 0.0);
+            let (mut gb, mut hours, mut income, mut coord) = (0.0, 0.0, 0.0, 0.0);
             for m in &b.months {
                 let mc = m.classes.get(k).copied().unwrap_or_default();
                 gb += w * mc.share * m.peer_gb;
                 hours += w * mc.hours;
                 income += w * m.class_payments(&b.payments).nth(k).unwrap_or(0.0);
+                if m.peer_hours > 0.0 {
+                    coord += w * mc.hours / m.peer_hours * coordination_gb(s, m);
+                }
             }
             // Peers who do not share draw no extra power for it (see `compare`).
             let energy = if *shares {
@@ -351,7 +406,7 @@ pub fn class_ledgers(s: &Scenario, b: &Billed) -> Vec<ClassLedger> {
             } else {
                 0.0
             };
-            let value = s.peer_cost.upload_value * gb;
+            let value = s.peer_cost.upload_value * (gb + coord);
             ClassLedger {
                 name: name.clone(),
                 upload_gb: gb,
@@ -359,6 +414,7 @@ pub fn class_ledgers(s: &Scenario, b: &Billed) -> Vec<ClassLedger> {
                 energy_usd: energy,
                 upload_value_usd: value,
                 income_usd: income,
+                coordination_gb: coord,
                 net_usd: income - energy - value,
             }
         })
@@ -389,6 +445,7 @@ pub fn compare(s: &Scenario, b: &Billed) -> Vec<CostBreakdown> {
                     served_peak_mbps: m.served_peak_mbps,
                     server_peak_mbps: m.server_peak_mbps,
                     payments: m.class_payments(&b.payments).sum(),
+                    population: m.population(s.pricing.billing_month),
                 };
                 let bill = model.bill(s, &view);
                 acc.transit += w * bill.transit;
@@ -399,6 +456,7 @@ pub fn compare(s: &Scenario, b: &Billed) -> Vec<CostBreakdown> {
                 acc.tracker += w * bill.tracker;
                 acc.origin_gb += w * bill.origin_gb;
                 acc.uplink_gb += w * bill.uplink_gb;
+                acc.coordination_gb += w * bill.coordination_gb;
                 peer_gb += w * m.peer_gb;
                 // Energy is a cost of sharing: only the hours of classes that upload count
                 // (peers who opted out download as they would from a server).
@@ -412,7 +470,7 @@ pub fn compare(s: &Scenario, b: &Billed) -> Vec<CostBreakdown> {
             }
             let peers_cost = if model.uses_peers() {
                 energy_cost(s.peer_cost.power, sharing_hours, s.peer_cost.electricity)
-                    + s.peer_cost.upload_value * peer_gb
+                    + s.peer_cost.upload_value * (peer_gb + acc.coordination_gb)
             } else {
                 0.0
             };
@@ -435,6 +493,7 @@ pub fn compare(s: &Scenario, b: &Billed) -> Vec<CostBreakdown> {
                 social_usd: provider + peers,
                 origin_gb: acc.origin_gb,
                 isp_uplink_gb: acc.uplink_gb,
+                coordination_gb: acc.coordination_gb,
                 gross_saving: 0.0,
                 net_saving: 0.0,
                 gross_saving_vs_cdn: 0.0,

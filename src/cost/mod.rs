@@ -25,6 +25,9 @@
 //! * [`book`]: price books, one market level each with sources and dates
 //!   (`models/prices/`).
 //! * [`verdict`]: the three lines `compare` opens with.
+//! * [`coordination`]: how peers find each other (tracker, DHT, flooding) and what it costs
+//!   the provider (tracker servers) and the peers (bytes they send), on the billed month's
+//!   population (`models/coordination.md`).
 //! * [`hybrid`]: CDN + peer offload ([`hybrid_outcome`]): the CDN bill before and after a
 //!   fraction of the volume is served by peers, the break-even payment per offloaded GB, the
 //!   fluid-Shapley payment per offloaded GB (integrated exactly over the tiers), and the
@@ -40,6 +43,7 @@
 pub mod basis;
 pub mod billing;
 pub mod book;
+pub mod coordination;
 pub mod energy;
 pub mod hybrid;
 pub mod ledger;

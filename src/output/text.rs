@@ -21,6 +21,9 @@ pub fn report(s: &Summary) -> String {
     if let Some(costs) = &s.costs {
         out.push_str(&cost_table(s, costs));
     }
+    if let Some(c) = &s.coordination {
+        out.push_str(&coordination_text(c));
+    }
     if let Some(classes) = &s.peer_classes {
         out.push_str("  peers per class (p2p and hybrid), per month:\n");
         for c in classes {
@@ -523,6 +526,69 @@ pub fn cost_table(
                 r.energy.co2_kg
             ));
         }
+    }
+    out
+}
+
+/// The coordination block of `compare`: every design on the billed population, the billed one
+/// starred, and where their costs cross (`models/coordination.md`).
+pub fn coordination_text(c: &crate::cost::coordination::CoordinationReport) -> String {
+    use crate::output::plot::fmt_sig;
+    let p = &c.population;
+    let mut out = format!(
+        "  coordination (`coordination.kind = \"{}\"` is billed in p2p and hybrid), per month: {} peers on average, {} at the peak, {} seen by a peer, {} downloads; peers' bytes valued at ${}/GB\n",
+        c.kind.label(),
+        fmt_sig(p.mean_peers),
+        fmt_sig(p.peak_peers),
+        fmt_sig(p.seen_peers),
+        fmt_sig(p.downloads),
+        fmt_sig(c.upload_value_per_gb)
+    );
+    out.push_str(&format!(
+        "    {:<9} {:>14} {:>14} {:>14} {:>12}  {}\n",
+        "design", "provider $/mo", "peers GB/mo", "peers value $", "total $/mo", "detail"
+    ));
+    for d in &c.designs {
+        let detail = match d.kind {
+            crate::cost::coordination::Kind::Tracker => format!(
+                "{} server(s) for a peak of {} announces/s",
+                fmt_sig(d.servers.unwrap_or(0.0)),
+                fmt_sig(d.peak_load_per_s.unwrap_or(0.0))
+            ),
+            crate::cost::coordination::Kind::Dht => format!(
+                "{} hops per lookup, {} table entries",
+                fmt_sig(d.hops.unwrap_or(0.0)),
+                fmt_sig(d.table_entries.unwrap_or(0.0))
+            ),
+            crate::cost::coordination::Kind::Flood => format!(
+                "reach {} peers ({:.1} % of the overlay), P(find) {:.4}",
+                fmt_sig(d.reach.unwrap_or(0.0)),
+                100.0 * d.reach_share.unwrap_or(0.0),
+                d.find_probability.unwrap_or(0.0)
+            ),
+        };
+        out.push_str(&format!(
+            "  {} {:<9} {:>14.2} {:>14.3} {:>14.2} {:>12.2}  {}\n",
+            if d.kind == c.kind { "*" } else { " " },
+            d.kind.label(),
+            d.provider_usd,
+            d.peer_gb,
+            d.peer_value_usd,
+            d.total_usd,
+            detail
+        ));
+    }
+    for x in &c.crossings {
+        out.push_str(&format!(
+            "    {} and {} cost the same at {}× this swarm ({} peers on average, {} downloads/month): {} is cheaper below, {} above\n",
+            x.cheaper_below.label(),
+            x.cheaper_above.label(),
+            fmt_sig(x.scale),
+            fmt_sig(x.mean_peers),
+            fmt_sig(x.downloads),
+            x.cheaper_below.label(),
+            x.cheaper_above.label()
+        ));
     }
     out
 }

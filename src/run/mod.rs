@@ -115,6 +115,11 @@ pub struct Summary {
     /// `compare` only: the peers' monthly ledger per class (in `p2p` and `hybrid`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_classes: Option<Vec<ClassLedger>>,
+    /// `compare` with `[coordination]`: every coordination design (tracker, DHT, flooding)
+    /// priced on the billed months' population, and where their costs cross
+    /// (`models/coordination.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coordination: Option<crate::cost::coordination::CoordinationReport>,
     /// The incentive: participation, payments, equilibria, best payment, Shapley value
     /// (absent when peers are not paid and nobody decides).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -586,6 +591,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         solver: traj.stats.clone(),
         costs: None,
         peer_classes: None,
+        coordination: None,
         billing: None,
         incentive: None,
         video: None,
@@ -697,6 +703,7 @@ pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRe
     }
     let billed = bill(s, &rec, opts.method)?;
     let rows = ledger::compare(s, &billed);
+    rec.summary.coordination = ledger::coordination_report(s, &billed);
     if opts.incentive == Depth::Outcome {
         // A sweep row reads the bills only: no billing report, service check or class
         // ledgers (their strings and second runs would be most of a row's cost).

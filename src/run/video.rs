@@ -418,6 +418,7 @@ pub fn run_video_with(s: &Scenario, opts: &RunOptions, plan: Plan) -> anyhow::Re
         solver: traj.stats.clone(),
         costs: None,
         peer_classes: None,
+        coordination: None,
         incentive: plan.report.clone(),
         billing: None,
         video: Some(video),

@@ -436,6 +436,7 @@ pub fn run_wireless(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         },
         costs: None,
         peer_classes: None,
+        coordination: None,
         incentive: None,
         billing: None,
         video: None,

@@ -15,6 +15,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::cost::book::PriceBook;
+use crate::cost::coordination::{self as coord, Coordination};
 use crate::cost::tiers::{Tier, TierTable, GB};
 use crate::error::{echo, ScenarioError};
 pub use crate::incentive::distribution::CostDistribution;
@@ -72,6 +73,9 @@ pub struct Scenario {
     pub push: Option<Push>,
     /// `[energy]`: the energy view's factors (defaults cited in `models/energy.md`).
     pub energy: EnergyFactors,
+    /// `[coordination]`: how peers find each other, billed in `p2p` and `hybrid`
+    /// (`models/coordination.md`); `None` = `pricing.tracker` per peer-hour (default $0).
+    pub coordination: Option<Coordination>,
 }
 
 /// `[energy]`, resolved: what delivering a GB costs in energy, and the grid's carbon.
@@ -1087,7 +1091,17 @@ impl Ctx<'_> {
         };
         let warmup_span = key_span(|f| f.include_warmup.as_ref().map(|v| v.span()));
         let events_span = key_span(|f| f.events_per_month.as_ref().map(|v| v.span()));
+        let coordination = self.coordination(raw.coordination.as_ref())?;
+        if let (Some(_), Some(q)) = (
+            &coordination,
+            raw.pricing
+                .as_ref()
+                .and_then(|p| p.get_ref().tracker.as_ref()),
+        ) {
+            return Err(self.at(q.span(), "`pricing.tracker` is a flat coordination fee per peer-hour and `[coordination]` prices the coordination itself: give one of them".into()));
+        }
         let scenario = Scenario {
+            coordination,
             energy,
             push,
             isps,
@@ -1523,6 +1537,10 @@ impl Ctx<'_> {
             ),
             (raw.locality.as_ref().map(|q| q.span()), "`[locality]`"),
             (raw.push.as_ref().map(|q| q.span()), "`[push]`"),
+            (
+                raw.coordination.as_ref().map(|q| q.span()),
+                "`[coordination]` (femtocells need no peer discovery)",
+            ),
         ] {
             if let Some(span) = given {
                 return Err(not_here(span, key));
@@ -1742,7 +1760,189 @@ impl Ctx<'_> {
             selection: crate::model::locality::Selection::Random,
             push: None,
             energy,
+            coordination: None,
         })
+    }
+
+    /// `[coordination]`: the design (`kind`, required) and every design's parameters, each
+    /// from the file or its cited default (`models/coordination.md`).
+    fn coordination(
+        &self,
+        c: Option<&toml::Spanned<raw::CoordinationFile>>,
+    ) -> Result<Option<Coordination>, ScenarioError> {
+        use Dimension::*;
+        let Some(c) = c else { return Ok(None) };
+        let f = c.get_ref();
+        let kind = match &f.kind {
+            None => {
+                return Err(self.at(
+                    c.span(),
+                    format!(
+                        "`coordination.kind` is missing (required): {}",
+                        coord::KINDS
+                    ),
+                ))
+            }
+            Some(k) => coord::Kind::parse(k.get_ref().trim()).ok_or_else(|| {
+                self.at(
+                    k.span(),
+                    format!(
+                        "`coordination.kind` must be {} (got \"{}\")",
+                        coord::KINDS,
+                        echo(k.get_ref())
+                    ),
+                )
+            })?,
+        };
+        let q = |v: &Option<Q>,
+                 key: &str,
+                 dim: Dimension,
+                 (lo, hi): (f64, f64),
+                 default: f64|
+         -> Result<f64, ScenarioError> {
+            match v {
+                Some(v) => self.bounded(v, key, dim, lo, false, Some(hi)),
+                None => Ok(default),
+            }
+        };
+        let n = |v: &Option<toml::Spanned<f64>>,
+                 key: &str,
+                 (lo, hi): (f64, f64),
+                 default: f64|
+         -> Result<f64, ScenarioError> {
+            match v {
+                Some(v) => self.plain(v, key, lo, false, Some(hi)),
+                None => Ok(default),
+            }
+        };
+        let whole = |v: &Option<toml::Spanned<f64>>,
+                     key: &str,
+                     range: (f64, f64),
+                     default: u32|
+         -> Result<u32, ScenarioError> {
+            let x = n(v, key, range, f64::from(default))?;
+            match v {
+                Some(v) if x.fract() != 0.0 => Err(self.at(
+                    v.span(),
+                    format!("`{key}` must be a whole number (got {x})"),
+                )),
+                _ => Ok(x as u32),
+            }
+        };
+        // Ranges: messages from a byte to 64 kB (a UDP datagram); intervals from a minute to a
+        // day; a server from one announce per second to a billion.
+        const BYTES: (f64, f64) = (1.0, 65_536.0);
+        const PERIOD: (f64, f64) = (60.0, 86_400.0);
+        let (t, d, fl) = (
+            f.tracker
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_default(),
+            f.dht
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_default(),
+            f.flood
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_default(),
+        );
+        let tracker = coord::Tracker {
+            interval: q(
+                &t.interval,
+                "coordination.tracker.interval",
+                Time,
+                PERIOD,
+                coord::Tracker::INTERVAL,
+            )?,
+            request: q(
+                &t.request,
+                "coordination.tracker.request",
+                DataSize,
+                BYTES,
+                coord::Tracker::REQUEST,
+            )?,
+            response: q(
+                &t.response,
+                "coordination.tracker.response",
+                DataSize,
+                BYTES,
+                coord::Tracker::RESPONSE,
+            )?,
+            capacity: q(
+                &t.capacity,
+                "coordination.tracker.capacity",
+                EventRate,
+                (1.0, 1e9),
+                coord::Tracker::CAPACITY,
+            )?,
+            server: q(
+                &t.server,
+                "coordination.tracker.server",
+                Money,
+                (0.0, 1e7),
+                coord::Tracker::SERVER,
+            )?,
+        };
+        let dht = coord::Dht {
+            message: q(
+                &d.message,
+                "coordination.dht.message",
+                DataSize,
+                BYTES,
+                coord::Dht::MESSAGE,
+            )?,
+            lookups: n(
+                &d.lookups,
+                "coordination.dht.lookups",
+                (0.0, 1000.0),
+                coord::Dht::LOOKUPS,
+            )?,
+            refresh: q(
+                &d.refresh,
+                "coordination.dht.refresh",
+                Time,
+                PERIOD,
+                coord::Dht::REFRESH,
+            )?,
+        };
+        let flood = coord::Flood {
+            degree: whole(
+                &fl.degree,
+                "coordination.flood.degree",
+                (2.0, 100.0),
+                coord::Flood::DEGREE,
+            )?,
+            ttl: whole(
+                &fl.ttl,
+                "coordination.flood.ttl",
+                (1.0, 20.0),
+                coord::Flood::TTL,
+            )?,
+            message: q(
+                &fl.message,
+                "coordination.flood.message",
+                DataSize,
+                BYTES,
+                coord::Flood::MESSAGE,
+            )?,
+            queries: n(
+                &fl.queries,
+                "coordination.flood.queries",
+                (0.0, 1000.0),
+                coord::Flood::QUERIES,
+            )?,
+            replication: match &fl.replication {
+                Some(v) => self.plain(v, "coordination.flood.replication", 0.0, true, Some(1.0))?,
+                None => coord::Flood::REPLICATION,
+            },
+        };
+        Ok(Some(Coordination {
+            kind,
+            tracker,
+            dht,
+            flood,
+        }))
     }
 
     fn pricing(

@@ -140,7 +140,33 @@ table!(ScenarioFile {
     locality,
     push,
     wireless,
-    energy
+    energy,
+    coordination
+});
+table!(CoordinationFile {
+    kind,
+    tracker,
+    dht,
+    flood
+});
+table!(TrackerFile {
+    interval,
+    request,
+    response,
+    capacity,
+    server
+});
+table!(DhtFile {
+    message,
+    lookups,
+    refresh
+});
+table!(FloodFile {
+    degree,
+    ttl,
+    message,
+    queries,
+    replication
 });
 table!(WirelessFile {
     users,

@@ -102,6 +102,84 @@ pub struct ScenarioFile {
     /// `[energy]`: energy and carbon factors of the energy view.
     #[serde(default)]
     pub energy: Option<Spanned<EnergyFile>>,
+    /// `[coordination]`: how peers find each other (tracker, DHT or flooding).
+    #[serde(default)]
+    pub coordination: Option<Spanned<CoordinationFile>>,
+}
+
+/// `[coordination]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinationFile {
+    /// `coordination.kind`: "tracker", "dht" or "flood" (required).
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
+    /// `[coordination.tracker]`.
+    #[serde(default)]
+    pub tracker: Option<Spanned<TrackerFile>>,
+    /// `[coordination.dht]`.
+    #[serde(default)]
+    pub dht: Option<Spanned<DhtFile>>,
+    /// `[coordination.flood]`.
+    #[serde(default)]
+    pub flood: Option<Spanned<FloodFile>>,
+}
+
+/// `[coordination.tracker]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerFile {
+    /// Seconds between a peer's periodic announces ("30 min").
+    #[serde(default)]
+    pub interval: Option<Q>,
+    /// Bytes a peer sends per announce ("198 B").
+    #[serde(default)]
+    pub request: Option<Q>,
+    /// Bytes the tracker answers per announce ("420 B").
+    #[serde(default)]
+    pub response: Option<Q>,
+    /// Announces per second one server answers ("4000/s").
+    #[serde(default)]
+    pub capacity: Option<Q>,
+    /// $ per server per month ("$50").
+    #[serde(default)]
+    pub server: Option<Q>,
+}
+
+/// `[coordination.dht]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DhtFile {
+    /// Bytes per DHT message ("200 B").
+    #[serde(default)]
+    pub message: Option<Q>,
+    /// Lookups per download.
+    #[serde(default)]
+    pub lookups: Option<Spanned<f64>>,
+    /// Seconds between two checks of one routing-table entry ("15 min").
+    #[serde(default)]
+    pub refresh: Option<Q>,
+}
+
+/// `[coordination.flood]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloodFile {
+    /// Overlay neighbours per peer, a whole number.
+    #[serde(default)]
+    pub degree: Option<Spanned<f64>>,
+    /// Hops a query travels, a whole number.
+    #[serde(default)]
+    pub ttl: Option<Spanned<f64>>,
+    /// Bytes per forwarded query ("86 B").
+    #[serde(default)]
+    pub message: Option<Q>,
+    /// Queries per download.
+    #[serde(default)]
+    pub queries: Option<Spanned<f64>>,
+    /// Share of the overlay's peers holding the content, in (0, 1].
+    #[serde(default)]
+    pub replication: Option<Spanned<f64>>,
 }
 
 /// `[wireless]`: smartphone users, macro towers and the femtocells some users host.

@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 
 use crate::cost::basis;
+use crate::cost::coordination::CoordinationReport;
 use crate::cost::ledger::{self, CostBreakdown};
 use crate::incentive::plan::{plan_with, Depth, Plan};
 use crate::model::locality::{locality_report, transit_comparison, LocalityReport, Selection};
@@ -21,7 +22,7 @@ use crate::scenario::Scenario;
 use super::spec::{Evaluate, SweepSpec, Value};
 
 /// Output columns after the parameters and `status`: name, unit, meaning.
-pub const OUTPUTS: [(&str, &str, &str); 43] = [
+pub const OUTPUTS: [(&str, &str, &str); 50] = [
     (
         "regime",
         "",
@@ -137,6 +138,13 @@ pub const OUTPUTS: [(&str, &str, &str); 43] = [
     ("locality.speed_up", "", "with [[isp]]: random / locality-optimal mean download time - 1"),
     ("locality.inter_isp_random_bps", "bit/s", "with [[isp]]: inter-ISP bytes under random selection"),
     ("locality.inter_isp_locality_bps", "bit/s", "with [[isp]]: inter-ISP bytes under locality-optimal selection"),
+    ("coordination.tracker_usd", "$/month", "[coordination]: tracker servers + value of the peers' announce bytes"),
+    ("coordination.dht_usd", "$/month", "[coordination]: value of the peers' DHT bytes"),
+    ("coordination.flood_usd", "$/month", "[coordination]: value of the peers' flooded queries"),
+    ("coordination.tracker_gb", "GB/month", "[coordination]: GB peers send to the tracker"),
+    ("coordination.dht_gb", "GB/month", "[coordination]: GB peers send for the DHT"),
+    ("coordination.flood_gb", "GB/month", "[coordination]: GB peers send flooding queries"),
+    ("coordination.flood_reach", "", "[coordination]: share of the overlay one flooded query reaches (0-1)"),
 ];
 
 /// Where the groups of [`OUTPUTS`] start (after `regime`): swarm figures, bills, energy,
@@ -145,6 +153,7 @@ const BILLS_AT: usize = 9;
 const ENERGY_AT: usize = 24;
 const WIRELESS_AT: usize = 29;
 const LOCALITY_AT: usize = 37;
+const COORDINATION_AT: usize = 42;
 
 /// The CSV header line (no newline).
 pub fn header(spec: &SweepSpec) -> String {
@@ -301,6 +310,7 @@ fn steady(s: &Scenario) -> Result<Outputs, String> {
     let billed = basis::steady_month(&split, &demand, None).map_err(|e| e.to_string())?;
     let served_files = ss.server + ss.peer;
     let costs = ledger::compare(&split, &billed);
+    let coordination = ledger::coordination_report(&split, &billed);
     let report = locality_report(s, &plan.participation).map_err(|e| e.to_string())?;
     Ok(with_locality(
         report.as_ref(),
@@ -322,6 +332,7 @@ fn steady(s: &Scenario) -> Result<Outputs, String> {
                 plan.per_download,
             ],
             &costs,
+            coordination.as_ref(),
         ),
     ))
 }
@@ -356,6 +367,7 @@ fn run(s: &Scenario) -> Result<Outputs, String> {
                 plan.per_download,
             ],
             &costs,
+            sum.coordination.as_ref(),
         ));
     }
     let costs = bills(sum)?;
@@ -375,6 +387,7 @@ fn run(s: &Scenario) -> Result<Outputs, String> {
                 plan.per_download,
             ],
             &costs,
+            sum.coordination.as_ref(),
         ),
     ))
 }
@@ -386,7 +399,7 @@ fn with_locality(report: Option<&LocalityReport>, mut o: Outputs) -> Outputs {
     let find = |sel: Selection| l.selections.iter().find(|st| st.selection == sel);
     if let (Some(a), Some(b)) = (find(Selection::Random), find(Selection::LocalityOptimal)) {
         let c = transit_comparison(a, b);
-        o.numbers[LOCALITY_AT..].copy_from_slice(&[
+        o.numbers[LOCALITY_AT..COORDINATION_AT].copy_from_slice(&[
             c.mean_download_time_random_s,
             c.mean_download_time_locality_s,
             c.speed_up,
@@ -417,7 +430,12 @@ fn bills(sum: &crate::run::Summary) -> Result<Vec<CostBreakdown>, String> {
 }
 
 /// Assemble the row from the swarm figures and the four bills (client-server, CDN, p2p, hybrid).
-fn outputs(regime: &'static str, swarm: [f64; 9], c: &[CostBreakdown]) -> Outputs {
+fn outputs(
+    regime: &'static str,
+    swarm: [f64; 9],
+    c: &[CostBreakdown],
+    coordination: Option<&CoordinationReport>,
+) -> Outputs {
     let (cs, cdn, p2p, hy) = (&c[0], &c[1], &c[2], &c[3]);
     let mut numbers = [f64::NAN; OUTPUTS.len() - 1];
     numbers[..BILLS_AT].copy_from_slice(&swarm);
@@ -445,5 +463,15 @@ fn outputs(regime: &'static str, swarm: [f64; 9], c: &[CostBreakdown]) -> Output
         hy.net_saving_vs_cdn,
         p2p.social_usd,
     ]);
+    if let Some(r) = coordination {
+        // Designs in report order: tracker, dht, flood.
+        for (i, d) in r.designs.iter().enumerate().take(3) {
+            numbers[COORDINATION_AT + i] = d.total_usd;
+            numbers[COORDINATION_AT + 3 + i] = d.peer_gb;
+            if let Some(share) = d.reach_share {
+                numbers[COORDINATION_AT + 6] = share;
+            }
+        }
+    }
     Outputs { regime, numbers }
 }

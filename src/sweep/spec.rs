@@ -1142,6 +1142,24 @@ mod tests {
             .map(|e| e.expect("entry").path())
             .collect();
         files.sort();
+        // Issue 19 §4: every numeric key of `[coordination]` (quantities and plain numbers).
+        let coordination = dir.path().join("coordination.toml");
+        std::fs::write(
+            &coordination,
+            format!(
+                "base = \"{}\"\n[sweep]\nmode = \"random\"\nsamples = 50\n\
+                 [[sweep.parameter]]\nkey = \"coordination.tracker.interval\"\nfrom = \"5 min\"\nto = \"2 h\"\n\
+                 [[sweep.parameter]]\nkey = \"coordination.tracker.capacity\"\nfrom = \"100/s\"\nto = \"10000/s\"\n\
+                 [[sweep.parameter]]\nkey = \"coordination.tracker.server\"\nfrom = \"$10\"\nto = \"$500\"\n\
+                 [[sweep.parameter]]\nkey = \"coordination.dht.message\"\nfrom = \"50 B\"\nto = \"1 kB\"\n\
+                 [[sweep.parameter]]\nkey = \"coordination.dht.lookups\"\nfrom = 0\nto = 4\n\
+                 [[sweep.parameter]]\nkey = \"coordination.flood.replication\"\nfrom = 0.01\nto = 1\n\
+                 [[sweep.parameter]]\nkey = \"coordination.flood.queries\"\nfrom = 0.5\nto = 3\n",
+                root.join("scenarios/coordination.toml").display()
+            ),
+        )
+        .expect("write");
+        files.push(coordination);
         files.push(classes);
         let mut in_place = 0;
         for f in &files {
