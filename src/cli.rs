@@ -59,6 +59,11 @@ pub enum Command {
         /// Results folder.
         dir: PathBuf,
     },
+    /// Calibrate a file scenario to a measured swarm trace (CSV `t, leechers, seeds`, optional
+    /// `arrivals`, `completions`, `aborts`): fit keys by weighted least squares on the exact
+    /// trajectory, with bootstrap intervals; writes fit.json, fitted.csv, calibrated.toml and a
+    /// figure.
+    Fit(FitArgs),
     /// Validate scenario and sweep files without running them.
     Check {
         /// Scenario files (TOML).
@@ -140,6 +145,50 @@ pub struct SimulateArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
+}
+
+/// Arguments of `fit`.
+#[derive(Debug, clap::Args)]
+pub struct FitArgs {
+    /// Scenario file (TOML) with `content.kind = "file"`: the parameters not fitted.
+    pub file: PathBuf,
+    /// The measured trace (CSV with a header; see `models/calibration.md`).
+    #[arg(long)]
+    pub trace: PathBuf,
+    /// Keys to fit, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = ["swarm.efficiency".to_string(), "swarm.seed_residence".to_string(), "swarm.abort_rate".to_string()])]
+    pub keys: Vec<String>,
+    /// Arrivals from the trace's `arrivals` column or the scenario's `[demand]` (default: the
+    /// trace when it has the column).
+    #[arg(long, value_enum)]
+    pub arrivals: Option<ArrivalsArg>,
+    /// Bootstrap replicates for the 95 % intervals (0: none).
+    #[arg(long, default_value_t = crate::fit::DEFAULT_BOOTSTRAP)]
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output folder (default: results/NAME-fit).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print fit.json on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not draw the figure.
+    #[arg(long)]
+    pub no_plots: bool,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Option<u32>,
+}
+
+/// Where `fit` takes the arrivals from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArrivalsArg {
+    /// The trace's `arrivals` column.
+    Trace,
+    /// The scenario's `[demand]` profile.
+    Scenario,
 }
 
 /// Arguments of `validate`.
@@ -307,6 +356,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Simulate(args)) => with_threads(args.threads, || simulate_cmd(&args)),
         Some(Command::Validate(args)) => with_threads(args.threads, || validate_cmd(&args)),
         Some(Command::Shapley(args)) => shapley_cmd(&args),
+        Some(Command::Fit(args)) => fit_cmd(&args),
         Some(Command::Check { files }) => check_cmd(&files),
         Some(Command::Plot { dir }) => plot_cmd(&dir),
         Some(Command::Sweep(args)) => sweep_cmd(&args),
@@ -916,6 +966,89 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
                 .map_or("–".to_string(), |e| format!("{e:.3e}")),
             p.join(", ")
         );
+    }
+    Ok(())
+}
+
+fn fit_cmd(args: &FitArgs) -> anyhow::Result<()> {
+    use crate::fit::{calibrated_text, fit, ArrivalsFrom, FitOptions, Key, Trace};
+    let scenario = Scenario::from_path(&args.file)?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let trace = Trace::from_path(&args.trace)?;
+    let keys = args
+        .keys
+        .iter()
+        .map(|k| Key::parse(k.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = FitOptions {
+        keys,
+        arrivals: args.arrivals.map(|a| match a {
+            ArrivalsArg::Trace => ArrivalsFrom::Trace,
+            ArrivalsArg::Scenario => ArrivalsFrom::Scenario,
+        }),
+        bootstrap: args.bootstrap,
+        seed: args.seed,
+    };
+    let mut report = None;
+    with_threads(args.threads, || {
+        report = Some(fit(&scenario, &trace, &opts)?);
+        Ok(())
+    })?;
+    let report = report.expect("set by the fit");
+    let file = args.file.display().to_string();
+    let calibrated = calibrated_text(&text, &file, &report)?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(format!("{}-fit", scenario.name)));
+    let written = output::write_fit(&dir, &report, &calibrated, !args.no_plots)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "scenario '{}' fitted to {} ({} samples, arrivals from the {}): {} iterations{}; weighted objective {:.6e} -> {:.6e}; mean |model - measured| {:.2} % of the measured peers",
+        report.scenario,
+        report.trace,
+        report.samples,
+        match report.arrivals {
+            ArrivalsFrom::Trace => "trace",
+            ArrivalsFrom::Scenario => "scenario",
+        },
+        report.iterations,
+        if report.converged { "" } else { " (not settled: the iteration limit was reached)" },
+        report.objective_initial,
+        report.objective,
+        100.0 * report.relative_error
+    )?;
+    writeln!(
+        out,
+        "  {:<22} {:>14} {:>14} {:>12} {:>27}",
+        "key", "scenario", "fitted", "std. error", "95 % bootstrap interval"
+    )?;
+    for e in &report.estimates {
+        let ci = match (e.ci_low, e.ci_high) {
+            (Some(a), Some(b)) => format!("[{a:.6e}, {b:.6e}]"),
+            _ => "–".into(),
+        };
+        writeln!(
+            out,
+            "  {:<22} {:>14.6e} {:>14.6e} {:>12.3e} {:>27}  {}",
+            e.key, e.initial, e.value, e.standard_error, ci, e.unit
+        )?;
+    }
+    writeln!(
+        out,
+        "  bootstrap: {} of {} refits succeeded (seed {}); weights: {}",
+        report.bootstrap_ok, report.bootstrap, report.seed, report.weights
+    )?;
+    writeln!(out, "results:")?;
+    for p in written {
+        writeln!(out, "  {}", p.display())?;
     }
     Ok(())
 }

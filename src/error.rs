@@ -564,3 +564,38 @@ mod tests {
         );
     }
 }
+
+/// A calibration (`peerfluid fit`) could not be done with this trace or these keys.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FitError {
+    /// The trace file is malformed: where, and why.
+    #[error("{file}:{line}: {reason}")]
+    Trace {
+        /// The trace file.
+        file: String,
+        /// 1-based line (1 = the header).
+        line: usize,
+        /// What is wrong, naming the column and the value.
+        reason: String,
+    },
+    /// A key cannot be fitted (unknown, overridden per class, or not identifiable from this
+    /// trace), with the reason.
+    #[error("`{key}`: {reason}")]
+    Key {
+        /// The scenario key.
+        key: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The scenario cannot be fitted as it is (not a file swarm, ...).
+    #[error("{0}")]
+    Scenario(String),
+    /// The model could not be solved at some parameters.
+    #[error("the model could not be solved at {at}: {reason}")]
+    Solve {
+        /// The parameter values, in words.
+        at: String,
+        /// The solver's message.
+        reason: String,
+    },
+}

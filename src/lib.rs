@@ -37,6 +37,7 @@
 pub mod cli;
 pub mod cost;
 pub mod error;
+pub mod fit;
 /// Cooperative games of the provider and its peers: fluid and exact Shapley values, the core,
 /// several providers, participation equilibrium and the best payment
 /// (`models/incentives.md`).

@@ -5,6 +5,7 @@ mod coordination;
 mod decision;
 mod economics;
 mod edges;
+mod fit;
 mod isp;
 mod mutations;
 mod plots;

@@ -136,10 +136,11 @@ pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf
 
 /// The kinds of results a folder can hold, by the data file that marks each (a run's
 /// `summary.json` also marks `simulate`).
-const KINDS: [(&str, &str); 3] = [
+const KINDS: [(&str, &str); 4] = [
     ("run", "summary.json"),
     ("sweep", "sweep.json"),
     ("validation", "validation.json"),
+    ("fit", "fit.json"),
 ];
 
 /// Refuse to write `wanted` results ("run", "sweep", "validation") into a folder that holds
@@ -361,6 +362,59 @@ pub fn write_validation(
             "validation",
             plot::Figure::Lines(&chart),
         )?);
+    }
+    commit_all(staged)
+}
+
+/// Write a calibration (`fit`) into `dir` (created if missing), all or nothing: `fit.json`
+/// (the report), `fitted.csv` (measured against fitted leechers and seeds per sample),
+/// `calibrated.toml` (the scenario with the fitted keys set) and, unless `plots` is false, the
+/// figure `fit.svg`/`.png` (measured samples as dots, the fitted trajectory as lines).
+pub fn write_fit(
+    dir: &Path,
+    report: &crate::fit::FitReport,
+    calibrated: &str,
+    plots: bool,
+) -> Result<Vec<PathBuf>, OutputError> {
+    let _lock = lock::DirLock::acquire(dir)?;
+    claim(dir, "fit")?;
+    let mut staged = vec![
+        json::stage_summary(&dir.join("fit.json"), report)?,
+        csv::stage_rows(&dir.join("fitted.csv"), &report.rows)?,
+    ];
+    let toml = dir.join("calibrated.toml");
+    staged.push(Staged::write(&toml, |w| {
+        w.write_all(calibrated.as_bytes())
+            .map_err(|source| OutputError::Io {
+                path: toml.clone(),
+                source,
+            })
+    })?);
+    if plots {
+        use plot::{Line, LineChart, Stroke};
+        let series = |name: &str,
+                      colour: usize,
+                      stroke: Stroke,
+                      f: &dyn Fn(&crate::fit::FittedRow) -> f64| Line {
+            name: name.to_string(),
+            points: report.rows.iter().map(|r| (r.t, f(r))).collect(),
+            colour,
+            stroke,
+        };
+        let chart = LineChart {
+            title: format!("{}: measured (dots) and fitted (lines)", report.scenario),
+            x_label: "time (s)".to_string(),
+            y_label: "peers".to_string(),
+            lines: vec![
+                series("leechers, measured", 0, Stroke::Dots, &|r| r.leechers),
+                series("leechers, fitted", 0, Stroke::Solid, &|r| r.leechers_fit),
+                series("seeds, measured", 1, Stroke::Dots, &|r| r.seeds),
+                series("seeds, fitted", 1, Stroke::Solid, &|r| r.seeds_fit),
+            ],
+            x_from_zero: true,
+            ..LineChart::default()
+        };
+        staged.extend(plot::stage_both(dir, "fit", plot::Figure::Lines(&chart))?);
     }
     commit_all(staged)
 }

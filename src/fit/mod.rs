@@ -1,0 +1,810 @@
+//! Calibration (`peerfluid fit`, issue 20): chosen scenario keys fitted to a measured swarm
+//! trace by weighted least squares on the exact fluid trajectory, with bootstrap confidence
+//! intervals. Card: `models/calibration.md`.
+//!
+//! * Model: the scenario's swarm (`model::swarm::swarm_of`), empty at t = 0, solved by
+//!   `solve::integrate` (the exact method) at the trace's sample times; arrivals from the
+//!   trace's `arrivals` column (a step profile with the measured counts) or the scenario's
+//!   own profile.
+//! * Residuals: for every sample i and each series (leechers, seeds, and the running counts
+//!   of completions and aborts when the trace has them),
+//!   (model − measured)/√max(measured, 1): counts of peers have a variance about their mean
+//!   (Poisson-like), and the floor keeps empty samples from dominating.
+//! * Parameters in an unbounded form: η = 1/(1 + e^{−u}), residence and abort rate = e^u;
+//!   Levenberg–Marquardt with a forward-difference Jacobian.
+//! * Confidence intervals: moving-block bootstrap of the standardised residuals (blocks of ⌈n^{1/3}⌉
+//!   samples keep their autocorrelation), refitted from the estimate, 2.5 % and 97.5 %
+//!   percentiles; seeded and evaluated in parallel in index order, so the result does not
+//!   depend on the thread count.
+//! * Identifiability: a key whose every residual is insensitive to it (e.g. η in a swarm that is
+//!   download-limited throughout), or keys that move the residuals the same way (correlation
+//!   of the Jacobian's columns above [`CONFOUNDED`]), are refused with the reason.
+
+pub mod trace;
+
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::FitError;
+use crate::model::swarm::{swarm_of, Swarm};
+use crate::model::ArrivalProfile;
+use crate::scenario::Scenario;
+use crate::solve::{self, SolverSettings};
+pub use trace::Trace;
+
+/// Most Levenberg–Marquardt iterations.
+pub const MAX_ITERATIONS: usize = 200;
+/// Relative change of the objective below which the fit has converged.
+pub const CONVERGED: f64 = 1e-12;
+/// A key whose Jacobian column is below this × the largest column's norm does not move the
+/// residuals: it is not identifiable from the trace.
+pub const INSENSITIVE: f64 = 1e-6;
+/// Two keys whose Jacobian columns have |correlation| above this move the residuals the same
+/// way: they cannot be told apart.
+pub const CONFOUNDED: f64 = 0.9999;
+/// Default bootstrap replicates.
+pub const DEFAULT_BOOTSTRAP: usize = 100;
+
+/// A scenario key `fit` can estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Key {
+    /// `swarm.efficiency`, η in (0, 1).
+    Efficiency,
+    /// `swarm.seed_residence`, 1/γ in s.
+    SeedResidence,
+    /// `swarm.abort_rate`, θ in 1/s.
+    AbortRate,
+}
+
+impl Key {
+    /// Every key, in the order they are reported.
+    pub const ALL: [Key; 3] = [Key::Efficiency, Key::SeedResidence, Key::AbortRate];
+
+    /// The scenario key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::Efficiency => "swarm.efficiency",
+            Key::SeedResidence => "swarm.seed_residence",
+            Key::AbortRate => "swarm.abort_rate",
+        }
+    }
+
+    /// The key named `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`FitError::Key`] listing the keys that can be fitted.
+    pub fn parse(name: &str) -> Result<Self, FitError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| FitError::Key {
+                key: name.to_string(),
+                reason: format!(
+                    "cannot be fitted; the keys `fit` estimates are {}",
+                    Self::ALL.map(Key::name).join(", ")
+                ),
+            })
+    }
+
+    /// The unit of the value.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Key::Efficiency => "",
+            Key::SeedResidence => "s",
+            Key::AbortRate => "1/s",
+        }
+    }
+
+    /// The value from its unbounded form.
+    fn value(self, u: f64) -> f64 {
+        match self {
+            Key::Efficiency => 1.0 / (1.0 + (-u).exp()),
+            Key::SeedResidence | Key::AbortRate => u.exp(),
+        }
+    }
+
+    /// The unbounded form of a value (a start at the edge of the range moves inside it).
+    fn unbounded(self, v: f64) -> f64 {
+        match self {
+            Key::Efficiency => {
+                let v = v.clamp(0.01, 0.99);
+                (v / (1.0 - v)).ln()
+            }
+            Key::SeedResidence | Key::AbortRate => v.max(1e-9).ln(),
+        }
+    }
+
+    /// The scenario's value of this key (classes must agree).
+    fn current(self, s: &Scenario) -> Result<f64, FitError> {
+        let per_class = |f: &dyn Fn(&crate::scenario::PeerClass) -> f64| {
+            let v = f(&s.classes[0]);
+            if s.classes.iter().all(|c| f(c).to_bits() == v.to_bits()) {
+                Ok(v)
+            } else {
+                Err(FitError::Key {
+                    key: self.name().into(),
+                    reason: "the peer classes have values of their own; `fit` estimates one value for the whole swarm".into(),
+                })
+            }
+        };
+        match self {
+            Key::Efficiency => Ok(s.swarm.efficiency),
+            Key::SeedResidence => per_class(&|c| c.seed_residence),
+            Key::AbortRate => per_class(&|c| c.abort_rate),
+        }
+    }
+
+    /// A start for the search when the scenario's value is at the edge (seeds that leave at
+    /// once, no aborts): a residence of 1 % of the trace, an abort rate of 1 % per trace.
+    fn start(self, s: &Scenario, span: f64) -> Result<f64, FitError> {
+        let v = self.current(s)?;
+        Ok(match self {
+            Key::SeedResidence if v <= 0.0 => 0.01 * span,
+            Key::AbortRate if v <= 0.0 => 0.01 / span,
+            _ => v,
+        })
+    }
+
+    fn set(self, s: &mut Scenario, v: f64) {
+        match self {
+            Key::Efficiency => s.swarm.efficiency = v,
+            Key::SeedResidence => s.classes.iter_mut().for_each(|c| c.seed_residence = v),
+            Key::AbortRate => s.classes.iter_mut().for_each(|c| c.abort_rate = v),
+        }
+    }
+}
+
+/// Where the model's arrivals come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArrivalsFrom {
+    /// The trace's `arrivals` column (its counts per interval).
+    Trace,
+    /// The scenario's `[demand]` profile.
+    Scenario,
+}
+
+/// What to fit and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOptions {
+    /// The keys to estimate.
+    pub keys: Vec<Key>,
+    /// Arrivals from the trace (`None`: the trace when it has an `arrivals` column, else the
+    /// scenario).
+    pub arrivals: Option<ArrivalsFrom>,
+    /// Bootstrap replicates for the confidence intervals (0: none).
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    pub seed: u64,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        Self {
+            keys: Key::ALL.to_vec(),
+            arrivals: None,
+            bootstrap: DEFAULT_BOOTSTRAP,
+            seed: 1,
+        }
+    }
+}
+
+/// One estimated key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    /// The scenario key.
+    pub key: &'static str,
+    /// Its unit.
+    pub unit: &'static str,
+    /// The scenario's value (the start of the search, moved inside the range if at its edge).
+    pub initial: f64,
+    /// The fitted value.
+    pub value: f64,
+    /// Asymptotic standard error (Gauss–Newton, residual variance), in the value's unit.
+    pub standard_error: f64,
+    /// 2.5 % bootstrap percentile (`null` without bootstrap).
+    pub ci_low: Option<f64>,
+    /// 97.5 % bootstrap percentile.
+    pub ci_high: Option<f64>,
+}
+
+/// One sample: measured against fitted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FittedRow {
+    /// Time, s.
+    pub t: f64,
+    /// Measured leechers.
+    pub leechers: f64,
+    /// Fitted leechers.
+    pub leechers_fit: f64,
+    /// Measured seeds.
+    pub seeds: f64,
+    /// Fitted seeds.
+    pub seeds_fit: f64,
+}
+
+/// The result of a fit (`fit.json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FitReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// The trace file.
+    pub trace: String,
+    /// Samples in the trace.
+    pub samples: usize,
+    /// Where the arrivals came from.
+    pub arrivals: ArrivalsFrom,
+    /// The measured series matched (leechers and seeds, and the running counts of
+    /// completions and aborts when the trace has them).
+    pub series: Vec<Series>,
+    /// How residuals are weighted.
+    pub weights: &'static str,
+    /// The estimates, in the order asked.
+    pub estimates: Vec<Estimate>,
+    /// Weighted sum of squared residuals at the start and at the fit.
+    pub objective_initial: f64,
+    /// At the fit.
+    pub objective: f64,
+    /// Root mean square of the weighted residuals at the fit.
+    pub rms_weighted_residual: f64,
+    /// Σ|model − measured| / Σ measured over the leechers and seeds samples, at the fit.
+    pub relative_error: f64,
+    /// Levenberg–Marquardt iterations.
+    pub iterations: usize,
+    /// Whether the objective settled (relative change below 1e-12) within the iterations.
+    pub converged: bool,
+    /// Bootstrap replicates asked for, and those whose refit succeeded.
+    pub bootstrap: usize,
+    /// Bootstrap refits that succeeded.
+    pub bootstrap_ok: usize,
+    /// Seed of the bootstrap.
+    pub seed: u64,
+    /// Measured against fitted, per sample.
+    pub rows: Vec<FittedRow>,
+}
+
+/// A measured series the fit matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Series {
+    /// Leechers online.
+    Leechers,
+    /// Seeds online.
+    Seeds,
+    /// Completions so far (running count), when the trace has them.
+    Completions,
+    /// Aborts so far (running count), when the trace has them.
+    Aborts,
+}
+
+/// Measured or modelled values of each series, in the order of `Problem::series`.
+type Data = Vec<Vec<f64>>;
+
+/// The swarm's series at the trace's times, for a scenario.
+struct Problem<'a> {
+    base: Scenario,
+    series: Vec<Series>,
+    keys: &'a [Key],
+    trace: &'a Trace,
+    /// Sample times are i·Δ from 0 (then one solve outputs exactly at them).
+    uniform: bool,
+}
+
+impl Problem<'_> {
+    fn scenario_at(&self, u: &[f64]) -> Scenario {
+        let mut s = self.base.clone();
+        for (k, &ui) in self.keys.iter().zip(u) {
+            k.set(&mut s, k.value(ui));
+        }
+        s
+    }
+
+    fn describe(&self, u: &[f64]) -> String {
+        self.keys
+            .iter()
+            .zip(u)
+            .map(|(k, &ui)| format!("{} = {}", k.name(), k.value(ui)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The model's series at the trace's times.
+    fn model(&self, u: &[f64]) -> Result<Data, FitError> {
+        let s = self.scenario_at(u);
+        let sw = swarm_of(&s);
+        self.solve(&sw).map_err(|reason| FitError::Solve {
+            at: self.describe(u),
+            reason,
+        })
+    }
+
+    fn solve(&self, sw: &Swarm) -> Result<Data, String> {
+        let t = &self.trace.t;
+        let n = t.len();
+        let t_end = t[n - 1];
+        let k = sw.k();
+        let values = |z: &[f64]| -> Vec<f64> {
+            self.series
+                .iter()
+                .map(|s| match s {
+                    Series::Leechers => z[..k].iter().sum(),
+                    Series::Seeds => z[k..2 * k].iter().sum(),
+                    Series::Completions => (0..k).map(|c| z[sw.ix_done(c)]).sum(),
+                    Series::Aborts => (0..k).map(|c| z[sw.ix_aborted(c)]).sum(),
+                })
+                .collect()
+        };
+        let mut settings = SolverSettings::new(t_end);
+        // Uniform samples: one solve outputs exactly at them; uneven samples: a grid four
+        // times as fine as the trace, interpolated linearly.
+        settings.points = if self.uniform { n - 1 } else { 4 * n };
+        let traj = solve::integrate(sw, &settings).map_err(|e| e.to_string())?;
+        let rows: Vec<Vec<f64>> = traj.states().map(values).collect();
+        let at = |i: usize, j: usize| rows[i][j];
+        let mut out = vec![Vec::with_capacity(n); self.series.len()];
+        for (i, &ti) in t.iter().enumerate() {
+            for (j, col) in out.iter_mut().enumerate() {
+                col.push(if self.uniform {
+                    at(i, j)
+                } else {
+                    let g = traj
+                        .t
+                        .partition_point(|&x| x < ti)
+                        .clamp(1, traj.t.len() - 1);
+                    let (ta, tb) = (traj.t[g - 1], traj.t[g]);
+                    let w = if tb > ta { (ti - ta) / (tb - ta) } else { 0.0 };
+                    at(g - 1, j) + w * (at(g, j) - at(g - 1, j))
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Weighted residuals of a model against data, series after series.
+fn residuals(model: &Data, data: &Data) -> Vec<f64> {
+    let w = |y: f64| 1.0 / y.max(1.0).sqrt();
+    model
+        .iter()
+        .zip(data)
+        .flat_map(|(m, d)| m.iter().zip(d).map(move |(m, y)| (m - y) * w(*y)))
+        .collect()
+}
+
+fn sum_sq(r: &[f64]) -> f64 {
+    r.iter().map(|v| v * v).sum()
+}
+
+/// Levenberg–Marquardt from `u0` on data `data`: (u, objective, iterations, converged, J).
+#[allow(clippy::type_complexity)]
+fn levenberg_marquardt(
+    p: &Problem,
+    data: &Data,
+    u0: &[f64],
+) -> Result<(Vec<f64>, f64, usize, bool, nalgebra::DMatrix<f64>), FitError> {
+    use nalgebra::{DMatrix, DVector};
+    let m = u0.len();
+    let mut u = u0.to_vec();
+    let mut r = residuals(&p.model(&u)?, data);
+    let mut f = sum_sq(&r);
+    let mut lambda = 1e-3;
+    let jacobian = |u: &[f64], r: &[f64]| -> Result<DMatrix<f64>, FitError> {
+        let mut j = DMatrix::zeros(r.len(), m);
+        for c in 0..m {
+            let h = 1e-6 * u[c].abs().max(1.0);
+            let mut up = u.to_vec();
+            up[c] += h;
+            let rc = residuals(&p.model(&up)?, data);
+            for (i, (a, b)) in rc.iter().zip(r).enumerate() {
+                j[(i, c)] = (a - b) / h;
+            }
+        }
+        Ok(j)
+    };
+    let mut j = jacobian(&u, &r)?;
+    let mut converged = false;
+    let mut iterations = 0;
+    while iterations < MAX_ITERATIONS {
+        iterations += 1;
+        let jt = j.transpose();
+        let a = &jt * &j;
+        let g = &jt * DVector::from_column_slice(&r);
+        let mut improved = false;
+        for _ in 0..30 {
+            let mut damped = a.clone();
+            for d in 0..m {
+                damped[(d, d)] += lambda * a[(d, d)].max(1e-12);
+            }
+            let Some(step) = damped.lu().solve(&(-&g)) else {
+                lambda *= 10.0;
+                continue;
+            };
+            // Steps of at most 2 in the unbounded form (a factor e² in a rate, and η moving
+            // at most from 0.12 to 0.5): a trust region that keeps η off its saturated ends.
+            let trial: Vec<f64> = u
+                .iter()
+                .zip(step.iter())
+                .map(|(ui, s)| ui + s.clamp(-2.0, 2.0))
+                .collect();
+            let rt = match p.model(&trial) {
+                Ok(mo) => residuals(&mo, data),
+                Err(_) => {
+                    lambda *= 10.0;
+                    continue;
+                }
+            };
+            let ft = sum_sq(&rt);
+            if ft.is_finite() && ft < f {
+                let change = (f - ft) / f.max(f64::MIN_POSITIVE);
+                u = trial;
+                r = rt;
+                f = ft;
+                lambda = (lambda / 10.0).max(1e-12);
+                improved = true;
+                if change < CONVERGED {
+                    converged = true;
+                }
+                break;
+            }
+            lambda *= 10.0;
+        }
+        if !improved {
+            // No step lowers the objective: at a minimum to rounding.
+            converged = true;
+        }
+        if converged {
+            break;
+        }
+        j = jacobian(&u, &r)?;
+    }
+    let j = jacobian(&u, &r)?;
+    Ok((u, f, iterations, converged, j))
+}
+
+/// Refuse keys the trace cannot determine: a Jacobian column that does not move the
+/// residuals, or two columns that move them the same way.
+fn identifiable(p: &Problem, j: &nalgebra::DMatrix<f64>, u: &[f64]) -> Result<(), FitError> {
+    let norms: Vec<f64> = (0..j.ncols()).map(|c| j.column(c).norm()).collect();
+    let top = norms.iter().copied().fold(0.0, f64::max);
+    for (c, &nc) in norms.iter().enumerate() {
+        // A NaN column (a failed difference) counts as insensitive too.
+        let moves = nc > INSENSITIVE * top && top > 0.0;
+        if !moves {
+            return Err(FitError::Key {
+                key: p.keys[c].name().into(),
+                reason: why_insensitive(p, p.keys[c], u),
+            });
+        }
+    }
+    for a in 0..j.ncols() {
+        for b in a + 1..j.ncols() {
+            let corr = j.column(a).dot(&j.column(b)) / (norms[a] * norms[b]);
+            if corr.abs() > CONFOUNDED {
+                return Err(FitError::Key {
+                    key: p.keys[a].name().into(),
+                    reason: format!(
+                        "moves the trace the same way as `{}` (correlation {corr:.6} of their effects): the trace cannot tell them apart; fix one of them in the scenario and fit the other (--keys)",
+                        p.keys[b].name()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a key does not move the residuals, in words.
+fn why_insensitive(p: &Problem, key: Key, u: &[f64]) -> String {
+    let s = p.scenario_at(u);
+    match key {
+        Key::Efficiency => {
+            // η only scales the leechers' upload: it matters only where upload limits.
+            let sw = swarm_of(&s);
+            let limited = p
+                .model(u)
+                .map(|d| {
+                    d[0].iter().zip(&d[1]).any(|(&x, &y)| {
+                        let k = sw.k();
+                        let xs: Vec<f64> = sw.classes.iter().map(|c| x * c.share).collect();
+                        let ys: Vec<f64> = sw.classes.iter().map(|c| y * c.share).collect();
+                        let demand: f64 = (0..k).map(|c| sw.classes[c].c * xs[c]).sum();
+                        let supply: f64 = (0..k)
+                            .map(|c| sw.classes[c].mu * (sw.eta * xs[c] + ys[c]))
+                            .sum::<f64>()
+                            + sw.server;
+                        supply < demand
+                    })
+                })
+                .unwrap_or(true);
+            if limited {
+                "does not move the trace: the leechers' upload never changes a download here; fix it in the scenario".into()
+            } else {
+                "does not move the trace: the swarm is download-limited at every sample (the peers' upload, scaled by η, never limits a download), so no trace of it can estimate η; fix it in the scenario (--keys without it)".into()
+            }
+        }
+        Key::SeedResidence => {
+            if p.trace.seeds.iter().all(|&y| y == 0.0) {
+                "does not move the trace: it has no seeds at all (they leave at once, or are not recorded); set `swarm.seed_residence = 0` or record the seeds".into()
+            } else {
+                "does not move the trace here; fix it in the scenario (--keys without it)".into()
+            }
+        }
+        Key::AbortRate => "does not move the trace: nobody aborts at any rate the trace could show; fix it in the scenario (--keys without it)".into(),
+    }
+}
+
+/// Fit `opts.keys` of scenario `s` to `trace`.
+///
+/// # Errors
+///
+/// [`FitError::Scenario`] for scenarios that are not file swarms, or a trace that does not
+/// start empty; [`FitError::Key`] for keys that cannot be fitted or identified;
+/// [`FitError::Solve`] when the model cannot be solved.
+pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, FitError> {
+    if !matches!(s.content.kind, crate::scenario::ContentKind::File) {
+        return Err(FitError::Scenario(format!(
+            "scenario '{}' is a {} scenario: `fit` calibrates file swarms (content.kind = \"file\")",
+            s.name,
+            s.content.kind.label()
+        )));
+    }
+    if opts.keys.is_empty() {
+        return Err(FitError::Scenario("no keys to fit (--keys)".into()));
+    }
+    let mut keys = opts.keys.clone();
+    keys.dedup();
+    let span = trace.t[trace.len() - 1];
+    if trace.leechers[0] + trace.seeds[0] > 0.5 && trace.t[0] <= 0.0 {
+        return Err(FitError::Scenario(format!(
+            "{}: the first sample (t = 0) has {} leechers and {} seeds; the model starts from an empty swarm, so the trace must start at the first arrival",
+            trace.file, trace.leechers[0], trace.seeds[0]
+        )));
+    }
+    let arrivals = opts.arrivals.unwrap_or(if trace.arrivals.is_some() {
+        ArrivalsFrom::Trace
+    } else {
+        ArrivalsFrom::Scenario
+    });
+    let mut base = s.clone();
+    if arrivals == ArrivalsFrom::Trace {
+        let points = trace.arrival_points().ok_or_else(|| {
+            FitError::Scenario(format!(
+                "{}: no `arrivals` column, so the arrivals must come from the scenario (--arrivals scenario)",
+                trace.file
+            ))
+        })?;
+        base.demand.arrival = ArrivalProfile::Trace { points };
+    }
+    let dt = trace.t[1] - trace.t[0];
+    let uniform = trace.t[0] == 0.0
+        && trace
+            .t
+            .iter()
+            .enumerate()
+            .all(|(i, &t)| (t - i as f64 * dt).abs() <= 1e-9 * t.max(dt));
+    let mut data: Data = vec![trace.leechers.clone(), trace.seeds.clone()];
+    let mut series = vec![Series::Leechers, Series::Seeds];
+    for (which, col) in [
+        (Series::Completions, &trace.completions),
+        (Series::Aborts, &trace.aborts),
+    ] {
+        if let Some(c) = col {
+            series.push(which);
+            data.push(c.clone());
+        }
+    }
+    let problem = Problem {
+        base,
+        series: series.clone(),
+        keys: &keys,
+        trace,
+        uniform,
+    };
+    let mut initial = Vec::with_capacity(keys.len());
+    for k in &keys {
+        initial.push(k.start(s, span)?);
+    }
+    let u0: Vec<f64> = keys
+        .iter()
+        .zip(&initial)
+        .map(|(k, v)| k.unbounded(*v))
+        .collect();
+    let f0 = sum_sq(&residuals(&problem.model(&u0)?, &data));
+    let (u, f, iterations, converged, j) = levenberg_marquardt(&problem, &data, &u0)?;
+    identifiable(&problem, &j, &u)?;
+
+    // Asymptotic standard errors: (JᵀJ)⁻¹ σ², σ² = objective / (n − p), mapped to values by
+    // the derivative of the transform.
+    let n_res = j.nrows();
+    let dof = (n_res.saturating_sub(keys.len())).max(1) as f64;
+    let cov = (j.transpose() * &j).try_inverse().map(|c| c * (f / dof));
+    let fitted = problem.model(&u)?;
+    // Measured minus fitted, series after series (the bootstrap adds them back).
+    let residual_at_fit: Vec<f64> = fitted
+        .iter()
+        .zip(&data)
+        .flat_map(|(m, d)| m.iter().zip(d).map(|(m, y)| y - m))
+        .collect();
+    // Moving-block bootstrap of the standardised residuals, per series.
+    let scale: Vec<f64> = data.iter().flatten().map(|y| y.max(1.0).sqrt()).collect();
+    let n = trace.len();
+    let block = (n as f64).cbrt().ceil().max(1.0) as usize;
+    let replicate = |b: usize| -> Option<Vec<f64>> {
+        let mut rng =
+            Pcg64::seed_from_u64(opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b as u64);
+        let mut series = |offset: usize, model: &[f64]| -> Vec<f64> {
+            let mut out = Vec::with_capacity(n);
+            while out.len() < n {
+                let start = rng.random_range(0..=n - block.min(n));
+                for i in start..(start + block).min(n) {
+                    if out.len() == n {
+                        break;
+                    }
+                    // A standardised residual from sample i, scaled to the spread at the
+                    // sample it lands on (counts' spread grows with their size).
+                    let at = out.len();
+                    let e = residual_at_fit[offset + i] / scale[offset + i] * scale[offset + at];
+                    out.push((model[at] + e).max(0.0));
+                }
+            }
+            out
+        };
+        let star: Data = fitted
+            .iter()
+            .enumerate()
+            .map(|(j, m)| series(j * n, m))
+            .collect();
+        levenberg_marquardt(&problem, &star, &u).ok().map(|r| r.0)
+    };
+    let boots: Vec<Option<Vec<f64>>> = (0..opts.bootstrap).into_par_iter().map(replicate).collect();
+    let ok: Vec<&Vec<f64>> = boots.iter().flatten().collect();
+
+    let estimates = keys
+        .iter()
+        .enumerate()
+        .map(|(c, k)| {
+            let value = k.value(u[c]);
+            let dvalue = match k {
+                Key::Efficiency => value * (1.0 - value),
+                Key::SeedResidence | Key::AbortRate => value,
+            };
+            let se = cov
+                .as_ref()
+                .map_or(f64::NAN, |cv| cv[(c, c)].max(0.0).sqrt() * dvalue);
+            let (lo, hi) = if ok.len() >= 2 {
+                let mut vals: Vec<f64> = ok.iter().map(|b| k.value(b[c])).collect();
+                vals.sort_by(f64::total_cmp);
+                (
+                    Some(percentile(&vals, 0.025)),
+                    Some(percentile(&vals, 0.975)),
+                )
+            } else {
+                (None, None)
+            };
+            Estimate {
+                key: k.name(),
+                unit: k.unit(),
+                initial: initial[c],
+                value,
+                standard_error: se,
+                ci_low: lo,
+                ci_high: hi,
+            }
+        })
+        .collect();
+    let measured: f64 = data[..2].iter().flatten().sum();
+    let abs_err: f64 = residual_at_fit[..2 * n].iter().map(|e| e.abs()).sum();
+    let rows = (0..n)
+        .map(|i| FittedRow {
+            t: trace.t[i],
+            leechers: data[0][i],
+            leechers_fit: fitted[0][i],
+            seeds: data[1][i],
+            seeds_fit: fitted[1][i],
+        })
+        .collect();
+    Ok(FitReport {
+        scenario: s.name.clone(),
+        trace: trace.file.clone(),
+        samples: n,
+        arrivals,
+        series,
+        weights: "each sample's residual of each series divided by √max(measured, 1) (Poisson-like counts)",
+        estimates,
+        objective_initial: f0,
+        objective: f,
+        rms_weighted_residual: (f / n_res as f64).sqrt(),
+        relative_error: if measured > 0.0 { abs_err / measured } else { 0.0 },
+        iterations,
+        converged,
+        bootstrap: opts.bootstrap,
+        bootstrap_ok: ok.len(),
+        seed: opts.seed,
+        rows,
+    })
+}
+
+/// The `q` quantile of sorted values (linear between order statistics).
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (i, w) = (pos.floor() as usize, pos - pos.floor());
+    if i + 1 < sorted.len() {
+        sorted[i] + w * (sorted[i + 1] - sorted[i])
+    } else {
+        sorted[i]
+    }
+}
+
+/// The scenario file's text with the fitted keys set (each in `[swarm]`, replaced where the
+/// file gives it, else added under `[swarm]`, a table added at the end if the file has none).
+/// The result is checked: parsed again, it must hold the fitted values.
+///
+/// # Errors
+///
+/// [`FitError::Key`] when the edited file does not hold a fitted value (a peer class sets its
+/// own `seed_residence` or `abort_rate`).
+pub fn calibrated_text(text: &str, file: &str, report: &FitReport) -> Result<String, FitError> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let is_table = |l: &str| l.trim_start().starts_with('[');
+    let header = lines.iter().position(|l| l.trim() == "[swarm]");
+    let header = match header {
+        Some(h) => h,
+        None => {
+            lines.push(String::new());
+            lines.push("[swarm]".into());
+            lines.len() - 1
+        }
+    };
+    let end = lines[header + 1..]
+        .iter()
+        .position(|l| is_table(l))
+        .map_or(lines.len(), |p| header + 1 + p);
+    let mut insert_at = header + 1;
+    for e in &report.estimates {
+        let short = e.key.trim_start_matches("swarm.");
+        let value = match e.key {
+            "swarm.efficiency" => format!("{}", e.value),
+            "swarm.seed_residence" => format!("\"{} s\"", e.value),
+            _ => format!("\"{}/s\"", e.value),
+        };
+        let line = format!(
+            "{short} = {value}  # fitted by `peerfluid fit` to {}",
+            report.trace
+        );
+        let given = lines[header + 1..end].iter().position(|l| {
+            l.split('=')
+                .next()
+                .is_some_and(|k| k.trim() == short && l.contains('='))
+        });
+        match given {
+            Some(p) => lines[header + 1 + p] = line,
+            None => {
+                lines.insert(insert_at, line);
+                insert_at += 1;
+            }
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    let parsed = Scenario::from_toml(&out, file, None).map_err(|e| FitError::Key {
+        key: "swarm".into(),
+        reason: format!("the calibrated file does not validate: {e}"),
+    })?;
+    for e in &report.estimates {
+        let key = Key::parse(e.key)?;
+        let got = key.current(&parsed)?;
+        if (got - e.value).abs() > 1e-12 * e.value.abs().max(1e-300) {
+            return Err(FitError::Key {
+                key: e.key.into(),
+                reason: format!(
+                    "the calibrated file holds {got}, not the fitted {} (a peer class sets its own value); edit it by hand",
+                    e.value
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
