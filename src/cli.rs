@@ -665,7 +665,7 @@ fn verdict_of(
     );
     let validity = v.assessed.then(|| {
         let why = if v.holds {
-            format!("{:.0} peers online on average", v.mean_peers)
+            format!("{:.0} {} on average", v.mean_peers, v.population)
         } else {
             v.warnings
                 .iter()

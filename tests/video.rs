@@ -604,3 +604,38 @@ fn shapley_streams_split_under_supply_evenly_and_vod_pays_per_gb_offered() {
         p2p.payments_usd
     );
 }
+
+/// Issue 19 §2 / the brief: a live stream with a handful of viewers says the fluid stream
+/// model is in doubt (3.6 viewers < 30) instead of printing a confident bill; a large
+/// audience holds; VoD (exact sums over each title's Poisson audience) has no population rule.
+#[test]
+fn a_live_stream_of_a_few_viewers_is_flagged_and_vod_has_no_population_rule() {
+    let few = live("", "").replace("arrival_rate = \"1/s\"", "arrival_rate = \"0.002/s\"");
+    let s = scenario(&few);
+    let rec = run_scenario(&s, &RunOptions::default()).expect("runs");
+    let v = peerfluid::run::validity::assess(&s, &rec);
+    assert!(v.assessed && !v.holds, "{v:?}");
+    assert!(
+        (v.mean_peers - 3.6).abs() < 1e-9,
+        "λT = 0.002 × 1800 s: {}",
+        v.mean_peers
+    );
+    assert!(
+        v.warnings[0].starts_with(
+            "Too few viewers for the fluid stream model: the audience averages 3.60 viewers"
+        ),
+        "{v:?}"
+    );
+    let s = scenario(&live("", ""));
+    let rec = run_scenario(&s, &RunOptions::default()).expect("runs");
+    let v = peerfluid::run::validity::assess(&s, &rec);
+    assert!(
+        v.holds && v.population == "viewers" && v.min_needed == Some(30.0),
+        "{v:?}"
+    );
+    let vod = few.replace("kind = \"live\"", "kind = \"vod\"");
+    let s = scenario(&vod);
+    let rec = run_scenario(&s, &RunOptions::default()).expect("runs");
+    let v = peerfluid::run::validity::assess(&s, &rec);
+    assert!(v.assessed && v.holds && v.min_needed.is_none(), "{v:?}");
+}

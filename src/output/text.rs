@@ -46,14 +46,16 @@ pub fn checks_text(s: &Summary) -> String {
     let mut out = String::new();
     if let Some(v) = &s.validity {
         if !v.assessed {
-            out.push_str("fluid model validity: not assessed (the rules cover file swarms)\n");
+            out.push_str("fluid model validity: not assessed (the rules cover file swarms, live streams and VoD)\n");
         } else if v.holds {
             let _ = writeln!(
                 out,
-                "fluid model validity: holds ({:.0} peers online, {}; at least {:.0} needed)",
+                "fluid model validity: holds ({:.0} {}, {}{})",
                 v.mean_peers,
+                v.population,
                 v.basis,
-                crate::run::validity::MIN_PEERS
+                v.min_needed
+                    .map_or(String::new(), |m| format!("; at least {m:.0} needed"))
             );
         } else {
             out.push_str("fluid model validity: in doubt\n");

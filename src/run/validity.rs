@@ -44,9 +44,10 @@ pub const MIN_SEEDS: f64 = 1.0;
 pub struct Validity {
     /// True when no rule fired (always true when `assessed` is false).
     pub holds: bool,
-    /// False for live, VoD and wireless scenarios: the rules cover file swarms only.
+    /// False for wireless scenarios (the rules cover file swarms, live streams and VoD).
     pub assessed: bool,
-    /// Peers online (leechers + seeds) on average, compared with [`MIN_PEERS`]: the steady
+    /// Peers online (leechers + seeds; live and VoD: viewers) on average, compared with
+    /// [`MIN_PEERS`]: the steady
     /// population when the arrivals are constant and the run reached its steady state, else
     /// the average over the horizon (peer-seconds / horizon). 0 when not assessed.
     pub mean_peers: f64,
@@ -56,6 +57,11 @@ pub struct Validity {
     pub basis: &'static str,
     /// One sentence per rule that fired, with the number and the threshold.
     pub warnings: Vec<String>,
+    /// What `mean_peers` counts: "peers online" (file swarms) or "viewers" (streams).
+    pub population: &'static str,
+    /// The population the model needs ([`MIN_PEERS`]); `null` where no population rule
+    /// applies (VoD: exact sums over each title's audience).
+    pub min_needed: Option<f64>,
 }
 
 /// Population figures of a fluid run.
@@ -181,6 +187,9 @@ fn no_first_copy(s: &Scenario, rec: &RunRecord, pop: &Population) -> Option<Stri
 /// * no origin (`server.capacity` = 0) and fewer than [`MIN_SEEDS`] seeds on average (same
 ///   basis), yet the fluid run completes downloads: the first copy has no source.
 pub fn assess(s: &Scenario, rec: &RunRecord) -> Validity {
+    if let (Some(v), true) = (&rec.summary.video, s.content.kind.stream().is_some()) {
+        return assess_stream(s, rec, v);
+    }
     if !matches!(s.content.kind, ContentKind::File) {
         return Validity {
             holds: true,
@@ -188,6 +197,8 @@ pub fn assess(s: &Scenario, rec: &RunRecord) -> Validity {
             mean_peers: 0.0,
             basis: "",
             warnings: Vec::new(),
+            population: "peers online",
+            min_needed: None,
         };
     }
     let pop = Population::of(rec);
@@ -201,6 +212,60 @@ pub fn assess(s: &Scenario, rec: &RunRecord) -> Validity {
         mean_peers: pop.peers,
         basis: pop.basis,
         warnings,
+        population: "peers online",
+        min_needed: Some(MIN_PEERS),
+    }
+}
+
+/// Live and VoD (issue 19 §2: the viewers' game must not print a confident number for a
+/// handful of viewers):
+///
+/// * live: the server's rate max{r, n r − Σ u_k n_k} treats the audience as a continuum; with
+///   fewer than [`MIN_PEERS`] viewers on average (λT at constant arrivals, else the time
+///   average while the stream is watched) which viewers are present decides whether they can
+///   relay (Kumar, Liu & Ross: `video.universal_streaming_probability`), so the rate, the bill
+///   and the viewers' payments can be far off;
+/// * VoD: each title's load is an exact sum over its Poisson audience (valid at any size); a
+///   warning says when some output times took the Gaussian view of a large audience or the
+///   ordered load's lower bound instead (`video.gaussian_points`).
+fn assess_stream(s: &Scenario, rec: &RunRecord, v: &super::video::VideoSummary) -> Validity {
+    let constant = matches!(
+        s.demand.arrival,
+        crate::model::ArrivalProfile::Constant { .. }
+    );
+    let (n, basis) = if constant {
+        (v.steady_viewers, "steady audience λT")
+    } else {
+        let pop = Population::of(rec);
+        (pop.peers, "time average while the stream is watched")
+    };
+    let mut warnings = Vec::new();
+    if matches!(s.content.kind, ContentKind::Live(_)) && n < MIN_PEERS {
+        warnings.push(format!(
+            "Too few viewers for the fluid stream model: the audience averages {} viewers ({basis}), \
+             below the {MIN_PEERS:.0} the model needs. It treats viewers as a continuum; with this \
+             few whole viewers whether they can relay the stream depends on who is watching (see \
+             `video.universal_streaming_probability`), and the server's rate, the bills and the \
+             viewers' payments can be far off.",
+            count(n)
+        ));
+    }
+    if v.gaussian_points > 0 {
+        warnings.push(format!(
+            "{} output times priced a title's audience by an approximation (the Gaussian view of a \
+             large audience, or the ordered load's lower bound) instead of its exact sum, beyond \
+             the work budget (`models/vod.md`).",
+            v.gaussian_points
+        ));
+    }
+    Validity {
+        holds: warnings.is_empty(),
+        assessed: true,
+        mean_peers: n,
+        basis,
+        warnings,
+        population: "viewers",
+        min_needed: matches!(s.content.kind, ContentKind::Live(_)).then_some(MIN_PEERS),
     }
 }
 
