@@ -834,33 +834,71 @@ fn coordinate_root(residual: &dyn Fn(&[f64]) -> Vec<f64>, z: &mut [f64], i: usiz
     true
 }
 
+/// The locality rule's first step (`split_bytes`, `cross_flows`): what each ISP serves
+/// inside itself, the demand and upload left over, and φ, the share of the leftover demand
+/// the peers' leftover upload serves.
+struct Leftover {
+    /// local_k = min(β D_k, U_k).
+    local: Vec<f64>,
+    /// R_k = D_k − local_k.
+    rest: Vec<f64>,
+    /// V_k = U_k − local_k.
+    left: Vec<f64>,
+    /// Σ V.
+    left_sum: f64,
+    /// P − Σ local: the peers' upload left for the leftover demand, within [0, Σ V].
+    peer_rest: f64,
+    /// φ = (P − Σ local) / Σ R, clamped to [0, 1].
+    phi: f64,
+}
+
+impl Leftover {
+    fn of(d: &[f64], u: &[f64], peer: f64, beta: f64) -> Self {
+        let local: Vec<f64> = d
+            .iter()
+            .zip(u)
+            .map(|(&dk, &uk)| (beta * dk).min(uk))
+            .collect();
+        let rest: Vec<f64> = d
+            .iter()
+            .zip(&local)
+            .map(|(&dk, &lk)| (dk - lk).max(0.0))
+            .collect();
+        let left: Vec<f64> = u
+            .iter()
+            .zip(&local)
+            .map(|(&uk, &lk)| (uk - lk).max(0.0))
+            .collect();
+        let (rest_sum, left_sum) = (rest.iter().sum::<f64>(), left.iter().sum::<f64>());
+        let peer_rest = (peer - local.iter().sum::<f64>()).clamp(0.0, left_sum);
+        let phi = if rest_sum > 0.0 {
+            (peer_rest / rest_sum).min(1.0)
+        } else {
+            0.0
+        };
+        Self {
+            local,
+            rest,
+            left,
+            left_sum,
+            peer_rest,
+            phi,
+        }
+    }
+}
+
 /// The cross-ISP flows of [`split_bytes`]: entry `[j][k]` = bytes from ISP j's peers into
 /// ISP k's leechers, j ≠ k (φ R_k V_j / Σ V), 0 on the diagonal. Row sums are the bytes out
 /// of j, column sums the bytes into k.
 fn cross_flows(d: &[f64], u: &[f64], peer: f64, beta: f64) -> Vec<Vec<f64>> {
     let k = d.len();
-    let local: Vec<f64> = d
-        .iter()
-        .zip(u)
-        .map(|(&dk, &uk)| (beta * dk).min(uk))
-        .collect();
-    let rest: Vec<f64> = d
-        .iter()
-        .zip(&local)
-        .map(|(&dk, &lk)| (dk - lk).max(0.0))
-        .collect();
-    let left: Vec<f64> = u
-        .iter()
-        .zip(&local)
-        .map(|(&uk, &lk)| (uk - lk).max(0.0))
-        .collect();
-    let (rest_sum, left_sum) = (rest.iter().sum::<f64>(), left.iter().sum::<f64>());
-    let peer_rest = (peer - local.iter().sum::<f64>()).clamp(0.0, left_sum);
-    let phi = if rest_sum > 0.0 {
-        (peer_rest / rest_sum).min(1.0)
-    } else {
-        0.0
-    };
+    let Leftover {
+        rest,
+        left,
+        left_sum,
+        phi,
+        ..
+    } = Leftover::of(d, u, peer, beta);
     let mut m = vec![vec![0.0; k]; k];
     if left_sum <= 0.0 {
         return m;
@@ -953,28 +991,14 @@ fn throttle(f: &[Vec<f64>], caps: &[Option<f64>]) -> (Vec<Vec<f64>>, Vec<bool>) 
 /// β = 1 leaves only deficits R_k = (D_k − U_k)^+, and ISPs with a deficit have no upload left,
 /// so inter = φ Σ (D_k − U_k)^+ = Σ (D_k − U_k)^+ − server (literature §5.1 special case).
 fn split_bytes(d: &[f64], u: &[f64], peer: f64, beta: f64) -> Split {
-    let local: Vec<f64> = d
-        .iter()
-        .zip(u)
-        .map(|(&dk, &uk)| (beta * dk).min(uk))
-        .collect();
-    let rest: Vec<f64> = d
-        .iter()
-        .zip(&local)
-        .map(|(&dk, &lk)| (dk - lk).max(0.0))
-        .collect();
-    let left: Vec<f64> = u
-        .iter()
-        .zip(&local)
-        .map(|(&uk, &lk)| (uk - lk).max(0.0))
-        .collect();
-    let (rest_sum, left_sum) = (rest.iter().sum::<f64>(), left.iter().sum::<f64>());
-    let peer_rest = (peer - local.iter().sum::<f64>()).clamp(0.0, left_sum);
-    let phi = if rest_sum > 0.0 {
-        (peer_rest / rest_sum).min(1.0)
-    } else {
-        0.0
-    };
+    let Leftover {
+        local,
+        rest,
+        left,
+        left_sum,
+        peer_rest,
+        phi,
+    } = Leftover::of(d, u, peer, beta);
     let own = |k: usize| {
         if left_sum > 0.0 {
             left[k] / left_sum
