@@ -17,9 +17,11 @@
 //!    RODAS4 (Rosenbrock) as the fallback for stiff nonlinear stretches and Dopri5
 //!    (`ode_solvers`, in `solve::ode` only) for models without that structure; `solve::maximise` locates peaks between samples.
 //! 4. [`incentive`]: who shares and how they are paid (participation equilibria, the
-//!    provider's best price, fluid and exact Shapley values).
+//!    provider's best price, fluid and exact Shapley values; the viewers' game of a live
+//!    stream or VoD catalogue, `incentive::stream`).
 //! 5. [`cost`]: the billing rule (what a run represents in a month, `cost::basis`), the four
-//!    architectures at equal service (`cost::ledger`), price books and the verdict.
+//!    architectures at equal service (`cost::ledger`), price books, the cost of coordination
+//!    (tracker, DHT, flooding: `cost::coordination`) and the verdict.
 //! 6. [`run`]: one scenario end to end: model, horizon, solve, incentives, bills → a
 //!    [`run::RunRecord`] (time series + summary); `run::video` and `run::wireless` are the
 //!    live/VoD and wireless pipelines, `run::validity` the fluid model's validity guard.
@@ -27,7 +29,8 @@
 //!    atomically.
 //!
 //! Beside the pipeline: [`stochastic`], the swarm's exact twin with whole peers (`simulate`,
-//! `validate`, `compare --check-stochastic`), and [`sweep`], many runs in parallel.
+//! `validate`, `compare --check-stochastic`); [`sweep`], many runs in parallel; and [`fit`],
+//! scenario keys calibrated to a measured trace on the exact trajectory (`fit`).
 //!
 //! Units: quantities are parsed by [`units`] and carried in base units (seconds, bytes, bit/s,
 //! 1/s); models work in files and seconds.
