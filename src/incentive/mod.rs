@@ -39,6 +39,13 @@ pub trait CostPerUser: Sync {
             z[c] = x[c];
         }
     }
+    /// Ω(x) and its gradient into `g` together (the quadrature needs both at every node);
+    /// the default calls [`Self::omega`] and [`Self::gradient`]. A game whose Ω is expensive
+    /// can share work between them.
+    fn omega_and_gradient(&self, x: &[f64], g: &mut [f64]) -> f64 {
+        self.gradient(x, g);
+        self.omega(x)
+    }
     /// Relative accuracy `fluid_shapley` asks of its quadrature for this game; default
     /// [`shapley::FLUID_QUADRATURE_TOL`]. A game whose Ω or gradient carries numerical noise
     /// (steady states, finite differences) must ask for no more than that noise allows.

@@ -136,8 +136,8 @@ pub fn fluid_shapley(game: &dyn CostPerUser, xbar: &[f64]) -> Result<FluidShaple
             .map(|&(t, _)| {
                 let x: Vec<f64> = xbar.iter().map(|xb| t * xb).collect();
                 let mut g = vec![0.0; k];
-                game.gradient(&x, &mut g);
-                (game.omega(&x), g)
+                let omega = game.omega_and_gradient(&x, &mut g);
+                (omega, g)
             })
             .collect();
         acc.iter_mut().for_each(|v| *v = 0.0);
