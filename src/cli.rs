@@ -44,8 +44,9 @@ pub enum Command {
     /// Sweep scenario keys over many values (`[sweep]` in the file, or a sweep file with
     /// `base`): one row per point in sweep.csv, streamed in point order.
     Sweep(SweepArgs),
-    /// Join the shards of a sweep folder (from `sweep --shard K/N`) into sweep.csv, after
-    /// checking that every shard is there, complete, and from the same spec.
+    /// Join the shards of a folder (from `sweep`, `simulate` or `validate` with --shard K/N)
+    /// into the unsharded run's files, after checking that every shard is there once,
+    /// complete, and from the same spec or job.
     Merge {
         /// The folder the shards were written to.
         dir: PathBuf,
@@ -142,6 +143,17 @@ pub struct SimulateArgs {
     /// Output folder (default: results/NAME-sim).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run only the K-th of N shares of the replicates (items i with i mod N = K; K 0-based
+    /// unless --shard-base 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/16`; join with `peerfluid merge`.
+    #[arg(long, value_parser = crate::shard::ShardId::parse)]
+    pub shard: Option<crate::shard::ShardId>,
+    /// Where shard ids start: 0 (default) or 1 (a Slurm array written `--array=1-N`).
+    #[arg(long, default_value_t = 0, requires = "shard")]
+    pub shard_base: u64,
+    /// Finish a run (or shard) that was stopped (killed) in the same folder: replicates already
+    /// on disk are kept, the rest are run.
+    #[arg(long)]
+    pub resume: bool,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
@@ -211,6 +223,17 @@ pub struct ValidateArgs {
     /// Output folder (default: results/NAME-validate).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run only the K-th of N shares of the (scale, replicate) items (i = scale index × R + replicate; items i with i mod N = K; K 0-based
+    /// unless --shard-base 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/16`; join with `peerfluid merge`.
+    #[arg(long, value_parser = crate::shard::ShardId::parse)]
+    pub shard: Option<crate::shard::ShardId>,
+    /// Where shard ids start: 0 (default) or 1 (a Slurm array written `--array=1-N`).
+    #[arg(long, default_value_t = 0, requires = "shard")]
+    pub shard_base: u64,
+    /// Finish a run (or shard) that was stopped (killed) in the same folder: replicates already
+    /// on disk are kept, the rest are run.
+    #[arg(long)]
+    pub resume: bool,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
@@ -230,10 +253,13 @@ pub struct SweepArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
-    /// Run only the K-th of N parts (0-based; points i with i mod N = K), e.g.
-    /// `--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`; join with `peerfluid merge`.
-    #[arg(long, value_parser = crate::sweep::Shard::parse)]
-    pub shard: Option<crate::sweep::Shard>,
+    /// Run only the K-th of N parts (points i with i mod N = K; K 0-based unless
+    /// --shard-base 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/16`; join with `peerfluid merge`.
+    #[arg(long, value_parser = crate::shard::ShardId::parse)]
+    pub shard: Option<crate::shard::ShardId>,
+    /// Where shard ids start: 0 (default) or 1 (a Slurm array written `--array=1-N`).
+    #[arg(long, default_value_t = 0, requires = "shard")]
+    pub shard_base: u64,
     /// Finish a sweep that was stopped (killed) in the same folder.
     #[arg(long)]
     pub resume: bool,
@@ -366,13 +392,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<()> {
     use crate::sweep::{run_sweep, SweepOptions, SweepSpec, DEFAULT_LIMIT};
+    let shard = args.shard.map(|s| s.resolve(args.shard_base)).transpose()?;
     let spec = SweepSpec::from_path(&args.file)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(format!("{}-sweep", spec.base.name)));
     let keys: Vec<&str> = spec.parameters.iter().map(|p| p.key.as_str()).collect();
-    let this = args.shard.map_or(spec.points, |s| s.rows(spec.points));
+    let this = shard.map_or(spec.points, |s| s.rows(spec.points));
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
@@ -382,8 +409,8 @@ fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<()> {
         spec.mode.label(),
         keys.join(" × "),
         spec.evaluate.label(),
-        args.shard.map_or(String::new(), |s| format!(
-            "; shard {}/{} runs {this} of them",
+        shard.map_or(String::new(), |s| format!(
+            "; shard {}/{} (0-based) runs {this} of them",
             s.index, s.count
         )),
         spec.hash_hex()
@@ -392,7 +419,7 @@ fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<()> {
     let opts = SweepOptions {
         out: out.clone(),
         threads: args.threads.map(|t| t as usize),
-        shard: args.shard,
+        shard,
         resume: args.resume,
         yes: args.yes,
         limit: DEFAULT_LIMIT,
@@ -441,25 +468,94 @@ fn with_threads(
 }
 
 fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
-    use crate::stochastic::{simulate, FluidReference, SimSettings};
-    let mut settings = SimSettings::new(args.scale, args.replicates, args.seed)?;
-    settings.progress = true;
+    use crate::stochastic::job::{self, JobOptions, Kind, Outcome};
+    // The settings are checked before the scenario is read or any folder is touched.
+    crate::stochastic::SimSettings::new(args.scale, args.replicates, args.seed)?;
+    let shard = args.shard.map(|s| s.resolve(args.shard_base)).transpose()?;
     let scenario = Scenario::from_path(&args.file)?;
-    let dir = args
+    let out = args
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(format!("{}-sim", scenario.name)));
-    let _lock = output::lock::DirLock::acquire(&dir)?;
-    output::claim(&dir, "run")?;
-    let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, args.points as usize)?;
-    let reference = FluidReference::from_record(&fluid)?;
-    let sim = simulate(&swarm, &reference.t, &settings)
-        .with_context(|| format!("simulating '{}'", scenario.name))?;
-    let (columns, rows) = sim.timeseries();
-    let summary = sim.summary(&scenario.name, &scenario.source, reference.download_time);
-    let written = output::write_simulation(&dir, &columns, &rows, &summary)
-        .with_context(|| format!("writing results of '{}'", scenario.name))?;
+    let opts = JobOptions {
+        kind: Kind::Simulate,
+        file: args.file.clone(),
+        scales: vec![args.scale],
+        replicates: args.replicates,
+        seed: args.seed,
+        points: args.points,
+        out,
+        shard,
+        resume: args.resume,
+        plots: false,
+        progress: true,
+    };
+    let report = job::run(&opts, |_| {})?;
     let mut stdout = std::io::stdout().lock();
+    let summary = match report.outcome {
+        Outcome::Simulated { summary, files } => {
+            print_simulation(&mut stdout, &summary, report.run.as_ref())?;
+            writeln!(stdout, "results:")?;
+            for p in &files {
+                writeln!(stdout, "  {}", p.display())?;
+            }
+            return Ok(());
+        }
+        Outcome::Shard { manifest, files } => (manifest, files),
+        Outcome::Validated { .. } => anyhow::bail!("internal: simulate produced a validation"),
+    };
+    print_shard(&mut stdout, &summary.0, &summary.1, report.run.as_ref())
+}
+
+/// What a shard did, and how to join it.
+fn print_shard(
+    out: &mut impl Write,
+    m: &crate::stochastic::job::ShardManifest,
+    files: &[PathBuf],
+    run: Option<&crate::stochastic::shard::ShardRun>,
+) -> anyhow::Result<()> {
+    let s = m.shard;
+    match run {
+        Some(r) => writeln!(
+            out,
+            "{} '{}': shard {}/{} (0-based): {} of {} replicates ({} computed now{}) in {:.2} s",
+            m.kind,
+            m.scenario,
+            s.index,
+            s.count,
+            r.items,
+            m.items,
+            r.computed,
+            if r.resumed_from > 0 {
+                format!(", {} from the earlier run", r.resumed_from)
+            } else {
+                String::new()
+            },
+            r.seconds
+        )?,
+        None => writeln!(
+            out,
+            "{} '{}': shard {}/{} (0-based) already complete: {} replicates",
+            m.kind, m.scenario, s.index, s.count, m.rows
+        )?,
+    }
+    writeln!(
+        out,
+        "when all {} shards are done: peerfluid merge DIR",
+        s.count
+    )?;
+    writeln!(out, "files:")?;
+    for p in files {
+        writeln!(out, "  {}", p.display())?;
+    }
+    Ok(())
+}
+
+fn print_simulation(
+    stdout: &mut impl Write,
+    summary: &crate::stochastic::SimSummary,
+    run: Option<&crate::stochastic::shard::ShardRun>,
+) -> anyhow::Result<()> {
     let e = &summary.events;
     writeln!(
         stdout,
@@ -475,6 +571,13 @@ fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
         summary.timing.threads,
         summary.timing.events_per_s
     )?;
+    if let Some(r) = run.filter(|r| r.resumed_from > 0) {
+        writeln!(
+            stdout,
+            "  resumed: {} replicates from the earlier run, {} computed now",
+            r.resumed_from, r.computed
+        )?;
+    }
     let fluid = summary
         .fluid_download_time_s
         .map_or("–".to_string(), |v| format!("{v:.6} s"));
@@ -501,86 +604,141 @@ fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
         summary.leechers_at_end.mean,
         summary.leechers_at_end.sd
     )?;
-    writeln!(stdout, "results:")?;
-    for p in &written {
-        writeln!(stdout, "  {}", p.display())?;
-    }
     Ok(())
 }
 
-fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
-    use crate::stochastic::{validate, FluidReference};
-    let scenario = Scenario::from_path(&args.file)?;
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("results").join(format!("{}-validate", scenario.name)));
-    let _lock = output::lock::DirLock::acquire(&dir)?;
-    output::claim(&dir, "validation")?;
-    let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, args.points as usize)?;
-    let reference = FluidReference::from_record(&fluid)?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "scenario '{}': stochastic mean of {} replicates vs the fluid solution over {:.6e} s (relative errors; spread = sd over replicates)",
-        scenario.name,
-        args.replicates,
-        reference.t.last().copied().unwrap_or(0.0)
-    )?;
-    writeln!(
-        stdout,
-        "{:>10} {:>12} {:>9} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
-        "N", "events", "wall s", "pop err", "pop sd", "T err", "T sd", "server err", "server sd"
-    )?;
-    stdout.flush()?;
+fn validation_row_line(r: &crate::stochastic::ValidationRow, wall: bool) -> String {
     let opt = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.3e}"));
-    let v = validate(
-        &swarm,
-        &reference,
-        &args.scales,
-        args.replicates,
-        args.seed,
-        true,
-        |r| {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(
-                out,
-                "{:>10} {:>12} {:>9.3} {:>11.3e} {:>11.3e} {:>11} {:>11} {:>11} {:>11}",
-                r.scale,
-                r.events,
-                r.wall_s,
-                r.population_error,
-                r.population_spread,
-                opt(r.download_time_error),
-                opt(r.download_time_spread),
-                opt(r.server_bytes_error),
-                opt(r.server_bytes_spread)
-            );
-            let _ = out.flush();
+    format!(
+        "{:>10} {:>12} {:>9} {:>11.3e} {:>11.3e} {:>11} {:>11} {:>11} {:>11}",
+        r.scale,
+        r.events,
+        if wall {
+            format!("{:.3}", r.wall_s)
+        } else {
+            "–".to_string()
         },
+        r.population_error,
+        r.population_spread,
+        opt(r.download_time_error),
+        opt(r.download_time_spread),
+        opt(r.server_bytes_error),
+        opt(r.server_bytes_spread)
     )
-    .with_context(|| format!("validating '{}'", scenario.name))?;
+}
+
+const VALIDATION_HEADER: [&str; 9] = [
+    "N",
+    "events",
+    "wall s",
+    "pop err",
+    "pop sd",
+    "T err",
+    "T sd",
+    "server err",
+    "server sd",
+];
+
+fn validation_header() -> String {
+    let h = VALIDATION_HEADER;
+    format!(
+        "{:>10} {:>12} {:>9} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
+        h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
+    )
+}
+
+fn print_slopes(out: &mut impl Write, v: &crate::stochastic::Validation) -> anyhow::Result<()> {
     let slope = |s: Option<f64>| s.map_or("–".to_string(), |x| format!("{x:.3}"));
     writeln!(
-        stdout,
+        out,
         "log-log slope against N (Kurtz: about -0.5): population error {}, population spread {}, download time error {}, server bytes error {}",
         slope(v.slope_population_error),
         slope(v.slope_population_spread),
         slope(v.slope_download_time_error),
         slope(v.slope_server_bytes_error)
     )?;
-    let written = output::write_validation(&dir, &v, !args.no_plots)
-        .with_context(|| format!("writing the validation of '{}'", scenario.name))?;
-    writeln!(stdout, "results:")?;
-    for p in &written {
-        writeln!(stdout, "  {}", p.display())?;
-    }
     Ok(())
 }
 
-fn merge_cmd(dir: &Path, plots: bool) -> anyhow::Result<()> {
-    let report = crate::sweep::merge(dir, plots)?;
+fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
+    use crate::stochastic::job::{self, JobOptions, Kind, Outcome};
+    let shard = args.shard.map(|s| s.resolve(args.shard_base)).transpose()?;
+    let scenario = Scenario::from_path(&args.file)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(format!("{}-validate", scenario.name)));
+    let opts = JobOptions {
+        kind: Kind::Validate,
+        file: args.file.clone(),
+        scales: args.scales.clone(),
+        replicates: args.replicates,
+        seed: args.seed,
+        points: args.points,
+        out,
+        shard,
+        resume: args.resume,
+        plots: !args.no_plots,
+        progress: true,
+    };
     let mut stdout = std::io::stdout().lock();
+    if shard.is_none() {
+        writeln!(
+            stdout,
+            "scenario '{}': stochastic mean of {} replicates vs the fluid solution (relative errors; spread = sd over replicates)",
+            scenario.name, args.replicates,
+        )?;
+        writeln!(stdout, "{}", validation_header())?;
+        stdout.flush()?;
+    }
+    let report = job::run(&opts, |r| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", validation_row_line(r, true));
+        let _ = out.flush();
+    })?;
+    match report.outcome {
+        Outcome::Validated { validation, files } => {
+            print_slopes(&mut stdout, &validation)?;
+            writeln!(stdout, "results:")?;
+            for p in &files {
+                writeln!(stdout, "  {}", p.display())?;
+            }
+            Ok(())
+        }
+        Outcome::Shard { manifest, files } => {
+            print_shard(&mut stdout, &manifest, &files, report.run.as_ref())
+        }
+        Outcome::Simulated { .. } => anyhow::bail!("internal: validate produced a simulation"),
+    }
+}
+
+fn merge_cmd(dir: &Path, plots: bool) -> anyhow::Result<()> {
+    use crate::stochastic::job::{self, Outcome};
+    let mut stdout = std::io::stdout().lock();
+    if job::has_stochastic_shards(dir) {
+        let report = job::merge(dir, plots)?;
+        let files = match report.outcome {
+            Outcome::Simulated { summary, files } => {
+                print_simulation(&mut stdout, &summary, None)?;
+                files
+            }
+            Outcome::Validated { validation, files } => {
+                writeln!(stdout, "{}", validation_header())?;
+                for r in &validation.rows {
+                    writeln!(stdout, "{}", validation_row_line(r, false))?;
+                }
+                print_slopes(&mut stdout, &validation)?;
+                files
+            }
+            Outcome::Shard { .. } => anyhow::bail!("internal: merge produced a shard"),
+        };
+        writeln!(stdout, "merged; results:")?;
+        for p in &files {
+            writeln!(stdout, "  {}", p.display())?;
+        }
+        return Ok(());
+    }
+    let report = crate::sweep::merge(dir, plots)?;
     writeln!(
         stdout,
         "merged {} shards: {} rows",

@@ -316,6 +316,53 @@ pub enum MechanismError {
     },
 }
 
+/// `--shard K/N` (with `--shard-base`) does not name a shard.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// `--shard-base` other than 0 or 1.
+    #[error("--shard-base must be 0 or 1 (got {base})")]
+    Base {
+        /// The base given.
+        base: u64,
+    },
+    /// N = 0.
+    #[error("--shard {id}/0: N must be at least 1 (N is the number of shards)")]
+    NoShards {
+        /// K as given.
+        id: u64,
+    },
+    /// K below the base (0 with `--shard-base 1`).
+    #[error("--shard {id}/{count}: with --shard-base {base} the ids start at 1, so K must be 1 to {count}; drop --shard-base for 0-based ids (--array=0-{last0})", last0 = count - 1)]
+    BelowBase {
+        /// K as given.
+        id: u64,
+        /// N.
+        count: u64,
+        /// The base.
+        base: u64,
+    },
+    /// K at or beyond base + N.
+    #[error(
+        "--shard {id}/{count}: K must be {base} to {last} ({}); an array numbered from 1 \
+         (--array=1-{count}) needs --shard-base 1; and $SLURM_ARRAY_TASK_COUNT counts the tasks of \
+         this submission, not the shards, so an array with gaps (--array=0,4,9, a step such as \
+         0-8:4, or a rerun of failed tasks) gives ids beyond it: write the number of shards in the \
+         script (--shard $SLURM_ARRAY_TASK_ID/16) and resubmit failed shards by their ids \
+         (--array=4,9)",
+        if *base == 0 { "0-based" } else { "1-based" }
+    )]
+    Beyond {
+        /// K as given.
+        id: u64,
+        /// N.
+        count: u64,
+        /// The base.
+        base: u64,
+        /// The last valid K.
+        last: u64,
+    },
+}
+
 /// A sweep could not be set up, resumed, run or merged.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -532,6 +579,43 @@ pub enum SimError {
         replicates: usize,
         /// The quick check's limit.
         limit: f64,
+    },
+    /// A records file (`--shard`, `--resume`) that does not fit this job.
+    #[error("{path}: {reason}")]
+    Records {
+        /// The file.
+        path: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
+    /// A folder with an unfinished run, without `--resume`.
+    #[error(
+        "{path}: holds {done} of {total} replicates of an earlier run; rerun with --resume \
+         to keep them and run the rest, or remove the folder to start again"
+    )]
+    Unfinished {
+        /// The records file.
+        path: PathBuf,
+        /// Replicates (items) done.
+        done: u64,
+        /// Replicates (items) of the run or shard.
+        total: u64,
+    },
+    /// `merge` found the shards of a `simulate` or `validate` incomplete or inconsistent.
+    #[error("{dir}: cannot merge: {reason}")]
+    Merge {
+        /// Folder.
+        dir: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// I/O on a named path (the error as text: this enum is `Clone` and `PartialEq`).
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        reason: String,
     },
 }
 

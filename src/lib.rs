@@ -50,6 +50,7 @@ pub mod output;
 pub mod progress;
 pub mod run;
 pub mod scenario;
+pub mod shard;
 pub mod solve;
 pub mod stochastic;
 pub mod sweep;

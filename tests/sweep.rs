@@ -721,7 +721,12 @@ fn shard_flag_is_checked() {
             count: 16
         }
     );
-    assert!(Shard::parse("16/16").unwrap_err().contains("[0, N)"));
+    // Issue 23: the refusal names the range and why a Slurm array would give such an id.
+    let e = Shard::parse("16/16").unwrap_err();
+    assert!(
+        e.starts_with("--shard 16/16: K must be 0 to 15 (0-based)") && e.contains("--shard-base 1"),
+        "{e}"
+    );
     assert!(Shard::parse("1-4").is_err());
     let s = Shard { index: 2, count: 3 };
     assert_eq!((s.rows(10), s.point(2)), (3, 8));

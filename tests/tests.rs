@@ -1,6 +1,7 @@
 //! The single integration-test binary (style.md): reference values, scenarios, CLI.
 
 mod cli;
+mod cluster;
 mod coordination;
 mod decision;
 mod economics;

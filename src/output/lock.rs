@@ -12,8 +12,16 @@
 //! `.tmp-PID-NAME`: a run killed while writing) are removed: nobody else can be writing them.
 //! A folder that the lock created and that holds nothing else when it is released (a command
 //! that failed before writing) is removed again, so a failure leaves nothing behind.
+//!
+//! Shards (`--shard K/N` of `sweep`, `simulate`, `validate`) are the exception: many write
+//! into one folder at once, each its own files. A shard holds a [`ShardLock`]: the folder
+//! *shared* (other shards may hold it too; a whole run or `merge`, which lock it exclusively,
+//! may not) and `FOLDER/.shard-KKKK-of-NNNN.lock` exclusively (the same shard twice is
+//! refused with the holder's pid). The exclusive holder removes those lock files: no shard
+//! can hold one then.
 
 use std::fs::{File, TryLockError};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -59,13 +67,14 @@ impl DirLock {
             Err(TryLockError::WouldBlock) => {
                 let pid = std::fs::read_to_string(&path).unwrap_or_default();
                 let pid = pid.trim();
+                let pid = if pid.is_empty() {
+                    shard_pids(&canon)
+                } else {
+                    pid.chars().take(20).collect()
+                };
                 return Err(OutputError::Locked {
                     path: dir.to_path_buf(),
-                    pid: if pid.is_empty() {
-                        "unknown".into()
-                    } else {
-                        pid.chars().take(20).collect()
-                    },
+                    pid,
                 });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
@@ -123,15 +132,113 @@ fn foreign_temporary(name: &str) -> bool {
             .is_some_and(|(_, pid)| pid_ok(pid))
 }
 
+/// Whether `name` is a shard's lock file, `.shard-KKKK-of-NNNN.lock`.
+fn shard_lock_file(name: &str) -> bool {
+    name.starts_with(".shard-") && name.ends_with(".lock")
+}
+
+/// The pids written in the folder's shard lock files ("unknown" when there are none): who
+/// holds the folder shared.
+fn shard_pids(dir: &Path) -> String {
+    let mut pids: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| shard_lock_file(&e.file_name().to_string_lossy()))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|p| p.trim().chars().take(20).collect::<String>())
+        .filter(|p| !p.is_empty())
+        .collect();
+    pids.sort();
+    if pids.is_empty() {
+        "unknown".into()
+    } else {
+        format!("{} (shards)", pids.join(", "))
+    }
+}
+
+/// Remove temporaries of other processes, and shard lock files (with the folder locked
+/// exclusively, no shard holds one).
 fn remove_stale_temporaries(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.filter_map(Result::ok) {
         let name = e.file_name();
-        if foreign_temporary(&name.to_string_lossy()) && e.path().is_file() {
+        let name = name.to_string_lossy();
+        if (foreign_temporary(&name) || shard_lock_file(&name)) && e.path().is_file() {
             let _ = std::fs::remove_file(e.path());
         }
+    }
+}
+
+/// The lock of one shard writer (module docs): the folder shared, its own lock file
+/// exclusively. Released on drop (the lock file stays, for the next exclusive writer to
+/// remove).
+#[derive(Debug)]
+pub struct ShardLock {
+    _folder: File,
+    _file: File,
+}
+
+impl ShardLock {
+    /// Lock `dir` (created if missing) for shard `stem` (`shard-KKKK-of-NNNN`), or say who
+    /// holds the folder (a whole run or a merge) or the shard (its pid).
+    pub fn acquire(dir: &Path, stem: &str) -> Result<Self, OutputError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| OutputError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let folder = File::open(dir).map_err(io(dir))?;
+        match folder.try_lock_shared() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let pid = std::fs::read_to_string(dir.join(LOCK_FILE)).unwrap_or_default();
+                let pid = pid.trim();
+                return Err(OutputError::Locked {
+                    path: dir.to_path_buf(),
+                    pid: if pid.is_empty() {
+                        "unknown".into()
+                    } else {
+                        pid.chars().take(20).collect()
+                    },
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(dir)(e)),
+        }
+        let path = dir.join(format!(".{stem}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let pid = std::fs::read_to_string(&path).unwrap_or_default();
+                let pid = pid.trim();
+                return Err(OutputError::Locked {
+                    path: path.clone(),
+                    pid: if pid.is_empty() {
+                        "unknown".into()
+                    } else {
+                        pid.chars().take(20).collect()
+                    },
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        file.set_len(0).map_err(io(&path))?;
+        (&file)
+            .write_all(std::process::id().to_string().as_bytes())
+            .map_err(io(&path))?;
+        Ok(Self {
+            _folder: folder,
+            _file: file,
+        })
     }
 }
 
@@ -150,6 +257,35 @@ mod tests {
         assert!(!foreign_temporary("sweep.csv.partial"));
         assert!(!foreign_temporary(".tmp-x-y"));
         assert!(!foreign_temporary(LOCK_FILE));
+    }
+
+    /// Shards share a folder; the same shard twice, or a whole writer beside a shard, is
+    /// refused; the whole writer removes the shard lock files.
+    #[test]
+    fn shards_share_a_folder_that_a_whole_writer_locks_alone() {
+        let base = std::env::temp_dir().join(format!("pf-shardlock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let a = ShardLock::acquire(&base, "shard-0000-of-0002").expect("shard 0");
+        let b = ShardLock::acquire(&base, "shard-0001-of-0002").expect("shard 1 beside it");
+        let e = ShardLock::acquire(&base, "shard-0001-of-0002").expect_err("shard 1 twice");
+        assert!(
+            e.to_string().contains(&format!(
+                "in use by another peerfluid process (pid {})",
+                std::process::id()
+            )),
+            "{e}"
+        );
+        // flock is per open file: the exclusive lock of a whole writer is refused even here.
+        let e = DirLock::acquire(&base).expect_err("whole writer beside shards");
+        assert!(e.to_string().contains("(shards)"), "{e}");
+        drop((a, b));
+        {
+            let _w = DirLock::acquire(&base).expect("alone now");
+            assert!(!base.join(".shard-0000-of-0002.lock").exists());
+            let e = ShardLock::acquire(&base, "shard-0000-of-0002").expect_err("merging");
+            assert!(e.to_string().contains("in use"), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]

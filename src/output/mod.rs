@@ -146,11 +146,26 @@ const KINDS: [(&str, &str); 4] = [
 /// Refuse to write `wanted` results ("run", "sweep", "validation") into a folder that holds
 /// another kind: one folder holds one result set.
 pub fn claim(dir: &Path, wanted: &'static str) -> Result<(), OutputError> {
-    let shards = || {
+    // A shard's manifest marks its kind: `simulate` shards a run, `validate` shards a
+    // validation, a manifest without `kind` a sweep.
+    let shards = |wanted_kind: &str| {
         std::fs::read_dir(dir).ok().and_then(|mut entries| {
             entries.find_map(|e| {
-                let name = e.ok()?.file_name().to_string_lossy().into_owned();
-                (name.starts_with("shard-") && name.ends_with(".json")).then_some(name)
+                let e = e.ok()?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !(name.starts_with("shard-") && name.ends_with(".json")) {
+                    return None;
+                }
+                let kind = std::fs::read_to_string(e.path())
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string));
+                let kind = match kind.as_deref() {
+                    Some("simulate") => "run",
+                    Some("validate") => "validation",
+                    _ => "sweep",
+                };
+                (kind == wanted_kind).then_some(name)
             })
         })
     };
@@ -158,10 +173,10 @@ pub fn claim(dir: &Path, wanted: &'static str) -> Result<(), OutputError> {
         let found = if kind == "sweep" {
             (dir.join(file).is_file() || dir.join("sweep.csv.partial").is_file())
                 .then(|| file.to_string())
-                .or_else(shards)
         } else {
             dir.join(file).is_file().then(|| file.to_string())
-        };
+        }
+        .or_else(|| shards(kind));
         if let Some(file) = found {
             if kind != wanted {
                 return Err(OutputError::Mixed {
@@ -194,7 +209,14 @@ fn remove_stale(dir: &Path, written: &[PathBuf]) {
         .collect();
     // Ours: the data files of a run, and figures (every figure is an .svg and .png pair).
     let ours = |name: &str| {
-        let data = ["timeseries.csv", "costs.csv", "adoption.csv", "index.html"].contains(&name);
+        let data = [
+            "timeseries.csv",
+            "costs.csv",
+            "adoption.csv",
+            "index.html",
+            "timing.json",
+        ]
+        .contains(&name);
         let pair = |ext: &str, other: &str| {
             name.strip_suffix(ext)
                 .is_some_and(|stem| present.iter().any(|p| p.strip_suffix(other) == Some(stem)))
@@ -261,8 +283,9 @@ pub fn commit_all(staged: Vec<Staged>) -> Result<Vec<PathBuf>, OutputError> {
     Ok(done)
 }
 
-/// Write `timeseries.csv` and `summary.json` of a stochastic simulation (`simulate`) into
-/// `dir` (created if missing), all or nothing. Returns the paths written.
+/// Write `timeseries.csv`, `summary.json` and `timing.json` (the wall-clock figures, the only
+/// file that varies between runs) of a stochastic simulation (`simulate`) into `dir` (created
+/// if missing), all or nothing. Returns the paths written.
 pub fn write_simulation(
     dir: &Path,
     columns: &[String],
@@ -274,6 +297,7 @@ pub fn write_simulation(
     let staged = vec![
         csv::stage_timeseries(&dir.join("timeseries.csv"), columns, rows)?,
         json::stage_summary(&dir.join("summary.json"), summary)?,
+        json::stage_summary(&dir.join("timing.json"), &summary.timing)?,
     ];
     let written = commit_all(staged)?;
     remove_stale(dir, &written);
@@ -283,10 +307,12 @@ pub fn write_simulation(
 /// Write `validation.csv` (one row per scale; empty cells where a figure does not apply),
 /// `validation.json` (rows and slopes) and, unless `plots` is false, the figure
 /// `validation.svg`/`.png` (log10 of the relative errors and spreads against N on a log
-/// axis, with an N^(−1/2) guide) into `dir`, all or nothing.
+/// axis, with an N^(−1/2) guide) into `dir`, all or nothing; and `timing.json` (the
+/// wall-clock figures, the only file that varies between runs).
 pub fn write_validation(
     dir: &Path,
     v: &crate::stochastic::Validation,
+    timing: &crate::stochastic::Timing,
     plots: bool,
 ) -> Result<Vec<PathBuf>, OutputError> {
     let _lock = lock::DirLock::acquire(dir)?;
@@ -307,6 +333,7 @@ pub fn write_validation(
         })
     })?];
     staged.push(json::stage_summary(&dir.join("validation.json"), v)?);
+    staged.push(json::stage_summary(&dir.join("timing.json"), timing)?);
     if plots {
         use plot::{Line, LineChart, Stroke};
         let line =

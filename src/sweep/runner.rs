@@ -22,52 +22,13 @@ use crate::error::{echo, OutputError, SweepError};
 use crate::incentive::plan::plan;
 use crate::output::{self, Staged};
 
-/// `--shard K/N`: this run computes the points i with i mod N = K.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shard {
-    /// K, 0-based.
-    pub index: u64,
-    /// N.
-    pub count: u64,
-}
+pub use crate::shard::Shard;
 
-impl Shard {
-    /// Parse "K/N".
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let (k, n) = s
-            .split_once('/')
-            .ok_or_else(|| format!("'{s}': expected K/N, e.g. 3/16"))?;
-        let num = |v: &str| {
-            v.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("'{s}': '{v}' is not a whole number"))
-        };
-        let (index, count) = (num(k)?, num(n)?);
-        if count == 0 || index >= count {
-            return Err(format!(
-                "'{s}': K must be in [0, N) and N ≥ 1 (0-based, as $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
-            ));
-        }
-        Ok(Self { index, count })
-    }
-
-    /// Number of the sweep's `total` points in this shard.
-    pub fn rows(self, total: u64) -> u64 {
-        if self.index >= total {
-            0
-        } else {
-            (total - self.index).div_ceil(self.count)
-        }
-    }
-
-    /// The point of row `j` of this shard.
-    pub fn point(self, j: u64) -> u64 {
-        self.index + j * self.count
-    }
-
-    fn stem(self) -> String {
-        format!("shard-{:04}-of-{:04}", self.index, self.count)
-    }
+/// The lock a sweep holds while it writes (`output::lock`); held, never read.
+#[allow(dead_code)] // the fields are guards: dropping them releases the lock
+enum Lock {
+    Whole(output::lock::DirLock),
+    Shard(output::lock::ShardLock),
 }
 
 /// Options of `peerfluid sweep`.
@@ -270,8 +231,11 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
     }
     let dir = &opts.out;
     // One writer per folder, for the whole sweep (a second sweep or `--resume` into it is
-    // refused with this process's pid).
-    let _lock = output::lock::DirLock::acquire(dir)?;
+    // refused with this process's pid); shards share the folder, one writer per shard.
+    let _lock = match opts.shard {
+        None => Lock::Whole(output::lock::DirLock::acquire(dir)?),
+        Some(s) => Lock::Shard(output::lock::ShardLock::acquire(dir, &s.stem())?),
+    };
     output::claim(dir, "sweep")?;
     let csv_path = dir.join(format!("{stem}.csv"));
     let partial = dir.join(format!("{stem}.csv.partial"));

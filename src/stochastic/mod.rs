@@ -24,6 +24,16 @@
 //! [`Simulation`] → [`Simulation::timeseries`] (means and `.sd` columns on the run's grid)
 //! and [`Simulation::summary`]. [`validate`] repeats this over several scales against a
 //! [`FluidReference`].
+//!
+//! Replicates are folded into the means by an [`Accumulator`], one replicate at a time in
+//! replicate order. [`records`] stores replicates bit for bit, [`shard`] runs a share of them
+//! into such a file (`--shard K/N`, `--resume`) and folds the files of all shards in
+//! replicate order, so a merged run is the unsharded run byte for byte; [`job`] is the
+//! `simulate`/`validate`/`merge` glue (scenario, files, outputs).
+
+pub mod job;
+pub mod records;
+pub mod shard;
 
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -716,11 +726,102 @@ pub fn check_events(
     Ok(())
 }
 
+/// Folds replicates into the means, spreads and totals of a [`Simulation`], one replicate at
+/// a time in replicate order (the only order used anywhere, so an unsharded run and a merge
+/// of shards do the same floating-point operations).
+#[derive(Debug, Clone)]
+pub struct Accumulator {
+    acc: Vec<Welford>,
+    totals: Vec<ReplicateTotals>,
+    lambdas: Vec<f64>,
+    buf: Vec<f64>,
+    k: usize,
+    scale: f64,
+    file_bits: f64,
+}
+
+impl Accumulator {
+    /// An empty fold for `swarm` at scale `scale` on `grid`.
+    pub fn new(swarm: &Swarm, grid: &[f64], scale: f64) -> Self {
+        let k = swarm.classes.len();
+        let width = 7 + 3 * k;
+        Self {
+            acc: (0..grid.len()).map(|_| Welford::new(width)).collect(),
+            totals: Vec::new(),
+            lambdas: grid.iter().map(|&t| swarm.arrival.rate_at(t)).collect(),
+            buf: Vec::with_capacity(width),
+            k,
+            scale,
+            file_bits: swarm.file_bits,
+        }
+    }
+
+    /// Replicates folded so far.
+    pub fn len(&self) -> usize {
+        self.totals.len()
+    }
+
+    /// Whether no replicate has been folded.
+    pub fn is_empty(&self) -> bool {
+        self.totals.is_empty()
+    }
+
+    /// Fold the next replicate (its rows must be on this fold's grid, with K classes).
+    pub fn push(&mut self, rep: &Replicate) {
+        for (i, a) in self.acc.iter_mut().enumerate() {
+            values_at(
+                rep,
+                i,
+                self.k,
+                self.scale,
+                self.file_bits,
+                self.lambdas[i],
+                &mut self.buf,
+            );
+            a.push(&self.buf);
+        }
+        let last = self.acc.len() - 1;
+        self.totals.push(ReplicateTotals {
+            seed: rep.seed,
+            events: rep.events,
+            leecher_seconds: rep.leecher_seconds,
+            seed_seconds: rep.seed_seconds,
+            server_files: rep.server_files,
+            peer_files: rep.peer_files,
+            leechers_at_end: rep.row(last)[..self.k].iter().sum(),
+        });
+    }
+
+    /// The simulation these replicates make (`wall_seconds` and `threads` are the caller's
+    /// timing, kept out of every deterministic output).
+    pub fn finish(
+        self,
+        swarm: &Swarm,
+        grid: &[f64],
+        settings: &SimSettings,
+        wall_seconds: f64,
+        threads: usize,
+    ) -> Simulation {
+        Simulation {
+            settings: *settings,
+            grid: grid.to_vec(),
+            class_names: swarm.classes.iter().map(|c| c.name.clone()).collect(),
+            arrival: swarm.arrival.clone(),
+            file_bits: swarm.file_bits,
+            sd: self.acc.iter().map(Welford::sd).collect(),
+            mean: self.acc.into_iter().map(|a| a.mean).collect(),
+            totals: self.totals,
+            wall_seconds,
+            threads,
+        }
+    }
+}
+
 /// Simulate `settings.replicates` replicates of `swarm` at scale `settings.scale` on `grid`,
 /// in parallel on the current rayon pool, [`CHUNK`] at a time; replicate r is seeded with
-/// [`replicate_seed`]`(settings.seed, r)` and folded into the means in replicate order, so the
-/// output does not depend on the number of threads, and memory does not grow with the
-/// number of replicates beyond one [`ReplicateTotals`] each.
+/// [`replicate_seed`]`(settings.seed, r)` and folded into the means in replicate order
+/// ([`Accumulator`]), so the output does not depend on the number of threads, and memory does
+/// not grow with the number of replicates beyond one [`ReplicateTotals`] each.
 ///
 /// # Errors
 ///
@@ -734,12 +835,7 @@ pub fn simulate(
     check_grid(grid)?;
     check_events(swarm, grid[grid.len() - 1], settings)?;
     let chain = Chain::new(swarm, settings.scale);
-    let k = chain.k();
-    let width = 7 + 3 * k;
-    let lambdas: Vec<f64> = grid.iter().map(|&t| swarm.arrival.rate_at(t)).collect();
-    let mut acc: Vec<Welford> = (0..grid.len()).map(|_| Welford::new(width)).collect();
-    let mut totals = Vec::with_capacity(settings.replicates);
-    let mut buf = Vec::with_capacity(width);
+    let mut acc = Accumulator::new(swarm, grid, settings.scale);
     let start = std::time::Instant::now();
     let reps = settings.replicates as u64;
     let bar = crate::progress::progress_bar(settings.progress, reps, 0, "replicates");
@@ -755,43 +851,18 @@ pub fn simulate(
             })
             .collect::<Result<Vec<_>, _>>()?;
         for rep in &chunk {
-            for (i, a) in acc.iter_mut().enumerate() {
-                values_at(
-                    rep,
-                    i,
-                    k,
-                    settings.scale,
-                    swarm.file_bits,
-                    lambdas[i],
-                    &mut buf,
-                );
-                a.push(&buf);
-            }
-            totals.push(ReplicateTotals {
-                seed: rep.seed,
-                events: rep.events,
-                leecher_seconds: rep.leecher_seconds,
-                seed_seconds: rep.seed_seconds,
-                server_files: rep.server_files,
-                peer_files: rep.peer_files,
-                leechers_at_end: rep.row(grid.len() - 1)[..k].iter().sum(),
-            });
+            acc.push(rep);
         }
         first = last;
     }
     bar.finish_and_clear();
-    Ok(Simulation {
-        settings: *settings,
-        grid: grid.to_vec(),
-        class_names: swarm.classes.iter().map(|c| c.name.clone()).collect(),
-        arrival: swarm.arrival.clone(),
-        file_bits: swarm.file_bits,
-        sd: acc.iter().map(Welford::sd).collect(),
-        mean: acc.into_iter().map(|a| a.mean).collect(),
-        totals,
-        wall_seconds: start.elapsed().as_secs_f64(),
-        threads: rayon::current_num_threads(),
-    })
+    Ok(acc.finish(
+        swarm,
+        grid,
+        settings,
+        start.elapsed().as_secs_f64(),
+        rayon::current_num_threads(),
+    ))
 }
 
 /// Mean and sample standard deviation (n − 1; 0 for one value), summed in the given order.
@@ -830,14 +901,42 @@ pub struct EventSummary {
     pub per_simulated_second: f64,
 }
 
-/// Wall-clock figures (the only part of `summary.json` that varies between runs).
-#[derive(Debug, Clone, Serialize)]
+/// Wall-clock figures: `timing.json` beside the results, the only output that varies between
+/// runs (kept out of `summary.json` and `validation.csv`/`.json`, so that those are a function
+/// of the inputs alone and a merge of shards equals an unsharded run byte for byte).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Timing {
-    /// Seconds spent in the replicates.
+    /// Seconds spent in the replicates (a merge: the sum over its shards).
     pub wall_s: f64,
     /// Events (incl. rejected candidates) per wall-clock second, all threads.
     pub events_per_s: f64,
-    /// Worker threads.
+    /// Worker threads (a merge: the sum over its shards).
+    pub threads: usize,
+    /// `validate`: seconds per scale (not known after a merge).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scales: Vec<ScaleTiming>,
+    /// A merge: each shard's own figures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardTiming>,
+}
+
+/// One scale's seconds in [`Timing`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleTiming {
+    /// Scale N.
+    pub scale: f64,
+    /// Seconds.
+    pub wall_s: f64,
+}
+
+/// One shard's figures in [`Timing`] of a merge.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ShardTiming {
+    /// K (0-based).
+    pub shard: u64,
+    /// Seconds the shard spent in its replicates (summed over its runs when resumed).
+    pub wall_s: f64,
+    /// Worker threads of its last run.
     pub threads: usize,
 }
 
@@ -890,7 +989,8 @@ pub struct SimSummary {
     pub server_bytes: Stat,
     /// Bytes peers sent / N.
     pub peer_bytes: Stat,
-    /// Wall-clock figures (excluded from the determinism guarantee).
+    /// Wall-clock figures: written to `timing.json`, not to `summary.json`.
+    #[serde(skip)]
     pub timing: Timing,
 }
 
@@ -997,6 +1097,7 @@ impl Simulation {
                 events_per_s: (ev.total() + ev.rejected_candidates) as f64
                     / self.wall_seconds.max(1e-12),
                 threads: self.threads,
+                ..Timing::default()
             },
         }
     }
@@ -1054,7 +1155,8 @@ pub struct ValidationRow {
     pub replicates: usize,
     /// State-changing events, all replicates.
     pub events: u64,
-    /// Wall-clock seconds.
+    /// Wall-clock seconds (console and `timing.json` only: not in `validation.csv`/`.json`).
+    #[serde(skip)]
     pub wall_s: f64,
     /// Populations: RMS over the grid of (replicate mean − fluid), relative to the fluid's
     /// peak; the larger of leechers and seeds.
@@ -1085,6 +1187,46 @@ pub struct Validation {
     pub slope_download_time_error: Option<f64>,
     /// Slope of ln(server_bytes_error) on ln N.
     pub slope_server_bytes_error: Option<f64>,
+}
+
+impl Validation {
+    /// The rows (in the order of the scales) and their fitted slopes.
+    pub fn from_rows(rows: Vec<ValidationRow>) -> Self {
+        let slope = |f: &dyn Fn(&ValidationRow) -> Option<f64>| {
+            let pairs: Vec<(f64, f64)> = rows
+                .iter()
+                .filter_map(|r| f(r).map(|v| (r.scale, v)))
+                .collect();
+            log_log_slope(&pairs)
+        };
+        Self {
+            slope_population_error: slope(&|r| Some(r.population_error)),
+            slope_population_spread: slope(&|r| Some(r.population_spread)),
+            slope_download_time_error: slope(&|r| r.download_time_error),
+            slope_server_bytes_error: slope(&|r| r.server_bytes_error),
+            rows,
+        }
+    }
+
+    /// `timing.json` of an unsharded validation: the seconds per scale and in all.
+    pub fn timing(&self, threads: usize) -> Timing {
+        let wall: f64 = self.rows.iter().map(|r| r.wall_s).sum();
+        let events: u64 = self.rows.iter().map(|r| r.events).sum();
+        Timing {
+            wall_s: wall,
+            events_per_s: events as f64 / wall.max(1e-12),
+            threads,
+            scales: self
+                .rows
+                .iter()
+                .map(|r| ScaleTiming {
+                    scale: r.scale,
+                    wall_s: r.wall_s,
+                })
+                .collect(),
+            shards: Vec::new(),
+        }
+    }
 }
 
 /// Least-squares slope of ln y on ln x over the pairs with x, y > 0 (None with < 2 pairs or
@@ -1197,20 +1339,7 @@ pub fn validate(
         each(&row);
         rows.push(row);
     }
-    let slope = |f: &dyn Fn(&ValidationRow) -> Option<f64>| {
-        let pairs: Vec<(f64, f64)> = rows
-            .iter()
-            .filter_map(|r| f(r).map(|v| (r.scale, v)))
-            .collect();
-        log_log_slope(&pairs)
-    };
-    Ok(Validation {
-        slope_population_error: slope(&|r| Some(r.population_error)),
-        slope_population_spread: slope(&|r| Some(r.population_spread)),
-        slope_download_time_error: slope(&|r| r.download_time_error),
-        slope_server_bytes_error: slope(&|r| r.server_bytes_error),
-        rows,
-    })
+    Ok(Validation::from_rows(rows))
 }
 
 /// Most events (expected, all replicates) a quick [`check_stochastic`] may take: about 30 s
