@@ -350,8 +350,15 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
                 source: std::io::Error::other(e.to_string()),
             })
         })?;
-    // Every remaining point is validated before any is computed.
-    pool.install(|| validate(spec, shard, start, total_rows))?;
+    // Every remaining point is validated before any is computed (seconds at 10^6 points: a
+    // spinner says so).
+    let spinner = crate::progress::spinner(
+        opts.progress,
+        format!("validating {} points", total_rows - start),
+    );
+    let checked = pool.install(|| validate(spec, shard, start, total_rows));
+    spinner.finish_and_clear();
+    checked?;
 
     match truncate_to {
         // Drop a torn last line (the kill came mid-write).
