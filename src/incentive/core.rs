@@ -42,7 +42,7 @@ pub struct CoreReport {
     /// Whether the provider belongs to that coalition (false only if some price is negative).
     pub provider_in_blocking: bool,
     /// Why the core was not searched (a game whose every Ω is expensive, see
-    /// [`CostPerUser::evaluation_limit`](super::CostPerUser::evaluation_limit)); `None` when
+    /// [`CostPerUser::evaluation_limit`]); `None` when
     /// it was. Then `in_core` is false and the slack NaN: nothing is claimed.
     pub not_checked: Option<String>,
 }

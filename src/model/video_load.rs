@@ -6,7 +6,7 @@
 //! * live: s = max{r, n r − Σ_k u_k n_k} (fluid audience; min{n, 1}·r below one viewer);
 //! * vod with prefetching: E[(Σ_i (r − U_i))^+] for a Poisson(n) audience of each title, plus
 //!   what a viewer cannot upload to itself (`vod::SelfService`);
-//! * vod without prefetching: the ordered load E[S_seq] (Spitzer's identity), or its lower
+//! * vod without prefetching: the ordered load E\[S_seq\] (Spitzer's identity), or its lower
 //!   bound E[1{N>0} max(r, Σ_i (r − U_i))] beyond the work budget (flagged);
 //! * audiences too large for the exact lattice: the Gaussian view of the compound-Poisson
 //!   deficit (flagged).
