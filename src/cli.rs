@@ -12,37 +12,96 @@ use crate::run::{compare_scenario, run_scenario, RunOptions};
 use crate::scenario::Scenario;
 use crate::solve::Method;
 
+/// What the top-level help says after the commands: what no command does, and examples.
+const TOP_HELP: &str =
+    "With no command, peerfluid runs `compare` on the built-in scenario (a 1.5 GB \
+video that goes viral on a small publisher's site: scenarios/viral-video.toml) and writes \
+results/viral-video/.
+
+Examples:
+  peerfluid                                      simulate and price the built-in scenario
+  peerfluid compare scenarios/software-update.toml
+  peerfluid run scenarios/dsl-fibre.toml -o out --json
+  peerfluid sweep scenarios/sweeps/sharing-price.toml -j 4
+  peerfluid check --json scenarios/*.toml
+  peerfluid completions bash > ~/.local/share/bash-completion/completions/peerfluid
+  peerfluid man > peerfluid.1";
+
+const RUN_HELP: &str = "Examples:
+  peerfluid run scenarios/dsl-fibre.toml
+  peerfluid run scenarios/dsl-fibre.toml -o out --points 50 --no-plots
+  peerfluid run scenarios/upload-limited.toml --json | jq .steady_state";
+
+const COMPARE_HELP: &str = "Examples:
+  peerfluid compare                              the built-in scenario (as no command)
+  peerfluid compare scenarios/software-update.toml -o out
+  peerfluid compare scenarios/dsl-fibre.toml --check-stochastic --replicates 100";
+
+const SIMULATE_HELP: &str = "Examples:
+  peerfluid simulate scenarios/download-limited.toml --scale 1000 --replicates 20
+  peerfluid simulate scenarios/download-limited.toml -j 2 -o sim --json";
+
+const VALIDATE_HELP: &str = "Examples:
+  peerfluid validate scenarios/download-limited.toml
+  peerfluid validate scenarios/download-limited.toml --scales 100,1000,10000 -j 2 --json";
+
+const SHAPLEY_HELP: &str = "Examples:
+  peerfluid shapley scenarios/paid-sharing.toml
+  peerfluid shapley --omega concave --classes 4:0.25,1:0.75 --n 10,100
+  peerfluid shapley --providers 1:2:1,2:1:1.5 --resource 2 --json";
+
+const SWEEP_HELP: &str = "Examples:
+  peerfluid sweep scenarios/sweeps/sharing-price.toml
+  peerfluid sweep scenarios/sweeps/million.toml --yes -j 8 -o big
+  peerfluid sweep big.toml --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT -o big
+  peerfluid sweep big.toml --resume -o big";
+
+const CHECK_HELP: &str = "Examples:
+  peerfluid check scenarios/*.toml scenarios/sweeps/*.toml
+  peerfluid check --json my.toml | jq '.errors[] | \"\\(.line):\\(.column) \\(.key)\"'";
+
 /// Fluid models of peer-assisted content delivery.
 ///
-/// With no command, runs `compare` on the built-in default scenario (a video that goes viral
-/// on a small publisher's site).
+/// Simulate BitTorrent-like swarms, live streams, video on demand and femtocell offload as
+/// fluid models, price them as client-server, CDN, peer-assisted and hybrid delivery, and
+/// sweep their parameters.
 #[derive(Debug, Parser)]
-#[command(name = "peerfluid", version, about, long_about = None)]
+#[command(name = "peerfluid", version, about, after_help = TOP_HELP, max_term_width = 100)]
 pub struct Cli {
     /// What to do (default: `compare` on the built-in scenario).
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Print nothing on stdout but what `--json` asks for, and draw no progress bars
+    /// (errors still go to stderr).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario: write timeseries.csv and summary.json, print a summary.
+    #[command(after_help = RUN_HELP)]
     Run(RunArgs),
     /// Simulate a file scenario's swarm as an exact Markov chain with whole peers (Gillespie):
     /// write timeseries.csv (means over replicates, `.sd` columns) and summary.json.
+    #[command(after_help = SIMULATE_HELP)]
     Simulate(SimulateArgs),
     /// Measure how fast the stochastic mean approaches the fluid solution as the scale N grows:
     /// a table, validation.csv, validation.json, a figure and the fitted log-log slopes.
+    #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
     /// Run a scenario and price it as client-server, CDN, peer-assisted and hybrid delivery:
     /// adds costs.csv and the `costs` of summary.json, prints a table.
+    #[command(after_help = COMPARE_HELP)]
     Compare(RunArgs),
     /// The fluid Shapley value of a scenario's game or of a canonical game, beside the exact
     /// finite-N values (convergence table) and the core check.
+    #[command(after_help = SHAPLEY_HELP)]
     Shapley(ShapleyArgs),
     /// Sweep scenario keys over many values (`[sweep]` in the file, or a sweep file with
     /// `base`): one row per point in sweep.csv, streamed in point order.
+    #[command(after_help = SWEEP_HELP)]
     Sweep(SweepArgs),
     /// Join the shards of a folder (from `sweep`, `simulate` or `validate` with --shard K/N)
     /// into the unsharded run's files, after checking that every shard is there once,
@@ -66,11 +125,24 @@ pub enum Command {
     /// figure.
     Fit(FitArgs),
     /// Validate scenario and sweep files without running them.
+    #[command(after_help = CHECK_HELP)]
     Check {
         /// Scenario files (TOML).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print `{"ok": [{file, what}], "errors": [{file, line, column, key, message}]}` on
+        /// stdout instead of a line per file.
+        #[arg(long)]
+        json: bool,
     },
+    /// Print a shell completion script, e.g.
+    /// `peerfluid completions bash > ~/.local/share/bash-completion/completions/peerfluid`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `peerfluid man > peerfluid.1 && man ./peerfluid.1`.
+    Man,
 }
 
 /// Arguments of `run`.
@@ -79,7 +151,7 @@ pub struct RunArgs {
     /// Scenario file (TOML); the built-in default when omitted.
     pub file: Option<PathBuf>,
     /// Output folder (default: results/NAME, NAME being the scenario name).
-    #[arg(long)]
+    #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Print the summary as JSON on stdout instead of the human summary.
     #[arg(long)]
@@ -141,7 +213,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub points: u32,
     /// Output folder (default: results/NAME-sim).
-    #[arg(long)]
+    #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Run only the K-th of N shares of the replicates (items i with i mod N = K; K 0-based
     /// unless --shard-base 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/16`; join with `peerfluid merge`.
@@ -155,8 +227,11 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub resume: bool,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
+    /// Print the simulation's summary.json on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `fit`.
@@ -221,7 +296,7 @@ pub struct ValidateArgs {
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub points: u32,
     /// Output folder (default: results/NAME-validate).
-    #[arg(long)]
+    #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Run only the K-th of N shares of the (scale, replicate) items (i = scale index × R + replicate; items i with i mod N = K; K 0-based
     /// unless --shard-base 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/16`; join with `peerfluid merge`.
@@ -235,11 +310,14 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub resume: bool,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
     /// Do not draw the figure.
     #[arg(long)]
     pub no_plots: bool,
+    /// Print validation.json on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `sweep`.
@@ -248,10 +326,10 @@ pub struct SweepArgs {
     /// Sweep file (TOML): a scenario with `[sweep]`, or `base = "scenario.toml"` and `[sweep]`.
     pub file: PathBuf,
     /// Output folder (default: results/NAME-sweep, NAME being the scenario name).
-    #[arg(long)]
+    #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
     /// Run only the K-th of N parts (points i with i mod N = K; K 0-based unless
     /// --shard-base 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/16`; join with `peerfluid merge`.
@@ -269,6 +347,10 @@ pub struct SweepArgs {
     /// Do not draw the figures.
     #[arg(long)]
     pub no_plots: bool,
+    /// Print what was done as JSON on stdout (`scenario`, `points`, `rows`, `computed`,
+    /// `resumed_from`, `seconds`, `points_per_s`, `spec_hash`, `files`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `shapley`.
@@ -368,6 +450,7 @@ pub enum MethodArg {
 
 /// Run the command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let quiet = cli.quiet;
     match cli.command {
         // The main job: the built-in default scenario, simulated and priced.
         None => run_cmd(
@@ -376,21 +459,72 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 ..RunArgs::default()
             },
             true,
+            quiet,
         ),
-        Some(Command::Run(args)) => run_cmd(args, false),
-        Some(Command::Compare(args)) => run_cmd(args, true),
-        Some(Command::Simulate(args)) => with_threads(args.threads, || simulate_cmd(&args)),
-        Some(Command::Validate(args)) => with_threads(args.threads, || validate_cmd(&args)),
-        Some(Command::Shapley(args)) => shapley_cmd(&args),
-        Some(Command::Fit(args)) => fit_cmd(&args),
-        Some(Command::Check { files }) => check_cmd(&files),
-        Some(Command::Plot { dir }) => plot_cmd(&dir),
-        Some(Command::Sweep(args)) => sweep_cmd(&args),
-        Some(Command::Merge { dir, no_plots }) => merge_cmd(&dir, !no_plots),
+        Some(Command::Run(args)) => run_cmd(args, false, quiet),
+        Some(Command::Compare(args)) => run_cmd(args, true, quiet),
+        Some(Command::Simulate(args)) => with_threads(args.threads, || simulate_cmd(&args, quiet)),
+        Some(Command::Validate(args)) => with_threads(args.threads, || validate_cmd(&args, quiet)),
+        Some(Command::Shapley(args)) => shapley_cmd(&args, quiet),
+        Some(Command::Fit(args)) => fit_cmd(&args, quiet),
+        Some(Command::Check { files, json }) => check_cmd(&files, json, quiet),
+        Some(Command::Plot { dir }) => plot_cmd(&dir, quiet),
+        Some(Command::Sweep(args)) => sweep_cmd(&args, quiet),
+        Some(Command::Merge { dir, no_plots }) => merge_cmd(&dir, !no_plots, quiet),
+        Some(Command::Completions { shell }) => {
+            // Generated in memory: the generator panics on a failed write (a closed pipe).
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "peerfluid", &mut script);
+            std::io::stdout().lock().write_all(&script)?;
+            Ok(())
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
+            std::io::stdout().lock().write_all(&page)?;
+            Ok(())
+        }
     }
 }
 
-fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<()> {
+/// Where the human output goes: stdout, or nowhere under `--quiet` (JSON output asked for with
+/// `--json` is written to stdout whatever `--quiet` says).
+fn human(quiet: bool) -> Box<dyn Write> {
+    if quiet {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stdout().lock())
+    }
+}
+
+/// Write `value` as pretty JSON and a newline on stdout.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Whether `e` comes from writing to a closed pipe (`peerfluid ... | head`): the program should
+/// then stop quietly, as ripgrep does, not report an error.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn sweep_cmd(args: &SweepArgs, quiet: bool) -> anyhow::Result<()> {
     use crate::sweep::{run_sweep, SweepOptions, SweepSpec, DEFAULT_LIMIT};
     let shard = args.shard.map(|s| s.resolve(args.shard_base)).transpose()?;
     let spec = SweepSpec::from_path(&args.file)?;
@@ -400,7 +534,7 @@ fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| Path::new("results").join(format!("{}-sweep", spec.base.name)));
     let keys: Vec<&str> = spec.parameters.iter().map(|p| p.key.as_str()).collect();
     let this = shard.map_or(spec.points, |s| s.rows(spec.points));
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = human(quiet || args.json);
     writeln!(
         stdout,
         "sweep '{}': {} points ({} over {}), evaluate = {}{}; spec {}",
@@ -424,16 +558,30 @@ fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<()> {
         yes: args.yes,
         limit: DEFAULT_LIMIT,
         plots: !args.no_plots,
-        progress: true,
+        progress: !quiet,
     };
     let report =
         run_sweep(&spec, &opts).with_context(|| format!("sweep of {}", args.file.display()))?;
+    let per_s = report.computed as f64 / report.seconds.max(1e-9);
+    if args.json {
+        return print_json(&serde_json::json!({
+            "scenario": spec.base.name,
+            "points": spec.points,
+            "rows": report.rows,
+            "computed": report.computed,
+            "resumed_from": report.resumed_from,
+            "seconds": report.seconds,
+            "points_per_s": per_s,
+            "spec_hash": spec.hash_hex(),
+            "files": report.files,
+        }));
+    }
     if report.computed == 0 && report.resumed_from == report.rows && report.rows > 0 {
         writeln!(stdout, "already complete: {} rows", report.rows)?;
     } else {
         writeln!(
             stdout,
-            "{} rows ({} computed now{}) in {:.2} s: {:.0} points/s",
+            "{} rows ({} computed now{}) in {:.2} s: {}",
             report.rows,
             report.computed,
             if report.resumed_from > 0 {
@@ -442,7 +590,7 @@ fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<()> {
                 String::new()
             },
             report.seconds,
-            report.computed as f64 / report.seconds.max(1e-9)
+            crate::progress::rate(per_s, "points")
         )?;
     }
     writeln!(stdout, "results:")?;
@@ -467,7 +615,7 @@ fn with_threads(
     }
 }
 
-fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
+fn simulate_cmd(args: &SimulateArgs, quiet: bool) -> anyhow::Result<()> {
     use crate::stochastic::job::{self, JobOptions, Kind, Outcome};
     // The settings are checked before the scenario is read or any folder is touched.
     crate::stochastic::SimSettings::new(args.scale, args.replicates, args.seed)?;
@@ -488,12 +636,15 @@ fn simulate_cmd(args: &SimulateArgs) -> anyhow::Result<()> {
         shard,
         resume: args.resume,
         plots: false,
-        progress: true,
+        progress: !quiet,
     };
     let report = job::run(&opts, |_| {})?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = human(quiet || args.json);
     let summary = match report.outcome {
         Outcome::Simulated { summary, files } => {
+            if args.json {
+                return print_json(&summary);
+            }
             print_simulation(&mut stdout, &summary, report.run.as_ref())?;
             writeln!(stdout, "results:")?;
             for p in &files {
@@ -660,7 +811,7 @@ fn print_slopes(out: &mut impl Write, v: &crate::stochastic::Validation) -> anyh
     Ok(())
 }
 
-fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
+fn validate_cmd(args: &ValidateArgs, quiet: bool) -> anyhow::Result<()> {
     use crate::stochastic::job::{self, JobOptions, Kind, Outcome};
     let shard = args.shard.map(|s| s.resolve(args.shard_base)).transpose()?;
     let scenario = Scenario::from_path(&args.file)?;
@@ -679,9 +830,11 @@ fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
         shard,
         resume: args.resume,
         plots: !args.no_plots,
-        progress: true,
+        progress: !quiet,
     };
-    let mut stdout = std::io::stdout().lock();
+    // The table streams as scales finish, unless --quiet or --json.
+    let table = !(quiet || args.json);
+    let mut stdout = human(!table);
     if shard.is_none() {
         writeln!(
             stdout,
@@ -692,12 +845,18 @@ fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
         stdout.flush()?;
     }
     let report = job::run(&opts, |r| {
+        if !table {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", validation_row_line(r, true));
         let _ = out.flush();
     })?;
     match report.outcome {
         Outcome::Validated { validation, files } => {
+            if args.json {
+                return print_json(&validation);
+            }
             print_slopes(&mut stdout, &validation)?;
             writeln!(stdout, "results:")?;
             for p in &files {
@@ -712,9 +871,9 @@ fn validate_cmd(args: &ValidateArgs) -> anyhow::Result<()> {
     }
 }
 
-fn merge_cmd(dir: &Path, plots: bool) -> anyhow::Result<()> {
+fn merge_cmd(dir: &Path, plots: bool, quiet: bool) -> anyhow::Result<()> {
     use crate::stochastic::job::{self, Outcome};
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = human(quiet);
     if job::has_stochastic_shards(dir) {
         let report = job::merge(dir, plots)?;
         let files = match report.outcome {
@@ -750,10 +909,10 @@ fn merge_cmd(dir: &Path, plots: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn plot_cmd(dir: &Path) -> anyhow::Result<()> {
+fn plot_cmd(dir: &Path, quiet: bool) -> anyhow::Result<()> {
     let written = output::redraw::redraw(dir)
         .with_context(|| format!("redrawing the figures of {}", dir.display()))?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = human(quiet);
     for p in &written {
         writeln!(stdout, "{}", p.display())?;
     }
@@ -767,7 +926,7 @@ fn load(file: Option<&Path>) -> anyhow::Result<Scenario> {
     })
 }
 
-fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
+fn run_cmd(args: RunArgs, compare: bool, quiet: bool) -> anyhow::Result<()> {
     let scenario = load(args.file.as_deref())?;
     let opts = RunOptions {
         points: args.points as usize,
@@ -795,11 +954,10 @@ fn run_cmd(args: RunArgs, compare: bool) -> anyhow::Result<()> {
     attach_checks(&scenario, &mut record, &args.check)?;
     let written = output::write_run(&dir, &record, !args.no_plots)
         .with_context(|| format!("writing results of '{}'", scenario.name))?;
-    let mut stdout = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut stdout, &record.summary)?;
-        writeln!(stdout)?;
+        print_json(&record.summary)?;
     } else {
+        let mut stdout = human(quiet);
         write!(stdout, "{}", output::text::report(&record.summary))?;
         writeln!(stdout, "results:")?;
         for p in &written {
@@ -869,6 +1027,7 @@ fn providers_cmd(
     list: &[crate::incentive::multi::Provider],
     resource: f64,
     args: &ShapleyArgs,
+    quiet: bool,
 ) -> anyhow::Result<()> {
     use crate::incentive::multi::{exact_identical_peers, fluid_values, Market};
     let market = Market::new(list.to_vec(), resource)?;
@@ -883,7 +1042,6 @@ fn providers_cmd(
             )
         })
         .collect();
-    let mut out = std::io::stdout().lock();
     if args.json {
         let exact_json: Vec<serde_json::Value> = exact
             .iter()
@@ -898,10 +1056,9 @@ fn providers_cmd(
             "fluid": fluid,
             "exact": exact_json,
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        return Ok(());
+        return print_json(&doc);
     }
+    let mut out = human(quiet);
     writeln!(
         out,
         "{} providers sharing peers with resource R = {resource} (Cho & Yi; savings a·D·min(R/D, 1)^p)",
@@ -987,9 +1144,9 @@ fn refuse_femtocells(s: &Scenario, path: &Path) -> anyhow::Result<()> {
     )
 }
 
-fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
+fn shapley_cmd(args: &ShapleyArgs, quiet: bool) -> anyhow::Result<()> {
     if let (Some(list), Some(resource)) = (&args.providers, args.resource) {
-        return providers_cmd(list, resource, args);
+        return providers_cmd(list, resource, args, quiet);
     }
     use crate::incentive::equilibrium::{Market, ScenarioGame};
     use crate::incentive::game::{Shape, SumGame};
@@ -1059,30 +1216,33 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
         )?
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&table)?);
-        return Ok(());
+        return print_json(&table);
     }
-    println!("game: {}", table.game);
+    let mut out = human(quiet);
+    writeln!(out, "game: {}", table.game)?;
     let xs: Vec<String> = table.xbar.iter().map(|x| format!("{x:.6}")).collect();
-    println!(
+    writeln!(
+        out,
         "x̄ per class: [{}]; savings per user {:.6}",
         xs.join(", "),
         table.savings_per_user
-    );
+    )?;
     let prices: Vec<String> = table
         .price_per_unit
         .iter()
         .map(|p| format!("{p:.6}"))
         .collect();
-    println!(
+    writeln!(
+        out,
         "fluid Shapley: provider share per user {:.6}, peers per user {:.6}, price per unit [{}]",
         table.provider_share_per_user,
         table.peers_per_user,
         prices.join(", ")
-    );
+    )?;
     match &table.core.not_checked {
-        Some(why) => println!("core: {why}"),
-        None => println!(
+        Some(why) => writeln!(out, "core: {why}")?,
+        None => writeln!(
+            out,
             "core: {} (min slack per user {:.6} at class fractions {:?})",
             if table.core.in_core {
                 "in the core"
@@ -1091,18 +1251,20 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
             },
             table.core.min_slack_per_user,
             table.core.blocking_fractions
-        ),
+        )?,
     }
-    println!(
+    writeln!(
+        out,
         "{:>9}  {:<8} {:>16} {:>12}  price per unit",
         "N", "method", "provider/N", "rel. error"
-    );
+    )?;
     for row in &table.exact {
         if row.method == "skipped" {
-            println!(
+            writeln!(
+        out,
                 "{:>9}  {:<8} not computed: it needs more evaluations of Ω than this game allows (each is a catalogue of exact sums)",
                 row.n, row.method
-            );
+            )?;
             continue;
         }
         let p: Vec<String> = row
@@ -1115,7 +1277,8 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
         } else {
             String::new()
         };
-        println!(
+        writeln!(
+            out,
             "{:>9}  {:<8} {:>16} {:>12}  [{}]",
             row.n,
             row.method,
@@ -1123,12 +1286,12 @@ fn shapley_cmd(args: &ShapleyArgs) -> anyhow::Result<()> {
             row.provider_rel_error
                 .map_or("–".to_string(), |e| format!("{e:.3e}")),
             p.join(", ")
-        );
+        )?;
     }
     Ok(())
 }
 
-fn fit_cmd(args: &FitArgs) -> anyhow::Result<()> {
+fn fit_cmd(args: &FitArgs, quiet: bool) -> anyhow::Result<()> {
     use crate::fit::{calibrated_text, fit, ArrivalsFrom, FitOptions, Key, Trace};
     let scenario = Scenario::from_path(&args.file)?;
     let text = std::fs::read_to_string(&args.file)
@@ -1161,12 +1324,10 @@ fn fit_cmd(args: &FitArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| Path::new("results").join(format!("{}-fit", scenario.name)));
     let written = output::write_fit(&dir, &report, &calibrated, !args.no_plots)?;
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-        return Ok(());
+        return print_json(&report);
     }
+    let mut out = human(quiet);
     writeln!(
         out,
         "scenario '{}' fitted to {} ({} samples, arrivals from the {}): {} iterations{}; weighted objective {:.6e} -> {:.6e}; mean |model - measured| {:.2} % of the measured peers",
@@ -1211,39 +1372,89 @@ fn fit_cmd(args: &FitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_cmd(files: &[PathBuf]) -> anyhow::Result<()> {
-    let mut failed = 0;
+fn check_cmd(files: &[PathBuf], json: bool, quiet: bool) -> anyhow::Result<()> {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    let mut out = human(quiet || json);
     for f in files {
         let is_sweep = std::fs::read_to_string(f).is_ok_and(|t| crate::sweep::spec::is_sweep(&t));
         let checked = if is_sweep {
-            check_sweep(f)
+            check_sweep(f, !quiet && !json)
         } else {
             Scenario::from_path(f)
                 .map(|s| s.name)
                 .map_err(anyhow::Error::new)
         };
         match checked {
-            Ok(what) => println!("ok: {} ({what})", f.display()),
+            Ok(what) => {
+                writeln!(out, "ok: {} ({what})", f.display())?;
+                ok.push(serde_json::json!({"file": f, "what": what}));
+            }
             Err(e) => {
-                eprintln!("Error: {e:#}");
-                failed += 1;
+                if !json {
+                    eprintln!("Error: {e:#}");
+                }
+                errors.push(diagnostic(f, &e));
             }
         }
     }
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} scenario files are invalid", files.len());
+    if json {
+        print_json(&serde_json::json!({"ok": ok, "errors": errors}))?;
+    }
+    if !errors.is_empty() {
+        anyhow::bail!(
+            "{} of {} scenario files are invalid",
+            errors.len(),
+            files.len()
+        );
     }
     Ok(())
+}
+
+/// A failed `check` of `file` as a [`Diagnostic`](crate::error::Diagnostic): the scenario
+/// error's place and key (a sweep point's message says which point), else the whole message.
+fn diagnostic(file: &Path, e: &anyhow::Error) -> crate::error::Diagnostic {
+    use crate::error::{Diagnostic, ScenarioError, SweepError};
+    let found = e.chain().find_map(|cause| {
+        if let Some(s) = cause.downcast_ref::<ScenarioError>() {
+            return Some(s.diagnostic());
+        }
+        match cause.downcast_ref::<SweepError>()? {
+            SweepError::Spec(s) => Some(s.diagnostic()),
+            SweepError::Point {
+                point,
+                values,
+                reason,
+            } => {
+                let mut d = reason.diagnostic();
+                d.message = format!("sweep point {point} ({values}): {}", d.message);
+                Some(d)
+            }
+            _ => None,
+        }
+    });
+    found.unwrap_or_else(|| Diagnostic {
+        file: file.display().to_string(),
+        line: None,
+        column: None,
+        key: None,
+        message: format!("{e:#}"),
+    })
 }
 
 /// `check` of a sweep file: the spec, then the scenario of every point `sweep` would run
 /// (what `sweep` validates before it writes anything, with the same message), up to the
 /// limit above which `sweep` asks for `--yes`.
-fn check_sweep(f: &Path) -> anyhow::Result<String> {
+fn check_sweep(f: &Path, progress: bool) -> anyhow::Result<String> {
     use crate::sweep::{check_points, SweepSpec, DEFAULT_LIMIT};
     let spec = SweepSpec::from_path(f)?;
-    let checked =
-        check_points(&spec, DEFAULT_LIMIT).with_context(|| format!("sweep of {}", f.display()))?;
+    let spinner = crate::progress::spinner(
+        progress,
+        format!("validating {} points", spec.points.min(DEFAULT_LIMIT)),
+    );
+    let checked = check_points(&spec, DEFAULT_LIMIT);
+    spinner.finish_and_clear();
+    let checked = checked.with_context(|| format!("sweep of {}", f.display()))?;
     let mut what = format!(
         "sweep of '{}', {} points ({})",
         spec.base.name,

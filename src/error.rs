@@ -95,6 +95,62 @@ pub enum ScenarioError {
     },
 }
 
+/// One error of a scenario or sweep file as data (`peerfluid check --json`): where it is and
+/// what it is about, with the same message the human output prints after `file:line:column: `.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Diagnostic {
+    /// Path as the user gave it.
+    pub file: String,
+    /// 1-based line (`None`: the error has no single place).
+    pub line: Option<usize>,
+    /// 1-based column in characters (`None` with the line).
+    pub column: Option<usize>,
+    /// The key path or table the message is about (`swarm.efficiency`, `foo` for an unknown
+    /// table `[foo]`), when it names one.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ScenarioError {
+    /// The error as a [`Diagnostic`].
+    pub fn diagnostic(&self) -> Diagnostic {
+        let (file, line, column, message) = match self {
+            Self::Read { file, reason } => {
+                (file, None, None, format!("cannot read the file: {reason}"))
+            }
+            Self::At {
+                file,
+                line,
+                column,
+                message,
+            } => (file, Some(*line), Some(*column), message.clone()),
+            Self::Whole { file, message } => (file, None, None, message.clone()),
+        };
+        Diagnostic {
+            file: file.clone(),
+            line,
+            column,
+            key: key_of(&message),
+            message,
+        }
+    }
+}
+
+/// The key or table a message starts by naming: `` `swarm.efficiency` must be … `` →
+/// `swarm.efficiency`; ``unknown table `[foo]` …`` and ``duplicate table `[[isp]]` …`` → the
+/// table's name; ``duplicate key `a.b` …`` → `a.b`.
+fn key_of(message: &str) -> Option<String> {
+    let rest = ["unknown table ", "duplicate table ", "duplicate key "]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .unwrap_or(message);
+    let quoted = rest.strip_prefix('`')?;
+    let name = &quoted[..quoted.find('`')?];
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// The model cannot be built from the scenario, or has no steady state where one is needed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelError {
@@ -630,6 +686,48 @@ mod tests {
         assert_eq!(echo(&sixty), sixty.as_str());
         let long = format!("{sixty}xyz");
         assert_eq!(echo(&long), format!("{sixty}… ({} bytes)", long.len()));
+    }
+
+    #[test]
+    fn a_diagnostic_names_the_key_or_table_of_its_message() {
+        let at = |message: &str| ScenarioError::At {
+            file: "a.toml".into(),
+            line: 7,
+            column: 14,
+            message: message.into(),
+        };
+        let d = at("`swarm.efficiency` must be in [0, 1] (got 1.5)").diagnostic();
+        assert_eq!(
+            (d.file.as_str(), d.line, d.column, d.key.as_deref()),
+            ("a.toml", Some(7), Some(14), Some("swarm.efficiency"))
+        );
+        assert_eq!(d.message, "`swarm.efficiency` must be in [0, 1] (got 1.5)");
+        for (message, key) in [
+            ("unknown table `[foo]`, expected one of `name`", Some("foo")),
+            ("duplicate table `[[isp]]` (first at line 2)", Some("isp")),
+            (
+                "duplicate key `demand.rate` (first at line 3)",
+                Some("demand.rate"),
+            ),
+            ("`peers.upload`: unknown unit", Some("peers.upload")),
+            ("expected `=`", None),
+            ("invalid table header", None),
+        ] {
+            assert_eq!(at(message).diagnostic().key.as_deref(), key, "{message}");
+        }
+        let whole = ScenarioError::Whole {
+            file: "b.toml".into(),
+            message: "`content` is missing (required)".into(),
+        }
+        .diagnostic();
+        assert_eq!((whole.line, whole.key.as_deref()), (None, Some("content")));
+        let read = ScenarioError::Read {
+            file: "c.toml".into(),
+            reason: "No such file".into(),
+        }
+        .diagnostic();
+        assert_eq!(read.message, "cannot read the file: No such file");
+        assert_eq!(read.key, None);
     }
 
     #[test]

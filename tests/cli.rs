@@ -79,8 +79,9 @@ fn run_writes_timeseries_and_summary() {
         .expect("dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
     assert!(names.iter().any(|n| n == "index.html"), "{names:?}");
+    assert!(names.iter().any(|n| n == "columns.json"), "{names:?}");
 }
 
 #[test]
@@ -679,4 +680,543 @@ fn issue19_4_compare_shows_the_coordination_designs() {
     assert!(c["designs"][1]["hops"].as_f64().unwrap() > 5.0);
     assert_eq!(json["costs"]["p2p"]["tracker_usd"], 50.0);
     assert!(json["costs"]["p2p"]["coordination_gb"].as_f64().unwrap() > 3.0);
+}
+
+/// The columns.json of a results folder: it describes every CSV file there, with the names of
+/// its header in order, each with a unit (or an empty one for text) and a meaning.
+fn assert_columns_describe_the_csv_files(dir: &Path) {
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("columns.json")).expect("columns.json"),
+    )
+    .expect("valid JSON");
+    let described = doc.as_object().expect("an object");
+    let mut csv_files: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".csv"))
+        .collect();
+    csv_files.sort();
+    let mut keys: Vec<String> = described.keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, csv_files, "{}", dir.display());
+    for (file, columns) in described {
+        let text = std::fs::read_to_string(dir.join(file)).expect("csv");
+        let header: Vec<&str> = text.lines().next().expect("header").split(',').collect();
+        let columns = columns.as_array().expect("an array");
+        let names: Vec<&str> = columns
+            .iter()
+            .map(|c| c["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(names, header, "{file}");
+        for c in columns {
+            let description = c["description"].as_str().expect("description");
+            assert!(
+                !description.is_empty() && description != "not documented",
+                "{file}: {c}"
+            );
+            assert!(c["unit"].is_string(), "{file}: {c}");
+        }
+    }
+}
+
+fn unit_of(dir: &Path, file: &str, column: &str) -> String {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("columns.json")).expect("json"))
+            .expect("valid JSON");
+    doc[file]
+        .as_array()
+        .expect("file described")
+        .iter()
+        .find(|c| c["name"] == column)
+        .unwrap_or_else(|| panic!("{file}: no column {column}"))["unit"]
+        .as_str()
+        .expect("unit")
+        .to_string()
+}
+
+/// A small sweep file beside a copy of `download-limited.toml`.
+fn small_sweep(dir: &Path) -> std::path::PathBuf {
+    let sweep = dir.join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "base = {:?}\n[sweep]\n[[sweep.parameter]]\nkey = \"server.capacity\"\nvalues = [\"1 Mbps\", \"2 Mbps\", \"5 Mbps\"]\n",
+            scenario("download-limited.toml").display().to_string()
+        ),
+    )
+    .expect("write");
+    sweep
+}
+
+/// Issue 21: `peerfluid ... | head` panicked with a backtrace (`failed printing to stdout:
+/// Broken pipe`). With stdout a pipe whose reader is already gone, every command stops quietly
+/// with status 0, as ripgrep does.
+#[test]
+fn issue21_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = assert_cmd::cargo::cargo_bin!("peerfluid");
+    let run = scenario("dsl-fibre.toml");
+    let out = dir.path().join("run");
+    let commands: Vec<Vec<std::ffi::OsString>> = vec![
+        vec![
+            "shapley".into(),
+            "--omega".into(),
+            "linear".into(),
+            "--xbar".into(),
+            "1".into(),
+        ],
+        vec!["check".into(), run.clone().into()],
+        vec!["completions".into(), "bash".into()],
+        vec!["man".into()],
+        vec!["--help".into()],
+        vec![
+            "run".into(),
+            "--no-plots".into(),
+            "--points".into(),
+            "20".into(),
+            "-o".into(),
+            out.into(),
+            run.into(),
+        ],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let done = std::process::Command::new(bin)
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("runs");
+        let err = stderr_of(&done);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}");
+        assert_eq!(done.status.code(), Some(0), "{args:?}");
+    }
+}
+
+/// Issue 21: an unknown top-level table `[foo]` after `[demand]` was reported as "`demand`:
+/// unknown field `foo`"; `run` and `sweep` name the table itself, at its line and column.
+#[test]
+fn issue21_an_unknown_table_is_named_by_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "name = \"x\"\n[content]\nsize = \"1 MB\"\n[demand]\narrival_rate = \"1/s\"\n\
+                [foo]\nbar = 1\n[peers]\nupload = \"1 Mbps\"\ndownload = \"2 Mbps\"\n";
+    std::fs::write(dir.path().join("foo.toml"), text).expect("write");
+    std::fs::write(
+        dir.path().join("sweep.toml"),
+        format!(
+            "{text}[sweep]\n[[sweep.parameter]]\nkey = \"demand.arrival_rate\"\nvalues = [1, 2]\n"
+        ),
+    )
+    .expect("write");
+    let expected = "6:2: unknown table `[foo]`, expected one of `name`, `description`, \
+         `horizon`, `content`, `demand`, `swarm`, `peers`, `server`, `pricing`, `incentive`, \
+         `isp`, `locality`, `push`, `wireless`, `energy`, `coordination`\n";
+    for (args, file) in [
+        (["run", "foo.toml"], "foo.toml"),
+        (["sweep", "sweep.toml"], "sweep.toml"),
+    ] {
+        let out = peerfluid()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(stderr_of(&out), format!("Error: {file}:{expected}"));
+    }
+}
+
+/// Issue 21: shell completions and a manual page, generated from the command line itself.
+#[test]
+fn issue21_completions_and_the_man_page() {
+    for (shell, marker) in [
+        ("bash", "_peerfluid()"),
+        ("zsh", "#compdef peerfluid"),
+        ("fish", "complete -c peerfluid"),
+    ] {
+        let out = peerfluid()
+            .args(["completions", shell])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("threads"),
+            "{shell}: the sweep flags are completed"
+        );
+    }
+    let out = peerfluid()
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+    let out = peerfluid().arg("man").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH peerfluid 1"), "{page}");
+    for command in ["compare", "sweep", "completions"] {
+        assert!(page.contains(command), "{command} not in the man page");
+    }
+}
+
+/// Issue 21: the top-level help says what no command does and gives examples; each command's
+/// help has examples; help is wrapped to the terminal's width (`COLUMNS` when not a terminal).
+#[test]
+fn issue21_help_has_examples_and_fits_the_terminal() {
+    let help = |args: &[&str], columns: &str| {
+        let out = peerfluid()
+            .args(args)
+            .env("COLUMNS", columns)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let top = help(&["--help"], "100");
+    assert!(
+        top.contains("With no command, peerfluid runs `compare` on the built-in scenario"),
+        "{top}"
+    );
+    assert!(top.contains("Examples:\n  peerfluid "), "{top}");
+    assert!(top.contains("-q, --quiet"), "{top}");
+    let short = help(&["-h"], "100");
+    assert!(short.contains("With no command"), "{short}");
+    for command in [
+        "run", "compare", "simulate", "validate", "shapley", "sweep", "check",
+    ] {
+        let text = help(&[command, "--help"], "100");
+        assert!(
+            text.contains(&format!("Examples:\n  peerfluid {command}")),
+            "{command}: {text}"
+        );
+    }
+    let sweep = help(&["sweep", "--help"], "100");
+    assert!(sweep.contains("-o, --out <OUT>"), "{sweep}");
+    assert!(sweep.contains("-j, --threads <THREADS>"), "{sweep}");
+    let widest = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest(&help(&["sweep", "--help"], "100")) > 60);
+    let narrow = help(&["sweep", "--help"], "60");
+    assert!(widest(&narrow) <= 60, "{narrow}");
+}
+
+/// Issue 21: `check --json` gives file, line, column, key and message per error (and the files
+/// that are fine), and still exits 1 when a file is invalid.
+#[test]
+fn issue21_check_json_lists_each_error_with_its_place_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\n[content]\nsize = \"1 GB\"\n[demand]\narrival_rate = \"1/s\"\n[swarm]\nefficiency = 1.5\n[peers]\nupload = \"1 Mbps\"\ndownload = \"2 Mbps\"\n",
+    )
+    .expect("write");
+    let good = scenario("dsl-fibre.toml");
+    let out = peerfluid()
+        .arg("check")
+        .arg("--json")
+        .arg(&good)
+        .arg(&bad)
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&out),
+        "Error: 2 of 3 scenario files are invalid\n"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(json["ok"][0]["file"], good.display().to_string());
+    assert_eq!(json["ok"][0]["what"], "dsl-fibre");
+    let e = &json["errors"][0];
+    assert_eq!(e["file"], bad.display().to_string());
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(7), Some(14))
+    );
+    assert_eq!(e["key"], "swarm.efficiency");
+    assert_eq!(
+        e["message"],
+        "`swarm.efficiency` must be in [0, 1] (got 1.5)"
+    );
+    let missing = &json["errors"][1];
+    assert_eq!(missing["line"], serde_json::Value::Null);
+    assert!(
+        missing["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("cannot read the file:")),
+        "{missing}"
+    );
+}
+
+/// Issue 21: `--json` on `sweep`, `simulate` and `validate` prints what the command did as
+/// JSON (and nothing else) on stdout; `-o` and `-j` are `--out` and `--threads`.
+#[test]
+fn issue21_json_on_sweep_simulate_and_validate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sweep = small_sweep(dir.path());
+    let out = peerfluid()
+        .args(["sweep", "--json", "--no-plots", "-j", "1", "-o"])
+        .arg(dir.path().join("sweep"))
+        .arg(&sweep)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(
+        (json["points"].as_u64(), json["rows"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(json["computed"], 3);
+    assert!(json["points_per_s"].as_f64().is_some_and(|r| r > 0.0));
+    assert_eq!(json["spec_hash"].as_str().map(str::len), Some(16));
+    assert!(dir.path().join("sweep/sweep.csv").is_file());
+
+    let out = peerfluid()
+        .arg("simulate")
+        .arg(scenario("upload-limited.toml"))
+        .args([
+            "--scale",
+            "1",
+            "--replicates",
+            "2",
+            "--points",
+            "20",
+            "--json",
+            "-j",
+            "1",
+            "-o",
+        ])
+        .arg(dir.path().join("sim"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(json["replicate_seeds"].as_array().map(Vec::len), Some(2));
+    assert!(dir.path().join("sim/timeseries.csv").is_file());
+
+    let out = peerfluid()
+        .arg("validate")
+        .arg(scenario("upload-limited.toml"))
+        .args([
+            "--scales",
+            "1,4",
+            "--replicates",
+            "2",
+            "--points",
+            "20",
+            "--no-plots",
+            "--json",
+            "-o",
+        ])
+        .arg(dir.path().join("val"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(2));
+    assert!(json.get("slope_population_error").is_some(), "{json}");
+    assert!(dir.path().join("val/validation.csv").is_file());
+}
+
+/// Issue 21: `--quiet` prints nothing on stdout (the files are still written), and progress
+/// bars stay off when stderr is not a terminal; without it, the sweep's rate is readable.
+#[test]
+fn issue21_quiet_and_progress_stay_out_of_the_way() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = peerfluid()
+        .args(["-q", "compare", "--no-plots", "--points", "20", "-o"])
+        .arg(dir.path().join("run"))
+        .arg(scenario("dsl-fibre.toml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!((out.stdout.len(), out.stderr.len()), (0, 0));
+    assert!(dir.path().join("run/costs.csv").is_file());
+    let sweep = small_sweep(dir.path());
+    let out = peerfluid()
+        .args(["sweep", "--quiet", "--no-plots", "-o"])
+        .arg(dir.path().join("quiet"))
+        .arg(&sweep)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!((out.stdout.len(), out.stderr.len()), (0, 0));
+    assert!(dir.path().join("quiet/sweep.csv").is_file());
+    // Not quiet: stdout says what was done, at a rate a person reads; stderr (not a terminal
+    // here) gets no progress bar and no spinner.
+    let out = peerfluid()
+        .args(["sweep", "--no-plots", "-o"])
+        .arg(dir.path().join("loud"))
+        .arg(&sweep)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stderr_of(&out), "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("3 rows (3 computed now) in "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let rate = line.rsplit(": ").next().expect("rate");
+    let number = rate.split(' ').next().expect("number");
+    assert!(number.parse::<f64>().is_ok(), "{line}");
+    assert!(
+        rate.ends_with(" points/s") && number.len() <= 5,
+        "at most three significant figures and a prefix: {line}"
+    );
+}
+
+/// Issue 21: every results folder has a columns.json with the unit and meaning of each column
+/// of each CSV file in it, in header order.
+#[test]
+fn issue21_every_results_folder_describes_its_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = |name: &str| dir.path().join(name);
+    let ok = |out: std::process::Output| assert!(out.status.success(), "{}", stderr_of(&out));
+    ok(peerfluid()
+        .args(["-q", "run", "--no-plots", "--points", "20", "-o"])
+        .arg(folder("run"))
+        .arg(scenario("dsl-fibre.toml"))
+        .output()
+        .expect("runs"));
+    ok(peerfluid()
+        .args(["-q", "compare", "--no-plots", "--points", "20", "-o"])
+        .arg(folder("compare"))
+        .arg(scenario("live-tv.toml"))
+        .output()
+        .expect("runs"));
+    ok(peerfluid()
+        .args(["-q", "compare", "--no-plots", "--points", "20", "-o"])
+        .arg(folder("wireless"))
+        .arg(scenario("femtocell-offload.toml"))
+        .output()
+        .expect("runs"));
+    ok(peerfluid()
+        .args([
+            "-q",
+            "simulate",
+            "--scale",
+            "1",
+            "--replicates",
+            "2",
+            "--points",
+            "20",
+            "-o",
+        ])
+        .arg(folder("sim"))
+        .arg(scenario("upload-limited.toml"))
+        .output()
+        .expect("runs"));
+    ok(peerfluid()
+        .args([
+            "-q",
+            "validate",
+            "--scales",
+            "1,4",
+            "--replicates",
+            "2",
+            "--points",
+            "20",
+        ])
+        .args(["--no-plots", "-o"])
+        .arg(folder("val"))
+        .arg(scenario("upload-limited.toml"))
+        .output()
+        .expect("runs"));
+    ok(peerfluid()
+        .args(["-q", "sweep", "--no-plots", "-o"])
+        .arg(folder("sweep"))
+        .arg(small_sweep(dir.path()))
+        .output()
+        .expect("runs"));
+    for name in ["run", "compare", "wireless", "sim", "val", "sweep"] {
+        assert_columns_describe_the_csv_files(&folder(name));
+    }
+    assert_eq!(unit_of(&folder("run"), "timeseries.csv", "t"), "s");
+    assert_eq!(
+        unit_of(&folder("run"), "timeseries.csv", "seeds.fibre"),
+        "peers"
+    );
+    assert_eq!(
+        unit_of(&folder("run"), "timeseries.csv", "server_rate"),
+        "bit/s"
+    );
+    assert_eq!(
+        unit_of(&folder("compare"), "timeseries.csv", "viewers.dsl"),
+        "viewers"
+    );
+    assert_eq!(
+        unit_of(&folder("compare"), "costs.csv", "provider_usd"),
+        "$/month"
+    );
+    assert_eq!(
+        unit_of(&folder("wireless"), "adoption.csv", "towers"),
+        "towers"
+    );
+    assert_eq!(
+        unit_of(&folder("sim"), "timeseries.csv", "leechers.sd"),
+        "peers"
+    );
+    assert_eq!(unit_of(&folder("val"), "validation.csv", "wall_s"), "s");
+    assert_eq!(
+        unit_of(&folder("sweep"), "sweep.csv", "server.capacity"),
+        "bit/s"
+    );
+    assert_eq!(
+        unit_of(&folder("sweep"), "sweep.csv", "cdn.kwh"),
+        "kWh/month"
+    );
+}
+
+/// Issue 21: a sweep writes no column its points can never fill: a file swarm without ISPs or
+/// `[coordination]` has no wireless, locality or coordination columns; a wireless sweep has no
+/// swarm or bill columns. The header is a function of the spec (resume and merge need it).
+#[test]
+fn issue21_a_sweep_drops_the_columns_its_kind_never_fills() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = folder_header(&dir, "file", small_sweep(dir.path()));
+    assert!(out.contains(",p2p.net_saving,"), "{out}");
+    for absent in ["wireless.", "locality.", "coordination."] {
+        assert!(!out.contains(absent), "{absent} in {out}");
+    }
+    let wireless = dir.path().join("w.toml");
+    std::fs::write(
+        &wireless,
+        format!(
+            "base = {:?}\n[sweep]\n[[sweep.parameter]]\nkey = \"wireless.hosts\"\nvalues = [0.1, 0.2]\n",
+            scenario("femtocell-offload.toml").display().to_string()
+        ),
+    )
+    .expect("write");
+    let w = folder_header(&dir, "wireless", wireless);
+    assert_eq!(
+        w,
+        "point,wireless.hosts,status,regime,peer_share,participation,payments_usd,peers_net_usd,\
+         wireless.hosting_share,wireless.towers,wireless.towers_saved,wireless.operator_usd,\
+         wireless.macro_only_usd,wireless.gross_saving,wireless.net_saving,wireless.kwh"
+    );
+    // Every row has as many cells as the header.
+    let csv = std::fs::read_to_string(dir.path().join("wireless/sweep.csv")).expect("csv");
+    for line in csv.lines().skip(1) {
+        assert_eq!(line.split(',').count(), w.split(',').count(), "{line}");
+        assert!(line.contains(",ok,wireless,"), "{line}");
+    }
+}
+
+fn folder_header(dir: &tempfile::TempDir, name: &str, sweep: std::path::PathBuf) -> String {
+    let out = peerfluid()
+        .args(["-q", "sweep", "--no-plots", "-o"])
+        .arg(dir.path().join(name))
+        .arg(sweep)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let csv = std::fs::read_to_string(dir.path().join(name).join("sweep.csv")).expect("csv");
+    csv.lines().next().expect("header").to_string()
 }

@@ -74,7 +74,12 @@ fn a_second_writer_is_refused_with_the_holders_pid() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(
         names(&out_dir),
-        ["index.html", "summary.json", "timeseries.csv"]
+        [
+            "columns.json",
+            "index.html",
+            "summary.json",
+            "timeseries.csv"
+        ]
     );
 }
 
@@ -199,7 +204,7 @@ fn a_results_folder_holds_one_result_set() {
     ok(&["run", "--no-plots"], "download-limited.toml");
     assert_eq!(
         names(&out_dir),
-        ["index.html", "notes.txt", "summary.json", "timeseries.csv"],
+        ["columns.json", "index.html", "notes.txt", "summary.json", "timeseries.csv"],
         "the compare's costs and figures and the dead writer's temporaries are gone; the user's file stays"
     );
     let out = peerfluid()
@@ -216,7 +221,13 @@ fn a_results_folder_holds_one_result_set() {
     );
     assert_eq!(
         names(&out_dir),
-        ["index.html", "notes.txt", "summary.json", "timeseries.csv"]
+        [
+            "columns.json",
+            "index.html",
+            "notes.txt",
+            "summary.json",
+            "timeseries.csv"
+        ]
     );
 }
 

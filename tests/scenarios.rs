@@ -35,6 +35,15 @@ fn every_scenario_file_runs() {
             d.conservation_residual
         );
         assert!(rec.rows.iter().all(|r| r.iter().all(|v| v.is_finite())));
+        // Issue 21: columns.json gives every column of timeseries.csv a unit and a meaning.
+        let kind = peerfluid::output::columns::series_of(&rec);
+        for c in peerfluid::output::columns::timeseries(&rec.columns, kind) {
+            assert!(
+                c.description != "not documented" && !c.unit.is_empty(),
+                "{}: column {c:?}",
+                path.display()
+            );
+        }
         count += 1;
     }
     assert!(count >= 4, "at least four scenarios (got {count})");

@@ -5,6 +5,7 @@
 //! wrote and it did not); a number that is not finite never reaches a file ([`finite`],
 //! [`check_finite`]). README, Reliability.
 
+pub mod columns;
 pub mod csv;
 pub mod finite;
 pub mod html;
@@ -102,13 +103,16 @@ impl Drop for Staged {
     }
 }
 
-/// Write `timeseries.csv`, `summary.json` and `index.html` of a run (`costs.csv` after
-/// `compare`, and the figures unless `plots` is false) into `dir` (created if missing).
+/// Write `timeseries.csv`, `summary.json`, `columns.json` and `index.html` of a run
+/// (`costs.csv` after `compare`, and the figures unless `plots` is false) into `dir` (created
+/// if missing).
 /// Returns the paths written.
 pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf>, OutputError> {
     check_finite(rec)?;
     let _lock = lock::DirLock::acquire(dir)?;
     claim(dir, "run")?;
+    let kind = columns::series_of(rec);
+    let mut described = vec![("timeseries.csv", columns::timeseries(&rec.columns, kind))];
     let mut staged = vec![
         csv::stage_timeseries(&dir.join("timeseries.csv"), &rec.columns, &rec.rows)?,
         json::stage_summary(&dir.join("summary.json"), &rec.summary)?,
@@ -124,11 +128,15 @@ pub fn write_run(dir: &Path, rec: &RunRecord, plots: bool) -> Result<Vec<PathBuf
             .filter_map(|k| costs.get(k).cloned())
             .collect();
         staged.push(csv::stage_costs(&dir.join("costs.csv"), &rows)?);
+        described.push(("costs.csv", columns::costs()));
     }
     if let Some(w) = &rec.summary.wireless {
         staged.push(csv::stage_rows(&dir.join("costs.csv"), &w.costs)?);
         staged.push(csv::stage_rows(&dir.join("adoption.csv"), &w.adoption)?);
+        described.push(("costs.csv", columns::wireless_costs()));
+        described.push(("adoption.csv", columns::adoption()));
     }
+    staged.push(columns::stage(dir, &described)?);
     let written = commit_all(staged)?;
     remove_stale(dir, &written);
     Ok(written)
@@ -283,21 +291,23 @@ pub fn commit_all(staged: Vec<Staged>) -> Result<Vec<PathBuf>, OutputError> {
     Ok(done)
 }
 
-/// Write `timeseries.csv`, `summary.json` and `timing.json` (the wall-clock figures, the only
-/// file that varies between runs) of a stochastic simulation (`simulate`) into `dir` (created
-/// if missing), all or nothing. Returns the paths written.
+/// Write `timeseries.csv`, `summary.json`, `columns.json` and `timing.json` (the wall-clock
+/// figures, the only file that varies between runs) of a stochastic simulation (`simulate`)
+/// into `dir` (created if missing), all or nothing. Returns the paths written.
 pub fn write_simulation(
     dir: &Path,
-    columns: &[String],
+    names: &[String],
     rows: &[Vec<f64>],
     summary: &crate::stochastic::SimSummary,
 ) -> Result<Vec<PathBuf>, OutputError> {
     let _lock = lock::DirLock::acquire(dir)?;
     claim(dir, "run")?;
+    let described = columns::timeseries(names, columns::Series::Simulated);
     let staged = vec![
-        csv::stage_timeseries(&dir.join("timeseries.csv"), columns, rows)?,
+        csv::stage_timeseries(&dir.join("timeseries.csv"), names, rows)?,
         json::stage_summary(&dir.join("summary.json"), summary)?,
         json::stage_summary(&dir.join("timing.json"), &summary.timing)?,
+        columns::stage(dir, &[("timeseries.csv", described)])?,
     ];
     let written = commit_all(staged)?;
     remove_stale(dir, &written);
@@ -305,7 +315,7 @@ pub fn write_simulation(
 }
 
 /// Write `validation.csv` (one row per scale; empty cells where a figure does not apply),
-/// `validation.json` (rows and slopes) and, unless `plots` is false, the figure
+/// `validation.json` (rows and slopes), `columns.json` and, unless `plots` is false, the figure
 /// `validation.svg`/`.png` (log10 of the relative errors and spreads against N on a log
 /// axis, with an N^(−1/2) guide) into `dir`, all or nothing; and `timing.json` (the
 /// wall-clock figures, the only file that varies between runs).
@@ -334,6 +344,10 @@ pub fn write_validation(
     })?];
     staged.push(json::stage_summary(&dir.join("validation.json"), v)?);
     staged.push(json::stage_summary(&dir.join("timing.json"), timing)?);
+    staged.push(columns::stage(
+        dir,
+        &[("validation.csv", columns::validation())],
+    )?);
     if plots {
         use plot::{Line, LineChart, Stroke};
         let line =

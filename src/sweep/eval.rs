@@ -155,6 +155,44 @@ const WIRELESS_AT: usize = 29;
 const LOCALITY_AT: usize = 37;
 const COORDINATION_AT: usize = 42;
 
+/// The output columns a sweep of `base` over the swept `keys` writes, as indices into
+/// [`OUTPUTS`] in order: every column but those no point can fill, decided from the base's kind
+/// and sections and the keys alone (never from computed rows), so that every shard, resume and
+/// merge of one spec has the same header.
+///
+/// * wireless: `regime`, `peer_share`, `participation`, `payments_usd`, `peers_net_usd` and
+///   the `wireless.*` columns (a point of another kind has none of these);
+/// * live and VoD: all but `seeds`, the `wireless.*` and `locality.*` columns;
+/// * file swarms: all but the `wireless.*` columns, and the `locality.*` ones unless the base
+///   has `[[isp]]` (or a swept key is under `isp.`);
+/// * `coordination.*` only when the base has `[coordination]` or a swept key is under it (a
+///   swept key can add the table).
+pub fn kept_outputs(base: &Scenario, keys: &[&str]) -> Vec<usize> {
+    use crate::scenario::ContentKind;
+    let swept_under = |table: &str| {
+        keys.iter()
+            .any(|k| k.strip_prefix(table).is_some_and(|r| r.starts_with('.')))
+    };
+    // Indices in OUTPUTS are those of `Outputs::numbers` plus one (`regime` comes first).
+    let wireless = (WIRELESS_AT + 1)..(LOCALITY_AT + 1);
+    let locality = (LOCALITY_AT + 1)..(COORDINATION_AT + 1);
+    let coordination = (COORDINATION_AT + 1)..OUTPUTS.len();
+    const SEEDS: usize = 2;
+    if matches!(base.content.kind, ContentKind::Wireless(_)) {
+        const SHARED: [usize; 5] = [0, 6, 7, 10, 11];
+        return SHARED.into_iter().chain(wireless).collect();
+    }
+    let stream = base.content.kind.stream().is_some();
+    let has_locality = !stream && (!base.isps.is_empty() || swept_under("isp"));
+    let has_coordination = base.coordination.is_some() || swept_under("coordination");
+    (0..OUTPUTS.len())
+        .filter(|i| !(stream && *i == SEEDS))
+        .filter(|i| !wireless.contains(i))
+        .filter(|i| has_locality || !locality.contains(i))
+        .filter(|i| has_coordination || !coordination.contains(i))
+        .collect()
+}
+
 /// The CSV header line (no newline).
 pub fn header(spec: &SweepSpec) -> String {
     let mut h = String::from("point");
@@ -163,7 +201,7 @@ pub fn header(spec: &SweepSpec) -> String {
         h.push_str(&csv_field(&p.key));
     }
     h.push_str(",status");
-    for (name, _, _) in OUTPUTS {
+    for (name, _, _) in spec.outputs() {
         h.push(',');
         h.push_str(name);
     }
@@ -185,11 +223,18 @@ pub fn row(spec: &SweepSpec, i: u64, out: &mut String) {
         }
         Err(e) => (spec.point(i), Err(e.to_string())),
     };
-    write_row(out, i, &values, &result);
+    write_row(out, i, &values, &result, spec.kept_outputs());
 }
 
-/// Write one CSV line.
-pub fn write_row(out: &mut String, i: u64, values: &[Value], result: &Result<Outputs, String>) {
+/// Write one CSV line with the output columns `kept` (indices into [`OUTPUTS`], as
+/// [`kept_outputs`] gives them).
+pub fn write_row(
+    out: &mut String,
+    i: u64,
+    values: &[Value],
+    result: &Result<Outputs, String>,
+    kept: &[usize],
+) {
     let mut f = ryu::Buffer::new();
     let _ = write!(out, "{i}");
     for v in values {
@@ -198,9 +243,14 @@ pub fn write_row(out: &mut String, i: u64, values: &[Value], result: &Result<Out
     }
     match result {
         Ok(o) => {
-            let _ = write!(out, ",ok,{}", o.regime);
-            for x in o.numbers {
+            let _ = write!(out, ",ok");
+            for &k in kept {
                 out.push(',');
+                if k == 0 {
+                    out.push_str(o.regime);
+                    continue;
+                }
+                let x = o.numbers[k - 1];
                 // A value the point does not have (no steady state) is an empty cell.
                 if x.is_finite() {
                     out.push_str(f.format(x));
@@ -210,7 +260,7 @@ pub fn write_row(out: &mut String, i: u64, values: &[Value], result: &Result<Out
         Err(msg) => {
             out.push(',');
             out.push_str(&csv_field(&format!("error: {msg}")));
-            for _ in OUTPUTS {
+            for _ in kept {
                 out.push(',');
             }
         }

@@ -16,7 +16,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::eval::{self, OUTPUTS};
+use super::eval;
 use super::spec::{Evaluate, SweepSpec};
 use crate::error::{echo, OutputError, SweepError};
 use crate::incentive::plan::plan;
@@ -167,8 +167,8 @@ impl Manifest {
                     to: p.range.map(|r| r.1),
                 })
                 .collect(),
-            columns: OUTPUTS
-                .iter()
+            columns: spec
+                .outputs()
                 .map(|(n, u, d)| ColumnInfo {
                     name: (*n).into(),
                     unit: (*u).into(),
@@ -191,6 +191,18 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> SweepError + '_ {
 
 fn write_manifest(path: &Path, m: &Manifest) -> Result<(), SweepError> {
     output::commit_all(vec![output::json::stage_summary(path, m)?])?;
+    Ok(())
+}
+
+/// Write `columns.json` of a finished sweep folder (not of a shard: `merge` writes the
+/// folder's), and add it to `files`.
+fn write_columns(dir: &Path, m: &Manifest, files: &mut Vec<PathBuf>) -> Result<(), SweepError> {
+    if m.shard.is_none() {
+        let described = [("sweep.csv", output::columns::sweep(m))];
+        files.extend(output::commit_all(vec![output::columns::stage(
+            dir, &described,
+        )?])?);
+    }
     Ok(())
 }
 
@@ -292,12 +304,18 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
             )?;
         }
         // Complete: draw the figures again (a kill while they were drawn left none, or some).
+        let mut files = vec![csv_path, json_path];
+        write_columns(
+            dir,
+            &Manifest::new(spec, opts.shard, total_rows, true),
+            &mut files,
+        )?;
         return Ok(SweepReport {
             rows: total_rows,
             computed: 0,
             resumed_from: total_rows,
             seconds: 0.0,
-            files: with_figures(opts, dir, vec![csv_path, json_path])?,
+            files: with_figures(opts, dir, files)?,
         });
     }
 
@@ -314,8 +332,15 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
                 source: std::io::Error::other(e.to_string()),
             })
         })?;
-    // Every remaining point is validated before any is computed.
-    pool.install(|| validate(spec, shard, start, total_rows))?;
+    // Every remaining point is validated before any is computed (seconds at 10^6 points: a
+    // spinner says so).
+    let spinner = crate::progress::spinner(
+        opts.progress,
+        format!("validating {} points", total_rows - start),
+    );
+    let checked = pool.install(|| validate(spec, shard, start, total_rows));
+    spinner.finish_and_clear();
+    checked?;
 
     match truncate_to {
         // Drop a torn last line (the kill came mid-write).
@@ -368,11 +393,11 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
     bar.finish_and_clear();
     let seconds = clock.elapsed().as_secs_f64();
     std::fs::rename(&partial, &csv_path).map_err(io_err(&csv_path))?;
-    write_manifest(
-        &json_path,
-        &Manifest::new(spec, opts.shard, total_rows, true),
-    )?;
-    let files = with_figures(opts, dir, vec![csv_path, json_path])?;
+    let manifest = Manifest::new(spec, opts.shard, total_rows, true);
+    write_manifest(&json_path, &manifest)?;
+    let mut files = vec![csv_path, json_path];
+    write_columns(dir, &manifest, &mut files)?;
+    let files = with_figures(opts, dir, files)?;
     Ok(SweepReport {
         rows: total_rows,
         computed: total_rows - start,
@@ -625,6 +650,7 @@ pub fn merge(dir: &Path, plots: bool) -> Result<MergeReport, SweepError> {
     };
     write_manifest(&json, &merged)?;
     files.push(json);
+    write_columns(dir, &merged, &mut files)?;
     if plots {
         files.extend(draw(dir)?);
     }

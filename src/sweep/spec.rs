@@ -208,6 +208,9 @@ pub struct SweepSpec {
     /// FNV-1a 64 of everything that decides the rows (texts, version, columns).
     pub hash: u64,
     sweep_text: String,
+    /// The output columns written, as indices into [`OUTPUTS`](super::eval::OUTPUTS)
+    /// ([`super::eval::kept_outputs`] of the base and the swept keys).
+    kept: Vec<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,6 +363,7 @@ impl SweepSpec {
             table,
             raw: None,
             parsed: None,
+            kept: Vec::new(),
         };
         spec.base = validate_table(
             spec.table.clone(),
@@ -382,6 +386,8 @@ impl SweepSpec {
             spec.parsed = Some(parsed);
         }
         spec.check_values(&at)?;
+        let keys: Vec<&str> = spec.parameters.iter().map(|p| p.key.as_str()).collect();
+        spec.kept = super::eval::kept_outputs(&spec.base, &keys);
         spec.hash = spec.compute_hash();
         Ok(spec)
     }
@@ -665,6 +671,19 @@ impl SweepSpec {
         h.write(b"\0");
         h.write(super::eval::header(self).as_bytes());
         h.finish()
+    }
+
+    /// The output columns of `sweep.csv` after `status` (name, unit, meaning), in order: those
+    /// of [`OUTPUTS`](super::eval::OUTPUTS) a point of this sweep can fill.
+    pub fn outputs(
+        &self,
+    ) -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> + '_ {
+        self.kept.iter().map(|&k| &super::eval::OUTPUTS[k])
+    }
+
+    /// [`Self::outputs`] as indices into [`OUTPUTS`](super::eval::OUTPUTS).
+    pub fn kept_outputs(&self) -> &[usize] {
+        &self.kept
     }
 
     /// The spec hash as 16 hex digits.
