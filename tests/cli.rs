@@ -1163,7 +1163,10 @@ fn issue21_every_results_folder_describes_its_columns() {
         unit_of(&folder("sim"), "timeseries.csv", "leechers.sd"),
         "peers"
     );
-    assert_eq!(unit_of(&folder("val"), "validation.csv", "wall_s"), "s");
+    assert_eq!(
+        unit_of(&folder("val"), "validation.csv", "events"),
+        "events"
+    );
     assert_eq!(
         unit_of(&folder("sweep"), "sweep.csv", "server.capacity"),
         "bit/s"

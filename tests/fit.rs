@@ -197,9 +197,22 @@ fn fit_recovers_the_parameters_of_a_simulated_trace() {
         "calibrated.toml",
         "fit.svg",
         "fit.png",
+        "columns.json",
     ] {
         assert!(fitted.join(f).is_file(), "{f} missing");
     }
+    // columns.json describes fitted.csv's header, column by column.
+    let described: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fitted.join("columns.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = described["fitted.csv"]
+        .as_array()
+        .expect("fitted.csv described")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let header = std::fs::read_to_string(fitted.join("fitted.csv")).unwrap();
+    assert_eq!(names.join(","), header.lines().next().unwrap());
     let check = peerfluid()
         .arg("check")
         .arg(fitted.join("calibrated.toml"))

@@ -354,13 +354,27 @@ pub fn validation() -> Vec<Column> {
         ("scale", "", "N: arrival rates and the server multiplied by N"),
         ("replicates", "replicates", "independent replicates at this scale"),
         ("events", "events", "state-changing events, all replicates"),
-        ("wall_s", "s", "wall-clock time of this scale"),
         ("population_error", "fraction", "populations: RMS over the grid of (replicate mean - fluid), relative to the fluid's peak; the larger of leechers and seeds"),
         ("population_spread", "fraction", "populations: RMS over the grid of the replicates' standard deviation, relative to the fluid's peak; the larger of leechers and seeds"),
         ("download_time_error", "fraction", "|mean download time - fluid| / fluid (Little over the horizon); empty where it does not apply"),
         ("download_time_spread", "fraction", "standard deviation of the download time over replicates / fluid"),
         ("server_bytes_error", "fraction", "|mean server bytes - fluid| / fluid"),
         ("server_bytes_spread", "fraction", "standard deviation of the server bytes over replicates / fluid"),
+    ])
+}
+
+/// `fitted.csv` of `fit`.
+pub fn fitted() -> Vec<Column> {
+    table(&[
+        (
+            "t",
+            "s",
+            "sample time of the trace (from the first arrival)",
+        ),
+        ("leechers", "peers", "measured leechers"),
+        ("leechers_fit", "peers", "the fitted model's leechers"),
+        ("seeds", "peers", "measured seeds (the origin not counted)"),
+        ("seeds_fit", "peers", "the fitted model's seeds"),
     ])
 }
 

@@ -408,7 +408,8 @@ pub fn write_validation(
 }
 
 /// Write a calibration (`fit`) into `dir` (created if missing), all or nothing: `fit.json`
-/// (the report), `fitted.csv` (measured against fitted leechers and seeds per sample),
+/// (the report), `fitted.csv` (measured against fitted leechers and seeds per sample) and its
+/// `columns.json`,
 /// `calibrated.toml` (the scenario with the fitted keys set) and, unless `plots` is false, the
 /// figure `fit.svg`/`.png` (measured samples as dots, the fitted trajectory as lines).
 pub fn write_fit(
@@ -422,6 +423,7 @@ pub fn write_fit(
     let mut staged = vec![
         json::stage_summary(&dir.join("fit.json"), report)?,
         csv::stage_rows(&dir.join("fitted.csv"), &report.rows)?,
+        columns::stage(dir, &[("fitted.csv", columns::fitted())])?,
     ];
     let toml = dir.join("calibrated.toml");
     staged.push(Staged::write(&toml, |w| {
