@@ -347,3 +347,112 @@ fn wireless_figures_are_real_and_redraw_gives_the_same_bytes() {
     assert_eq!(written.len(), 9, "8 figures and index.html: {written:?}");
     assert_eq!(snapshot(dir.path()), before, "redraw changed a file");
 }
+
+/// Issue 21: the added rows of the time series change no number. These were the numbers of
+/// the shipped scenarios before output times followed the dynamics (commit 7e275ac).
+#[test]
+fn issue_21_dense_output_times_move_no_summary_or_cost_number() {
+    // Only rounding of a different libm may move them: the rows are added after every number
+    // is computed from the uniform solve.
+    const SAME: f64 = 1e-12;
+    type Pinned = (&'static str, [f64; 4], [f64; 4]);
+    let pinned: [Pinned; 3] = [
+        (
+            "viral-video",
+            [
+                1186.799116310475,
+                1317.4308188972307,
+                343274623604.614,
+                43008.33174517431,
+            ],
+            [
+                2092.543312681784,
+                4680.116722574913,
+                1255.244919399859,
+                1222.4193689315853,
+            ],
+        ),
+        (
+            "launch-day",
+            [
+                808.918612380757,
+                72082.40222604839,
+                29054720699493.42,
+                185950.83379786374,
+            ],
+            [
+                3789.869307167596,
+                18001.61674276171,
+                120.00000000000041,
+                2215.9453829268696,
+            ],
+        ),
+        (
+            "dsl-fibre",
+            [
+                223.82412010780916,
+                35999.99999813205,
+                826056099514.493,
+                6550.670316287797,
+            ],
+            [
+                12364.306331658288,
+                59788.12689790734,
+                411.9999999999949,
+                4696.182170104937,
+            ],
+        ),
+    ];
+    for (name, run, costs) in pinned {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+        let s = Scenario::from_path(&path).unwrap();
+        let rec = compare_scenario(&s, &RunOptions::default()).unwrap();
+        let j = serde_json::to_value(&rec.summary).unwrap();
+        let got_run = [
+            &j["peak"]["leechers"],
+            &j["peak"]["leechers_at_s"],
+            &j["bytes"]["server"],
+            &j["downloads"]["completed"],
+        ];
+        for (got, want) in got_run.iter().zip(run) {
+            let got = got.as_f64().unwrap();
+            assert!((got - want).abs() <= SAME * want.abs(), "{name}: {got} vs {want}");
+        }
+        for (arch, want) in ["client_server", "cdn", "p2p", "hybrid"].iter().zip(costs) {
+            let got = j["costs"][arch]["provider_usd"].as_f64().unwrap();
+            assert!((got - want).abs() <= SAME * want, "{name} {arch}: {got} vs {want}");
+        }
+        // The uniform grid of `--points` is still there, in time order, and rows were added.
+        let h = rec.summary.horizon_s;
+        let t: Vec<f64> = rec.rows.iter().map(|r| r[0]).collect();
+        assert!(t.windows(2).all(|w| w[0] < w[1]), "{name}: times sorted");
+        let uniform = (0..=500).filter(|i| {
+            let ti = h * *i as f64 / 500.0;
+            t.iter().any(|x| (x - ti).abs() <= 1e-9 * h)
+        });
+        assert_eq!(uniform.count(), 501, "{name}: every uniform time kept");
+        assert!(t.len() > 600, "{name}: {} rows", t.len());
+    }
+}
+
+/// Issue 21: the default flash crowd's rise and fall have rows: the 22-minute peak and the
+/// one-hour server burst used to get 5 outputs of the 3.9-day horizon.
+#[test]
+fn issue_21_the_default_crowds_transient_has_rows() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/viral-video.toml");
+    let s = Scenario::from_path(&path).unwrap();
+    let rec = peerfluid::run::run_scenario(&s, &RunOptions::default()).unwrap();
+    let rising = rec.rows.iter().filter(|r| r[0] <= 1317.0).count();
+    let burst = rec.rows.iter().filter(|r| r[0] <= 3600.0).count();
+    assert!(rising >= 100, "{rising} rows up to the peak");
+    assert!(burst >= 250, "{burst} rows in the first hour");
+    // No two neighbours differ by more than 2.5 % of the peak in leechers (the finest level
+    // gives one row per ~1.5 % of a swing).
+    let peak = rec.summary.peak.leechers;
+    let worst = rec
+        .rows
+        .windows(2)
+        .map(|w| (w[1][1] - w[0][1]).abs() / peak)
+        .fold(0.0, f64::max);
+    assert!(worst < 0.025, "largest step {:.1} % of the peak", 100.0 * worst);
+}

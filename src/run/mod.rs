@@ -7,6 +7,7 @@
 //! offload) are the other two, and [`validity`] judges whether the fluid model holds for a
 //! run.
 
+pub mod grid;
 pub mod validity;
 pub mod video;
 pub mod wireless;
@@ -404,22 +405,8 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         peer_rate_bps: 0.0,
     };
     for (t, zs) in traj.t.iter().zip(traj.states()) {
-        let (x, y) = (&zs[..k], &zs[k..2 * k]);
-        let f = model.flows(x, y);
-        let leechers: f64 = x.iter().sum();
-        let mut row = vec![
-            *t,
-            leechers,
-            y.iter().sum(),
-            f.server * model.file_bits,
-            f.peer * model.file_bits,
-            s.demand.arrival.rate_at(*t),
-            (0..k).map(|i| zs[model.ix_done(i)]).sum(),
-            (0..k).map(|i| zs[model.ix_aborted(i)]).sum(),
-        ];
-        row.extend_from_slice(x);
-        row.extend_from_slice(y);
-        row.extend(f.download.iter().map(|d| d * model.file_bits));
+        let row = timeseries_row(s, &model, *t, zs);
+        let leechers = row[1];
         if leechers > peak.leechers {
             peak.leechers = leechers;
             peak.leechers_at_s = *t;
@@ -602,6 +589,18 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         stochastic_check: None,
         verdict: None,
     };
+    if opts.incentive == Depth::Report {
+        // The time series is for reading: where the state moves between two outputs of the
+        // uniform grid, rows are added (every number above and below comes from the uniform
+        // solve, so none of them moves).
+        let extra = grid::dense_rows(s, &model, &settings, &rows, &timeseries_row).map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "scenario '{}': refining the output grid where the state moves",
+                s.name
+            ))
+        })?;
+        rows = grid::merge_rows(rows, extra);
+    }
     Ok(RunRecord {
         demand,
         columns,
@@ -609,6 +608,27 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         summary,
         plan: plan.clone(),
     })
+}
+
+/// One row of a file swarm's `timeseries.csv` ([`timeseries_columns`]) at time `t`, state `zs`.
+fn timeseries_row(s: &Scenario, model: &Swarm, t: Seconds, zs: &[f64]) -> Vec<f64> {
+    let k = model.k();
+    let (x, y) = (&zs[..k], &zs[k..2 * k]);
+    let f = model.flows(x, y);
+    let mut row = vec![
+        t,
+        x.iter().sum(),
+        y.iter().sum(),
+        f.server * model.file_bits,
+        f.peer * model.file_bits,
+        s.demand.arrival.rate_at(t),
+        (0..k).map(|i| zs[model.ix_done(i)]).sum(),
+        (0..k).map(|i| zs[model.ix_aborted(i)]).sum(),
+    ];
+    row.extend_from_slice(x);
+    row.extend_from_slice(y);
+    row.extend(f.download.iter().map(|d| d * model.file_bits));
+    row
 }
 
 /// Peaks of the leechers, the server's and the peers' rates over `[0, horizon]`: the largest
