@@ -45,7 +45,8 @@ const MAX_EXTENSIONS: usize = 6;
 /// Options of a run that are not part of the scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOptions {
-    /// Output intervals (the CSV has points + 1 rows).
+    /// Output intervals of the uniform grid: a minimum; `run`/`compare` add rows where the state
+    /// moves ([`grid`]).
     pub points: usize,
     /// Integration method.
     pub method: Method,
