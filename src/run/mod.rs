@@ -148,6 +148,10 @@ pub struct Summary {
     /// `compare`: the three-line verdict (savings at equal service, peers' net, validity).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<crate::cost::verdict::Verdict>,
+    /// The keys the scenario file set, as written (with their units), sorted by key; empty
+    /// for a scenario that did not come from a file's text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<crate::scenario::Input>,
     /// `--check-stochastic`: fluid vs the exact stochastic twin at the real scale.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stochastic_check: Option<crate::run::validity::StochasticCheck>,
@@ -329,6 +333,13 @@ pub use crate::model::swarm::swarm_of;
 /// Run a scenario: settle its incentive (who shares, how they are paid), then solve the swarm
 /// with the sharers and non-sharers as separate classes.
 pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+    let mut rec = run_kind(s, opts)?;
+    rec.summary.inputs = s.inputs.clone();
+    Ok(rec)
+}
+
+/// [`run_scenario`] by content kind.
+fn run_kind(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     if s.content.kind.stream().is_some() {
         return crate::run::video::run_video(s, opts);
     }
@@ -589,6 +600,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         validity: None,
         stochastic_check: None,
         verdict: None,
+        inputs: Vec::new(),
     };
     if opts.incentive == Depth::Report {
         // The time series is for reading: where the state moves between two outputs of the
