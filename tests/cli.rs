@@ -65,10 +65,17 @@ fn run_writes_timeseries_and_summary() {
     let h = *t.last().expect("rows");
     for i in 0..=50 {
         let ti = h * f64::from(i) / 50.0;
-        assert!(t.iter().any(|x| (x - ti).abs() <= 1e-9 * h), "t = {ti} kept");
+        assert!(
+            t.iter().any(|x| (x - ti).abs() <= 1e-9 * h),
+            "t = {ti} kept"
+        );
     }
     assert!(t.windows(2).all(|w| w[0] < w[1]), "sorted");
-    assert!(t.len() > 51, "rows added where the state moves: {}", t.len());
+    assert!(
+        t.len() > 51,
+        "rows added where the state moves: {}",
+        t.len()
+    );
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("summary.json")).expect("json"),
     )
@@ -247,6 +254,8 @@ fn output_columns_and_keys_are_pinned() {
             "downloads",
             "horizon_basis",
             "horizon_s",
+            // Issue 21: the keys the scenario file set, for the report's inputs table.
+            "inputs",
             "model",
             "peak",
             "scenario",

@@ -416,11 +416,17 @@ fn issue_21_dense_output_times_move_no_summary_or_cost_number() {
         ];
         for (got, want) in got_run.iter().zip(run) {
             let got = got.as_f64().unwrap();
-            assert!((got - want).abs() <= SAME * want.abs(), "{name}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= SAME * want.abs(),
+                "{name}: {got} vs {want}"
+            );
         }
         for (arch, want) in ["client_server", "cdn", "p2p", "hybrid"].iter().zip(costs) {
             let got = j["costs"][arch]["provider_usd"].as_f64().unwrap();
-            assert!((got - want).abs() <= SAME * want, "{name} {arch}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= SAME * want,
+                "{name} {arch}: {got} vs {want}"
+            );
         }
         // The uniform grid of `--points` is still there, in time order, and rows were added.
         let h = rec.summary.horizon_s;
@@ -454,7 +460,32 @@ fn issue_21_the_default_crowds_transient_has_rows() {
         .windows(2)
         .map(|w| (w[1][1] - w[0][1]).abs() / peak)
         .fold(0.0, f64::max);
-    assert!(worst < 0.025, "largest step {:.1} % of the peak", 100.0 * worst);
+    assert!(
+        worst < 0.025,
+        "largest step {:.1} % of the peak",
+        100.0 * worst
+    );
+
+    // Its figures show the transient beside the whole run, and every bar says its bill.
+    let dir = tempfile::tempdir().unwrap();
+    let rec = compare_scenario(&s, &RunOptions::default()).unwrap();
+    write_run(dir.path(), &rec, true).unwrap();
+    for name in ["populations", "rates"] {
+        let svg = figure(dir.path(), name);
+        assert!(svg.contains("the first 6 h"), "{name}: a zoomed panel");
+        assert!(
+            svg.contains("the whole run, 3.87 d"),
+            "{name}: the whole run beside it"
+        );
+    }
+    let svg = figure(dir.path(), "costs");
+    for bill in [
+        "$2,093, net +0.0 %",
+        "$4,680, net -123.7 %",
+        "$1,255, net +40.0 %",
+    ] {
+        assert!(svg.contains(bill), "{bill} on its bar");
+    }
 }
 
 /// A headless Chromium on this machine: `PEERFLUID_BROWSER`, else the first of the usual names
@@ -464,17 +495,27 @@ fn find_browser() -> Option<PathBuf> {
         return Some(PathBuf::from(b));
     }
     let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |d| d.join(name)))
-        .find(|p| p.is_file())
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |d| d.join(name)))
+    .find(|p| p.is_file())
 }
 
 /// Run the browser headless with `args`, at most a minute; its standard output.
 fn browse(browser: &Path, args: &[String]) -> String {
     use std::process::{Command, Stdio};
     let mut child = Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
         .args(["--no-first-run", "--disable-extensions", "--mute-audio"])
         .args(args)
         .stdout(Stdio::piped())
@@ -541,7 +582,10 @@ fn issue_21_the_report_answers_in_the_first_screen_of_a_real_browser() {
     let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
     assert!(html.contains("id=\"verdict\""), "a verdict box");
     assert!(!html.contains("<script"), "the report has no script");
-    assert!(!html.contains("src=\"http") && !html.contains("url(http"), "nothing from the network");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("url(http"),
+        "nothing from the network"
+    );
 
     std::fs::write(dir.path().join("harness.html"), HARNESS).unwrap();
     let url = |f: &str| format!("file://{}", dir.path().join(f).display());
@@ -567,8 +611,14 @@ fn issue_21_the_report_answers_in_the_first_screen_of_a_real_browser() {
             .to_string()
     };
     let px = |k: &str| field(k).parse::<i64>().unwrap_or(-1);
-    assert!((1..=900).contains(&px("verdict")), "verdict box ends below the first screen: {result}");
-    assert!((1..=900).contains(&px("costs")), "costs table ends below the first screen: {result}");
+    assert!(
+        (1..=900).contains(&px("verdict")),
+        "verdict box ends below the first screen: {result}"
+    );
+    assert!(
+        (1..=900).contains(&px("costs")),
+        "costs table ends below the first screen: {result}"
+    );
     assert_eq!(field("images"), "5", "{result}");
     assert_eq!(field("broken"), "", "figures that did not load: {result}");
     assert_eq!(field("scripts"), "0", "{result}");

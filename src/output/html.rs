@@ -526,7 +526,10 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
         });
     }
     // The facts answer a `run`; after `compare` the costs do, and the facts follow the figures.
-    if answer.iter().any(|t| t.caption.starts_with("Monthly costs")) {
+    if answer
+        .iter()
+        .any(|t| t.caption.starts_with("Monthly costs"))
+    {
         tables.insert(0, facts);
     } else {
         answer.insert(0, facts);

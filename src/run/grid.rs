@@ -98,7 +98,9 @@ pub fn merge_rows(rows: Vec<Vec<f64>>, extra: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
     if extra.is_empty() {
         return rows;
     }
-    let horizon = rows.last().map_or(1.0, |r| r[0].abs().max(f64::MIN_POSITIVE));
+    let horizon = rows
+        .last()
+        .map_or(1.0, |r| r[0].abs().max(f64::MIN_POSITIVE));
     let mut all: Vec<(bool, Vec<f64>)> = rows
         .into_iter()
         .map(|r| (false, r))
@@ -134,13 +136,21 @@ mod tests {
         let m = merge_rows(rows, extra);
         let t: Vec<f64> = m.iter().map(|r| r[0]).collect();
         let want: [f64; 6] = [0.0, 0.25, 0.5, 1.0, 1.5, 2.0];
-        assert!(t.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()), "{t:?}");
+        assert!(
+            t.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{t:?}"
+        );
         assert_eq!(m[3][1].to_bits(), 2f64.to_bits(), "the uniform row stays");
     }
 
     #[test]
     fn an_interval_needs_the_smallest_level_that_brings_its_change_under_the_step() {
-        let rows = vec![vec![0.0, 0.0], vec![1.0, 0.005], vec![2.0, 0.035], vec![3.0, 1.0]];
+        let rows = vec![
+            vec![0.0, 0.0],
+            vec![1.0, 0.005],
+            vec![2.0, 0.035],
+            vec![3.0, 1.0],
+        ];
         let need = |i| needs(&rows, &[1], &[1.0], i);
         assert_eq!(need(0), 1, "0.5 % needs nothing");
         assert_eq!(need(1), 4, "3 % needs 3 rows: level 4");

@@ -606,12 +606,13 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         // The time series is for reading: where the state moves between two outputs of the
         // uniform grid, rows are added (every number above and below comes from the uniform
         // solve, so none of them moves).
-        let extra = grid::dense_rows(s, &model, &settings, &rows, &timeseries_row).map_err(|e| {
-            anyhow::Error::new(e).context(format!(
-                "scenario '{}': refining the output grid where the state moves",
-                s.name
-            ))
-        })?;
+        let extra =
+            grid::dense_rows(s, &model, &settings, &rows, &timeseries_row).map_err(|e| {
+                anyhow::Error::new(e).context(format!(
+                    "scenario '{}': refining the output grid where the state moves",
+                    s.name
+                ))
+            })?;
         rows = grid::merge_rows(rows, extra);
     }
     Ok(RunRecord {
