@@ -47,6 +47,9 @@ fn needs(rows: &[Vec<f64>], keys: &[usize], scales: &[f64], i: usize) -> usize {
         .unwrap_or(REFINE_LEVELS[REFINE_LEVELS.len() - 1])
 }
 
+/// Builds one time-series row from the time and the state.
+pub type RowOf = dyn Fn(&Scenario, &Swarm, f64, &[f64]) -> Vec<f64>;
+
 /// The rows to add to `rows` (the uniform solve of `settings`, one row per output, time in
 /// column 0), each built by `row(t, state)`; not sorted, none at a time of `rows`.
 pub fn dense_rows(
@@ -54,7 +57,7 @@ pub fn dense_rows(
     model: &Swarm,
     settings: &SolverSettings,
     rows: &[Vec<f64>],
-    row: &dyn Fn(&Scenario, &Swarm, f64, &[f64]) -> Vec<f64>,
+    row: &RowOf,
 ) -> Result<Vec<Vec<f64>>, SolveError> {
     let n = rows.len().saturating_sub(1);
     if n == 0 || n != settings.points {
