@@ -156,7 +156,7 @@ pub struct RunArgs {
     /// Print the summary as JSON on stdout instead of the human summary.
     #[arg(long)]
     pub json: bool,
-    /// Output intervals of the time series (rows = points + 1).
+    /// Output intervals of the time series: a minimum (rows are added where the state moves).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub points: u32,
     /// Integration method.

@@ -55,7 +55,27 @@ fn run_writes_timeseries_and_summary() {
         header.contains("leechers.dsl") && header.contains("seeds.fibre"),
         "{header}"
     );
-    assert_eq!(csv.lines().count(), 52, "header + 51 rows");
+    // Issue 21: `--points 50` is a minimum: the 51 uniform times, and more where the swarm
+    // fills from empty.
+    let t: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let h = *t.last().expect("rows");
+    for i in 0..=50 {
+        let ti = h * f64::from(i) / 50.0;
+        assert!(
+            t.iter().any(|x| (x - ti).abs() <= 1e-9 * h),
+            "t = {ti} kept"
+        );
+    }
+    assert!(t.windows(2).all(|w| w[0] < w[1]), "sorted");
+    assert!(
+        t.len() > 51,
+        "rows added where the state moves: {}",
+        t.len()
+    );
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("summary.json")).expect("json"),
     )
@@ -235,6 +255,8 @@ fn output_columns_and_keys_are_pinned() {
             "downloads",
             "horizon_basis",
             "horizon_s",
+            // Issue 21: the keys the scenario file set, for the report's inputs table.
+            "inputs",
             "model",
             "peak",
             "scenario",

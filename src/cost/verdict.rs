@@ -26,7 +26,9 @@ pub struct Verdict {
     pub lines: Vec<String>,
 }
 
-fn money(x: f64) -> String {
+/// Dollars for people: whole dollars with thousands separators from $100 (`$3,425`), cents
+/// below (`$36.19`); the sign is left to the caller.
+pub fn money(x: f64) -> String {
     let a = x.abs();
     let body = if a >= 100.0 {
         // thousands separators for whole dollars

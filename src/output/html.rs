@@ -29,8 +29,12 @@ pub struct Page {
     pub title: String,
     /// One paragraph under the title.
     pub description: String,
-    /// The verdict and how it was reached, shown first (one line each; may be empty).
+    /// The verdict, shown first in the key-results box (one line each; may be empty).
     pub lead: Vec<String>,
+    /// Tables right under the key results, before the figures (the costs, the inputs).
+    pub answer: Vec<Table>,
+    /// Lines under those tables (how the month was billed, the price book).
+    pub notes: Vec<String>,
     /// Figures: file stem (`<stem>.svg`, `<stem>.png`) and caption.
     pub figures: Vec<(String, String)>,
     /// Tables after the figures.
@@ -55,7 +59,33 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-/// The page as HTML text.
+/// Write `table` as HTML; `id` names it for the browser test (`costs`, `inputs`).
+fn render_table(h: &mut String, table: &Table, id: Option<&str>) {
+    let id = id.map_or_else(String::new, |i| format!(" id=\"{i}\""));
+    let _ = writeln!(h, "<table{id}>\n<caption>{}</caption>", esc(&table.caption));
+    h.push_str("<tr>");
+    for c in &table.header {
+        let _ = write!(h, "<th>{}</th>", esc(c));
+    }
+    h.push_str("</tr>\n");
+    for row in &table.rows {
+        h.push_str("<tr>");
+        for c in row {
+            // Numbers (with their unit, sign or dollar) are right-aligned.
+            let numeric = c
+                .chars()
+                .next()
+                .is_some_and(|ch| ch.is_ascii_digit() || "+-−$".contains(ch));
+            let class = if numeric { " class=\"n\"" } else { "" };
+            let _ = write!(h, "<td{class}>{}</td>", esc(c));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+}
+
+/// The page as HTML text: title, the key-results box, the answer tables and their notes, the
+/// figures, the other tables, the data files.
 pub fn render(page: &Page) -> String {
     let mut h = String::new();
     let t = esc(&page.title);
@@ -65,22 +95,38 @@ pub fn render(page: &Page) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{t} · peerfluid</title>\n<style>\n\
-         body {{ font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 2em auto; max-width: 1240px; color: #222; }}\n\
+         body {{ font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 0.8em auto; max-width: 1240px; color: #222; font-size: 15px; }}\n\
+         h1 {{ font-size: 1.5em; margin: 0.2em 0; }} p.description {{ margin: 0.2em 0 0.6em; color: #444; }}\n\
          figure {{ margin: 1.5em 0; }} figure img {{ width: 100%; max-width: 1200px; border: 1px solid #ddd; }}\n\
          figcaption {{ color: #555; }}\n\
-         table {{ border-collapse: collapse; margin: 1em 0 2em; }}\n\
-         th, td {{ border: 1px solid #ccc; padding: 0.3em 0.7em; }} td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}\n\
+         table {{ border-collapse: collapse; margin: 0.6em 0 1.2em; }}\n\
+         th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; }} td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}\n\
          th {{ background: #f2f2f2; }} caption {{ text-align: left; font-weight: bold; padding: 0.3em 0; }}\n\
-         .lead {{ background: #f4f8fb; border-left: 4px solid #2b6ca3; padding: 0.5em 1em; }}\n\
-         </style>\n</head>\n<body>\n<h1>{t}</h1>\n<p>{}</p>\n",
+         .lead {{ background: #f4f8fb; border-left: 6px solid #2b6ca3; padding: 0.3em 1em; }}\n\
+         .lead h2 {{ font-size: 1.1em; margin: 0.4em 0; color: #2b6ca3; }} .lead p {{ margin: 0.35em 0; }}\n\
+         p.note {{ color: #444; margin: 0.3em 0; font-size: 0.93em; }}\n\
+         </style>\n</head>\n<body>\n<h1>{t}</h1>\n<p class=\"description\">{}</p>\n",
         esc(&page.description)
     );
     if !page.lead.is_empty() {
-        h.push_str("<div class=\"lead\">\n");
+        h.push_str("<div class=\"lead\" id=\"verdict\">\n<h2>Key results</h2>\n");
         for line in &page.lead {
             let _ = writeln!(h, "<p>{}</p>", esc(line));
         }
         h.push_str("</div>\n");
+    }
+    for table in &page.answer {
+        let id = if table.caption.starts_with("Monthly costs") {
+            Some("costs")
+        } else if table.caption.starts_with("Inputs") {
+            Some("inputs")
+        } else {
+            None
+        };
+        render_table(&mut h, table, id);
+    }
+    for line in &page.notes {
+        let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(line));
     }
     for (stem, caption) in &page.figures {
         let s = esc(stem);
@@ -92,22 +138,7 @@ pub fn render(page: &Page) -> String {
         );
     }
     for table in &page.tables {
-        let _ = writeln!(h, "<table>\n<caption>{}</caption>", esc(&table.caption));
-        h.push_str("<tr>");
-        for c in &table.header {
-            let _ = write!(h, "<th>{}</th>", esc(c));
-        }
-        h.push_str("</tr>\n");
-        for row in &table.rows {
-            h.push_str("<tr>");
-            for c in row {
-                let numeric = c.parse::<f64>().is_ok() || c.ends_with('%');
-                let class = if numeric { " class=\"n\"" } else { "" };
-                let _ = write!(h, "<td{class}>{}</td>", esc(c));
-            }
-            h.push_str("</tr>\n");
-        }
-        h.push_str("</table>\n");
+        render_table(&mut h, table, None);
     }
     if !page.files.is_empty() {
         h.push_str("<p>Data: ");
@@ -139,8 +170,61 @@ fn pct(v: f64) -> String {
     format!("{:+.1} %", 100.0 * v)
 }
 
+/// Dollars as the CLI writes them (`$2,093`, `−$1,159`, `$36.19`).
 fn money(v: f64) -> String {
-    format!("{v:.2}")
+    let body = crate::cost::verdict::money(v);
+    if v < 0.0 {
+        format!("−{body}")
+    } else {
+        body
+    }
+}
+
+/// A share as a percentage with as many decimals as it takes not to round 99.995 % up to
+/// 100 % (or 0.004 % down to 0), at most four.
+fn share(v: f64) -> String {
+    let p = 100.0 * v;
+    let mut d = 1;
+    while d < 4 {
+        let shown: f64 = format!("{p:.d$}").parse().unwrap_or(p);
+        let rounds_to_end = (p < 100.0 && shown >= 100.0) || (p > 0.0 && shown <= 0.0);
+        if !rounds_to_end {
+            break;
+        }
+        d += 1;
+    }
+    format!("{p:.d$} %")
+}
+
+/// A count with thousands separators (`59,762`), cents-free.
+fn count(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        money(v).replacen('$', "", 1)
+    } else {
+        fmt_sig(v)
+    }
+}
+
+/// A summary value in human units, by the unit its table row gives.
+fn human(v: &Value, unit: &str) -> String {
+    use crate::units::{format_quantity, Dimension};
+    let Some(x) = v.as_f64() else {
+        return match v {
+            Value::String(t) => t.clone(),
+            Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+            Value::Null => "–".into(),
+            other => other.to_string(),
+        };
+    };
+    match unit {
+        "s" => format_quantity(x, Dimension::Time),
+        "bit/s" => format_quantity(x, Dimension::BitRate),
+        "Mbit/s" => format_quantity(x * 1e6, Dimension::BitRate),
+        "share" => share(x),
+        "$/month" => format!("{}/month", money(x)),
+        "" => count(x),
+        u => format!("{} {u}", count(x)),
+    }
 }
 
 /// The page of a `run` or `compare` folder.
@@ -169,16 +253,9 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
     } else {
         Vec::new()
     };
-    let text = |v: &Value| match v {
-        Value::String(t) => t.clone(),
-        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), fmt_sig),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    };
     let mut facts = Table {
         caption: "Summary (all keys in summary.json)".into(),
-        header: vec!["quantity".into(), "value".into(), "unit".into()],
+        header: vec!["quantity".into(), "value".into()],
         rows: Vec::new(),
     };
     let video_items: [(&str, &[&str], &str); 10] = [
@@ -305,10 +382,11 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
     {
         let v = path.iter().try_fold(s, |v, k| v.get(*k));
         if let Some(v) = v {
-            facts.rows.push(vec![label.into(), text(v), unit.into()]);
+            facts.rows.push(vec![label.into(), human(v, unit)]);
         }
     }
-    let mut tables = vec![facts];
+    let mut tables = Vec::new();
+    let mut answer = Vec::new();
     if let Some(list) = s
         .get("locality")
         .and_then(|l| l.get("selections"))
@@ -323,9 +401,12 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
                     r.iter()
                         .map(|x| {
                             format!(
-                                "{} {} s",
+                                "{} {}",
                                 x["name"].as_str().unwrap_or("-"),
-                                fmt_sig(num(x, "download_time_s"))
+                                crate::units::format_quantity(
+                                    num(x, "download_time_s"),
+                                    crate::units::Dimension::Time
+                                )
                             )
                         })
                         .collect()
@@ -333,9 +414,7 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
                 .unwrap_or_default();
             rows.push(vec![
                 label,
-                pct(num(&st["totals"], "inter_isp_share"))
-                    .trim_start_matches('+')
-                    .to_string(),
+                share(num(&st["totals"], "inter_isp_share")),
                 money(num(&st["totals"], "transit_usd_month")),
                 times.join(", "),
             ]);
@@ -366,12 +445,12 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
                     money(num(r, "hosts_usd")),
                     money(num(r, "social_usd")),
                     pct(num(r, "net_saving")),
-                    fmt_sig(num(&r["energy"], "total_kwh")),
-                    fmt_sig(num(&r["energy"], "co2_kg")),
+                    count(num(&r["energy"], "total_kwh")),
+                    count(num(&r["energy"], "co2_kg")),
                 ]
             })
             .collect();
-        tables.push(Table {
+        answer.push(Table {
             caption: "Monthly costs (US $), savings and energy".into(),
             header: [
                 "architecture",
@@ -399,16 +478,16 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
                     money(num(r, "provider_usd")),
                     money(num(r, "peers_usd")),
                     money(num(r, "social_usd")),
-                    fmt_sig(num(r, "isp_uplink_gb")),
+                    count(num(r, "isp_uplink_gb")),
                     pct(num(r, "gross_saving")),
                     pct(num(r, "net_saving")),
                     pct(num(r, "net_saving_vs_cdn")),
-                    fmt_sig(num(&r["energy"], "total_kwh")),
-                    fmt_sig(num(&r["energy"], "co2_kg")),
+                    count(num(&r["energy"], "total_kwh")),
+                    count(num(&r["energy"], "co2_kg")),
                 ]
             })
             .collect();
-        tables.push(Table {
+        answer.push(Table {
             caption: "Monthly costs (US $), savings and energy".into(),
             header: [
                 "architecture",
@@ -428,7 +507,34 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
         });
         files.push("costs.csv".into());
     }
-    let mut lead: Vec<String> = s["verdict"]["lines"]
+    let inputs: Vec<Vec<String>> = s["inputs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| {
+                    let text = |k: &str| i[k].as_str().unwrap_or("-").to_string();
+                    vec![text("key"), text("value")]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !inputs.is_empty() {
+        answer.push(Table {
+            caption: "Inputs (as the scenario file set them)".into(),
+            header: vec!["key".into(), "value".into()],
+            rows: inputs,
+        });
+    }
+    // The facts answer a `run`; after `compare` the costs do, and the facts follow the figures.
+    if answer
+        .iter()
+        .any(|t| t.caption.starts_with("Monthly costs"))
+    {
+        tables.insert(0, facts);
+    } else {
+        answer.insert(0, facts);
+    }
+    let lead: Vec<String> = s["verdict"]["lines"]
         .as_array()
         .map(|l| {
             l.iter()
@@ -436,20 +542,23 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
                 .collect()
         })
         .unwrap_or_default();
+    let mut notes = Vec::new();
     if let Some(e) = s["billing"]["explanation"].as_str() {
-        lead.push(format!(
+        notes.push(format!(
             "Billed as {} ({}): {e}.",
             s["billing"]["rule"].as_str().unwrap_or("-"),
             s["billing"]["rule_basis"].as_str().unwrap_or("-")
         ));
     }
     if let Some(c) = s["billing"]["price_book_citation"].as_str() {
-        lead.push(format!("Prices: {c}."));
+        notes.push(format!("Prices: {c}."));
     }
     Page {
         title: f.scenario().to_string(),
         description: s["description"].as_str().unwrap_or_default().to_string(),
         lead,
+        answer,
+        notes,
         figures,
         tables,
         files,
@@ -471,6 +580,8 @@ mod tests {
             title: "t<1>".into(),
             description: "d".into(),
             lead: vec!["verdict: saves $1 & more".into()],
+            answer: Vec::new(),
+            notes: Vec::new(),
             figures: vec![("savings".into(), "Savings".into())],
             tables: vec![Table {
                 caption: "c".into(),

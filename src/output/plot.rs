@@ -121,6 +121,10 @@ pub struct LineChart {
     pub marker: Option<(f64, String)>,
     /// Secondary y axis: label and lines.
     pub secondary: Option<(String, Vec<Line>)>,
+    /// No legend (the panel beside it has it).
+    pub no_legend: bool,
+    /// A shaded x range with its label (the span a zoomed panel shows), in axis units.
+    pub band: Option<(f64, f64, String)>,
 }
 
 /// One stacked bar: label, parts (legend name, value), note above the bar.
@@ -295,6 +299,31 @@ fn series_labels<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslat
 
 fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) -> DrawResult {
     root.fill(&WHITE).map_err(err)?;
+    plot_lines(root, c)?;
+    root.present().map_err(err)
+}
+
+/// The transient beside the whole run: `zoom` on the left, `whole` (with the zoomed span
+/// shaded) on the right, under one title.
+fn draw_zoomed<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    zoom: &LineChart,
+    whole: &LineChart,
+) -> DrawResult {
+    root.fill(&WHITE).map_err(err)?;
+    let titled = root
+        .margin(12, 0, 0, 0)
+        .titled(title, (FONT, 28))
+        .map_err(err)?;
+    let (left, right) = titled.split_horizontally(SIZE.0 / 2);
+    plot_lines(&left, zoom)?;
+    plot_lines(&right, whole)?;
+    root.present().map_err(err)
+}
+
+/// A line chart drawn on `root` (not filled, not presented).
+fn plot_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) -> DrawResult {
     let tx = |x: f64| -> Option<f64> {
         if c.x_log {
             (x > 0.0).then(|| x.log10())
@@ -376,6 +405,18 @@ fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
             ))
             .map_err(err)?;
     }
+    if let Some((a, b, label)) = &c.band {
+        if let (Some(a), Some(b)) = (tx(*a), tx(*b)) {
+            let shade = RGBColor(255, 236, 179);
+            chart
+                .draw_series([Rectangle::new([(a, y0), (b, y1)], shade.filled())])
+                .map_err(err)?
+                .label(label.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 7), (x + 18, y + 7)], shade.filled())
+                });
+        }
+    }
     for l in &c.lines {
         draw_line_series(&mut chart, l, map)?;
     }
@@ -429,8 +470,10 @@ fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
             });
         }
     }
-    series_labels(&mut chart)?;
-    root.present().map_err(err)
+    if !c.no_legend {
+        series_labels(&mut chart)?;
+    }
+    Ok(())
 }
 
 /// A chart with one category per unit on x (labels centred at 0.5, 1.5, ...) and a plain y
@@ -698,6 +741,8 @@ pub(crate) enum Figure<'a> {
     Bars(&'a BarChart),
     /// Grouped bars.
     Grouped(&'a GroupedBars),
+    /// Title, the transient, the whole run.
+    Zoomed(&'a str, &'a LineChart, &'a LineChart),
 }
 
 impl Figure<'_> {
@@ -707,6 +752,7 @@ impl Figure<'_> {
             Self::Heat(h) => draw_heatmap(root, h),
             Self::Bars(c) => draw_bars(root, c),
             Self::Grouped(c) => draw_grouped(root, c),
+            Self::Zoomed(t, z, w) => draw_zoomed(root, t, z, w),
         }
     }
 }
@@ -1101,8 +1147,23 @@ pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputErro
         x_from_zero: true,
         ..LineChart::default()
     };
-    let mut staged = stage_both(dir, "populations", Figure::Lines(&populations))?;
-    staged.extend(stage_both(dir, "rates", Figure::Lines(&rates))?);
+    let key_cols: Vec<usize> = ["leechers", "seeds", "viewers", "server_rate", "peer_rate"]
+        .iter()
+        .filter_map(|n| col(n))
+        .collect();
+    let window = transient_window(f, &key_cols);
+    let mut staged = Vec::new();
+    for (name, chart) in [("populations", &populations), ("rates", &rates)] {
+        match window {
+            Some(w) => {
+                let (zoom, whole) = zoom_pair(chart, w, horizon, div);
+                let title = chart.title.clone();
+                let fig = Figure::Zoomed(&title, &zoom, &whole);
+                staged.extend(stage_both(dir, name, fig)?);
+            }
+            None => staged.extend(stage_both(dir, name, Figure::Lines(chart))?),
+        }
+    }
 
     let costs = f.costs();
     if !costs.is_empty() {
@@ -1118,7 +1179,12 @@ pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputErro
                     ("paid to peers", num(r, "payments_usd")),
                     ("tracker", num(r, "tracker_usd")),
                 ],
-                note: format!("net {:+.1} %", 100.0 * num(r, "net_saving")),
+                // The bill itself on every bar: a $2 bar next to a $22,759 one is a sliver.
+                note: format!(
+                    "{}, net {:+.1} %",
+                    crate::cost::verdict::money(num(r, "provider_usd")),
+                    100.0 * num(r, "net_saving")
+                ),
             })
             .collect();
         let chart = BarChart {
@@ -1172,6 +1238,73 @@ pub fn stage_plots(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputErro
         )?);
     }
     Ok(staged)
+}
+
+/// Spans a zoomed panel may show, seconds: the first that holds three times the latest peak.
+const ZOOM_SPANS: [f64; 12] = [
+    600.0, 1200.0, 1800.0, 3600.0, 7200.0, 10_800.0, 21_600.0, 43_200.0, 86_400.0, 172_800.0,
+    345_600.0, 604_800.0,
+];
+
+/// The span of a flash crowd's or a trace's transient, seconds, when it is at most a quarter
+/// of the run (else one panel shows it well): three times the latest time at which a key
+/// series (`cols`) peaks, rounded up to a [`ZOOM_SPANS`] value.
+fn transient_window(f: &RunFigures, cols: &[usize]) -> Option<f64> {
+    let profile = f.summary["arrival_profile"].as_str()?;
+    if !matches!(profile, "flash-crowd" | "trace") {
+        return None;
+    }
+    let horizon = f.rows.last()?[0];
+    let latest_peak = cols
+        .iter()
+        .filter_map(|&c| {
+            f.rows
+                .iter()
+                .max_by(|a, b| a[c].total_cmp(&b[c]))
+                .map(|r| r[0])
+        })
+        .fold(0.0, f64::max);
+    let span = ZOOM_SPANS
+        .iter()
+        .copied()
+        .find(|&s| s >= 3.0 * latest_peak)?;
+    (span <= 0.25 * horizon).then_some(span)
+}
+
+/// The transient panel (the first `span` seconds, in its own time unit) and the whole run
+/// (the span shaded) of a time-series chart whose x is in `div` seconds.
+fn zoom_pair(c: &LineChart, span: f64, horizon: f64, div: f64) -> (LineChart, LineChart) {
+    let (zdiv, zunit) = time_unit(span);
+    let shown = crate::units::format_quantity(span, crate::units::Dimension::Time);
+    let zoom_lines = c
+        .lines
+        .iter()
+        .map(|l| Line {
+            points: l
+                .points
+                .iter()
+                .filter(|p| p.0 * div <= span * (1.0 + 1e-9))
+                .map(|p| (p.0 * div / zdiv, p.1))
+                .collect(),
+            ..l.clone()
+        })
+        .collect();
+    let zoom = LineChart {
+        title: format!("the first {shown}"),
+        x_label: format!("time ({zunit})"),
+        lines: zoom_lines,
+        no_legend: true,
+        ..c.clone()
+    };
+    let whole = LineChart {
+        title: format!(
+            "the whole run, {}",
+            crate::units::format_quantity(horizon, crate::units::Dimension::Time)
+        ),
+        band: Some((0.0, span / div, format!("the first {shown}, at left"))),
+        ..c.clone()
+    };
+    (zoom, whole)
 }
 
 /// bit/s → Mbit/s or Gbit/s for an axis whose largest rate is `peak`: (scale, unit).

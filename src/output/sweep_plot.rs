@@ -750,6 +750,7 @@ fn page(m: &Manifest, scan: &Scan, figures: Vec<(String, String)>) -> Page {
         figures,
         tables,
         files: vec!["sweep.csv".into(), "sweep.json".into()],
+        ..Page::default()
     }
 }
 

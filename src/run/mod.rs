@@ -7,6 +7,7 @@
 //! offload) are the other two, and [`validity`] judges whether the fluid model holds for a
 //! run.
 
+pub mod grid;
 pub mod validity;
 pub mod video;
 pub mod wireless;
@@ -44,7 +45,8 @@ const MAX_EXTENSIONS: usize = 6;
 /// Options of a run that are not part of the scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOptions {
-    /// Output intervals (the CSV has points + 1 rows).
+    /// Output intervals of the uniform grid: a minimum; `run`/`compare` add rows where the state
+    /// moves ([`grid`]).
     pub points: usize,
     /// Integration method.
     pub method: Method,
@@ -146,6 +148,10 @@ pub struct Summary {
     /// `compare`: the three-line verdict (savings at equal service, peers' net, validity).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<crate::cost::verdict::Verdict>,
+    /// The keys the scenario file set, as written (with their units), sorted by key; empty
+    /// for a scenario that did not come from a file's text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<crate::scenario::Input>,
     /// `--check-stochastic`: fluid vs the exact stochastic twin at the real scale.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stochastic_check: Option<crate::run::validity::StochasticCheck>,
@@ -327,6 +333,13 @@ pub use crate::model::swarm::swarm_of;
 /// Run a scenario: settle its incentive (who shares, how they are paid), then solve the swarm
 /// with the sharers and non-sharers as separate classes.
 pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+    let mut rec = run_kind(s, opts)?;
+    rec.summary.inputs = s.inputs.clone();
+    Ok(rec)
+}
+
+/// [`run_scenario`] by content kind.
+fn run_kind(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
     if s.content.kind.stream().is_some() {
         return crate::run::video::run_video(s, opts);
     }
@@ -404,22 +417,8 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         peer_rate_bps: 0.0,
     };
     for (t, zs) in traj.t.iter().zip(traj.states()) {
-        let (x, y) = (&zs[..k], &zs[k..2 * k]);
-        let f = model.flows(x, y);
-        let leechers: f64 = x.iter().sum();
-        let mut row = vec![
-            *t,
-            leechers,
-            y.iter().sum(),
-            f.server * model.file_bits,
-            f.peer * model.file_bits,
-            s.demand.arrival.rate_at(*t),
-            (0..k).map(|i| zs[model.ix_done(i)]).sum(),
-            (0..k).map(|i| zs[model.ix_aborted(i)]).sum(),
-        ];
-        row.extend_from_slice(x);
-        row.extend_from_slice(y);
-        row.extend(f.download.iter().map(|d| d * model.file_bits));
+        let row = timeseries_row(s, &model, *t, zs);
+        let leechers = row[1];
         if leechers > peak.leechers {
             peak.leechers = leechers;
             peak.leechers_at_s = *t;
@@ -601,7 +600,21 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         validity: None,
         stochastic_check: None,
         verdict: None,
+        inputs: Vec::new(),
     };
+    if opts.incentive == Depth::Report {
+        // The time series is for reading: where the state moves between two outputs of the
+        // uniform grid, rows are added (every number above and below comes from the uniform
+        // solve, so none of them moves).
+        let extra =
+            grid::dense_rows(s, &model, &settings, &rows, &timeseries_row).map_err(|e| {
+                anyhow::Error::new(e).context(format!(
+                    "scenario '{}': refining the output grid where the state moves",
+                    s.name
+                ))
+            })?;
+        rows = grid::merge_rows(rows, extra);
+    }
     Ok(RunRecord {
         demand,
         columns,
@@ -609,6 +622,27 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         summary,
         plan: plan.clone(),
     })
+}
+
+/// One row of a file swarm's `timeseries.csv` ([`timeseries_columns`]) at time `t`, state `zs`.
+fn timeseries_row(s: &Scenario, model: &Swarm, t: Seconds, zs: &[f64]) -> Vec<f64> {
+    let k = model.k();
+    let (x, y) = (&zs[..k], &zs[k..2 * k]);
+    let f = model.flows(x, y);
+    let mut row = vec![
+        t,
+        x.iter().sum(),
+        y.iter().sum(),
+        f.server * model.file_bits,
+        f.peer * model.file_bits,
+        s.demand.arrival.rate_at(t),
+        (0..k).map(|i| zs[model.ix_done(i)]).sum(),
+        (0..k).map(|i| zs[model.ix_aborted(i)]).sum(),
+    ];
+    row.extend_from_slice(x);
+    row.extend_from_slice(y);
+    row.extend(f.download.iter().map(|d| d * model.file_bits));
+    row
 }
 
 /// Peaks of the leechers, the server's and the peers' rates over `[0, horizon]`: the largest

@@ -76,6 +76,54 @@ pub struct Scenario {
     /// `[coordination]`: how peers find each other, billed in `p2p` and `hybrid`
     /// (`models/coordination.md`); `None` = `pricing.tracker` per peer-hour (default $0).
     pub coordination: Option<Coordination>,
+    /// The keys the file set, as written, sorted by key ([`Scenario::from_toml`]; empty for
+    /// a sweep point, whose keys are its base file's and the swept values).
+    pub inputs: Vec<Input>,
+}
+
+/// One key a scenario file set, for the report's inputs table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Input {
+    /// Dotted key (`demand.decay_time`; `peers.class[1].upload` in an array of tables).
+    pub key: String,
+    /// The value as written: a quantity keeps its unit (`"6 h"`); long arrays are shortened.
+    pub value: String,
+}
+
+/// Longest value shown in an [`Input`] (a trace's points can be thousands of numbers).
+const INPUT_MAX_CHARS: usize = 80;
+
+/// Every leaf key of a TOML table, sorted by key (`name` and `description` left out: the
+/// report shows them as its title).
+fn inputs_of(table: &toml::Table, prefix: &str, out: &mut Vec<Input>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => inputs_of(t, &key, out),
+            toml::Value::Array(a) if !a.is_empty() && a.iter().all(toml::Value::is_table) => {
+                for (i, t) in a.iter().enumerate() {
+                    if let toml::Value::Table(t) = t {
+                        inputs_of(t, &format!("{key}[{i}]"), out);
+                    }
+                }
+            }
+            toml::Value::String(text) => out.push(Input {
+                key,
+                value: text.clone(),
+            }),
+            other => {
+                let mut value = other.to_string();
+                if value.chars().count() > INPUT_MAX_CHARS {
+                    value = value.chars().take(INPUT_MAX_CHARS - 1).collect::<String>() + "…";
+                }
+                out.push(Input { key, value });
+            }
+        }
+    }
 }
 
 /// `[energy]`, resolved: what delivering a GB costs in energy, and the grid's carbon.
@@ -547,7 +595,15 @@ impl Scenario {
         let mut table = toml::de::DeTable::parse(text).map_err(|e| cx.parse_error(&e))?;
         // A scenario may carry the sweep that varies it; `peerfluid sweep` reads that part.
         table.get_mut().remove("sweep");
-        validate_table(table, text, label, base_dir)
+        let mut scenario = validate_table(table, text, label, base_dir)?;
+        // The text parsed above, so it parses again.
+        if let Ok(mut plain) = text.parse::<toml::Table>() {
+            for shown_elsewhere in ["sweep", "name", "description"] {
+                plain.remove(shown_elsewhere);
+            }
+            inputs_of(&plain, "", &mut scenario.inputs);
+        }
+        Ok(scenario)
     }
 }
 
@@ -1101,6 +1157,7 @@ impl Ctx<'_> {
             return Err(self.at(q.span(), "`pricing.tracker` is a flat coordination fee per peer-hour and `[coordination]` prices the coordination itself: give one of them".into()));
         }
         let scenario = Scenario {
+            inputs: Vec::new(),
             coordination,
             energy,
             push,
@@ -1739,6 +1796,7 @@ impl Ctx<'_> {
             give_away: f.give_away.as_ref().is_none_or(|v| *v.get_ref()),
         };
         Ok(Scenario {
+            inputs: Vec::new(),
             name,
             description: raw.description.unwrap_or_default().trim().to_string(),
             source: self.file.to_string(),
