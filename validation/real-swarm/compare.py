@@ -100,13 +100,21 @@ def compare(name, peerfluid):
         times = [float(r["completed_s"]) - float(r["arrived_s"]) for r in downloads
                  if a <= float(r["arrived_s"]) <= cut and r["completed_s"]]
         ostate = mean(r["origin_up_Bps"] for r in secs if a <= r["t"] <= h) * 8 / cap
+        # the peers' upload in use: their mean upload over the window against the limits of
+        # the peers online (leechers and seeds), second by second
+        up_bps = limits["upload_limit_Bps"] * 8
+        used = mean(r["peers_up_Bps"] for r in secs if a <= r["t"] <= h) * 8
+        online = mean(r["leechers"] + r["seeds"] for r in secs if a <= r["t"] <= h)
         mwin = [r for r in ts if a <= r["t"] <= h]
         res["measured"] = {"arrival_rate": arr, "leechers": x, "seeds": y, "download_time_little_s": little,
                            "download_time_s": mean(times), "download_time_n": len(times),
-                           "origin_busy": ostate}
-        res["model"] = {"regime": ss["regime"], "leechers": ss["leechers"], "seeds": ss["seeds"],
+                           "origin_busy": ostate,
+                           "peer_upload_used": used / (online * up_bps) if online else None}
+        res["model"] = {"regime": ss["regime"], "arrival_rate": ss["arrival_rate_per_s"], "leechers": ss["leechers"], "seeds": ss["seeds"],
                         "download_time_s": ss["download_time_s"],
                         "origin_busy": ss["server_rate_bps"] / cap if cap else None,
+                        "peer_upload_used": ss["peer_rate_bps"] / ((ss["leechers"] + ss["seeds"]) * up_bps)
+                        if ss["leechers"] + ss["seeds"] > 0 else None,
                         "window_leechers": mean(r["leechers"] for r in mwin),
                         "window_seeds": mean(r["seeds"] for r in mwin),
                         "window_origin_busy": mean(r["server_rate"] for r in mwin) / cap if cap else None}
@@ -141,11 +149,14 @@ def main():
                     ("last completion (s)", f(m["last_s"]), f(p["last_s"])),
                     ("origin busy while anyone downloads", f(100 * m["origin_busy"], 0) + " %", "–")]
         else:
-            rows = [("steady leechers", f(m["leechers"]), f"{f(p['leechers'])} ({f(p['window_leechers'])} in window)"),
+            rows = [("arrival rate in window (1/s)", f(m["arrival_rate"], 3), f(p["arrival_rate"], 3)),
+                    ("steady leechers", f(m["leechers"]), f"{f(p['leechers'])} ({f(p['window_leechers'])} in window)"),
                     ("steady seeds", f(m["seeds"]), f"{f(p['seeds'])} ({f(p['window_seeds'])} in window)"),
                     ("mean download time (s)", f"{f(m['download_time_s'])} (Little {f(m['download_time_little_s'])})",
                      f"{f(p['download_time_s'])} ({p['regime']})"),
-                    ("origin busy", f(100 * m["origin_busy"], 0) + " %", f(100 * p["origin_busy"], 0) + " %")]
+                    ("origin busy", f(100 * m["origin_busy"], 0) + " %", f(100 * p["origin_busy"], 0) + " %"),
+                    ("peers' upload in use", f(100 * m["peer_upload_used"], 0) + " %",
+                     f(100 * p["peer_upload_used"], 0) + " %")]
         for q, mv, pv in rows:
             print(f"| {n} | {q} | {mv} | {pv} | – |")
     return 0
