@@ -1318,7 +1318,7 @@ fn fit_cmd(args: &FitArgs, quiet: bool) -> anyhow::Result<()> {
     })?;
     let report = report.expect("set by the fit");
     let file = args.file.display().to_string();
-    let calibrated = calibrated_text(&text, &file, &report)?;
+    let calibrated = calibrated_text(&text, &file, args.file.parent(), &report)?;
     let dir = args
         .out
         .clone()
@@ -1365,6 +1365,9 @@ fn fit_cmd(args: &FitArgs, quiet: bool) -> anyhow::Result<()> {
         "  bootstrap: {} of {} refits succeeded (seed {}); weights: {}",
         report.bootstrap_ok, report.bootstrap, report.seed, report.weights
     )?;
+    if let Some(why) = &report.misfit {
+        writeln!(out, "  MISFIT: {why}")?;
+    }
     writeln!(out, "results:")?;
     for p in written {
         writeln!(out, "  {}", p.display())?;

@@ -97,9 +97,10 @@ fn fit_recovers_the_parameters_of_a_fluid_trace() {
         );
     }
     assert!(r.converged && r.relative_error < 1e-6, "{r:?}");
+    assert!(r.misfit.is_none(), "{:?}", r.misfit);
     assert_eq!(r.arrivals, ArrivalsFrom::Scenario);
     // The calibrated file holds the fitted values and keeps the rest of the scenario.
-    let text = calibrated_text(&guess, "guess.toml", &r).expect("calibrated");
+    let text = calibrated_text(&guess, "guess.toml", None, &r).expect("calibrated");
     let back = Scenario::from_toml(&text, "calibrated.toml", None).expect("valid");
     assert!((back.swarm.efficiency - r.estimates[0].value).abs() < 1e-15);
     assert!((back.classes[0].seed_residence - r.estimates[1].value).abs() < 1e-9);
@@ -306,5 +307,30 @@ fn fit_reports_bad_traces_and_keys_and_writes_nothing() {
     assert!(
         err.contains("`swarm.speed`: cannot be fitted; the keys `fit` estimates are swarm.efficiency, swarm.seed_residence, swarm.abort_rate"),
         "{err}"
+    );
+}
+
+/// A model that cannot follow the trace is reported as a misfit, not as a confident estimate:
+/// η = 0.7 made the trace, the scenario fixes η = 1 and only the abort rate is fitted, so the
+/// leechers are off by more than 10 % on average.
+#[test]
+fn a_model_that_cannot_follow_the_trace_is_a_misfit() {
+    let trace = fluid_trace(&truth("0.4", "60 s", "0.002/s", ""), false);
+    let s = Scenario::from_toml(&truth("1.0", "60 s", "0.002/s", ""), "g.toml", None).unwrap();
+    let r = fit(
+        &s,
+        &trace,
+        &FitOptions {
+            keys: vec![Key::AbortRate],
+            bootstrap: 0,
+            ..FitOptions::default()
+        },
+    )
+    .expect("fits");
+    assert!(r.relative_error > 0.1, "{}", r.relative_error);
+    let why = r.misfit.expect("a misfit");
+    assert!(
+        why.starts_with("the model does not follow the trace"),
+        "{why}"
     );
 }

@@ -44,6 +44,11 @@ pub const INSENSITIVE: f64 = 1e-6;
 /// Two keys whose Jacobian columns have |correlation| above this move the residuals the same
 /// way: they cannot be told apart.
 pub const CONFOUNDED: f64 = 0.9999;
+/// Shortest seed residence the search tries, s (a scenario refuses residences in (0, 1 s)).
+const MIN_RESIDENCE: f64 = 1.0;
+/// Mean |model − measured| over the measured peers above which a fit is reported as a misfit
+/// (the issue's target for a calibrated model is 10 %).
+pub const MISFIT: f64 = 0.1;
 /// Default bootstrap replicates.
 pub const DEFAULT_BOOTSTRAP: usize = 100;
 
@@ -102,7 +107,10 @@ impl Key {
     fn value(self, u: f64) -> f64 {
         match self {
             Key::Efficiency => 1.0 / (1.0 + (-u).exp()),
-            Key::SeedResidence | Key::AbortRate => u.exp(),
+            // Scenarios refuse residences below a second (other than 0): the search stays
+            // above it.
+            Key::SeedResidence => MIN_RESIDENCE + u.exp(),
+            Key::AbortRate => u.exp(),
         }
     }
 
@@ -113,7 +121,8 @@ impl Key {
                 let v = v.clamp(0.01, 0.99);
                 (v / (1.0 - v)).ln()
             }
-            Key::SeedResidence | Key::AbortRate => v.max(1e-9).ln(),
+            Key::SeedResidence => (v - MIN_RESIDENCE).max(1e-9).ln(),
+            Key::AbortRate => v.max(1e-9).ln(),
         }
     }
 
@@ -262,6 +271,11 @@ pub struct FitReport {
     pub bootstrap_ok: usize,
     /// Seed of the bootstrap.
     pub seed: u64,
+    /// Why the fit should not be trusted as it stands, when the model does not follow the
+    /// trace (Σ|model − measured| above [`MISFIT`] of the measured peers, or an estimate outside
+    /// its own bootstrap interval): the estimates then absorb what the model lacks and the
+    /// intervals measure noise around a wrong shape. `null` otherwise.
+    pub misfit: Option<String>,
     /// Measured against fitted, per sample.
     pub rows: Vec<FittedRow>,
 }
@@ -526,11 +540,7 @@ fn why_insensitive(p: &Problem, key: Key, u: &[f64]) -> String {
             }
         }
         Key::SeedResidence => {
-            if p.trace.seeds.iter().all(|&y| y == 0.0) {
-                "does not move the trace: it has no seeds at all (they leave at once, or are not recorded); set `swarm.seed_residence = 0` or record the seeds".into()
-            } else {
-                "does not move the trace here; fix it in the scenario (--keys without it)".into()
-            }
+            "does not move the trace here; fix it in the scenario (--keys without it)".into()
         }
         Key::AbortRate => "does not move the trace: nobody aborts at any rate the trace could show; fix it in the scenario (--keys without it)".into(),
     }
@@ -556,11 +566,35 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
     }
     let mut keys = opts.keys.clone();
     keys.dedup();
+    // Keys no trace of this kind can show are refused before the search (which would drive
+    // them to the edge of their range, and the solver into stiff corners, first).
+    for k in &keys {
+        let none = |col: &[f64]| col.iter().all(|&v| v == 0.0);
+        let reason = match k {
+            Key::SeedResidence if none(&trace.seeds) => Some(
+                "the trace has no seeds at all (they leave at once, or are not recorded): set `swarm.seed_residence = 0` and fit the other keys (--keys)",
+            ),
+            Key::AbortRate if trace.aborts.as_deref().is_some_and(none) => Some(
+                "the trace records no aborts: set `swarm.abort_rate = 0` and fit the other keys (--keys)",
+            ),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            return Err(FitError::Key {
+                key: k.name().into(),
+                reason: reason.into(),
+            });
+        }
+    }
     let span = trace.t[trace.len() - 1];
-    if trace.leechers[0] + trace.seeds[0] > 0.5 && trace.t[0] <= 0.0 {
+    // Peers online at t = 0 must be that instant's arrivals (the swarm was empty before):
+    // their arrivals are spread over the first interval (`Trace::arrival_points`).
+    let at_start = trace.leechers[0] + trace.seeds[0];
+    let arrived_at_start = trace.arrivals.as_ref().map_or(0.0, |a| a[0]);
+    if at_start > 0.5 && trace.t[0] <= 0.0 && at_start > arrived_at_start + 0.5 {
         return Err(FitError::Scenario(format!(
-            "{}: the first sample (t = 0) has {} leechers and {} seeds; the model starts from an empty swarm, so the trace must start at the first arrival",
-            trace.file, trace.leechers[0], trace.seeds[0]
+            "{}: the first sample (t = 0) has {} leechers and {} seeds but {} arrivals; the model starts from an empty swarm, so the trace must start at the first arrival",
+            trace.file, trace.leechers[0], trace.seeds[0], arrived_at_start
         )));
     }
     let arrivals = opts.arrivals.unwrap_or(if trace.arrivals.is_some() {
@@ -662,14 +696,15 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
     let boots: Vec<Option<Vec<f64>>> = (0..opts.bootstrap).into_par_iter().map(replicate).collect();
     let ok: Vec<&Vec<f64>> = boots.iter().flatten().collect();
 
-    let estimates = keys
+    let estimates: Vec<Estimate> = keys
         .iter()
         .enumerate()
         .map(|(c, k)| {
             let value = k.value(u[c]);
             let dvalue = match k {
                 Key::Efficiency => value * (1.0 - value),
-                Key::SeedResidence | Key::AbortRate => value,
+                Key::SeedResidence => value - MIN_RESIDENCE,
+                Key::AbortRate => value,
             };
             let se = cov
                 .as_ref()
@@ -706,6 +741,41 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
             seeds_fit: fitted[1][i],
         })
         .collect();
+    let relative_error = if measured > 0.0 {
+        abs_err / measured
+    } else {
+        0.0
+    };
+    let outside: Vec<&'static str> = estimates
+        .iter()
+        .filter(|e: &&Estimate| match (e.ci_low, e.ci_high) {
+            // Rounding aside: an exact trace's interval collapses onto the estimate.
+            (Some(lo), Some(hi)) => {
+                let tol = 1e-6 * e.value.abs();
+                e.value < lo - tol || e.value > hi + tol
+            }
+            _ => false,
+        })
+        .map(|e| e.key)
+        .collect();
+    let misfit = (relative_error > MISFIT || !outside.is_empty()).then(|| {
+        let mut why = format!(
+            "the model does not follow the trace: its leechers and seeds are off by {:.1} % of the measured peers on average",
+            100.0 * relative_error
+        );
+        if !outside.is_empty() {
+            why.push_str(&if outside.len() == 1 {
+                format!(", and {} lies outside its own bootstrap interval", outside[0])
+            } else {
+                format!(
+                    ", and {} lie outside their own bootstrap intervals",
+                    outside.join(", ")
+                )
+            });
+        }
+        why.push_str(": the estimates absorb what the model lacks (a client's start-up, pieces finishing in lockstep, an origin that seeds: issue 20 §2) and the intervals measure noise around a wrong shape; read them as a description of this trace, not as the client's parameters");
+        why
+    });
     Ok(FitReport {
         scenario: s.name.clone(),
         trace: trace.file.clone(),
@@ -717,12 +787,13 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
         objective_initial: f0,
         objective: f,
         rms_weighted_residual: (f / n_res as f64).sqrt(),
-        relative_error: if measured > 0.0 { abs_err / measured } else { 0.0 },
+        relative_error,
         iterations,
         converged,
         bootstrap: opts.bootstrap,
         bootstrap_ok: ok.len(),
         seed: opts.seed,
+        misfit,
         rows,
     })
 }
@@ -739,16 +810,43 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// The scenario file's text with the fitted keys set (each in `[swarm]`, replaced where the
-/// file gives it, else added under `[swarm]`, a table added at the end if the file has none).
-/// The result is checked: parsed again, it must hold the fitted values.
+/// file gives it, else added under `[swarm]`, a table added at the end if the file has none);
+/// a relative `[demand] file` is made absolute against `base_dir` (the scenario's folder). The
+/// result is checked: parsed again, it must hold the fitted values.
 ///
 /// # Errors
 ///
 /// [`FitError::Key`] when the edited file does not hold a fitted value (a peer class sets its
 /// own `seed_residence` or `abort_rate`).
-pub fn calibrated_text(text: &str, file: &str, report: &FitReport) -> Result<String, FitError> {
+pub fn calibrated_text(
+    text: &str,
+    file: &str,
+    base_dir: Option<&std::path::Path>,
+    report: &FitReport,
+) -> Result<String, FitError> {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let is_table = |l: &str| l.trim_start().starts_with('[');
+    // The calibrated file is written elsewhere: a relative arrival trace (`[demand] file`) is
+    // made absolute, so that it still reads.
+    if let Some(base) = base_dir {
+        let mut in_demand = false;
+        for line in lines.iter_mut() {
+            let t = line.trim();
+            if is_table(t) {
+                in_demand = t == "[demand]";
+                continue;
+            }
+            let Some((key, value)) = t.split_once('=') else {
+                continue;
+            };
+            let v = value.trim().trim_matches('"');
+            if in_demand && key.trim() == "file" && !std::path::Path::new(v).is_absolute() {
+                let abs = base.join(v);
+                let abs = abs.canonicalize().unwrap_or(abs);
+                *line = format!("file = {:?}", abs.display().to_string());
+            }
+        }
+    }
     let header = lines.iter().position(|l| l.trim() == "[swarm]");
     let header = match header {
         Some(h) => h,
@@ -789,7 +887,7 @@ pub fn calibrated_text(text: &str, file: &str, report: &FitReport) -> Result<Str
     }
     let mut out = lines.join("\n");
     out.push('\n');
-    let parsed = Scenario::from_toml(&out, file, None).map_err(|e| FitError::Key {
+    let parsed = Scenario::from_toml(&out, file, base_dir).map_err(|e| FitError::Key {
         key: "swarm".into(),
         reason: format!("the calibrated file does not validate: {e}"),
     })?;

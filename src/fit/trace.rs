@@ -176,7 +176,7 @@ impl Trace {
     /// through the interval (a ramp of 10⁻⁶ of the interval joins one step to the next), so
     /// that the profile's integral over every interval is the count to 10⁻⁶. `None` without
     /// an `arrivals` column. Arrivals before the first sample time are spread over [0, t₀]
-    /// when t₀ > 0.
+    /// when t₀ > 0; arrivals counted at t₀ = 0 over the first interval.
     pub fn arrival_points(&self) -> Option<Vec<(f64, f64)>> {
         let a = self.arrivals.as_ref()?;
         // Segments (start, end, rate): [0, t₀] when t₀ > 0, then each sampling interval.
@@ -186,7 +186,14 @@ impl Trace {
         }
         for i in 1..self.t.len() {
             let (ta, tb) = (self.t[i - 1], self.t[i]);
-            segments.push((ta, tb, (a[i] - a[i - 1]) / (tb - ta)));
+            // Arrivals counted at t₀ = 0 (the first peers, present in the first sample) arrive
+            // over the first interval: a rate cannot carry an instant's arrivals.
+            let at_zero = if i == 1 && self.t[0] <= 0.0 {
+                a[0]
+            } else {
+                0.0
+            };
+            segments.push((ta, tb, (a[i] - a[i - 1] + at_zero) / (tb - ta)));
         }
         let mut points = Vec::with_capacity(2 * segments.len() + 1);
         for (j, &(start, end, rate)) in segments.iter().enumerate() {
