@@ -249,6 +249,10 @@ pub struct FitArgs {
     /// trace when it has the column).
     #[arg(long, value_enum)]
     pub arrivals: Option<ArrivalsArg>,
+    /// Leave samples before this time out of the objective (e.g. "4 min": fit a steady
+    /// window; the model still runs from the first arrival).
+    #[arg(long, value_parser = parse_time)]
+    pub from: Option<f64>,
     /// Bootstrap replicates for the 95 % intervals (0: none).
     #[arg(long, default_value_t = crate::fit::DEFAULT_BOOTSTRAP)]
     pub bootstrap: usize,
@@ -267,6 +271,20 @@ pub struct FitArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
+}
+
+/// A time with its unit ("4 min", "240 s"; a bare number is seconds), ≥ 0.
+fn parse_time(text: &str) -> Result<f64, String> {
+    let v = match text.trim().parse::<f64>() {
+        Ok(v) => v,
+        Err(_) => crate::units::parse_quantity(text, crate::units::Dimension::Time)
+            .map_err(|e| e.to_string())?,
+    };
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{text}: a time must be finite and ≥ 0"))
+    }
 }
 
 /// Where `fit` takes the arrivals from.
@@ -1310,6 +1328,7 @@ fn fit_cmd(args: &FitArgs, quiet: bool) -> anyhow::Result<()> {
         }),
         bootstrap: args.bootstrap,
         seed: args.seed,
+        from: args.from.unwrap_or(0.0),
     };
     let mut report = None;
     with_threads(args.threads, || {

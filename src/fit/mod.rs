@@ -188,6 +188,9 @@ pub struct FitOptions {
     pub bootstrap: usize,
     /// Seed of the bootstrap.
     pub seed: u64,
+    /// Samples before this time (s) are left out of the objective (the model still runs from
+    /// t = 0): a steady window, when the start is not what the model should match.
+    pub from: f64,
 }
 
 impl Default for FitOptions {
@@ -197,6 +200,7 @@ impl Default for FitOptions {
             arrivals: None,
             bootstrap: DEFAULT_BOOTSTRAP,
             seed: 1,
+            from: 0.0,
         }
     }
 }
@@ -244,6 +248,8 @@ pub struct FitReport {
     pub trace: String,
     /// Samples in the trace.
     pub samples: usize,
+    /// Samples before this time were left out of the objective (`--from`), s.
+    pub from_s: f64,
     /// Where the arrivals came from.
     pub arrivals: ArrivalsFrom,
     /// The measured series matched (leechers and seeds, and the running counts of
@@ -305,6 +311,8 @@ struct Problem<'a> {
     trace: &'a Trace,
     /// Sample times are i·Δ from 0 (then one solve outputs exactly at them).
     uniform: bool,
+    /// Samples left out of the objective (before `FitOptions::from`).
+    skip: usize,
 }
 
 impl Problem<'_> {
@@ -325,8 +333,17 @@ impl Problem<'_> {
             .join(", ")
     }
 
-    /// The model's series at the trace's times.
+    /// The model's series at the trace's times from the first sample the objective counts.
     fn model(&self, u: &[f64]) -> Result<Data, FitError> {
+        let mut all = self.model_all(u)?;
+        for col in &mut all {
+            col.drain(..self.skip);
+        }
+        Ok(all)
+    }
+
+    /// The model's series at every time of the trace.
+    fn model_all(&self, u: &[f64]) -> Result<Data, FitError> {
         let s = self.scenario_at(u);
         let sw = swarm_of(&s);
         self.solve(&sw).map_err(|reason| FitError::Solve {
@@ -619,7 +636,17 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
             .iter()
             .enumerate()
             .all(|(i, &t)| (t - i as f64 * dt).abs() <= 1e-9 * t.max(dt));
-    let mut data: Data = vec![trace.leechers.clone(), trace.seeds.clone()];
+    let skip = trace.t.partition_point(|&t| t < opts.from);
+    if trace.len() - skip < trace::MIN_ROWS {
+        return Err(FitError::Scenario(format!(
+            "{}: {} samples at or after --from {} s; a fit needs at least {}",
+            trace.file,
+            trace.len() - skip,
+            opts.from,
+            trace::MIN_ROWS
+        )));
+    }
+    let mut data: Data = vec![trace.leechers[skip..].to_vec(), trace.seeds[skip..].to_vec()];
     let mut series = vec![Series::Leechers, Series::Seeds];
     for (which, col) in [
         (Series::Completions, &trace.completions),
@@ -627,7 +654,7 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
     ] {
         if let Some(c) = col {
             series.push(which);
-            data.push(c.clone());
+            data.push(c[skip..].to_vec());
         }
     }
     let problem = Problem {
@@ -636,6 +663,7 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
         keys: &keys,
         trace,
         uniform,
+        skip,
     };
     let mut initial = Vec::with_capacity(keys.len());
     for k in &keys {
@@ -664,7 +692,7 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
         .collect();
     // Moving-block bootstrap of the standardised residuals, per series.
     let scale: Vec<f64> = data.iter().flatten().map(|y| y.max(1.0).sqrt()).collect();
-    let n = trace.len();
+    let n = trace.len() - skip;
     let block = (n as f64).cbrt().ceil().max(1.0) as usize;
     let replicate = |b: usize| -> Option<Vec<f64>> {
         let mut rng =
@@ -732,13 +760,14 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
         .collect();
     let measured: f64 = data[..2].iter().flatten().sum();
     let abs_err: f64 = residual_at_fit[..2 * n].iter().map(|e| e.abs()).sum();
-    let rows = (0..n)
+    let whole = problem.model_all(&u)?;
+    let rows = (0..trace.len())
         .map(|i| FittedRow {
             t: trace.t[i],
-            leechers: data[0][i],
-            leechers_fit: fitted[0][i],
-            seeds: data[1][i],
-            seeds_fit: fitted[1][i],
+            leechers: trace.leechers[i],
+            leechers_fit: whole[0][i],
+            seeds: trace.seeds[i],
+            seeds_fit: whole[1][i],
         })
         .collect();
     let relative_error = if measured > 0.0 {
@@ -779,7 +808,8 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
     Ok(FitReport {
         scenario: s.name.clone(),
         trace: trace.file.clone(),
-        samples: n,
+        samples: trace.len(),
+        from_s: opts.from,
         arrivals,
         series,
         weights: "each sample's residual of each series divided by √max(measured, 1) (Poisson-like counts)",

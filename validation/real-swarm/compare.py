@@ -134,6 +134,33 @@ def compare(name, peerfluid):
                         "window_leechers": mean(r["leechers"] for r in mwin),
                         "window_seeds": mean(r["seeds"] for r in mwin),
                         "window_origin_busy": mean(r["server_rate"] for r in mwin) / cap if cap else None}
+    # After `peerfluid fit` (fit.sh writes runs/<name>/fit/calibrated.toml): the calibrated model,
+    # at the arrival rate the run drew (Poisson runs) or as it is (flash crowd).
+    cal = os.path.join(d, "fit", "calibrated.toml")
+    if os.path.exists(cal):
+        with tempfile.TemporaryDirectory() as td:
+            text = open(cal).read()
+            if meta["arrivals"] != "flash":
+                text = re.sub(r'arrival_rate = "[^"]*"', f'arrival_rate = "{res["measured"]["arrival_rate"]:.6g}/s"', text)
+            sc = os.path.join(td, "scenario.toml")
+            open(sc, "w").write(text)
+            js3, ts3 = model(peerfluid, sc)
+        if meta["arrivals"] == "flash":
+            n = res["measured"]["peers"]
+            kt = kth_times(ts3, n)
+            mk = [t for t in kt if t is not None]
+            res["model_after_fit"] = {"first_s": mk[0] if mk else None,
+                                      "mean_s": mean(mk) if len(mk) == n else None, "last_s": kt[-1]}
+        else:
+            s3 = js3["steady_state"]
+            up_bps = limits["upload_limit_Bps"] * 8
+            res["model_after_fit"] = {
+                "arrival_rate": s3["arrival_rate_per_s"], "leechers": s3["leechers"], "seeds": s3["seeds"],
+                "download_time_s": s3["download_time_s"],
+                "origin_busy": s3["server_rate_bps"] / cap if cap else None,
+                "peer_upload_used": s3["peer_rate_bps"] / ((s3["leechers"] + s3["seeds"]) * up_bps)
+                if s3["leechers"] + s3["seeds"] > 0 else None}
+        res["fit"] = json.load(open(os.path.join(d, "fit", "fit.json")))["estimates"]
     res["limits"] = {k: limits[k] for k in limits if "over_limit" in k or k == "redundant_share_of_download"}
     with open(os.path.join(d, "compare.json"), "w") as f:
         json.dump(res, f, indent=1, default=lambda v: None)
@@ -160,23 +187,26 @@ def main():
         r = compare(n, args.peerfluid)
         m, p = r["measured"], r["model"]
         pct = lambda v: "–" if v is None else f"{100 * v:.0f} %"
+        fa = r.get("model_after_fit", {})
+        fv = lambda k, nd=1: f(fa.get(k), nd) if fa else "–"
         if "first_s" in m:
-            rows = [("first completion (s)", f(m["first_s"]), f(p["first_s"]), "–"),
-                    ("mean completion (s)", f(m["mean_s"]), f(p["mean_s"]), "–"),
-                    ("last completion (s)", f(m["last_s"]), f(p["last_s"]), "–"),
-                    ("origin busy until the last completion", pct(m["origin_busy"]), "–", "–")]
+            rows = [("first completion (s)", f(m["first_s"]), f(p["first_s"]), "–", fv("first_s")),
+                    ("mean completion (s)", f(m["mean_s"]), f(p["mean_s"]), "–", fv("mean_s")),
+                    ("last completion (s)", f(m["last_s"]), f(p["last_s"]), "–", fv("last_s")),
+                    ("origin busy until the last completion", pct(m["origin_busy"]), "–", "–", "–")]
         else:
             q = r["model_at_measured_rate"]
-            rows = [("arrival rate in window (1/s)", f(m["arrival_rate"], 3), f(p["arrival_rate"], 3), f(q["arrival_rate"], 3)),
-                    ("steady leechers", f(m["leechers"]), f(p["leechers"]), f(q["leechers"])),
-                    ("steady seeds", f(m["seeds"]), f(p["seeds"]), f(q["seeds"])),
+            fp = lambda k: pct(fa.get(k)) if fa else "–"
+            rows = [("arrival rate in window (1/s)", f(m["arrival_rate"], 3), f(p["arrival_rate"], 3), f(q["arrival_rate"], 3), fv("arrival_rate", 3)),
+                    ("steady leechers", f(m["leechers"]), f(p["leechers"]), f(q["leechers"]), fv("leechers")),
+                    ("steady seeds", f(m["seeds"]), f(p["seeds"]), f(q["seeds"]), fv("seeds")),
                     ("mean download time (s)", f"{f(m['download_time_s'])} (Little {f(m['download_time_little_s'])})",
-                     f"{f(p['download_time_s'])} ({p['regime']})", f(q["download_time_s"])),
-                    ("origin busy", pct(m["origin_busy"]), pct(p["origin_busy"]), pct(q["origin_busy"])),
+                     f"{f(p['download_time_s'])} ({p['regime']})", f(q["download_time_s"]), fv("download_time_s")),
+                    ("origin busy", pct(m["origin_busy"]), pct(p["origin_busy"]), pct(q["origin_busy"]), fp("origin_busy")),
                     ("peers' upload in use", pct(m["peer_upload_used"]), pct(p["peer_upload_used"]),
-                     pct(q["peer_upload_used"]))]
-        for qn, mv, pv, qv in rows:
-            print(f"| {n} | {qn} | {mv} | {pv} | {qv} | – |")
+                     pct(q["peer_upload_used"]), fp("peer_upload_used"))]
+        for qn, mv, pv, qv, av in rows:
+            print(f"| {n} | {qn} | {mv} | {pv} | {qv} | {av} |")
     return 0
 
 
