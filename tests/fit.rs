@@ -334,3 +334,34 @@ fn a_model_that_cannot_follow_the_trace_is_a_misfit() {
         "{why}"
     );
 }
+
+/// `--from`: the objective counts samples from that time on (the model still runs from 0):
+/// a fluid trace is recovered from its last 5 minutes alone; a window of fewer than 5 samples
+/// is refused.
+#[test]
+fn a_window_of_the_trace_is_fitted_with_from() {
+    let trace = fluid_trace(&truth("0.7", "60 s", "0.002/s", ""), false);
+    let s = Scenario::from_toml(&truth("1.0", "30 s", "0.0005/s", ""), "g.toml", None).unwrap();
+    let opts = |from: f64| FitOptions {
+        bootstrap: 0,
+        from,
+        ..FitOptions::default()
+    };
+    let r = fit(&s, &trace, &opts(300.0)).expect("fits");
+    assert_eq!(r.from_s, 300.0);
+    assert_eq!(r.rows.len(), 601, "every sample is reported");
+    for (e, w) in r.estimates.iter().zip([0.7, 60.0, 0.002]) {
+        assert!(
+            (e.value - w).abs() < 1e-6 * w,
+            "{}: {} vs {w}",
+            e.key,
+            e.value
+        );
+    }
+    let e = fit(&s, &trace, &opts(597.0)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("4 samples at or after --from 597 s; a fit needs at least 5"),
+        "{e}"
+    );
+}

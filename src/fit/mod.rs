@@ -646,7 +646,10 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
             trace::MIN_ROWS
         )));
     }
-    let mut data: Data = vec![trace.leechers[skip..].to_vec(), trace.seeds[skip..].to_vec()];
+    let mut data: Data = vec![
+        trace.leechers[skip..].to_vec(),
+        trace.seeds[skip..].to_vec(),
+    ];
     let mut series = vec![Series::Leechers, Series::Seeds];
     for (which, col) in [
         (Series::Completions, &trace.completions),
