@@ -53,7 +53,11 @@ fn fluid_trace(text: &str, arrivals: bool) -> Trace {
     }
     csv.push('\n');
     // The uniform grid only (one row a second): runs add rows where the state moves.
-    for row in rec.rows.iter().filter(|r| (r[0] - r[0].round()).abs() < 1e-9) {
+    for row in rec
+        .rows
+        .iter()
+        .filter(|r| (r[0] - r[0].round()).abs() < 1e-9)
+    {
         csv.push_str(&format!(
             "{},{},{},{},{}",
             row[0],
