@@ -220,7 +220,11 @@ steps = 9
     );
     let svg = figure(&out, "savings-demand-arrival-rate");
     assert!(svg.contains("sweep-figures: saving vs client-server"));
-    assert!(svg.contains("demand.arrival_rate (1/s); at swarm.seed_residence = 1800"));
+    // Issue 21: the other parameter's value in human units (1800 s).
+    assert!(svg.contains("demand.arrival_rate (1/s); at swarm.seed_residence = 30 min"));
+    // Lines that lie on each other keep their own markers, named in the legend.
+    // (the CDN's triangles; a chart without markers draws no polygon)
+    assert!(svg.contains("<polygon opacity=\"1\""), "markers");
     for legend in ["CDN", "p2p, gross", "p2p, net of payments", "hybrid, gross"] {
         assert!(svg.contains(legend), "{legend}");
     }
@@ -231,7 +235,12 @@ steps = 9
     let svg = figure(&out, "heatmap");
     assert!(svg.contains("p2p net saving vs client-server"));
     assert!(svg.contains("p2p net saving (%)"), "colour bar label");
-    assert!(svg.contains("demand.arrival_rate (1/s)") && svg.contains("swarm.seed_residence (s)"));
+    // Issue 21: ticks in human units (2.78e-4/s is "1/h"), the keys as axis labels.
+    assert!(
+        svg.contains("\n1/h\n") && svg.contains("\n0 s\n"),
+        "human ticks"
+    );
+    assert!(svg.contains("\ndemand.arrival_rate\n") && svg.contains("\nswarm.seed_residence\n"));
     assert!(
         !out.join("participation.svg").exists(),
         "no incentive parameter"
@@ -271,6 +280,13 @@ fn the_shipped_price_sweep_plots_participation_and_marks_the_best_payment() {
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
     assert!((m["best_payment_per_gb"].as_f64().unwrap() - 0.004385).abs() < 1e-5);
+    // Issue 21: savings below −100 % are drawn in a marked band, not pinned on the axis.
+    let svg = figure(&out, "savings-incentive-price");
+    assert!(svg.contains("below -100 (drawn in this band)"), "the band");
+    assert!(
+        svg.contains("below -100 % drawn in the grey band"),
+        "the y label"
+    );
 }
 
 #[test]
@@ -331,7 +347,11 @@ fn wireless_figures_are_real_and_redraw_gives_the_same_bytes() {
     let svg = figure(dir.path(), "rates");
     assert!(svg.contains("who carries the traffic over a day") && svg.contains("femtocells"));
     let svg = figure(dir.path(), "adoption");
-    assert!(svg.contains("users hosting a femtocell (%)") && svg.contains("whole towers"));
+    // Issue 21: the curve stops at the share of users who may host.
+    assert!(
+        svg.contains("users hosting a femtocell (%; up to the") && svg.contains("who may host")
+    );
+    assert!(svg.contains("whole towers"));
     assert!(svg.contains("Shapley value per host"));
     let svg = figure(dir.path(), "costs");
     assert!(svg.contains("towers") && svg.contains("net "));

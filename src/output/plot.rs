@@ -115,8 +115,13 @@ pub struct LineChart {
     pub x_log: bool,
     /// The x axis starts at 0 (time series).
     pub x_from_zero: bool,
-    /// The y range is clamped to this (values beyond are drawn at the edge).
+    /// The y range is clamped to this. Values beyond are drawn in a grey band past the edge,
+    /// marked "below …" / "above …" with the clamp value (issue 21: lines pinned on −100 % must
+    /// stay readable).
     pub y_clamp: Option<(f64, f64)>,
+    /// Mark every line with its own marker shape every few points (lines that lie on each
+    /// other stay distinct).
+    pub markers: bool,
     /// A vertical marker line at x with its legend text.
     pub marker: Option<(f64, String)>,
     /// Secondary y axis: label and lines.
@@ -242,6 +247,7 @@ fn draw_line_series<'a, DB: DrawingBackend + 'a, CT>(
     chart: &mut ChartContext<'a, DB, CT>,
     l: &Line,
     map: impl Fn(&(f64, f64)) -> Option<(f64, f64)>,
+    markers: bool,
 ) -> DrawResult
 where
     CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
@@ -275,12 +281,75 @@ where
     } else {
         TRANSPARENT.filled()
     };
+    // With markers, the legend shows the line's own marker (as `draw_markers` draws it); one
+    // element type for every case, the shapes not drawn left transparent.
+    let shape = markers.then_some(l.colour % 4);
+    let pick = |k: usize| {
+        if shape == Some(k) {
+            col.filled()
+        } else {
+            TRANSPARENT.filled()
+        }
+    };
+    let (dot_fill, c0, c1, c3) = (
+        if shape.is_some() {
+            TRANSPARENT.filled()
+        } else {
+            fill
+        },
+        pick(0),
+        pick(1),
+        pick(3),
+    );
+    let cross = if shape == Some(2) {
+        col.stroke_width(3)
+    } else {
+        TRANSPARENT.stroke_width(0)
+    };
     anno.label(&l.name).legend(move |(x, y)| {
         EmptyElement::at((x, y))
             + PathElement::new(vec![(a.0, 0), (a.1, 0)], line)
             + PathElement::new(vec![(b.0, 0), (b.1, 0)], line)
-            + Circle::new((12, 0), 4, fill)
+            + Circle::new((12, 0), 4, dot_fill)
+            + Circle::new((12, 0), 6, c0)
+            + TriangleMarker::new((12, 0), 8, c1)
+            + Cross::new((12, 0), 7, cross)
+            + Rectangle::new([(7, -5), (17, 5)], c3)
     });
+    Ok(())
+}
+
+/// A line's markers: its own shape (circle, triangle, cross, square by colour index) on about
+/// a dozen of its points, the points shifted by the colour index so that markers of lines
+/// lying on each other do not cover one another.
+fn draw_markers<'a, DB: DrawingBackend + 'a, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    l: &Line,
+    map: impl Fn(&(f64, f64)) -> Option<(f64, f64)>,
+) -> DrawResult
+where
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let col = colour(l.colour);
+    let pts: Vec<(f64, f64)> = l.points.iter().filter_map(map).collect();
+    let every = pts.len().div_ceil(12).max(1);
+    let picked = pts
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(i, _)| (i + l.colour * every / 4).is_multiple_of(every))
+        .map(|(_, p)| p);
+    let style = col.filled();
+    let stroke = col.stroke_width(3);
+    match l.colour % 4 {
+        0 => chart.draw_series(picked.map(|p| Circle::new(p, 6, style))),
+        1 => chart.draw_series(picked.map(|p| TriangleMarker::new(p, 8, style))),
+        2 => chart.draw_series(picked.map(|p| Cross::new(p, 7, stroke))),
+        _ => chart.draw_series(
+            picked.map(|p| EmptyElement::at(p) + Rectangle::new([(-5, -5), (5, 5)], style)),
+        ),
+    }
+    .map_err(err)?;
     Ok(())
 }
 
@@ -331,8 +400,28 @@ fn plot_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
             Some(x)
         }
     };
+    // Values past a clamp are drawn in a band beyond it: 4 % of the clamped range past the
+    // edge, inside a band of 8 %.
+    let outside = |lo_side: bool| -> bool {
+        c.y_clamp.is_some_and(|(lo, hi)| {
+            c.lines
+                .iter()
+                .flat_map(|l| l.points.iter())
+                .any(|p| p.1.is_finite() && if lo_side { p.1 < lo } else { p.1 > hi })
+        })
+    };
+    let (below, above) = (outside(true), outside(false));
     let ty = |y: f64| match c.y_clamp {
-        Some((lo, hi)) => y.clamp(lo, hi),
+        Some((lo, hi)) => {
+            let w = hi - lo;
+            if y < lo {
+                lo - 0.04 * w
+            } else if y > hi {
+                hi + 0.04 * w
+            } else {
+                y
+            }
+        }
         None => y,
     };
     let map = |p: &(f64, f64)| -> Option<(f64, f64)> {
@@ -365,7 +454,20 @@ fn plot_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
             .map(|p| ty(p.1)),
     )
     .unwrap_or((0.0, 1.0));
-    let (y0, y1) = padded(ys.0, ys.1, true);
+    let (mut y0, mut y1) = padded(ys.0, ys.1, true);
+    // The bands past a clamp are 8 % of the clamped range wide.
+    let bands = c.y_clamp.map(|(lo, hi)| {
+        let w = hi - lo;
+        ((lo - 0.08 * w, lo), (hi, hi + 0.08 * w))
+    });
+    if let Some(((b0, _), (_, b1))) = bands {
+        if below {
+            y0 = y0.min(b0);
+        }
+        if above {
+            y1 = y1.max(b1);
+        }
+    }
     let log_label = |v: &f64| fmt_sig(10f64.powf(*v));
     // Tick positions are computed in floating point: a tick at "zero" can come out as 1e-17.
     let lin_label = |v: &f64| fmt_sig(if v.abs() < 1e-14 { 0.0 } else { *v });
@@ -417,8 +519,38 @@ fn plot_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
                 });
         }
     }
+    if let (Some(((b0, lo), (hi, b1))), Some((clo, chi))) = (bands, c.y_clamp) {
+        let grey = RGBColor(225, 225, 225);
+        for (show, a, b, text) in [
+            (
+                below,
+                b0.max(y0),
+                lo,
+                format!("below {} (drawn in this band)", fmt_sig(clo)),
+            ),
+            (
+                above,
+                hi,
+                b1.min(y1),
+                format!("above {} (drawn in this band)", fmt_sig(chi)),
+            ),
+        ] {
+            if show {
+                chart
+                    .draw_series([Rectangle::new([(x0, a), (x1, b)], grey.filled())])
+                    .map_err(err)?
+                    .label(text)
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 7), (x + 18, y + 7)], grey.filled())
+                    });
+            }
+        }
+    }
     for l in &c.lines {
-        draw_line_series(&mut chart, l, map)?;
+        draw_line_series(&mut chart, l, map, c.markers)?;
+        if c.markers {
+            draw_markers(&mut chart, l, map)?;
+        }
     }
     if let Some((x, name)) = &c.marker {
         if let Some(xm) = tx(*x) {
@@ -969,9 +1101,17 @@ fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError
         .as_array()
         .map(|a| a.iter().collect())
         .unwrap_or_default();
+    // The curve stops at the share of users who may host (issue 21): beyond it nobody can.
+    let potential = num(w, "hosts_potential");
+    let cap = if potential.is_finite() && potential > 0.0 {
+        potential
+    } else {
+        1.0
+    };
     let series = |key: &str| -> Vec<(f64, f64)> {
         points
             .iter()
+            .filter(|p| num(p, "hosts") <= cap * (1.0 + 1e-12))
             .map(|p| (100.0 * num(p, "hosts"), num(p, key)))
             .filter(|(_, v)| v.is_finite())
             .collect()
@@ -981,7 +1121,10 @@ fn stage_wireless(dir: &Path, f: &RunFigures) -> Result<Vec<Staged>, OutputError
         title: format!(
             "{scenario}: the operator's saving as more users host (net of given-away femtocells)"
         ),
-        x_label: "users hosting a femtocell (%)".into(),
+        x_label: format!(
+            "users hosting a femtocell (%; up to the {} % who may host)",
+            fmt_sig(100.0 * cap)
+        ),
         y_label: "operator's saving (US dollars per month)".into(),
         lines: vec![
             Line {

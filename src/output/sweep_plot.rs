@@ -366,9 +366,36 @@ fn axis(key: &str, unit: &str) -> String {
 /// The y label of a savings figure whose lowest value (a fraction) is `lowest`.
 fn clip_label(lowest: f64) -> String {
     if lowest < -1.0 {
-        "saving (%; below -100 % drawn at -100)".into()
+        "saving (%; below -100 % drawn in the grey band)".into()
     } else {
         "saving (%)".into()
+    }
+}
+
+/// A swept value in human units ("1/h" for 2.78e-4 /s), from the manifest's base unit; a
+/// bare number when the unit names no dimension.
+fn human(v: f64, unit: &str) -> String {
+    use crate::units::{format_quantity, Dimension as D};
+    const ALL: [D; 12] = [
+        D::Time,
+        D::DataSize,
+        D::BitRate,
+        D::EventRate,
+        D::Money,
+        D::MoneyPerGb,
+        D::MoneyPerMbpsMonth,
+        D::MoneyPerKwh,
+        D::Power,
+        D::EnergyPerGb,
+        D::CarbonIntensity,
+        D::Dimensionless,
+    ];
+    match ALL
+        .iter()
+        .find(|d| !unit.is_empty() && d.base_unit() == unit)
+    {
+        Some(d) => format_quantity(v, *d),
+        None => fmt_sig(v),
     }
 }
 
@@ -389,7 +416,7 @@ fn slice_note(m: &Manifest, skip: &[usize]) -> String {
         .filter_map(|(_, q)| {
             let v = q.values.as_ref()?;
             let mid = v.get(v.len() / 2)?;
-            Some(format!("{} = {}", q.key, fmt_sig(*mid)))
+            Some(format!("{} = {}", q.key, human(*mid, &q.unit)))
         })
         .collect();
     if parts.is_empty() {
@@ -431,6 +458,7 @@ fn stage_savings(
         lines: f.lines,
         x_log: f.x_log,
         y_clamp: Some((-100.0, 100.0)),
+        markers: true,
         ..LineChart::default()
     };
     staged.extend(stage_both(dir, &f.stem, Figure::Lines(&chart))?);
@@ -590,12 +618,12 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
         let sizes = [cells.len() as u64, cells.first().map_or(0, Vec::len) as u64];
         let full = |v: &Option<Vec<f64>>| v.as_ref().map_or(1, |v| v.len() as u64);
         let step = heat_steps(&[full(&a.values), full(&b.values)]);
-        let ticks = |v: &Option<Vec<f64>>, step: u64| -> Vec<String> {
+        let ticks = |v: &Option<Vec<f64>>, step: u64, unit: &str| -> Vec<String> {
             v.as_ref()
                 .map(|v| {
                     v.iter()
                         .step_by(step as usize)
-                        .map(|x| fmt_sig(*x))
+                        .map(|x| human(*x, unit))
                         .collect()
                 })
                 .unwrap_or_default()
@@ -618,10 +646,10 @@ pub fn stage_sweep_plots(dir: &Path) -> Result<Vec<Staged>, OutputError> {
         };
         let h = Heatmap {
             title: format!("{}: {what}", m.scenario),
-            x_label: format!("{}{note}", axis(&a.key, &a.unit)),
-            y_label: axis(&b.key, &b.unit),
-            x_ticks: ticks(&a.values, step[0]),
-            y_ticks: ticks(&b.values, step[1]),
+            x_label: format!("{}{note}", a.key),
+            y_label: b.key.clone(),
+            x_ticks: ticks(&a.values, step[0], &a.unit),
+            y_ticks: ticks(&b.values, step[1], &b.unit),
             cells: pct,
             value_label: if scan.wireless {
                 "femtocells' net saving (%)".into()
