@@ -140,6 +140,16 @@ fn profile_specific_keys() {
         )),
         "bad.toml:6:14: `demand.decay_time` does not apply to profile \"constant\""
     );
+    // A crowd that fades within a second is refused (the mutation run's `live-tv` with
+    // decay_time = "2e-9 h" stepped to its 5·10^7-step budget: seconds of work, minutes in a
+    // debug build).
+    assert_eq!(
+        error_of(&with(
+            "arrival_rate = \"1/s\"",
+            "arrival_rate = \"1/s\"\nprofile = \"flash-crowd\"\ndecay_time = \"2e-9 h\""
+        )),
+        "bad.toml:7:14: `demand.decay_time` must be ≥ 1 s (got \"2e-9 h\")"
+    );
     assert_eq!(
         error_of(&with(
             "arrival_rate = \"1/s\"",

@@ -751,6 +751,9 @@ impl Parsed {
 /// solve of an incentive search into seconds. A seed residence is 0 (seeds leave at once) or
 /// at least this long.
 const MIN_SEED_RESIDENCE: f64 = 1.0;
+
+/// Shortest `demand.decay_time` of a flash crowd, s.
+const MIN_DECAY_TIME: f64 = 1.0;
 /// Most aborts per second per downloader.
 const MAX_ABORT_RATE: f64 = 1.0;
 /// Shortest best-response time of the participation dynamics.
@@ -2582,7 +2585,17 @@ impl Ctx<'_> {
                 reject(span(&d.peak_time), "peak_time")?;
                 reject(d.file.as_ref().map(|v| v.span()), "file")?;
                 let decay = match &d.decay_time {
-                    Some(q) => self.bounded(q, "demand.decay_time", Time, 0.0, true, None)?,
+                    // A crowd that fades within a second is a batch of arrivals at one
+                    // instant, not a flash crowd; below a second a live audience's solve
+                    // steps at the decay's pace and takes seconds to reach its work budget.
+                    Some(q) => self.bounded(
+                        q,
+                        "demand.decay_time",
+                        Time,
+                        MIN_DECAY_TIME,
+                        false,
+                        None,
+                    )?,
                     None => return Err(self.whole("`demand.decay_time` is missing (required for profile \"flash-crowd\"), e.g. decay_time = \"2 h\"".into())),
                 };
                 Ok(ArrivalProfile::FlashCrowd {
