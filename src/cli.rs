@@ -260,7 +260,7 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Output folder (default: results/NAME-fit).
-    #[arg(long)]
+    #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Print fit.json on stdout instead of the table.
     #[arg(long)]
@@ -269,7 +269,7 @@ pub struct FitArgs {
     #[arg(long)]
     pub no_plots: bool,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
 }
 
@@ -1335,7 +1335,7 @@ fn fit_cmd(args: &FitArgs, quiet: bool) -> anyhow::Result<()> {
         report = Some(fit(&scenario, &trace, &opts)?);
         Ok(())
     })?;
-    let report = report.expect("set by the fit");
+    let report = report.ok_or_else(|| anyhow::anyhow!("the fit returned no report"))?;
     let file = args.file.display().to_string();
     let calibrated = calibrated_text(&text, &file, args.file.parent(), &report)?;
     let dir = args

@@ -760,6 +760,14 @@ pub enum FitError {
         /// What is wrong, naming the column and the value.
         reason: String,
     },
+    /// The trace file cannot be read.
+    #[error("{file}: the trace cannot be read: {reason}")]
+    Unreadable {
+        /// The trace file.
+        file: String,
+        /// The I/O error, in words.
+        reason: String,
+    },
     /// A key cannot be fitted (unknown, overridden per class, or not identifiable from this
     /// trace), with the reason.
     #[error("`{key}`: {reason}")]

@@ -295,6 +295,22 @@ fn fit_reports_bad_traces_and_keys_and_writes_nothing() {
         "{err}"
     );
     assert!(!out_dir.exists(), "nothing written");
+    let out = peerfluid()
+        .arg("fit")
+        .arg(&scen)
+        .arg("--trace")
+        .arg(dir.path().join("missing.csv"))
+        .args(["-o"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("missing.csv: the trace cannot be read:"),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "nothing written");
     std::fs::write(
         &trace,
         "t,leechers,seeds\n0,0,0\n1,1,0\n2,1,0\n3,1,0\n4,1,0\n",

@@ -45,10 +45,9 @@ impl Trace {
     /// [`FitError::Trace`] naming the file, the line, the column and the value.
     pub fn from_path(path: &std::path::Path) -> Result<Self, FitError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| FitError::Trace {
+        let text = std::fs::read_to_string(path).map_err(|e| FitError::Unreadable {
             file: file.clone(),
-            line: 0,
-            reason: format!("cannot be read: {e}"),
+            reason: e.to_string(),
         })?;
         Self::from_text(&text, &file)
     }
