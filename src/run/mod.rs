@@ -150,8 +150,8 @@ pub struct Summary {
     pub verdict: Option<crate::cost::verdict::Verdict>,
     /// The keys the scenario file set, as written (with their units), sorted by key; empty
     /// for a scenario that did not come from a file's text.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub inputs: Vec<crate::scenario::Input>,
+    #[serde(skip_serializing_if = "no_inputs")]
+    pub inputs: std::sync::Arc<[crate::scenario::Input]>,
     /// `--check-stochastic`: fluid vs the exact stochastic twin at the real scale.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stochastic_check: Option<crate::run::validity::StochasticCheck>,
@@ -359,6 +359,11 @@ fn run_kind(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
         .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': file push", s.name)))?;
     rec.plan = plan;
     Ok(rec)
+}
+
+/// The summary leaves `inputs` out when there are none (a sweep point, a built-in run).
+fn no_inputs(inputs: &std::sync::Arc<[crate::scenario::Input]>) -> bool {
+    inputs.is_empty()
 }
 
 fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<RunRecord> {
@@ -600,7 +605,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         validity: None,
         stochastic_check: None,
         verdict: None,
-        inputs: Vec::new(),
+        inputs: Default::default(),
     };
     if opts.incentive == Depth::Report {
         // The time series is for reading: where the state moves between two outputs of the

@@ -428,7 +428,7 @@ pub fn run_video_with(s: &Scenario, opts: &RunOptions, plan: Plan) -> anyhow::Re
         validity: None,
         stochastic_check: None,
         verdict: None,
-        inputs: Vec::new(),
+        inputs: Default::default(),
     };
     Ok(RunRecord {
         demand,

@@ -446,7 +446,7 @@ pub fn run_wireless(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord
         validity: None,
         stochastic_check: None,
         verdict: None,
-        inputs: Vec::new(),
+        inputs: Default::default(),
     };
     Ok(RunRecord {
         demand: Demand {

@@ -78,7 +78,8 @@ pub struct Scenario {
     pub coordination: Option<Coordination>,
     /// The keys the file set, as written, sorted by key ([`Scenario::from_toml`]; empty for
     /// a sweep point, whose keys are its base file's and the swept values).
-    pub inputs: Vec<Input>,
+    /// Shared: a scenario is cloned per run and per split, its inputs never change.
+    pub inputs: std::sync::Arc<[Input]>,
 }
 
 /// One key a scenario file set, for the report's inputs table.
@@ -601,7 +602,9 @@ impl Scenario {
             for shown_elsewhere in ["sweep", "name", "description"] {
                 plain.remove(shown_elsewhere);
             }
-            inputs_of(&plain, "", &mut scenario.inputs);
+            let mut inputs = Vec::new();
+            inputs_of(&plain, "", &mut inputs);
+            scenario.inputs = inputs.into();
         }
         Ok(scenario)
     }
@@ -1160,7 +1163,7 @@ impl Ctx<'_> {
             return Err(self.at(q.span(), "`pricing.tracker` is a flat coordination fee per peer-hour and `[coordination]` prices the coordination itself: give one of them".into()));
         }
         let scenario = Scenario {
-            inputs: Vec::new(),
+            inputs: Default::default(),
             coordination,
             energy,
             push,
@@ -1799,7 +1802,7 @@ impl Ctx<'_> {
             give_away: f.give_away.as_ref().is_none_or(|v| *v.get_ref()),
         };
         Ok(Scenario {
-            inputs: Vec::new(),
+            inputs: Default::default(),
             name,
             description: raw.description.unwrap_or_default().trim().to_string(),
             source: self.file.to_string(),
