@@ -2,7 +2,8 @@
 //! `CASE=a|b|s|four N=101 valgrind --tool=callgrind ./target/release/examples/count`, minus the
 //! same with N=1, divided by 100, is the instruction count of one solve (`DOPRI=1` for Dopri5,
 //! `ROS=1` for Rosenbrock, else the exact method; `CASE=four` is the 4-class bench scenario;
-//! `POINTS=n` for n output intervals instead of 500).
+//! `POINTS=n` for n output intervals instead of 500; `ROW=k` instead times one sweep row of
+//! issue 17's k-class point, `ROW=0` its one class).
 use peerfluid::run::swarm_of;
 use peerfluid::scenario::Scenario;
 use peerfluid::solve::{integrate, Method, SolverSettings};
@@ -11,6 +12,33 @@ use peerfluid::solve::{integrate, Method, SolverSettings};
 mod common;
 
 fn main() {
+    if let Some(k) = std::env::var("ROW")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        // One sweep row's evaluation of issue 17's several-class point (`ROW=0` one class).
+        let s = Scenario::from_toml(&common::spread_classes(k), "spread", None).expect("valid");
+        let n: usize = std::env::var("N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100);
+        if std::env::var("STATS").is_ok() {
+            let mut set = SolverSettings::new(5000.0);
+            set.points = 1;
+            let t = integrate(&swarm_of(&s), &set).expect("solves");
+            eprintln!("{:?}", t.stats);
+        }
+        let mut ok = 0;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            ok += usize::from(
+                peerfluid::sweep::eval::evaluate(&s, peerfluid::sweep::spec::Evaluate::Run).is_ok(),
+            );
+        }
+        let per = start.elapsed().as_secs_f64() / n as f64;
+        println!("{ok} rows, {:.3} µs per row", per * 1e6);
+        return;
+    }
     let case = std::env::var("CASE").unwrap_or_default();
     let (text, lam) = if case == "four" {
         (common::FOUR_CLASSES.to_string(), 0.2)

@@ -77,7 +77,7 @@ impl PiecewiseAffine for Audience {
         "watching"
     }
     fn affine(&self, _r: usize) -> Affine {
-        let mut a = DMatrix::zeros(3, 3);
+        let mut a = DMatrix::zeros(3, 1);
         a[(IX_VIEWERS, IX_VIEWERS)] = -1.0 / self.watch_time;
         a[(IX_VIEWER_SECONDS, IX_VIEWERS)] = 1.0;
         Affine {

@@ -78,7 +78,8 @@ pub trait PiecewiseSmooth: Sync {
 /// The dynamics in one regime: `dz/dt = a z + b + arrival · λ(t)`.
 #[derive(Debug, Clone)]
 pub struct Affine {
-    /// State matrix.
+    /// State matrix, `dim × dynamic_dim`: the running integrals never feed back, so their
+    /// columns (all zero) are left out.
     pub a: DMatrix<f64>,
     /// Constant forcing.
     pub b: DVector<f64>,
@@ -107,7 +108,7 @@ impl Guard {
 /// not affine gives the Taylor series of its solution instead ([`PiecewiseAffine::taylor`]).
 pub trait PiecewiseAffine: Sync {
     /// The first `dynamic_dim()` states feed back into the dynamics; the rest are running
-    /// integrals (their columns in every `Affine::a` are zero).
+    /// integrals (`Affine::a` has no columns for them).
     fn dynamic_dim(&self) -> usize;
     /// Number of regimes (some may be unavailable, see `regime_available`).
     fn regime_count(&self) -> usize;

@@ -544,7 +544,7 @@ impl Swarm {
     fn regime_affine(&self, r: usize) -> Affine {
         let k = self.k();
         let (n, nd) = (self.dim(), 2 * k);
-        let mut a = DMatrix::zeros(n, n);
+        let mut a = DMatrix::zeros(n, nd);
         let mut b = DVector::zeros(n);
         let mut e = DVector::zeros(n);
         // Coefficient of dynamic state j in the upload form U = Σ μ_i (η x_i + y_i).
@@ -929,6 +929,14 @@ impl PiecewiseAffine for Swarm {
             &mut d_heap
         };
         let row = |m: usize| m * stride;
+        // The free classes' leecher coefficients x_{f,0..m}, one row of `order` each.
+        let (mut xs_stack, mut xs_heap) = ([0.0; 256], Vec::new());
+        let xs_all: &mut [f64] = if free.len() * order <= xs_stack.len() {
+            &mut xs_stack[..free.len() * order]
+        } else {
+            xs_heap.resize(free.len() * order, 0.0);
+            &mut xs_heap
+        };
         let shifted = free.iter().map(|&f| a[f]).sum::<f64>() <= 0.0;
         for m in 0..order {
             let (lo, hi) = a.split_at_mut(row(m + 1));
@@ -946,7 +954,11 @@ impl PiecewiseAffine for Swarm {
             xf[m] = free.iter().map(|&f| xm[f]).sum();
             // Coefficients of the level known so far: r_0..r_m, or r_0..r_{m−1} when shifted.
             let known = if !shifted {
-                let acc: f64 = (1..=m).map(|i| xf[i] * level[m - i]).sum();
+                let acc: f64 = xf[1..=m]
+                    .iter()
+                    .zip(level[..m].iter().rev())
+                    .map(|(x, r)| x * r)
+                    .sum();
                 level[m] = (nm - acc) / xf[0];
                 m + 1
             } else if m == 0 {
@@ -955,17 +967,29 @@ impl PiecewiseAffine for Swarm {
                 if xf[1] <= 0.0 {
                     return false;
                 }
-                let acc: f64 = (2..=m).map(|i| xf[i] * level[m - i]).sum();
+                let acc: f64 = xf[2..=m]
+                    .iter()
+                    .zip(level[..m - 1].iter().rev())
+                    .map(|(x, r)| x * r)
+                    .sum();
                 level[m - 1] = (nm - acc) / xf[1];
                 m
             };
             for ((di, cl), x) in d.iter_mut().zip(&self.classes).zip(xm) {
                 *di = cl.c * x;
             }
-            for &f in free {
+            for (j, &f) in free.iter().enumerate() {
                 // (x·r)_m = Σ_l x_l r_{m−l}; with the shift x_0 = 0 and r_m is not needed.
-                d[f] = (m + 1 - known..=m)
-                    .map(|l| lo[row(l) + f] * level[m - l])
+                // The class's coefficients are kept contiguous (`xs`), so this is a plain dot
+                // product of two slices.
+                let xs = &mut xs_all[j * order..(j + 1) * order];
+                xs[m] = xm[f];
+                let lo_l = m + 1 - known;
+                let lv = &level[..known];
+                d[f] = xs[lo_l..=m]
+                    .iter()
+                    .zip(lv.iter().rev())
+                    .map(|(x, r)| x * r)
                     .sum();
             }
             let inv = 1.0 / (m + 1) as f64;
@@ -1304,7 +1328,7 @@ mod tests {
                 })
                 .expect("some regime holds");
             let af = pa.affine(r);
-            let lin = &af.a * &z + &af.b + &af.arrival * 1.0;
+            let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 1.0;
             let mut f = State::zeros(m.dim());
             m.rhs(0.0, &z, &mut f);
             for i in 0..m.dim() {
@@ -1405,7 +1429,7 @@ mod tests {
             m.rhs(0.0, &z, &mut f);
             if pa.regime_is_affine(expected) {
                 let af = pa.affine(expected);
-                let lin = &af.a * &z + &af.b + &af.arrival * 2.0;
+                let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 2.0;
                 for i in 0..n {
                     assert_relative_eq!(lin[i], f[i], max_relative = 1e-12, epsilon = 1e-14);
                 }

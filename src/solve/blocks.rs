@@ -230,6 +230,10 @@ fn first_negative(guards: &[Terms], span: f64) -> Result<Option<f64>, ()> {
         };
     }
     let mut ends = Vec::with_capacity(guards.len());
+    // The first probe's length: where the earliest falling guard would cross if it kept its
+    // initial slope (a guard that is left soon is then found in a few probes instead of by
+    // halving down from the whole span), else the span.
+    let mut first = span;
     for t in guards {
         let size: f64 =
             t.a.iter().map(|a| a.abs()).sum::<f64>() + t.cc.iter().map(|c| c.norm()).sum::<f64>();
@@ -238,8 +242,12 @@ fn first_negative(guards: &[Terms], span: f64) -> Result<Option<f64>, ()> {
         }
         let tol = 1e-11 * size;
         let g0 = t.value(0.0);
-        if !g0.is_finite() || g0 < -tol || (g0 <= tol && t.slope(0.0) <= 0.0) {
+        let d0 = t.slope(0.0);
+        if !g0.is_finite() || g0 < -tol || (g0 <= tol && d0 <= 0.0) {
             return Err(());
+        }
+        if d0 < 0.0 && g0 > tol {
+            first = first.min(g0 / -d0);
         }
         ends.push(Ends::new(t, g0, tol));
     }
@@ -251,7 +259,7 @@ fn first_negative(guards: &[Terms], span: f64) -> Result<Option<f64>, ()> {
         .fold(0.0, f64::max);
     let periods = (span * omega / std::f64::consts::TAU).min(1e5);
     let budget = SCAN_BUDGET + (64.0 * periods) as usize;
-    let (mut s, mut h) = (0.0, span);
+    let (mut s, mut h) = (0.0, first);
     for _ in 0..budget {
         let t = (s + h).min(span);
         let mut undecided = false;

@@ -63,7 +63,7 @@ const MAX_SWITCHES: usize = 100_000;
 /// Standard steps taken by Taylor series in a regime before its exponential is computed.
 const LAZY_STEPS: usize = 2;
 /// Order of the Taylor series in regimes that are not affine.
-const NL_ORDER: usize = 24;
+const NL_ORDER: usize = 16;
 /// Truncation error allowed per Taylor step in those regimes, relative to the largest state
 /// (floored at [`NL_FLOOR`] peers).
 const NL_TOL: f64 = 1e-13;
@@ -175,10 +175,10 @@ impl Piece {
         nd: usize,
         nc: usize,
         grid_h: f64,
+        guards: Vec<Vec<f64>>,
     ) -> Self {
         let m = seg.w0.len();
         let q = nd + m;
-        let guard_vectors = || guard_vectors(pa, r, nd, m);
         if !pa.regime_is_affine(r) {
             return Self {
                 affine: false,
@@ -187,7 +187,7 @@ impl Piece {
                 mq_rows: Vec::new(),
                 mc_rows: Vec::new(),
                 rho: 0.0,
-                guards: guard_vectors(),
+                guards,
                 guard_rates: Vec::new(),
                 h_std: grid_h,
                 step: Vec::new(),
@@ -218,7 +218,6 @@ impl Piece {
                 mq_rows[(nd + i) * q + nd + j] = seg.generator[(i, j)];
             }
         }
-        let guards = guard_vectors();
         // ṙ = gᵀ Mq
         let guard_rates = guards
             .iter()
@@ -654,6 +653,18 @@ impl Series {
 /// negative to positive the minimum is located (a root of the derivative) and checked too, so
 /// that a narrow dip between samples is not missed. Refined to machine precision.
 fn first_root(a: &[f64; TAYLOR_TERMS], terms: usize, h: f64) -> Option<f64> {
+    // Certificate first: g(τ) ≥ a₀ − Σ_{k≥1} |a_k| h^k on [0, h], so a guard that starts with
+    // more margin than its series can take away has no root and needs no scan (most guards
+    // of a span that ends on another guard's crossing).
+    let mut swing = 0.0;
+    let mut pow = 1.0;
+    for c in a.iter().take(terms).skip(1) {
+        pow *= h;
+        swing += c.abs() * pow;
+    }
+    if a[0] - swing > 1e-12 * (a[0].abs() + swing) {
+        return None;
+    }
     let taus: [f64; SCAN] = std::array::from_fn(|j| h * (j + 1) as f64 / SCAN as f64);
     // Values and derivatives at every sample: SCAN independent Horner chains.
     let (mut val, mut der) = ([0.0; SCAN], [0.0; SCAN]);
@@ -879,6 +890,7 @@ impl Solver<'_> {
     fn piece(&mut self, seg: usize, r: usize) -> &mut Piece {
         let i = seg * self.regimes + r;
         if self.pieces[i].is_none() {
+            let guards = self.guards(seg, r).to_vec();
             self.pieces[i] = Some(Piece::new(
                 self.pa,
                 &self.segs[seg],
@@ -886,10 +898,18 @@ impl Solver<'_> {
                 self.nd,
                 self.nc,
                 self.grid_h,
+                guards,
             ));
         }
         // Invariant: filled just above.
         self.pieces[i].as_mut().expect("piece was just built")
+    }
+
+    /// Regime r's guard vectors in forcing segment `seg`, computed once per solve.
+    fn guards(&mut self, seg: usize, r: usize) -> &[Vec<f64>] {
+        let i = seg * self.regimes + r;
+        let (pa, nd, m) = (self.pa, self.nd, self.segs[seg].w0.len());
+        self.guards[i].get_or_insert_with(|| guard_vectors(pa, r, nd, m))
     }
 
     /// The first and second Taylor coefficients of the motion from p in regime r (up to
@@ -934,11 +954,8 @@ impl Solver<'_> {
             // Guard values first: a regime with a guard clearly negative is out without
             // building its piece or computing its motion (a Taylor series where classes
             // share the upload).
+            self.guards(seg, r);
             let i = seg * self.regimes + r;
-            if self.guards[i].is_none() {
-                let m = self.segs[seg].w0.len();
-                self.guards[i] = Some(guard_vectors(self.pa, r, self.nd, m));
-            }
             let affine = self.pa.regime_is_affine(r);
             let mut worst = f64::INFINITY;
             let mut consistent = true;
