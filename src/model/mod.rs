@@ -128,7 +128,8 @@ pub trait PiecewiseAffine: Sync {
     /// dynamic state now; `lambda[m]` (m < order) are the arrival rate's coefficients. Fills
     /// the dynamic part of rows 1..=order of `a`, and rows 1..=order of `dc` (the running
     /// integrals, `dim() − dynamic_dim()` each; row 0 is left alone). Returns false when the
-    /// series does not exist at this state.
+    /// series does not exist at this state, which may happen only on the regime's boundary
+    /// (a guard at zero): the exact solver does not ask strictly inside.
     fn taylor(
         &self,
         _r: usize,

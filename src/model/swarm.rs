@@ -930,7 +930,7 @@ impl PiecewiseAffine for Swarm {
         };
         let row = |m: usize| m * stride;
         // The free classes' leecher coefficients x_{f,0..m}, one row of `order` each.
-        let (mut xs_stack, mut xs_heap) = ([0.0; 256], Vec::new());
+        let (mut xs_stack, mut xs_heap) = ([0.0; 128], Vec::new());
         let xs_all: &mut [f64] = if free.len() * order <= xs_stack.len() {
             &mut xs_stack[..free.len() * order]
         } else {

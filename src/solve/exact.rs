@@ -653,18 +653,6 @@ impl Series {
 /// negative to positive the minimum is located (a root of the derivative) and checked too, so
 /// that a narrow dip between samples is not missed. Refined to machine precision.
 fn first_root(a: &[f64; TAYLOR_TERMS], terms: usize, h: f64) -> Option<f64> {
-    // Certificate first: g(τ) ≥ a₀ − Σ_{k≥1} |a_k| h^k on [0, h], so a guard that starts with
-    // more margin than its series can take away has no root and needs no scan (most guards
-    // of a span that ends on another guard's crossing).
-    let mut swing = 0.0;
-    let mut pow = 1.0;
-    for c in a.iter().take(terms).skip(1) {
-        pow *= h;
-        swing += c.abs() * pow;
-    }
-    if a[0] - swing > 1e-12 * (a[0].abs() + swing) {
-        return None;
-    }
     let taus: [f64; SCAN] = std::array::from_fn(|j| h * (j + 1) as f64 / SCAN as f64);
     // Values and derivatives at every sample: SCAN independent Horner chains.
     let (mut val, mut der) = ([0.0; SCAN], [0.0; SCAN]);
@@ -956,7 +944,6 @@ impl Solver<'_> {
             // share the upload).
             self.guards(seg, r);
             let i = seg * self.regimes + r;
-            let affine = self.pa.regime_is_affine(r);
             let mut worst = f64::INFINITY;
             let mut consistent = true;
             let mut boundary = false;
@@ -972,8 +959,9 @@ impl Solver<'_> {
                 boundary |= val <= tol;
             }
             // On a boundary the direction of motion decides; a regime without a series at p
-            // (no motion) is never chosen.
-            if consistent && (boundary || !affine) && !self.motion(seg, r, p) {
+            // (no motion) is never chosen. Strictly inside a regime that is not affine the
+            // series exists (the trait's contract), so its motion is not needed there.
+            if consistent && boundary && !self.motion(seg, r, p) {
                 continue;
             }
             if consistent && boundary {
