@@ -457,7 +457,7 @@ pub enum MethodArg {
     /// series), Dopri5 for models without regimes.
     #[default]
     Auto,
-    /// Matrix exponentials between regime switches, Taylor series of order 24 where several
+    /// Matrix exponentials between regime switches, Taylor series of order 16 where several
     /// peer classes share the upload.
     Exact,
     /// Adaptive Dormand–Prince 5(4).
