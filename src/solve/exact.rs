@@ -530,13 +530,13 @@ impl Series {
         }
     }
 
-    /// Room for the series of a regime that is not affine.
+    /// Room for the series of a regime that is not affine (orders up to [`NL_ORDER`]).
     fn empty(q: usize, nc: usize) -> Self {
         Self {
             q,
             terms: 0,
-            v: vec![0.0; q * TAYLOR_TERMS],
-            c: vec![0.0; nc * TAYLOR_TERMS],
+            v: vec![0.0; q * (NL_ORDER + 1)],
+            c: vec![0.0; nc * (NL_ORDER + 1)],
             span: None,
             dc_from: vec![0.0; nc],
             expansions: 0,
@@ -556,7 +556,7 @@ impl Series {
     ) -> bool {
         let (q, m) = (self.q, seg.w0.len());
         let nd = q - m;
-        let order = order.min(TAYLOR_TERMS - 1);
+        let order = order.min(NL_ORDER);
         self.span = None;
         self.v[..q].copy_from_slice(p);
         let mut lambda = [0.0; TAYLOR_TERMS];
