@@ -1116,40 +1116,13 @@ fn shapley_cmd(args: &ShapleyArgs, quiet: bool) -> anyhow::Result<()> {
     if let (Some(list), Some(resource)) = (&args.providers, args.resource) {
         return providers_cmd(list, resource, args, quiet);
     }
-    use crate::incentive::equilibrium::{Market, ScenarioGame};
     use crate::incentive::game::{Shape, SumGame};
-    use crate::incentive::table::shapley_table;
+    use crate::incentive::table::{scenario_table, shapley_table};
     const MAX_RESOURCE: f64 = 1e12;
     let table = if let Some(path) = &args.file {
         let s = Scenario::from_path(path)?;
         refuse_femtocells(&s, path)?;
-        if s.content.kind.stream().is_some() {
-            let game = crate::incentive::stream::StreamGame::new(&s)?;
-            let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
-            shapley_table(
-                &game,
-                &format!(
-                    "scenario '{}' (resource: GB of upload offered per view; Ω: origin $ per view)",
-                    s.name
-                ),
-                &game.capacity_gb,
-                &shares,
-                &args.n,
-                args.seed,
-            )?
-        } else {
-            let market = Market::new(&s)?;
-            let game = ScenarioGame::new(&market)?;
-            let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
-            shapley_table(
-            &game,
-            &format!("scenario '{}' (resource: GB of upload capacity per download; Ω: origin $ per download)", s.name),
-            &market.capacity_gb,
-            &shares,
-            &args.n,
-            args.seed,
-        )?
-        }
+        scenario_table(&s, &args.n, args.seed)?
     } else {
         let shape = args.omega.unwrap_or(Shape::Linear);
         let (resource, shares): (Vec<f64>, Vec<f64>) = match (&args.classes, args.xbar) {

@@ -66,6 +66,23 @@ fn closing_quote(s: &str, quote: char) -> Option<usize> {
     None
 }
 
+/// An error and its causes on one line, "scenario 'x': integration failed: <cause>" (what
+/// `anyhow`'s `{:#}` prints), for messages that go into files (a sweep row's `status`) or to
+/// another language (the Python bindings).
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
+}
+
 /// A scenario file (or a file it names) could not be read, parsed or validated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScenarioError {
@@ -491,6 +508,14 @@ pub enum SweepError {
     /// A file of the sweep could not be read or written.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The worker threads could not be started.
+    #[error("starting {threads} worker threads: {reason}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// The operating system's reason.
+        reason: String,
+    },
 }
 
 /// A run or comparison (`run::run_scenario`, `run::compare_scenario`) could not be done:

@@ -319,19 +319,8 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
         });
     }
 
-    let threads = opts
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| {
-            SweepError::Output(OutputError::Io {
-                path: dir.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })
-        })?;
+    let threads = threads_or_cores(opts.threads);
+    let pool = pool(threads)?;
     // Every remaining point is validated before any is computed (seconds at 10^6 points: a
     // spinner says so).
     let spinner = crate::progress::spinner(
@@ -405,6 +394,24 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
         seconds,
         files,
     })
+}
+
+/// `threads`, or one per core when `None` (at least one).
+pub(crate) fn threads_or_cores(threads: Option<usize>) -> usize {
+    threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+/// A pool of `threads` workers for a sweep's points.
+pub(crate) fn pool(threads: usize) -> Result<rayon::ThreadPool, SweepError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| SweepError::Threads {
+            threads,
+            reason: e.to_string(),
+        })
 }
 
 /// Validate the scenario of every point the sweep would run, or of the first `limit` of them,
