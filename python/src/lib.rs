@@ -121,6 +121,8 @@ fn from_run(e: error::RunError) -> PyErr {
 fn from_job(e: error::JobError) -> PyErr {
     match e {
         error::JobError::Scenario(s) => from_scenario(s),
+        // Not a file swarm: the simulator's refusal, though the fluid run said it.
+        error::JobError::Run(error::RunError::Sim(s)) => SimulationError::new_err(message(&s)),
         error::JobError::Run(r) => from_run(r),
         other => SimulationError::new_err(message(&other)),
     }
