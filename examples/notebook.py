@@ -49,7 +49,8 @@ r.costs[["architecture", "provider_usd", "payments_usd", "gross_saving", "net_sa
 # ## 2. Sweep the price paid per GB uploaded
 #
 # The keys and unit strings are those of the scenario files; `mode="grid"` with one key is a
-# list of prices. Each row is a line of `sweep.csv`.
+# list of prices. Each row is a line of `sweep.csv`. (In `sharing-price.toml`, section 3,
+# viewers have private costs and decide whether to share: there the price buys participation.)
 
 # %%
 prices = {"incentive.price": {"from": "0.001 $/GB", "to": "0.2 $/GB", "steps": 40, "scale": "log"}}
@@ -83,9 +84,12 @@ def savings_figure(df, key, title, path):
 
 
 savings_figure(df, "incentive.price", f"{s.name}: saving vs client-server", OUT / "viral-video-price.png")
-best = df.loc[df["hybrid.net_saving"].idxmax()]
-print(f"best price for hybrid delivery: ${best['incentive.price']:.4f}/GB, "
-      f"net saving {100 * best['hybrid.net_saving']:.1f} %")
+# Every viewer of this scenario shares at any price (participation 1: no private costs), so
+# a higher price only pays more for the same upload: where does paying stop saving?
+losing = df[df["p2p.net_saving"] < 0]
+print(f"participation {df['participation'].min():.2f} to {df['participation'].max():.2f}; "
+      f"peer-assisted delivery stops saving at ${losing['incentive.price'].iloc[0]:.4f}/GB"
+      if len(losing) else "peer-assisted delivery saves at every price swept")
 
 # %% [markdown]
 # ## 3. The CLI's sweep figure, from Python
@@ -107,7 +111,8 @@ savings_figure(cli_like, "incentive.price", "sharing-price: saving vs client-ser
                OUT / "sharing-price.png")
 
 # %%
-csv = ROOT / "results" / "sharing-price-sweep" / "sweep.csv"  # `peerfluid sweep` wrote it
+# Where `peerfluid sweep scenarios/sweeps/sharing-price.toml` writes (NOTEBOOK_CLI_SWEEP: elsewhere).
+csv = Path(os.environ.get("NOTEBOOK_CLI_SWEEP", ROOT / "results" / "sharing-price-sweep" / "sweep.csv"))
 if csv.exists():
     cli = pd.read_csv(csv)
     assert list(cli.columns) == list(cli_like.columns)

@@ -286,3 +286,19 @@ def test_tables_without_pandas_are_dicts_of_numpy_arrays(monkeypatch):
     assert ts["t"].base is not None
     sw = pf.sweep("scenarios/dsl-fibre.toml", {"swarm.efficiency": [0.5, 0.9]})
     assert isinstance(sw["swarm.efficiency"], np.ndarray) and sw["status"] == ["ok", "ok"]
+
+
+# ---- the notebook ----
+
+def test_the_notebook_reproduces_the_cli_sweep_figure_numbers(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pandas")
+    cli("sweep", "scenarios/sweeps/sharing-price.toml", "-o", str(tmp_path / "cli"), "--no-plots")
+    env = dict(os.environ, NOTEBOOK_OUT=str(tmp_path / "nb"), MPLBACKEND="Agg",
+               NOTEBOOK_CLI_SWEEP=str(tmp_path / "cli" / "sweep.csv"))
+    env.pop("DISPLAY", None)
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "notebook.py")], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "the same 200 rows as the CLI" in done.stdout
+    assert (tmp_path / "nb" / "sharing-price.png").stat().st_size > 0
