@@ -24,7 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-import peerfluid as pf
+# `python python/bench.py` puts python/ first on the path, where peerfluid/ is the source
+# package without its compiled module: import the installed one.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import peerfluid as pf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

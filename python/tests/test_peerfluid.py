@@ -302,3 +302,19 @@ def test_the_notebook_reproduces_the_cli_sweep_figure_numbers(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "the same 200 rows as the CLI" in done.stdout
     assert (tmp_path / "nb" / "sharing-price.png").stat().st_size > 0
+
+
+def test_the_readme_example_runs(tmp_path):
+    """README "From Python": the 10-line example, run where it writes into a scratch folder."""
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pandas")
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## From Python"):]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "results" / "viral-3" / "summary.json").exists()

@@ -342,6 +342,24 @@ impl RunError {
 
 /// Run a scenario: settle its incentive (who shares, how they are paid), then solve the swarm
 /// with the sharers and non-sharers as separate classes.
+///
+/// ```
+/// use peerfluid::run::{run_scenario, RunOptions};
+/// use peerfluid::scenario::Scenario;
+///
+/// let s = Scenario::builtin_default()?;
+/// let rec = run_scenario(&s, &RunOptions { points: 50, ..RunOptions::default() })?;
+/// // timeseries.csv: a row per output time (at least 51), columns t, leechers, seeds, ...
+/// assert_eq!(&rec.columns[..3], ["t", "leechers", "seeds"]);
+/// assert!(rec.rows.len() > 50);
+/// assert!(rec.summary.peak.leechers > 0.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`RunError`]: no steady state where one is needed, a failed solve, an incentive that
+/// cannot be worked out; `{:#}` (or [`crate::error::Chain`]) prints the step and the cause.
 pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
     let mut rec = run_kind(s, opts)?;
     rec.summary.inputs = s.inputs.clone();
@@ -748,6 +766,24 @@ pub fn timeseries_columns<'a>(classes: impl Iterator<Item = &'a str> + Clone) ->
 }
 
 /// Run a scenario and price it under every architecture (`peerfluid compare`).
+///
+/// ```
+/// use peerfluid::run::{compare_scenario, RunOptions};
+/// use peerfluid::scenario::Scenario;
+///
+/// let text = std::fs::read_to_string("scenarios/dsl-fibre.toml")?;
+/// let s = Scenario::from_toml(&text, "scenarios/dsl-fibre.toml", Some("scenarios".as_ref()))?;
+/// let rec = compare_scenario(&s, &RunOptions::default())?;
+/// let costs = rec.summary.costs.as_ref().expect("every architecture is priced");
+/// for arch in ["client_server", "cdn", "p2p", "hybrid"] {
+///     println!("{arch}: ${:.2} a month", costs[arch].provider_usd);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Those of [`run_scenario`], and [`RunError::Cost`] when a bill cannot be made.
 pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
     let mut rec = run_scenario(s, opts)?;
     if s.content.kind.wireless().is_some() {
