@@ -95,6 +95,14 @@ fn scenario_err(e: &error::ScenarioError, point: Option<(u64, &str)>, text: Stri
     err
 }
 
+/// A `ScenarioError` about the whole of `file` (no line), with its attributes.
+fn whole(file: &str, message: String) -> PyErr {
+    from_scenario(error::ScenarioError::Whole {
+        file: file.to_string(),
+        message,
+    })
+}
+
 fn from_scenario(e: error::ScenarioError) -> PyErr {
     let text = e.to_string();
     scenario_err(&e, None, text)
@@ -204,9 +212,8 @@ impl Scenario {
         let json = py.import("json")?;
         let text: String = json.call_method1("dumps", (d,))?.extract()?;
         let table: toml::Table = serde_json::from_str(&text)
-            .map_err(|e| ScenarioError::new_err(format!("{label}: not a scenario table: {e}")))?;
-        let text =
-            toml::to_string(&table).map_err(|e| ScenarioError::new_err(format!("{label}: {e}")))?;
+            .map_err(|e| whole(label, format!("not a scenario table: {e}")))?;
+        let text = toml::to_string(&table).map_err(|e| whole(label, e.to_string()))?;
         Self::from_text(text, label.to_string(), base_dir)
     }
 
@@ -402,9 +409,9 @@ fn sweep<'py>(
         let mut t: toml::Table = scenario
             .text
             .parse()
-            .map_err(|e| ScenarioError::new_err(format!("{}: {e}", scenario.label)))?;
+            .map_err(|e: toml::de::Error| whole(&scenario.label, e.message().to_string()))?;
         t.remove("sweep");
-        toml::to_string(&t).map_err(|e| ScenarioError::new_err(e.to_string()))?
+        toml::to_string(&t).map_err(|e| whole(&scenario.label, e.to_string()))?
     } else {
         scenario.text.clone()
     };

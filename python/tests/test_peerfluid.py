@@ -239,6 +239,15 @@ def test_one_bad_point_in_a_sweep_list_raises_with_its_index():
     assert e.value.point == 2 and "sweep point 2" in str(e.value)
 
 
+def test_every_scenario_error_has_its_attributes():
+    with pytest.raises(pf.ScenarioError) as e:
+        pf.Scenario.from_dict({"name": None}, label="d")
+    assert (e.value.file, e.value.line, e.value.column) == ("d", None, None)
+    with pytest.raises(pf.ScenarioError) as e:
+        pf.Scenario.from_dict({"content": {"size": "1 GB"}, "swarm": {"efficiency": 2.0}}, label="d")
+    assert e.value.file == "d" and e.value.message
+
+
 def test_errors_are_exception_classes():
     assert issubclass(pf.SweepPointError, pf.ScenarioError)
     for cls in (pf.ScenarioError, pf.RunError, pf.SimulationError, pf.MechanismError, pf.OutputError):

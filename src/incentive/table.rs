@@ -186,39 +186,6 @@ pub fn shapley_table(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::incentive::game::{Shape, SumGame};
-    use approx::assert_relative_eq;
-
-    #[test]
-    fn counts_sum_to_n_and_follow_the_shares() {
-        assert_eq!(counts_for(10, &[0.25, 0.75]), vec![3, 7]);
-        assert_eq!(counts_for(7, &[1.0, 1.0, 1.0]).iter().sum::<usize>(), 7);
-        assert_eq!(counts_for(1000, &[1.0]), vec![1000]);
-    }
-
-    #[test]
-    fn table_reproduces_shap_finite_n() {
-        // literature §2.6 SHAP-finiteN: Ω = (1 − x)⁺, x̄ = 2, identical peers; rel 1e-9.
-        let g = SumGame::new(Shape::Linear, 1.0, 1.0, 1).unwrap();
-        let t = shapley_table(&g, "linear", &[2.0], &[1.0], &[10, 100, 1000], 1).unwrap();
-        assert_relative_eq!(t.provider_share_per_user, 0.75, max_relative = 1e-9);
-        let expect = [
-            0.727_272_727_272_727_3,
-            0.747_524_752_475_247_5,
-            0.749_750_249_750_249_7,
-        ];
-        for (row, e) in t.exact.iter().zip(expect) {
-            assert_eq!(row.method, "exact");
-            assert_relative_eq!(row.provider_share_per_user, e, max_relative = 1e-9);
-        }
-        assert!(!t.core.in_core);
-        assert_relative_eq!(t.core.min_slack_per_user, -0.125, max_relative = 1e-9);
-    }
-}
-
 /// The convergence table of a scenario's own game (`peerfluid shapley FILE`): for a file
 /// swarm the provider–peers game (resource: GB of upload capacity per download; Ω: the
 /// origin's $ per download), for live and VoD the viewers' game (`incentive::stream`:
@@ -263,4 +230,37 @@ pub fn scenario_table(
         ns,
         seed,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incentive::game::{Shape, SumGame};
+    use approx::assert_relative_eq;
+
+    #[test]
+    fn counts_sum_to_n_and_follow_the_shares() {
+        assert_eq!(counts_for(10, &[0.25, 0.75]), vec![3, 7]);
+        assert_eq!(counts_for(7, &[1.0, 1.0, 1.0]).iter().sum::<usize>(), 7);
+        assert_eq!(counts_for(1000, &[1.0]), vec![1000]);
+    }
+
+    #[test]
+    fn table_reproduces_shap_finite_n() {
+        // literature §2.6 SHAP-finiteN: Ω = (1 − x)⁺, x̄ = 2, identical peers; rel 1e-9.
+        let g = SumGame::new(Shape::Linear, 1.0, 1.0, 1).unwrap();
+        let t = shapley_table(&g, "linear", &[2.0], &[1.0], &[10, 100, 1000], 1).unwrap();
+        assert_relative_eq!(t.provider_share_per_user, 0.75, max_relative = 1e-9);
+        let expect = [
+            0.727_272_727_272_727_3,
+            0.747_524_752_475_247_5,
+            0.749_750_249_750_249_7,
+        ];
+        for (row, e) in t.exact.iter().zip(expect) {
+            assert_eq!(row.method, "exact");
+            assert_relative_eq!(row.provider_share_per_user, e, max_relative = 1e-9);
+        }
+        assert!(!t.core.in_core);
+        assert_relative_eq!(t.core.min_slack_per_user, -0.125, max_relative = 1e-9);
+    }
 }
