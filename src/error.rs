@@ -3,7 +3,7 @@
 //! Library code returns these; only `main.rs` and `cli.rs` wrap them with `anyhow` context.
 //! A stage that calls others ([`RunError`] for `run`, [`JobError`] for `simulate` and
 //! `validate`) keeps the cause as a typed `source` beside the words saying which scenario and
-//! which step, so `{:#}` prints "scenario 'x': integration failed: <cause>" and a caller (the
+//! which step, so `{:#}` prints `scenario 'x': integration failed: <cause>` and a caller (the
 //! Python bindings) can still match on the cause. Every message names the thing, the bound and
 //! the value, and where.
 
@@ -66,7 +66,7 @@ fn closing_quote(s: &str, quote: char) -> Option<usize> {
     None
 }
 
-/// An error and its causes on one line, "scenario 'x': integration failed: <cause>" (what
+/// An error and its causes on one line, `scenario 'x': integration failed: <cause>` (what
 /// `anyhow`'s `{:#}` prints), for messages that go into files (a sweep row's `status`) or to
 /// another language (the Python bindings).
 pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));

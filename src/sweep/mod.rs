@@ -4,7 +4,7 @@
 //! * [`spec`]: the `[sweep]` section, validation, and the deterministic expansion of point i;
 //! * [`eval`]: one point → one CSV row (steady state and a month of bills, or a whole run);
 //! * [`runner`]: threads, blocks, the partial file and `--resume`, shards and `merge`;
-//! * [`table`]: the same rows in memory, as columns (the Python bindings).
+//! * [`mod@table`]: the same rows in memory, as columns (the Python bindings).
 
 pub mod eval;
 pub mod runner;

@@ -226,7 +226,7 @@ fn block_size(spec: &SweepSpec, threads: usize) -> u64 {
 
 /// Run (or resume) a sweep: every point validated first, then computed in blocks on
 /// `opts.threads` workers and streamed to `sweep.csv` in point order (the same rows whatever
-/// the number of threads); `sweep.json` and `columns.json` beside it. [`super::table`] gives
+/// the number of threads); `sweep.json` and `columns.json` beside it. [`super::table()`] gives
 /// the same rows in memory.
 ///
 /// ```
