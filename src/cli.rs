@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::output;
-use crate::run::{compare_scenario, run_scenario, RunOptions};
+use crate::run::{run_judged, RunOptions};
 use crate::scenario::Scenario;
 use crate::solve::Method;
 
@@ -964,12 +964,17 @@ fn run_cmd(args: RunArgs, compare: bool, quiet: bool) -> anyhow::Result<()> {
     let writing = || format!("writing results of '{}'", scenario.name);
     let _lock = output::lock::DirLock::acquire(&dir).with_context(writing)?;
     output::claim(&dir, "run").with_context(writing)?;
-    let mut record = if compare {
-        compare_scenario(&scenario, &opts)?
-    } else {
-        run_scenario(&scenario, &opts)?
-    };
-    attach_checks(&scenario, &mut record, &args.check)?;
+    let mut record = run_judged(&scenario, &opts, compare)?;
+    if args.check.check_stochastic {
+        let c = crate::stochastic::check_stochastic(
+            &scenario,
+            &record,
+            args.check.replicates,
+            args.check.seed,
+        )
+        .with_context(|| format!("--check-stochastic of '{}'", scenario.name))?;
+        record.summary.stochastic_check = Some(c);
+    }
     let written = output::write_run(&dir, &record, !args.no_plots)
         .with_context(|| format!("writing results of '{}'", scenario.name))?;
     if args.json {
@@ -981,61 +986,6 @@ fn run_cmd(args: RunArgs, compare: bool, quiet: bool) -> anyhow::Result<()> {
         for p in &written {
             writeln!(stdout, "  {}", p.display())?;
         }
-    }
-    Ok(())
-}
-
-/// The verdict of a compared run (`None` for `run` or wireless scenarios).
-fn verdict_of(
-    s: &crate::run::Summary,
-    v: &crate::run::validity::Validity,
-) -> Option<crate::cost::verdict::Verdict> {
-    let costs = s.costs.as_ref()?;
-    let b = s.billing.as_ref()?;
-    let service = format!(
-        "{:.1} % of downloads complete, mean download time {}",
-        100.0 * b.service.completed_share,
-        crate::units::format_quantity(b.service.download_time_s, crate::units::Dimension::Time)
-    );
-    let validity = v.assessed.then(|| {
-        let why = if v.holds {
-            format!("{:.0} {} on average", v.mean_peers, v.population)
-        } else {
-            v.warnings
-                .iter()
-                .map(|w| {
-                    let head = w.split(':').next().unwrap_or(w);
-                    let mut c = head.chars();
-                    c.next()
-                        .map(|f| f.to_lowercase().chain(c).collect::<String>())
-                        .unwrap_or_default()
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        (v.holds, why)
-    });
-    crate::cost::verdict::verdict(
-        costs,
-        s.peer_classes.as_deref().unwrap_or_default(),
-        &service,
-        validity,
-    )
-}
-
-/// The validity guard, and the stochastic check when asked for, into the summary.
-fn attach_checks(
-    s: &Scenario,
-    record: &mut crate::run::RunRecord,
-    check: &CheckArgs,
-) -> anyhow::Result<()> {
-    let validity = crate::run::validity::assess(s, record);
-    record.summary.verdict = verdict_of(&record.summary, &validity);
-    record.summary.validity = Some(validity);
-    if check.check_stochastic {
-        let c = crate::stochastic::check_stochastic(s, record, check.replicates, check.seed)
-            .with_context(|| format!("--check-stochastic of '{}'", s.name))?;
-        record.summary.stochastic_check = Some(c);
     }
     Ok(())
 }
@@ -1166,40 +1116,13 @@ fn shapley_cmd(args: &ShapleyArgs, quiet: bool) -> anyhow::Result<()> {
     if let (Some(list), Some(resource)) = (&args.providers, args.resource) {
         return providers_cmd(list, resource, args, quiet);
     }
-    use crate::incentive::equilibrium::{Market, ScenarioGame};
     use crate::incentive::game::{Shape, SumGame};
-    use crate::incentive::table::shapley_table;
+    use crate::incentive::table::{scenario_table, shapley_table};
     const MAX_RESOURCE: f64 = 1e12;
     let table = if let Some(path) = &args.file {
         let s = Scenario::from_path(path)?;
         refuse_femtocells(&s, path)?;
-        if s.content.kind.stream().is_some() {
-            let game = crate::incentive::stream::StreamGame::new(&s)?;
-            let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
-            shapley_table(
-                &game,
-                &format!(
-                    "scenario '{}' (resource: GB of upload offered per view; Ω: origin $ per view)",
-                    s.name
-                ),
-                &game.capacity_gb,
-                &shares,
-                &args.n,
-                args.seed,
-            )?
-        } else {
-            let market = Market::new(&s)?;
-            let game = ScenarioGame::new(&market)?;
-            let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
-            shapley_table(
-            &game,
-            &format!("scenario '{}' (resource: GB of upload capacity per download; Ω: origin $ per download)", s.name),
-            &market.capacity_gb,
-            &shares,
-            &args.n,
-            args.seed,
-        )?
-        }
+        scenario_table(&s, &args.n, args.seed)?
     } else {
         let shape = args.omega.unwrap_or(Shape::Linear);
         let (resource, shares): (Vec<f64>, Vec<f64>) = match (&args.classes, args.xbar) {

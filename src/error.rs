@@ -1,7 +1,11 @@
 //! Typed errors, one enum per pipeline stage (scenario → model → solve → output).
 //!
-//! Library code returns these; only `main.rs`, `cli.rs` and `run/` wrap them with `anyhow`
-//! context. Every message names the thing, the bound and the value, and where.
+//! Library code returns these; only `main.rs` and `cli.rs` wrap them with `anyhow` context.
+//! A stage that calls others ([`RunError`] for `run`, [`JobError`] for `simulate` and
+//! `validate`) keeps the cause as a typed `source` beside the words saying which scenario and
+//! which step, so `{:#}` prints `scenario 'x': integration failed: <cause>` and a caller (the
+//! Python bindings) can still match on the cause. Every message names the thing, the bound and
+//! the value, and where.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -60,6 +64,23 @@ fn closing_quote(s: &str, quote: char) -> Option<usize> {
         }
     }
     None
+}
+
+/// An error and its causes on one line, `scenario 'x': integration failed: <cause>` (what
+/// `anyhow`'s `{:#}` prints), for messages that go into files (a sweep row's `status`) or to
+/// another language (the Python bindings).
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
 }
 
 /// A scenario file (or a file it names) could not be read, parsed or validated.
@@ -487,6 +508,136 @@ pub enum SweepError {
     /// A file of the sweep could not be read or written.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The worker threads could not be started.
+    #[error("starting {threads} worker threads: {reason}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// The operating system's reason.
+        reason: String,
+    },
+}
+
+/// A run or comparison (`run::run_scenario`, `run::compare_scenario`) could not be done:
+/// which scenario and step (`context`, "scenario 'x': integration failed"), and the typed cause.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The swarm has no steady state where the run needs one.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// An integration failed.
+    #[error("{context}")]
+    Solve {
+        /// Scenario and step.
+        context: String,
+        /// The solver's error.
+        #[source]
+        source: SolveError,
+    },
+    /// The incentive (who shares, how they are paid) could not be worked out.
+    #[error("{context}")]
+    Mechanism {
+        /// Scenario and step.
+        context: String,
+        /// The mechanism's error.
+        #[source]
+        source: MechanismError,
+    },
+    /// The ISP locality report could not be made.
+    #[error("{context}")]
+    Locality {
+        /// Scenario and step.
+        context: String,
+        /// The locality model's error.
+        #[source]
+        source: LocalityError,
+    },
+    /// A live, VoD or file-push formula could not be evaluated.
+    #[error("{context}")]
+    Video {
+        /// Scenario and step.
+        context: String,
+        /// The formula's error.
+        #[source]
+        source: VideoError,
+    },
+    /// A live or VoD formula could not be evaluated at this scenario's values (the formula's
+    /// message says which argument).
+    #[error(transparent)]
+    Formula(#[from] VideoError),
+    /// The bills could not be made.
+    #[error("{context}")]
+    Cost {
+        /// Scenario and step.
+        context: String,
+        /// The cost model's error.
+        #[source]
+        source: crate::cost::CostError,
+    },
+    /// The stochastic twin cannot be run or compared (`fluid_for_simulation`, the check of
+    /// `compare --check-stochastic`).
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// A live/VoD pipeline was given a scenario of another kind (a caller's mistake).
+    #[error("scenario '{scenario}' is not a video scenario")]
+    NotVideo {
+        /// Scenario name.
+        scenario: String,
+    },
+}
+
+/// A `simulate` or `validate` job (`stochastic::job`) could not be run, resumed or merged.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The scenario file is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The fluid run the simulation is compared with failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// The simulation itself (settings, records, merge).
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// Writing or locking the results folder.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// A step of the job failed: what was being done ("simulate of 'x'") and the cause.
+    #[error("{context}")]
+    Step {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: Box<JobError>,
+    },
+    /// A file of the job could not be read, listed or removed.
+    #[error("{context}")]
+    Io {
+        /// What was being done, naming the path.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A manifest could not be read as JSON.
+    #[error("{context}")]
+    Json {
+        /// What was being done, naming the path.
+        context: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl JobError {
+    /// This error with `context` saying which step it came from.
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Self::Step {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
 }
 
 /// A multi-ISP swarm (`model::locality`) cannot be built, or has no steady state.

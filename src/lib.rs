@@ -34,6 +34,35 @@
 //!
 //! Units: quantities are parsed by [`units`] and carried in base units (seconds, bytes, bit/s,
 //! 1/s); models work in files and seconds.
+//!
+//! Errors are typed, one enum per stage ([`error`]): a scenario's [`error::ScenarioError`]
+//! says where (file, line, column) and which key; a run's [`error::RunError`] says which step
+//! failed and keeps the cause to match on. Only the command line (`cli`, `main.rs`) wraps
+//! them in `anyhow`. The Python package (`python/`, README "From Python") is built on the
+//! same functions.
+//!
+//! # Example
+//!
+//! Price the built-in scenario (`peerfluid compare`) and read the verdict's numbers:
+//!
+//! ```
+//! use peerfluid::run::{compare_scenario, RunOptions};
+//! use peerfluid::scenario::Scenario;
+//!
+//! let s = Scenario::builtin_default()?;
+//! let rec = compare_scenario(&s, &RunOptions::default())?;
+//! let costs = rec.summary.costs.as_ref().expect("compare prices every architecture");
+//! let (cs, p2p) = (&costs["client_server"], &costs["p2p"]);
+//! assert!(p2p.provider_usd < cs.provider_usd);
+//! println!("peer-assisted delivery saves {:.0} % of the bill", 100.0 * p2p.net_saving);
+//!
+//! // A scenario of your own, validated once; its errors say where and which key.
+//! let text = peerfluid::scenario::DEFAULT_SCENARIO.replace("efficiency = 0.9", "efficiency = 1.5");
+//! let bad = Scenario::from_toml(&text, "my.toml", None);
+//! let err = bad.expect_err("efficiency is at most 1").diagnostic();
+//! assert_eq!((err.line, err.key.as_deref()), (Some(27), Some("swarm.efficiency")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![warn(missing_docs)]
 #![deny(clippy::float_cmp)]
 

@@ -186,6 +186,52 @@ pub fn shapley_table(
     })
 }
 
+/// The convergence table of a scenario's own game (`peerfluid shapley FILE`): for a file
+/// swarm the provider–peers game (resource: GB of upload capacity per download; Ω: the
+/// origin's $ per download), for live and VoD the viewers' game (`incentive::stream`:
+/// resource: GB of upload offered per view; Ω: origin $ per view); exact values for each
+/// population in `ns` (sampled from `seed` where enumeration is too large).
+///
+/// # Errors
+///
+/// The games' own errors ([`MechanismError::NotFileSwarm`] for femtocell offload, which has
+/// no such game).
+pub fn scenario_table(
+    s: &crate::scenario::Scenario,
+    ns: &[usize],
+    seed: u64,
+) -> Result<ShapleyTable, MechanismError> {
+    use crate::incentive::equilibrium::{Market, ScenarioGame};
+    let shares: Vec<f64> = s.classes.iter().map(|c| c.share).collect();
+    if s.content.kind.stream().is_some() {
+        let game = crate::incentive::stream::StreamGame::new(s)?;
+        return shapley_table(
+            &game,
+            &format!(
+                "scenario '{}' (resource: GB of upload offered per view; Ω: origin $ per view)",
+                s.name
+            ),
+            &game.capacity_gb,
+            &shares,
+            ns,
+            seed,
+        );
+    }
+    let market = Market::new(s)?;
+    let game = ScenarioGame::new(&market)?;
+    shapley_table(
+        &game,
+        &format!(
+            "scenario '{}' (resource: GB of upload capacity per download; Ω: origin $ per download)",
+            s.name
+        ),
+        &market.capacity_gb,
+        &shares,
+        ns,
+        seed,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

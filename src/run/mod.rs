@@ -20,7 +20,7 @@ use crate::cost::basis::{self, Basis, Billed};
 use crate::cost::ledger::{self, ClassDemand, ClassLedger, CostBreakdown, Demand, PaymentRule};
 use crate::scenario::Origin;
 
-use crate::error::ModelError;
+use crate::error::{ModelError, RunError};
 use crate::incentive::{
     self,
     plan::{Depth, Plan},
@@ -330,33 +330,70 @@ pub struct ClassSummary {
 
 pub use crate::model::swarm::swarm_of;
 
+impl RunError {
+    /// A failed integration of scenario `s`.
+    pub fn integration(s: &Scenario, source: crate::error::SolveError) -> Self {
+        Self::Solve {
+            context: format!("scenario '{}': integration failed", s.name),
+            source,
+        }
+    }
+}
+
 /// Run a scenario: settle its incentive (who shares, how they are paid), then solve the swarm
 /// with the sharers and non-sharers as separate classes.
-pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+///
+/// ```
+/// use peerfluid::run::{run_scenario, RunOptions};
+/// use peerfluid::scenario::Scenario;
+///
+/// let s = Scenario::builtin_default()?;
+/// let rec = run_scenario(&s, &RunOptions { points: 50, ..RunOptions::default() })?;
+/// // timeseries.csv: a row per output time (at least 51), columns t, leechers, seeds, ...
+/// assert_eq!(&rec.columns[..3], ["t", "leechers", "seeds"]);
+/// assert!(rec.rows.len() > 50);
+/// assert!(rec.summary.peak.leechers > 0.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`RunError`]: no steady state where one is needed, a failed solve, an incentive that
+/// cannot be worked out; `{:#}` (or [`crate::error::Chain`]) prints the step and the cause.
+pub fn run_scenario(s: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
     let mut rec = run_kind(s, opts)?;
     rec.summary.inputs = s.inputs.clone();
     Ok(rec)
 }
 
 /// [`run_scenario`] by content kind.
-fn run_kind(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+fn run_kind(s: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
     if s.content.kind.stream().is_some() {
         return crate::run::video::run_video(s, opts);
     }
     if s.content.kind.wireless().is_some() {
         return crate::run::wireless::run_wireless(s, opts);
     }
-    let plan = incentive::plan::plan_with(s, opts.incentive)
-        .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': incentives", s.name)))?;
+    let plan =
+        incentive::plan::plan_with(s, opts.incentive).map_err(|source| RunError::Mechanism {
+            context: format!("scenario '{}': incentives", s.name),
+            source,
+        })?;
     let split = s.with_participation(&plan.participation);
     let mut rec = run_model(&split, opts, &plan)?;
     rec.summary.incentive = plan.report.clone();
     rec.summary.locality = crate::model::locality::locality_report(s, &plan.participation)
-        .map_err(|e| {
-            anyhow::Error::new(e).context(format!("scenario '{}': ISP locality", s.name))
+        .map_err(|source| RunError::Locality {
+            context: format!("scenario '{}': ISP locality", s.name),
+            source,
         })?;
-    rec.summary.push = crate::model::push::push_report(s, &plan.participation)
-        .map_err(|e| anyhow::Error::new(e).context(format!("scenario '{}': file push", s.name)))?;
+    rec.summary.push =
+        crate::model::push::push_report(s, &plan.participation).map_err(|source| {
+            RunError::Video {
+                context: format!("scenario '{}': file push", s.name),
+                source,
+            }
+        })?;
     rec.plan = plan;
     Ok(rec)
 }
@@ -366,7 +403,7 @@ fn no_inputs(inputs: &std::sync::Arc<[crate::scenario::Input]>) -> bool {
     inputs.is_empty()
 }
 
-fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<RunRecord> {
+fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> Result<RunRecord, RunError> {
     let model = swarm_of(s);
     let (ref_rate, basis) = s.demand.arrival.reference_rate();
     let steady = model.steady_states(ref_rate);
@@ -384,9 +421,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
     let mut settings = SolverSettings::new(horizon);
     settings.points = opts.points;
     settings.method = opts.method;
-    let mut traj = solve::integrate(&model, &settings).map_err(|e| {
-        anyhow::Error::new(e).context(format!("scenario '{}': integration failed", s.name))
-    })?;
+    let mut traj = solve::integrate(&model, &settings).map_err(|e| RunError::integration(s, e))?;
 
     // With the default horizon and constant arrivals, extend until the steady state is reached.
     let mut reached = None;
@@ -403,10 +438,8 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
                 }
                 horizon *= 2.0;
                 settings.t_end = horizon;
-                traj = solve::integrate(&model, &settings).map_err(|e| {
-                    anyhow::Error::new(e)
-                        .context(format!("scenario '{}': integration failed", s.name))
-                })?;
+                traj =
+                    solve::integrate(&model, &settings).map_err(|e| RunError::integration(s, e))?;
             }
         }
     }
@@ -612,11 +645,14 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
         // uniform grid, rows are added (every number above and below comes from the uniform
         // solve, so none of them moves).
         let extra =
-            grid::dense_rows(s, &model, &settings, &rows, &timeseries_row).map_err(|e| {
-                anyhow::Error::new(e).context(format!(
-                    "scenario '{}': refining the output grid where the state moves",
-                    s.name
-                ))
+            grid::dense_rows(s, &model, &settings, &rows, &timeseries_row).map_err(|source| {
+                RunError::Solve {
+                    context: format!(
+                        "scenario '{}': refining the output grid where the state moves",
+                        s.name
+                    ),
+                    source,
+                }
             })?;
         rows = grid::merge_rows(rows, extra);
     }
@@ -653,9 +689,10 @@ fn timeseries_row(s: &Scenario, model: &Swarm, t: Seconds, zs: &[f64]) -> Vec<f6
 /// Peaks of the leechers, the server's and the peers' rates over `[0, horizon]`: the largest
 /// sample of a grid of at most 5 minutes, then the maximum between its neighbours located by
 /// golden section ([`solve::maximise`]).
-fn exact_peaks(model: &Swarm, horizon: Seconds, method: Method) -> anyhow::Result<Peak> {
-    let cx = |e: crate::error::SolveError| {
-        anyhow::Error::new(e).context("locating the peaks between output samples")
+fn exact_peaks(model: &Swarm, horizon: Seconds, method: Method) -> Result<Peak, RunError> {
+    let cx = |source: crate::error::SolveError| RunError::Solve {
+        context: "locating the peaks between output samples".into(),
+        source,
     };
     let n = (horizon / basis::SAMPLE_S)
         .ceil()
@@ -669,7 +706,7 @@ fn exact_peaks(model: &Swarm, horizon: Seconds, method: Method) -> anyhow::Resul
     let leechers = |z: &[f64]| z[..k].iter().sum::<f64>();
     let server = |z: &[f64]| model.flows(&z[..k], &z[k..2 * k]).server * fb;
     let peer = |z: &[f64]| model.flows(&z[..k], &z[k..2 * k]).peer * fb;
-    let locate = |f: &dyn Fn(&[f64]) -> f64| -> anyhow::Result<(f64, f64)> {
+    let locate = |f: &dyn Fn(&[f64]) -> f64| -> Result<(f64, f64), RunError> {
         let values: Vec<f64> = traj.states().map(f).collect();
         let i = (0..values.len())
             .max_by(|&a, &b| values[a].total_cmp(&values[b]))
@@ -694,7 +731,7 @@ fn exact_peaks(model: &Swarm, horizon: Seconds, method: Method) -> anyhow::Resul
 /// The fluid run a stochastic simulation is compared with (its grid and horizon are the
 /// simulation's), and the swarm to simulate: the scenario's classes split into sharers and
 /// non-sharers exactly as the fluid run splits them. File scenarios only.
-pub fn fluid_for_simulation(s: &Scenario, points: usize) -> anyhow::Result<(RunRecord, Swarm)> {
+pub fn fluid_for_simulation(s: &Scenario, points: usize) -> Result<(RunRecord, Swarm), RunError> {
     if !matches!(s.content.kind, crate::scenario::ContentKind::File) {
         return Err(crate::error::SimError::NotAFile {
             scenario: s.name.clone(),
@@ -734,7 +771,25 @@ pub fn timeseries_columns<'a>(classes: impl Iterator<Item = &'a str> + Clone) ->
 }
 
 /// Run a scenario and price it under every architecture (`peerfluid compare`).
-pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+///
+/// ```
+/// use peerfluid::run::{compare_scenario, RunOptions};
+/// use peerfluid::scenario::Scenario;
+///
+/// let text = std::fs::read_to_string("scenarios/dsl-fibre.toml")?;
+/// let s = Scenario::from_toml(&text, "scenarios/dsl-fibre.toml", Some("scenarios".as_ref()))?;
+/// let rec = compare_scenario(&s, &RunOptions::default())?;
+/// let costs = rec.summary.costs.as_ref().expect("every architecture is priced");
+/// for arch in ["client_server", "cdn", "p2p", "hybrid"] {
+///     println!("{arch}: ${:.2} a month", costs[arch].provider_usd);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Those of [`run_scenario`], and [`RunError::Cost`] when a bill cannot be made.
+pub fn compare_scenario(s: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
     let mut rec = run_scenario(s, opts)?;
     if s.content.kind.wireless().is_some() {
         // The wireless report already prices both architectures per month.
@@ -831,13 +886,75 @@ pub fn steady_demand(s: &Scenario, model: &Swarm, ss: &SteadyState, plan: &Plan)
     }
 }
 
+/// What `peerfluid run` (`compare` = false) and `peerfluid compare` report: the run or the
+/// compared run, with the fluid model's validity guard ([`validity::assess`]) and, for a
+/// compared run, the verdict in its summary: the record `output::write_run` writes.
+///
+/// ```
+/// use peerfluid::run::{run_judged, RunOptions};
+/// use peerfluid::scenario::Scenario;
+///
+/// let s = Scenario::builtin_default()?;
+/// let rec = run_judged(&s, &RunOptions::default(), true)?;
+/// assert!(rec.summary.validity.is_some() && rec.summary.costs.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn run_judged(s: &Scenario, opts: &RunOptions, compare: bool) -> Result<RunRecord, RunError> {
+    let mut record = if compare {
+        compare_scenario(s, opts)?
+    } else {
+        run_scenario(s, opts)?
+    };
+    let validity = validity::assess(s, &record);
+    record.summary.verdict = verdict_of(&record.summary, &validity);
+    record.summary.validity = Some(validity);
+    Ok(record)
+}
+
+/// The verdict of a compared run (`None` for `run` or wireless scenarios).
+fn verdict_of(s: &Summary, v: &validity::Validity) -> Option<crate::cost::verdict::Verdict> {
+    let costs = s.costs.as_ref()?;
+    let b = s.billing.as_ref()?;
+    let service = format!(
+        "{:.1} % of downloads complete, mean download time {}",
+        100.0 * b.service.completed_share,
+        crate::units::format_quantity(b.service.download_time_s, crate::units::Dimension::Time)
+    );
+    let validity = v.assessed.then(|| {
+        let why = if v.holds {
+            format!("{:.0} {} on average", v.mean_peers, v.population)
+        } else {
+            v.warnings
+                .iter()
+                .map(|w| {
+                    let head = w.split(':').next().unwrap_or(w);
+                    let mut c = head.chars();
+                    c.next()
+                        .map(|f| f.to_lowercase().chain(c).collect::<String>())
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        (v.holds, why)
+    });
+    crate::cost::verdict::verdict(
+        costs,
+        s.peer_classes.as_deref().unwrap_or_default(),
+        &service,
+        validity,
+    )
+}
+
 /// Bill a run under the scenario's billing rule (`cost::basis`): a recurring constant pattern
 /// at its steady state; anything else from exact running totals on the billing grid (a solve
 /// whose outputs are the sample boundaries, independent of `--points`), with the peaks that
 /// size the origin located exactly between samples.
-pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> anyhow::Result<Billed> {
-    let cx =
-        |e: crate::cost::CostError| anyhow::Error::new(e).context(format!("scenario '{}'", s.name));
+pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> Result<Billed, RunError> {
+    let cx = |source: crate::cost::CostError| RunError::Cost {
+        context: format!("scenario '{}'", s.name),
+        source,
+    };
     let (rule, _) = s.billing_rule();
     let constant = matches!(s.demand.arrival, ArrivalProfile::Constant { .. });
     let video = s.content.kind.stream().is_some();
@@ -991,7 +1108,7 @@ fn service(
     rec: &RunRecord,
     billed: &Billed,
     opts: &RunOptions,
-) -> anyhow::Result<Service> {
+) -> Result<Service, RunError> {
     let quality = |r: &RunRecord, steady: bool| -> (f64, f64) {
         match (steady, r.summary.steady_state.as_ref()) {
             (true, Some(ss)) => (ss.completion_ratio, ss.download_time_s),

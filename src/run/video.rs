@@ -18,7 +18,7 @@
 use serde::Serialize;
 
 use crate::cost::ledger::{ClassDemand, Demand, PaymentRule};
-use anyhow::Context as _;
+use crate::error::RunError;
 
 use crate::incentive::plan::Plan;
 use crate::model::audience::{Audience, IX_ARRIVALS, IX_VIEWERS, IX_VIEWER_SECONDS};
@@ -133,22 +133,22 @@ fn default_horizon(arrival: &ArrivalProfile, watch: f64) -> (f64, String) {
 }
 
 /// Run a live or VoD scenario.
-pub fn run_video(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+pub fn run_video(s: &Scenario, opts: &RunOptions) -> Result<RunRecord, RunError> {
     // Viewers' payments: per GB uploaded, per view, or (Shapley) per GB of upload offered
     // at the fluid Shapley price of the viewers' game (`incentive::stream`).
-    let plan = crate::incentive::plan::stream_plan(s)
-        .with_context(|| format!("scenario '{}': the viewers' incentive", s.name))?;
+    let plan = crate::incentive::plan::stream_plan(s).map_err(|source| RunError::Mechanism {
+        context: format!("scenario '{}': the viewers' incentive", s.name),
+        source,
+    })?;
     run_video_with(s, opts, plan)
 }
 
 /// [`run_video`] with its incentive plan already worked out (the billing grid's second run
 /// of the same scenario reuses the first run's plan).
-pub fn run_video_with(s: &Scenario, opts: &RunOptions, plan: Plan) -> anyhow::Result<RunRecord> {
-    let stream = s
-        .content
-        .kind
-        .stream()
-        .ok_or_else(|| anyhow::anyhow!("scenario '{}' is not a video scenario", s.name))?;
+pub fn run_video_with(s: &Scenario, opts: &RunOptions, plan: Plan) -> Result<RunRecord, RunError> {
+    let stream = s.content.kind.stream().ok_or_else(|| RunError::NotVideo {
+        scenario: s.name.clone(),
+    })?;
     let model = Audience {
         arrival: s.demand.arrival.clone(),
         watch_time: stream.watch_time,
@@ -160,9 +160,7 @@ pub fn run_video_with(s: &Scenario, opts: &RunOptions, plan: Plan) -> anyhow::Re
     let mut settings = SolverSettings::new(horizon);
     settings.points = opts.points;
     settings.method = opts.method;
-    let traj = solve::integrate(&model, &settings).map_err(|e| {
-        anyhow::Error::new(e).context(format!("scenario '{}': integration failed", s.name))
-    })?;
+    let traj = solve::integrate(&model, &settings).map_err(|e| RunError::integration(s, e))?;
     let titles_n = match &s.content.kind {
         ContentKind::Vod { titles, .. } => *titles,
         _ => 1,

@@ -171,8 +171,11 @@ pub struct AdoptionPoint {
     pub shapley_per_host_usd: f64,
 }
 
-fn err(s: &Scenario, e: MechanismError) -> anyhow::Error {
-    anyhow::Error::new(e).context(format!("scenario '{}': wireless offload", s.name))
+fn err(s: &Scenario, source: MechanismError) -> crate::error::RunError {
+    crate::error::RunError::Mechanism {
+        context: format!("scenario '{}': wireless offload", s.name),
+        source,
+    }
 }
 
 /// The participation and the offer the scenario's mechanism leads to.
@@ -386,7 +389,7 @@ pub fn report(s: &Scenario, depth: Depth) -> Result<WirelessReport, MechanismErr
 pub const COLUMNS: [&str; 4] = ["t", "demand_rate", "macro_rate", "femto_rate"];
 
 /// `peerfluid run` / `compare` on a wireless scenario: one day at `opts.points` intervals.
-pub fn run_wireless(s: &Scenario, opts: &RunOptions) -> anyhow::Result<RunRecord> {
+pub fn run_wireless(s: &Scenario, opts: &RunOptions) -> Result<RunRecord, crate::error::RunError> {
     let rep = report(s, opts.incentive).map_err(|e| err(s, e))?;
     let m = HostMarket::new(s).map_err(|e| err(s, e))?;
     let w = m.wireless();

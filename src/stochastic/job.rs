@@ -1,5 +1,6 @@
 //! `simulate` and `validate` as jobs that may be sharded, resumed and merged (the glue between
-//! the scenario, [`super::shard`] and the output files; `anyhow` here, as in `run`).
+//! the scenario, [`super::shard`] and the output files; errors are [`JobError`]s saying which
+//! step of which job failed).
 //!
 //! Files in the output folder (`results/README.md`, "Stochastic runs"):
 //! * unsharded: while running, `replicates.partial` (the records of the replicates done, for
@@ -11,7 +12,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::records::fnv1a;
@@ -20,7 +20,7 @@ use super::{
     compare, Accumulator, FluidReference, ShardTiming, SimSettings, SimSummary, Simulation, Timing,
     Validation, ValidationRow,
 };
-use crate::error::SimError;
+use crate::error::{JobError, SimError};
 use crate::model::swarm::Swarm;
 use crate::output;
 use crate::scenario::Scenario;
@@ -167,7 +167,7 @@ fn setup(
     replicates: usize,
     seed: u64,
     points: u32,
-) -> anyhow::Result<Setup> {
+) -> Result<Setup, JobError> {
     let (fluid, swarm) = crate::run::fluid_for_simulation(&scenario, points as usize)?;
     let reference = FluidReference::from_record(&fluid)?;
     let fingerprint = fingerprint(
@@ -282,13 +282,36 @@ fn records_path(dir: &Path, shard: Option<Shard>) -> PathBuf {
     }
 }
 
-fn read_manifest(path: &Path) -> anyhow::Result<ShardManifest> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+/// `Result` with a step's words on its error (what `anyhow::Context` did, typed).
+trait Step<T> {
+    /// The error, if any, as the cause of `what()`.
+    fn step(self, what: impl FnOnce() -> String) -> Result<T, JobError>;
 }
 
-fn write_manifest(path: &Path, m: &ShardManifest) -> anyhow::Result<()> {
+impl<T, E: Into<JobError>> Step<T> for Result<T, E> {
+    fn step(self, what: impl FnOnce() -> String) -> Result<T, JobError> {
+        self.map_err(|e| e.into().context(what()))
+    }
+}
+
+/// An I/O error while `what` ("reading out/shard-0000-of-0002.json").
+fn io_err(what: impl FnOnce() -> String) -> impl FnOnce(std::io::Error) -> JobError {
+    move |source| JobError::Io {
+        context: what(),
+        source,
+    }
+}
+
+fn read_manifest(path: &Path) -> Result<ShardManifest, JobError> {
+    let reading = || format!("reading {}", path.display());
+    let text = std::fs::read_to_string(path).map_err(io_err(reading))?;
+    serde_json::from_str(&text).map_err(|source| JobError::Json {
+        context: reading(),
+        source,
+    })
+}
+
+fn write_manifest(path: &Path, m: &ShardManifest) -> Result<(), JobError> {
     output::commit_all(vec![output::json::stage_summary(path, m)?])?;
     Ok(())
 }
@@ -301,7 +324,7 @@ fn write_manifest(path: &Path, m: &ShardManifest) -> anyhow::Result<()> {
 ///
 /// Scenario, settings, lock and file errors; [`SimError::Unfinished`] when the folder holds
 /// an unfinished run and `resume` is false.
-pub fn run(opts: &JobOptions, each: impl FnMut(&ValidationRow)) -> anyhow::Result<Report> {
+pub fn run(opts: &JobOptions, each: impl FnMut(&ValidationRow)) -> Result<Report, JobError> {
     let scenario = Scenario::from_path(&opts.file)?;
     let dir = &opts.out;
     let name = scenario.name.clone();
@@ -319,7 +342,7 @@ pub fn run(opts: &JobOptions, each: impl FnMut(&ValidationRow)) -> anyhow::Resul
         opts.seed,
         opts.points,
     )
-    .with_context(what)?;
+    .step(what)?;
     let work = Work {
         swarm: &set.swarm,
         grid: &set.reference.t,
@@ -354,14 +377,14 @@ pub fn run(opts: &JobOptions, each: impl FnMut(&ValidationRow)) -> anyhow::Resul
             opts.progress,
             |u, rep| fold.push(u, rep),
         )
-        .with_context(what)?;
+        .step(what)?;
         if let Some(e) = fold.error {
-            return Err(e).with_context(what);
+            return Err(JobError::from(e).context(what()));
         }
         let outcome = write_outputs(opts.kind, &set, dir, fold.sims, fold.rows, None, opts.plots)
-            .with_context(|| format!("writing the results of '{name}'"))?;
+            .step(|| format!("writing the results of '{name}'"))?;
         std::fs::remove_file(&records)
-            .with_context(|| format!("removing {}", records.display()))?;
+            .map_err(io_err(|| format!("removing {}", records.display())))?;
         return Ok(Report {
             outcome,
             run: Some(ran),
@@ -376,7 +399,7 @@ pub fn run(opts: &JobOptions, each: impl FnMut(&ValidationRow)) -> anyhow::Resul
         scenario: name.clone(),
         file: set.scenario.source.clone(),
         file_path: std::fs::canonicalize(&opts.file)
-            .with_context(|| format!("locating {}", opts.file.display()))?
+            .map_err(io_err(|| format!("locating {}", opts.file.display())))?
             .display()
             .to_string(),
         scales: opts.scales.clone(),
@@ -435,7 +458,7 @@ pub fn run(opts: &JobOptions, each: impl FnMut(&ValidationRow)) -> anyhow::Resul
         opts.progress,
         |_, _| {},
     )
-    .with_context(what)?;
+    .step(what)?;
     manifest.rows = ran.items;
     manifest.complete = true;
     manifest.timing.wall_s += ran.seconds;
@@ -465,7 +488,7 @@ fn write_outputs(
     rows: Vec<ValidationRow>,
     shards: Option<Vec<ShardTiming>>,
     plots: bool,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, JobError> {
     let merged_timing = |events: f64| {
         shards.as_ref().map(|list| Timing {
             wall_s: list.iter().map(|s| s.wall_s).sum(),
@@ -480,7 +503,11 @@ fn write_outputs(
             let sim = sims
                 .into_iter()
                 .next()
-                .context("a simulate has one scale")?;
+                .ok_or_else(|| SimError::OutOfRange {
+                    what: "--scale",
+                    value: "none".into(),
+                    allowed: "one scale for a simulate".into(),
+                })?;
             let (columns, rows) = sim.timeseries();
             let mut summary = sim.summary(
                 &set.scenario.name,
@@ -514,10 +541,11 @@ pub fn has_stochastic_shards(dir: &Path) -> bool {
 }
 
 /// The `shard-*.json` files of `dir` that have a `kind` (sweep manifests have none).
-fn shard_manifests(dir: &Path) -> anyhow::Result<Vec<(PathBuf, ShardManifest)>> {
+fn shard_manifests(dir: &Path) -> Result<Vec<(PathBuf, ShardManifest)>, JobError> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
+    let reading = || format!("reading {}", dir.display());
+    for entry in std::fs::read_dir(dir).map_err(io_err(reading))? {
+        let path = entry.map_err(io_err(reading))?.path();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -525,9 +553,13 @@ fn shard_manifests(dir: &Path) -> anyhow::Result<Vec<(PathBuf, ShardManifest)>> 
         if !(name.starts_with("shard-") && name.ends_with(".json")) {
             continue;
         }
-        let text = std::fs::read_to_string(&path)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(io_err(|| format!("reading {}", path.display())))?;
         let v: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text).map_err(|source| JobError::Json {
+                context: format!("reading {}", path.display()),
+                source,
+            })?;
         if v.get("kind").is_some() {
             out.push((path.clone(), read_manifest(&path)?));
         }
@@ -544,7 +576,7 @@ fn shard_manifests(dir: &Path) -> anyhow::Result<Vec<(PathBuf, ShardManifest)>> 
 ///
 /// [`SimError::Merge`] naming the missing, duplicated, unfinished or foreign shards; the
 /// scenario's errors when its file cannot be read or has changed since the shards ran.
-pub fn merge(dir: &Path, plots: bool) -> anyhow::Result<Report> {
+pub fn merge(dir: &Path, plots: bool) -> Result<Report, JobError> {
     let fail = |reason: String| SimError::Merge {
         dir: dir.to_path_buf(),
         reason,
@@ -641,8 +673,9 @@ pub fn merge(dir: &Path, plots: bool) -> anyhow::Result<Report> {
         .map(|h| u64::from_str_radix(h, 16).map(f64::from_bits))
         .collect::<Result<_, _>>()
         .map_err(|e| fail(format!("{}: scale_bits: {e}", first_path.display())))?;
-    let text = std::fs::read_to_string(&first.file_path)
-        .with_context(|| format!("reading the scenario {} the shards ran", first.file_path))?;
+    let text = std::fs::read_to_string(&first.file_path).map_err(io_err(|| {
+        format!("reading the scenario {} the shards ran", first.file_path)
+    }))?;
     let scenario = Scenario::from_toml(&text, &first.file, Path::new(&first.file_path).parent())?;
     let set = setup(
         scenario,

@@ -1366,13 +1366,12 @@ pub fn check_stochastic(
     rec: &RunRecord,
     replicates: usize,
     seed: u64,
-) -> anyhow::Result<StochasticCheck> {
+) -> Result<StochasticCheck, SimError> {
     if !matches!(s.content.kind, ContentKind::File) {
         return Err(SimError::NotAFile {
             scenario: s.name.clone(),
             kind: s.content.kind.label(),
-        }
-        .into());
+        });
     }
     let settings = SimSettings::new(1.0, replicates, seed)?;
     let fluid = FluidReference::from_record(rec)?;
@@ -1385,8 +1384,7 @@ pub fn check_stochastic(
             expected,
             replicates,
             limit: MAX_CHECK_EVENTS,
-        }
-        .into());
+        });
     }
     let sim = simulate(&swarm, &fluid.t, &settings)?;
     let bytes_per_file = swarm.file_bits / 8.0;

@@ -214,15 +214,33 @@ pub struct Outputs {
     numbers: [f64; OUTPUTS.len() - 1],
 }
 
-/// Evaluate point `i` and write its CSV line (with the newline) to `out`.
-pub fn row(spec: &SweepSpec, i: u64, out: &mut String) {
-    let (values, result) = match spec.scenario(i) {
+impl Outputs {
+    /// The cell of output column `k` (an index into [`OUTPUTS`], as
+    /// [`SweepSpec::kept_outputs`] lists them): `Err` holds the text of `regime` (k = 0),
+    /// `Ok` a number; a number the point does not have is NaN (an empty cell in the CSV).
+    pub fn cell(&self, k: usize) -> Result<f64, &'static str> {
+        match k {
+            0 => Err(self.regime),
+            _ => Ok(self.numbers[k - 1]).map(|x| if x.is_finite() { x } else { f64::NAN }),
+        }
+    }
+}
+
+/// Evaluate point `i`: the values it gives the parameters, and its outputs or why it has none
+/// (the `status` after `error: `).
+pub fn point(spec: &SweepSpec, i: u64) -> (Vec<Value>, Result<Outputs, String>) {
+    match spec.scenario(i) {
         Ok((values, s)) => {
             let r = evaluate(&s, spec.evaluate);
             (values, r)
         }
         Err(e) => (spec.point(i), Err(e.to_string())),
-    };
+    }
+}
+
+/// Evaluate point `i` and write its CSV line (with the newline) to `out`.
+pub fn row(spec: &SweepSpec, i: u64, out: &mut String) {
+    let (values, result) = point(spec, i);
     write_row(out, i, &values, &result, spec.kept_outputs());
 }
 
@@ -396,7 +414,7 @@ fn run(s: &Scenario) -> Result<Outputs, String> {
         incentive: Depth::Outcome,
         ..RunOptions::default()
     };
-    let rec = compare_scenario(s, &opts).map_err(|e| format!("{e:#}"))?;
+    let rec = compare_scenario(s, &opts).map_err(|e| crate::error::Chain(&e).to_string())?;
     let plan = &rec.plan;
     let sum = &rec.summary;
     let ss = sum.steady_state.as_ref();

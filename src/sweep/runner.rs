@@ -224,7 +224,38 @@ fn block_size(spec: &SweepSpec, threads: usize) -> u64 {
     }
 }
 
-/// Run (or resume) a sweep.
+/// Run (or resume) a sweep: every point validated first, then computed in blocks on
+/// `opts.threads` workers and streamed to `sweep.csv` in point order (the same rows whatever
+/// the number of threads); `sweep.json` and `columns.json` beside it. [`super::table()`] gives
+/// the same rows in memory.
+///
+/// ```
+/// use peerfluid::sweep::{run_sweep, SweepOptions, SweepSpec, DEFAULT_LIMIT};
+///
+/// let spec = SweepSpec::from_path("scenarios/sweeps/sharing-price.toml".as_ref())?;
+/// let out = std::env::temp_dir().join(format!("peerfluid-doc-sweep-{}", std::process::id()));
+/// let opts = SweepOptions {
+///     out: out.clone(),
+///     threads: Some(2),
+///     shard: None,
+///     resume: false,
+///     yes: false,
+///     limit: DEFAULT_LIMIT,
+///     plots: false,
+///     progress: false,
+/// };
+/// let report = run_sweep(&spec, &opts)?;
+/// assert_eq!(report.rows, 200);
+/// let csv = std::fs::read_to_string(out.join("sweep.csv"))?;
+/// assert!(csv.starts_with("point,incentive.price,status,"));
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`SweepError::Point`] for the lowest invalid point (nothing is written then), the limit,
+/// an unfinished or foreign folder, and file errors.
 pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, SweepError> {
     let shard = opts.shard.unwrap_or(Shard { index: 0, count: 1 });
     if shard.count == 0 || shard.index >= shard.count {
@@ -319,19 +350,8 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
         });
     }
 
-    let threads = opts
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| {
-            SweepError::Output(OutputError::Io {
-                path: dir.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })
-        })?;
+    let threads = threads_or_cores(opts.threads);
+    let pool = pool(threads)?;
     // Every remaining point is validated before any is computed (seconds at 10^6 points: a
     // spinner says so).
     let spinner = crate::progress::spinner(
@@ -405,6 +425,24 @@ pub fn run_sweep(spec: &SweepSpec, opts: &SweepOptions) -> Result<SweepReport, S
         seconds,
         files,
     })
+}
+
+/// `threads`, or one per core when `None` (at least one).
+pub(crate) fn threads_or_cores(threads: Option<usize>) -> usize {
+    threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+/// A pool of `threads` workers for a sweep's points.
+pub(crate) fn pool(threads: usize) -> Result<rayon::ThreadPool, SweepError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| SweepError::Threads {
+            threads,
+            reason: e.to_string(),
+        })
 }
 
 /// Validate the scenario of every point the sweep would run, or of the first `limit` of them,

@@ -257,14 +257,16 @@ impl SweepSpec {
     /// Read a sweep (a scenario with `[sweep]`, or a sweep file with `base`) and check every
     /// parameter and every value against the scenario.
     pub fn from_path(path: &Path) -> Result<Self, ScenarioError> {
-        let label = path.display().to_string();
-        let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|e| ScenarioError::Read {
-                file: p.display().to_string(),
-                reason: e.to_string(),
-            })
-        };
         let sweep_text = read(path)?;
+        Self::from_text(sweep_text, path)
+    }
+
+    /// [`Self::from_path`] of a sweep's text (a scenario with `[sweep]`, or `base` and
+    /// `[sweep]`): `path` names it in errors and in `sweep.json`, and its folder is where
+    /// `base` and trace files are found (a sweep built in memory, as the Python bindings do,
+    /// passes a label such as `<python>/viral-video.toml` beside the scenario it varies).
+    pub fn from_text(sweep_text: String, path: &Path) -> Result<Self, ScenarioError> {
+        let label = path.display().to_string();
         let at = At {
             file: &label,
             src: &sweep_text,
@@ -705,6 +707,64 @@ fn set_in_place(raw: &mut ScenarioFile, p: &Parameter, v: &Value) -> bool {
         *slot = seg;
     }
     raw.patch(&path[..p.segments.len()], value)
+}
+
+/// Scenario text with keys set, and the scenario it validates to: `text` (with `label` and
+/// `dir` as for [`Scenario::from_toml`]) with each `(key, value)` of `set` put in. Keys are
+/// paths as a sweep names them (`demand.arrival_rate`, `peers.class.fibre.share`: an array
+/// of tables indexed by its elements' `name` or by position; a missing table is created);
+/// values are TOML text as a file would give them (`"\"3/s\""`, `0.9`, `"\"cdn\""`,
+/// `true`). The result is written back as TOML (the file's comments and layout are not kept):
+/// errors about it, and its line numbers, refer to that text.
+///
+/// ```
+/// use peerfluid::scenario::{DEFAULT_LABEL, DEFAULT_SCENARIO};
+/// use peerfluid::sweep::spec::with_keys;
+///
+/// let set = [("demand.arrival_rate".to_string(), "\"3/s\"".to_string())];
+/// let (text, s) = with_keys(DEFAULT_SCENARIO, DEFAULT_LABEL, None, &set)?;
+/// assert!(text.contains("arrival_rate = \"3/s\""));
+/// assert_eq!(s.demand.arrival.reference_rate().0, 3.0);
+/// # Ok::<(), peerfluid::error::ScenarioError>(())
+/// ```
+pub fn with_keys(
+    text: &str,
+    label: &str,
+    dir: Option<&Path>,
+    set: &[(String, String)],
+) -> Result<(String, Scenario), ScenarioError> {
+    use serde::Deserialize as _;
+    let whole = |message: String| ScenarioError::Whole {
+        file: label.to_string(),
+        message,
+    };
+    let mut table = DeTable::parse(text).map_err(|e| toml_error(label, text, &e))?;
+    for (key, value) in set {
+        let (path, _) = resolve(table.get_ref(), key).map_err(whole)?;
+        let parsed = DeValue::parse(value).map_err(|e| {
+            whole(format!(
+                "`{}`: {} is not a TOML value: {}",
+                echo(key),
+                echo(value),
+                cut_quoted(e.message().trim())
+            ))
+        })?;
+        let start = table.span().start;
+        put(table.get_mut(), &path, parsed.into_inner(), start..start);
+    }
+    let plain = toml::Table::deserialize(toml::de::Deserializer::from(table))
+        .map_err(|e| whole(cut_quoted(e.message().trim()).into_owned()))?;
+    let written = toml::to_string(&plain).map_err(|e| whole(e.to_string()))?;
+    let scenario = Scenario::from_toml(&written, label, dir)?;
+    Ok((written, scenario))
+}
+
+/// A file's text, or the scenario error saying why it cannot be read.
+fn read(p: &Path) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(p).map_err(|e| ScenarioError::Read {
+        file: p.display().to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Whether TOML text is a sweep (has `[sweep]`, or names a `base` scenario). Text that does not
