@@ -41,6 +41,36 @@ pub struct SwarmClass {
     pub gamma: Option<f64>,
 }
 
+/// How the provider's server shares the work with the peers (`server.policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerPolicy {
+    /// A managed origin: it sends only what the peers cannot (their deficit); today's model.
+    #[default]
+    Fill,
+    /// A plain BitTorrent origin: it uploads at its capacity whenever the leechers can take
+    /// it, and the peers serve the rest (server flow = min(s, Σ d_k)).
+    Seed,
+}
+
+impl ServerPolicy {
+    /// The scenario value (`"fill"` or `"seed"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Fill => "fill",
+            Self::Seed => "seed",
+        }
+    }
+}
+
+/// Model terms for what real BitTorrent clients do (issue 20 §2, `models/swarm.md`, "Terms
+/// for real clients"). The default is off for every term: today's model bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Terms {
+    /// How the server shares the work with peers.
+    pub policy: ServerPolicy,
+}
+
 /// The swarm model.
 #[derive(Debug, Clone)]
 pub struct Swarm {
@@ -54,6 +84,8 @@ pub struct Swarm {
     pub arrival: ArrivalProfile,
     /// Content size in bits, to turn files/s into bit/s.
     pub file_bits: f64,
+    /// Terms for real clients (default: off).
+    terms: Terms,
     /// Class indices sorted by ascending c (for the water-filling).
     order: Vec<usize>,
 }
@@ -165,7 +197,38 @@ impl Swarm {
             server,
             arrival,
             file_bits,
+            terms: Terms::default(),
             order,
+        }
+    }
+
+    /// The same swarm with the terms for real clients `terms`. A seeding policy without a
+    /// server is the filling one (both send nothing from the server).
+    pub fn with_terms(mut self, mut terms: Terms) -> Self {
+        if self.server <= 0.0 {
+            terms.policy = ServerPolicy::Fill;
+        }
+        self.terms = terms;
+        self
+    }
+
+    /// The terms for real clients in force.
+    pub fn terms(&self) -> &Terms {
+        &self.terms
+    }
+
+    /// Split the download flow `served` (≤ `peers` + s) into (peer flow, server flow) by the
+    /// server's policy: filling, the peers serve first; seeding, the server does.
+    fn split(&self, peers: f64, served: f64) -> (f64, f64) {
+        match self.terms.policy {
+            ServerPolicy::Fill => {
+                let peer = peers.min(served);
+                (peer, (served - peer).max(0.0))
+            }
+            ServerPolicy::Seed => {
+                let server = self.server.min(served).max(0.0);
+                ((served - server).max(0.0), server)
+            }
         }
     }
 
@@ -268,11 +331,11 @@ impl Swarm {
         let mut d = vec![0.0; self.k()];
         self.allocate(x, peers + self.server, &mut d);
         let served: f64 = d.iter().sum();
-        let peer = peers.min(served);
+        let (peer, server) = self.split(peers, served);
         Flows {
             download: d,
             peer,
-            server: (served - peer).max(0.0),
+            server,
         }
     }
 
@@ -591,15 +654,29 @@ impl Swarm {
             e[i] = cl.share;
         }
         let (server, peer) = (self.ix_server(), self.ix_peer());
-        match r {
+        match (r, self.terms.policy) {
+            // A seeding server: it serves every download while Σ c_i x_i ≤ s (regime 0), then
+            // sends s and the peers the rest (regime 1).
+            (0, ServerPolicy::Seed) => {
+                for i in 0..k {
+                    add_d(&mut a, &mut b, server, i, 1.0);
+                }
+            }
+            (1, ServerPolicy::Seed) => {
+                for i in 0..k {
+                    add_d(&mut a, &mut b, peer, i, 1.0);
+                }
+                b[peer] -= self.server;
+                b[server] += self.server;
+            }
             // Peers serve every download; the server idles.
-            0 => {
+            (0, ServerPolicy::Fill) => {
                 for i in 0..k {
                     add_d(&mut a, &mut b, peer, i, 1.0);
                 }
             }
             // Peers give all their upload, the server the rest of Σ c_i x_i.
-            1 => {
+            (1, ServerPolicy::Fill) => {
                 for j in 0..nd {
                     a[(peer, j)] += up(j);
                     a[(server, j)] -= up(j);
@@ -683,8 +760,8 @@ impl FluidModel for Swarm {
             };
             tail[i] = cl.theta * xk;
         }
-        let peer = peers.min(served);
-        tail[k] = (served - peer).max(0.0);
+        let (peer, server) = self.split(peers, served);
+        tail[k] = server;
         tail[k + 1] = peer;
         tail[k + 2] = lam;
         for i in 0..k {
@@ -815,9 +892,15 @@ impl PiecewiseSmooth for Swarm {
         // server = served − peer, peer = min(U, served).
         let (r_server, r_peer) = (k * nd, (k + 1) * nd);
         let peers_bind = peers < served;
+        let server_busy = self.server < served;
         for j in 0..nd {
             let dserved: f64 = (0..k).map(|i| dd[i * nd + j]).sum();
-            let dpeer = if peers_bind { du(j) } else { dserved };
+            let dpeer = match self.terms.policy {
+                ServerPolicy::Fill if peers_bind => du(j),
+                ServerPolicy::Fill => dserved,
+                ServerPolicy::Seed if server_busy => dserved,
+                ServerPolicy::Seed => 0.0,
+            };
             rest[r_peer + j] = dpeer;
             rest[r_server + j] = dserved - dpeer;
         }
@@ -862,7 +945,10 @@ impl PiecewiseSmooth for Swarm {
             .zip(x)
             .map(|(ci, &xi)| ci.c * xi.max(0.0))
             .sum();
-        g[k] = peers - cap;
+        g[k] = match self.terms.policy {
+            ServerPolicy::Fill => peers - cap,
+            ServerPolicy::Seed => self.server - cap,
+        };
     }
 
     fn time_kinks(&self) -> Vec<Seconds> {
@@ -886,13 +972,19 @@ impl PiecewiseAffine for Swarm {
         2 + self.c_groups().len()
     }
     fn regime_available(&self, r: usize) -> bool {
-        r != 1 || self.server > 0.0
+        match self.terms.policy {
+            ServerPolicy::Fill => r != 1 || self.server > 0.0,
+            ServerPolicy::Seed => r != 0 || self.server > 0.0,
+        }
     }
     fn regime_is_affine(&self, r: usize) -> bool {
         r < 2 || (r == 2 && self.free_classes(r).len() == 1)
     }
     fn regime_label(&self, r: usize) -> &'static str {
-        ["peers-suffice", "server-tops-up", "upload-limited"][r.min(2)]
+        match self.terms.policy {
+            ServerPolicy::Fill => ["peers-suffice", "server-tops-up", "upload-limited"][r.min(2)],
+            ServerPolicy::Seed => ["server-suffices", "peers-top-up", "upload-limited"][r.min(2)],
+        }
     }
     fn affine(&self, r: usize) -> Affine {
         self.regime_affine(r)
@@ -1008,9 +1100,22 @@ impl PiecewiseAffine for Swarm {
             Guard { w, w0: sign * w0 }
         };
         let c_max = self.classes.iter().map(|cl| cl.c).fold(0.0, f64::max);
-        match r {
-            0 => vec![form(f64::INFINITY, 0.0, 1.0)],
-            1 => vec![
+        // s − Σ c_i x_i (≥ 0: a seeding server can serve every download alone).
+        let alone = |sign: f64| {
+            let mut w = DVector::zeros(n);
+            for (i, cl) in self.classes.iter().enumerate() {
+                w[i] = -sign * cl.c;
+            }
+            Guard {
+                w,
+                w0: sign * self.server,
+            }
+        };
+        match (r, self.terms.policy) {
+            (0, ServerPolicy::Seed) => vec![alone(1.0)],
+            (1, ServerPolicy::Seed) => vec![alone(-1.0), form(c_max, self.server, 1.0)],
+            (0, ServerPolicy::Fill) => vec![form(f64::INFINITY, 0.0, 1.0)],
+            (1, ServerPolicy::Fill) => vec![
                 form(f64::INFINITY, 0.0, -1.0),
                 form(c_max, self.server, 1.0),
             ],
@@ -1053,6 +1158,9 @@ pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
         s.demand.arrival.clone(),
         bits,
     )
+    .with_terms(Terms {
+        policy: s.server.policy,
+    })
 }
 
 /// Suffix of the class that holds a class's peers who do not share.
@@ -1089,6 +1197,7 @@ impl Swarm {
             self.arrival.clone(),
             self.file_bits,
         )
+        .with_terms(self.terms)
     }
 
     /// The mean-field twin of [`Swarm::with_participation`]: every peer seeds, but class k's

@@ -19,6 +19,7 @@ use crate::cost::coordination::{self as coord, Coordination};
 use crate::cost::tiers::{Tier, TierTable, GB};
 use crate::error::{echo, ScenarioError};
 pub use crate::incentive::distribution::CostDistribution;
+use crate::model::swarm::ServerPolicy;
 use crate::model::ArrivalProfile;
 use crate::units::{
     self, BitsPerSec, Bytes, Dimension, KgPerKwh, KwhPerGb, PerSec, Seconds, Usd, UsdPerGb,
@@ -511,6 +512,8 @@ pub struct PeerClass {
 pub struct Server {
     /// Provider upload, bit/s (≥ 0); default 0.
     pub capacity: BitsPerSec,
+    /// How the server shares the work with peers (`server.policy`); default "fill".
+    pub policy: ServerPolicy,
 }
 
 impl Scenario {
@@ -1060,6 +1063,7 @@ impl Ctx<'_> {
             Some(q) => self.bounded(q, "server.capacity", BitRate, 0.0, false, None)?,
             None => 0.0,
         };
+        let policy = self.server_policy(raw.server.policy.as_ref(), &kind, raw.isp.is_some())?;
         let mut pricing = self.pricing(raw.pricing.as_ref())?;
         if electricity_given {
             pricing.overrides.push("peers.cost.electricity");
@@ -1067,6 +1071,10 @@ impl Ctx<'_> {
             peer_cost.electricity = pricing.book.electricity;
         }
         let incentive = self.incentive(raw.incentive.as_ref())?;
+        if policy == ServerPolicy::Seed && matches!(incentive.mechanism, Mechanism::Equilibrium) {
+            let span = raw.server.policy.as_ref().map_or(0..0, |v| v.span());
+            return Err(self.at(span, "`server.policy = \"seed\"` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market assumes a server that fills the peers' deficit); use \"fill\" or another mechanism".into()));
+        }
         if matches!(incentive.mechanism, Mechanism::Equilibrium)
             && !classes.iter().any(|c| c.cost.decides())
         {
@@ -1177,7 +1185,7 @@ impl Ctx<'_> {
             demand: Demand { arrival },
             swarm: SwarmParams { efficiency },
             classes,
-            server: Server { capacity },
+            server: Server { capacity, policy },
         };
         // A billing key that the rule in force would ignore is an error, not a silent no-op.
         let (rule, why) = scenario.billing_rule();
@@ -1191,6 +1199,41 @@ impl Ctx<'_> {
             _ => {}
         }
         Ok(scenario)
+    }
+
+    /// `server.policy`: "fill" (the default, a managed origin) or "seed" (a plain BitTorrent
+    /// origin); a term of the file swarm's model only (`models/swarm.md`).
+    fn server_policy(
+        &self,
+        policy: Option<&toml::Spanned<String>>,
+        kind: &ContentKind,
+        with_isps: bool,
+    ) -> Result<ServerPolicy, ScenarioError> {
+        let Some(v) = policy else {
+            return Ok(ServerPolicy::Fill);
+        };
+        let p = match v.get_ref().as_str() {
+            "fill" => ServerPolicy::Fill,
+            "seed" => ServerPolicy::Seed,
+            other => {
+                return Err(self.at(
+                    v.span(),
+                    format!(
+                        "`server.policy` must be one of \"fill\", \"seed\" (got \"{}\")",
+                        echo(other)
+                    ),
+                ))
+            }
+        };
+        if p == ServerPolicy::Seed {
+            if !matches!(kind, ContentKind::File) {
+                return Err(self.at(v.span(), format!("`server.policy = \"seed\"` applies to file swarms (`content.kind = \"file\"`), not to \"{}\"", kind.label())));
+            }
+            if with_isps {
+                return Err(self.at(v.span(), "`server.policy = \"seed\"` is modelled for one swarm, not with `[[isp]]` (the locality model's server fills the peers' deficit)".into()));
+            }
+        }
+        Ok(p)
     }
 
     #[allow(clippy::too_many_arguments)] // the cross-section rules of [[isp]] in one place
@@ -1592,6 +1635,10 @@ impl Ctx<'_> {
                 "`server.capacity`",
             ),
             (
+                raw.server.policy.as_ref().map(|q| q.span()),
+                "`server.policy`",
+            ),
+            (
                 raw.isp.as_ref().and_then(|l| l.first()).map(|q| q.span()),
                 "`[[isp]]`",
             ),
@@ -1813,7 +1860,10 @@ impl Ctx<'_> {
             },
             swarm: SwarmParams { efficiency: 1.0 },
             classes: Vec::new(),
-            server: Server { capacity: 0.0 },
+            server: Server {
+                capacity: 0.0,
+                policy: ServerPolicy::Fill,
+            },
             pricing,
             incentive,
             peer_cost,

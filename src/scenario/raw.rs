@@ -544,4 +544,7 @@ pub struct ServerFile {
     /// `server.capacity`.
     #[serde(default)]
     pub capacity: Option<Q>,
+    /// `server.policy`: "fill" (default) or "seed".
+    #[serde(default)]
+    pub policy: Option<Spanned<String>>,
 }

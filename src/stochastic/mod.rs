@@ -42,7 +42,7 @@ use serde::Serialize;
 
 use crate::error::SimError;
 use crate::model::swarm::swarm_of;
-use crate::model::swarm::Swarm;
+use crate::model::swarm::{ServerPolicy, Swarm};
 use crate::model::ArrivalProfile;
 use crate::run::validity::{FluidVsStochastic, StochasticCheck};
 use crate::run::RunRecord;
@@ -152,6 +152,8 @@ pub struct Chain {
     eta: f64,
     /// N · s, files/s.
     server: f64,
+    /// The server seeds (`server.policy = "seed"`): it serves first, the peers the rest.
+    seeding: bool,
     /// λ(t) of the fluid model (the chain's arrival rate is N times it).
     arrival: ArrivalProfile,
     scale: f64,
@@ -179,6 +181,7 @@ impl Chain {
             order,
             eta: swarm.eta,
             server: swarm.server * scale,
+            seeding: swarm.terms().policy == ServerPolicy::Seed,
             arrival: swarm.arrival.clone(),
             scale,
         }
@@ -187,6 +190,18 @@ impl Chain {
     /// Number of classes K.
     pub fn k(&self) -> usize {
         self.classes.len()
+    }
+
+    /// The peers' share of the download flow `done` when they offer `up` (the rule of
+    /// `Swarm::flows`): all they can when the server fills their deficit, what the server
+    /// (N·s) leaves when it seeds. The server's share is `done` − this.
+    #[inline(always)]
+    fn peer_flow(&self, up: f64, done: f64) -> f64 {
+        if self.seeding {
+            (done - self.server.min(done)).max(0.0)
+        } else {
+            up.min(done)
+        }
     }
 
     /// Completion rates d_k at whole-peer populations (max-min fair water-filling of peers'
@@ -356,7 +371,7 @@ fn run_single(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     let record = |rows: &mut Vec<f64>, x: f64, y: f64, ev: &EventCounts| {
         let up = mu * (eta * x + y);
         let d = (c * x).min(up + server);
-        let peer = up.min(d);
+        let peer = chain.peer_flow(up, d);
         rows.extend_from_slice(&[
             x,
             y,
@@ -394,7 +409,7 @@ fn run_single(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 let step = if t + dt >= s1 { s1 - t } else { dt };
                 lsec += x * step;
                 ssec += y * step;
-                let peer = up.min(done);
+                let peer = chain.peer_flow(up, done);
                 pfiles += peer * step;
                 sfiles += (done - peer) * step;
                 if t + dt >= s1 {
@@ -453,7 +468,7 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     let record = |rows: &mut Vec<f64>, x: &[f64], y: &[f64], d: &mut [f64], ev: &EventCounts| {
         let up = chain.completions(x, y, d);
         let served: f64 = d.iter().sum();
-        let peer = up.min(served);
+        let peer = chain.peer_flow(up, served);
         rows.extend_from_slice(x);
         rows.extend_from_slice(y);
         rows.extend_from_slice(d);
@@ -491,7 +506,7 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 let step = if t + dt >= s1 { s1 - t } else { dt };
                 lsec += xs * step;
                 ssec += ys * step;
-                let peer = up.min(done);
+                let peer = chain.peer_flow(up, done);
                 pfiles += peer * step;
                 sfiles += (done - peer) * step;
                 if t + dt >= s1 {
