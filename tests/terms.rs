@@ -41,7 +41,10 @@ fn default_terms_give_the_numbers_pinned_before_the_terms() {
     let opts = RunOptions::default();
     let qs = std::fs::read_to_string(crate::util::shipped("qs-dynamics.toml")).expect("shipped");
     let defaults = "\n[server]\npolicy = \"fill\"\n";
-    for text in [qs.clone(), format!("{qs}{defaults}")] {
+    let with_defaults =
+        format!("{qs}{defaults}").replace("[swarm]\n", "[swarm]\nstartup_delay = \"0 s\"\n");
+    assert!(with_defaults.contains("startup_delay"));
+    for text in [qs.clone(), with_defaults] {
         let rec = run_scenario(&scenario(&text), &opts).expect("runs");
         let row = rec
             .rows
@@ -290,5 +293,162 @@ fn a_seeding_origin_in_four_classes_agrees_across_methods() {
         24_000.0,
         400,
         true,
+    );
+}
+
+/// QS-like single class in normalised units with a start-up delay τ₀ (`swarm.startup_delay`).
+#[allow(clippy::too_many_arguments)] // the seven symbols of the card's table and τ₀
+fn qs_start(
+    lambda: f64,
+    theta: f64,
+    c: f64,
+    mu: f64,
+    eta: f64,
+    gamma: f64,
+    s: f64,
+    tau: f64,
+) -> String {
+    qs_toml(lambda, theta, c, mu, eta, Some(gamma), s, "")
+        .replace("[swarm]\n", &format!("[swarm]\nstartup_delay = {tau:?}\n"))
+}
+
+/// Start-up delay, steady state (card: "Start-up delay"). w̄ = λτ₀/(1 + θτ₀) leechers wait for
+/// a first piece; the others are today's swarm fed at λ/(1 + θτ₀). Download-limited QS-A with
+/// τ₀ = 3: x̄ = w̄ + λ/((1 + θτ₀)(θ + c)), ȳ = c (x̄ − w̄)/γ; with θ = 0 that is x̄ = λ/c + λτ₀
+/// and T = 1/c + τ₀. Upload-limited QS-B with τ₀ = 10: the active part is the closed form at
+/// λ/(1 + θτ₀).
+#[test]
+fn a_start_up_delay_adds_its_leechers_to_the_steady_state() {
+    use peerfluid::model::swarm::qiu_srikant_closed_form;
+    // (λ, θ, c, μ, η, γ, s, τ₀)
+    for (l, th, c, mu, eta, g, s, tau) in [
+        (1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0, 3.0),
+        (1.0, 0.0, 1.0, 0.5, 0.9, 0.02, 0.0, 3.0),
+        (1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0, 10.0),
+        (1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2, 10.0),
+        (0.7, 0.002, 0.1, 0.02, 0.8, 0.05, 0.0, 2.5),
+    ] {
+        let sw = swarm_of(&scenario(&qs_start(l, th, c, mu, eta, g, s, tau)));
+        assert!(sw.starting());
+        let ss = &sw.steady_states(l).expect("steady")[0];
+        let w = l * tau / (1.0 + th * tau);
+        let (a, y, regime) =
+            qiu_srikant_closed_form(l / (1.0 + th * tau), th, c, mu, eta, Some(g), s)
+                .expect("exists");
+        assert_eq!(ss.regime, regime);
+        assert_relative_eq!(ss.leechers[0], a + w, max_relative = CLOSED);
+        assert_relative_eq!(ss.seeds[0], y, max_relative = CLOSED);
+        assert_relative_eq!(sw.active_leechers(ss, 0), a, max_relative = CLOSED);
+        if th == 0.0 {
+            assert_relative_eq!(ss.leechers[0], l / c + l * tau, max_relative = CLOSED);
+            assert_relative_eq!(
+                ss.mean_download_time(),
+                1.0 / c + tau,
+                max_relative = CLOSED
+            );
+        }
+        // The exact solver ends there (20 time constants and more).
+        let mut set = SolverSettings::new(4000.0);
+        set.points = 10;
+        set.method = Method::Exact;
+        let end = integrate(&sw, &set).expect("exact").last().to_vec();
+        assert_relative_eq!(end[0], ss.leechers[0], max_relative = 1e-7);
+        assert_relative_eq!(end[sw.ix_w(0)], w, max_relative = 1e-7);
+    }
+}
+
+/// The run reports it: a download-limited swarm's mean download time is τ₀ + size/download
+/// (Little, θ = 0), 1 MB at 8 Mbps with τ₀ = 2.7 s (the testbed's first-piece delay): 3.7 s.
+#[test]
+fn a_download_limited_download_takes_the_start_up_delay_longer() {
+    let text = "name = \"d\"\n[content]\nsize = \"1 MB\"\n[demand]\narrival_rate = \"1/s\"\n\
+                [swarm]\nstartup_delay = \"2.7 s\"\nseed_residence = \"50 s\"\n\
+                [peers]\nupload = \"8 Mbps\"\ndownload = \"8 Mbps\"\n";
+    let rec = run_scenario(&scenario(text), &RunOptions::default()).expect("runs");
+    let ss = rec.summary.steady_state.as_ref().expect("steady");
+    assert_eq!(ss.regime, "download-limited");
+    assert_relative_eq!(ss.download_time_s, 2.7 + 1.0, max_relative = CLOSED);
+    assert_relative_eq!(ss.leechers, 3.7, max_relative = CLOSED);
+    assert_relative_eq!(ss.seeds, 50.0, max_relative = CLOSED);
+}
+
+/// Transients: the exact method against Dopri5 (rtol 1e-12) with a start-up delay, one class
+/// (download- and upload-limited, with a server, a flash crowd) and four classes (nonlinear
+/// regimes: Taylor series). Rosenbrock has no Jacobian for the starting state (refused).
+#[test]
+fn a_start_up_delay_agrees_across_methods() {
+    methods_agree(
+        &qs_start(1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0, 3.0),
+        300.0,
+        300,
+        false,
+    );
+    methods_agree(
+        &qs_start(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2, 10.0),
+        600.0,
+        300,
+        false,
+    );
+    methods_agree(
+        &qs_start(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2, 10.0).replace(
+            "arrival_rate = 1.0\n",
+            "arrival_rate = 1.0\nprofile = \"flash-crowd\"\ndecay_time = 60.0\n",
+        ),
+        600.0,
+        300,
+        false,
+    );
+    let four = four_classes("", "").replace("[swarm]\n", "[swarm]\nstartup_delay = \"2 min\"\n");
+    methods_agree(&four, 24_000.0, 400, false);
+    methods_agree(
+        &four.replace("[server]\n", "[server]\npolicy = \"seed\"\n"),
+        24_000.0,
+        400,
+        false,
+    );
+    let sw = swarm_of(&scenario(&four));
+    let mut set = SolverSettings::new(100.0);
+    set.method = Method::Rosenbrock;
+    assert!(integrate(&sw, &set).is_err());
+}
+
+/// The stochastic twin with starting leechers (start events at W/τ₀): QS-B with τ₀ = 10 at
+/// N = 2000, populations and Little's download time within 1 % of the fluid.
+#[test]
+fn the_stochastic_twin_waits_for_the_first_piece() {
+    let text = qs_start(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0, 10.0)
+        .replace("name = \"qs\"", "name = \"qs\"\nhorizon = 300.0");
+    let s = scenario(&text);
+    let (rec, swarm) = fluid_for_simulation(&s, 30).expect("fluid run");
+    let fluid = FluidReference::from_record(&rec).expect("columns");
+    let sim = simulate(
+        &swarm,
+        &fluid.t,
+        &SimSettings::new(2000.0, 4, 11).expect("valid"),
+    )
+    .expect("simulates");
+    let row = compare(&sim, &fluid).expect("same grid");
+    assert!(row.population_error < TWIN, "{row:?}");
+    let e = row.download_time_error.expect("arrivals");
+    assert!(e < TWIN, "download time error {e:.3e}");
+    // Without the term the fluid is off by far more than that (the delay is 10 s of ~40).
+    let plain = swarm_of(&scenario(&text.replace("startup_delay = 10.0\n", "")));
+    let ss = &plain.steady_states(1.0).expect("steady")[0];
+    let with = &swarm.steady_states(1.0).expect("steady")[0];
+    assert!(with.leechers[0] > ss.leechers[0] * 1.1);
+}
+
+/// `swarm.startup_delay` is 0 or ≥ 0.1 s, a duration; not with `[[isp]]`.
+#[test]
+fn a_bad_start_up_delay_is_refused_with_the_allowed_range() {
+    let e = error_of(&qs_start(1.0, 0.0, 1.0, 0.5, 0.9, 0.02, 0.0, -1.0));
+    assert!(
+        e.contains("bad.toml:") && e.contains("`swarm.startup_delay` must be ≥ 0"),
+        "{e}"
+    );
+    let e = error_of(&qs_start(1.0, 0.0, 1.0, 0.5, 0.9, 0.02, 0.0, 0.05));
+    assert!(
+        e.contains("`swarm.startup_delay` must be 0 (off) or at least 100 ms (got 0.05)"),
+        "{e}"
     );
 }

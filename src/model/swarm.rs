@@ -69,6 +69,9 @@ impl ServerPolicy {
 pub struct Terms {
     /// How the server shares the work with peers.
     pub policy: ServerPolicy,
+    /// τ₀: mean start-up delay of a download, s; 0 = off. A new leecher neither uploads nor
+    /// progresses until it holds a first piece; it leaves the "starting" state at rate 1/τ₀.
+    pub startup_delay: Seconds,
 }
 
 /// The swarm model.
@@ -236,7 +239,27 @@ impl Swarm {
     pub fn k(&self) -> usize {
         self.classes.len()
     }
-    /// Index of x_k in the state.
+    /// Whether the start-up delay is on (then the state holds the starting leechers w_k).
+    pub fn starting(&self) -> bool {
+        self.terms.startup_delay > 0.0
+    }
+    /// Number of states that feed back: x_k, y_k, and w_k with a start-up delay.
+    fn nd(&self) -> usize {
+        if self.starting() {
+            3 * self.k()
+        } else {
+            2 * self.k()
+        }
+    }
+    /// 1/τ₀, the rate at which a starting leecher gets its first piece (0 when off).
+    fn start_rate(&self) -> f64 {
+        if self.starting() {
+            1.0 / self.terms.startup_delay
+        } else {
+            0.0
+        }
+    }
+    /// Index of x_k in the state (every leecher of class k, starting or not).
     pub fn ix_x(&self, k: usize) -> usize {
         k
     }
@@ -244,33 +267,84 @@ impl Swarm {
     pub fn ix_y(&self, k: usize) -> usize {
         self.k() + k
     }
+    /// Index of w_k, the leechers of class k still waiting for a first piece (a state only
+    /// with a start-up delay, [`Swarm::starting`]).
+    pub fn ix_w(&self, k: usize) -> usize {
+        2 * self.k() + k
+    }
     /// Index of the cumulative completions of class k.
     pub fn ix_done(&self, k: usize) -> usize {
-        2 * self.k() + k
+        self.nd() + k
     }
     /// Index of the cumulative aborts of class k.
     pub fn ix_aborted(&self, k: usize) -> usize {
-        3 * self.k() + k
+        self.nd() + self.k() + k
     }
     /// Index of the cumulative files served by the server.
     pub fn ix_server(&self) -> usize {
-        4 * self.k()
+        self.nd() + 2 * self.k()
     }
     /// Index of the cumulative files served by peers.
     pub fn ix_peer(&self) -> usize {
-        4 * self.k() + 1
+        self.nd() + 2 * self.k() + 1
     }
     /// Index of the cumulative arrivals.
     pub fn ix_arrivals(&self) -> usize {
-        4 * self.k() + 2
+        self.nd() + 2 * self.k() + 2
     }
     /// Index of ∫ x_k dt, the leecher-seconds of class k (time online while downloading).
     pub fn ix_leecher_time(&self, k: usize) -> usize {
-        4 * self.k() + 3 + k
+        self.nd() + 2 * self.k() + 3 + k
     }
     /// Index of ∫ y_k dt, the seed-seconds of class k (time online only to upload).
     pub fn ix_seed_time(&self, k: usize) -> usize {
-        5 * self.k() + 3 + k
+        self.nd() + 3 * self.k() + 3 + k
+    }
+    /// Index of ∫ w_k dt, the seconds leechers spent waiting for a first piece (a state only
+    /// with a start-up delay).
+    pub fn ix_starting_time(&self, k: usize) -> usize {
+        self.nd() + 4 * self.k() + 3 + k
+    }
+
+    /// Seconds of upload capacity class k offered up to the state `z` (a running total), in
+    /// units of its upload rate: η ∫(x_k − w_k) dt + ∫ y_k dt (starting leechers offer none).
+    pub fn upload_seconds(&self, z: &[f64], k: usize) -> f64 {
+        let leech = if self.starting() {
+            z[self.ix_leecher_time(k)] - z[self.ix_starting_time(k)]
+        } else {
+            z[self.ix_leecher_time(k)]
+        };
+        self.eta * leech + z[self.ix_seed_time(k)]
+    }
+
+    /// Steady w̄_k = λ_k τ₀ / (1 + θ_k τ₀): the starting leechers at arrival rate `rate`.
+    fn steady_starting(&self, rate: PerSec, k: usize) -> f64 {
+        if !self.starting() {
+            return 0.0;
+        }
+        let cl = &self.classes[k];
+        let tau = self.terms.startup_delay;
+        rate * cl.share * tau / (1.0 + cl.theta * tau)
+    }
+
+    /// Leechers of class k in the steady state `ss` that have a first piece (they upload and
+    /// progress): x̄_k − w̄_k.
+    pub fn active_leechers(&self, ss: &SteadyState, k: usize) -> f64 {
+        if self.starting() {
+            ss.leechers[k] - self.steady_starting(ss.arrival_rate, k)
+        } else {
+            ss.leechers[k]
+        }
+    }
+
+    /// Flows at the full state `z` (the leechers that have a first piece download and upload).
+    pub fn flows_at(&self, z: &[f64]) -> Flows {
+        let k = self.k();
+        if !self.starting() {
+            return self.flows(&z[..k], &z[k..2 * k]);
+        }
+        let active: Vec<f64> = (0..k).map(|i| z[i] - z[2 * k + i]).collect();
+        self.flows(&active, &z[k..2 * k])
     }
 
     /// Peer upload supply Σ μ_k (η x_k + y_k), files/s.
@@ -325,7 +399,8 @@ impl Swarm {
         (level, filled)
     }
 
-    /// Flows at populations `x`, `y`.
+    /// Flows at populations `x` (leechers that have a first piece: all of them without a
+    /// start-up delay), `y`.
     pub fn flows(&self, x: &[f64], y: &[f64]) -> Flows {
         let peers = self.peer_supply(x, y);
         let mut d = vec![0.0; self.k()];
@@ -342,9 +417,15 @@ impl Swarm {
     fn populations_at_level(&self, rate: PerSec, level: f64) -> Option<(Vec<f64>, Vec<f64>)> {
         let mut xs = Vec::with_capacity(self.k());
         let mut ys = Vec::with_capacity(self.k());
+        let tau = self.terms.startup_delay;
         for cl in &self.classes {
             let r = cl.c.min(level);
-            let lam = rate * cl.share;
+            // With a start-up delay, 1/(1 + θτ₀) of the arrivals get a first piece.
+            let lam = if self.starting() {
+                rate * cl.share / (1.0 + cl.theta * tau)
+            } else {
+                rate * cl.share
+            };
             let out = cl.theta + r;
             if out <= 0.0 {
                 if lam > 0.0 {
@@ -378,8 +459,11 @@ impl Swarm {
     }
 
     fn steady_at_level(&self, rate: PerSec, level: f64) -> Option<SteadyState> {
-        let (x, y) = self.populations_at_level(rate, level)?;
+        let (mut x, y) = self.populations_at_level(rate, level)?;
         let f = self.flows(&x, &y);
+        for (k, xk) in x.iter_mut().enumerate() {
+            *xk += self.steady_starting(rate, k);
+        }
         let regime = if level.is_infinite() {
             Regime::DownloadLimited
         } else {
@@ -413,8 +497,13 @@ impl Swarm {
                 .ok_or_else(|| "a class has neither downloads nor aborts".to_string());
         }
         if let [cl] = self.classes.as_slice() {
-            // One class: the root is linear, r = (λμη + sθ) / (λ(1 − μ/γ) − s).
-            let lam = rate * cl.share;
+            // One class: the root is linear, r = (λμη + sθ) / (λ(1 − μ/γ) − s), with
+            // λ/(1 + θτ₀) for λ when a start-up delay holds arrivals back.
+            let lam = if self.starting() {
+                rate * cl.share / (1.0 + cl.theta * self.terms.startup_delay)
+            } else {
+                rate * cl.share
+            };
             let ratio = cl.gamma.map_or(0.0, |g| cl.mu / g);
             let den = lam * (1.0 - ratio) - self.server;
             let r = (lam * cl.mu * self.eta + self.server * cl.theta) / den;
@@ -479,6 +568,9 @@ impl Swarm {
                 .filter(|&k| self.classes[k].gamma.is_some())
                 .map(|k| self.ix_y(k)),
         );
+        if self.starting() {
+            idx.extend((0..self.k()).map(|k| self.ix_w(k)));
+        }
         let n = idx.len();
         let mut jac = DMatrix::zeros(n, n);
         let mut f_plus = State::zeros(self.dim());
@@ -504,6 +596,9 @@ impl Swarm {
         for k in 0..self.k() {
             z[self.ix_x(k)] = ss.leechers[k];
             z[self.ix_y(k)] = ss.seeds[k];
+            if self.starting() {
+                z[self.ix_w(k)] = self.steady_starting(ss.arrival_rate, k);
+            }
         }
         z
     }
@@ -545,7 +640,7 @@ impl Swarm {
         idx: &[usize],
     ) -> Option<Vec<nalgebra::Complex<f64>>> {
         let k = self.k();
-        let class = |i: usize| if i < k { i } else { i - k };
+        let class = |i: usize| i % k;
         for (r, &i) in idx.iter().enumerate() {
             for (c, &j) in idx.iter().enumerate() {
                 if class(i) != class(j) && jac[(r, c)] != 0.0 {
@@ -589,14 +684,18 @@ impl Swarm {
         &self.order[self.free_start(r)..]
     }
 
-    /// U = Σ μ_k (η x_k + y_k) as a linear form over the dynamic states.
+    /// U = Σ μ_k (η (x_k − w_k) + y_k) as a linear form over the dynamic states (w_k only
+    /// with a start-up delay).
     fn upload_form(&self) -> Vec<f64> {
         let k = self.k();
-        let mut w = vec![0.0; 2 * k];
+        let mut w = vec![0.0; self.nd()];
         for (i, cl) in self.classes.iter().enumerate() {
             w[i] = cl.mu * self.eta;
             if cl.gamma.is_some() {
                 w[k + i] = cl.mu;
+            }
+            if self.starting() {
+                w[2 * k + i] = -cl.mu * self.eta;
             }
         }
         w
@@ -606,18 +705,19 @@ impl Swarm {
     /// see [`PiecewiseAffine for Swarm`](Swarm#impl-PiecewiseAffine-for-Swarm).
     fn regime_affine(&self, r: usize) -> Affine {
         let k = self.k();
-        let (n, nd) = (self.dim(), 2 * k);
+        let (n, nd) = (self.dim(), self.nd());
         let mut a = DMatrix::zeros(n, n);
         let mut b = DVector::zeros(n);
         let mut e = DVector::zeros(n);
-        // Coefficient of dynamic state j in the upload form U = Σ μ_i (η x_i + y_i).
-        let up = |j: usize| -> f64 {
-            if j < k {
-                self.classes[j].mu * self.eta
-            } else if self.classes[j - k].gamma.is_some() {
-                self.classes[j - k].mu
-            } else {
-                0.0
+        // Coefficient of dynamic state j in the upload form U = Σ μ_i (η (x_i − w_i) + y_i).
+        let upload = self.upload_form();
+        let up = |j: usize| -> f64 { upload[j] };
+        // With a start-up delay a class downloads on x_i − w_i: coefficient `v` on that.
+        let starting = self.starting();
+        let on_active = |a: &mut DMatrix<f64>, row: usize, i: usize, v: f64| {
+            a[(row, i)] += v;
+            if starting {
+                a[(row, 2 * k + i)] -= v;
             }
         };
         // In regime r ≥ 2 one free class f takes what the others leave:
@@ -632,12 +732,12 @@ impl Swarm {
                     }
                     for (l, cl) in self.classes.iter().enumerate() {
                         if l != i {
-                            a[(row, l)] -= sign * cl.c;
+                            on_active(a, row, l, -sign * cl.c);
                         }
                     }
                     b[row] += sign * self.server;
                 } else {
-                    a[(row, i)] += sign * self.classes[i].c;
+                    on_active(a, row, i, sign * self.classes[i].c);
                 }
             };
         for (i, cl) in self.classes.iter().enumerate() {
@@ -652,6 +752,13 @@ impl Swarm {
             a[(self.ix_leecher_time(i), i)] += 1.0;
             a[(self.ix_seed_time(i), k + i)] += 1.0;
             e[i] = cl.share;
+            if starting {
+                // w_i' = λ_i − (θ_i + 1/τ₀) w_i
+                let w = self.ix_w(i);
+                a[(w, w)] -= cl.theta + self.start_rate();
+                e[w] = cl.share;
+                a[(self.ix_starting_time(i), w)] += 1.0;
+            }
         }
         let (server, peer) = (self.ix_server(), self.ix_peer());
         match (r, self.terms.policy) {
@@ -682,7 +789,7 @@ impl Swarm {
                     a[(server, j)] -= up(j);
                 }
                 for (i, cl) in self.classes.iter().enumerate() {
-                    a[(server, i)] += cl.c;
+                    on_active(&mut a, server, i, cl.c);
                 }
             }
             // Peers and server both give all they have.
@@ -718,17 +825,31 @@ impl FluidModel for Swarm {
         "qiu-srikant"
     }
     fn dim(&self) -> usize {
-        6 * self.k() + 3
+        if self.starting() {
+            8 * self.k() + 3
+        } else {
+            6 * self.k() + 3
+        }
     }
     fn state_names(&self) -> Vec<String> {
         let mut names = Vec::new();
-        for prefix in ["leechers", "seeds", "completed", "aborted"] {
+        let dynamic: &[&str] = if self.starting() {
+            &["leechers", "seeds", "starting"]
+        } else {
+            &["leechers", "seeds"]
+        };
+        for prefix in dynamic.iter().chain(&["completed", "aborted"]) {
             for cl in &self.classes {
                 names.push(format!("{prefix}.{}", cl.name));
             }
         }
         names.extend(["server_files", "peer_files", "arrivals"].map(String::from));
-        for prefix in ["leecher_seconds", "seed_seconds"] {
+        let totals: &[&str] = if self.starting() {
+            &["leecher_seconds", "seed_seconds", "starting_seconds"]
+        } else {
+            &["leecher_seconds", "seed_seconds"]
+        };
+        for prefix in totals {
             for cl in &self.classes {
                 names.push(format!("{prefix}.{}", cl.name));
             }
@@ -740,17 +861,40 @@ impl FluidModel for Swarm {
     }
     fn rhs(&self, t: Seconds, z: &State, dz: &mut State) {
         let k = self.k();
+        let nd = self.nd();
         let zs = z.as_slice();
         let (x, rest) = zs.split_at(k);
         let y = &rest[..k];
-        let peers = self.peer_supply(x, y);
+        // Leechers that have a first piece: x − w with a start-up delay, else x.
+        let w = &rest[k..nd - k];
+        let (mut stack, mut heap) = ([0.0; 32], Vec::new());
+        let active: &[f64] = if w.is_empty() {
+            x
+        } else {
+            let buf: &mut [f64] = if k <= stack.len() {
+                &mut stack[..k]
+            } else {
+                heap.resize(k, 0.0);
+                &mut heap
+            };
+            for ((b, xi), wi) in buf.iter_mut().zip(x).zip(w) {
+                *b = xi - wi;
+            }
+            buf
+        };
+        let peers = self.peer_supply(active, y);
         let lam = self.arrival.rate_at(t);
         let dzs = dz.as_mut_slice();
         // d_k goes temporarily into the completion slots.
-        let (head, tail) = dzs.split_at_mut(2 * k);
+        let (head, tail) = dzs.split_at_mut(nd);
         let (d, tail) = tail.split_at_mut(k);
-        self.allocate(x, peers + self.server, d);
+        self.allocate(active, peers + self.server, d);
         let served: f64 = d.iter().sum();
+        for (i, wi) in w.iter().enumerate() {
+            let cl = &self.classes[i];
+            head[2 * k + i] = lam * cl.share - (cl.theta + self.start_rate()) * wi.max(0.0);
+            tail[3 * k + 3 + i] = wi.max(0.0);
+        }
         for (i, cl) in self.classes.iter().enumerate() {
             let xk = x[i].max(0.0);
             head[i] = lam * cl.share - cl.theta * xk - d[i];
@@ -772,8 +916,14 @@ impl FluidModel for Swarm {
     fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
         Some(self)
     }
+    /// None with a start-up delay: the analytic Jacobian is written for x, y only (the exact
+    /// method applies; `auto` falls back to Dopri5 where it cannot go on).
     fn piecewise_smooth(&self) -> Option<&dyn PiecewiseSmooth> {
-        Some(self)
+        if self.starting() {
+            None
+        } else {
+            Some(self)
+        }
     }
 }
 
@@ -966,7 +1116,7 @@ impl PiecewiseSmooth for Swarm {
 /// 1 server tops up, 2 upload-limited, all affine.
 impl PiecewiseAffine for Swarm {
     fn dynamic_dim(&self) -> usize {
-        2 * self.k()
+        self.nd()
     }
     fn regime_count(&self) -> usize {
         2 + self.c_groups().len()
@@ -1008,8 +1158,17 @@ impl PiecewiseAffine for Swarm {
             return false;
         }
         let k = self.k();
-        let nd = 2 * k;
+        let nd = self.nd();
         let nc = self.dim() - nd;
+        let starting = self.starting();
+        // Coefficient m of the leechers of class i that have a first piece (x − w).
+        let act = |a: &[f64], m: usize, i: usize| -> f64 {
+            if starting {
+                a[m * stride + i] - a[m * stride + 2 * k + i]
+            } else {
+                a[m * stride + i]
+            }
+        };
         let free = &self.order[self.free_start(r)..];
         let mut level = [0.0; MAX];
         let mut xf = [0.0; MAX];
@@ -1021,21 +1180,33 @@ impl PiecewiseAffine for Swarm {
             &mut d_heap
         };
         let row = |m: usize| m * stride;
-        let shifted = free.iter().map(|&f| a[f]).sum::<f64>() <= 0.0;
+        let shifted = free.iter().map(|&f| act(a, 0, f)).sum::<f64>() <= 0.0;
+        let mut am_stack = [0.0; 16];
+        let mut am_heap = Vec::new();
+        let am: &mut [f64] = if k <= am_stack.len() {
+            &mut am_stack[..k]
+        } else {
+            am_heap.resize(k, 0.0);
+            &mut am_heap
+        };
         for m in 0..order {
             let (lo, hi) = a.split_at_mut(row(m + 1));
             let zm = &lo[row(m)..row(m) + nd];
-            let (xm, ym) = zm.split_at(k);
-            // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m.
+            let (xm, rest) = zm.split_at(k);
+            let (ym, wm) = rest.split_at(k);
+            for (i, v) in am.iter_mut().enumerate() {
+                *v = act(lo, m, i);
+            }
+            // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m (x − w with a start-up delay).
             let mut um = 0.0;
             let mut capped = 0.0;
-            for ((cl, x), y) in self.classes.iter().zip(xm).zip(ym) {
+            for ((cl, x), y) in self.classes.iter().zip(am.iter()).zip(ym) {
                 um += cl.mu * (self.eta * x + if cl.gamma.is_some() { *y } else { 0.0 });
                 capped += cl.c * x;
             }
-            let free_c: f64 = free.iter().map(|&f| self.classes[f].c * xm[f]).sum();
+            let free_c: f64 = free.iter().map(|&f| self.classes[f].c * am[f]).sum();
             let nm = um + if m == 0 { self.server } else { 0.0 } - (capped - free_c);
-            xf[m] = free.iter().map(|&f| xm[f]).sum();
+            xf[m] = free.iter().map(|&f| am[f]).sum();
             // Coefficients of the level known so far: r_0..r_m, or r_0..r_{m−1} when shifted.
             let known = if !shifted {
                 let acc: f64 = (1..=m).map(|i| xf[i] * level[m - i]).sum();
@@ -1051,24 +1222,31 @@ impl PiecewiseAffine for Swarm {
                 level[m - 1] = (nm - acc) / xf[1];
                 m
             };
-            for ((di, cl), x) in d.iter_mut().zip(&self.classes).zip(xm) {
+            for ((di, cl), x) in d.iter_mut().zip(&self.classes).zip(am.iter()) {
                 *di = cl.c * x;
             }
             for &f in free {
                 // (x·r)_m = Σ_l x_l r_{m−l}; with the shift x_0 = 0 and r_m is not needed.
                 d[f] = (m + 1 - known..=m)
-                    .map(|l| lo[row(l) + f] * level[m - l])
+                    .map(|l| act(lo, l, f) * level[m - l])
                     .sum();
             }
             let inv = 1.0 / (m + 1) as f64;
             let cn = (m + 1) * nc;
-            let (hx, hy) = hi[..nd].split_at_mut(k);
+            let (hx, rest) = hi[..nd].split_at_mut(k);
+            let (hy, hw) = rest.split_at_mut(k);
             let dcm = &mut dc[cn..cn + nc];
             let (dc_done, rest) = dcm.split_at_mut(k);
             let (dc_abort, rest) = rest.split_at_mut(k);
             let (dc_totals, rest) = rest.split_at_mut(3);
-            let (dc_xt, dc_yt) = rest.split_at_mut(k);
+            let (dc_xt, rest) = rest.split_at_mut(k);
+            let (dc_yt, dc_wt) = rest.split_at_mut(k);
             let lam = lambda[m];
+            for (i, w) in wm.iter().enumerate() {
+                let cl = &self.classes[i];
+                hw[i] = (cl.share * lam - (cl.theta + self.start_rate()) * w) * inv;
+                dc_wt[i] = w * inv;
+            }
             for (i, cl) in self.classes.iter().enumerate() {
                 let (x, y, di) = (xm[i], ym[i], d[i]);
                 hx[i] = (cl.share * lam - cl.theta * x - di) * inv;
@@ -1096,6 +1274,9 @@ impl PiecewiseAffine for Swarm {
             }
             for (i, cl) in self.classes.iter().enumerate() {
                 w[i] -= sign * cl.c.min(c_hat);
+                if self.starting() {
+                    w[2 * self.k() + i] += sign * cl.c.min(c_hat);
+                }
             }
             Guard { w, w0: sign * w0 }
         };
@@ -1105,6 +1286,9 @@ impl PiecewiseAffine for Swarm {
             let mut w = DVector::zeros(n);
             for (i, cl) in self.classes.iter().enumerate() {
                 w[i] = -sign * cl.c;
+                if self.starting() {
+                    w[2 * self.k() + i] = sign * cl.c;
+                }
             }
             Guard {
                 w,
@@ -1160,6 +1344,7 @@ pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
     )
     .with_terms(Terms {
         policy: s.server.policy,
+        startup_delay: s.swarm.startup_delay,
     })
 }
 
@@ -1547,6 +1732,82 @@ mod tests {
                     max_relative = 1e-6,
                     epsilon = 1e-9
                 );
+            }
+        }
+    }
+
+    /// With the terms for real clients (a start-up delay, a seeding server) every regime's
+    /// affine form or Taylor series equals the right-hand side, at the five states of
+    /// `regimes_agree_with_rhs_for_several_classes` with a fifth of each class's leechers still
+    /// starting (so the active leechers are the same): under "fill" the same regime holds.
+    #[test]
+    fn regimes_agree_with_rhs_with_the_terms() {
+        for policy in [ServerPolicy::Fill, ServerPolicy::Seed] {
+            let m = three_classes(ArrivalProfile::Constant { rate: 2.0 }).with_terms(Terms {
+                policy,
+                startup_delay: 4.0,
+            });
+            let pa = m.piecewise_affine().expect("swarm has regimes");
+            let (n, k, nd) = (m.dim(), m.k(), m.nd());
+            assert_eq!((nd, n), (3 * k, 8 * k + 3));
+            let nc = n - nd;
+            let states: [([f64; 3], [f64; 3], usize); 5] = [
+                ([1.0, 1.0, 1.0], [30.0, 0.0, 60.0], 0),
+                ([4.0, 4.0, 4.0], [2.0, 0.0, 20.0], 1),
+                ([5.0, 3.0, 10.0], [1.0, 0.0, 10.0], 2),
+                ([5.0, 50.0, 50.0], [1.0, 0.0, 1.0], 3),
+                ([200.0, 50.0, 10.0], [1.0, 0.0, 1.0], 4),
+            ];
+            for (x, y, expected) in states {
+                let mut z = State::zeros(n);
+                for i in 0..k {
+                    z[m.ix_x(i)] = x[i] / 0.8;
+                    z[m.ix_w(i)] = 0.2 * x[i] / 0.8;
+                    z[m.ix_y(i)] = y[i];
+                }
+                let holds: Vec<usize> = (0..pa.regime_count())
+                    .filter(|&r| {
+                        pa.regime_available(r)
+                            && pa.guards(r).iter().all(|g| g.value(z.as_slice()) >= 0.0)
+                    })
+                    .collect();
+                if policy == ServerPolicy::Fill {
+                    assert_eq!(holds, vec![expected], "at x {x:?}, y {y:?}");
+                }
+                let mut f = State::zeros(n);
+                m.rhs(0.0, &z, &mut f);
+                for &r in &holds {
+                    if pa.regime_is_affine(r) {
+                        let af = pa.affine(r);
+                        let lin = &af.a * &z + &af.b + &af.arrival * 2.0;
+                        for i in 0..n {
+                            assert_relative_eq!(
+                                lin[i],
+                                f[i],
+                                max_relative = 1e-12,
+                                epsilon = 1e-12
+                            );
+                        }
+                        continue;
+                    }
+                    let order = 1;
+                    let mut a = vec![0.0; (order + 1) * nd];
+                    a[..nd].copy_from_slice(&z.as_slice()[..nd]);
+                    let mut dc = vec![0.0; (order + 1) * nc];
+                    assert!(pa.taylor(r, &[2.0], &mut a, nd, &mut dc, order));
+                    for i in 0..nd {
+                        assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-12);
+                    }
+                    for i in 0..nc {
+                        assert_relative_eq!(
+                            dc[nc + i],
+                            f[nd + i],
+                            max_relative = 1e-12,
+                            epsilon = 1e-12
+                        );
+                    }
+                }
+                assert!(!holds.is_empty(), "a regime holds at x {x:?}, y {y:?}");
             }
         }
     }

@@ -486,6 +486,9 @@ pub struct Demand {
 pub struct SwarmParams {
     /// η in [0, 1]; default 1.
     pub efficiency: f64,
+    /// τ₀: mean start-up delay of a download (no upload, no progress before a first piece),
+    /// seconds; 0 (default) = off, else ≥ [`MIN_STARTUP_DELAY`].
+    pub startup_delay: Seconds,
 }
 
 /// One peer class, per-class overrides resolved.
@@ -761,6 +764,9 @@ const MIN_DECAY_TIME: f64 = 1.0;
 const MAX_ABORT_RATE: f64 = 1.0;
 /// Shortest best-response time of the participation dynamics.
 const MIN_RESPONSE_TIME: f64 = 1.0;
+/// Shortest start-up delay accepted, seconds (besides 0 = off): a first piece within 0.1 s is
+/// no delay at the model's time scales, and a faster state only adds stiffness.
+pub const MIN_STARTUP_DELAY: f64 = 0.1;
 /// Fastest peer link, bit/s (100 Gbps).
 const MAX_PEER_LINK: f64 = 1e11;
 
@@ -988,6 +994,10 @@ impl Ctx<'_> {
                     raw.swarm.efficiency.as_ref().map(|q| q.span()),
                     "swarm.efficiency",
                 ),
+                (
+                    raw.swarm.startup_delay.as_ref().map(|q| q.span()),
+                    "swarm.startup_delay",
+                ),
             ] {
                 if let Some(span) = given {
                     return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time` and upload while they watch", kind.label())));
@@ -1028,6 +1038,10 @@ impl Ctx<'_> {
         };
         let seed_residence = match &raw.swarm.seed_residence {
             Some(q) => self.residence(q, "swarm.seed_residence")?,
+            None => 0.0,
+        };
+        let startup_delay = match &raw.swarm.startup_delay {
+            Some(q) => self.startup_delay(q, raw.isp.is_some())?,
             None => 0.0,
         };
 
@@ -1071,6 +1085,12 @@ impl Ctx<'_> {
             peer_cost.electricity = pricing.book.electricity;
         }
         let incentive = self.incentive(raw.incentive.as_ref())?;
+        if let (Some(q), Mechanism::Equilibrium) = (&raw.swarm.startup_delay, &incentive.mechanism)
+        {
+            if startup_delay > 0.0 {
+                return Err(self.at(q.span(), "`swarm.startup_delay` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market counts every leecher's upload); use another mechanism or 0".into()));
+            }
+        }
         if policy == ServerPolicy::Seed && matches!(incentive.mechanism, Mechanism::Equilibrium) {
             let span = raw.server.policy.as_ref().map_or(0..0, |v| v.span());
             return Err(self.at(span, "`server.policy = \"seed\"` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market assumes a server that fills the peers' deficit); use \"fill\" or another mechanism".into()));
@@ -1183,7 +1203,10 @@ impl Ctx<'_> {
             horizon,
             content: Content { size, kind },
             demand: Demand { arrival },
-            swarm: SwarmParams { efficiency },
+            swarm: SwarmParams {
+                efficiency,
+                startup_delay,
+            },
             classes,
             server: Server { capacity, policy },
         };
@@ -1199,6 +1222,30 @@ impl Ctx<'_> {
             _ => {}
         }
         Ok(scenario)
+    }
+
+    /// `swarm.startup_delay`: 0 (off) or at least [`MIN_STARTUP_DELAY`]; a term of the file
+    /// swarm's model only (`models/swarm.md`), not with `[[isp]]`.
+    fn startup_delay(&self, q: &Q, with_isps: bool) -> Result<f64, ScenarioError> {
+        let key = "swarm.startup_delay";
+        let v = self.bounded(q, key, Dimension::Time, 0.0, false, None)?;
+        if v != 0.0 && v < MIN_STARTUP_DELAY {
+            return Err(self.at(
+                q.span(),
+                format!(
+                    "`{key}` must be 0 (off) or at least {} (got {})",
+                    units::format_quantity(MIN_STARTUP_DELAY, Dimension::Time),
+                    q.get_ref()
+                ),
+            ));
+        }
+        if v > 0.0 && with_isps {
+            return Err(self.at(
+                q.span(),
+                format!("`{key}` is modelled for one swarm, not with `[[isp]]`"),
+            ));
+        }
+        Ok(v)
     }
 
     /// `server.policy`: "fill" (the default, a managed origin) or "seed" (a plain BitTorrent
@@ -1631,6 +1678,10 @@ impl Ctx<'_> {
                 "`swarm.seed_residence`",
             ),
             (
+                raw.swarm.startup_delay.as_ref().map(|q| q.span()),
+                "`swarm.startup_delay`",
+            ),
+            (
                 raw.server.capacity.as_ref().map(|q| q.span()),
                 "`server.capacity`",
             ),
@@ -1858,7 +1909,10 @@ impl Ctx<'_> {
             demand: Demand {
                 arrival: ArrivalProfile::Constant { rate: 0.0 },
             },
-            swarm: SwarmParams { efficiency: 1.0 },
+            swarm: SwarmParams {
+                efficiency: 1.0,
+                startup_delay: 0.0,
+            },
             classes: Vec::new(),
             server: Server {
                 capacity: 0.0,

@@ -360,6 +360,9 @@ pub struct SwarmFile {
     /// `swarm.seed_residence` (1/γ).
     #[serde(default)]
     pub seed_residence: Option<Q>,
+    /// `swarm.startup_delay` (τ₀).
+    #[serde(default)]
+    pub startup_delay: Option<Q>,
 }
 
 /// `[peers]`: one class (upload, download) or `[[peers.class]]`.

@@ -154,6 +154,8 @@ pub struct Chain {
     server: f64,
     /// The server seeds (`server.policy = "seed"`): it serves first, the peers the rest.
     seeding: bool,
+    /// 1/τ₀: rate at which a starting leecher gets its first piece; 0 = no start-up delay.
+    start_rate: f64,
     /// λ(t) of the fluid model (the chain's arrival rate is N times it).
     arrival: ArrivalProfile,
     scale: f64,
@@ -182,6 +184,11 @@ impl Chain {
             eta: swarm.eta,
             server: swarm.server * scale,
             seeding: swarm.terms().policy == ServerPolicy::Seed,
+            start_rate: if swarm.starting() {
+                1.0 / swarm.terms().startup_delay
+            } else {
+                0.0
+            },
             arrival: swarm.arrival.clone(),
             scale,
         }
@@ -346,7 +353,7 @@ fn stretches_per_interval(chain: &Chain, intervals: usize) -> usize {
 /// [`SimError::Grid`] for an unusable grid.
 pub fn run_replicate(chain: &Chain, grid: &[f64], seed: u64) -> Result<Replicate, SimError> {
     check_grid(grid)?;
-    Ok(if chain.k() == 1 {
+    Ok(if chain.k() == 1 && chain.start_rate <= 0.0 {
         run_single(chain, grid, seed)
     } else {
         run_general(chain, grid, seed)
@@ -452,7 +459,23 @@ fn run_single(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     }
 }
 
-/// K classes: rates recomputed after every event (O(K) work and no allocation per event).
+/// [`Chain::completions`] at leechers `x` of which `w` are still starting (no first piece:
+/// they neither download nor upload); `act` is scratch space for x − w.
+fn rates(chain: &Chain, x: &[f64], w: &[f64], y: &[f64], d: &mut [f64], act: &mut [f64]) -> f64 {
+    if chain.start_rate > 0.0 {
+        for ((a, xi), wi) in act.iter_mut().zip(x).zip(w) {
+            *a = xi - wi;
+        }
+        chain.completions(act, y, d)
+    } else {
+        chain.completions(x, y, d)
+    }
+}
+
+/// K classes (or one class with a start-up delay): rates recomputed after every event (O(K)
+/// work and no allocation per event). With a start-up delay an arrival joins X_k and W_k (the
+/// starting leechers), a start event W_k → W_k − 1 comes at rate W_k/τ₀, an abort takes a
+/// starting leecher with probability W_k/X_k, and only X_k − W_k download and upload.
 fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let k = chain.k();
@@ -463,10 +486,19 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     let mut x = vec![0.0_f64; k];
     let mut y = vec![0.0_f64; k];
     let mut d = vec![0.0_f64; k];
+    let starting = chain.start_rate > 0.0;
+    let mut ws = vec![0.0_f64; k];
+    let mut act = vec![0.0_f64; k];
     let mut ev = EventCounts::default();
     let (mut lsec, mut ssec, mut sfiles, mut pfiles) = (0.0, 0.0, 0.0, 0.0);
-    let record = |rows: &mut Vec<f64>, x: &[f64], y: &[f64], d: &mut [f64], ev: &EventCounts| {
-        let up = chain.completions(x, y, d);
+    let record = |rows: &mut Vec<f64>,
+                  x: &[f64],
+                  w: &[f64],
+                  y: &[f64],
+                  d: &mut [f64],
+                  act: &mut [f64],
+                  ev: &EventCounts| {
+        let up = rates(chain, x, w, y, d, act);
         let served: f64 = d.iter().sum();
         let peer = chain.peer_flow(up, served);
         rows.extend_from_slice(x);
@@ -474,7 +506,7 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
         rows.extend_from_slice(d);
         rows.extend_from_slice(&[served - peer, peer, ev.completions as f64, ev.aborts as f64]);
     };
-    record(&mut rows, &x, &y, &mut d, &ev);
+    record(&mut rows, &x, &ws, &y, &mut d, &mut act, &ev);
     let sub = stretches_per_interval(chain, grid.len() - 1);
     let mut t = 0.0;
     for w in grid.windows(2) {
@@ -487,7 +519,7 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
             };
             let bound = n * chain.arrival.max_rate_on(t, s1);
             loop {
-                let up = chain.completions(&x, &y, &mut d);
+                let up = rates(chain, &x, &ws, &y, &mut d, &mut act);
                 let (mut aborts, mut done, mut leave, mut xs, mut ys) = (0.0, 0.0, 0.0, 0.0, 0.0);
                 for (i, cl) in chain.classes.iter().enumerate() {
                     aborts += cl.theta * x[i];
@@ -496,7 +528,12 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                     xs += x[i];
                     ys += y[i];
                 }
-                let other = aborts + done + leave;
+                let base = aborts + done + leave;
+                let other = if starting {
+                    base + chain.start_rate * ws.iter().sum::<f64>()
+                } else {
+                    base
+                };
                 let total = other + bound;
                 let dt = if total > 0.0 {
                     exp1(&mut rng) / total
@@ -518,6 +555,15 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 if u < aborts {
                     let rates = chain.classes.iter().zip(&x).map(|(cl, xi)| cl.theta * xi);
                     let i = pick(rates, u, 0.0);
+                    if starting && ws[i] > 0.0 {
+                        // Within class i's share of the abort rate, u is uniform: the first
+                        // W_i/X_i of it is a starting leecher.
+                        let before: f64 = (0..i).map(|j| chain.classes[j].theta * x[j]).sum();
+                        let frac = (u - before) / (chain.classes[i].theta * x[i]);
+                        if frac * x[i] < ws[i] {
+                            ws[i] -= 1.0;
+                        }
+                    }
                     x[i] -= 1.0;
                     ev.aborts += 1;
                 } else if u < aborts + done {
@@ -527,11 +573,15 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                         y[i] += 1.0;
                     }
                     ev.completions += 1;
-                } else if u < other {
+                } else if u < base {
                     let rates = chain.classes.iter().zip(&y).map(|(cl, yi)| cl.gamma * yi);
                     let i = pick(rates, u, aborts + done);
                     y[i] -= 1.0;
                     ev.seed_departures += 1;
+                } else if u < other {
+                    // A starting leecher gets its first piece.
+                    let i = pick(ws.iter().map(|wi| chain.start_rate * wi), u, base);
+                    ws[i] -= 1.0;
                 } else {
                     let v = u - other;
                     let rate = if constant {
@@ -544,6 +594,9 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                         let shares = chain.classes.iter().map(|cl| cl.share);
                         let i = pick(shares, v / rate, 0.0);
                         x[i] += 1.0;
+                        if starting {
+                            ws[i] += 1.0;
+                        }
                         ev.arrivals += 1;
                     } else {
                         ev.rejected_candidates += 1;
@@ -551,7 +604,7 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 }
             }
         }
-        record(&mut rows, &x, &y, &mut d, &ev);
+        record(&mut rows, &x, &ws, &y, &mut d, &mut act, &ev);
     }
     Replicate {
         seed,
@@ -717,7 +770,9 @@ fn values_at(
 /// The expected number of events of a simulation: 3 per expected arrival (an arrival, its
 /// completion or abort, its seed's departure), over all replicates.
 pub fn expected_events(swarm: &Swarm, horizon: Seconds, settings: &SimSettings) -> f64 {
-    3.0 * settings.scale * swarm.arrival.cumulative(horizon) * settings.replicates as f64
+    // With a start-up delay each arrival also has a start event.
+    let per_arrival = if swarm.starting() { 4.0 } else { 3.0 };
+    per_arrival * settings.scale * swarm.arrival.cumulative(horizon) * settings.replicates as f64
 }
 
 /// Check that the expected number of events, 3 per expected arrival (an arrival, its
