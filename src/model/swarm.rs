@@ -72,6 +72,11 @@ pub struct Terms {
     /// τ₀: mean start-up delay of a download, s; 0 = off. A new leecher neither uploads nor
     /// progresses until it holds a first piece; it leaves the "starting" state at rate 1/τ₀.
     pub startup_delay: Seconds,
+    /// d in [0, 1): the fraction of the bytes a leecher receives that are duplicates (end
+    /// game); 0 = off. The model's c, μ and s are then the useful rates, (1 − d) × the links
+    /// ([`swarm_of`] scales them), and the byte totals count what is received: progress /
+    /// (1 − d).
+    pub duplicates: f64,
 }
 
 /// The swarm model.
@@ -220,10 +225,17 @@ impl Swarm {
         &self.terms
     }
 
+    /// Bytes moved per byte of download progress: 1/(1 − d) (1 without duplicates).
+    pub fn bytes_per_progress(&self) -> f64 {
+        1.0 / (1.0 - self.terms.duplicates)
+    }
+
     /// Split the download flow `served` (≤ `peers` + s) into (peer flow, server flow) by the
-    /// server's policy: filling, the peers serve first; seeding, the server does.
+    /// server's policy: filling, the peers serve first; seeding, the server does. In bytes
+    /// moved (× [`Swarm::bytes_per_progress`]).
     fn split(&self, peers: f64, served: f64) -> (f64, f64) {
-        match self.terms.policy {
+        let bytes = self.bytes_per_progress();
+        let (peer, server) = match self.terms.policy {
             ServerPolicy::Fill => {
                 let peer = peers.min(served);
                 (peer, (served - peer).max(0.0))
@@ -232,7 +244,8 @@ impl Swarm {
                 let server = self.server.min(served).max(0.0);
                 ((served - server).max(0.0), server)
             }
-        }
+        };
+        (peer * bytes, server * bytes)
     }
 
     /// Number of classes K.
@@ -800,6 +813,14 @@ impl Swarm {
                 b[server] += self.server;
             }
         }
+        // The byte totals count what is received, duplicates included.
+        let bytes = self.bytes_per_progress();
+        for row in [server, peer] {
+            for j in 0..n {
+                a[(row, j)] *= bytes;
+            }
+            b[row] *= bytes;
+        }
         e[self.ix_arrivals()] = 1.0;
         Affine { a, b, arrival: e }
     }
@@ -1051,8 +1072,9 @@ impl PiecewiseSmooth for Swarm {
                 ServerPolicy::Seed if server_busy => dserved,
                 ServerPolicy::Seed => 0.0,
             };
-            rest[r_peer + j] = dpeer;
-            rest[r_server + j] = dserved - dpeer;
+            let bytes = self.bytes_per_progress();
+            rest[r_peer + j] = dpeer * bytes;
+            rest[r_server + j] = (dserved - dpeer) * bytes;
         }
         for i in 0..k {
             if x[i] >= 0.0 {
@@ -1256,8 +1278,9 @@ impl PiecewiseAffine for Swarm {
                 dc_xt[i] = x * inv;
                 dc_yt[i] = y * inv;
             }
-            dc_totals[0] = if m == 0 { self.server } else { 0.0 };
-            dc_totals[1] = um * inv;
+            let bytes = self.bytes_per_progress();
+            dc_totals[0] = if m == 0 { self.server * bytes } else { 0.0 };
+            dc_totals[1] = um * inv * bytes;
             dc_totals[2] = lam * inv;
         }
         true
@@ -1323,14 +1346,16 @@ impl PiecewiseAffine for Swarm {
 /// Build the swarm model of a scenario (rates in files/s).
 pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
     let bits = s.content.size * 8.0;
+    // With duplicate bytes the model's rates are the useful ones: (1 − d) × the links.
+    let useful = 1.0 - s.swarm.duplicates;
     let classes = s
         .classes
         .iter()
         .map(|c| SwarmClass {
             name: c.name.clone(),
             share: c.share,
-            c: c.download / bits,
-            mu: c.upload / bits,
+            c: c.download * useful / bits,
+            mu: c.upload * useful / bits,
             theta: c.abort_rate,
             gamma: (c.seed_residence > 0.0).then(|| 1.0 / c.seed_residence),
         })
@@ -1338,13 +1363,14 @@ pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
     Swarm::new(
         classes,
         s.swarm.efficiency,
-        s.server.capacity / bits,
+        s.server.capacity * useful / bits,
         s.demand.arrival.clone(),
         bits,
     )
     .with_terms(Terms {
         policy: s.server.policy,
         startup_delay: s.swarm.startup_delay,
+        duplicates: s.swarm.duplicates,
     })
 }
 
@@ -1746,6 +1772,7 @@ mod tests {
             let m = three_classes(ArrivalProfile::Constant { rate: 2.0 }).with_terms(Terms {
                 policy,
                 startup_delay: 4.0,
+                duplicates: 0.05,
             });
             let pa = m.piecewise_affine().expect("swarm has regimes");
             let (n, k, nd) = (m.dim(), m.k(), m.nd());

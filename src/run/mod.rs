@@ -523,7 +523,8 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
             server_rate_bps: ss.server * model.file_bits,
             peer_rate_bps: ss.peer * model.file_bits,
             server_share: if served > 0.0 {
-                ss.server / served
+                // Of the bytes moved (duplicates included: served is download progress).
+                ss.server / (served * model.bytes_per_progress())
             } else {
                 0.0
             },

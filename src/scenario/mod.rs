@@ -489,6 +489,8 @@ pub struct SwarmParams {
     /// τ₀: mean start-up delay of a download (no upload, no progress before a first piece),
     /// seconds; 0 (default) = off, else ≥ [`MIN_STARTUP_DELAY`].
     pub startup_delay: Seconds,
+    /// d: the fraction of received bytes that are duplicates, in [0, 1); default 0 (off).
+    pub duplicates: f64,
 }
 
 /// One peer class, per-class overrides resolved.
@@ -998,6 +1000,10 @@ impl Ctx<'_> {
                     raw.swarm.startup_delay.as_ref().map(|q| q.span()),
                     "swarm.startup_delay",
                 ),
+                (
+                    raw.swarm.duplicates.as_ref().map(|q| q.span()),
+                    "swarm.duplicates",
+                ),
             ] {
                 if let Some(span) = given {
                     return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time` and upload while they watch", kind.label())));
@@ -1042,6 +1048,10 @@ impl Ctx<'_> {
         };
         let startup_delay = match &raw.swarm.startup_delay {
             Some(q) => self.startup_delay(q, raw.isp.is_some())?,
+            None => 0.0,
+        };
+        let duplicates = match &raw.swarm.duplicates {
+            Some(v) => self.duplicates(v, raw.isp.is_some())?,
             None => 0.0,
         };
 
@@ -1089,6 +1099,11 @@ impl Ctx<'_> {
         {
             if startup_delay > 0.0 {
                 return Err(self.at(q.span(), "`swarm.startup_delay` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market counts every leecher's upload); use another mechanism or 0".into()));
+            }
+        }
+        if let (Some(v), Mechanism::Equilibrium) = (&raw.swarm.duplicates, &incentive.mechanism) {
+            if duplicates > 0.0 {
+                return Err(self.at(v.span(), "`swarm.duplicates` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market counts useful bytes only); use another mechanism or 0".into()));
             }
         }
         if policy == ServerPolicy::Seed && matches!(incentive.mechanism, Mechanism::Equilibrium) {
@@ -1206,6 +1221,7 @@ impl Ctx<'_> {
             swarm: SwarmParams {
                 efficiency,
                 startup_delay,
+                duplicates,
             },
             classes,
             server: Server { capacity, policy },
@@ -1246,6 +1262,26 @@ impl Ctx<'_> {
             ));
         }
         Ok(v)
+    }
+
+    /// `swarm.duplicates`: the fraction d of received bytes that are duplicates, in [0, 1); a
+    /// term of the file swarm's model only, not with `[[isp]]`.
+    fn duplicates(&self, v: &toml::Spanned<f64>, with_isps: bool) -> Result<f64, ScenarioError> {
+        let key = "swarm.duplicates";
+        let d = *v.get_ref();
+        if !(d.is_finite() && (0.0..1.0).contains(&d)) {
+            return Err(self.at(
+                v.span(),
+                format!("`{key}` must be in [0, 1) (got {d}): the share of received bytes that are duplicates"),
+            ));
+        }
+        if d > 0.0 && with_isps {
+            return Err(self.at(
+                v.span(),
+                format!("`{key}` is modelled for one swarm, not with `[[isp]]`"),
+            ));
+        }
+        Ok(d)
     }
 
     /// `server.policy`: "fill" (the default, a managed origin) or "seed" (a plain BitTorrent
@@ -1682,6 +1718,10 @@ impl Ctx<'_> {
                 "`swarm.startup_delay`",
             ),
             (
+                raw.swarm.duplicates.as_ref().map(|q| q.span()),
+                "`swarm.duplicates`",
+            ),
+            (
                 raw.server.capacity.as_ref().map(|q| q.span()),
                 "`server.capacity`",
             ),
@@ -1912,6 +1952,7 @@ impl Ctx<'_> {
             swarm: SwarmParams {
                 efficiency: 1.0,
                 startup_delay: 0.0,
+                duplicates: 0.0,
             },
             classes: Vec::new(),
             server: Server {

@@ -363,6 +363,9 @@ pub struct SwarmFile {
     /// `swarm.startup_delay` (τ₀).
     #[serde(default)]
     pub startup_delay: Option<Q>,
+    /// `swarm.duplicates` (d).
+    #[serde(default)]
+    pub duplicates: Option<Spanned<f64>>,
 }
 
 /// `[peers]`: one class (upload, download) or `[[peers.class]]`.

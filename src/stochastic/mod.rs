@@ -156,6 +156,9 @@ pub struct Chain {
     seeding: bool,
     /// 1/τ₀: rate at which a starting leecher gets its first piece; 0 = no start-up delay.
     start_rate: f64,
+    /// Bytes moved per byte of progress, 1/(1 − d) with duplicate bytes (else 1): the server
+    /// and peer flows and files are in bytes moved, as in `Swarm::flows`.
+    bytes: f64,
     /// λ(t) of the fluid model (the chain's arrival rate is N times it).
     arrival: ArrivalProfile,
     scale: f64,
@@ -184,6 +187,7 @@ impl Chain {
             eta: swarm.eta,
             server: swarm.server * scale,
             seeding: swarm.terms().policy == ServerPolicy::Seed,
+            bytes: swarm.bytes_per_progress(),
             start_rate: if swarm.starting() {
                 1.0 / swarm.terms().startup_delay
             } else {
@@ -383,8 +387,8 @@ fn run_single(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
             x,
             y,
             d,
-            d - peer,
-            peer,
+            (d - peer) * chain.bytes,
+            peer * chain.bytes,
             ev.completions as f64,
             ev.aborts as f64,
         ]);
@@ -454,8 +458,8 @@ fn run_single(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
         events: ev,
         leecher_seconds: lsec,
         seed_seconds: ssec,
-        server_files: sfiles,
-        peer_files: pfiles,
+        server_files: sfiles * chain.bytes,
+        peer_files: pfiles * chain.bytes,
     }
 }
 
@@ -504,7 +508,12 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
         rows.extend_from_slice(x);
         rows.extend_from_slice(y);
         rows.extend_from_slice(d);
-        rows.extend_from_slice(&[served - peer, peer, ev.completions as f64, ev.aborts as f64]);
+        rows.extend_from_slice(&[
+            (served - peer) * chain.bytes,
+            peer * chain.bytes,
+            ev.completions as f64,
+            ev.aborts as f64,
+        ]);
     };
     record(&mut rows, &x, &ws, &y, &mut d, &mut act, &ev);
     let sub = stretches_per_interval(chain, grid.len() - 1);
@@ -613,8 +622,8 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
         events: ev,
         leecher_seconds: lsec,
         seed_seconds: ssec,
-        server_files: sfiles,
-        peer_files: pfiles,
+        server_files: sfiles * chain.bytes,
+        peer_files: pfiles * chain.bytes,
     }
 }
 
