@@ -599,3 +599,173 @@ fn bad_duplicates_are_refused_with_the_allowed_range() {
         );
     }
 }
+
+/// QS-like single class with k download stages (`swarm.stages`).
+#[allow(clippy::too_many_arguments)] // the seven symbols of the card's table and k
+fn qs_stages(
+    lambda: f64,
+    theta: f64,
+    c: f64,
+    mu: f64,
+    eta: f64,
+    gamma: f64,
+    s: f64,
+    k: usize,
+) -> String {
+    qs_toml(lambda, theta, c, mu, eta, Some(gamma), s, "")
+        .replace("[swarm]\n", &format!("[swarm]\nstages = {k}\n"))
+}
+
+/// Download stages, steady state (card: "Download stages"). Without aborts the steady state
+/// is k = 1's (each stage holds λ/(k ρ), together λ/ρ): QS-D (upload-limited, θ = 0) and a
+/// download-limited θ = 0 case, k = 4, 1e-9. With aborts a download of k stages completes
+/// with probability q^k, q = k c/(θ + k c), instead of c/(θ + c): x̄ = Σ_j λ q^{j−1}/(θ + k c),
+/// ȳ = λ q^k/γ (QS-A, download-limited, k = 4).
+#[test]
+fn stages_keep_the_steady_state_without_aborts() {
+    for (l, th, c, mu, eta, g, s) in [
+        (2.0, 0.0, 0.05, 0.02, 0.8, 0.04, 0.0),
+        (1.0, 0.0, 1.0, 0.5, 0.9, 0.02, 0.0),
+    ] {
+        let one = swarm_of(&scenario(&qs_stages(l, th, c, mu, eta, g, s, 1)));
+        let four = swarm_of(&scenario(&qs_stages(l, th, c, mu, eta, g, s, 4)));
+        let (a, b) = (
+            &one.steady_states(l).expect("steady")[0],
+            &four.steady_states(l).expect("steady")[0],
+        );
+        assert_eq!(a.regime, b.regime);
+        assert_relative_eq!(a.leechers[0], b.leechers[0], max_relative = CLOSED);
+        assert_relative_eq!(a.seeds[0], b.seeds[0], max_relative = CLOSED);
+        assert_relative_eq!(
+            a.mean_download_time(),
+            b.mean_download_time(),
+            max_relative = CLOSED
+        );
+        assert_relative_eq!(b.download[0], b.progress[0], max_relative = CLOSED);
+    }
+    assert_relative_eq!(
+        swarm_of(&scenario(&qs_stages(
+            2.0, 0.0, 0.05, 0.02, 0.8, 0.04, 0.0, 4
+        )))
+        .steady_states(2.0)
+        .expect("steady")[0]
+            .leechers[0],
+        62.5,
+        max_relative = CLOSED
+    );
+    let (l, th, c, g, k) = (1.0, 0.001, 1.0, 0.02, 4.0);
+    let sw = swarm_of(&scenario(&qs_stages(l, th, c, 0.5, 0.9, g, 0.0, 4)));
+    let ss = &sw.steady_states(l).expect("steady")[0];
+    let q: f64 = k * c / (th + k * c);
+    let x: f64 = (0..4).map(|j| l * q.powi(j) / (th + k * c)).sum();
+    assert_relative_eq!(ss.leechers[0], x, max_relative = CLOSED);
+    assert_relative_eq!(ss.seeds[0], l * q.powi(4) / g, max_relative = CLOSED);
+    assert_relative_eq!(ss.download[0], l * q.powi(4), max_relative = CLOSED);
+    assert_relative_eq!(ss.progress[0], c * x, max_relative = CLOSED);
+}
+
+/// The completions from an empty download-limited swarm (θ = 0, a server large enough that
+/// the server never binds) are λ ∫₀ᵗ F, F the Erlang-k CDF with rate β = k c:
+/// done(t) = λ [t − (1/β) Σ_{n<k} (1 − Σ_{m≤n} e^{−βt}(βt)^m/m!)]; and the download time's
+/// variance, from the model's own leecher-seconds (E[T²] = 2 (x̄ T − ∫₀ᵀ x dt)/λ for T ≫ 1/c),
+/// is 1/(k c²): it shrinks as 1/k. c = 0.5 files/s, λ = 1, k = 1, 4, 16.
+#[test]
+fn stages_make_download_times_erlang_and_shrink_their_spread_as_one_over_k() {
+    let (l, c) = (1.0, 0.5);
+    for k in [1_usize, 4, 16] {
+        let sw = swarm_of(&scenario(&qs_stages(l, 0.0, c, 0.0, 1.0, 0.05, 100.0, k)));
+        let horizon = 120.0;
+        let mut set = SolverSettings::new(horizon);
+        set.points = 240;
+        set.method = Method::Exact;
+        let traj = integrate(&sw, &set).expect("exact");
+        let beta = k as f64 * c;
+        let done = |t: f64| {
+            let mut sum = 0.0;
+            for n in 0..k {
+                let mut term = 1.0;
+                let mut poisson = 0.0;
+                for m in 0..=n {
+                    if m > 0 {
+                        term *= beta * t / m as f64;
+                    }
+                    poisson += term;
+                }
+                sum += 1.0 - (-beta * t).exp() * poisson;
+            }
+            l * (t - sum / beta)
+        };
+        for (t, z) in traj.t.iter().zip(traj.states()).step_by(12) {
+            assert_relative_eq!(
+                z[sw.ix_done(0)],
+                done(*t),
+                max_relative = TOTALS,
+                epsilon = 1e-12
+            );
+        }
+        let end = traj.last();
+        let xbar = l / c;
+        let e2 = 2.0 * (xbar * horizon - end[sw.ix_leecher_time(0)]) / l;
+        let var = e2 - (1.0 / c) * (1.0 / c);
+        assert_relative_eq!(var, 1.0 / (k as f64 * c * c), max_relative = 1e-7);
+    }
+}
+
+/// Transients with stages: the exact method (Taylor series where upload binds: a stage leaves
+/// at k r v_j, a ratio) against Dopri5 at rtol 1e-12; one class (upload-limited with a server,
+/// aborts and a start-up delay) and the 4-class bench with 3 stages and every term.
+#[test]
+fn stages_agree_across_methods() {
+    methods_agree(
+        &qs_stages(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2, 4),
+        600.0,
+        300,
+        false,
+    );
+    methods_agree(
+        &qs_stages(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.2, 3)
+            .replace("[swarm]\n", "[swarm]\nstartup_delay = 5.0\n"),
+        600.0,
+        300,
+        false,
+    );
+    let four = four_classes("policy = \"seed\"", "").replace(
+        "[swarm]\n",
+        "[swarm]\nstages = 3\nduplicates = 0.04\nstartup_delay = \"1 min\"\n",
+    );
+    methods_agree(&four, 24_000.0, 400, false);
+}
+
+/// The stochastic twin with stages: QS-B with k = 4 at N = 2000, populations and Little's
+/// download time within 1 % of the fluid.
+#[test]
+fn the_stochastic_twin_downloads_in_stages() {
+    let text = qs_stages(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0, 4)
+        .replace("name = \"qs\"", "name = \"qs\"\nhorizon = 300.0");
+    let (rec, swarm) = fluid_for_simulation(&scenario(&text), 30).expect("fluid run");
+    let fluid = FluidReference::from_record(&rec).expect("columns");
+    let sim = simulate(
+        &swarm,
+        &fluid.t,
+        &SimSettings::new(2000.0, 4, 3).expect("valid"),
+    )
+    .expect("simulates");
+    let row = compare(&sim, &fluid).expect("same grid");
+    assert!(row.population_error < TWIN, "{row:?}");
+    assert!(row.download_time_error.expect("arrivals") < TWIN, "{row:?}");
+}
+
+/// `swarm.stages` is a whole number in [1, 64].
+#[test]
+fn bad_stages_are_refused_with_the_allowed_range() {
+    for k in [0, 65] {
+        let e = error_of(&qs_stages(1.0, 0.0, 1.0, 0.5, 0.9, 0.02, 0.0, k));
+        assert!(
+            e.contains("bad.toml:")
+                && e.contains(&format!(
+                    "`swarm.stages` must be a whole number in [1, 64] (got {k})"
+                )),
+            "{e}"
+        );
+    }
+}

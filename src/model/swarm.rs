@@ -65,7 +65,7 @@ impl ServerPolicy {
 
 /// Model terms for what real BitTorrent clients do (issue 20 §2, `models/swarm.md`, "Terms
 /// for real clients"). The default is off for every term: today's model bit for bit.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Terms {
     /// How the server shares the work with peers.
     pub policy: ServerPolicy,
@@ -77,6 +77,20 @@ pub struct Terms {
     /// ([`swarm_of`] scales them), and the byte totals count what is received: progress /
     /// (1 − d).
     pub duplicates: f64,
+    /// k ≥ 1: a download progresses through k stages of 1/k of the file, each left at k times
+    /// the per-leecher rate, so download times are Erlang-k; 1 = off (exponential).
+    pub stages: usize,
+}
+
+impl Default for Terms {
+    fn default() -> Self {
+        Self {
+            policy: ServerPolicy::Fill,
+            startup_delay: 0.0,
+            duplicates: 0.0,
+            stages: 1,
+        }
+    }
 }
 
 /// The swarm model.
@@ -138,8 +152,12 @@ pub struct SteadyState {
     pub leechers: Vec<f64>,
     /// ȳ_k.
     pub seeds: Vec<f64>,
-    /// d̄_k, files/s.
+    /// d̄_k: completions per second of class k.
     pub download: Vec<f64>,
+    /// Download progress of class k, files/s: ρ_k (x̄_k − w̄_k), what the peers and the server
+    /// send (before duplicates). Equal to `download` with one stage; with k stages and aborts
+    /// larger (the aborted downloads' partial progress).
+    pub progress: Vec<f64>,
     /// Server flow, files/s.
     pub server: f64,
     /// Peer flow, files/s.
@@ -256,13 +274,29 @@ impl Swarm {
     pub fn starting(&self) -> bool {
         self.terms.startup_delay > 0.0
     }
-    /// Number of states that feed back: x_k, y_k, and w_k with a start-up delay.
+    /// Number of states that feed back: x_k, y_k, w_k with a start-up delay, and the first
+    /// k − 1 stages of each class with k download stages.
     fn nd(&self) -> usize {
-        if self.starting() {
+        let base = if self.starting() {
             3 * self.k()
         } else {
             2 * self.k()
-        }
+        };
+        base + self.k() * (self.stages() - 1)
+    }
+    /// Number of download stages k (1: one exponential stage, today's model).
+    pub fn stages(&self) -> usize {
+        self.terms.stages.max(1)
+    }
+    /// Index of v_{i,j}: the leechers of class i in download stage j (1 ≤ j < k; stage k is
+    /// the rest, x_i − w_i − Σ_j v_{i,j}). A state only with k ≥ 2.
+    pub fn ix_v(&self, i: usize, j: usize) -> usize {
+        let base = if self.starting() {
+            3 * self.k()
+        } else {
+            2 * self.k()
+        };
+        base + i * (self.stages() - 1) + (j - 1)
     }
     /// 1/τ₀, the rate at which a starting leecher gets its first piece (0 when off).
     fn start_rate(&self) -> f64 {
@@ -448,11 +482,45 @@ impl Swarm {
                 ys.push(0.0);
                 continue;
             }
+            if self.stages() > 1 {
+                // k stages, each left at k r: stage j holds λ q^{j−1}/(θ + k r), q = k r/(θ + k r);
+                // the completions are λ q^k.
+                let (stages, done) = self.stage_populations(lam, cl.theta, r);
+                xs.push(stages.iter().sum());
+                ys.push(cl.gamma.map_or(0.0, |g| done / g));
+                continue;
+            }
             let x = lam / out;
             xs.push(x);
             ys.push(cl.gamma.map_or(0.0, |g| r * x / g));
         }
         Some((xs, ys))
+    }
+
+    /// Steady populations of the k download stages of a class fed at `lam` (after the start-up
+    /// delay), abort rate θ, per-leecher rate ρ, and its completions per second.
+    fn stage_populations(&self, lam: f64, theta: f64, rho: f64) -> (Vec<f64>, f64) {
+        let kr = self.stages() as f64 * rho;
+        let out = theta + kr;
+        let mut v = Vec::with_capacity(self.stages());
+        let mut inflow = lam;
+        for _ in 0..self.stages() {
+            let vj = inflow / out;
+            v.push(vj);
+            inflow = kr * vj;
+        }
+        (v, inflow)
+    }
+
+    /// Arrival rate of class `i` into the downloading stages at total rate `rate` (after the
+    /// start-up delay's aborts).
+    fn fed_rate(&self, rate: PerSec, i: usize) -> f64 {
+        let cl = &self.classes[i];
+        if self.starting() {
+            rate * cl.share / (1.0 + cl.theta * self.terms.startup_delay)
+        } else {
+            rate * cl.share
+        }
     }
 
     /// supply(r) − demand(r) along the family of candidate steady states with level r.
@@ -477,6 +545,18 @@ impl Swarm {
         for (k, xk) in x.iter_mut().enumerate() {
             *xk += self.steady_starting(rate, k);
         }
+        let completions = if self.stages() > 1 {
+            (0..self.k())
+                .map(|i| {
+                    let cl = &self.classes[i];
+                    let rho = cl.c.min(level);
+                    self.stage_populations(self.fed_rate(rate, i), cl.theta, rho)
+                        .1
+                })
+                .collect()
+        } else {
+            f.download.clone()
+        };
         let regime = if level.is_infinite() {
             Regime::DownloadLimited
         } else {
@@ -486,7 +566,8 @@ impl Swarm {
             arrival_rate: rate,
             leechers: x,
             seeds: y,
-            download: f.download,
+            download: completions,
+            progress: f.download,
             server: f.server,
             peer: f.peer,
             level,
@@ -509,7 +590,7 @@ impl Swarm {
                 .map(|s| vec![s])
                 .ok_or_else(|| "a class has neither downloads nor aborts".to_string());
         }
-        if let [cl] = self.classes.as_slice() {
+        if let ([cl], 1) = (self.classes.as_slice(), self.stages()) {
             // One class: the root is linear, r = (λμη + sθ) / (λ(1 − μ/γ) − s), with
             // λ/(1 + θτ₀) for λ when a start-up delay holds arrivals back.
             let lam = if self.starting() {
@@ -584,6 +665,9 @@ impl Swarm {
         if self.starting() {
             idx.extend((0..self.k()).map(|k| self.ix_w(k)));
         }
+        for k in 0..self.k() {
+            idx.extend((1..self.stages()).map(|j| self.ix_v(k, j)));
+        }
         let n = idx.len();
         let mut jac = DMatrix::zeros(n, n);
         let mut f_plus = State::zeros(self.dim());
@@ -611,6 +695,15 @@ impl Swarm {
             z[self.ix_y(k)] = ss.seeds[k];
             if self.starting() {
                 z[self.ix_w(k)] = self.steady_starting(ss.arrival_rate, k);
+            }
+            if self.stages() > 1 {
+                let cl = &self.classes[k];
+                let rho = cl.c.min(ss.level);
+                let (v, _) =
+                    self.stage_populations(self.fed_rate(ss.arrival_rate, k), cl.theta, rho);
+                for j in 1..self.stages() {
+                    z[self.ix_v(k, j)] = v[j - 1];
+                }
             }
         }
         z
@@ -653,7 +746,14 @@ impl Swarm {
         idx: &[usize],
     ) -> Option<Vec<nalgebra::Complex<f64>>> {
         let k = self.k();
-        let class = |i: usize| i % k;
+        let base = self.nd() - k * (self.stages() - 1);
+        let class = |i: usize| {
+            if i < base {
+                i % k
+            } else {
+                (i - base) / (self.stages() - 1)
+            }
+        };
         for (r, &i) in idx.iter().enumerate() {
             for (c, &j) in idx.iter().enumerate() {
                 if class(i) != class(j) && jac[(r, c)] != 0.0 {
@@ -753,14 +853,44 @@ impl Swarm {
                     on_active(a, row, i, sign * self.classes[i].c);
                 }
             };
+        // Completions of class i: d_i with one stage; with k stages (regimes where every
+        // leecher is at its cap) k c_i times the last stage, x_i − w_i − Σ_j v_ij.
+        let ks = self.stages();
+        let kf = ks as f64;
+        let add_done =
+            |a: &mut DMatrix<f64>, b: &mut DVector<f64>, row: usize, i: usize, sign: f64| {
+                if ks == 1 {
+                    add_d(a, b, row, i, sign);
+                    return;
+                }
+                let rate = kf * self.classes[i].c;
+                on_active(a, row, i, sign * rate);
+                for j in 1..ks {
+                    a[(row, self.ix_v(i, j))] -= sign * rate;
+                }
+            };
         for (i, cl) in self.classes.iter().enumerate() {
-            add_d(&mut a, &mut b, i, i, -1.0);
+            add_done(&mut a, &mut b, i, i, -1.0);
             a[(i, i)] -= cl.theta;
             if let Some(g) = cl.gamma {
-                add_d(&mut a, &mut b, k + i, i, 1.0);
+                add_done(&mut a, &mut b, k + i, i, 1.0);
                 a[(k + i, k + i)] -= g;
             }
-            add_d(&mut a, &mut b, self.ix_done(i), i, 1.0);
+            add_done(&mut a, &mut b, self.ix_done(i), i, 1.0);
+            let rate = kf * cl.c;
+            for j in 1..ks {
+                let vj = self.ix_v(i, j);
+                if j == 1 {
+                    if starting {
+                        a[(vj, self.ix_w(i))] += self.start_rate();
+                    } else {
+                        e[vj] = cl.share;
+                    }
+                } else {
+                    a[(vj, self.ix_v(i, j - 1))] += rate;
+                }
+                a[(vj, vj)] -= cl.theta + rate;
+            }
             a[(self.ix_aborted(i), i)] += cl.theta;
             a[(self.ix_leecher_time(i), i)] += 1.0;
             a[(self.ix_seed_time(i), k + i)] += 1.0;
@@ -846,11 +976,8 @@ impl FluidModel for Swarm {
         "qiu-srikant"
     }
     fn dim(&self) -> usize {
-        if self.starting() {
-            8 * self.k() + 3
-        } else {
-            6 * self.k() + 3
-        }
+        let totals = if self.starting() { 5 } else { 4 };
+        self.nd() + totals * self.k() + 3
     }
     fn state_names(&self) -> Vec<String> {
         let mut names = Vec::new();
@@ -859,7 +986,17 @@ impl FluidModel for Swarm {
         } else {
             &["leechers", "seeds"]
         };
-        for prefix in dynamic.iter().chain(&["completed", "aborted"]) {
+        for prefix in dynamic {
+            for cl in &self.classes {
+                names.push(format!("{prefix}.{}", cl.name));
+            }
+        }
+        for cl in &self.classes {
+            for j in 1..self.stages() {
+                names.push(format!("stage{j}.{}", cl.name));
+            }
+        }
+        for prefix in ["completed", "aborted"] {
             for cl in &self.classes {
                 names.push(format!("{prefix}.{}", cl.name));
             }
@@ -887,7 +1024,9 @@ impl FluidModel for Swarm {
         let (x, rest) = zs.split_at(k);
         let y = &rest[..k];
         // Leechers that have a first piece: x − w with a start-up delay, else x.
-        let w = &rest[k..nd - k];
+        let nw = if self.starting() { k } else { 0 };
+        let w = &rest[k..k + nw];
+        let v = &rest[k + nw..nd - k];
         let (mut stack, mut heap) = ([0.0; 32], Vec::new());
         let active: &[f64] = if w.is_empty() {
             x
@@ -909,12 +1048,35 @@ impl FluidModel for Swarm {
         // d_k goes temporarily into the completion slots.
         let (head, tail) = dzs.split_at_mut(nd);
         let (d, tail) = tail.split_at_mut(k);
-        self.allocate(active, peers + self.server, d);
+        let level = self.allocate(active, peers + self.server, d);
         let served: f64 = d.iter().sum();
         for (i, wi) in w.iter().enumerate() {
             let cl = &self.classes[i];
             head[2 * k + i] = lam * cl.share - (cl.theta + self.start_rate()) * wi.max(0.0);
             tail[3 * k + 3 + i] = wi.max(0.0);
+        }
+        let ks = self.stages();
+        if ks > 1 {
+            // Stage j of class i is left at k ρ_i per leecher (ρ_i = min(c_i, r)); the last
+            // stage's exits are the completions, which replace the progress d_i below.
+            let kf = ks as f64;
+            let hv = &mut head[2 * k + nw..];
+            for (i, cl) in self.classes.iter().enumerate() {
+                let rate = kf * cl.c.min(level).max(0.0);
+                let vi = &v[i * (ks - 1)..(i + 1) * (ks - 1)];
+                let into = if self.starting() {
+                    w[i].max(0.0) * self.start_rate()
+                } else {
+                    lam * cl.share
+                };
+                let mut prev = into;
+                for (j, &vij) in vi.iter().enumerate() {
+                    hv[i * (ks - 1) + j] = prev - (cl.theta + rate) * vij;
+                    prev = rate * vij;
+                }
+                let last = active[i] - vi.iter().sum::<f64>();
+                d[i] = rate * last;
+            }
         }
         for (i, cl) in self.classes.iter().enumerate() {
             let xk = x[i].max(0.0);
@@ -937,10 +1099,10 @@ impl FluidModel for Swarm {
     fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
         Some(self)
     }
-    /// None with a start-up delay: the analytic Jacobian is written for x, y only (the exact
-    /// method applies; `auto` falls back to Dopri5 where it cannot go on).
+    /// None with a start-up delay or download stages: the analytic Jacobian is written for
+    /// x, y only (the exact method applies; `auto` falls back to Dopri5 where it cannot go on).
     fn piecewise_smooth(&self) -> Option<&dyn PiecewiseSmooth> {
-        if self.starting() {
+        if self.starting() || self.stages() > 1 {
             None
         } else {
             Some(self)
@@ -1150,7 +1312,8 @@ impl PiecewiseAffine for Swarm {
         }
     }
     fn regime_is_affine(&self, r: usize) -> bool {
-        r < 2 || (r == 2 && self.free_classes(r).len() == 1)
+        // With k ≥ 2 stages a free class's stages leave at k r v_j, r a ratio of linear forms.
+        r < 2 || (r == 2 && self.free_classes(r).len() == 1 && self.stages() == 1)
     }
     fn regime_label(&self, r: usize) -> &'static str {
         match self.terms.policy {
@@ -1183,6 +1346,9 @@ impl PiecewiseAffine for Swarm {
         let nd = self.nd();
         let nc = self.dim() - nd;
         let starting = self.starting();
+        let nw = if starting { k } else { 0 };
+        let ks = self.stages();
+        let kf = ks as f64;
         // Coefficient m of the leechers of class i that have a first piece (x − w).
         let act = |a: &[f64], m: usize, i: usize| -> f64 {
             if starting {
@@ -1215,7 +1381,8 @@ impl PiecewiseAffine for Swarm {
             let (lo, hi) = a.split_at_mut(row(m + 1));
             let zm = &lo[row(m)..row(m) + nd];
             let (xm, rest) = zm.split_at(k);
-            let (ym, wm) = rest.split_at(k);
+            let (ym, rest) = rest.split_at(k);
+            let wm = &rest[..nw];
             for (i, v) in am.iter_mut().enumerate() {
                 *v = act(lo, m, i);
             }
@@ -1256,7 +1423,34 @@ impl PiecewiseAffine for Swarm {
             let inv = 1.0 / (m + 1) as f64;
             let cn = (m + 1) * nc;
             let (hx, rest) = hi[..nd].split_at_mut(k);
-            let (hy, hw) = rest.split_at_mut(k);
+            let (hy, rest) = rest.split_at_mut(k);
+            let (hw, hv) = rest.split_at_mut(nw);
+            if ks > 1 {
+                // ρ_i × a series (coefficient m): c_i × it for a capped class, its
+                // convolution with the level for a free one (same window as d above).
+                let times_rate = |i: usize, series: &dyn Fn(usize) -> f64| -> f64 {
+                    if free.contains(&i) {
+                        (m + 1 - known..=m).map(|l| series(l) * level[m - l]).sum()
+                    } else {
+                        self.classes[i].c * series(m)
+                    }
+                };
+                for (i, cl) in self.classes.iter().enumerate() {
+                    let vv = |l: usize, j: usize| lo[row(l) + self.ix_v(i, j)];
+                    let last = |l: usize| act(lo, l, i) - (1..ks).map(|j| vv(l, j)).sum::<f64>();
+                    let mut prev = if starting {
+                        wm[i] * self.start_rate()
+                    } else {
+                        cl.share * lambda[m]
+                    };
+                    for j in 1..ks {
+                        let out = kf * times_rate(i, &|l| vv(l, j));
+                        hv[i * (ks - 1) + j - 1] = (prev - cl.theta * vv(m, j) - out) * inv;
+                        prev = out;
+                    }
+                    d[i] = kf * times_rate(i, &last);
+                }
+            }
             let dcm = &mut dc[cn..cn + nc];
             let (dc_done, rest) = dcm.split_at_mut(k);
             let (dc_abort, rest) = rest.split_at_mut(k);
@@ -1371,6 +1565,7 @@ pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
         policy: s.server.policy,
         startup_delay: s.swarm.startup_delay,
         duplicates: s.swarm.duplicates,
+        stages: s.swarm.stages,
     })
 }
 
@@ -1768,15 +1963,21 @@ mod tests {
     /// starting (so the active leechers are the same): under "fill" the same regime holds.
     #[test]
     fn regimes_agree_with_rhs_with_the_terms() {
-        for policy in [ServerPolicy::Fill, ServerPolicy::Seed] {
+        for (policy, stages) in [
+            (ServerPolicy::Fill, 1),
+            (ServerPolicy::Seed, 1),
+            (ServerPolicy::Fill, 3),
+            (ServerPolicy::Seed, 3),
+        ] {
             let m = three_classes(ArrivalProfile::Constant { rate: 2.0 }).with_terms(Terms {
                 policy,
                 startup_delay: 4.0,
                 duplicates: 0.05,
+                stages,
             });
             let pa = m.piecewise_affine().expect("swarm has regimes");
             let (n, k, nd) = (m.dim(), m.k(), m.nd());
-            assert_eq!((nd, n), (3 * k, 8 * k + 3));
+            assert_eq!((nd, n), ((2 + stages) * k, (7 + stages) * k + 3));
             let nc = n - nd;
             let states: [([f64; 3], [f64; 3], usize); 5] = [
                 ([1.0, 1.0, 1.0], [30.0, 0.0, 60.0], 0),
@@ -1791,6 +1992,10 @@ mod tests {
                     z[m.ix_x(i)] = x[i] / 0.8;
                     z[m.ix_w(i)] = 0.2 * x[i] / 0.8;
                     z[m.ix_y(i)] = y[i];
+                    for j in 1..stages {
+                        // Stages j < k hold 1/(k + j) of the active leechers each.
+                        z[m.ix_v(i, j)] = x[i] / (stages + j) as f64;
+                    }
                 }
                 let holds: Vec<usize> = (0..pa.regime_count())
                     .filter(|&r| {

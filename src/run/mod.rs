@@ -523,8 +523,9 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> anyhow::Result<Run
             server_rate_bps: ss.server * model.file_bits,
             peer_rate_bps: ss.peer * model.file_bits,
             server_share: if served > 0.0 {
-                // Of the bytes moved (duplicates included: served is download progress).
-                ss.server / (served * model.bytes_per_progress())
+                // Of the bytes moved (duplicates included; with stages the aborted downloads'
+                // progress too).
+                ss.server / (ss.progress.iter().sum::<f64>() * model.bytes_per_progress())
             } else {
                 0.0
             },

@@ -491,6 +491,8 @@ pub struct SwarmParams {
     pub startup_delay: Seconds,
     /// d: the fraction of received bytes that are duplicates, in [0, 1); default 0 (off).
     pub duplicates: f64,
+    /// k: download stages (Erlang-k download times), 1..=[`MAX_STAGES`]; default 1 (off).
+    pub stages: usize,
 }
 
 /// One peer class, per-class overrides resolved.
@@ -769,6 +771,9 @@ const MIN_RESPONSE_TIME: f64 = 1.0;
 /// Shortest start-up delay accepted, seconds (besides 0 = off): a first piece within 0.1 s is
 /// no delay at the model's time scales, and a faster state only adds stiffness.
 pub const MIN_STARTUP_DELAY: f64 = 0.1;
+/// Most download stages accepted (`swarm.stages`): 64 stages put the download time's
+/// coefficient of variation at 1/8; more only add states.
+pub const MAX_STAGES: usize = 64;
 /// Fastest peer link, bit/s (100 Gbps).
 const MAX_PEER_LINK: f64 = 1e11;
 
@@ -1004,6 +1009,7 @@ impl Ctx<'_> {
                     raw.swarm.duplicates.as_ref().map(|q| q.span()),
                     "swarm.duplicates",
                 ),
+                (raw.swarm.stages.as_ref().map(|q| q.span()), "swarm.stages"),
             ] {
                 if let Some(span) = given {
                     return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time` and upload while they watch", kind.label())));
@@ -1054,6 +1060,22 @@ impl Ctx<'_> {
             Some(v) => self.duplicates(v, raw.isp.is_some())?,
             None => 0.0,
         };
+        let stages = match &raw.swarm.stages {
+            Some(v) => {
+                let k = *v.get_ref();
+                if !(1..=MAX_STAGES as i64).contains(&k) {
+                    return Err(self.at(v.span(), format!("`swarm.stages` must be a whole number in [1, {MAX_STAGES}] (got {k}): the download's stages (1 = exponential download times)")));
+                }
+                if k > 1 && raw.isp.is_some() {
+                    return Err(self.at(
+                        v.span(),
+                        "`swarm.stages` is modelled for one swarm, not with `[[isp]]`".into(),
+                    ));
+                }
+                k as usize
+            }
+            None => 1,
+        };
 
         let peers = raw_peers.get_ref();
         let mut peer_cost = self.peer_cost(peers.cost.as_ref())?;
@@ -1099,6 +1121,11 @@ impl Ctx<'_> {
         {
             if startup_delay > 0.0 {
                 return Err(self.at(q.span(), "`swarm.startup_delay` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market counts every leecher's upload); use another mechanism or 0".into()));
+            }
+        }
+        if let (Some(v), Mechanism::Equilibrium) = (&raw.swarm.stages, &incentive.mechanism) {
+            if stages > 1 {
+                return Err(self.at(v.span(), "`swarm.stages` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market has one stage); use another mechanism or 1".into()));
             }
         }
         if let (Some(v), Mechanism::Equilibrium) = (&raw.swarm.duplicates, &incentive.mechanism) {
@@ -1222,6 +1249,7 @@ impl Ctx<'_> {
                 efficiency,
                 startup_delay,
                 duplicates,
+                stages,
             },
             classes,
             server: Server { capacity, policy },
@@ -1722,6 +1750,10 @@ impl Ctx<'_> {
                 "`swarm.duplicates`",
             ),
             (
+                raw.swarm.stages.as_ref().map(|q| q.span()),
+                "`swarm.stages`",
+            ),
+            (
                 raw.server.capacity.as_ref().map(|q| q.span()),
                 "`server.capacity`",
             ),
@@ -1953,6 +1985,7 @@ impl Ctx<'_> {
                 efficiency: 1.0,
                 startup_delay: 0.0,
                 duplicates: 0.0,
+                stages: 1,
             },
             classes: Vec::new(),
             server: Server {

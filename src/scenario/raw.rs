@@ -366,6 +366,9 @@ pub struct SwarmFile {
     /// `swarm.duplicates` (d).
     #[serde(default)]
     pub duplicates: Option<Spanned<f64>>,
+    /// `swarm.stages` (k).
+    #[serde(default)]
+    pub stages: Option<Spanned<i64>>,
 }
 
 /// `[peers]`: one class (upload, download) or `[[peers.class]]`.

@@ -159,6 +159,8 @@ pub struct Chain {
     /// Bytes moved per byte of progress, 1/(1 − d) with duplicate bytes (else 1): the server
     /// and peer flows and files are in bytes moved, as in `Swarm::flows`.
     bytes: f64,
+    /// Download stages k (1: a download completes in one exponential step).
+    stages: usize,
     /// λ(t) of the fluid model (the chain's arrival rate is N times it).
     arrival: ArrivalProfile,
     scale: f64,
@@ -188,6 +190,7 @@ impl Chain {
             server: swarm.server * scale,
             seeding: swarm.terms().policy == ServerPolicy::Seed,
             bytes: swarm.bytes_per_progress(),
+            stages: swarm.stages(),
             start_rate: if swarm.starting() {
                 1.0 / swarm.terms().startup_delay
             } else {
@@ -357,11 +360,13 @@ fn stretches_per_interval(chain: &Chain, intervals: usize) -> usize {
 /// [`SimError::Grid`] for an unusable grid.
 pub fn run_replicate(chain: &Chain, grid: &[f64], seed: u64) -> Result<Replicate, SimError> {
     check_grid(grid)?;
-    Ok(if chain.k() == 1 && chain.start_rate <= 0.0 {
-        run_single(chain, grid, seed)
-    } else {
-        run_general(chain, grid, seed)
-    })
+    Ok(
+        if chain.k() == 1 && chain.start_rate <= 0.0 && chain.stages == 1 {
+            run_single(chain, grid, seed)
+        } else {
+            run_general(chain, grid, seed)
+        },
+    )
 }
 
 /// The scalar fast path for one class. Same transitions, same order of the cumulative sums as
@@ -493,6 +498,27 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     let starting = chain.start_rate > 0.0;
     let mut ws = vec![0.0_f64; k];
     let mut act = vec![0.0_f64; k];
+    // With k stages: the leechers of class i in stage j (past their start) at i·k + j.
+    let ks = chain.stages;
+    let kf = ks as f64;
+    let mut vs = vec![0.0_f64; if ks > 1 { k * ks } else { 0 }];
+    // Move one leecher of class i out of the stage that the uniform `frac` ∈ [0, 1) picks
+    // among its active leechers (each equally likely); returns whether it was the last stage.
+    let take_stage = |vs: &mut [f64], i: usize, frac: f64, active: f64| -> bool {
+        let mut acc = 0.0;
+        let target = frac * active;
+        for j in 0..ks {
+            acc += vs[i * ks + j];
+            if target < acc || j + 1 == ks {
+                vs[i * ks + j] -= 1.0;
+                if j + 1 < ks {
+                    vs[i * ks + j + 1] += 1.0;
+                }
+                return j + 1 == ks;
+            }
+        }
+        true
+    };
     let mut ev = EventCounts::default();
     let (mut lsec, mut ssec, mut sfiles, mut pfiles) = (0.0, 0.0, 0.0, 0.0);
     let record = |rows: &mut Vec<f64>,
@@ -537,7 +563,9 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                     xs += x[i];
                     ys += y[i];
                 }
-                let base = aborts + done + leave;
+                // Progress events: each leecher leaves its stage at k ρ, so k d_i in class i.
+                let steps = if ks > 1 { kf * done } else { done };
+                let base = aborts + steps + leave;
                 let other = if starting {
                     base + chain.start_rate * ws.iter().sum::<f64>()
                 } else {
@@ -564,17 +592,42 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 if u < aborts {
                     let rates = chain.classes.iter().zip(&x).map(|(cl, xi)| cl.theta * xi);
                     let i = pick(rates, u, 0.0);
-                    if starting && ws[i] > 0.0 {
+                    if (starting && ws[i] > 0.0) || ks > 1 {
                         // Within class i's share of the abort rate, u is uniform: the first
-                        // W_i/X_i of it is a starting leecher.
+                        // W_i/X_i of it is a starting leecher, the rest by stage.
                         let before: f64 = (0..i).map(|j| chain.classes[j].theta * x[j]).sum();
                         let frac = (u - before) / (chain.classes[i].theta * x[i]);
                         if frac * x[i] < ws[i] {
                             ws[i] -= 1.0;
+                        } else if ks > 1 {
+                            let a = x[i] - ws[i];
+                            let f = ((frac * x[i] - ws[i]) / a).clamp(0.0, 1.0);
+                            // The leecher leaves: take it out of its stage without a move.
+                            let mut acc = 0.0;
+                            for j in 0..ks {
+                                acc += vs[i * ks + j];
+                                if f * a < acc || j + 1 == ks {
+                                    vs[i * ks + j] -= 1.0;
+                                    break;
+                                }
+                            }
                         }
                     }
                     x[i] -= 1.0;
                     ev.aborts += 1;
+                } else if ks > 1 && u < aborts + steps {
+                    let i = pick(d.iter().map(|di| kf * di), u, aborts);
+                    let before: f64 = aborts + (0..i).map(|j| kf * d[j]).sum::<f64>();
+                    let frac = ((u - before) / (kf * d[i])).clamp(0.0, 1.0);
+                    let active = x[i] - ws[i];
+                    if take_stage(&mut vs, i, frac, active) {
+                        // The last stage moved on: a completion (take_stage removed it).
+                        x[i] -= 1.0;
+                        if chain.classes[i].seeds_stay {
+                            y[i] += 1.0;
+                        }
+                        ev.completions += 1;
+                    }
                 } else if u < aborts + done {
                     let i = pick(d.iter().copied(), u, aborts);
                     x[i] -= 1.0;
@@ -584,13 +637,16 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                     ev.completions += 1;
                 } else if u < base {
                     let rates = chain.classes.iter().zip(&y).map(|(cl, yi)| cl.gamma * yi);
-                    let i = pick(rates, u, aborts + done);
+                    let i = pick(rates, u, aborts + steps);
                     y[i] -= 1.0;
                     ev.seed_departures += 1;
                 } else if u < other {
                     // A starting leecher gets its first piece.
                     let i = pick(ws.iter().map(|wi| chain.start_rate * wi), u, base);
                     ws[i] -= 1.0;
+                    if ks > 1 {
+                        vs[i * ks] += 1.0;
+                    }
                 } else {
                     let v = u - other;
                     let rate = if constant {
@@ -605,6 +661,8 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                         x[i] += 1.0;
                         if starting {
                             ws[i] += 1.0;
+                        } else if ks > 1 {
+                            vs[i * ks] += 1.0;
                         }
                         ev.arrivals += 1;
                     } else {
