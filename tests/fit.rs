@@ -386,3 +386,39 @@ fn a_window_of_the_trace_is_fitted_with_from() {
         "{e}"
     );
 }
+
+/// `swarm.startup_delay` is fittable (issue 20 §2: the issue's fit keys include the start-up
+/// delay): a trace the model wrote with τ₀ = 8 s (η 0.7, residence 60 s, θ 0.002/s) is
+/// recovered with η from a start of τ₀ = 2 s, η = 0.9, to 1e-6 as the other keys; the
+/// calibrated file holds it as a duration.
+#[test]
+fn fit_recovers_the_start_up_delay() {
+    let with = |tau: &str, eta: &str| {
+        truth(eta, "60 s", "0.002/s", "").replace(
+            "[swarm]\n",
+            &format!("[swarm]\nstartup_delay = \"{tau}\"\n"),
+        )
+    };
+    let trace = fluid_trace(&with("8 s", "0.7"), false);
+    let guess = with("2 s", "0.9");
+    let s = Scenario::from_toml(&guess, "guess.toml", None).unwrap();
+    let opts = FitOptions {
+        keys: vec![Key::Efficiency, Key::StartupDelay],
+        bootstrap: 0,
+        ..FitOptions::default()
+    };
+    let r = fit(&s, &trace, &opts).expect("fits");
+    for (e, w) in r.estimates.iter().zip([0.7, 8.0]) {
+        assert!(
+            (e.value - w).abs() < 1e-6 * w,
+            "{}: {} vs {w}",
+            e.key,
+            e.value
+        );
+    }
+    let text = calibrated_text(&guess, "guess.toml", None, &r).expect("calibrated");
+    let back = Scenario::from_toml(&text, "calibrated.toml", None).expect("valid");
+    assert!((back.swarm.startup_delay - 8.0).abs() < 1e-6);
+    assert!(Key::parse("swarm.startup_delay").is_ok());
+    assert!(!FitOptions::default().keys.contains(&Key::StartupDelay));
+}

@@ -16,6 +16,7 @@ mod reliability;
 mod scenarios;
 mod stochastic;
 mod sweep;
+mod terms;
 mod util;
 mod validation;
 mod validity;

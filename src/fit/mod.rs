@@ -46,6 +46,7 @@ pub const INSENSITIVE: f64 = 1e-6;
 pub const CONFOUNDED: f64 = 0.9999;
 /// Shortest seed residence the search tries, s (a scenario refuses residences in (0, 1 s)).
 const MIN_RESIDENCE: f64 = 1.0;
+use crate::scenario::MIN_STARTUP_DELAY;
 /// Mean |model − measured| over the measured peers above which a fit is reported as a misfit
 /// (the target for a calibrated model is 10 %).
 pub const MISFIT: f64 = 0.1;
@@ -61,11 +62,22 @@ pub enum Key {
     SeedResidence,
     /// `swarm.abort_rate`, θ in 1/s.
     AbortRate,
+    /// `swarm.startup_delay`, τ₀ in s (searched above the scenarios' 0.1 s floor).
+    StartupDelay,
 }
 
 impl Key {
     /// Every key, in the order they are reported.
-    pub const ALL: [Key; 3] = [Key::Efficiency, Key::SeedResidence, Key::AbortRate];
+    pub const ALL: [Key; 4] = [
+        Key::Efficiency,
+        Key::SeedResidence,
+        Key::AbortRate,
+        Key::StartupDelay,
+    ];
+    /// The keys fitted when none are chosen. The start-up delay is not among them: a trace
+    /// with no start-up (or one the other keys already follow) drives it to its floor, and
+    /// the calibrations already made keep their meaning; `--keys` adds it.
+    pub const DEFAULT: [Key; 3] = [Key::Efficiency, Key::SeedResidence, Key::AbortRate];
 
     /// The scenario key.
     pub fn name(self) -> &'static str {
@@ -73,6 +85,7 @@ impl Key {
             Key::Efficiency => "swarm.efficiency",
             Key::SeedResidence => "swarm.seed_residence",
             Key::AbortRate => "swarm.abort_rate",
+            Key::StartupDelay => "swarm.startup_delay",
         }
     }
 
@@ -100,6 +113,7 @@ impl Key {
             Key::Efficiency => "",
             Key::SeedResidence => "s",
             Key::AbortRate => "1/s",
+            Key::StartupDelay => "s",
         }
     }
 
@@ -111,6 +125,7 @@ impl Key {
             // above it.
             Key::SeedResidence => MIN_RESIDENCE + u.exp(),
             Key::AbortRate => u.exp(),
+            Key::StartupDelay => MIN_STARTUP_DELAY + u.exp(),
         }
     }
 
@@ -123,6 +138,7 @@ impl Key {
             }
             Key::SeedResidence => (v - MIN_RESIDENCE).max(1e-9).ln(),
             Key::AbortRate => v.max(1e-9).ln(),
+            Key::StartupDelay => (v - MIN_STARTUP_DELAY).max(1e-9).ln(),
         }
     }
 
@@ -143,6 +159,7 @@ impl Key {
             Key::Efficiency => Ok(s.swarm.efficiency),
             Key::SeedResidence => per_class(&|c| c.seed_residence),
             Key::AbortRate => per_class(&|c| c.abort_rate),
+            Key::StartupDelay => Ok(s.swarm.startup_delay),
         }
     }
 
@@ -153,6 +170,7 @@ impl Key {
         Ok(match self {
             Key::SeedResidence if v <= 0.0 => 0.01 * span,
             Key::AbortRate if v <= 0.0 => 0.01 / span,
+            Key::StartupDelay if v <= 0.0 => 0.01 * span,
             _ => v,
         })
     }
@@ -162,6 +180,7 @@ impl Key {
             Key::Efficiency => s.swarm.efficiency = v,
             Key::SeedResidence => s.classes.iter_mut().for_each(|c| c.seed_residence = v),
             Key::AbortRate => s.classes.iter_mut().for_each(|c| c.abort_rate = v),
+            Key::StartupDelay => s.swarm.startup_delay = v,
         }
     }
 }
@@ -196,7 +215,7 @@ pub struct FitOptions {
 impl Default for FitOptions {
     fn default() -> Self {
         Self {
-            keys: Key::ALL.to_vec(),
+            keys: Key::DEFAULT.to_vec(),
             arrivals: None,
             bootstrap: DEFAULT_BOOTSTRAP,
             seed: 1,
@@ -560,6 +579,7 @@ fn why_insensitive(p: &Problem, key: Key, u: &[f64]) -> String {
             "does not move the trace here; fix it in the scenario (--keys without it)".into()
         }
         Key::AbortRate => "does not move the trace: nobody aborts at any rate the trace could show; fix it in the scenario (--keys without it)".into(),
+        Key::StartupDelay => "does not move the trace here; fix it in the scenario (--keys without it)".into(),
     }
 }
 
@@ -736,6 +756,7 @@ pub fn fit(s: &Scenario, trace: &Trace, opts: &FitOptions) -> Result<FitReport, 
                 Key::Efficiency => value * (1.0 - value),
                 Key::SeedResidence => value - MIN_RESIDENCE,
                 Key::AbortRate => value,
+                Key::StartupDelay => value - MIN_STARTUP_DELAY,
             };
             let se = cov
                 .as_ref()
@@ -898,7 +919,7 @@ pub fn calibrated_text(
         let short = e.key.trim_start_matches("swarm.");
         let value = match e.key {
             "swarm.efficiency" => format!("{}", e.value),
-            "swarm.seed_residence" => format!("\"{} s\"", e.value),
+            "swarm.seed_residence" | "swarm.startup_delay" => format!("\"{} s\"", e.value),
             _ => format!("\"{}/s\"", e.value),
         };
         let line = format!(

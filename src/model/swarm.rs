@@ -41,6 +41,58 @@ pub struct SwarmClass {
     pub gamma: Option<f64>,
 }
 
+/// How the provider's server shares the work with the peers (`server.policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerPolicy {
+    /// A managed origin: it sends only what the peers cannot (their deficit); today's model.
+    #[default]
+    Fill,
+    /// A plain BitTorrent origin: it uploads at its capacity whenever the leechers can take
+    /// it, and the peers serve the rest (server flow = min(s, Σ d_k)).
+    Seed,
+}
+
+impl ServerPolicy {
+    /// The scenario value (`"fill"` or `"seed"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Fill => "fill",
+            Self::Seed => "seed",
+        }
+    }
+}
+
+/// Model terms for what real BitTorrent clients do (issue 20 §2, `models/swarm.md`, "Terms
+/// for real clients"). The default is off for every term: today's model bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Terms {
+    /// How the server shares the work with peers.
+    pub policy: ServerPolicy,
+    /// τ₀: mean start-up delay of a download, s; 0 = off. A new leecher neither uploads nor
+    /// progresses until it holds a first piece; it leaves the "starting" state at rate 1/τ₀.
+    pub startup_delay: Seconds,
+    /// d in [0, 1): the fraction of the bytes a leecher receives that are duplicates (end
+    /// game); 0 = off. The model's c, μ and s are then the useful rates, (1 − d) × the links
+    /// ([`swarm_of`] scales them), and the byte totals count what is received: progress /
+    /// (1 − d).
+    pub duplicates: f64,
+    /// k ≥ 1: a download progresses through k stages of 1/k of the file, each left at k times
+    /// the per-leecher rate, so download times are Erlang-k; 1 = off (exponential).
+    pub stages: usize,
+}
+
+impl Default for Terms {
+    fn default() -> Self {
+        Self {
+            policy: ServerPolicy::Fill,
+            startup_delay: 0.0,
+            duplicates: 0.0,
+            stages: 1,
+        }
+    }
+}
+
 /// The swarm model.
 #[derive(Debug, Clone)]
 pub struct Swarm {
@@ -54,6 +106,8 @@ pub struct Swarm {
     pub arrival: ArrivalProfile,
     /// Content size in bits, to turn files/s into bit/s.
     pub file_bits: f64,
+    /// Terms for real clients (default: off).
+    terms: Terms,
     /// Class indices sorted by ascending c (for the water-filling).
     order: Vec<usize>,
 }
@@ -98,8 +152,12 @@ pub struct SteadyState {
     pub leechers: Vec<f64>,
     /// ȳ_k.
     pub seeds: Vec<f64>,
-    /// d̄_k, files/s.
+    /// d̄_k: completions per second of class k.
     pub download: Vec<f64>,
+    /// Download progress of class k, files/s: ρ_k (x̄_k − w̄_k), what the peers and the server
+    /// send (before duplicates). Equal to `download` with one stage; with k stages and aborts
+    /// larger (the aborted downloads' partial progress).
+    pub progress: Vec<f64>,
     /// Server flow, files/s.
     pub server: f64,
     /// Peer flow, files/s.
@@ -165,15 +223,90 @@ impl Swarm {
             server,
             arrival,
             file_bits,
+            terms: Terms::default(),
             order,
         }
+    }
+
+    /// The same swarm with the terms for real clients `terms`. A seeding policy without a
+    /// server is the filling one (both send nothing from the server).
+    pub fn with_terms(mut self, mut terms: Terms) -> Self {
+        if self.server <= 0.0 {
+            terms.policy = ServerPolicy::Fill;
+        }
+        self.terms = terms;
+        self
+    }
+
+    /// The terms for real clients in force.
+    pub fn terms(&self) -> &Terms {
+        &self.terms
+    }
+
+    /// Bytes moved per byte of download progress: 1/(1 − d) (1 without duplicates).
+    pub fn bytes_per_progress(&self) -> f64 {
+        1.0 / (1.0 - self.terms.duplicates)
+    }
+
+    /// Split the download flow `served` (≤ `peers` + s) into (peer flow, server flow) by the
+    /// server's policy: filling, the peers serve first; seeding, the server does. In bytes
+    /// moved (× [`Swarm::bytes_per_progress`]).
+    fn split(&self, peers: f64, served: f64) -> (f64, f64) {
+        let bytes = self.bytes_per_progress();
+        let (peer, server) = match self.terms.policy {
+            ServerPolicy::Fill => {
+                let peer = peers.min(served);
+                (peer, (served - peer).max(0.0))
+            }
+            ServerPolicy::Seed => {
+                let server = self.server.min(served).max(0.0);
+                ((served - server).max(0.0), server)
+            }
+        };
+        (peer * bytes, server * bytes)
     }
 
     /// Number of classes K.
     pub fn k(&self) -> usize {
         self.classes.len()
     }
-    /// Index of x_k in the state.
+    /// Whether the start-up delay is on (then the state holds the starting leechers w_k).
+    pub fn starting(&self) -> bool {
+        self.terms.startup_delay > 0.0
+    }
+    /// Number of states that feed back: x_k, y_k, w_k with a start-up delay, and the first
+    /// k − 1 stages of each class with k download stages.
+    fn nd(&self) -> usize {
+        let base = if self.starting() {
+            3 * self.k()
+        } else {
+            2 * self.k()
+        };
+        base + self.k() * (self.stages() - 1)
+    }
+    /// Number of download stages k (1: one exponential stage, today's model).
+    pub fn stages(&self) -> usize {
+        self.terms.stages.max(1)
+    }
+    /// Index of v_{i,j}: the leechers of class i in download stage j (1 ≤ j < k; stage k is
+    /// the rest, x_i − w_i − Σ_j v_{i,j}). A state only with k ≥ 2.
+    pub fn ix_v(&self, i: usize, j: usize) -> usize {
+        let base = if self.starting() {
+            3 * self.k()
+        } else {
+            2 * self.k()
+        };
+        base + i * (self.stages() - 1) + (j - 1)
+    }
+    /// 1/τ₀, the rate at which a starting leecher gets its first piece (0 when off).
+    fn start_rate(&self) -> f64 {
+        if self.starting() {
+            1.0 / self.terms.startup_delay
+        } else {
+            0.0
+        }
+    }
+    /// Index of x_k in the state (every leecher of class k, starting or not).
     pub fn ix_x(&self, k: usize) -> usize {
         k
     }
@@ -181,33 +314,84 @@ impl Swarm {
     pub fn ix_y(&self, k: usize) -> usize {
         self.k() + k
     }
+    /// Index of w_k, the leechers of class k still waiting for a first piece (a state only
+    /// with a start-up delay, [`Swarm::starting`]).
+    pub fn ix_w(&self, k: usize) -> usize {
+        2 * self.k() + k
+    }
     /// Index of the cumulative completions of class k.
     pub fn ix_done(&self, k: usize) -> usize {
-        2 * self.k() + k
+        self.nd() + k
     }
     /// Index of the cumulative aborts of class k.
     pub fn ix_aborted(&self, k: usize) -> usize {
-        3 * self.k() + k
+        self.nd() + self.k() + k
     }
     /// Index of the cumulative files served by the server.
     pub fn ix_server(&self) -> usize {
-        4 * self.k()
+        self.nd() + 2 * self.k()
     }
     /// Index of the cumulative files served by peers.
     pub fn ix_peer(&self) -> usize {
-        4 * self.k() + 1
+        self.nd() + 2 * self.k() + 1
     }
     /// Index of the cumulative arrivals.
     pub fn ix_arrivals(&self) -> usize {
-        4 * self.k() + 2
+        self.nd() + 2 * self.k() + 2
     }
     /// Index of ∫ x_k dt, the leecher-seconds of class k (time online while downloading).
     pub fn ix_leecher_time(&self, k: usize) -> usize {
-        4 * self.k() + 3 + k
+        self.nd() + 2 * self.k() + 3 + k
     }
     /// Index of ∫ y_k dt, the seed-seconds of class k (time online only to upload).
     pub fn ix_seed_time(&self, k: usize) -> usize {
-        5 * self.k() + 3 + k
+        self.nd() + 3 * self.k() + 3 + k
+    }
+    /// Index of ∫ w_k dt, the seconds leechers spent waiting for a first piece (a state only
+    /// with a start-up delay).
+    pub fn ix_starting_time(&self, k: usize) -> usize {
+        self.nd() + 4 * self.k() + 3 + k
+    }
+
+    /// Seconds of upload capacity class k offered up to the state `z` (a running total), in
+    /// units of its upload rate: η ∫(x_k − w_k) dt + ∫ y_k dt (starting leechers offer none).
+    pub fn upload_seconds(&self, z: &[f64], k: usize) -> f64 {
+        let leech = if self.starting() {
+            z[self.ix_leecher_time(k)] - z[self.ix_starting_time(k)]
+        } else {
+            z[self.ix_leecher_time(k)]
+        };
+        self.eta * leech + z[self.ix_seed_time(k)]
+    }
+
+    /// Steady w̄_k = λ_k τ₀ / (1 + θ_k τ₀): the starting leechers at arrival rate `rate`.
+    fn steady_starting(&self, rate: PerSec, k: usize) -> f64 {
+        if !self.starting() {
+            return 0.0;
+        }
+        let cl = &self.classes[k];
+        let tau = self.terms.startup_delay;
+        rate * cl.share * tau / (1.0 + cl.theta * tau)
+    }
+
+    /// Leechers of class k in the steady state `ss` that have a first piece (they upload and
+    /// progress): x̄_k − w̄_k.
+    pub fn active_leechers(&self, ss: &SteadyState, k: usize) -> f64 {
+        if self.starting() {
+            ss.leechers[k] - self.steady_starting(ss.arrival_rate, k)
+        } else {
+            ss.leechers[k]
+        }
+    }
+
+    /// Flows at the full state `z` (the leechers that have a first piece download and upload).
+    pub fn flows_at(&self, z: &[f64]) -> Flows {
+        let k = self.k();
+        if !self.starting() {
+            return self.flows(&z[..k], &z[k..2 * k]);
+        }
+        let active: Vec<f64> = (0..k).map(|i| z[i] - z[2 * k + i]).collect();
+        self.flows(&active, &z[k..2 * k])
     }
 
     /// Peer upload supply Σ μ_k (η x_k + y_k), files/s.
@@ -262,26 +446,33 @@ impl Swarm {
         (level, filled)
     }
 
-    /// Flows at populations `x`, `y`.
+    /// Flows at populations `x` (leechers that have a first piece: all of them without a
+    /// start-up delay), `y`.
     pub fn flows(&self, x: &[f64], y: &[f64]) -> Flows {
         let peers = self.peer_supply(x, y);
         let mut d = vec![0.0; self.k()];
         self.allocate(x, peers + self.server, &mut d);
         let served: f64 = d.iter().sum();
-        let peer = peers.min(served);
+        let (peer, server) = self.split(peers, served);
         Flows {
             download: d,
             peer,
-            server: (served - peer).max(0.0),
+            server,
         }
     }
 
     fn populations_at_level(&self, rate: PerSec, level: f64) -> Option<(Vec<f64>, Vec<f64>)> {
         let mut xs = Vec::with_capacity(self.k());
         let mut ys = Vec::with_capacity(self.k());
+        let tau = self.terms.startup_delay;
         for cl in &self.classes {
             let r = cl.c.min(level);
-            let lam = rate * cl.share;
+            // With a start-up delay, 1/(1 + θτ₀) of the arrivals get a first piece.
+            let lam = if self.starting() {
+                rate * cl.share / (1.0 + cl.theta * tau)
+            } else {
+                rate * cl.share
+            };
             let out = cl.theta + r;
             if out <= 0.0 {
                 if lam > 0.0 {
@@ -291,11 +482,45 @@ impl Swarm {
                 ys.push(0.0);
                 continue;
             }
+            if self.stages() > 1 {
+                // k stages, each left at k r: stage j holds λ q^{j−1}/(θ + k r), q = k r/(θ + k r);
+                // the completions are λ q^k.
+                let (stages, done) = self.stage_populations(lam, cl.theta, r);
+                xs.push(stages.iter().sum());
+                ys.push(cl.gamma.map_or(0.0, |g| done / g));
+                continue;
+            }
             let x = lam / out;
             xs.push(x);
             ys.push(cl.gamma.map_or(0.0, |g| r * x / g));
         }
         Some((xs, ys))
+    }
+
+    /// Steady populations of the k download stages of a class fed at `lam` (after the start-up
+    /// delay), abort rate θ, per-leecher rate ρ, and its completions per second.
+    fn stage_populations(&self, lam: f64, theta: f64, rho: f64) -> (Vec<f64>, f64) {
+        let kr = self.stages() as f64 * rho;
+        let out = theta + kr;
+        let mut v = Vec::with_capacity(self.stages());
+        let mut inflow = lam;
+        for _ in 0..self.stages() {
+            let vj = inflow / out;
+            v.push(vj);
+            inflow = kr * vj;
+        }
+        (v, inflow)
+    }
+
+    /// Arrival rate of class `i` into the downloading stages at total rate `rate` (after the
+    /// start-up delay's aborts).
+    fn fed_rate(&self, rate: PerSec, i: usize) -> f64 {
+        let cl = &self.classes[i];
+        if self.starting() {
+            rate * cl.share / (1.0 + cl.theta * self.terms.startup_delay)
+        } else {
+            rate * cl.share
+        }
     }
 
     /// supply(r) − demand(r) along the family of candidate steady states with level r.
@@ -315,8 +540,23 @@ impl Swarm {
     }
 
     fn steady_at_level(&self, rate: PerSec, level: f64) -> Option<SteadyState> {
-        let (x, y) = self.populations_at_level(rate, level)?;
+        let (mut x, y) = self.populations_at_level(rate, level)?;
         let f = self.flows(&x, &y);
+        for (k, xk) in x.iter_mut().enumerate() {
+            *xk += self.steady_starting(rate, k);
+        }
+        let completions = if self.stages() > 1 {
+            (0..self.k())
+                .map(|i| {
+                    let cl = &self.classes[i];
+                    let rho = cl.c.min(level);
+                    self.stage_populations(self.fed_rate(rate, i), cl.theta, rho)
+                        .1
+                })
+                .collect()
+        } else {
+            f.download.clone()
+        };
         let regime = if level.is_infinite() {
             Regime::DownloadLimited
         } else {
@@ -326,7 +566,8 @@ impl Swarm {
             arrival_rate: rate,
             leechers: x,
             seeds: y,
-            download: f.download,
+            download: completions,
+            progress: f.download,
             server: f.server,
             peer: f.peer,
             level,
@@ -349,9 +590,14 @@ impl Swarm {
                 .map(|s| vec![s])
                 .ok_or_else(|| "a class has neither downloads nor aborts".to_string());
         }
-        if let [cl] = self.classes.as_slice() {
-            // One class: the root is linear, r = (λμη + sθ) / (λ(1 − μ/γ) − s).
-            let lam = rate * cl.share;
+        if let ([cl], 1) = (self.classes.as_slice(), self.stages()) {
+            // One class: the root is linear, r = (λμη + sθ) / (λ(1 − μ/γ) − s), with
+            // λ/(1 + θτ₀) for λ when a start-up delay holds arrivals back.
+            let lam = if self.starting() {
+                rate * cl.share / (1.0 + cl.theta * self.terms.startup_delay)
+            } else {
+                rate * cl.share
+            };
             let ratio = cl.gamma.map_or(0.0, |g| cl.mu / g);
             let den = lam * (1.0 - ratio) - self.server;
             let r = (lam * cl.mu * self.eta + self.server * cl.theta) / den;
@@ -416,6 +662,12 @@ impl Swarm {
                 .filter(|&k| self.classes[k].gamma.is_some())
                 .map(|k| self.ix_y(k)),
         );
+        if self.starting() {
+            idx.extend((0..self.k()).map(|k| self.ix_w(k)));
+        }
+        for k in 0..self.k() {
+            idx.extend((1..self.stages()).map(|j| self.ix_v(k, j)));
+        }
         let n = idx.len();
         let mut jac = DMatrix::zeros(n, n);
         let mut f_plus = State::zeros(self.dim());
@@ -441,6 +693,18 @@ impl Swarm {
         for k in 0..self.k() {
             z[self.ix_x(k)] = ss.leechers[k];
             z[self.ix_y(k)] = ss.seeds[k];
+            if self.starting() {
+                z[self.ix_w(k)] = self.steady_starting(ss.arrival_rate, k);
+            }
+            if self.stages() > 1 {
+                let cl = &self.classes[k];
+                let rho = cl.c.min(ss.level);
+                let (v, _) =
+                    self.stage_populations(self.fed_rate(ss.arrival_rate, k), cl.theta, rho);
+                for j in 1..self.stages() {
+                    z[self.ix_v(k, j)] = v[j - 1];
+                }
+            }
         }
         z
     }
@@ -482,7 +746,14 @@ impl Swarm {
         idx: &[usize],
     ) -> Option<Vec<nalgebra::Complex<f64>>> {
         let k = self.k();
-        let class = |i: usize| if i < k { i } else { i - k };
+        let base = self.nd() - k * (self.stages() - 1);
+        let class = |i: usize| {
+            if i < base {
+                i % k
+            } else {
+                (i - base) / (self.stages() - 1)
+            }
+        };
         for (r, &i) in idx.iter().enumerate() {
             for (c, &j) in idx.iter().enumerate() {
                 if class(i) != class(j) && jac[(r, c)] != 0.0 {
@@ -526,14 +797,18 @@ impl Swarm {
         &self.order[self.free_start(r)..]
     }
 
-    /// U = Σ μ_k (η x_k + y_k) as a linear form over the dynamic states.
+    /// U = Σ μ_k (η (x_k − w_k) + y_k) as a linear form over the dynamic states (w_k only
+    /// with a start-up delay).
     fn upload_form(&self) -> Vec<f64> {
         let k = self.k();
-        let mut w = vec![0.0; 2 * k];
+        let mut w = vec![0.0; self.nd()];
         for (i, cl) in self.classes.iter().enumerate() {
             w[i] = cl.mu * self.eta;
             if cl.gamma.is_some() {
                 w[k + i] = cl.mu;
+            }
+            if self.starting() {
+                w[2 * k + i] = -cl.mu * self.eta;
             }
         }
         w
@@ -543,18 +818,19 @@ impl Swarm {
     /// see [`PiecewiseAffine for Swarm`](Swarm#impl-PiecewiseAffine-for-Swarm).
     fn regime_affine(&self, r: usize) -> Affine {
         let k = self.k();
-        let (n, nd) = (self.dim(), 2 * k);
+        let (n, nd) = (self.dim(), self.nd());
         let mut a = DMatrix::zeros(n, nd);
         let mut b = DVector::zeros(n);
         let mut e = DVector::zeros(n);
-        // Coefficient of dynamic state j in the upload form U = Σ μ_i (η x_i + y_i).
-        let up = |j: usize| -> f64 {
-            if j < k {
-                self.classes[j].mu * self.eta
-            } else if self.classes[j - k].gamma.is_some() {
-                self.classes[j - k].mu
-            } else {
-                0.0
+        // Coefficient of dynamic state j in the upload form U = Σ μ_i (η (x_i − w_i) + y_i).
+        let upload = self.upload_form();
+        let up = |j: usize| -> f64 { upload[j] };
+        // With a start-up delay a class downloads on x_i − w_i: coefficient `v` on that.
+        let starting = self.starting();
+        let on_active = |a: &mut DMatrix<f64>, row: usize, i: usize, v: f64| {
+            a[(row, i)] += v;
+            if starting {
+                a[(row, 2 * k + i)] -= v;
             }
         };
         // In regime r ≥ 2 one free class f takes what the others leave:
@@ -569,43 +845,94 @@ impl Swarm {
                     }
                     for (l, cl) in self.classes.iter().enumerate() {
                         if l != i {
-                            a[(row, l)] -= sign * cl.c;
+                            on_active(a, row, l, -sign * cl.c);
                         }
                     }
                     b[row] += sign * self.server;
                 } else {
-                    a[(row, i)] += sign * self.classes[i].c;
+                    on_active(a, row, i, sign * self.classes[i].c);
+                }
+            };
+        // Completions of class i: d_i with one stage; with k stages (regimes where every
+        // leecher is at its cap) k c_i times the last stage, x_i − w_i − Σ_j v_ij.
+        let ks = self.stages();
+        let kf = ks as f64;
+        let add_done =
+            |a: &mut DMatrix<f64>, b: &mut DVector<f64>, row: usize, i: usize, sign: f64| {
+                if ks == 1 {
+                    add_d(a, b, row, i, sign);
+                    return;
+                }
+                let rate = kf * self.classes[i].c;
+                on_active(a, row, i, sign * rate);
+                for j in 1..ks {
+                    a[(row, self.ix_v(i, j))] -= sign * rate;
                 }
             };
         for (i, cl) in self.classes.iter().enumerate() {
-            add_d(&mut a, &mut b, i, i, -1.0);
+            add_done(&mut a, &mut b, i, i, -1.0);
             a[(i, i)] -= cl.theta;
             if let Some(g) = cl.gamma {
-                add_d(&mut a, &mut b, k + i, i, 1.0);
+                add_done(&mut a, &mut b, k + i, i, 1.0);
                 a[(k + i, k + i)] -= g;
             }
-            add_d(&mut a, &mut b, self.ix_done(i), i, 1.0);
+            add_done(&mut a, &mut b, self.ix_done(i), i, 1.0);
+            let rate = kf * cl.c;
+            for j in 1..ks {
+                let vj = self.ix_v(i, j);
+                if j == 1 {
+                    if starting {
+                        a[(vj, self.ix_w(i))] += self.start_rate();
+                    } else {
+                        e[vj] = cl.share;
+                    }
+                } else {
+                    a[(vj, self.ix_v(i, j - 1))] += rate;
+                }
+                a[(vj, vj)] -= cl.theta + rate;
+            }
             a[(self.ix_aborted(i), i)] += cl.theta;
             a[(self.ix_leecher_time(i), i)] += 1.0;
             a[(self.ix_seed_time(i), k + i)] += 1.0;
             e[i] = cl.share;
+            if starting {
+                // w_i' = λ_i − (θ_i + 1/τ₀) w_i
+                let w = self.ix_w(i);
+                a[(w, w)] -= cl.theta + self.start_rate();
+                e[w] = cl.share;
+                a[(self.ix_starting_time(i), w)] += 1.0;
+            }
         }
         let (server, peer) = (self.ix_server(), self.ix_peer());
-        match r {
+        match (r, self.terms.policy) {
+            // A seeding server: it serves every download while Σ c_i x_i ≤ s (regime 0), then
+            // sends s and the peers the rest (regime 1).
+            (0, ServerPolicy::Seed) => {
+                for i in 0..k {
+                    add_d(&mut a, &mut b, server, i, 1.0);
+                }
+            }
+            (1, ServerPolicy::Seed) => {
+                for i in 0..k {
+                    add_d(&mut a, &mut b, peer, i, 1.0);
+                }
+                b[peer] -= self.server;
+                b[server] += self.server;
+            }
             // Peers serve every download; the server idles.
-            0 => {
+            (0, ServerPolicy::Fill) => {
                 for i in 0..k {
                     add_d(&mut a, &mut b, peer, i, 1.0);
                 }
             }
             // Peers give all their upload, the server the rest of Σ c_i x_i.
-            1 => {
+            (1, ServerPolicy::Fill) => {
                 for j in 0..nd {
                     a[(peer, j)] += up(j);
                     a[(server, j)] -= up(j);
                 }
                 for (i, cl) in self.classes.iter().enumerate() {
-                    a[(server, i)] += cl.c;
+                    on_active(&mut a, server, i, cl.c);
                 }
             }
             // Peers and server both give all they have.
@@ -615,6 +942,14 @@ impl Swarm {
                 }
                 b[server] += self.server;
             }
+        }
+        // The byte totals count what is received, duplicates included.
+        let bytes = self.bytes_per_progress();
+        for row in [server, peer] {
+            for j in 0..nd {
+                a[(row, j)] *= bytes;
+            }
+            b[row] *= bytes;
         }
         e[self.ix_arrivals()] = 1.0;
         Affine { a, b, arrival: e }
@@ -641,17 +976,38 @@ impl FluidModel for Swarm {
         "qiu-srikant"
     }
     fn dim(&self) -> usize {
-        6 * self.k() + 3
+        let totals = if self.starting() { 5 } else { 4 };
+        self.nd() + totals * self.k() + 3
     }
     fn state_names(&self) -> Vec<String> {
         let mut names = Vec::new();
-        for prefix in ["leechers", "seeds", "completed", "aborted"] {
+        let dynamic: &[&str] = if self.starting() {
+            &["leechers", "seeds", "starting"]
+        } else {
+            &["leechers", "seeds"]
+        };
+        for prefix in dynamic {
+            for cl in &self.classes {
+                names.push(format!("{prefix}.{}", cl.name));
+            }
+        }
+        for cl in &self.classes {
+            for j in 1..self.stages() {
+                names.push(format!("stage{j}.{}", cl.name));
+            }
+        }
+        for prefix in ["completed", "aborted"] {
             for cl in &self.classes {
                 names.push(format!("{prefix}.{}", cl.name));
             }
         }
         names.extend(["server_files", "peer_files", "arrivals"].map(String::from));
-        for prefix in ["leecher_seconds", "seed_seconds"] {
+        let totals: &[&str] = if self.starting() {
+            &["leecher_seconds", "seed_seconds", "starting_seconds"]
+        } else {
+            &["leecher_seconds", "seed_seconds"]
+        };
+        for prefix in totals {
             for cl in &self.classes {
                 names.push(format!("{prefix}.{}", cl.name));
             }
@@ -663,17 +1019,65 @@ impl FluidModel for Swarm {
     }
     fn rhs(&self, t: Seconds, z: &State, dz: &mut State) {
         let k = self.k();
+        let nd = self.nd();
         let zs = z.as_slice();
         let (x, rest) = zs.split_at(k);
         let y = &rest[..k];
-        let peers = self.peer_supply(x, y);
+        // Leechers that have a first piece: x − w with a start-up delay, else x.
+        let nw = if self.starting() { k } else { 0 };
+        let w = &rest[k..k + nw];
+        let v = &rest[k + nw..nd - k];
+        let (mut stack, mut heap) = ([0.0; 32], Vec::new());
+        let active: &[f64] = if w.is_empty() {
+            x
+        } else {
+            let buf: &mut [f64] = if k <= stack.len() {
+                &mut stack[..k]
+            } else {
+                heap.resize(k, 0.0);
+                &mut heap
+            };
+            for ((b, xi), wi) in buf.iter_mut().zip(x).zip(w) {
+                *b = xi - wi;
+            }
+            buf
+        };
+        let peers = self.peer_supply(active, y);
         let lam = self.arrival.rate_at(t);
         let dzs = dz.as_mut_slice();
         // d_k goes temporarily into the completion slots.
-        let (head, tail) = dzs.split_at_mut(2 * k);
+        let (head, tail) = dzs.split_at_mut(nd);
         let (d, tail) = tail.split_at_mut(k);
-        self.allocate(x, peers + self.server, d);
+        let level = self.allocate(active, peers + self.server, d);
         let served: f64 = d.iter().sum();
+        for (i, wi) in w.iter().enumerate() {
+            let cl = &self.classes[i];
+            head[2 * k + i] = lam * cl.share - (cl.theta + self.start_rate()) * wi.max(0.0);
+            tail[3 * k + 3 + i] = wi.max(0.0);
+        }
+        let ks = self.stages();
+        if ks > 1 {
+            // Stage j of class i is left at k ρ_i per leecher (ρ_i = min(c_i, r)); the last
+            // stage's exits are the completions, which replace the progress d_i below.
+            let kf = ks as f64;
+            let hv = &mut head[2 * k + nw..];
+            for (i, cl) in self.classes.iter().enumerate() {
+                let rate = kf * cl.c.min(level).max(0.0);
+                let vi = &v[i * (ks - 1)..(i + 1) * (ks - 1)];
+                let into = if self.starting() {
+                    w[i].max(0.0) * self.start_rate()
+                } else {
+                    lam * cl.share
+                };
+                let mut prev = into;
+                for (j, &vij) in vi.iter().enumerate() {
+                    hv[i * (ks - 1) + j] = prev - (cl.theta + rate) * vij;
+                    prev = rate * vij;
+                }
+                let last = active[i] - vi.iter().sum::<f64>();
+                d[i] = rate * last;
+            }
+        }
         for (i, cl) in self.classes.iter().enumerate() {
             let xk = x[i].max(0.0);
             head[i] = lam * cl.share - cl.theta * xk - d[i];
@@ -683,8 +1087,8 @@ impl FluidModel for Swarm {
             };
             tail[i] = cl.theta * xk;
         }
-        let peer = peers.min(served);
-        tail[k] = (served - peer).max(0.0);
+        let (peer, server) = self.split(peers, served);
+        tail[k] = server;
         tail[k + 1] = peer;
         tail[k + 2] = lam;
         for i in 0..k {
@@ -695,8 +1099,14 @@ impl FluidModel for Swarm {
     fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
         Some(self)
     }
+    /// None with a start-up delay or download stages: the analytic Jacobian is written for
+    /// x, y only (the exact method applies; `auto` falls back to Dopri5 where it cannot go on).
     fn piecewise_smooth(&self) -> Option<&dyn PiecewiseSmooth> {
-        Some(self)
+        if self.starting() || self.stages() > 1 {
+            None
+        } else {
+            Some(self)
+        }
     }
 }
 
@@ -815,11 +1225,18 @@ impl PiecewiseSmooth for Swarm {
         // server = served − peer, peer = min(U, served).
         let (r_server, r_peer) = (k * nd, (k + 1) * nd);
         let peers_bind = peers < served;
+        let server_busy = self.server < served;
         for j in 0..nd {
             let dserved: f64 = (0..k).map(|i| dd[i * nd + j]).sum();
-            let dpeer = if peers_bind { du(j) } else { dserved };
-            rest[r_peer + j] = dpeer;
-            rest[r_server + j] = dserved - dpeer;
+            let dpeer = match self.terms.policy {
+                ServerPolicy::Fill if peers_bind => du(j),
+                ServerPolicy::Fill => dserved,
+                ServerPolicy::Seed if server_busy => dserved,
+                ServerPolicy::Seed => 0.0,
+            };
+            let bytes = self.bytes_per_progress();
+            rest[r_peer + j] = dpeer * bytes;
+            rest[r_server + j] = (dserved - dpeer) * bytes;
         }
         for i in 0..k {
             if x[i] >= 0.0 {
@@ -862,7 +1279,10 @@ impl PiecewiseSmooth for Swarm {
             .zip(x)
             .map(|(ci, &xi)| ci.c * xi.max(0.0))
             .sum();
-        g[k] = peers - cap;
+        g[k] = match self.terms.policy {
+            ServerPolicy::Fill => peers - cap,
+            ServerPolicy::Seed => self.server - cap,
+        };
     }
 
     fn time_kinks(&self) -> Vec<Seconds> {
@@ -880,19 +1300,26 @@ impl PiecewiseSmooth for Swarm {
 /// 1 server tops up, 2 upload-limited, all affine.
 impl PiecewiseAffine for Swarm {
     fn dynamic_dim(&self) -> usize {
-        2 * self.k()
+        self.nd()
     }
     fn regime_count(&self) -> usize {
         2 + self.c_groups().len()
     }
     fn regime_available(&self, r: usize) -> bool {
-        r != 1 || self.server > 0.0
+        match self.terms.policy {
+            ServerPolicy::Fill => r != 1 || self.server > 0.0,
+            ServerPolicy::Seed => r != 0 || self.server > 0.0,
+        }
     }
     fn regime_is_affine(&self, r: usize) -> bool {
-        r < 2 || (r == 2 && self.free_classes(r).len() == 1)
+        // With k ≥ 2 stages a free class's stages leave at k r v_j, r a ratio of linear forms.
+        r < 2 || (r == 2 && self.free_classes(r).len() == 1 && self.stages() == 1)
     }
     fn regime_label(&self, r: usize) -> &'static str {
-        ["peers-suffice", "server-tops-up", "upload-limited"][r.min(2)]
+        match self.terms.policy {
+            ServerPolicy::Fill => ["peers-suffice", "server-tops-up", "upload-limited"][r.min(2)],
+            ServerPolicy::Seed => ["server-suffices", "peers-top-up", "upload-limited"][r.min(2)],
+        }
     }
     fn affine(&self, r: usize) -> Affine {
         self.regime_affine(r)
@@ -916,8 +1343,20 @@ impl PiecewiseAffine for Swarm {
             return false;
         }
         let k = self.k();
-        let nd = 2 * k;
+        let nd = self.nd();
         let nc = self.dim() - nd;
+        let starting = self.starting();
+        let nw = if starting { k } else { 0 };
+        let ks = self.stages();
+        let kf = ks as f64;
+        // Coefficient m of the leechers of class i that have a first piece (x − w).
+        let act = |a: &[f64], m: usize, i: usize| -> f64 {
+            if starting {
+                a[m * stride + i] - a[m * stride + 2 * k + i]
+            } else {
+                a[m * stride + i]
+            }
+        };
         let free = &self.order[self.free_start(r)..];
         let mut level = [0.0; MAX];
         let mut xf = [0.0; MAX];
@@ -929,7 +1368,8 @@ impl PiecewiseAffine for Swarm {
             &mut d_heap
         };
         let row = |m: usize| m * stride;
-        // The free classes' leecher coefficients x_{f,0..m}, one row of `order` each.
+        // The free classes' active leecher coefficients (x − w)_{f,0..m}, one row of `order`
+        // each, kept contiguous so that the level convolution is a dot product of two slices.
         let (mut xs_stack, mut xs_heap) = ([0.0; 128], Vec::new());
         let xs_all: &mut [f64] = if free.len() * order <= xs_stack.len() {
             &mut xs_stack[..free.len() * order]
@@ -937,21 +1377,34 @@ impl PiecewiseAffine for Swarm {
             xs_heap.resize(free.len() * order, 0.0);
             &mut xs_heap
         };
-        let shifted = free.iter().map(|&f| a[f]).sum::<f64>() <= 0.0;
+        let shifted = free.iter().map(|&f| act(a, 0, f)).sum::<f64>() <= 0.0;
+        let mut am_stack = [0.0; 16];
+        let mut am_heap = Vec::new();
+        let am: &mut [f64] = if k <= am_stack.len() {
+            &mut am_stack[..k]
+        } else {
+            am_heap.resize(k, 0.0);
+            &mut am_heap
+        };
         for m in 0..order {
             let (lo, hi) = a.split_at_mut(row(m + 1));
             let zm = &lo[row(m)..row(m) + nd];
-            let (xm, ym) = zm.split_at(k);
-            // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m.
+            let (xm, rest) = zm.split_at(k);
+            let (ym, rest) = rest.split_at(k);
+            let wm = &rest[..nw];
+            for (i, v) in am.iter_mut().enumerate() {
+                *v = act(lo, m, i);
+            }
+            // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m (x − w with a start-up delay).
             let mut um = 0.0;
             let mut capped = 0.0;
-            for ((cl, x), y) in self.classes.iter().zip(xm).zip(ym) {
+            for ((cl, x), y) in self.classes.iter().zip(am.iter()).zip(ym) {
                 um += cl.mu * (self.eta * x + if cl.gamma.is_some() { *y } else { 0.0 });
                 capped += cl.c * x;
             }
-            let free_c: f64 = free.iter().map(|&f| self.classes[f].c * xm[f]).sum();
+            let free_c: f64 = free.iter().map(|&f| self.classes[f].c * am[f]).sum();
             let nm = um + if m == 0 { self.server } else { 0.0 } - (capped - free_c);
-            xf[m] = free.iter().map(|&f| xm[f]).sum();
+            xf[m] = free.iter().map(|&f| am[f]).sum();
             // Coefficients of the level known so far: r_0..r_m, or r_0..r_{m−1} when shifted.
             let known = if !shifted {
                 let acc: f64 = xf[1..=m]
@@ -975,15 +1428,13 @@ impl PiecewiseAffine for Swarm {
                 level[m - 1] = (nm - acc) / xf[1];
                 m
             };
-            for ((di, cl), x) in d.iter_mut().zip(&self.classes).zip(xm) {
+            for ((di, cl), x) in d.iter_mut().zip(&self.classes).zip(am.iter()) {
                 *di = cl.c * x;
             }
             for (j, &f) in free.iter().enumerate() {
                 // (x·r)_m = Σ_l x_l r_{m−l}; with the shift x_0 = 0 and r_m is not needed.
-                // The class's coefficients are kept contiguous (`xs`), so this is a plain dot
-                // product of two slices.
                 let xs = &mut xs_all[j * order..(j + 1) * order];
-                xs[m] = xm[f];
+                xs[m] = am[f];
                 let lo_l = m + 1 - known;
                 let lv = &level[..known];
                 d[f] = xs[lo_l..=m]
@@ -994,13 +1445,47 @@ impl PiecewiseAffine for Swarm {
             }
             let inv = 1.0 / (m + 1) as f64;
             let cn = (m + 1) * nc;
-            let (hx, hy) = hi[..nd].split_at_mut(k);
+            let (hx, rest) = hi[..nd].split_at_mut(k);
+            let (hy, rest) = rest.split_at_mut(k);
+            let (hw, hv) = rest.split_at_mut(nw);
+            if ks > 1 {
+                // ρ_i × a series (coefficient m): c_i × it for a capped class, its
+                // convolution with the level for a free one (same window as d above).
+                let times_rate = |i: usize, series: &dyn Fn(usize) -> f64| -> f64 {
+                    if free.contains(&i) {
+                        (m + 1 - known..=m).map(|l| series(l) * level[m - l]).sum()
+                    } else {
+                        self.classes[i].c * series(m)
+                    }
+                };
+                for (i, cl) in self.classes.iter().enumerate() {
+                    let vv = |l: usize, j: usize| lo[row(l) + self.ix_v(i, j)];
+                    let last = |l: usize| act(lo, l, i) - (1..ks).map(|j| vv(l, j)).sum::<f64>();
+                    let mut prev = if starting {
+                        wm[i] * self.start_rate()
+                    } else {
+                        cl.share * lambda[m]
+                    };
+                    for j in 1..ks {
+                        let out = kf * times_rate(i, &|l| vv(l, j));
+                        hv[i * (ks - 1) + j - 1] = (prev - cl.theta * vv(m, j) - out) * inv;
+                        prev = out;
+                    }
+                    d[i] = kf * times_rate(i, &last);
+                }
+            }
             let dcm = &mut dc[cn..cn + nc];
             let (dc_done, rest) = dcm.split_at_mut(k);
             let (dc_abort, rest) = rest.split_at_mut(k);
             let (dc_totals, rest) = rest.split_at_mut(3);
-            let (dc_xt, dc_yt) = rest.split_at_mut(k);
+            let (dc_xt, rest) = rest.split_at_mut(k);
+            let (dc_yt, dc_wt) = rest.split_at_mut(k);
             let lam = lambda[m];
+            for (i, w) in wm.iter().enumerate() {
+                let cl = &self.classes[i];
+                hw[i] = (cl.share * lam - (cl.theta + self.start_rate()) * w) * inv;
+                dc_wt[i] = w * inv;
+            }
             for (i, cl) in self.classes.iter().enumerate() {
                 let (x, y, di) = (xm[i], ym[i], d[i]);
                 hx[i] = (cl.share * lam - cl.theta * x - di) * inv;
@@ -1010,8 +1495,9 @@ impl PiecewiseAffine for Swarm {
                 dc_xt[i] = x * inv;
                 dc_yt[i] = y * inv;
             }
-            dc_totals[0] = if m == 0 { self.server } else { 0.0 };
-            dc_totals[1] = um * inv;
+            let bytes = self.bytes_per_progress();
+            dc_totals[0] = if m == 0 { self.server * bytes } else { 0.0 };
+            dc_totals[1] = um * inv * bytes;
             dc_totals[2] = lam * inv;
         }
         true
@@ -1028,13 +1514,32 @@ impl PiecewiseAffine for Swarm {
             }
             for (i, cl) in self.classes.iter().enumerate() {
                 w[i] -= sign * cl.c.min(c_hat);
+                if self.starting() {
+                    w[2 * self.k() + i] += sign * cl.c.min(c_hat);
+                }
             }
             Guard { w, w0: sign * w0 }
         };
         let c_max = self.classes.iter().map(|cl| cl.c).fold(0.0, f64::max);
-        match r {
-            0 => vec![form(f64::INFINITY, 0.0, 1.0)],
-            1 => vec![
+        // s − Σ c_i x_i (≥ 0: a seeding server can serve every download alone).
+        let alone = |sign: f64| {
+            let mut w = DVector::zeros(n);
+            for (i, cl) in self.classes.iter().enumerate() {
+                w[i] = -sign * cl.c;
+                if self.starting() {
+                    w[2 * self.k() + i] = sign * cl.c;
+                }
+            }
+            Guard {
+                w,
+                w0: sign * self.server,
+            }
+        };
+        match (r, self.terms.policy) {
+            (0, ServerPolicy::Seed) => vec![alone(1.0)],
+            (1, ServerPolicy::Seed) => vec![alone(-1.0), form(c_max, self.server, 1.0)],
+            (0, ServerPolicy::Fill) => vec![form(f64::INFINITY, 0.0, 1.0)],
+            (1, ServerPolicy::Fill) => vec![
                 form(f64::INFINITY, 0.0, -1.0),
                 form(c_max, self.server, 1.0),
             ],
@@ -1058,14 +1563,16 @@ impl PiecewiseAffine for Swarm {
 /// Build the swarm model of a scenario (rates in files/s).
 pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
     let bits = s.content.size * 8.0;
+    // With duplicate bytes the model's rates are the useful ones: (1 − d) × the links.
+    let useful = 1.0 - s.swarm.duplicates;
     let classes = s
         .classes
         .iter()
         .map(|c| SwarmClass {
             name: c.name.clone(),
             share: c.share,
-            c: c.download / bits,
-            mu: c.upload / bits,
+            c: c.download * useful / bits,
+            mu: c.upload * useful / bits,
             theta: c.abort_rate,
             gamma: (c.seed_residence > 0.0).then(|| 1.0 / c.seed_residence),
         })
@@ -1073,10 +1580,16 @@ pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
     Swarm::new(
         classes,
         s.swarm.efficiency,
-        s.server.capacity / bits,
+        s.server.capacity * useful / bits,
         s.demand.arrival.clone(),
         bits,
     )
+    .with_terms(Terms {
+        policy: s.server.policy,
+        startup_delay: s.swarm.startup_delay,
+        duplicates: s.swarm.duplicates,
+        stages: s.swarm.stages,
+    })
 }
 
 /// Suffix of the class that holds a class's peers who do not share.
@@ -1113,6 +1626,7 @@ impl Swarm {
             self.arrival.clone(),
             self.file_bits,
         )
+        .with_terms(self.terms)
     }
 
     /// The mean-field twin of [`Swarm::with_participation`]: every peer seeds, but class k's
@@ -1462,6 +1976,93 @@ mod tests {
                     max_relative = 1e-6,
                     epsilon = 1e-9
                 );
+            }
+        }
+    }
+
+    /// With the terms for real clients (a start-up delay, a seeding server) every regime's
+    /// affine form or Taylor series equals the right-hand side, at the five states of
+    /// `regimes_agree_with_rhs_for_several_classes` with a fifth of each class's leechers still
+    /// starting (so the active leechers are the same): under "fill" the same regime holds.
+    #[test]
+    fn regimes_agree_with_rhs_with_the_terms() {
+        for (policy, stages) in [
+            (ServerPolicy::Fill, 1),
+            (ServerPolicy::Seed, 1),
+            (ServerPolicy::Fill, 3),
+            (ServerPolicy::Seed, 3),
+        ] {
+            let m = three_classes(ArrivalProfile::Constant { rate: 2.0 }).with_terms(Terms {
+                policy,
+                startup_delay: 4.0,
+                duplicates: 0.05,
+                stages,
+            });
+            let pa = m.piecewise_affine().expect("swarm has regimes");
+            let (n, k, nd) = (m.dim(), m.k(), m.nd());
+            assert_eq!((nd, n), ((2 + stages) * k, (7 + stages) * k + 3));
+            let nc = n - nd;
+            let states: [([f64; 3], [f64; 3], usize); 5] = [
+                ([1.0, 1.0, 1.0], [30.0, 0.0, 60.0], 0),
+                ([4.0, 4.0, 4.0], [2.0, 0.0, 20.0], 1),
+                ([5.0, 3.0, 10.0], [1.0, 0.0, 10.0], 2),
+                ([5.0, 50.0, 50.0], [1.0, 0.0, 1.0], 3),
+                ([200.0, 50.0, 10.0], [1.0, 0.0, 1.0], 4),
+            ];
+            for (x, y, expected) in states {
+                let mut z = State::zeros(n);
+                for i in 0..k {
+                    z[m.ix_x(i)] = x[i] / 0.8;
+                    z[m.ix_w(i)] = 0.2 * x[i] / 0.8;
+                    z[m.ix_y(i)] = y[i];
+                    for j in 1..stages {
+                        // Stages j < k hold 1/(k + j) of the active leechers each.
+                        z[m.ix_v(i, j)] = x[i] / (stages + j) as f64;
+                    }
+                }
+                let holds: Vec<usize> = (0..pa.regime_count())
+                    .filter(|&r| {
+                        pa.regime_available(r)
+                            && pa.guards(r).iter().all(|g| g.value(z.as_slice()) >= 0.0)
+                    })
+                    .collect();
+                if policy == ServerPolicy::Fill {
+                    assert_eq!(holds, vec![expected], "at x {x:?}, y {y:?}");
+                }
+                let mut f = State::zeros(n);
+                m.rhs(0.0, &z, &mut f);
+                for &r in &holds {
+                    if pa.regime_is_affine(r) {
+                        let af = pa.affine(r);
+                        let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 2.0;
+                        for i in 0..n {
+                            assert_relative_eq!(
+                                lin[i],
+                                f[i],
+                                max_relative = 1e-12,
+                                epsilon = 1e-12
+                            );
+                        }
+                        continue;
+                    }
+                    let order = 1;
+                    let mut a = vec![0.0; (order + 1) * nd];
+                    a[..nd].copy_from_slice(&z.as_slice()[..nd]);
+                    let mut dc = vec![0.0; (order + 1) * nc];
+                    assert!(pa.taylor(r, &[2.0], &mut a, nd, &mut dc, order));
+                    for i in 0..nd {
+                        assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-12);
+                    }
+                    for i in 0..nc {
+                        assert_relative_eq!(
+                            dc[nc + i],
+                            f[nd + i],
+                            max_relative = 1e-12,
+                            epsilon = 1e-12
+                        );
+                    }
+                }
+                assert!(!holds.is_empty(), "a regime holds at x {x:?}, y {y:?}");
             }
         }
     }

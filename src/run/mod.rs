@@ -505,10 +505,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> Result<RunRecord, 
                     .collect(),
                 capacity_bits: traj
                     .states()
-                    .map(|z| {
-                        c.upload
-                            * (model.eta * z[model.ix_leecher_time(i)] + z[model.ix_seed_time(i)])
-                    })
+                    .map(|z| c.upload * model.upload_seconds(z, i))
                     .collect(),
                 downloads: traj
                     .states()
@@ -564,7 +561,9 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> Result<RunRecord, 
             server_rate_bps: ss.server * model.file_bits,
             peer_rate_bps: ss.peer * model.file_bits,
             server_share: if served > 0.0 {
-                ss.server / served
+                // Of the bytes moved (duplicates included; with stages the aborted downloads'
+                // progress too).
+                ss.server / (ss.progress.iter().sum::<f64>() * model.bytes_per_progress())
             } else {
                 0.0
             },
@@ -669,7 +668,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> Result<RunRecord, 
 fn timeseries_row(s: &Scenario, model: &Swarm, t: Seconds, zs: &[f64]) -> Vec<f64> {
     let k = model.k();
     let (x, y) = (&zs[..k], &zs[k..2 * k]);
-    let f = model.flows(x, y);
+    let f = model.flows_at(zs);
     let mut row = vec![
         t,
         x.iter().sum(),
@@ -704,8 +703,8 @@ fn exact_peaks(model: &Swarm, horizon: Seconds, method: Method) -> Result<Peak, 
     let k = model.k();
     let fb = model.file_bits;
     let leechers = |z: &[f64]| z[..k].iter().sum::<f64>();
-    let server = |z: &[f64]| model.flows(&z[..k], &z[k..2 * k]).server * fb;
-    let peer = |z: &[f64]| model.flows(&z[..k], &z[k..2 * k]).peer * fb;
+    let server = |z: &[f64]| model.flows_at(z).server * fb;
+    let peer = |z: &[f64]| model.flows_at(z).peer * fb;
     let locate = |f: &dyn Fn(&[f64]) -> f64| -> Result<(f64, f64), RunError> {
         let values: Vec<f64> = traj.states().map(f).collect();
         let i = (0..values.len())
@@ -869,7 +868,9 @@ pub fn steady_demand(s: &Scenario, model: &Swarm, ss: &SteadyState, plan: &Plan)
             .map(|(i, c)| ClassDemand {
                 name: c.name.clone(),
                 online_seconds: line(ss.leechers[i] + ss.seeds[i]),
-                capacity_bits: line(c.upload * (model.eta * ss.leechers[i] + ss.seeds[i])),
+                capacity_bits: line(
+                    c.upload * (model.eta * model.active_leechers(ss, i) + ss.seeds[i]),
+                ),
                 downloads: line(ss.arrival_rate * c.share),
                 shares: c.upload > 0.0,
                 price_per_gb_offered: if c.upload > 0.0 {
@@ -1030,13 +1031,12 @@ pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> Result<Billed, Run
         if video {
             return (served, server);
         }
-        let k = model.k();
         let fb = model.file_bits;
         let served_of = |z: &[f64]| {
-            let f = model.flows(&z[..k], &z[k..2 * k]);
+            let f = model.flows_at(z);
             (f.server + f.peer) * fb
         };
-        let server_of = |z: &[f64]| model.flows(&z[..k], &z[k..2 * k]).server * fb;
+        let server_of = |z: &[f64]| model.flows_at(z).server * fb;
         let refine = |series: &[f64], f: &dyn Fn(&[f64]) -> f64, grid_max: f64| {
             let i = (a..=b)
                 .max_by(|&x, &y| series[x].total_cmp(&series[y]))

@@ -19,6 +19,7 @@ use crate::cost::coordination::{self as coord, Coordination};
 use crate::cost::tiers::{Tier, TierTable, GB};
 use crate::error::{echo, ScenarioError};
 pub use crate::incentive::distribution::CostDistribution;
+use crate::model::swarm::ServerPolicy;
 use crate::model::ArrivalProfile;
 use crate::units::{
     self, BitsPerSec, Bytes, Dimension, KgPerKwh, KwhPerGb, PerSec, Seconds, Usd, UsdPerGb,
@@ -486,6 +487,13 @@ pub struct Demand {
 pub struct SwarmParams {
     /// η in [0, 1]; default 1.
     pub efficiency: f64,
+    /// τ₀: mean start-up delay of a download (no upload, no progress before a first piece),
+    /// seconds; 0 (default) = off, else ≥ [`MIN_STARTUP_DELAY`].
+    pub startup_delay: Seconds,
+    /// d: the fraction of received bytes that are duplicates, in [0, 1); default 0 (off).
+    pub duplicates: f64,
+    /// k: download stages (Erlang-k download times), 1..=[`MAX_STAGES`]; default 1 (off).
+    pub stages: usize,
 }
 
 /// One peer class, per-class overrides resolved.
@@ -512,6 +520,8 @@ pub struct PeerClass {
 pub struct Server {
     /// Provider upload, bit/s (≥ 0); default 0.
     pub capacity: BitsPerSec,
+    /// How the server shares the work with peers (`server.policy`); default "fill".
+    pub policy: ServerPolicy,
 }
 
 impl Scenario {
@@ -761,6 +771,12 @@ const MIN_DECAY_TIME: f64 = 1.0;
 const MAX_ABORT_RATE: f64 = 1.0;
 /// Shortest best-response time of the participation dynamics.
 const MIN_RESPONSE_TIME: f64 = 1.0;
+/// Shortest start-up delay accepted, seconds (besides 0 = off): a first piece within 0.1 s is
+/// no delay at the model's time scales, and a faster state only adds stiffness.
+pub const MIN_STARTUP_DELAY: f64 = 0.1;
+/// Most download stages accepted (`swarm.stages`): 64 stages put the download time's
+/// coefficient of variation at 1/8; more only add states.
+pub const MAX_STAGES: usize = 64;
 /// Fastest peer link, bit/s (100 Gbps).
 const MAX_PEER_LINK: f64 = 1e11;
 
@@ -988,6 +1004,15 @@ impl Ctx<'_> {
                     raw.swarm.efficiency.as_ref().map(|q| q.span()),
                     "swarm.efficiency",
                 ),
+                (
+                    raw.swarm.startup_delay.as_ref().map(|q| q.span()),
+                    "swarm.startup_delay",
+                ),
+                (
+                    raw.swarm.duplicates.as_ref().map(|q| q.span()),
+                    "swarm.duplicates",
+                ),
+                (raw.swarm.stages.as_ref().map(|q| q.span()), "swarm.stages"),
             ] {
                 if let Some(span) = given {
                     return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time` and upload while they watch", kind.label())));
@@ -1030,6 +1055,30 @@ impl Ctx<'_> {
             Some(q) => self.residence(q, "swarm.seed_residence")?,
             None => 0.0,
         };
+        let startup_delay = match &raw.swarm.startup_delay {
+            Some(q) => self.startup_delay(q, raw.isp.is_some())?,
+            None => 0.0,
+        };
+        let duplicates = match &raw.swarm.duplicates {
+            Some(v) => self.duplicates(v, raw.isp.is_some())?,
+            None => 0.0,
+        };
+        let stages = match &raw.swarm.stages {
+            Some(v) => {
+                let k = *v.get_ref();
+                if !(1..=MAX_STAGES as i64).contains(&k) {
+                    return Err(self.at(v.span(), format!("`swarm.stages` must be a whole number in [1, {MAX_STAGES}] (got {k}): the download's stages (1 = exponential download times)")));
+                }
+                if k > 1 && raw.isp.is_some() {
+                    return Err(self.at(
+                        v.span(),
+                        "`swarm.stages` is modelled for one swarm, not with `[[isp]]`".into(),
+                    ));
+                }
+                k as usize
+            }
+            None => 1,
+        };
 
         let peers = raw_peers.get_ref();
         let mut peer_cost = self.peer_cost(peers.cost.as_ref())?;
@@ -1063,6 +1112,7 @@ impl Ctx<'_> {
             Some(q) => self.bounded(q, "server.capacity", BitRate, 0.0, false, None)?,
             None => 0.0,
         };
+        let policy = self.server_policy(raw.server.policy.as_ref(), &kind, raw.isp.is_some())?;
         let mut pricing = self.pricing(raw.pricing.as_ref())?;
         if electricity_given {
             pricing.overrides.push("peers.cost.electricity");
@@ -1070,6 +1120,26 @@ impl Ctx<'_> {
             peer_cost.electricity = pricing.book.electricity;
         }
         let incentive = self.incentive(raw.incentive.as_ref())?;
+        if let (Some(q), Mechanism::Equilibrium) = (&raw.swarm.startup_delay, &incentive.mechanism)
+        {
+            if startup_delay > 0.0 {
+                return Err(self.at(q.span(), "`swarm.startup_delay` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market counts every leecher's upload); use another mechanism or 0".into()));
+            }
+        }
+        if let (Some(v), Mechanism::Equilibrium) = (&raw.swarm.stages, &incentive.mechanism) {
+            if stages > 1 {
+                return Err(self.at(v.span(), "`swarm.stages` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market has one stage); use another mechanism or 1".into()));
+            }
+        }
+        if let (Some(v), Mechanism::Equilibrium) = (&raw.swarm.duplicates, &incentive.mechanism) {
+            if duplicates > 0.0 {
+                return Err(self.at(v.span(), "`swarm.duplicates` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market counts useful bytes only); use another mechanism or 0".into()));
+            }
+        }
+        if policy == ServerPolicy::Seed && matches!(incentive.mechanism, Mechanism::Equilibrium) {
+            let span = raw.server.policy.as_ref().map_or(0..0, |v| v.span());
+            return Err(self.at(span, "`server.policy = \"seed\"` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market assumes a server that fills the peers' deficit); use \"fill\" or another mechanism".into()));
+        }
         if matches!(incentive.mechanism, Mechanism::Equilibrium)
             && !classes.iter().any(|c| c.cost.decides())
         {
@@ -1178,9 +1248,14 @@ impl Ctx<'_> {
             horizon,
             content: Content { size, kind },
             demand: Demand { arrival },
-            swarm: SwarmParams { efficiency },
+            swarm: SwarmParams {
+                efficiency,
+                startup_delay,
+                duplicates,
+                stages,
+            },
             classes,
-            server: Server { capacity },
+            server: Server { capacity, policy },
         };
         // A billing key that the rule in force would ignore is an error, not a silent no-op.
         let (rule, why) = scenario.billing_rule();
@@ -1194,6 +1269,85 @@ impl Ctx<'_> {
             _ => {}
         }
         Ok(scenario)
+    }
+
+    /// `swarm.startup_delay`: 0 (off) or at least [`MIN_STARTUP_DELAY`]; a term of the file
+    /// swarm's model only (`models/swarm.md`), not with `[[isp]]`.
+    fn startup_delay(&self, q: &Q, with_isps: bool) -> Result<f64, ScenarioError> {
+        let key = "swarm.startup_delay";
+        let v = self.bounded(q, key, Dimension::Time, 0.0, false, None)?;
+        if v != 0.0 && v < MIN_STARTUP_DELAY {
+            return Err(self.at(
+                q.span(),
+                format!(
+                    "`{key}` must be 0 (off) or at least {} (got {})",
+                    units::format_quantity(MIN_STARTUP_DELAY, Dimension::Time),
+                    q.get_ref()
+                ),
+            ));
+        }
+        if v > 0.0 && with_isps {
+            return Err(self.at(
+                q.span(),
+                format!("`{key}` is modelled for one swarm, not with `[[isp]]`"),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// `swarm.duplicates`: the fraction d of received bytes that are duplicates, in [0, 1); a
+    /// term of the file swarm's model only, not with `[[isp]]`.
+    fn duplicates(&self, v: &toml::Spanned<f64>, with_isps: bool) -> Result<f64, ScenarioError> {
+        let key = "swarm.duplicates";
+        let d = *v.get_ref();
+        if !(d.is_finite() && (0.0..1.0).contains(&d)) {
+            return Err(self.at(
+                v.span(),
+                format!("`{key}` must be in [0, 1) (got {d}): the share of received bytes that are duplicates"),
+            ));
+        }
+        if d > 0.0 && with_isps {
+            return Err(self.at(
+                v.span(),
+                format!("`{key}` is modelled for one swarm, not with `[[isp]]`"),
+            ));
+        }
+        Ok(d)
+    }
+
+    /// `server.policy`: "fill" (the default, a managed origin) or "seed" (a plain BitTorrent
+    /// origin); a term of the file swarm's model only (`models/swarm.md`).
+    fn server_policy(
+        &self,
+        policy: Option<&toml::Spanned<String>>,
+        kind: &ContentKind,
+        with_isps: bool,
+    ) -> Result<ServerPolicy, ScenarioError> {
+        let Some(v) = policy else {
+            return Ok(ServerPolicy::Fill);
+        };
+        let p = match v.get_ref().as_str() {
+            "fill" => ServerPolicy::Fill,
+            "seed" => ServerPolicy::Seed,
+            other => {
+                return Err(self.at(
+                    v.span(),
+                    format!(
+                        "`server.policy` must be one of \"fill\", \"seed\" (got \"{}\")",
+                        echo(other)
+                    ),
+                ))
+            }
+        };
+        if p == ServerPolicy::Seed {
+            if !matches!(kind, ContentKind::File) {
+                return Err(self.at(v.span(), format!("`server.policy = \"seed\"` applies to file swarms (`content.kind = \"file\"`), not to \"{}\"", kind.label())));
+            }
+            if with_isps {
+                return Err(self.at(v.span(), "`server.policy = \"seed\"` is modelled for one swarm, not with `[[isp]]` (the locality model's server fills the peers' deficit)".into()));
+            }
+        }
+        Ok(p)
     }
 
     #[allow(clippy::too_many_arguments)] // the cross-section rules of [[isp]] in one place
@@ -1591,8 +1745,24 @@ impl Ctx<'_> {
                 "`swarm.seed_residence`",
             ),
             (
+                raw.swarm.startup_delay.as_ref().map(|q| q.span()),
+                "`swarm.startup_delay`",
+            ),
+            (
+                raw.swarm.duplicates.as_ref().map(|q| q.span()),
+                "`swarm.duplicates`",
+            ),
+            (
+                raw.swarm.stages.as_ref().map(|q| q.span()),
+                "`swarm.stages`",
+            ),
+            (
                 raw.server.capacity.as_ref().map(|q| q.span()),
                 "`server.capacity`",
+            ),
+            (
+                raw.server.policy.as_ref().map(|q| q.span()),
+                "`server.policy`",
             ),
             (
                 raw.isp.as_ref().and_then(|l| l.first()).map(|q| q.span()),
@@ -1814,9 +1984,17 @@ impl Ctx<'_> {
             demand: Demand {
                 arrival: ArrivalProfile::Constant { rate: 0.0 },
             },
-            swarm: SwarmParams { efficiency: 1.0 },
+            swarm: SwarmParams {
+                efficiency: 1.0,
+                startup_delay: 0.0,
+                duplicates: 0.0,
+                stages: 1,
+            },
             classes: Vec::new(),
-            server: Server { capacity: 0.0 },
+            server: Server {
+                capacity: 0.0,
+                policy: ServerPolicy::Fill,
+            },
             pricing,
             incentive,
             peer_cost,

@@ -360,6 +360,15 @@ pub struct SwarmFile {
     /// `swarm.seed_residence` (1/γ).
     #[serde(default)]
     pub seed_residence: Option<Q>,
+    /// `swarm.startup_delay` (τ₀).
+    #[serde(default)]
+    pub startup_delay: Option<Q>,
+    /// `swarm.duplicates` (d).
+    #[serde(default)]
+    pub duplicates: Option<Spanned<f64>>,
+    /// `swarm.stages` (k).
+    #[serde(default)]
+    pub stages: Option<Spanned<i64>>,
 }
 
 /// `[peers]`: one class (upload, download) or `[[peers.class]]`.
@@ -544,4 +553,7 @@ pub struct ServerFile {
     /// `server.capacity`.
     #[serde(default)]
     pub capacity: Option<Q>,
+    /// `server.policy`: "fill" (default) or "seed".
+    #[serde(default)]
+    pub policy: Option<Spanned<String>>,
 }

@@ -42,7 +42,7 @@ use serde::Serialize;
 
 use crate::error::SimError;
 use crate::model::swarm::swarm_of;
-use crate::model::swarm::Swarm;
+use crate::model::swarm::{ServerPolicy, Swarm};
 use crate::model::ArrivalProfile;
 use crate::run::validity::{FluidVsStochastic, StochasticCheck};
 use crate::run::RunRecord;
@@ -152,6 +152,15 @@ pub struct Chain {
     eta: f64,
     /// N · s, files/s.
     server: f64,
+    /// The server seeds (`server.policy = "seed"`): it serves first, the peers the rest.
+    seeding: bool,
+    /// 1/τ₀: rate at which a starting leecher gets its first piece; 0 = no start-up delay.
+    start_rate: f64,
+    /// Bytes moved per byte of progress, 1/(1 − d) with duplicate bytes (else 1): the server
+    /// and peer flows and files are in bytes moved, as in `Swarm::flows`.
+    bytes: f64,
+    /// Download stages k (1: a download completes in one exponential step).
+    stages: usize,
     /// λ(t) of the fluid model (the chain's arrival rate is N times it).
     arrival: ArrivalProfile,
     scale: f64,
@@ -179,6 +188,14 @@ impl Chain {
             order,
             eta: swarm.eta,
             server: swarm.server * scale,
+            seeding: swarm.terms().policy == ServerPolicy::Seed,
+            bytes: swarm.bytes_per_progress(),
+            stages: swarm.stages(),
+            start_rate: if swarm.starting() {
+                1.0 / swarm.terms().startup_delay
+            } else {
+                0.0
+            },
             arrival: swarm.arrival.clone(),
             scale,
         }
@@ -187,6 +204,18 @@ impl Chain {
     /// Number of classes K.
     pub fn k(&self) -> usize {
         self.classes.len()
+    }
+
+    /// The peers' share of the download flow `done` when they offer `up` (the rule of
+    /// `Swarm::flows`): all they can when the server fills their deficit, what the server
+    /// (N·s) leaves when it seeds. The server's share is `done` − this.
+    #[inline(always)]
+    fn peer_flow(&self, up: f64, done: f64) -> f64 {
+        if self.seeding {
+            (done - self.server.min(done)).max(0.0)
+        } else {
+            up.min(done)
+        }
     }
 
     /// Completion rates d_k at whole-peer populations (max-min fair water-filling of peers'
@@ -331,11 +360,13 @@ fn stretches_per_interval(chain: &Chain, intervals: usize) -> usize {
 /// [`SimError::Grid`] for an unusable grid.
 pub fn run_replicate(chain: &Chain, grid: &[f64], seed: u64) -> Result<Replicate, SimError> {
     check_grid(grid)?;
-    Ok(if chain.k() == 1 {
-        run_single(chain, grid, seed)
-    } else {
-        run_general(chain, grid, seed)
-    })
+    Ok(
+        if chain.k() == 1 && chain.start_rate <= 0.0 && chain.stages == 1 {
+            run_single(chain, grid, seed)
+        } else {
+            run_general(chain, grid, seed)
+        },
+    )
 }
 
 /// The scalar fast path for one class. Same transitions, same order of the cumulative sums as
@@ -356,13 +387,13 @@ fn run_single(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     let record = |rows: &mut Vec<f64>, x: f64, y: f64, ev: &EventCounts| {
         let up = mu * (eta * x + y);
         let d = (c * x).min(up + server);
-        let peer = up.min(d);
+        let peer = chain.peer_flow(up, d);
         rows.extend_from_slice(&[
             x,
             y,
             d,
-            d - peer,
-            peer,
+            (d - peer) * chain.bytes,
+            peer * chain.bytes,
             ev.completions as f64,
             ev.aborts as f64,
         ]);
@@ -394,7 +425,7 @@ fn run_single(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 let step = if t + dt >= s1 { s1 - t } else { dt };
                 lsec += x * step;
                 ssec += y * step;
-                let peer = up.min(done);
+                let peer = chain.peer_flow(up, done);
                 pfiles += peer * step;
                 sfiles += (done - peer) * step;
                 if t + dt >= s1 {
@@ -432,12 +463,28 @@ fn run_single(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
         events: ev,
         leecher_seconds: lsec,
         seed_seconds: ssec,
-        server_files: sfiles,
-        peer_files: pfiles,
+        server_files: sfiles * chain.bytes,
+        peer_files: pfiles * chain.bytes,
     }
 }
 
-/// K classes: rates recomputed after every event (O(K) work and no allocation per event).
+/// [`Chain::completions`] at leechers `x` of which `w` are still starting (no first piece:
+/// they neither download nor upload); `act` is scratch space for x − w.
+fn rates(chain: &Chain, x: &[f64], w: &[f64], y: &[f64], d: &mut [f64], act: &mut [f64]) -> f64 {
+    if chain.start_rate > 0.0 {
+        for ((a, xi), wi) in act.iter_mut().zip(x).zip(w) {
+            *a = xi - wi;
+        }
+        chain.completions(act, y, d)
+    } else {
+        chain.completions(x, y, d)
+    }
+}
+
+/// K classes (or one class with a start-up delay): rates recomputed after every event (O(K)
+/// work and no allocation per event). With a start-up delay an arrival joins X_k and W_k (the
+/// starting leechers), a start event W_k → W_k − 1 comes at rate W_k/τ₀, an abort takes a
+/// starting leecher with probability W_k/X_k, and only X_k − W_k download and upload.
 fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let k = chain.k();
@@ -448,18 +495,53 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     let mut x = vec![0.0_f64; k];
     let mut y = vec![0.0_f64; k];
     let mut d = vec![0.0_f64; k];
+    let starting = chain.start_rate > 0.0;
+    let mut ws = vec![0.0_f64; k];
+    let mut act = vec![0.0_f64; k];
+    // With k stages: the leechers of class i in stage j (past their start) at i·k + j.
+    let ks = chain.stages;
+    let kf = ks as f64;
+    let mut vs = vec![0.0_f64; if ks > 1 { k * ks } else { 0 }];
+    // Move one leecher of class i out of the stage that the uniform `frac` ∈ [0, 1) picks
+    // among its active leechers (each equally likely); returns whether it was the last stage.
+    let take_stage = |vs: &mut [f64], i: usize, frac: f64, active: f64| -> bool {
+        let mut acc = 0.0;
+        let target = frac * active;
+        for j in 0..ks {
+            acc += vs[i * ks + j];
+            if target < acc || j + 1 == ks {
+                vs[i * ks + j] -= 1.0;
+                if j + 1 < ks {
+                    vs[i * ks + j + 1] += 1.0;
+                }
+                return j + 1 == ks;
+            }
+        }
+        true
+    };
     let mut ev = EventCounts::default();
     let (mut lsec, mut ssec, mut sfiles, mut pfiles) = (0.0, 0.0, 0.0, 0.0);
-    let record = |rows: &mut Vec<f64>, x: &[f64], y: &[f64], d: &mut [f64], ev: &EventCounts| {
-        let up = chain.completions(x, y, d);
+    let record = |rows: &mut Vec<f64>,
+                  x: &[f64],
+                  w: &[f64],
+                  y: &[f64],
+                  d: &mut [f64],
+                  act: &mut [f64],
+                  ev: &EventCounts| {
+        let up = rates(chain, x, w, y, d, act);
         let served: f64 = d.iter().sum();
-        let peer = up.min(served);
+        let peer = chain.peer_flow(up, served);
         rows.extend_from_slice(x);
         rows.extend_from_slice(y);
         rows.extend_from_slice(d);
-        rows.extend_from_slice(&[served - peer, peer, ev.completions as f64, ev.aborts as f64]);
+        rows.extend_from_slice(&[
+            (served - peer) * chain.bytes,
+            peer * chain.bytes,
+            ev.completions as f64,
+            ev.aborts as f64,
+        ]);
     };
-    record(&mut rows, &x, &y, &mut d, &ev);
+    record(&mut rows, &x, &ws, &y, &mut d, &mut act, &ev);
     let sub = stretches_per_interval(chain, grid.len() - 1);
     let mut t = 0.0;
     for w in grid.windows(2) {
@@ -472,7 +554,7 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
             };
             let bound = n * chain.arrival.max_rate_on(t, s1);
             loop {
-                let up = chain.completions(&x, &y, &mut d);
+                let up = rates(chain, &x, &ws, &y, &mut d, &mut act);
                 let (mut aborts, mut done, mut leave, mut xs, mut ys) = (0.0, 0.0, 0.0, 0.0, 0.0);
                 for (i, cl) in chain.classes.iter().enumerate() {
                     aborts += cl.theta * x[i];
@@ -481,7 +563,14 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                     xs += x[i];
                     ys += y[i];
                 }
-                let other = aborts + done + leave;
+                // Progress events: each leecher leaves its stage at k ρ, so k d_i in class i.
+                let steps = if ks > 1 { kf * done } else { done };
+                let base = aborts + steps + leave;
+                let other = if starting {
+                    base + chain.start_rate * ws.iter().sum::<f64>()
+                } else {
+                    base
+                };
                 let total = other + bound;
                 let dt = if total > 0.0 {
                     exp1(&mut rng) / total
@@ -491,7 +580,7 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 let step = if t + dt >= s1 { s1 - t } else { dt };
                 lsec += xs * step;
                 ssec += ys * step;
-                let peer = up.min(done);
+                let peer = chain.peer_flow(up, done);
                 pfiles += peer * step;
                 sfiles += (done - peer) * step;
                 if t + dt >= s1 {
@@ -503,8 +592,42 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 if u < aborts {
                     let rates = chain.classes.iter().zip(&x).map(|(cl, xi)| cl.theta * xi);
                     let i = pick(rates, u, 0.0);
+                    if (starting && ws[i] > 0.0) || ks > 1 {
+                        // Within class i's share of the abort rate, u is uniform: the first
+                        // W_i/X_i of it is a starting leecher, the rest by stage.
+                        let before: f64 = (0..i).map(|j| chain.classes[j].theta * x[j]).sum();
+                        let frac = (u - before) / (chain.classes[i].theta * x[i]);
+                        if frac * x[i] < ws[i] {
+                            ws[i] -= 1.0;
+                        } else if ks > 1 {
+                            let a = x[i] - ws[i];
+                            let f = ((frac * x[i] - ws[i]) / a).clamp(0.0, 1.0);
+                            // The leecher leaves: take it out of its stage without a move.
+                            let mut acc = 0.0;
+                            for j in 0..ks {
+                                acc += vs[i * ks + j];
+                                if f * a < acc || j + 1 == ks {
+                                    vs[i * ks + j] -= 1.0;
+                                    break;
+                                }
+                            }
+                        }
+                    }
                     x[i] -= 1.0;
                     ev.aborts += 1;
+                } else if ks > 1 && u < aborts + steps {
+                    let i = pick(d.iter().map(|di| kf * di), u, aborts);
+                    let before: f64 = aborts + (0..i).map(|j| kf * d[j]).sum::<f64>();
+                    let frac = ((u - before) / (kf * d[i])).clamp(0.0, 1.0);
+                    let active = x[i] - ws[i];
+                    if take_stage(&mut vs, i, frac, active) {
+                        // The last stage moved on: a completion (take_stage removed it).
+                        x[i] -= 1.0;
+                        if chain.classes[i].seeds_stay {
+                            y[i] += 1.0;
+                        }
+                        ev.completions += 1;
+                    }
                 } else if u < aborts + done {
                     let i = pick(d.iter().copied(), u, aborts);
                     x[i] -= 1.0;
@@ -512,11 +635,18 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                         y[i] += 1.0;
                     }
                     ev.completions += 1;
-                } else if u < other {
+                } else if u < base {
                     let rates = chain.classes.iter().zip(&y).map(|(cl, yi)| cl.gamma * yi);
-                    let i = pick(rates, u, aborts + done);
+                    let i = pick(rates, u, aborts + steps);
                     y[i] -= 1.0;
                     ev.seed_departures += 1;
+                } else if u < other {
+                    // A starting leecher gets its first piece.
+                    let i = pick(ws.iter().map(|wi| chain.start_rate * wi), u, base);
+                    ws[i] -= 1.0;
+                    if ks > 1 {
+                        vs[i * ks] += 1.0;
+                    }
                 } else {
                     let v = u - other;
                     let rate = if constant {
@@ -529,6 +659,11 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                         let shares = chain.classes.iter().map(|cl| cl.share);
                         let i = pick(shares, v / rate, 0.0);
                         x[i] += 1.0;
+                        if starting {
+                            ws[i] += 1.0;
+                        } else if ks > 1 {
+                            vs[i * ks] += 1.0;
+                        }
                         ev.arrivals += 1;
                     } else {
                         ev.rejected_candidates += 1;
@@ -536,7 +671,7 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 }
             }
         }
-        record(&mut rows, &x, &y, &mut d, &ev);
+        record(&mut rows, &x, &ws, &y, &mut d, &mut act, &ev);
     }
     Replicate {
         seed,
@@ -545,8 +680,8 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
         events: ev,
         leecher_seconds: lsec,
         seed_seconds: ssec,
-        server_files: sfiles,
-        peer_files: pfiles,
+        server_files: sfiles * chain.bytes,
+        peer_files: pfiles * chain.bytes,
     }
 }
 
@@ -702,7 +837,9 @@ fn values_at(
 /// The expected number of events of a simulation: 3 per expected arrival (an arrival, its
 /// completion or abort, its seed's departure), over all replicates.
 pub fn expected_events(swarm: &Swarm, horizon: Seconds, settings: &SimSettings) -> f64 {
-    3.0 * settings.scale * swarm.arrival.cumulative(horizon) * settings.replicates as f64
+    // With a start-up delay each arrival also has a start event.
+    let per_arrival = if swarm.starting() { 4.0 } else { 3.0 };
+    per_arrival * settings.scale * swarm.arrival.cumulative(horizon) * settings.replicates as f64
 }
 
 /// Check that the expected number of events, 3 per expected arrival (an arrival, its

@@ -67,6 +67,9 @@ def kth_times(ts, n):
     return out
 
 
+FIT = "fit"
+
+
 def compare(name, peerfluid):
     d = os.path.join(RUNS, name)
     meta = json.load(open(os.path.join(d, "run.json")))
@@ -136,7 +139,7 @@ def compare(name, peerfluid):
                         "window_origin_busy": mean(r["server_rate"] for r in mwin) / cap if cap else None}
     # After `peerfluid fit` (fit.sh writes runs/<name>/fit/calibrated.toml): the calibrated model,
     # at the arrival rate the run drew (Poisson runs) or as it is (flash crowd).
-    cal = os.path.join(d, "fit", "calibrated.toml")
+    cal = os.path.join(d, FIT, "calibrated.toml")
     if os.path.exists(cal):
         with tempfile.TemporaryDirectory() as td:
             text = open(cal).read()
@@ -160,9 +163,10 @@ def compare(name, peerfluid):
                 "origin_busy": s3["server_rate_bps"] / cap if cap else None,
                 "peer_upload_used": s3["peer_rate_bps"] / ((s3["leechers"] + s3["seeds"]) * up_bps)
                 if s3["leechers"] + s3["seeds"] > 0 else None}
-        res["fit"] = json.load(open(os.path.join(d, "fit", "fit.json")))["estimates"]
+        res["fit"] = json.load(open(os.path.join(d, FIT, "fit.json")))["estimates"]
     res["limits"] = {k: limits[k] for k in limits if "over_limit" in k or k == "redundant_share_of_download"}
-    with open(os.path.join(d, "compare.json"), "w") as f:
+    out = "compare.json" if FIT == "fit" else f"compare-{FIT}.json"
+    with open(os.path.join(d, out), "w") as f:
         json.dump(res, f, indent=1, default=lambda v: None)
         f.write("\n")
     return res
@@ -173,15 +177,19 @@ def f(v, nd=1):
 
 
 def main():
-    global RUNS
+    global RUNS, FIT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--peerfluid", default=os.environ.get("PEERFLUID", "peerfluid"))
     ap.add_argument("--runs", default=RUNS, help="folder holding the runs")
+    ap.add_argument("--fit", default="fit", help="folder of the calibration in each run "
+                    "(fit.sh: fit; fit-terms.sh: fit-terms, written to compare-fit-terms.json)")
     ap.add_argument("names", nargs="*")
     args = ap.parse_args()
     RUNS = args.runs
+    FIT = args.fit
     names = args.names or sorted(n for n in os.listdir(RUNS) if os.path.exists(os.path.join(RUNS, n, "trace.csv")))
-    print("| run | quantity | measured | model, η = 1 | model, η = 1, measured λ | model after `fit` |")
+    after = "model after `fit`" if FIT == "fit" else f"model after `{FIT}.sh`"
+    print(f"| run | quantity | measured | model, η = 1 | model, η = 1, measured λ | {after} |")
     print("|---|---|---|---|---|---|")
     for n in names:
         r = compare(n, args.peerfluid)
