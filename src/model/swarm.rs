@@ -1380,7 +1380,7 @@ impl PiecewiseAffine for Swarm {
         let shifted = free.iter().map(|&f| act(a, 0, f)).sum::<f64>() <= 0.0;
         let mut am_stack = [0.0; 16];
         let mut am_heap = Vec::new();
-        let am: &mut [f64] = if k <= am_stack.len() {
+        let am_buf: &mut [f64] = if k <= am_stack.len() {
             &mut am_stack[..k]
         } else {
             am_heap.resize(k, 0.0);
@@ -1392,9 +1392,15 @@ impl PiecewiseAffine for Swarm {
             let (xm, rest) = zm.split_at(k);
             let (ym, rest) = rest.split_at(k);
             let wm = &rest[..nw];
-            for (i, v) in am.iter_mut().enumerate() {
-                *v = act(lo, m, i);
-            }
+            // The active leechers' coefficients: x itself without a start-up delay.
+            let am: &[f64] = if starting {
+                for (i, v) in am_buf.iter_mut().enumerate() {
+                    *v = act(lo, m, i);
+                }
+                am_buf
+            } else {
+                xm
+            };
             // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m (x − w with a start-up delay).
             let mut um = 0.0;
             let mut capped = 0.0;

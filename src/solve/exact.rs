@@ -759,16 +759,18 @@ fn taylor_step(
             }
             (v, d)
         };
-        let maybe = piece.guards.iter().any(|g| {
-            let a = series.guard_poly(g);
-            let (gb, sb) = horner(&a);
-            suspect(a[0], gb, a[1], sb, h)
-        });
-        let crossing = if maybe {
-            first_crossing(series, &piece.guards, h)
-        } else {
-            None
-        };
+        // Only a guard that may change sign (`suspect`) is scanned, as when none may.
+        let crossing = piece
+            .guards
+            .iter()
+            .filter_map(|g| {
+                let a = series.guard_poly(g);
+                let (gb, sb) = horner(&a);
+                suspect(a[0], gb, a[1], sb, h)
+                    .then(|| first_root(&a, series.terms, h))
+                    .flatten()
+            })
+            .min_by(f64::total_cmp);
         series.span = Some(Span {
             t0: t,
             h,
@@ -957,6 +959,11 @@ impl Solver<'_> {
                     break;
                 }
                 boundary |= val <= tol;
+            }
+            // Once a regime is chosen, only one with p strictly inside can replace it: a later
+            // regime with p on its boundary needs no motion.
+            if first_candidate.is_some() && boundary {
+                continue;
             }
             // On a boundary the direction of motion decides; a regime without a series at p
             // (no motion) is never chosen. Strictly inside a regime that is not affine the
