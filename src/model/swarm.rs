@@ -1298,6 +1298,19 @@ impl PiecewiseSmooth for Swarm {
 /// leave); with two or more free classes the level is a ratio of linear forms and the regime
 /// gives Taylor series ([`PiecewiseAffine::taylor`]). With one class: 0 peers suffice,
 /// 1 server tops up, 2 upload-limited, all affine.
+/// One class's constants in the swarm's Taylor recursion ([`PiecewiseAffine::taylor`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Coef {
+    /// c.
+    c: f64,
+    /// μη: upload per active leecher.
+    mu_eta: f64,
+    /// μ when seeds stay (γ given), else 0: upload per seed.
+    mu_y: f64,
+    /// Whether the class shares the upload at the common level in this regime.
+    free: bool,
+}
+
 impl PiecewiseAffine for Swarm {
     fn dynamic_dim(&self) -> usize {
         self.nd()
@@ -1386,6 +1399,27 @@ impl PiecewiseAffine for Swarm {
             am_heap.resize(k, 0.0);
             &mut am_heap
         };
+        // Each class's constants, read once per expansion instead of once per order.
+        let is_free = |i: usize| free.contains(&i);
+        let coef = |i: usize| {
+            let cl = &self.classes[i];
+            Coef {
+                c: cl.c,
+                mu_eta: cl.mu * self.eta,
+                mu_y: if cl.gamma.is_some() { cl.mu } else { 0.0 },
+                free: is_free(i),
+            }
+        };
+        let (mut coef_stack, mut coef_heap) = ([Coef::default(); 16], Vec::new());
+        let coefs: &[Coef] = if k <= coef_stack.len() {
+            for (i, co) in coef_stack.iter_mut().take(k).enumerate() {
+                *co = coef(i);
+            }
+            &coef_stack[..k]
+        } else {
+            coef_heap.extend((0..k).map(coef));
+            &coef_heap
+        };
         for m in 0..order {
             let (lo, hi) = a.split_at_mut(row(m + 1));
             let zm = &lo[row(m)..row(m) + nd];
@@ -1401,16 +1435,20 @@ impl PiecewiseAffine for Swarm {
             } else {
                 xm
             };
-            // U_m and N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m (x − w with a start-up delay).
-            let mut um = 0.0;
-            let mut capped = 0.0;
-            for ((cl, x), y) in self.classes.iter().zip(am.iter()).zip(ym) {
-                um += cl.mu * (self.eta * x + if cl.gamma.is_some() { *y } else { 0.0 });
-                capped += cl.c * x;
+            // U_m, N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m and X_F,m (x − w with a start-up
+            // delay), and every class's d at its cap (the free ones' are replaced below).
+            let (mut um, mut capped, mut xf_m) = (0.0, 0.0, 0.0);
+            for (((co, di), x), y) in coefs.iter().zip(d.iter_mut()).zip(am).zip(ym) {
+                um += co.mu_eta * x + co.mu_y * y;
+                *di = co.c * x;
+                if co.free {
+                    xf_m += x;
+                } else {
+                    capped += *di;
+                }
             }
-            let free_c: f64 = free.iter().map(|&f| self.classes[f].c * am[f]).sum();
-            let nm = um + if m == 0 { self.server } else { 0.0 } - (capped - free_c);
-            xf[m] = free.iter().map(|&f| am[f]).sum();
+            let nm = um + if m == 0 { self.server } else { 0.0 } - capped;
+            xf[m] = xf_m;
             // Coefficients of the level known so far: r_0..r_m, or r_0..r_{m−1} when shifted.
             let known = if !shifted {
                 let acc: f64 = xf[1..=m]
@@ -1434,9 +1472,6 @@ impl PiecewiseAffine for Swarm {
                 level[m - 1] = (nm - acc) / xf[1];
                 m
             };
-            for ((di, cl), x) in d.iter_mut().zip(&self.classes).zip(am.iter()) {
-                *di = cl.c * x;
-            }
             for (j, &f) in free.iter().enumerate() {
                 // (x·r)_m = Σ_l x_l r_{m−l}; with the shift x_0 = 0 and r_m is not needed.
                 let xs = &mut xs_all[j * order..(j + 1) * order];
