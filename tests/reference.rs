@@ -6,7 +6,9 @@ use approx::assert_relative_eq;
 use peerfluid::run::{run_scenario, swarm_of, RunOptions, RunRecord};
 use peerfluid::solve::{integrate, Method, SolverSettings};
 
-use crate::util::{classes_toml, qs_toml, scenario, swarm_disagreement, ClassSpec};
+use crate::util::{
+    classes_toml, qs_toml, reference_and_exact, scenario, swarm_disagreement, ClassSpec,
+};
 
 /// literature.md tolerance convention: an ODE solved to t ≥ 40/|slowest eigenvalue| matches
 /// the steady state to rel 1e-6.
@@ -369,16 +371,7 @@ fn rosenbrock_agrees_with_dopri5(
 ) -> peerfluid::solve::Trajectory {
     let sc = scenario(text);
     let model = swarm_of(&sc);
-    let mut set = SolverSettings::new(t_end);
-    set.points = points;
-    set.method = Method::Dopri5;
-    set.rtol = Some(1e-12);
-    set.atol = Some(1e-12);
-    let reference = integrate(&model, &set).expect("dopri5");
-    set.rtol = None;
-    set.atol = None;
-    set.method = Method::Exact;
-    let exact = integrate(&model, &set).expect("exact");
+    let (reference, exact, mut set) = reference_and_exact(&model, t_end, points);
     assert!(exact.stats.method.starts_with("exact"));
     set.method = Method::Rosenbrock;
     let ros = integrate(&model, &set).expect("rosenbrock");

@@ -7,7 +7,7 @@ use approx::assert_relative_eq;
 use peerfluid::model::swarm::{swarm_of, ServerPolicy};
 use peerfluid::run::{compare_scenario, fluid_for_simulation, run_scenario, RunOptions};
 use peerfluid::solve::{integrate, Method, SolverSettings};
-use peerfluid::stochastic::{compare, simulate, FluidReference, SimSettings};
+use peerfluid::stochastic::{compare, simulate, FluidReference, SimSettings, ValidationRow};
 
 use crate::util::{error_of, qs_toml, scenario};
 
@@ -23,6 +23,28 @@ const PINNED: f64 = 1e-12;
 /// Stochastic twin against the fluid model at N = 2000 with 4 replicates: 1 % (the bound of
 /// `tests/stochastic.rs`; the expected error is ~0.1 %).
 const TWIN: f64 = 1e-2;
+
+/// The stochastic twin against the fluid at N = 2000, `replicates` replicates from `seed`,
+/// over the scenario `text` with a `horizon` in seconds (30 output intervals); also the
+/// fluid's server bytes.
+fn twin_row(text: &str, horizon: f64, replicates: usize, seed: u64) -> (ValidationRow, f64) {
+    let s = scenario(&text.replace(
+        "name = \"qs\"",
+        &format!("name = \"qs\"\nhorizon = {horizon:?}"),
+    ));
+    let (rec, swarm) = fluid_for_simulation(&s, 30).expect("fluid run");
+    let fluid = FluidReference::from_record(&rec).expect("columns");
+    let sim = simulate(
+        &swarm,
+        &fluid.t,
+        &SimSettings::new(2000.0, replicates, seed).expect("valid"),
+    )
+    .expect("simulates");
+    (
+        compare(&sim, &fluid).expect("same grid"),
+        fluid.server_bytes,
+    )
+}
 
 /// QS-A (λ = 1, θ = 0.001, c = 1, μ = 0.5, η = 0.9, γ = 0.02) with a server s and `extra`
 /// lines appended to the file (a section header and keys).
@@ -208,19 +230,8 @@ fn the_bill_counts_the_seeding_origins_bytes() {
 /// the fluid's (QS-A, s = 0.5, seeding: the server sends s once c X/N > s).
 #[test]
 fn the_stochastic_twin_bills_the_seeding_origin() {
-    let s = scenario(
-        &qs_a(0.5, "policy = \"seed\"").replace("name = \"qs\"", "name = \"qs\"\nhorizon = 60.0"),
-    );
-    let (rec, swarm) = fluid_for_simulation(&s, 30).expect("fluid run");
-    let fluid = FluidReference::from_record(&rec).expect("columns");
-    assert!(fluid.server_bytes > 0.0);
-    let sim = simulate(
-        &swarm,
-        &fluid.t,
-        &SimSettings::new(2000.0, 4, 7).expect("valid"),
-    )
-    .expect("simulates");
-    let row = compare(&sim, &fluid).expect("same grid");
+    let (row, server_bytes) = twin_row(&qs_a(0.5, "policy = \"seed\""), 60.0, 4, 7);
+    assert!(server_bytes > 0.0);
     assert!(row.population_error < TWIN, "{row:?}");
     let e = row.server_bytes_error.expect("server bytes");
     assert!(e < TWIN, "server bytes error {e:.3e}");
@@ -257,16 +268,7 @@ fn four_classes(extra: &str, demand: &str) -> String {
 /// `tests/reference.rs`).
 fn methods_agree(text: &str, t_end: f64, points: usize, rosenbrock: bool) {
     let model = swarm_of(&scenario(text));
-    let mut set = SolverSettings::new(t_end);
-    set.points = points;
-    set.method = Method::Dopri5;
-    set.rtol = Some(1e-12);
-    set.atol = Some(1e-12);
-    let reference = integrate(&model, &set).expect("dopri5");
-    set.rtol = None;
-    set.atol = None;
-    set.method = Method::Exact;
-    let exact = integrate(&model, &set).expect("exact");
+    let (reference, exact, mut set) = crate::util::reference_and_exact(&model, t_end, points);
     let (p, t) = crate::util::swarm_disagreement(&model, &exact, &reference);
     assert!(
         p < 1e-8 && t < 1e-8,
@@ -298,9 +300,10 @@ fn a_seeding_origin_in_four_classes_agrees_across_methods() {
     );
 }
 
-/// QS-like single class in normalised units with a start-up delay τ₀ (`swarm.startup_delay`).
-#[allow(clippy::too_many_arguments)] // the seven symbols of the card's table and τ₀
-fn qs_start(
+/// QS-like single class in normalised units with one more `[swarm]` key (`line`, e.g.
+/// `startup_delay = 3.0` or `stages = 4`).
+#[allow(clippy::too_many_arguments)] // the seven symbols of the card's table and the key
+fn qs_swarm(
     lambda: f64,
     theta: f64,
     c: f64,
@@ -308,10 +311,16 @@ fn qs_start(
     eta: f64,
     gamma: f64,
     s: f64,
-    tau: f64,
+    line: &str,
 ) -> String {
     qs_toml(lambda, theta, c, mu, eta, Some(gamma), s, "")
-        .replace("[swarm]\n", &format!("[swarm]\nstartup_delay = {tau:?}\n"))
+        .replace("[swarm]\n", &format!("[swarm]\n{line}\n"))
+}
+
+/// [`qs_swarm`] with a start-up delay τ₀ (`swarm.startup_delay`).
+#[allow(clippy::too_many_arguments)]
+fn qs_start(l: f64, th: f64, c: f64, mu: f64, eta: f64, g: f64, s: f64, tau: f64) -> String {
+    qs_swarm(l, th, c, mu, eta, g, s, &format!("startup_delay = {tau:?}"))
 }
 
 /// Start-up delay, steady state (card: "Start-up delay"). w̄ = λτ₀/(1 + θτ₀) leechers wait for
@@ -418,25 +427,17 @@ fn a_start_up_delay_agrees_across_methods() {
 /// N = 2000, populations and Little's download time within 1 % of the fluid.
 #[test]
 fn the_stochastic_twin_waits_for_the_first_piece() {
-    let text = qs_start(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0, 10.0)
-        .replace("name = \"qs\"", "name = \"qs\"\nhorizon = 300.0");
-    let s = scenario(&text);
-    let (rec, swarm) = fluid_for_simulation(&s, 30).expect("fluid run");
-    let fluid = FluidReference::from_record(&rec).expect("columns");
-    let sim = simulate(
-        &swarm,
-        &fluid.t,
-        &SimSettings::new(2000.0, 4, 11).expect("valid"),
-    )
-    .expect("simulates");
-    let row = compare(&sim, &fluid).expect("same grid");
+    let text = qs_start(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0, 10.0);
+    let (row, _) = twin_row(&text, 300.0, 4, 11);
     assert!(row.population_error < TWIN, "{row:?}");
     let e = row.download_time_error.expect("arrivals");
     assert!(e < TWIN, "download time error {e:.3e}");
     // Without the term the fluid is off by far more than that (the delay is 10 s of ~40).
     let plain = swarm_of(&scenario(&text.replace("startup_delay = 10.0\n", "")));
     let ss = &plain.steady_states(1.0).expect("steady")[0];
-    let with = &swarm.steady_states(1.0).expect("steady")[0];
+    let with = &swarm_of(&scenario(&text))
+        .steady_states(1.0)
+        .expect("steady")[0];
     assert!(with.leechers[0] > ss.leechers[0] * 1.1);
 }
 
@@ -570,17 +571,7 @@ fn duplicate_bytes_agree_across_methods_and_in_the_twin() {
         "[swarm]\nduplicates = 0.06\nstartup_delay = \"2 min\"\n",
     );
     methods_agree(&four, 24_000.0, 400, false);
-    let text = qs_dup(0.1, 0.02, 1.0, 0.2, 0.05, "")
-        .replace("name = \"qs\"", "name = \"qs\"\nhorizon = 300.0");
-    let (rec, swarm) = fluid_for_simulation(&scenario(&text), 30).expect("fluid run");
-    let fluid = FluidReference::from_record(&rec).expect("columns");
-    let sim = simulate(
-        &swarm,
-        &fluid.t,
-        &SimSettings::new(2000.0, 4, 5).expect("valid"),
-    )
-    .expect("simulates");
-    let row = compare(&sim, &fluid).expect("same grid");
+    let (row, _) = twin_row(&qs_dup(0.1, 0.02, 1.0, 0.2, 0.05, ""), 300.0, 4, 5);
     assert!(row.population_error < TWIN, "{row:?}");
     assert!(row.server_bytes_error.expect("bytes") < TWIN, "{row:?}");
 }
@@ -600,20 +591,10 @@ fn bad_duplicates_are_refused_with_the_allowed_range() {
     }
 }
 
-/// QS-like single class with k download stages (`swarm.stages`).
-#[allow(clippy::too_many_arguments)] // the seven symbols of the card's table and k
-fn qs_stages(
-    lambda: f64,
-    theta: f64,
-    c: f64,
-    mu: f64,
-    eta: f64,
-    gamma: f64,
-    s: f64,
-    k: usize,
-) -> String {
-    qs_toml(lambda, theta, c, mu, eta, Some(gamma), s, "")
-        .replace("[swarm]\n", &format!("[swarm]\nstages = {k}\n"))
+/// [`qs_swarm`] with k download stages (`swarm.stages`).
+#[allow(clippy::too_many_arguments)]
+fn qs_stages(l: f64, th: f64, c: f64, mu: f64, eta: f64, g: f64, s: f64, k: usize) -> String {
+    qs_swarm(l, th, c, mu, eta, g, s, &format!("stages = {k}"))
 }
 
 /// Download stages, steady state (card: "Download stages"). Without aborts the steady state
@@ -740,17 +721,12 @@ fn stages_agree_across_methods() {
 /// download time within 1 % of the fluid.
 #[test]
 fn the_stochastic_twin_downloads_in_stages() {
-    let text = qs_stages(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0, 4)
-        .replace("name = \"qs\"", "name = \"qs\"\nhorizon = 300.0");
-    let (rec, swarm) = fluid_for_simulation(&scenario(&text), 30).expect("fluid run");
-    let fluid = FluidReference::from_record(&rec).expect("columns");
-    let sim = simulate(
-        &swarm,
-        &fluid.t,
-        &SimSettings::new(2000.0, 4, 3).expect("valid"),
-    )
-    .expect("simulates");
-    let row = compare(&sim, &fluid).expect("same grid");
+    let (row, _) = twin_row(
+        &qs_stages(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.0, 4),
+        300.0,
+        4,
+        3,
+    );
     assert!(row.population_error < TWIN, "{row:?}");
     assert!(row.download_time_error.expect("arrivals") < TWIN, "{row:?}");
 }

@@ -135,3 +135,29 @@ pub fn shipped_with(name: &str, edits: &[(&str, &str)]) -> String {
     }
     text
 }
+
+/// Dopri5 at rtol = atol = 1e-12 (the reference of `tests/reference.rs`) and the exact method
+/// at its defaults, over `t_end` with `points` output intervals: (reference, exact, the
+/// settings, to solve once more with another method).
+pub fn reference_and_exact(
+    model: &peerfluid::model::swarm::Swarm,
+    t_end: f64,
+    points: usize,
+) -> (
+    peerfluid::solve::Trajectory,
+    peerfluid::solve::Trajectory,
+    peerfluid::solve::SolverSettings,
+) {
+    use peerfluid::solve::{integrate, Method, SolverSettings};
+    let mut set = SolverSettings::new(t_end);
+    set.points = points;
+    set.method = Method::Dopri5;
+    set.rtol = Some(1e-12);
+    set.atol = Some(1e-12);
+    let reference = integrate(model, &set).expect("dopri5");
+    set.rtol = None;
+    set.atol = None;
+    set.method = Method::Exact;
+    let exact = integrate(model, &set).expect("exact");
+    (reference, exact, set)
+}
