@@ -215,20 +215,9 @@ pub struct SimulateArgs {
     /// Output folder (default: results/NAME-sim).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
-    /// Run only the K-th of N shares of the replicates (items i with i mod N = K; K 0-based
-    /// unless --shard-base 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/16`; join with `peerfluid merge`.
-    #[arg(long, value_parser = crate::shard::ShardId::parse)]
-    pub shard: Option<crate::shard::ShardId>,
-    /// Where shard ids start: 0 (default) or 1 (a Slurm array written `--array=1-N`).
-    #[arg(long, default_value_t = 0, requires = "shard")]
-    pub shard_base: u64,
-    /// Finish a run (or shard) that was stopped (killed) in the same folder: replicates already
-    /// on disk are kept, the rest are run.
-    #[arg(long)]
-    pub resume: bool,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub threads: Option<u32>,
+    /// Threads, shards and `--resume`.
+    #[command(flatten)]
+    pub work: WorkArgs,
     /// Print the simulation's summary.json on stdout instead of the human summary.
     #[arg(long)]
     pub json: bool,
@@ -316,20 +305,9 @@ pub struct ValidateArgs {
     /// Output folder (default: results/NAME-validate).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
-    /// Run only the K-th of N shares of the (scale, replicate) items (i = scale index × R + replicate; items i with i mod N = K; K 0-based
-    /// unless --shard-base 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/16`; join with `peerfluid merge`.
-    #[arg(long, value_parser = crate::shard::ShardId::parse)]
-    pub shard: Option<crate::shard::ShardId>,
-    /// Where shard ids start: 0 (default) or 1 (a Slurm array written `--array=1-N`).
-    #[arg(long, default_value_t = 0, requires = "shard")]
-    pub shard_base: u64,
-    /// Finish a run (or shard) that was stopped (killed) in the same folder: replicates already
-    /// on disk are kept, the rest are run.
-    #[arg(long)]
-    pub resume: bool,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub threads: Option<u32>,
+    /// Threads, shards and `--resume`.
+    #[command(flatten)]
+    pub work: WorkArgs,
     /// Do not draw the figure.
     #[arg(long)]
     pub no_plots: bool,
@@ -346,19 +324,9 @@ pub struct SweepArgs {
     /// Output folder (default: results/NAME-sweep, NAME being the scenario name).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub threads: Option<u32>,
-    /// Run only the K-th of N parts (points i with i mod N = K; K 0-based unless
-    /// --shard-base 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/16`; join with `peerfluid merge`.
-    #[arg(long, value_parser = crate::shard::ShardId::parse)]
-    pub shard: Option<crate::shard::ShardId>,
-    /// Where shard ids start: 0 (default) or 1 (a Slurm array written `--array=1-N`).
-    #[arg(long, default_value_t = 0, requires = "shard")]
-    pub shard_base: u64,
-    /// Finish a sweep that was stopped (killed) in the same folder.
-    #[arg(long)]
-    pub resume: bool,
+    /// Threads, shards and `--resume`.
+    #[command(flatten)]
+    pub work: WorkArgs,
     /// Run even when the sweep has more points than the limit (10^6).
     #[arg(long)]
     pub yes: bool,
@@ -369,6 +337,28 @@ pub struct SweepArgs {
     /// `resumed_from`, `seconds`, `points_per_s`, `spec_hash`, `files`).
     #[arg(long)]
     pub json: bool,
+}
+
+/// How a long job is spread and resumed: threads, shards for a cluster, `--resume` (shared
+/// by `sweep`, `simulate` and `validate`).
+#[derive(Debug, clap::Args)]
+pub struct WorkArgs {
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Option<u32>,
+    /// Run only the K-th of N shares of the work items (a sweep's points, a simulation's
+    /// replicates, validate's (scale, replicate) pairs numbered scale index × R + replicate):
+    /// items i with i mod N = K, K 0-based unless --shard-base 1; e.g.
+    /// `--shard $SLURM_ARRAY_TASK_ID/16`; join the folders with `peerfluid merge`.
+    #[arg(long, value_parser = crate::shard::ShardId::parse)]
+    pub shard: Option<crate::shard::ShardId>,
+    /// Where shard ids start: 0 (default) or 1 (a Slurm array written `--array=1-N`).
+    #[arg(long, default_value_t = 0, requires = "shard")]
+    pub shard_base: u64,
+    /// Finish a job (or shard) that was stopped (killed) in the same folder: rows or
+    /// replicates already on disk are kept, the rest are computed.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// Arguments of `shapley`.
@@ -481,8 +471,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Some(Command::Run(args)) => run_cmd(args, false, quiet),
         Some(Command::Compare(args)) => run_cmd(args, true, quiet),
-        Some(Command::Simulate(args)) => with_threads(args.threads, || simulate_cmd(&args, quiet)),
-        Some(Command::Validate(args)) => with_threads(args.threads, || validate_cmd(&args, quiet)),
+        Some(Command::Simulate(args)) => {
+            with_threads(args.work.threads, || simulate_cmd(&args, quiet))
+        }
+        Some(Command::Validate(args)) => {
+            with_threads(args.work.threads, || validate_cmd(&args, quiet))
+        }
         Some(Command::Shapley(args)) => shapley_cmd(&args, quiet),
         Some(Command::Fit(args)) => fit_cmd(&args, quiet),
         Some(Command::Check { files, json }) => check_cmd(&files, json, quiet),
@@ -544,7 +538,11 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn sweep_cmd(args: &SweepArgs, quiet: bool) -> anyhow::Result<()> {
     use crate::sweep::{run_sweep, SweepOptions, SweepSpec, DEFAULT_LIMIT};
-    let shard = args.shard.map(|s| s.resolve(args.shard_base)).transpose()?;
+    let shard = args
+        .work
+        .shard
+        .map(|s| s.resolve(args.work.shard_base))
+        .transpose()?;
     let spec = SweepSpec::from_path(&args.file)?;
     let out = args
         .out
@@ -570,9 +568,9 @@ fn sweep_cmd(args: &SweepArgs, quiet: bool) -> anyhow::Result<()> {
     stdout.flush()?;
     let opts = SweepOptions {
         out: out.clone(),
-        threads: args.threads.map(|t| t as usize),
+        threads: args.work.threads.map(|t| t as usize),
         shard,
-        resume: args.resume,
+        resume: args.work.resume,
         yes: args.yes,
         limit: DEFAULT_LIMIT,
         plots: !args.no_plots,
@@ -637,7 +635,11 @@ fn simulate_cmd(args: &SimulateArgs, quiet: bool) -> anyhow::Result<()> {
     use crate::stochastic::job::{self, JobOptions, Kind, Outcome};
     // The settings are checked before the scenario is read or any folder is touched.
     crate::stochastic::SimSettings::new(args.scale, args.replicates, args.seed)?;
-    let shard = args.shard.map(|s| s.resolve(args.shard_base)).transpose()?;
+    let shard = args
+        .work
+        .shard
+        .map(|s| s.resolve(args.work.shard_base))
+        .transpose()?;
     let scenario = Scenario::from_path(&args.file)?;
     let out = args
         .out
@@ -652,7 +654,7 @@ fn simulate_cmd(args: &SimulateArgs, quiet: bool) -> anyhow::Result<()> {
         points: args.points,
         out,
         shard,
-        resume: args.resume,
+        resume: args.work.resume,
         plots: false,
         progress: !quiet,
     };
@@ -831,7 +833,11 @@ fn print_slopes(out: &mut impl Write, v: &crate::stochastic::Validation) -> anyh
 
 fn validate_cmd(args: &ValidateArgs, quiet: bool) -> anyhow::Result<()> {
     use crate::stochastic::job::{self, JobOptions, Kind, Outcome};
-    let shard = args.shard.map(|s| s.resolve(args.shard_base)).transpose()?;
+    let shard = args
+        .work
+        .shard
+        .map(|s| s.resolve(args.work.shard_base))
+        .transpose()?;
     let scenario = Scenario::from_path(&args.file)?;
     let out = args
         .out
@@ -846,7 +852,7 @@ fn validate_cmd(args: &ValidateArgs, quiet: bool) -> anyhow::Result<()> {
         points: args.points,
         out,
         shard,
-        resume: args.resume,
+        resume: args.work.resume,
         plots: !args.no_plots,
         progress: !quiet,
     };
