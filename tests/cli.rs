@@ -274,6 +274,7 @@ fn output_columns_and_keys_are_pinned() {
         [
             "arrival_rate_per_s",
             "basis",
+            "completed_download_time_s",
             "completion_ratio",
             "count",
             "download_time_s",

@@ -645,6 +645,58 @@ fn stages_keep_the_steady_state_without_aborts() {
     assert_relative_eq!(ss.progress[0], c * x, max_relative = CLOSED);
 }
 
+/// Mean time of the downloads that complete (`Swarm::completed_download_time`, the summary's
+/// `completed_download_time_s`), derived independently by Little's law on the peers that
+/// will complete: each steady population times its chance to complete from where it is
+/// (a starting leecher p_s q^k, p_s = (1/τ₀)/(1/τ₀ + θ); one in stage j q^{k−j+1},
+/// q = k ρ/(θ + k ρ), ρ = progress / active leechers), over the completion rate. Cases:
+/// upload-limited with aborts, k = 4 and τ₀ = 5 s; download-limited QS-A with k = 6 and no
+/// start-up; 1e-9. With one stage and no start-up it is Little's x̄/λ; without aborts too.
+#[test]
+fn completed_downloads_take_the_time_littles_law_gives_for_the_completing_peers() {
+    for (l, th, c, mu, eta, g, s, k, tau) in [
+        (0.7, 0.002, 0.05, 0.01, 0.8, 0.05, 0.0, 4_usize, 5.0),
+        (1.0, 0.001, 1.0, 0.5, 0.9, 0.02, 0.0, 6, 0.0),
+    ] {
+        let line = if tau > 0.0 {
+            format!("stages = {k}\nstartup_delay = {tau:?}")
+        } else {
+            format!("stages = {k}")
+        };
+        let sw = swarm_of(&scenario(&qs_swarm(l, th, c, mu, eta, g, s, &line)));
+        let ss = &sw.steady_states(l).expect("steady")[0];
+        let z = sw.state_of(ss);
+        let w = if tau > 0.0 { z[sw.ix_w(0)] } else { 0.0 };
+        let active = ss.leechers[0] - w;
+        let rho = ss.progress[0] / active;
+        let kf = k as f64;
+        let q = kf * rho / (th + kf * rho);
+        let mut stages: Vec<f64> = (1..k).map(|j| z[sw.ix_v(0, j)]).collect();
+        stages.push(active - stages.iter().sum::<f64>());
+        let mut completing: f64 = stages
+            .iter()
+            .enumerate()
+            .map(|(j, v)| v * q.powi((k - j) as i32))
+            .sum();
+        if tau > 0.0 {
+            completing += w * (1.0 / tau) / (1.0 / tau + th) * q.powi(k as i32);
+        }
+        let t = sw.completed_download_time(ss);
+        assert_relative_eq!(t, completing / ss.download[0], max_relative = CLOSED);
+        // Longer than Little's time over every downloader, which averages the aborted stays.
+        assert!(t > ss.mean_download_time() * (1.0 + 1e-6), "{t}");
+    }
+    for (th, k) in [(0.001, 1), (0.0, 4)] {
+        let sw = swarm_of(&scenario(&qs_stages(1.0, th, 1.0, 0.5, 0.9, 0.02, 0.0, k)));
+        let ss = &sw.steady_states(1.0).expect("steady")[0];
+        assert_relative_eq!(
+            sw.completed_download_time(ss),
+            ss.mean_download_time(),
+            max_relative = CLOSED
+        );
+    }
+}
+
 /// The completions from an empty download-limited swarm (θ = 0, a server large enough that
 /// the server never binds) are λ ∫₀ᵗ F, F the Erlang-k CDF with rate β = k c:
 /// done(t) = λ [t − (1/β) Σ_{n<k} (1 − Σ_{m≤n} e^{−βt}(βt)^m/m!)]; and the download time's

@@ -245,6 +245,11 @@ pub struct SteadySummary {
     pub seeds: f64,
     /// Mean time to download (Little's law), seconds.
     pub download_time_s: f64,
+    /// Mean time from arrival to completion of the downloads that complete, seconds (a
+    /// client log's finished downloads); Little's `download_time_s` also averages the aborted
+    /// downloads' stays. Equal to it with one stage and no start-up delay; `null` when nobody
+    /// completes.
+    pub completed_download_time_s: f64,
     /// "download-limited" or "upload-limited".
     pub regime: &'static str,
     /// Server upload in use, bit/s.
@@ -557,6 +562,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> Result<RunRecord, 
             leechers: ss.leechers.iter().sum(),
             seeds: ss.seeds.iter().sum(),
             download_time_s: ss.mean_download_time(),
+            completed_download_time_s: model.completed_download_time(ss),
             regime: ss.regime.label(),
             server_rate_bps: ss.server * model.file_bits,
             peer_rate_bps: ss.peer * model.file_bits,
