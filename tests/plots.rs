@@ -9,6 +9,8 @@ use peerfluid::run::{compare_scenario, RunOptions};
 use peerfluid::scenario::Scenario;
 use peerfluid::sweep::{run_sweep, SweepOptions, SweepSpec};
 
+use crate::util::shipped_as_pinned;
+
 /// Decoded PNG: size, share of non-white pixels, distinct colours.
 fn decode(path: &Path) -> ((u32, u32), f64, usize) {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -424,8 +426,8 @@ fn issue_21_dense_output_times_move_no_summary_or_cost_number() {
         ),
     ];
     for (name, run, costs) in pinned {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
-        let s = Scenario::from_path(&path).unwrap();
+        // As pinned: with the efficiency the presets had then.
+        let s = shipped_as_pinned(&format!("{name}.toml"));
         let rec = compare_scenario(&s, &RunOptions::default()).unwrap();
         let j = serde_json::to_value(&rec.summary).unwrap();
         let got_run = [
@@ -465,8 +467,8 @@ fn issue_21_dense_output_times_move_no_summary_or_cost_number() {
 /// one-hour server burst used to get 5 outputs of the 3.9-day horizon.
 #[test]
 fn issue_21_the_default_crowds_transient_has_rows() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/viral-video.toml");
-    let s = Scenario::from_path(&path).unwrap();
+    // The peak time (1,317 s) and the panel's span are the default's with its efficiency then.
+    let s = shipped_as_pinned("viral-video.toml");
     let rec = peerfluid::run::run_scenario(&s, &RunOptions::default()).unwrap();
     let rising = rec.rows.iter().filter(|r| r[0] <= 1317.0).count();
     let burst = rec.rows.iter().filter(|r| r[0] <= 3600.0).count();

@@ -125,6 +125,19 @@ pub fn shipped(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// The edit that gives a product preset the efficiency it had before issue 20 §4 set it to
+/// the measured 0.79 (`models/calibration.md`, "Defaults for the presets"): tests that pin
+/// numbers printed from the presets before then run them as they were.
+pub const ETA_AS_PINNED: (&str, &str) = ("efficiency = 0.79 ", "efficiency = 0.9 ");
+
+/// A shipped scenario as it was pinned ([`ETA_AS_PINNED`]), its data files read beside it.
+pub fn shipped_as_pinned(name: &str) -> Scenario {
+    let path = shipped(name);
+    let text = shipped_with(name, &[ETA_AS_PINNED]);
+    Scenario::from_toml(&text, &path.display().to_string(), path.parent())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The text of a shipped scenario with each `(from, to)` line replaced (panics when a `from`
 /// is not in the file, so an edited scenario cannot silently stop matching).
 pub fn shipped_with(name: &str, edits: &[(&str, &str)]) -> String {

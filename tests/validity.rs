@@ -207,7 +207,7 @@ fn run_prints_validity_and_the_check_flags_are_checked() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("fluid model validity: holds (285 peers online, time average while the swarm is active; at least 30 needed)"),
+        stdout.contains("fluid model validity: holds (286 peers online, time average while the swarm is active; at least 30 needed)"),
         "{stdout}"
     );
     let json: serde_json::Value = serde_json::from_str(
