@@ -2325,6 +2325,116 @@ mod tests {
         }
     }
 
+    /// Before the flash-crowd bound's gate (t_g = 1/s = 2 s here, rhs at t = 1 s) every regime
+    /// of the phase-0 dynamics (`BeforeGate`) whose guards hold gives the right-hand side by
+    /// its affine form or Taylor series (1e-12), with and without a start-up delay, filling and
+    /// seeding; nobody completes; and from t_g on the phase is the model's own.
+    #[test]
+    fn regimes_before_the_gate_agree_with_rhs() {
+        for (policy, startup_delay) in [
+            (ServerPolicy::Fill, 0.0),
+            (ServerPolicy::Seed, 0.0),
+            (ServerPolicy::Fill, 4.0),
+            (ServerPolicy::Seed, 4.0),
+        ] {
+            let stages = 3;
+            let m = three_classes(ArrivalProfile::Constant { rate: 2.0 }).with_terms(Terms {
+                policy,
+                startup_delay,
+                duplicates: 0.0,
+                stages,
+                flash_crowd_bound: true,
+            });
+            assert_relative_eq!(m.gate().expect("on"), 2.0, max_relative = 1e-15);
+            assert_eq!(m.time_events(), vec![2.0]);
+            let whole = m.piecewise_affine().expect("swarm has regimes");
+            assert!(whole.phase(1).is_none());
+            let pa = whole.phase(0).expect("before the gate");
+            let (n, k, nd) = (m.dim(), m.k(), m.nd());
+            let nc = n - nd;
+            let mut held = 0;
+            for (x, y, last) in [
+                ([1.0, 1.0, 1.0], [30.0, 0.0, 60.0], 0.5),
+                ([4.0, 4.0, 4.0], [2.0, 0.0, 20.0], 0.2),
+                ([5.0, 3.0, 10.0], [1.0, 0.0, 10.0], 0.5),
+                ([5.0, 50.0, 50.0], [1.0, 0.0, 1.0], 0.1),
+                ([200.0, 50.0, 10.0], [1.0, 0.0, 1.0], 0.3),
+            ] {
+                let mut z = State::zeros(n);
+                for i in 0..k {
+                    z[m.ix_x(i)] = x[i];
+                    z[m.ix_y(i)] = y[i];
+                    let active = if startup_delay > 0.0 {
+                        z[m.ix_w(i)] = 0.1 * x[i];
+                        0.9 * x[i]
+                    } else {
+                        x[i]
+                    };
+                    // A share `last` of the active leechers waits in the last stage.
+                    for j in 1..stages {
+                        z[m.ix_v(i, j)] = active * (1.0 - last) / (stages - 1) as f64;
+                    }
+                }
+                let mut f = State::zeros(n);
+                m.rhs(1.0, &z, &mut f);
+                for i in 0..k {
+                    assert_eq!(f[m.ix_done(i)], 0.0, "a completion before the gate");
+                }
+                let holds: Vec<usize> = (0..pa.regime_count())
+                    .filter(|&r| {
+                        pa.regime_available(r)
+                            && pa.guards(r).iter().all(|g| g.value(z.as_slice()) >= 0.0)
+                    })
+                    .collect();
+                assert!(!holds.is_empty(), "a regime holds at x {x:?}, y {y:?}");
+                held += holds.len();
+                for &r in &holds {
+                    if pa.regime_is_affine(r) {
+                        let af = pa.affine(r);
+                        let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 2.0;
+                        for i in 0..n {
+                            assert_relative_eq!(
+                                lin[i],
+                                f[i],
+                                max_relative = 1e-12,
+                                epsilon = 1e-12
+                            );
+                        }
+                        continue;
+                    }
+                    let order = 1;
+                    let mut a = vec![0.0; (order + 1) * nd];
+                    a[..nd].copy_from_slice(&z.as_slice()[..nd]);
+                    let mut dc = vec![0.0; (order + 1) * nc];
+                    assert!(pa.taylor(r, &[2.0], &mut a, nd, &mut dc, order));
+                    for i in 0..nd {
+                        assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-12);
+                    }
+                    for i in 0..nc {
+                        assert_relative_eq!(
+                            dc[nc + i],
+                            f[nd + i],
+                            max_relative = 1e-12,
+                            epsilon = 1e-12
+                        );
+                    }
+                }
+                // From the gate on: the model without the bound.
+                let mut after = State::zeros(n);
+                m.rhs(2.0, &z, &mut after);
+                let mut off = State::zeros(n);
+                let free =
+                    three_classes(ArrivalProfile::Constant { rate: 2.0 }).with_terms(Terms {
+                        flash_crowd_bound: false,
+                        ..*m.terms()
+                    });
+                free.rhs(2.0, &z, &mut off);
+                assert_eq!(after.as_slice(), off.as_slice());
+            }
+            assert!(held >= 5);
+        }
+    }
+
     /// The analytic Jacobian of the several-class swarm against central differences, in each
     /// piece: download-limited with and without the server, upload-limited with 0, 1 and 2
     /// classes capped; and the guards name the piece.
