@@ -1449,7 +1449,7 @@ impl PiecewiseAffine for Swarm {
         self.regime_guards(r, false)
     }
     /// Before the flash-crowd bound's gate (phase 0, when the bound is on): the last stage
-    /// waits ([`BeforeGate`]).
+    /// waits (`BeforeGate`, private).
     fn phase(&self, p: usize) -> Option<Box<dyn PiecewiseAffine + '_>> {
         if p == 0 && self.gate().is_some() {
             Some(Box::new(BeforeGate(self)))
