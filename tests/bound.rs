@@ -302,3 +302,36 @@ fn a_flash_crowd_bound_without_stages_or_server_is_refused() {
             .replace("[swarm]\n", "[swarm]\nflash_crowd_bound = false\n"),
     );
 }
+
+/// The bill integrates the run, so it follows the gate: a QS-like flash crowd (λ(t) = e^{−t/60},
+/// k = 4, s = 0.02 files/s, t_g = 50 s) billed as an event over 600 s; the month's server and
+/// served bytes are the run's (their ratio to 1e-9, `CLOSED`), and they differ from the bill
+/// without the bound (the waiting leechers take no bytes before t_g).
+#[test]
+fn the_bill_follows_the_gate() {
+    let text = qs_stages(1.0, 0.001, 0.1, 0.02, 1.0, 0.05, 0.02, 4)
+        .replace("name = \"qs\"", "name = \"qs\"\nhorizon = 600.0")
+        .replace(
+            "arrival_rate = 1.0\n",
+            "arrival_rate = 1.0\nprofile = \"flash-crowd\"\ndecay_time = 60.0\n",
+        );
+    let opts = RunOptions::default();
+    let bill = |text: &str| {
+        let rec = peerfluid::run::compare_scenario(&scenario(text), &opts).expect("compares");
+        let m = rec.summary.billing.expect("billing").months[0].clone();
+        (m.server_gb, m.served_gb, rec.summary.bytes)
+    };
+    let (server, served, bytes) = bill(&bound(&text));
+    assert_relative_eq!(
+        server / served,
+        bytes.server / (bytes.server + bytes.peers),
+        max_relative = CLOSED
+    );
+    let (server_off, _, bytes_off) = bill(&text);
+    assert_relative_eq!(
+        server / server_off,
+        bytes.server / bytes_off.server,
+        max_relative = CLOSED
+    );
+    assert!((bytes.server / bytes_off.server - 1.0).abs() > 1e-3);
+}
