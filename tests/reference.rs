@@ -888,7 +888,7 @@ fn peaks_are_not_refined_when_one_solve_is_expensive() {
     // monotonically there): refinement finds 850 s, its absence an end.
     let peak_at_850 = |model: &peerfluid::model::swarm::Swarm| {
         let m = peerfluid::solve::state_at(model, 850.0, Method::Auto).expect("solves")[0];
-        move |z: &[f64]| -(z[0] - m).powi(2)
+        move |_: f64, z: &[f64]| -(z[0] - m).powi(2)
     };
     let tiny = model_of("20 kB");
     let mut set = SolverSettings::new(hi);

@@ -12,22 +12,27 @@ use peerfluid::stochastic::{compare, simulate, FluidReference, SimSettings, Vali
 use crate::util::{error_of, qs_toml, scenario};
 
 /// Closed forms are exact to double precision (the convention of `models/swarm.md`).
-const CLOSED: f64 = 1e-9;
+pub(crate) const CLOSED: f64 = 1e-9;
 /// The exact solver's running totals against an integral in closed form: rounding over a few
 /// thousand steps (models/swarm.md, "Solver": 12 digits on any grid).
-const TOTALS: f64 = 1e-9;
+pub(crate) const TOTALS: f64 = 1e-9;
 /// The default-off model against numbers printed by the build before the terms (commit
 /// a9ae77a, `peerfluid run`, shortest round-trip decimals): the same arithmetic, so equal to
 /// rounding; 1e-12 leaves room for a reordering of the solver's sums (issue 17 work).
-const PINNED: f64 = 1e-12;
+pub(crate) const PINNED: f64 = 1e-12;
 /// Stochastic twin against the fluid model at N = 2000 with 4 replicates: 1 % (the bound of
 /// `tests/stochastic.rs`; the expected error is ~0.1 %).
-const TWIN: f64 = 1e-2;
+pub(crate) const TWIN: f64 = 1e-2;
 
 /// The stochastic twin against the fluid at N = 2000, `replicates` replicates from `seed`,
 /// over the scenario `text` with a `horizon` in seconds (30 output intervals); also the
 /// fluid's server bytes.
-fn twin_row(text: &str, horizon: f64, replicates: usize, seed: u64) -> (ValidationRow, f64) {
+pub(crate) fn twin_row(
+    text: &str,
+    horizon: f64,
+    replicates: usize,
+    seed: u64,
+) -> (ValidationRow, f64) {
     let s = scenario(&text.replace(
         "name = \"qs\"",
         &format!("name = \"qs\"\nhorizon = {horizon:?}"),
@@ -251,7 +256,7 @@ fn a_bad_server_policy_is_refused_with_the_allowed_values() {
 
 /// The 4-class bench scenario (benches/solve.rs, `tests/reference.rs`) with `extra` appended
 /// to `[server]` (capacity 200 Mbps, so the server's regime switches matter).
-fn four_classes(extra: &str, demand: &str) -> String {
+pub(crate) fn four_classes(extra: &str, demand: &str) -> String {
     format!(
         "name = \"four\"\n[content]\nsize = \"1 GB\"\n[demand]\narrival_rate = \"0.2/s\"\n{demand}\n\
          [swarm]\nefficiency = 0.9\nabort_rate = \"0.2/h\"\nseed_residence = \"20 min\"\n\
@@ -266,7 +271,7 @@ fn four_classes(extra: &str, demand: &str) -> String {
 /// Exact method (`EXACT_MULTI_TOL` = 1e-8) and, when `rosenbrock`, Rosenbrock (1e-6) against
 /// Dopri5 at rtol = atol = 1e-12, judged as `util::swarm_disagreement` (the bounds of
 /// `tests/reference.rs`).
-fn methods_agree(text: &str, t_end: f64, points: usize, rosenbrock: bool) {
+pub(crate) fn methods_agree(text: &str, t_end: f64, points: usize, rosenbrock: bool) {
     let model = swarm_of(&scenario(text));
     let (reference, exact, mut set) = crate::util::reference_and_exact(&model, t_end, points);
     let (p, t) = crate::util::swarm_disagreement(&model, &exact, &reference);
@@ -303,7 +308,7 @@ fn a_seeding_origin_in_four_classes_agrees_across_methods() {
 /// QS-like single class in normalised units with one more `[swarm]` key (`line`, e.g.
 /// `startup_delay = 3.0` or `stages = 4`).
 #[allow(clippy::too_many_arguments)] // the seven symbols of the card's table and the key
-fn qs_swarm(
+pub(crate) fn qs_swarm(
     lambda: f64,
     theta: f64,
     c: f64,
@@ -593,7 +598,16 @@ fn bad_duplicates_are_refused_with_the_allowed_range() {
 
 /// [`qs_swarm`] with k download stages (`swarm.stages`).
 #[allow(clippy::too_many_arguments)]
-fn qs_stages(l: f64, th: f64, c: f64, mu: f64, eta: f64, g: f64, s: f64, k: usize) -> String {
+pub(crate) fn qs_stages(
+    l: f64,
+    th: f64,
+    c: f64,
+    mu: f64,
+    eta: f64,
+    g: f64,
+    s: f64,
+    k: usize,
+) -> String {
     qs_swarm(l, th, c, mu, eta, g, s, &format!("stages = {k}"))
 }
 

@@ -1,5 +1,6 @@
 //! The single integration-test binary (style.md): reference values, scenarios, CLI.
 
+mod bound;
 mod cli;
 mod cluster;
 mod coordination;

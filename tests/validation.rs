@@ -34,7 +34,7 @@ fn base_is_valid() {
 fn unknown_key_is_named_with_its_table() {
     assert_eq!(
         error_of(&with("efficiency = 0.9", "efficency = 0.9")),
-        "bad.toml:7:1: `swarm.efficency`: unknown field `efficency`, expected one of `efficiency`, `abort_rate`, `seed_residence`, `startup_delay`, `duplicates`, `stages`"
+        "bad.toml:7:1: `swarm.efficency`: unknown field `efficency`, expected one of `efficiency`, `abort_rate`, `seed_residence`, `startup_delay`, `duplicates`, `stages`, `flash_crowd_bound`"
     );
 }
 
@@ -385,7 +385,7 @@ fn issue18_9_the_toml_readers_messages_are_cut() {
     // An unknown key of 200 kB.
     assert_eq!(
         squeeze(&error_of(&with("efficiency = 0.9", &format!("{long} = 0.9")))),
-        format!("bad.toml:7:1: `swarm.{}… (200006 bytes)`: unknown field `X… (200000 bytes)`, expected one of `efficiency`, `abort_rate`, `seed_residence`, `startup_delay`, `duplicates`, `stages`", &long[..54])
+        format!("bad.toml:7:1: `swarm.{}… (200006 bytes)`: unknown field `X… (200000 bytes)`, expected one of `efficiency`, `abort_rate`, `seed_residence`, `startup_delay`, `duplicates`, `stages`, `flash_crowd_bound`", &long[..54])
     );
 }
 

@@ -44,6 +44,12 @@ pub trait FluidModel: Send + Sync {
     fn initial_state(&self) -> State;
     /// Right-hand side; must be pure (no interior mutability).
     fn rhs(&self, t: Seconds, z: &State, dz: &mut State);
+    /// Times in (0, ∞), ascending, where the right-hand side jumps in t (the dynamics switch
+    /// phase, e.g. the flash-crowd bound's gate): every solver ends a step there. The
+    /// right-hand side at such a time is the new phase's. None by default.
+    fn time_events(&self) -> Vec<Seconds> {
+        Vec::new()
+    }
     /// The model as a switched affine system, when every regime is linear.
     fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
         None
@@ -143,6 +149,12 @@ pub trait PiecewiseAffine: Sync {
     }
     /// Guards of regime `r`.
     fn guards(&self, r: usize) -> Vec<Guard>;
+    /// The dynamics in phase `p` when they differ from these: phase 0 holds before the first
+    /// of the model's [`FluidModel::time_events`], phase p from the p-th on. Same dimensions
+    /// and regime count in every phase. `None` (the default): these dynamics.
+    fn phase(&self, _p: usize) -> Option<Box<dyn PiecewiseAffine + '_>> {
+        None
+    }
     /// The arrival profile that drives the `arrival` direction.
     fn arrival(&self) -> &ArrivalProfile;
 }

@@ -80,6 +80,12 @@ pub struct Terms {
     /// k ≥ 1: a download progresses through k stages of 1/k of the file, each left at k times
     /// the per-leecher rate, so download times are Erlang-k; 1 = off (exponential).
     pub stages: usize,
+    /// The flash-crowd bound (issue 20 §2.5): nobody completes before the origin could have
+    /// sent every piece once, t_g = F/s from t = 0 ([`Swarm::gate`]). Before t_g a leecher in
+    /// the last stage waits (no download, no completion) and uploads; from t_g on the model
+    /// is the one without the bound. Needs k ≥ 2 stages and a server (the scenario checks
+    /// it); false = off.
+    pub flash_crowd_bound: bool,
 }
 
 impl Default for Terms {
@@ -89,6 +95,7 @@ impl Default for Terms {
             startup_delay: 0.0,
             duplicates: 0.0,
             stages: 1,
+            flash_crowd_bound: false,
         }
     }
 }
@@ -288,6 +295,18 @@ impl Swarm {
     pub fn stages(&self) -> usize {
         self.terms.stages.max(1)
     }
+    /// The flash-crowd bound's gate t_g, seconds from t = 0, when the bound is on (it needs
+    /// k ≥ 2 stages and a server): F/s, the file over the origin's raw capacity. The model's
+    /// `server` is the useful (1 − d)·s in files/s, so t_g = (1 − d)/server (first copies are
+    /// not duplicates).
+    pub fn gate(&self) -> Option<Seconds> {
+        (self.terms.flash_crowd_bound && self.stages() > 1 && self.server > 0.0)
+            .then(|| (1.0 - self.terms.duplicates) / self.server)
+    }
+    /// Whether the gate is closed at time t (t < t_g): the last stage waits.
+    pub fn gated_at(&self, t: Seconds) -> bool {
+        self.terms.flash_crowd_bound && self.gate().is_some_and(|g| t < g)
+    }
     /// Index of v_{i,j}: the leechers of class i in download stage j (1 ≤ j < k; stage k is
     /// the rest, x_i − w_i − Σ_j v_{i,j}). A state only with k ≥ 2.
     pub fn ix_v(&self, i: usize, j: usize) -> usize {
@@ -384,14 +403,51 @@ impl Swarm {
         }
     }
 
-    /// Flows at the full state `z` (the leechers that have a first piece download and upload).
-    pub fn flows_at(&self, z: &[f64]) -> Flows {
+    /// Flows at time t and the full state `z` (the leechers that have a first piece download
+    /// and upload; before the flash-crowd bound's gate only those not in the last stage
+    /// download, [`Swarm::gated_at`]).
+    pub fn flows_at(&self, t: Seconds, z: &[f64]) -> Flows {
         let k = self.k();
+        if self.gated_at(t) {
+            let active: Vec<f64> = (0..k).map(|i| self.active_of(z, i)).collect();
+            let down: Vec<f64> = (0..k).map(|i| self.downloading_of(z, i)).collect();
+            return self.flows_split(&active, &down, &z[k..2 * k]);
+        }
         if !self.starting() {
             return self.flows(&z[..k], &z[k..2 * k]);
         }
         let active: Vec<f64> = (0..k).map(|i| z[i] - z[2 * k + i]).collect();
         self.flows(&active, &z[k..2 * k])
+    }
+
+    /// Leechers of class i that have a first piece, x_i − w_i, at the full state `z`.
+    fn active_of(&self, z: &[f64], i: usize) -> f64 {
+        if self.starting() {
+            z[i] - z[self.ix_w(i)]
+        } else {
+            z[i]
+        }
+    }
+
+    /// Leechers of class i in the stages before the last, Σ_{j<k} v_ij, at the full state `z`:
+    /// the ones that download while the flash-crowd bound's gate is closed.
+    fn downloading_of(&self, z: &[f64], i: usize) -> f64 {
+        (1..self.stages()).map(|j| z[self.ix_v(i, j)]).sum()
+    }
+
+    /// Flows when the leechers `active` upload and only `down` of them download (the gate of
+    /// the flash-crowd bound closed).
+    fn flows_split(&self, active: &[f64], down: &[f64], y: &[f64]) -> Flows {
+        let peers = self.peer_supply(active, y);
+        let mut d = vec![0.0; self.k()];
+        self.allocate(down, peers + self.server, &mut d);
+        let served: f64 = d.iter().sum();
+        let (peer, server) = self.split(peers, served);
+        Flows {
+            download: d,
+            peer,
+            server,
+        }
     }
 
     /// Peer upload supply Σ μ_k (η x_k + y_k), files/s.
@@ -672,14 +728,17 @@ impl Swarm {
         let mut jac = DMatrix::zeros(n, n);
         let mut f_plus = State::zeros(self.dim());
         let mut f_minus = State::zeros(self.dim());
+        // A steady state holds after the flash-crowd bound's gate (t → ∞): the dynamics from
+        // t_g on (the arrival rate cancels in the differences).
+        let t = self.gate().unwrap_or(0.0);
         for (col, &j) in idx.iter().enumerate() {
             let h = 1e-7 * z[j].abs().max(1e-3);
             let mut zp = z.clone();
             zp[j] += h;
             let mut zm = z.clone();
             zm[j] -= h;
-            self.rhs(0.0, &zp, &mut f_plus);
-            self.rhs(0.0, &zm, &mut f_minus);
+            self.rhs(t, &zp, &mut f_plus);
+            self.rhs(t, &zm, &mut f_minus);
             for (row, &i) in idx.iter().enumerate() {
                 jac[(row, col)] = (f_plus[i] - f_minus[i]) / (2.0 * h);
             }
@@ -846,7 +905,9 @@ impl Swarm {
 
     /// The affine right-hand side of an affine regime (r ≤ 1, or r = 2 with one free class);
     /// see [`PiecewiseAffine for Swarm`](Swarm#impl-PiecewiseAffine-for-Swarm).
-    fn regime_affine(&self, r: usize) -> Affine {
+    /// `closed`: the flash-crowd bound's gate is closed (the downloads run on the stages
+    /// before the last, Σ_{j<k} v_ij, and nobody completes).
+    fn regime_affine(&self, r: usize, closed: bool) -> Affine {
         let k = self.k();
         let (n, nd) = (self.dim(), self.nd());
         let mut a = DMatrix::zeros(n, nd);
@@ -857,7 +918,15 @@ impl Swarm {
         let up = |j: usize| -> f64 { upload[j] };
         // With a start-up delay a class downloads on x_i − w_i: coefficient `v` on that.
         let starting = self.starting();
+        let ks = self.stages();
         let on_active = |a: &mut DMatrix<f64>, row: usize, i: usize, v: f64| {
+            if closed {
+                // The gate closed: class i downloads on its stages before the last.
+                for j in 1..ks {
+                    a[(row, self.ix_v(i, j))] += v;
+                }
+                return;
+            }
             a[(row, i)] += v;
             if starting {
                 a[(row, 2 * k + i)] -= v;
@@ -884,8 +953,8 @@ impl Swarm {
                 }
             };
         // Completions of class i: d_i with one stage; with k stages (regimes where every
-        // leecher is at its cap) k c_i times the last stage, x_i − w_i − Σ_j v_ij.
-        let ks = self.stages();
+        // leecher is at its cap) k c_i times the last stage, x_i − w_i − Σ_j v_ij; none while
+        // the gate is closed.
         let kf = ks as f64;
         let add_done =
             |a: &mut DMatrix<f64>, b: &mut DVector<f64>, row: usize, i: usize, sign: f64| {
@@ -893,8 +962,14 @@ impl Swarm {
                     add_d(a, b, row, i, sign);
                     return;
                 }
+                if closed {
+                    return;
+                }
                 let rate = kf * self.classes[i].c;
-                on_active(a, row, i, sign * rate);
+                a[(row, i)] += sign * rate;
+                if starting {
+                    a[(row, 2 * k + i)] -= sign * rate;
+                }
                 for j in 1..ks {
                     a[(row, self.ix_v(i, j))] -= sign * rate;
                 }
@@ -1078,14 +1153,32 @@ impl FluidModel for Swarm {
         // d_k goes temporarily into the completion slots.
         let (head, tail) = dzs.split_at_mut(nd);
         let (d, tail) = tail.split_at_mut(k);
-        let level = self.allocate(active, peers + self.server, d);
+        let ks = self.stages();
+        // Before the flash-crowd bound's gate only the leechers before the last stage
+        // download (the last stage waits, and still uploads above).
+        let closed = self.gated_at(t);
+        let (mut down_stack, mut down_heap) = ([0.0; 32], Vec::new());
+        let down: &[f64] = if closed {
+            let buf: &mut [f64] = if k <= down_stack.len() {
+                &mut down_stack[..k]
+            } else {
+                down_heap.resize(k, 0.0);
+                &mut down_heap
+            };
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = v[i * (ks - 1)..(i + 1) * (ks - 1)].iter().sum();
+            }
+            buf
+        } else {
+            active
+        };
+        let level = self.allocate(down, peers + self.server, d);
         let served: f64 = d.iter().sum();
         for (i, wi) in w.iter().enumerate() {
             let cl = &self.classes[i];
             head[2 * k + i] = lam * cl.share - (cl.theta + self.start_rate()) * wi.max(0.0);
             tail[3 * k + 3 + i] = wi.max(0.0);
         }
-        let ks = self.stages();
         if ks > 1 {
             // Stage j of class i is left at k ρ_i per leecher (ρ_i = min(c_i, r)); the last
             // stage's exits are the completions, which replace the progress d_i below.
@@ -1105,7 +1198,8 @@ impl FluidModel for Swarm {
                     prev = rate * vij;
                 }
                 let last = active[i] - vi.iter().sum::<f64>();
-                d[i] = rate * last;
+                // The gate closed: the last stage waits, nobody completes.
+                d[i] = if closed { 0.0 } else { rate * last };
             }
         }
         for (i, cl) in self.classes.iter().enumerate() {
@@ -1125,6 +1219,9 @@ impl FluidModel for Swarm {
             tail[k + 3 + i] = x[i].max(0.0);
             tail[2 * k + 3 + i] = y[i].max(0.0);
         }
+    }
+    fn time_events(&self) -> Vec<Seconds> {
+        self.gate().into_iter().collect()
     }
     fn piecewise_affine(&self) -> Option<&dyn PiecewiseAffine> {
         Some(self)
@@ -1365,13 +1462,8 @@ impl PiecewiseAffine for Swarm {
         }
     }
     fn affine(&self, r: usize) -> Affine {
-        self.regime_affine(r)
+        self.regime_affine(r, false)
     }
-    /// Normalised Taylor coefficients in a regime where several classes share the upload at a
-    /// common level r = N / X_F (N = U + s − Σ_capped c_j x_j, X_F = Σ_free x_j): the level's
-    /// series by division (shifted by one order when X_F = N = 0, an empty swarm starting to
-    /// fill), each free class's d = x·r by convolution. Returns false when the series does not
-    /// exist (X_F and its first derivative both zero), in an affine regime, or for `order` ≥ 64.
     fn taylor(
         &self,
         r: usize,
@@ -1380,6 +1472,86 @@ impl PiecewiseAffine for Swarm {
         stride: usize,
         dc: &mut [f64],
         order: usize,
+    ) -> bool {
+        self.regime_taylor(r, lambda, a, stride, dc, order, false)
+    }
+    fn guards(&self, r: usize) -> Vec<Guard> {
+        self.regime_guards(r, false)
+    }
+    /// Before the flash-crowd bound's gate (phase 0, when the bound is on): the last stage
+    /// waits (`BeforeGate`, private).
+    fn phase(&self, p: usize) -> Option<Box<dyn PiecewiseAffine + '_>> {
+        if p == 0 && self.gate().is_some() {
+            Some(Box::new(BeforeGate(self)))
+        } else {
+            None
+        }
+    }
+    fn arrival(&self) -> &ArrivalProfile {
+        &self.arrival
+    }
+}
+
+/// The swarm before the flash-crowd bound's gate t_g as a switched system: the same regimes,
+/// with the downloads on the stages before the last (the last stage waits and uploads) and no
+/// completions. The exact solver uses it on [0, t_g) ([`PiecewiseAffine::phase`]).
+struct BeforeGate<'a>(&'a Swarm);
+
+impl PiecewiseAffine for BeforeGate<'_> {
+    fn dynamic_dim(&self) -> usize {
+        self.0.nd()
+    }
+    fn regime_count(&self) -> usize {
+        PiecewiseAffine::regime_count(self.0)
+    }
+    fn regime_available(&self, r: usize) -> bool {
+        self.0.regime_available(r)
+    }
+    fn regime_is_affine(&self, r: usize) -> bool {
+        self.0.regime_is_affine(r)
+    }
+    fn regime_label(&self, r: usize) -> &'static str {
+        self.0.regime_label(r)
+    }
+    fn affine(&self, r: usize) -> Affine {
+        self.0.regime_affine(r, true)
+    }
+    fn taylor(
+        &self,
+        r: usize,
+        lambda: &[f64],
+        a: &mut [f64],
+        stride: usize,
+        dc: &mut [f64],
+        order: usize,
+    ) -> bool {
+        self.0.regime_taylor(r, lambda, a, stride, dc, order, true)
+    }
+    fn guards(&self, r: usize) -> Vec<Guard> {
+        self.0.regime_guards(r, true)
+    }
+    fn arrival(&self) -> &ArrivalProfile {
+        &self.0.arrival
+    }
+}
+
+/// The swarm's regimes in either phase of the flash-crowd bound (`closed`: before the gate).
+impl Swarm {
+    /// Normalised Taylor coefficients in a regime where several classes share the upload at a
+    /// common level r = N / X_F (N = U + s − Σ_capped c_j x_j, X_F = Σ_free x_j): the level's
+    /// series by division (shifted by one order when X_F = N = 0, an empty swarm starting to
+    /// fill), each free class's d = x·r by convolution. Returns false when the series does not
+    /// exist (X_F and its first derivative both zero), in an affine regime, or for `order` ≥ 64.
+    #[allow(clippy::too_many_arguments)] // the trait's series arguments and the phase
+    fn regime_taylor(
+        &self,
+        r: usize,
+        lambda: &[f64],
+        a: &mut [f64],
+        stride: usize,
+        dc: &mut [f64],
+        order: usize,
+        closed: bool,
     ) -> bool {
         const MAX: usize = 64;
         if r < 2 || order >= MAX {
@@ -1420,7 +1592,23 @@ impl PiecewiseAffine for Swarm {
             xs_heap.resize(free.len() * order, 0.0);
             &mut xs_heap
         };
-        let shifted = free.iter().map(|&f| act(a, 0, f)).sum::<f64>() <= 0.0;
+        // Coefficient m of the leechers of class i that download: the active ones, or with the
+        // flash-crowd bound's gate closed those before the last stage, Σ_{j<k} v_ij.
+        let dl = |a: &[f64], m: usize, i: usize| -> f64 {
+            if closed {
+                (1..ks).map(|j| a[m * stride + self.ix_v(i, j)]).sum()
+            } else {
+                act(a, m, i)
+            }
+        };
+        let shifted = free.iter().map(|&f| dl(a, 0, f)).sum::<f64>() <= 0.0;
+        let (mut dm_stack, mut dm_heap) = ([0.0; 16], Vec::new());
+        let dm_buf: &mut [f64] = if k <= dm_stack.len() {
+            &mut dm_stack[..k]
+        } else {
+            dm_heap.resize(k, 0.0);
+            &mut dm_heap
+        };
         let mut am_stack = [0.0; 16];
         let mut am_heap = Vec::new();
         let am_buf: &mut [f64] = if k <= am_stack.len() {
@@ -1465,14 +1653,23 @@ impl PiecewiseAffine for Swarm {
             } else {
                 xm
             };
+            // The downloading leechers' coefficients: the active ones unless the gate is closed.
+            let dm: &[f64] = if closed {
+                for (i, v) in dm_buf.iter_mut().enumerate() {
+                    *v = dl(lo, m, i);
+                }
+                dm_buf
+            } else {
+                am
+            };
             // U_m, N_m = U_m + s [m = 0] − Σ_capped c_j x_j,m and X_F,m (x − w with a start-up
             // delay), and every class's d at its cap (the free ones' are replaced below).
             let (mut um, mut capped, mut xf_m) = (0.0, 0.0, 0.0);
-            for (((co, di), x), y) in coefs.iter().zip(d.iter_mut()).zip(am).zip(ym) {
+            for ((((co, di), x), y), xd) in coefs.iter().zip(d.iter_mut()).zip(am).zip(ym).zip(dm) {
                 um += co.mu_eta * x + co.mu_y * y;
-                *di = co.c * x;
+                *di = co.c * xd;
                 if co.free {
-                    xf_m += x;
+                    xf_m += xd;
                 } else {
                     capped += *di;
                 }
@@ -1505,7 +1702,7 @@ impl PiecewiseAffine for Swarm {
             for (j, &f) in free.iter().enumerate() {
                 // (x·r)_m = Σ_l x_l r_{m−l}; with the shift x_0 = 0 and r_m is not needed.
                 let xs = &mut xs_all[j * order..(j + 1) * order];
-                xs[m] = am[f];
+                xs[m] = dm[f];
                 let lo_l = m + 1 - known;
                 let lv = &level[..known];
                 d[f] = xs[lo_l..=m]
@@ -1542,7 +1739,12 @@ impl PiecewiseAffine for Swarm {
                         hv[i * (ks - 1) + j - 1] = (prev - cl.theta * vv(m, j) - out) * inv;
                         prev = out;
                     }
-                    d[i] = kf * times_rate(i, &last);
+                    // The gate closed: the last stage waits, nobody completes.
+                    d[i] = if closed {
+                        0.0
+                    } else {
+                        kf * times_rate(i, &last)
+                    };
                 }
             }
             let dcm = &mut dc[cn..cn + nc];
@@ -1574,16 +1776,28 @@ impl PiecewiseAffine for Swarm {
         true
     }
     /// Linear guards from g(ĉ) = U + s − Σ_i min(c_i, ĉ) x_i (≥ 0: classes with c ≤ ĉ are at
-    /// their cap) and the server's U − Σ_i c_i x_i (≥ 0: idle).
-    fn guards(&self, r: usize) -> Vec<Guard> {
+    /// their cap) and the server's U − Σ_i c_i x_i (≥ 0: idle). With the flash-crowd bound's
+    /// gate `closed` the demand is on the leechers before the last stage, Σ_{j<k} v_ij.
+    fn regime_guards(&self, r: usize, closed: bool) -> Vec<Guard> {
         let n = self.dim();
         let upload = self.upload_form();
+        let ks = self.stages();
+        // w −= coef × (the downloading leechers of class i)
+        let demand = |w: &mut DVector<f64>, i: usize, coef: f64| {
+            for j in 1..ks {
+                w[self.ix_v(i, j)] -= coef;
+            }
+        };
         let form = |c_hat: f64, w0: f64, sign: f64| {
             let mut w = DVector::zeros(n);
             for (j, u) in upload.iter().enumerate() {
                 w[j] = sign * u;
             }
             for (i, cl) in self.classes.iter().enumerate() {
+                if closed {
+                    demand(&mut w, i, sign * cl.c.min(c_hat));
+                    continue;
+                }
                 w[i] -= sign * cl.c.min(c_hat);
                 if self.starting() {
                     w[2 * self.k() + i] += sign * cl.c.min(c_hat);
@@ -1596,6 +1810,10 @@ impl PiecewiseAffine for Swarm {
         let alone = |sign: f64| {
             let mut w = DVector::zeros(n);
             for (i, cl) in self.classes.iter().enumerate() {
+                if closed {
+                    demand(&mut w, i, sign * cl.c);
+                    continue;
+                }
                 w[i] = -sign * cl.c;
                 if self.starting() {
                     w[2 * self.k() + i] = sign * cl.c;
@@ -1625,9 +1843,6 @@ impl PiecewiseAffine for Swarm {
                 g
             }
         }
-    }
-    fn arrival(&self) -> &ArrivalProfile {
-        &self.arrival
     }
 }
 
@@ -1660,6 +1875,7 @@ pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
         startup_delay: s.swarm.startup_delay,
         duplicates: s.swarm.duplicates,
         stages: s.swarm.stages,
+        flash_crowd_bound: s.swarm.flash_crowd_bound,
     })
 }
 
@@ -2068,6 +2284,7 @@ mod tests {
                 startup_delay: 4.0,
                 duplicates: 0.05,
                 stages,
+                flash_crowd_bound: false,
             });
             let pa = m.piecewise_affine().expect("swarm has regimes");
             let (n, k, nd) = (m.dim(), m.k(), m.nd());
@@ -2135,6 +2352,117 @@ mod tests {
                 }
                 assert!(!holds.is_empty(), "a regime holds at x {x:?}, y {y:?}");
             }
+        }
+    }
+
+    /// Before the flash-crowd bound's gate (t_g = 1/s = 2 s here, rhs at t = 1 s) every regime
+    /// of the phase-0 dynamics (`BeforeGate`) whose guards hold gives the right-hand side by
+    /// its affine form or Taylor series (1e-12), with and without a start-up delay, filling and
+    /// seeding; nobody completes; and from t_g on the phase is the model's own.
+    #[test]
+    fn regimes_before_the_gate_agree_with_rhs() {
+        for (policy, startup_delay) in [
+            (ServerPolicy::Fill, 0.0),
+            (ServerPolicy::Seed, 0.0),
+            (ServerPolicy::Fill, 4.0),
+            (ServerPolicy::Seed, 4.0),
+        ] {
+            let stages = 3;
+            let m = three_classes(ArrivalProfile::Constant { rate: 2.0 }).with_terms(Terms {
+                policy,
+                startup_delay,
+                duplicates: 0.0,
+                stages,
+                flash_crowd_bound: true,
+            });
+            assert_relative_eq!(m.gate().expect("on"), 2.0, max_relative = 1e-15);
+            assert_eq!(m.time_events(), vec![2.0]);
+            let whole = m.piecewise_affine().expect("swarm has regimes");
+            assert!(whole.phase(1).is_none());
+            let pa = whole.phase(0).expect("before the gate");
+            let (n, k, nd) = (m.dim(), m.k(), m.nd());
+            let nc = n - nd;
+            let mut held = 0;
+            for (x, y, last) in [
+                ([1.0, 1.0, 1.0], [30.0, 0.0, 60.0], 0.5),
+                ([4.0, 4.0, 4.0], [2.0, 0.0, 20.0], 0.2),
+                ([5.0, 3.0, 10.0], [1.0, 0.0, 10.0], 0.5),
+                ([5.0, 50.0, 50.0], [1.0, 0.0, 1.0], 0.1),
+                ([200.0, 50.0, 10.0], [1.0, 0.0, 1.0], 0.3),
+            ] {
+                let mut z = State::zeros(n);
+                for i in 0..k {
+                    z[m.ix_x(i)] = x[i];
+                    z[m.ix_y(i)] = y[i];
+                    let active = if startup_delay > 0.0 {
+                        z[m.ix_w(i)] = 0.1 * x[i];
+                        0.9 * x[i]
+                    } else {
+                        x[i]
+                    };
+                    // A share `last` of the active leechers waits in the last stage.
+                    for j in 1..stages {
+                        z[m.ix_v(i, j)] = active * (1.0 - last) / (stages - 1) as f64;
+                    }
+                }
+                let mut f = State::zeros(n);
+                m.rhs(1.0, &z, &mut f);
+                for i in 0..k {
+                    // Exactly +0 (the rhs writes 0 for the last stage's exits).
+                    assert_eq!(f[m.ix_done(i)].to_bits(), 0, "a completion before the gate");
+                }
+                let holds: Vec<usize> = (0..pa.regime_count())
+                    .filter(|&r| {
+                        pa.regime_available(r)
+                            && pa.guards(r).iter().all(|g| g.value(z.as_slice()) >= 0.0)
+                    })
+                    .collect();
+                assert!(!holds.is_empty(), "a regime holds at x {x:?}, y {y:?}");
+                held += holds.len();
+                for &r in &holds {
+                    if pa.regime_is_affine(r) {
+                        let af = pa.affine(r);
+                        let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 2.0;
+                        for i in 0..n {
+                            assert_relative_eq!(
+                                lin[i],
+                                f[i],
+                                max_relative = 1e-12,
+                                epsilon = 1e-12
+                            );
+                        }
+                        continue;
+                    }
+                    let order = 1;
+                    let mut a = vec![0.0; (order + 1) * nd];
+                    a[..nd].copy_from_slice(&z.as_slice()[..nd]);
+                    let mut dc = vec![0.0; (order + 1) * nc];
+                    assert!(pa.taylor(r, &[2.0], &mut a, nd, &mut dc, order));
+                    for i in 0..nd {
+                        assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-12);
+                    }
+                    for i in 0..nc {
+                        assert_relative_eq!(
+                            dc[nc + i],
+                            f[nd + i],
+                            max_relative = 1e-12,
+                            epsilon = 1e-12
+                        );
+                    }
+                }
+                // From the gate on: the model without the bound.
+                let mut after = State::zeros(n);
+                m.rhs(2.0, &z, &mut after);
+                let mut off = State::zeros(n);
+                let free =
+                    three_classes(ArrivalProfile::Constant { rate: 2.0 }).with_terms(Terms {
+                        flash_crowd_bound: false,
+                        ..*m.terms()
+                    });
+                free.rhs(2.0, &z, &mut off);
+                assert_eq!(after.as_slice(), off.as_slice());
+            }
+            assert!(held >= 5);
         }
     }
 

@@ -309,7 +309,7 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
             "bit/s",
         ),
     ];
-    let items: [(&str, &[&str], &str); 14] = [
+    let items: [(&str, &[&str], &str); 15] = [
         ("model", &["model"], ""),
         ("horizon", &["horizon_s"], "s"),
         ("arrival profile", &["arrival_profile"], ""),
@@ -319,6 +319,12 @@ pub fn run_page(f: &RunFigures, plots: bool) -> Page {
         ("download time", &["steady_state", "download_time_s"], "s"),
         ("downloads started", &["downloads", "arrived"], ""),
         ("downloads completed", &["downloads", "completed"], ""),
+        // Only with `swarm.flash_crowd_bound` (absent keys are left out).
+        (
+            "no download completes before (flash-crowd bound F/s)",
+            &["flash_crowd_bound_s"],
+            "s",
+        ),
         ("peak leechers", &["peak", "leechers"], "peers"),
         ("peak server upload", &["peak", "server_rate_bps"], "bit/s"),
         ("peak peers' upload", &["peak", "peer_rate_bps"], "bit/s"),

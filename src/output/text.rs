@@ -154,6 +154,12 @@ pub fn human_summary(s: &Summary) -> String {
         s.solver.steps,
         s.solver.regime_switches
     ));
+    if let Some(g) = s.flash_crowd_bound_s {
+        out.push_str(&format!(
+            "  flash-crowd bound: no download completes before {} (F/s)\n",
+            t(g)
+        ));
+    }
     if let Some(v) = &s.video {
         out.push_str(&format!(
             "  {} stream at {}, watched {} on average; viewers upload {} on average ({} mode)\n",

@@ -98,6 +98,10 @@ pub struct Summary {
     pub horizon_basis: String,
     /// Arrival profile kind.
     pub arrival_profile: &'static str,
+    /// `swarm.flash_crowd_bound`: the gate t_g = F/s, seconds from t = 0, before which no
+    /// download completes (absent when the bound is off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flash_crowd_bound_s: Option<Seconds>,
     /// Steady state at the reference arrival rate (`None` when the swarm has none).
     pub steady_state: Option<SteadySummary>,
     /// Bytes delivered over the horizon.
@@ -610,6 +614,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> Result<RunRecord, 
         horizon_s: horizon,
         horizon_basis,
         arrival_profile: s.demand.arrival.kind(),
+        flash_crowd_bound_s: model.gate(),
         steady_state: steady_summary,
         bytes: Bytes {
             server: server_bytes,
@@ -674,7 +679,7 @@ fn run_model(s: &Scenario, opts: &RunOptions, plan: &Plan) -> Result<RunRecord, 
 fn timeseries_row(s: &Scenario, model: &Swarm, t: Seconds, zs: &[f64]) -> Vec<f64> {
     let k = model.k();
     let (x, y) = (&zs[..k], &zs[k..2 * k]);
-    let f = model.flows_at(zs);
+    let f = model.flows_at(t, zs);
     let mut row = vec![
         t,
         x.iter().sum(),
@@ -708,11 +713,16 @@ fn exact_peaks(model: &Swarm, horizon: Seconds, method: Method) -> Result<Peak, 
     let traj = solve::integrate(model, &settings).map_err(cx)?;
     let k = model.k();
     let fb = model.file_bits;
-    let leechers = |z: &[f64]| z[..k].iter().sum::<f64>();
-    let server = |z: &[f64]| model.flows_at(z).server * fb;
-    let peer = |z: &[f64]| model.flows_at(z).peer * fb;
-    let locate = |f: &dyn Fn(&[f64]) -> f64| -> Result<(f64, f64), RunError> {
-        let values: Vec<f64> = traj.states().map(f).collect();
+    let leechers = |_: f64, z: &[f64]| z[..k].iter().sum::<f64>();
+    let server = |t: f64, z: &[f64]| model.flows_at(t, z).server * fb;
+    let peer = |t: f64, z: &[f64]| model.flows_at(t, z).peer * fb;
+    let locate = |f: &dyn Fn(f64, &[f64]) -> f64| -> Result<(f64, f64), RunError> {
+        let values: Vec<f64> = traj
+            .t
+            .iter()
+            .zip(traj.states())
+            .map(|(&t, z)| f(t, z))
+            .collect();
         let i = (0..values.len())
             .max_by(|&a, &b| values[a].total_cmp(&values[b]))
             .unwrap_or(0);
@@ -1038,12 +1048,12 @@ pub fn bill(s: &Scenario, rec: &RunRecord, method: Method) -> Result<Billed, Run
             return (served, server);
         }
         let fb = model.file_bits;
-        let served_of = |z: &[f64]| {
-            let f = model.flows_at(z);
+        let served_of = |t: f64, z: &[f64]| {
+            let f = model.flows_at(t, z);
             (f.server + f.peer) * fb
         };
-        let server_of = |z: &[f64]| model.flows_at(z).server * fb;
-        let refine = |series: &[f64], f: &dyn Fn(&[f64]) -> f64, grid_max: f64| {
+        let server_of = |t: f64, z: &[f64]| model.flows_at(t, z).server * fb;
+        let refine = |series: &[f64], f: &dyn Fn(f64, &[f64]) -> f64, grid_max: f64| {
             let i = (a..=b)
                 .max_by(|&x, &y| series[x].total_cmp(&series[y]))
                 .unwrap_or(a);

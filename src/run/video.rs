@@ -398,6 +398,7 @@ pub fn run_video_with(s: &Scenario, opts: &RunOptions, plan: Plan) -> Result<Run
         horizon_s: horizon,
         horizon_basis,
         arrival_profile: s.demand.arrival.kind(),
+        flash_crowd_bound_s: None,
         steady_state: None,
         bytes: Bytes {
             server: sb,

@@ -418,6 +418,7 @@ pub fn run_wireless(s: &Scenario, opts: &RunOptions) -> Result<RunRecord, crate:
         horizon_s: DAY,
         horizon_basis: "one day of the daily demand cycle (costs per billing month)".into(),
         arrival_profile: "diurnal",
+        flash_crowd_bound_s: None,
         steady_state: None,
         bytes: Bytes {
             server: day.macro_bytes,

@@ -494,6 +494,9 @@ pub struct SwarmParams {
     pub duplicates: f64,
     /// k: download stages (Erlang-k download times), 1..=[`MAX_STAGES`]; default 1 (off).
     pub stages: usize,
+    /// The flash-crowd bound: no download completes before t_g = F/s (the file over the
+    /// server's capacity) from t = 0; default false (off). Needs `stages` ≥ 2 and a server.
+    pub flash_crowd_bound: bool,
 }
 
 /// One peer class, per-class overrides resolved.
@@ -1013,6 +1016,10 @@ impl Ctx<'_> {
                     "swarm.duplicates",
                 ),
                 (raw.swarm.stages.as_ref().map(|q| q.span()), "swarm.stages"),
+                (
+                    raw.swarm.flash_crowd_bound.as_ref().map(|q| q.span()),
+                    "swarm.flash_crowd_bound",
+                ),
             ] {
                 if let Some(span) = given {
                     return Err(self.at(span, format!("`{key}` does not apply to `content.kind = \"{}\"`: viewers leave after `content.watch_time` and upload while they watch", kind.label())));
@@ -1136,6 +1143,16 @@ impl Ctx<'_> {
                 return Err(self.at(v.span(), "`swarm.duplicates` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market counts useful bytes only); use another mechanism or 0".into()));
             }
         }
+        let flash_crowd_bound = match &raw.swarm.flash_crowd_bound {
+            Some(v) => self.flash_crowd_bound(
+                v,
+                stages,
+                capacity,
+                raw.isp.is_some(),
+                matches!(incentive.mechanism, Mechanism::Equilibrium),
+            )?,
+            None => false,
+        };
         if policy == ServerPolicy::Seed && matches!(incentive.mechanism, Mechanism::Equilibrium) {
             let span = raw.server.policy.as_ref().map_or(0..0, |v| v.span());
             return Err(self.at(span, "`server.policy = \"seed\"` is not modelled with `incentive.mechanism = \"equilibrium\"` (its market assumes a server that fills the peers' deficit); use \"fill\" or another mechanism".into()));
@@ -1253,6 +1270,7 @@ impl Ctx<'_> {
                 startup_delay,
                 duplicates,
                 stages,
+                flash_crowd_bound,
             },
             classes,
             server: Server { capacity, policy },
@@ -1293,6 +1311,35 @@ impl Ctx<'_> {
             ));
         }
         Ok(v)
+    }
+
+    /// `swarm.flash_crowd_bound`: when true, the swarm needs k ≥ 2 download stages (the
+    /// waiting leechers are the last stage's) and a server with capacity (the gate is F/s);
+    /// a term of the file swarm's model only, not with `[[isp]]` or the equilibrium market.
+    fn flash_crowd_bound(
+        &self,
+        v: &toml::Spanned<bool>,
+        stages: usize,
+        capacity: f64,
+        with_isps: bool,
+        equilibrium: bool,
+    ) -> Result<bool, ScenarioError> {
+        let key = "swarm.flash_crowd_bound";
+        if !*v.get_ref() {
+            return Ok(false);
+        }
+        let reason = if with_isps {
+            "is modelled for one swarm, not with `[[isp]]`".to_string()
+        } else if equilibrium {
+            "is not modelled with `incentive.mechanism = \"equilibrium\"` (its market has no gate); use another mechanism or false".to_string()
+        } else if stages < 2 {
+            format!("needs `swarm.stages` ≥ 2 (got {stages}): before the gate F/s the leechers in the last stage wait, and with one stage the model has no last part of the file")
+        } else if capacity <= 0.0 {
+            "needs a server with `server.capacity` > 0 (got 0): the gate is F/s, the file over the origin's capacity".to_string()
+        } else {
+            return Ok(true);
+        };
+        Err(self.at(v.span(), format!("`{key}` = true {reason}")))
     }
 
     /// `swarm.duplicates`: the fraction d of received bytes that are duplicates, in [0, 1); a
@@ -1757,6 +1804,10 @@ impl Ctx<'_> {
                 "`swarm.stages`",
             ),
             (
+                raw.swarm.flash_crowd_bound.as_ref().map(|q| q.span()),
+                "`swarm.flash_crowd_bound`",
+            ),
+            (
                 raw.server.capacity.as_ref().map(|q| q.span()),
                 "`server.capacity`",
             ),
@@ -1989,6 +2040,7 @@ impl Ctx<'_> {
                 startup_delay: 0.0,
                 duplicates: 0.0,
                 stages: 1,
+                flash_crowd_bound: false,
             },
             classes: Vec::new(),
             server: Server {

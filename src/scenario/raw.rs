@@ -369,6 +369,9 @@ pub struct SwarmFile {
     /// `swarm.stages` (k).
     #[serde(default)]
     pub stages: Option<Spanned<i64>>,
+    /// `swarm.flash_crowd_bound`: nobody completes before F/s.
+    #[serde(default)]
+    pub flash_crowd_bound: Option<Spanned<bool>>,
 }
 
 /// `[peers]`: one class (upload, download) or `[[peers.class]]`.

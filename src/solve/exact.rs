@@ -860,8 +860,11 @@ fn refine_root(a: &[f64; TAYLOR_TERMS], mut lo: f64, mut hi: f64) -> f64 {
 }
 
 struct Solver<'a> {
-    pa: &'a dyn PiecewiseAffine,
+    /// The dynamics of each phase (the model's time events split them, [`split_at_events`]).
+    pas: Vec<&'a dyn PiecewiseAffine>,
     segs: Vec<ForcingSegment>,
+    /// The phase of each forcing segment.
+    phases: Vec<usize>,
     nd: usize,
     nc: usize,
     regimes: usize,
@@ -876,13 +879,18 @@ struct Solver<'a> {
     motion: (Vec<f64>, Vec<f64>),
 }
 
-impl Solver<'_> {
+impl<'a> Solver<'a> {
+    /// The dynamics in force in forcing segment `seg`.
+    fn pa(&self, seg: usize) -> &'a dyn PiecewiseAffine {
+        self.pas[self.phases[seg]]
+    }
+
     fn piece(&mut self, seg: usize, r: usize) -> &mut Piece {
         let i = seg * self.regimes + r;
         if self.pieces[i].is_none() {
             let guards = self.guards(seg, r).to_vec();
             self.pieces[i] = Some(Piece::new(
-                self.pa,
+                self.pa(seg),
                 &self.segs[seg],
                 r,
                 self.nd,
@@ -898,7 +906,7 @@ impl Solver<'_> {
     /// Regime r's guard vectors in forcing segment `seg`, computed once per solve.
     fn guards(&mut self, seg: usize, r: usize) -> &[Vec<f64>] {
         let i = seg * self.regimes + r;
-        let (pa, nd, m) = (self.pa, self.nd, self.segs[seg].w0.len());
+        let (pa, nd, m) = (self.pa(seg), self.nd, self.segs[seg].w0.len());
         self.guards[i].get_or_insert_with(|| guard_vectors(pa, r, nd, m))
     }
 
@@ -920,8 +928,9 @@ impl Solver<'_> {
             matvec(&piece.mq_rows, a1, a2);
             return true;
         }
+        let pa = self.pas[self.phases[seg]];
         let series = self.series.get_or_insert_with(|| Series::empty(q, nc));
-        if !series.fill(self.pa, &self.segs[seg], r, p, 2) {
+        if !series.fill(pa, &self.segs[seg], r, p, 2) {
             return false;
         }
         a1.copy_from_slice(&series.v[q..2 * q]);
@@ -938,7 +947,7 @@ impl Solver<'_> {
         let mut out: Vec<(f64, usize)> = Vec::new();
         let mut first_candidate = None;
         for r in 0..self.regimes {
-            if !self.pa.regime_available(r) {
+            if !self.pa(seg).regime_available(r) {
                 continue;
             }
             // Guard values first: a regime with a guard clearly negative is out without
@@ -1293,6 +1302,36 @@ fn count_switch(stats: &mut SolveStats, t: f64) -> Result<(), SolveError> {
     Ok(())
 }
 
+/// The forcing segments split at the model's time events (each event starts a segment whose
+/// generator state is carried there, w(t_e) = exp(G (t_e − start)) w(start)), and the phase of
+/// each segment (the number of events at or before its start). Without events: the segments
+/// as they are, all in phase 0.
+fn split_at_events(segs: Vec<ForcingSegment>, events: &[f64]) -> (Vec<ForcingSegment>, Vec<usize>) {
+    if events.is_empty() {
+        let n = segs.len();
+        return (segs, vec![0; n]);
+    }
+    let mut out: Vec<ForcingSegment> = Vec::with_capacity(segs.len() + events.len());
+    for (i, seg) in segs.iter().enumerate() {
+        let end = segs.get(i + 1).map_or(f64::INFINITY, |nx| nx.start);
+        out.push(seg.clone());
+        for &te in events.iter().filter(|&&te| te > seg.start && te < end) {
+            let w0 = (&seg.generator * (te - seg.start)).exp() * &seg.w0;
+            out.push(ForcingSegment {
+                start: te,
+                generator: seg.generator.clone(),
+                w0,
+                lambda: seg.lambda.clone(),
+            });
+        }
+    }
+    let phases = out
+        .iter()
+        .map(|sg| events.iter().filter(|&&te| te <= sg.start).count())
+        .collect();
+    (out, phases)
+}
+
 /// Integrate exactly; see the module docs.
 pub(super) fn integrate(
     model: &dyn FluidModel,
@@ -1302,11 +1341,23 @@ pub(super) fn integrate(
     let n = model.dim();
     let nd = pa.dynamic_dim();
     let nc = n - nd;
-    let segs = pa.arrival().forcing_segments();
+    // A time event (the flash-crowd bound's gate) starts a forcing segment in its phase.
+    let events = model.time_events();
+    let (segs, phases) = split_at_events(pa.arrival().forcing_segments(), &events);
+    let boxes: Vec<Option<Box<dyn PiecewiseAffine + '_>>> =
+        (0..=events.len()).map(|p| pa.phase(p)).collect();
+    let pas: Vec<&dyn PiecewiseAffine> = boxes
+        .iter()
+        .map(|b| match b {
+            Some(b) => b.as_ref(),
+            None => pa,
+        })
+        .collect();
     let regimes = pa.regime_count();
     let grid_h = s.t_end / s.points as f64;
     let mut sv = Solver {
-        pa,
+        pas,
+        phases,
         pieces: (0..segs.len() * regimes).map(|_| None).collect(),
         guards: vec![None; segs.len() * regimes],
         segs,
@@ -1502,7 +1553,7 @@ pub(super) fn integrate(
                     }
                     let series = sv.series.get_or_insert_with(|| Series::empty(p.len(), nc));
                     let Some((h, crossed)) = taylor_step(
-                        sv.pa,
+                        sv.pas[sv.phases[seg]],
                         (seg, &sv.segs[seg]),
                         regime,
                         piece,
@@ -1517,7 +1568,7 @@ pub(super) fn integrate(
                             t,
                             reason: format!(
                                 "no Taylor series in regime '{}' at this state",
-                                sv.pa.regime_label(regime)
+                                sv.pa(seg).regime_label(regime)
                             ),
                         });
                     };

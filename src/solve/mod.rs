@@ -298,7 +298,7 @@ pub fn golden_section<T, E>(
     })
 }
 
-/// The largest value of `f(state(t))` for t in `[lo, hi]`, located by golden-section search
+/// The largest value of `f(t, state(t))` for t in `[lo, hi]`, located by golden-section search
 /// ([`golden_section`], [`GOLDEN_ITERATIONS`]; callers bracket the largest sample of a grid by
 /// its neighbours). Returns (t, value); never below the values at the ends.
 pub fn maximise(
@@ -306,9 +306,9 @@ pub fn maximise(
     method: Method,
     lo: Seconds,
     hi: Seconds,
-    f: &dyn Fn(&[f64]) -> f64,
+    f: &dyn Fn(Seconds, &[f64]) -> f64,
 ) -> Result<(Seconds, f64), SolveError> {
-    let g = |t: f64| -> Result<f64, SolveError> { Ok(f(&state_at(model, t, method)?)) };
+    let g = |t: f64| -> Result<f64, SolveError> { Ok(f(t, &state_at(model, t, method)?)) };
     let fa = g(lo)?;
     // Each evaluation integrates from t = 0: when one costs more than REFINE_MAX_STEPS steps
     // (a swarm that has no closed form and steps fast for long), fifty more would take
@@ -320,7 +320,7 @@ pub fn maximise(
         settings.points = 1;
         settings.method = method;
         let tr = integrate(model, &settings)?;
-        (f(tr.last()), tr.stats.steps)
+        (f(hi, tr.last()), tr.stats.steps)
     };
     let mut best = if fa >= fb { (lo, fa) } else { (hi, fb) };
     if hi <= lo || steps > REFINE_MAX_STEPS {

@@ -161,6 +161,9 @@ pub struct Chain {
     bytes: f64,
     /// Download stages k (1: a download completes in one exponential step).
     stages: usize,
+    /// The flash-crowd bound's gate t_g (`Swarm::gate`): before it only the leechers before
+    /// the last stage progress, and nobody completes.
+    gate: Option<f64>,
     /// λ(t) of the fluid model (the chain's arrival rate is N times it).
     arrival: ArrivalProfile,
     scale: f64,
@@ -191,6 +194,7 @@ impl Chain {
             seeding: swarm.terms().policy == ServerPolicy::Seed,
             bytes: swarm.bytes_per_progress(),
             stages: swarm.stages(),
+            gate: swarm.gate(),
             start_rate: if swarm.starting() {
                 1.0 / swarm.terms().startup_delay
             } else {
@@ -222,10 +226,16 @@ impl Chain {
     /// upload plus N·s, each leecher capped at c_k; the rule of `Swarm::flows`). Writes `d`
     /// and returns the peers' upload U.
     fn completions(&self, x: &[f64], y: &[f64], d: &mut [f64]) -> f64 {
+        self.allocate(x, x, y, d)
+    }
+
+    /// [`Chain::completions`] when the leechers `up_x` upload and `x` of them download (the
+    /// flash-crowd bound's gate closed: the last stage waits).
+    fn allocate(&self, up_x: &[f64], x: &[f64], y: &[f64], d: &mut [f64]) -> f64 {
         let mut up = 0.0;
         let mut cap = 0.0;
         for (k, cl) in self.classes.iter().enumerate() {
-            up += cl.mu * (self.eta * x[k] + y[k]);
+            up += cl.mu * (self.eta * up_x[k] + y[k]);
             cap += cl.c * x[k];
         }
         let supply = up + self.server;
@@ -469,8 +479,33 @@ fn run_single(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
 }
 
 /// [`Chain::completions`] at leechers `x` of which `w` are still starting (no first piece:
-/// they neither download nor upload); `act` is scratch space for x − w.
-fn rates(chain: &Chain, x: &[f64], w: &[f64], y: &[f64], d: &mut [f64], act: &mut [f64]) -> f64 {
+/// they neither download nor upload); `act` is scratch space for x − w. With `gated` (the
+/// flash-crowd bound's gate closed) only the leechers before the last stage download: the
+/// stage counts `vs` (k per class), `down` scratch space for them.
+#[allow(clippy::too_many_arguments)] // the chain's populations and two scratch buffers
+fn rates(
+    chain: &Chain,
+    x: &[f64],
+    w: &[f64],
+    y: &[f64],
+    d: &mut [f64],
+    act: &mut [f64],
+    gated: Option<(&[f64], &mut [f64])>,
+) -> f64 {
+    if let Some((vs, down)) = gated {
+        let ks = chain.stages;
+        for (i, a) in act.iter_mut().enumerate() {
+            *a = if chain.start_rate > 0.0 {
+                x[i] - w[i]
+            } else {
+                x[i]
+            };
+        }
+        for (i, dn) in down.iter_mut().enumerate() {
+            *dn = vs[i * ks..(i + 1) * ks - 1].iter().sum();
+        }
+        return chain.allocate(act, down, y, d);
+    }
     if chain.start_rate > 0.0 {
         for ((a, xi), wi) in act.iter_mut().zip(x).zip(w) {
             *a = xi - wi;
@@ -502,14 +537,18 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
     let ks = chain.stages;
     let kf = ks as f64;
     let mut vs = vec![0.0_f64; if ks > 1 { k * ks } else { 0 }];
+    // The flash-crowd bound: before the gate only stages 1..k − 1 download (`down` holds them).
+    let mut down = vec![0.0_f64; k];
+    let gated_at = |t: f64| chain.gate.is_some_and(|g| t < g);
     // Move one leecher of class i out of the stage that the uniform `frac` ∈ [0, 1) picks
-    // among its active leechers (each equally likely); returns whether it was the last stage.
-    let take_stage = |vs: &mut [f64], i: usize, frac: f64, active: f64| -> bool {
+    // among its `active` leechers in the first `upto` stages (each equally likely); returns
+    // whether it was the last stage.
+    let take_stage = |vs: &mut [f64], i: usize, frac: f64, active: f64, upto: usize| -> bool {
         let mut acc = 0.0;
         let target = frac * active;
-        for j in 0..ks {
+        for j in 0..upto {
             acc += vs[i * ks + j];
-            if target < acc || j + 1 == ks {
+            if target < acc || j + 1 == upto {
                 vs[i * ks + j] -= 1.0;
                 if j + 1 < ks {
                     vs[i * ks + j + 1] += 1.0;
@@ -527,8 +566,9 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                   y: &[f64],
                   d: &mut [f64],
                   act: &mut [f64],
+                  gated: Option<(&[f64], &mut [f64])>,
                   ev: &EventCounts| {
-        let up = rates(chain, x, w, y, d, act);
+        let up = rates(chain, x, w, y, d, act, gated);
         let served: f64 = d.iter().sum();
         let peer = chain.peer_flow(up, served);
         rows.extend_from_slice(x);
@@ -541,7 +581,8 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
             ev.aborts as f64,
         ]);
     };
-    record(&mut rows, &x, &ws, &y, &mut d, &mut act, &ev);
+    let gated = gated_at(0.0).then_some((&vs[..], &mut down[..]));
+    record(&mut rows, &x, &ws, &y, &mut d, &mut act, gated, &ev);
     let sub = stretches_per_interval(chain, grid.len() - 1);
     let mut t = 0.0;
     for w in grid.windows(2) {
@@ -554,7 +595,21 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
             };
             let bound = n * chain.arrival.max_rate_on(t, s1);
             loop {
-                let up = rates(chain, &x, &ws, &y, &mut d, &mut act);
+                // The gate ends a stretch: the rates change there.
+                let gated = gated_at(t);
+                let stop = match chain.gate {
+                    Some(g) if gated && g < s1 => g,
+                    _ => s1,
+                };
+                let up = rates(
+                    chain,
+                    &x,
+                    &ws,
+                    &y,
+                    &mut d,
+                    &mut act,
+                    gated.then_some((&vs[..], &mut down[..])),
+                );
                 let (mut aborts, mut done, mut leave, mut xs, mut ys) = (0.0, 0.0, 0.0, 0.0, 0.0);
                 for (i, cl) in chain.classes.iter().enumerate() {
                     aborts += cl.theta * x[i];
@@ -577,14 +632,17 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 } else {
                     f64::INFINITY
                 };
-                let step = if t + dt >= s1 { s1 - t } else { dt };
+                let step = if t + dt >= stop { stop - t } else { dt };
                 lsec += xs * step;
                 ssec += ys * step;
                 let peer = chain.peer_flow(up, done);
                 pfiles += peer * step;
                 sfiles += (done - peer) * step;
-                if t + dt >= s1 {
-                    t = s1;
+                if t + dt >= stop {
+                    t = stop;
+                    if stop < s1 {
+                        continue;
+                    }
                     break;
                 }
                 t += dt;
@@ -619,8 +677,13 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                     let i = pick(d.iter().map(|di| kf * di), u, aborts);
                     let before: f64 = aborts + (0..i).map(|j| kf * d[j]).sum::<f64>();
                     let frac = ((u - before) / (kf * d[i])).clamp(0.0, 1.0);
-                    let active = x[i] - ws[i];
-                    if take_stage(&mut vs, i, frac, active) {
+                    // Gated: a uniformly chosen leecher of the stages before the last.
+                    let (active, upto) = if gated {
+                        (down[i], ks - 1)
+                    } else {
+                        (x[i] - ws[i], ks)
+                    };
+                    if take_stage(&mut vs, i, frac, active, upto) {
                         // The last stage moved on: a completion (take_stage removed it).
                         x[i] -= 1.0;
                         if chain.classes[i].seeds_stay {
@@ -671,7 +734,8 @@ fn run_general(chain: &Chain, grid: &[f64], seed: u64) -> Replicate {
                 }
             }
         }
-        record(&mut rows, &x, &ws, &y, &mut d, &mut act, &ev);
+        let gated = gated_at(b).then_some((&vs[..], &mut down[..]));
+        record(&mut rows, &x, &ws, &y, &mut d, &mut act, gated, &ev);
     }
     Replicate {
         seed,
