@@ -57,7 +57,7 @@
 //! println!("peer-assisted delivery saves {:.0} % of the bill", 100.0 * p2p.net_saving);
 //!
 //! // A scenario of your own, validated once; its errors say where and which key.
-//! let text = peerfluid::scenario::DEFAULT_SCENARIO.replace("efficiency = 0.9", "efficiency = 1.5");
+//! let text = peerfluid::scenario::DEFAULT_SCENARIO.replace("efficiency = 0.79", "efficiency = 1.5");
 //! let bad = Scenario::from_toml(&text, "my.toml", None);
 //! let err = bad.expect_err("efficiency is at most 1").diagnostic();
 //! assert_eq!((err.line, err.key.as_deref()), (Some(27), Some("swarm.efficiency")));

@@ -8,7 +8,8 @@ window [steady_from_s, horizon_s] (run.json):
   steady leechers and seeds (window means; model: the closed-form steady state and the
   trajectory's mean over the same window), mean download time (measured: completed peers
   that arrived in [from, horizon − 2 T̂], T̂ by Little = mean leechers / measured arrival
-  rate; model: steady_state.download_time_s), the origin's busy share (measured mean upload
+  rate; model: steady_state.completed_download_time_s, the completed downloads' mean, and
+  download_time_s, Little's over all), the origin's busy share (measured mean upload
   / its limit over the window; model: server_rate / capacity);
   flash crowds: the first, mean and last completion (model: the k-th completion is when the
   trajectory's completed downloads reach k − 0.5).
@@ -126,11 +127,13 @@ def compare(name, peerfluid):
         res["model_at_measured_rate"] = {
             "arrival_rate": s2["arrival_rate_per_s"], "leechers": s2["leechers"], "seeds": s2["seeds"],
             "download_time_s": s2["download_time_s"], "regime": s2["regime"],
+            "completed_download_time_s": s2.get("completed_download_time_s"),
             "origin_busy": s2["server_rate_bps"] / cap if cap else None,
             "peer_upload_used": s2["peer_rate_bps"] / ((s2["leechers"] + s2["seeds"]) * up_bps)
             if s2["leechers"] + s2["seeds"] > 0 else None}
         res["model"] = {"regime": ss["regime"], "arrival_rate": ss["arrival_rate_per_s"], "leechers": ss["leechers"], "seeds": ss["seeds"],
                         "download_time_s": ss["download_time_s"],
+                        "completed_download_time_s": ss.get("completed_download_time_s"),
                         "origin_busy": ss["server_rate_bps"] / cap if cap else None,
                         "peer_upload_used": ss["peer_rate_bps"] / ((ss["leechers"] + ss["seeds"]) * up_bps)
                         if ss["leechers"] + ss["seeds"] > 0 else None,
@@ -160,9 +163,19 @@ def compare(name, peerfluid):
             res["model_after_fit"] = {
                 "arrival_rate": s3["arrival_rate_per_s"], "leechers": s3["leechers"], "seeds": s3["seeds"],
                 "download_time_s": s3["download_time_s"],
+                "completed_download_time_s": s3.get("completed_download_time_s"),
                 "origin_busy": s3["server_rate_bps"] / cap if cap else None,
                 "peer_upload_used": s3["peer_rate_bps"] / ((s3["leechers"] + s3["seeds"]) * up_bps)
                 if s3["leechers"] + s3["seeds"] > 0 else None}
+            # The calibrated trajectory itself (`fit` drives it with the trace's arrivals), over
+            # the window: what the model says for these arrivals rather than for a stationary
+            # swarm at their mean rate (a window of a few hundred seconds is not stationary).
+            fitted = [{k: float(v) for k, v in r.items()} for r in read_csv(os.path.join(d, FIT, "fitted.csv"))]
+            fw = [r for r in fitted if a <= r["t"] <= h]
+            fx = mean(r["leechers_fit"] for r in fw)
+            res["trajectory_after_fit"] = {
+                "leechers": fx, "seeds": mean(r["seeds_fit"] for r in fw),
+                "download_time_little_s": fx / res["measured"]["arrival_rate"]}
         res["fit"] = json.load(open(os.path.join(d, FIT, "fit.json")))["estimates"]
     res["limits"] = {k: limits[k] for k in limits if "over_limit" in k or k == "redundant_share_of_download"}
     out = "compare.json" if FIT == "fit" else f"compare-{FIT}.json"
@@ -174,6 +187,11 @@ def compare(name, peerfluid):
 
 def f(v, nd=1):
     return "–" if v is None else f"{v:.{nd}f}"
+
+
+def dt(r):
+    """A model's mean download time of the completed downloads, and Little's over all."""
+    return f"{f(r.get('completed_download_time_s'))} (Little {f(r.get('download_time_s'))})"
 
 
 def main():
@@ -189,32 +207,35 @@ def main():
     FIT = args.fit
     names = args.names or sorted(n for n in os.listdir(RUNS) if os.path.exists(os.path.join(RUNS, n, "trace.csv")))
     after = "model after `fit`" if FIT == "fit" else f"model after `{FIT}.sh`"
-    print(f"| run | quantity | measured | model, η = 1 | model, η = 1, measured λ | {after} |")
-    print("|---|---|---|---|---|---|")
+    print(f"| run | quantity | measured | model, η = 1 | model, η = 1, measured λ | {after} | its trajectory, trace's arrivals |")
+    print("|---|---|---|---|---|---|---|")
     for n in names:
         r = compare(n, args.peerfluid)
         m, p = r["measured"], r["model"]
         pct = lambda v: "–" if v is None else f"{100 * v:.0f} %"
         fa = r.get("model_after_fit", {})
         fv = lambda k, nd=1: f(fa.get(k), nd) if fa else "–"
+        tr = r.get("trajectory_after_fit", {})
+        tv = lambda k: f(tr.get(k)) if tr else "–"
         if "first_s" in m:
-            rows = [("first completion (s)", f(m["first_s"]), f(p["first_s"]), "–", fv("first_s")),
-                    ("mean completion (s)", f(m["mean_s"]), f(p["mean_s"]), "–", fv("mean_s")),
-                    ("last completion (s)", f(m["last_s"]), f(p["last_s"]), "–", fv("last_s")),
-                    ("origin busy until the last completion", pct(m["origin_busy"]), "–", "–", "–")]
+            rows = [("first completion (s)", f(m["first_s"]), f(p["first_s"]), "–", fv("first_s"), "–"),
+                    ("mean completion (s)", f(m["mean_s"]), f(p["mean_s"]), "–", fv("mean_s"), "–"),
+                    ("last completion (s)", f(m["last_s"]), f(p["last_s"]), "–", fv("last_s"), "–"),
+                    ("origin busy until the last completion", pct(m["origin_busy"]), "–", "–", "–", "–")]
         else:
             q = r["model_at_measured_rate"]
             fp = lambda k: pct(fa.get(k)) if fa else "–"
-            rows = [("arrival rate in window (1/s)", f(m["arrival_rate"], 3), f(p["arrival_rate"], 3), f(q["arrival_rate"], 3), fv("arrival_rate", 3)),
-                    ("steady leechers", f(m["leechers"]), f(p["leechers"]), f(q["leechers"]), fv("leechers")),
-                    ("steady seeds", f(m["seeds"]), f(p["seeds"]), f(q["seeds"]), fv("seeds")),
-                    ("mean download time (s)", f"{f(m['download_time_s'])} (Little {f(m['download_time_little_s'])})",
-                     f"{f(p['download_time_s'])} ({p['regime']})", f(q["download_time_s"]), fv("download_time_s")),
-                    ("origin busy", pct(m["origin_busy"]), pct(p["origin_busy"]), pct(q["origin_busy"]), fp("origin_busy")),
+            rows = [("arrival rate in window (1/s)", f(m["arrival_rate"], 3), f(p["arrival_rate"], 3), f(q["arrival_rate"], 3), fv("arrival_rate", 3), "–"),
+                    ("steady leechers", f(m["leechers"]), f(p["leechers"]), f(q["leechers"]), fv("leechers"), tv("leechers")),
+                    ("steady seeds", f(m["seeds"]), f(p["seeds"]), f(q["seeds"]), fv("seeds"), tv("seeds")),
+                    ("mean download time of completed peers (s)", f"{f(m['download_time_s'])} (Little {f(m['download_time_little_s'])})",
+                     f"{dt(p)} ({p['regime']})", dt(q), dt(fa) if fa else "–",
+                     f"(Little {tv('download_time_little_s')})" if tr else "–"),
+                    ("origin busy", pct(m["origin_busy"]), pct(p["origin_busy"]), pct(q["origin_busy"]), fp("origin_busy"), "–"),
                     ("peers' upload in use", pct(m["peer_upload_used"]), pct(p["peer_upload_used"]),
-                     pct(q["peer_upload_used"]), fp("peer_upload_used"))]
-        for qn, mv, pv, qv, av in rows:
-            print(f"| {n} | {qn} | {mv} | {pv} | {qv} | {av} |")
+                     pct(q["peer_upload_used"]), fp("peer_upload_used"), "–")]
+        for qn, mv, pv, qv, av, tv_ in rows:
+            print(f"| {n} | {qn} | {mv} | {pv} | {qv} | {av} | {tv_} |")
     return 0
 
 

@@ -11,6 +11,8 @@ P=${PEERFLUID:-peerfluid}
 fit() { "$P" fit "runs/$1/scenario.toml" --trace "runs/$1/trace.csv" --keys "$2" --from "$3" \
           --bootstrap 100 --seed 1 --no-plots --quiet --out "runs/$1/fit"; }
 fit upload-limited   swarm.efficiency,swarm.abort_rate       "240 s"
+fit upload-limited-16mb swarm.efficiency,swarm.abort_rate     "240 s"
+fit upload-limited-64mb swarm.efficiency,swarm.abort_rate     "240 s"
 fit download-limited swarm.seed_residence                    "180 s"
 fit server-assisted  swarm.seed_residence,swarm.abort_rate   "150 s"
 fit flash-crowd      swarm.efficiency                        "0 s"
