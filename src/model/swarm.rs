@@ -2139,6 +2139,32 @@ mod tests {
     }
 
     /// Slow, mid and fast downloaders (the mid class's seeds leave at once), η = 0.8, a server.
+    /// Regime `r` of `pa` at state `z` (arrival rate 2) gives the right-hand side `f` by its
+    /// affine form or its first Taylor coefficient, to 1e-12.
+    fn assert_regime_gives_rhs(pa: &dyn PiecewiseAffine, r: usize, z: &State, f: &State) {
+        let (n, nd) = (z.len(), pa.dynamic_dim());
+        let nc = n - nd;
+        if pa.regime_is_affine(r) {
+            let af = pa.affine(r);
+            let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 2.0;
+            for i in 0..n {
+                assert_relative_eq!(lin[i], f[i], max_relative = 1e-12, epsilon = 1e-12);
+            }
+            return;
+        }
+        let order = 1;
+        let mut a = vec![0.0; (order + 1) * nd];
+        a[..nd].copy_from_slice(&z.as_slice()[..nd]);
+        let mut dc = vec![0.0; (order + 1) * nc];
+        assert!(pa.taylor(r, &[2.0], &mut a, nd, &mut dc, order));
+        for i in 0..nd {
+            assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-12);
+        }
+        for i in 0..nc {
+            assert_relative_eq!(dc[nc + i], f[nd + i], max_relative = 1e-12, epsilon = 1e-12);
+        }
+    }
+
     fn three_classes(arrival: ArrivalProfile) -> Swarm {
         let mk = |name: &str, share, c, mu, gamma| SwarmClass {
             name: name.into(),
@@ -2289,7 +2315,6 @@ mod tests {
             let pa = m.piecewise_affine().expect("swarm has regimes");
             let (n, k, nd) = (m.dim(), m.k(), m.nd());
             assert_eq!((nd, n), ((2 + stages) * k, (7 + stages) * k + 3));
-            let nc = n - nd;
             let states: [([f64; 3], [f64; 3], usize); 5] = [
                 ([1.0, 1.0, 1.0], [30.0, 0.0, 60.0], 0),
                 ([4.0, 4.0, 4.0], [2.0, 0.0, 20.0], 1),
@@ -2320,35 +2345,7 @@ mod tests {
                 let mut f = State::zeros(n);
                 m.rhs(0.0, &z, &mut f);
                 for &r in &holds {
-                    if pa.regime_is_affine(r) {
-                        let af = pa.affine(r);
-                        let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 2.0;
-                        for i in 0..n {
-                            assert_relative_eq!(
-                                lin[i],
-                                f[i],
-                                max_relative = 1e-12,
-                                epsilon = 1e-12
-                            );
-                        }
-                        continue;
-                    }
-                    let order = 1;
-                    let mut a = vec![0.0; (order + 1) * nd];
-                    a[..nd].copy_from_slice(&z.as_slice()[..nd]);
-                    let mut dc = vec![0.0; (order + 1) * nc];
-                    assert!(pa.taylor(r, &[2.0], &mut a, nd, &mut dc, order));
-                    for i in 0..nd {
-                        assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-12);
-                    }
-                    for i in 0..nc {
-                        assert_relative_eq!(
-                            dc[nc + i],
-                            f[nd + i],
-                            max_relative = 1e-12,
-                            epsilon = 1e-12
-                        );
-                    }
+                    assert_regime_gives_rhs(pa, r, &z, &f);
                 }
                 assert!(!holds.is_empty(), "a regime holds at x {x:?}, y {y:?}");
             }
@@ -2380,8 +2377,7 @@ mod tests {
             let whole = m.piecewise_affine().expect("swarm has regimes");
             assert!(whole.phase(1).is_none());
             let pa = whole.phase(0).expect("before the gate");
-            let (n, k, nd) = (m.dim(), m.k(), m.nd());
-            let nc = n - nd;
+            let (n, k) = (m.dim(), m.k());
             let mut held = 0;
             for (x, y, last) in [
                 ([1.0, 1.0, 1.0], [30.0, 0.0, 60.0], 0.5),
@@ -2420,35 +2416,7 @@ mod tests {
                 assert!(!holds.is_empty(), "a regime holds at x {x:?}, y {y:?}");
                 held += holds.len();
                 for &r in &holds {
-                    if pa.regime_is_affine(r) {
-                        let af = pa.affine(r);
-                        let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 2.0;
-                        for i in 0..n {
-                            assert_relative_eq!(
-                                lin[i],
-                                f[i],
-                                max_relative = 1e-12,
-                                epsilon = 1e-12
-                            );
-                        }
-                        continue;
-                    }
-                    let order = 1;
-                    let mut a = vec![0.0; (order + 1) * nd];
-                    a[..nd].copy_from_slice(&z.as_slice()[..nd]);
-                    let mut dc = vec![0.0; (order + 1) * nc];
-                    assert!(pa.taylor(r, &[2.0], &mut a, nd, &mut dc, order));
-                    for i in 0..nd {
-                        assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-12);
-                    }
-                    for i in 0..nc {
-                        assert_relative_eq!(
-                            dc[nc + i],
-                            f[nd + i],
-                            max_relative = 1e-12,
-                            epsilon = 1e-12
-                        );
-                    }
+                    assert_regime_gives_rhs(pa.as_ref(), r, &z, &f);
                 }
                 // From the gate on: the model without the bound.
                 let mut after = State::zeros(n);
