@@ -2138,7 +2138,6 @@ mod tests {
         }
     }
 
-    /// Slow, mid and fast downloaders (the mid class's seeds leave at once), η = 0.8, a server.
     /// Regime `r` of `pa` at state `z` (arrival rate 2) gives the right-hand side `f` by its
     /// affine form or its first Taylor coefficient, to 1e-12.
     fn assert_regime_gives_rhs(pa: &dyn PiecewiseAffine, r: usize, z: &State, f: &State) {
@@ -2165,6 +2164,7 @@ mod tests {
         }
     }
 
+    /// Slow, mid and fast downloaders (the mid class's seeds leave at once), η = 0.8, a server.
     fn three_classes(arrival: ArrivalProfile) -> Swarm {
         let mk = |name: &str, share, c, mu, gamma| SwarmClass {
             name: name.into(),
