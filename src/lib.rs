@@ -1,7 +1,8 @@
 //! peerfluid: how much a content provider saves when its users' machines help deliver, and
 //! what it must pay them.
 //!
-//! The pipeline, one module per stage; a stage imports only the stages before it:
+//! The pipeline, one module per stage. The rule: a stage imports only the stages before it
+//! (and the shared [`units`] and [`error`]), never a later one:
 //!
 //! 1. [`scenario`]: a TOML file → raw `ScenarioFile` (types only) → validated
 //!    [`scenario::Scenario`] (every range and cross-field rule checked once, errors with
@@ -27,6 +28,16 @@
 //!    live/VoD and wireless pipelines, `run::validity` the fluid model's validity guard.
 //! 7. [`output`]: records written as CSV, JSON, figures, `index.html` and the text report,
 //!    atomically.
+//!
+//! `model` may import `scenario`; `scenario` never imports `model`. The values a scenario
+//! hands to the models (the arrival profile, the server policy, the peer selection, the
+//! wireless offload's parameters) and the limits it checks them against are defined in
+//! [`scenario::spec`]; `model` implements their behaviour in `impl` blocks and re-exports them
+//! under their old paths (`model::ArrivalProfile`, `model::swarm::ServerPolicy`, …).
+//! Imports that still point forward, to be passed as values or moved: `scenario` uses
+//! `cost::book`, `cost::tiers`, `cost::coordination` (what it parses) and
+//! `incentive::distribution`; `model::vod` uses `cost::billing::percentile_95`; `incentive`
+//! uses `cost::ledger`, `cost::energy` and `cost::tiers`.
 //!
 //! Beside the pipeline: [`stochastic`], the swarm's exact twin with whole peers (`simulate`,
 //! `validate`, `compare --check-stochastic`); [`sweep`], many runs in parallel; and [`fit`],

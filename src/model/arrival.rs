@@ -6,41 +6,8 @@
 
 use nalgebra::{DMatrix, DVector};
 
+pub use crate::scenario::spec::ArrivalProfile;
 use crate::units::{PerSec, Seconds};
-
-/// How the arrival rate of new downloaders varies in time (see `models/swarm.md`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum ArrivalProfile {
-    /// λ(t) = rate.
-    Constant {
-        /// Arrivals per second.
-        rate: PerSec,
-    },
-    /// λ(t) = rate · exp(−t / decay_time): a video goes viral, then interest fades.
-    FlashCrowd {
-        /// Arrivals per second at t = 0 (the peak).
-        rate: PerSec,
-        /// e-folding time of the decay, seconds.
-        decay_time: Seconds,
-    },
-    /// λ(t) = mean · [1 + (peak_to_mean − 1) · cos(2π (t − peak_time) / period)].
-    Diurnal {
-        /// Mean arrivals per second over a period.
-        mean_rate: PerSec,
-        /// Peak rate divided by the mean, in [1, 2] (the cosine never goes negative).
-        peak_to_mean: f64,
-        /// Length of a cycle, seconds (a day by default).
-        period: Seconds,
-        /// Time of the peak within the cycle, seconds.
-        peak_time: Seconds,
-    },
-    /// Piecewise-linear interpolation of (t, rate) points; held constant before the first and
-    /// after the last point.
-    Trace {
-        /// Strictly increasing times (s) with non-negative rates (1/s); at least two points.
-        points: Vec<(Seconds, PerSec)>,
-    },
-}
 
 /// One stretch of time on which the forcing is `λ(t) = ℓ·w(t)`, `dw/dt = G w`,
 /// `w(start) = w0`, with `w[0] ≡ 1` (a constant slot the integrator also uses for constant terms).

@@ -38,6 +38,7 @@ use serde::Serialize;
 use super::swarm::{qiu_srikant_closed_form, Swarm, SwarmClass};
 use super::ArrivalProfile;
 use crate::error::LocalityError;
+pub use crate::scenario::spec::Selection;
 use crate::units::{PerSec, Seconds, Usd, UsdPerMbpsMonth};
 
 /// One ISP's peers, in model units (files and seconds).
@@ -79,28 +80,6 @@ pub struct Shared {
 pub struct IspSwarm {
     isps: Vec<Isp>,
     shared: Shared,
-}
-
-/// How peers choose whom to download from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Selection {
-    /// Random peer selection over the whole swarm: bytes into ISP k come from ISP j in
-    /// proportion to U_j (literature §6.2).
-    Random,
-    /// Locality-optimal byte assignment with the dynamics of random selection (the P4P
-    /// idealisation, literature §5.1 special case): inter-ISP = Σ_k (D_k − U_k)^+ − server.
-    LocalityOptimal,
-    /// A share β ∈ [0, 1] of each ISP's demand is served by its own peers where their upload
-    /// allows, the rest at random from the upload left over; dynamics of random selection.
-    /// β = 0 is [`Selection::Random`], β = 1 is [`Selection::LocalityOptimal`].
-    LocalityFraction {
-        /// β, in [0, 1].
-        beta: f64,
-    },
-    /// Every ISP is its own swarm (its own peers and a share of the server proportional to its
-    /// arrivals): no inter-ISP bytes, different download times.
-    Strict,
 }
 
 impl Selection {

@@ -13,6 +13,18 @@
 //! Closed forms and exact sums, no ODE: [`streaming`] (Kumar–Liu–Ross live streaming) and
 //! [`push`] (Kumar–Ross minimum distribution time), `models/streaming.md`; [`vod`]
 //! (Huang–Li–Ross video on demand), `models/vod.md`.
+//!
+//! Layering: `model` is the stage after `scenario`. It may import `scenario` (models are built
+//! from a validated `Scenario`, e.g. [`swarm::swarm_of`]); `scenario` never imports `model`.
+//! So the types a scenario holds for the models — [`ArrivalProfile`], [`swarm::ServerPolicy`],
+//! [`locality::Selection`], [`wireless::Offload`] — and the limits it validates against —
+//! [`swarm::OPTED_OUT_SUFFIX`], [`vod::MAX_TITLES`], [`wireless::DAY`],
+//! [`wireless::FLAT_SHARE`], [`wireless::MAX_BUSY_SHARE`] — are defined in
+//! [`crate::scenario::spec`] and re-exported here under these paths; their behaviour
+//! (`rate_at`, `label`, `day`, …) is implemented in this stage, in `impl` blocks beside the
+//! models that use it. No module here imports a later stage, except [`vod`], which takes
+//! `cost::billing::percentile_95` so that its 95th percentile follows the billing convention
+//! (and `audience`'s tests, which integrate with `solve`).
 
 pub mod arrival;
 pub mod audience;

@@ -18,6 +18,7 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::{Affine, ArrivalProfile, FluidModel, Guard, PiecewiseAffine, PiecewiseSmooth, State};
+pub use crate::scenario::spec::{ServerPolicy, OPTED_OUT_SUFFIX};
 use crate::units::{PerSec, Seconds};
 
 /// Most QR iterations of the Schur decomposition behind [`Swarm::slowest_rate`] (a few per
@@ -39,18 +40,6 @@ pub struct SwarmClass {
     pub theta: f64,
     /// γ: departure rate of a seed, 1/s; `None` = seeds leave the moment they finish.
     pub gamma: Option<f64>,
-}
-
-/// How the provider's server shares the work with the peers (`server.policy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServerPolicy {
-    /// A managed origin: it sends only what the peers cannot (their deficit); today's model.
-    #[default]
-    Fill,
-    /// A plain BitTorrent origin: it uploads at its capacity whenever the leechers can take
-    /// it, and the peers serve the rest (server flow = min(s, Σ d_k)).
-    Seed,
 }
 
 impl ServerPolicy {
@@ -1878,9 +1867,6 @@ pub fn swarm_of(s: &crate::scenario::Scenario) -> Swarm {
         flash_crowd_bound: s.swarm.flash_crowd_bound,
     })
 }
-
-/// Suffix of the class that holds a class's peers who do not share.
-pub const OPTED_OUT_SUFFIX: &str = "-out";
 
 impl Swarm {
     /// The same swarm when only a share `q[k]` of class k's peers share (upload and seed);

@@ -24,6 +24,7 @@ use crate::model::streaming::{
     check_mean, check_nonneg, check_positive, expected_server_load, out_of_range, poisson_pmf,
     poisson_window, LatticeDistribution, MAX_DENOMINATOR,
 };
+pub use crate::scenario::spec::MAX_TITLES;
 use crate::units::BitsPerSec;
 
 /// Probabilities of an [`UploadDistribution`] must sum to 1 within this.
@@ -38,9 +39,6 @@ pub const BALANCE_TOLERANCE: f64 = 1e-9;
 /// A quantile is the smallest lattice value whose cumulative probability is at least
 /// `p − QUANTILE_TOLERANCE` (so that rounding in the sums cannot skip an exact hit).
 pub const QUANTILE_TOLERANCE: f64 = 1e-12;
-
-/// Largest number of titles of a catalogue.
-pub const MAX_TITLES: usize = 100_000;
 
 /// A discrete distribution of peer upload rates: `P(U = values[j]) = probs[j]`.
 #[derive(Debug, Clone, PartialEq)]

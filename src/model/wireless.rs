@@ -17,16 +17,11 @@
 //! chance that a neighbour hosts, scaled by how much of a home's traffic a neighbour's cell
 //! reaches); spread over the N h hosts that is ω (1 − h) i r per host.
 
+pub use crate::scenario::spec::{Offload, DAY, FLAT_SHARE, MAX_BUSY_SHARE};
 use crate::units::{BitsPerSec, Bytes, Seconds};
 
-/// One day, s.
-pub const DAY: Seconds = 86_400.0;
 /// One hour, s.
 pub const HOUR: Seconds = 3_600.0;
-/// Smallest busy-hour share: a flat day (1/24).
-pub const FLAT_SHARE: f64 = 1.0 / 24.0;
-/// Largest busy-hour share accepted (half the day's bytes in one hour).
-pub const MAX_BUSY_SHARE: f64 = 0.5;
 /// A fractional tower count within this of an integer from above counts as that integer
 /// (rounding in R_bh / c_tower must not buy a tower).
 pub const TOWER_ROUNDING: f64 = 1e-9;
@@ -42,29 +37,6 @@ const GL5: [(f64, f64); 5] = [
     (-0.906_179_845_938_664, 0.236_926_885_056_189_08),
     (0.906_179_845_938_664, 0.236_926_885_056_189_08),
 ];
-
-/// Parameters of the offload model, in base units.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Offload {
-    /// N: users (≥ 1).
-    pub users: f64,
-    /// D: bytes each user asks for per month.
-    pub demand: Bytes,
-    /// Length of the month D is counted over, s.
-    pub month: Seconds,
-    /// b: share of a day's bytes in its busiest hour, in [1/24, 1/2].
-    pub busy_hour_share: f64,
-    /// t_b: middle of the busy hour, s after midnight.
-    pub busy_hour: Seconds,
-    /// i: share of a host's own traffic its femtocell carries (at home), [0, 1].
-    pub home_share: f64,
-    /// ω: share of a non-host's home traffic an open femtocell next door would carry, [0, 1].
-    pub neighbour_share: f64,
-    /// u: the most a femtocell carries, bit/s (the host's broadband uplink).
-    pub host_uplink: BitsPerSec,
-    /// Busy-hour capacity of one macro tower (site), bit/s.
-    pub tower_capacity: BitsPerSec,
-}
 
 /// The day at a given hosts' share.
 #[derive(Debug, Clone, Copy, PartialEq)]

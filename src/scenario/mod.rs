@@ -5,10 +5,17 @@
 //! resolves units and defaults. Downstream code takes `&Scenario` and never re-validates.
 //! Every error names the file, line:column where known, the key path, the value and the
 //! allowed range. The keys, units, defaults and ranges are listed in README.md.
+//!
+//! Layering: `scenario` is the first stage and never imports `model` (which imports it). The
+//! types a `Scenario` hands to the models and the limits it checks them against are defined
+//! in [`spec`]; the models implement their behaviour. It does still import from later stages
+//! what it parses: the price book, tier tables and coordination designs from `cost`, and
+//! [`CostDistribution`] from `incentive::distribution`.
 
 mod locate;
 pub mod patch;
 pub mod raw;
+pub mod spec;
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -19,8 +26,6 @@ use crate::cost::coordination::{self as coord, Coordination};
 use crate::cost::tiers::{Tier, TierTable, GB};
 use crate::error::{echo, ScenarioError};
 pub use crate::incentive::distribution::CostDistribution;
-use crate::model::swarm::ServerPolicy;
-use crate::model::ArrivalProfile;
 use crate::units::{
     self, BitsPerSec, Bytes, Dimension, KgPerKwh, KwhPerGb, PerSec, Seconds, Usd, UsdPerGb,
     UsdPerKwh, UsdPerMbpsMonth, Watts,
@@ -29,6 +34,7 @@ use locate::header_span;
 pub use locate::{line_col, toml_error};
 use raw::{Quantity, ScenarioFile, Q};
 use serde::Serialize;
+use spec::{ArrivalProfile, Selection, ServerPolicy};
 
 /// The built-in default scenario (what `peerfluid` with no arguments runs).
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/viral-video.toml");
@@ -69,7 +75,7 @@ pub struct Scenario {
     /// `[[isp]]`: the ISPs the peers live in (empty: one network, no locality report).
     pub isps: Vec<IspSpec>,
     /// `[locality] selection`: how peers pick whom to download from (with ISPs).
-    pub selection: crate::model::locality::Selection,
+    pub selection: Selection,
     /// `[push]`: the file pushed to many devices at once (Kumar & Ross), if given.
     pub push: Option<Push>,
     /// `[energy]`: the energy view's factors (defaults cited in `models/energy.md`).
@@ -183,7 +189,7 @@ impl Default for EnergyFactors {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Wireless {
     /// The offload physics (users, demand, busy hour, shares, capacities).
-    pub offload: crate::model::wireless::Offload,
+    pub offload: spec::Offload,
     /// `wireless.hosts`: share of users who host (with a cost distribution: who may host).
     pub hosts: f64,
     /// `wireless.tower_cost`, $ per tower per year (annualised build + running costs).
@@ -554,7 +560,7 @@ impl Scenario {
     /// q < 1 is split into its sharers (same name) and `name-out`, who upload nothing and leave
     /// on completion (see `models/incentives.md`).
     pub fn with_participation(&self, q: &[f64]) -> Scenario {
-        use crate::model::swarm::OPTED_OUT_SUFFIX;
+        use spec::OPTED_OUT_SUFFIX;
         let mut out = self.clone();
         out.classes.clear();
         for (cl, &qc) in self.classes.iter().zip(q) {
@@ -1407,8 +1413,7 @@ impl Ctx<'_> {
         abort_rate: f64,
         seed_residence: f64,
         transit: f64,
-    ) -> Result<(Vec<IspSpec>, crate::model::locality::Selection), ScenarioError> {
-        use crate::model::locality::Selection;
+    ) -> Result<(Vec<IspSpec>, Selection), ScenarioError> {
         let list = list.unwrap_or_default();
         let selection = match locality {
             None => Selection::Random,
@@ -1652,7 +1657,7 @@ impl Ctx<'_> {
                             "content.titles",
                             1.0,
                             false,
-                            Some(crate::model::vod::MAX_TITLES as f64),
+                            Some(spec::MAX_TITLES as f64),
                         )?;
                         if v.fract() != 0.0 {
                             return Err(self.at(
@@ -1759,7 +1764,7 @@ impl Ctx<'_> {
         name: String,
         energy: EnergyFactors,
     ) -> Result<Scenario, ScenarioError> {
-        use crate::model::wireless::{Offload, DAY, FLAT_SHARE, MAX_BUSY_SHARE};
+        use spec::{Offload, DAY, FLAT_SHARE, MAX_BUSY_SHARE};
         use Dimension::*;
         let not_here = |span: Range<usize>, what: &str| -> ScenarioError {
             self.at(span, format!("{what} does not apply to `content.kind = \"wireless\"`: the users, their demand and the femtocells are described in `[wireless]`"))
@@ -2051,7 +2056,7 @@ impl Ctx<'_> {
             incentive,
             peer_cost,
             isps: Vec::new(),
-            selection: crate::model::locality::Selection::Random,
+            selection: Selection::Random,
             push: None,
             energy,
             coordination: None,
