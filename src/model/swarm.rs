@@ -2124,30 +2124,40 @@ mod tests {
         }
     }
 
-    /// Regime `r` of `pa` at state `z` (arrival rate 2) gives the right-hand side `f` by its
-    /// affine form or its first Taylor coefficient, to 1e-12.
-    fn assert_regime_gives_rhs(pa: &dyn PiecewiseAffine, r: usize, z: &State, f: &State) {
+    /// Regime `r` of `pa` at state `z` (arrival rate 2, constant) gives the right-hand side
+    /// `f` by its affine form or the first coefficient of its Taylor series of `order`, to
+    /// rel 1e-12 (absolute `eps`); the series' rows (dynamic, integrals) when it has one.
+    fn assert_regime_gives_rhs(
+        pa: &dyn PiecewiseAffine,
+        r: usize,
+        z: &State,
+        f: &State,
+        order: usize,
+        eps: f64,
+    ) -> Option<(Vec<f64>, Vec<f64>)> {
         let (n, nd) = (z.len(), pa.dynamic_dim());
         let nc = n - nd;
         if pa.regime_is_affine(r) {
             let af = pa.affine(r);
             let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 2.0;
             for i in 0..n {
-                assert_relative_eq!(lin[i], f[i], max_relative = 1e-12, epsilon = 1e-12);
+                assert_relative_eq!(lin[i], f[i], max_relative = 1e-12, epsilon = eps);
             }
-            return;
+            return None;
         }
-        let order = 1;
+        let mut lambda = vec![0.0; order];
+        lambda[0] = 2.0;
         let mut a = vec![0.0; (order + 1) * nd];
         a[..nd].copy_from_slice(&z.as_slice()[..nd]);
         let mut dc = vec![0.0; (order + 1) * nc];
-        assert!(pa.taylor(r, &[2.0], &mut a, nd, &mut dc, order));
+        assert!(pa.taylor(r, &lambda, &mut a, nd, &mut dc, order));
         for i in 0..nd {
-            assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-12);
+            assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = eps);
         }
         for i in 0..nc {
-            assert_relative_eq!(dc[nc + i], f[nd + i], max_relative = 1e-12, epsilon = 1e-12);
+            assert_relative_eq!(dc[nc + i], f[nd + i], max_relative = 1e-12, epsilon = eps);
         }
+        Some((a, dc))
     }
 
     /// Slow, mid and fast downloaders (the mid class's seeds leave at once), η = 0.8, a server.
@@ -2240,25 +2250,9 @@ mod tests {
             assert_eq!(holds, vec![expected], "at x {x:?}, y {y:?}");
             let mut f = State::zeros(n);
             m.rhs(0.0, &z, &mut f);
-            if pa.regime_is_affine(expected) {
-                let af = pa.affine(expected);
-                let lin = &af.a * z.rows(0, af.a.ncols()) + &af.b + &af.arrival * 2.0;
-                for i in 0..n {
-                    assert_relative_eq!(lin[i], f[i], max_relative = 1e-12, epsilon = 1e-14);
-                }
+            let Some((a, dc)) = assert_regime_gives_rhs(pa, expected, &z, &f, 2, 1e-14) else {
                 continue;
-            }
-            let order = 2;
-            let mut a = vec![0.0; (order + 1) * nd];
-            a[..nd].copy_from_slice(&z.as_slice()[..nd]);
-            let mut dc = vec![0.0; (order + 1) * nc];
-            assert!(pa.taylor(expected, &[2.0, 0.0], &mut a, nd, &mut dc, order));
-            for i in 0..nd {
-                assert_relative_eq!(a[nd + i], f[i], max_relative = 1e-12, epsilon = 1e-14);
-            }
-            for i in 0..nc {
-                assert_relative_eq!(dc[nc + i], f[nd + i], max_relative = 1e-12, epsilon = 1e-14);
-            }
+            };
             let eps = 1e-5;
             let (mut fp, mut fm) = (State::zeros(n), State::zeros(n));
             m.rhs(0.0, &(&z + &f * eps), &mut fp);
@@ -2331,7 +2325,7 @@ mod tests {
                 let mut f = State::zeros(n);
                 m.rhs(0.0, &z, &mut f);
                 for &r in &holds {
-                    assert_regime_gives_rhs(pa, r, &z, &f);
+                    assert_regime_gives_rhs(pa, r, &z, &f, 1, 1e-12);
                 }
                 assert!(!holds.is_empty(), "a regime holds at x {x:?}, y {y:?}");
             }
@@ -2402,7 +2396,7 @@ mod tests {
                 assert!(!holds.is_empty(), "a regime holds at x {x:?}, y {y:?}");
                 held += holds.len();
                 for &r in &holds {
-                    assert_regime_gives_rhs(pa.as_ref(), r, &z, &f);
+                    assert_regime_gives_rhs(pa.as_ref(), r, &z, &f, 1, 1e-12);
                 }
                 // From the gate on: the model without the bound.
                 let mut after = State::zeros(n);
