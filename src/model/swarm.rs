@@ -425,7 +425,7 @@ impl Swarm {
     }
 
     /// Flows when the leechers `active` upload and only `down` of them download (the gate of
-    /// the flash-crowd bound closed).
+    /// the flash-crowd bound closed; otherwise `down` = `active`).
     fn flows_split(&self, active: &[f64], down: &[f64], y: &[f64]) -> Flows {
         let peers = self.peer_supply(active, y);
         let mut d = vec![0.0; self.k()];
@@ -494,16 +494,7 @@ impl Swarm {
     /// Flows at populations `x` (leechers that have a first piece: all of them without a
     /// start-up delay), `y`.
     pub fn flows(&self, x: &[f64], y: &[f64]) -> Flows {
-        let peers = self.peer_supply(x, y);
-        let mut d = vec![0.0; self.k()];
-        self.allocate(x, peers + self.server, &mut d);
-        let served: f64 = d.iter().sum();
-        let (peer, server) = self.split(peers, served);
-        Flows {
-            download: d,
-            peer,
-            server,
-        }
+        self.flows_split(x, x, y)
     }
 
     fn populations_at_level(&self, rate: PerSec, level: f64) -> Option<(Vec<f64>, Vec<f64>)> {
