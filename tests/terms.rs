@@ -695,7 +695,7 @@ fn completed_downloads_take_the_time_littles_law_gives_for_the_completing_peers(
         if tau > 0.0 {
             completing += w * (1.0 / tau) / (1.0 / tau + th) * q.powi(k as i32);
         }
-        let t = sw.completed_download_time(ss);
+        let t = sw.completed_download_time(ss).expect("downloads complete");
         assert_relative_eq!(t, completing / ss.download[0], max_relative = CLOSED);
         // Longer than Little's time over every downloader, which averages the aborted stays.
         assert!(t > ss.mean_download_time() * (1.0 + 1e-6), "{t}");
@@ -704,11 +704,35 @@ fn completed_downloads_take_the_time_littles_law_gives_for_the_completing_peers(
         let sw = swarm_of(&scenario(&qs_stages(1.0, th, 1.0, 0.5, 0.9, 0.02, 0.0, k)));
         let ss = &sw.steady_states(1.0).expect("steady")[0];
         assert_relative_eq!(
-            sw.completed_download_time(ss),
+            sw.completed_download_time(ss).expect("downloads complete"),
             ss.mean_download_time(),
             max_relative = CLOSED
         );
     }
+}
+
+/// A swarm where nobody completes (no server, leechers that cannot upload, aborts) has no
+/// completed downloads' time: the summary says `null` and the run writes its files (it used
+/// to refuse them as a non-finite number).
+#[test]
+fn a_swarm_where_nobody_completes_has_no_completed_download_time() {
+    let text = qs_toml(1.0, 1.0, 0.001, 0.0, 0.0, None, 0.0, "");
+    let s = scenario(&text);
+    let sw = swarm_of(&s);
+    let ss = &sw
+        .steady_states(1.0)
+        .expect("leechers wait until they abort")[0];
+    assert_eq!(ss.download.iter().sum::<f64>(), 0.0);
+    assert_eq!(sw.completed_download_time(ss), None);
+    let rec = run_scenario(&s, &RunOptions::default()).expect("runs");
+    let steady = rec.summary.steady_state.as_ref().expect("a steady state");
+    assert_eq!(steady.completed_download_time_s, None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    peerfluid::output::write_run(dir.path(), &rec, false).expect("writes");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert!(json["steady_state"]["completed_download_time_s"].is_null());
 }
 
 /// The completions from an empty download-limited swarm (θ = 0, a server large enough that

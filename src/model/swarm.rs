@@ -749,14 +749,13 @@ impl Swarm {
     }
 
     /// Mean time from arrival to completion of the downloads that complete (what a client's
-    /// log of finished downloads measures), over every class weighted by its completions;
-    /// NaN when nobody completes. Conditional on completing, the start-up (rate 1/τ₀ against
-    /// aborts at θ) takes 1/(1/τ₀ + θ) and each of the k stages (rate k ρ) 1/(k ρ + θ), ρ the
+    /// log of finished downloads measures), over every class weighted by its completions.
+    /// Conditional on completing, the start-up (rate 1/τ₀ against aborts at θ) takes 1/(1/τ₀ + θ) and each of the k stages (rate k ρ) 1/(k ρ + θ), ρ the
     /// class's per-leecher rate at `ss`: τ₀/(1 + θτ₀) + k/(k ρ + θ). With one stage and no
     /// start-up delay this is Little's x̄/λ; with aborts and several stages it is longer than
     /// Little's time, which also averages the aborted downloads' shorter stays
-    /// (`models/swarm.md`, "Download stages").
-    pub fn completed_download_time(&self, ss: &SteadyState) -> Seconds {
+    /// (`models/swarm.md`, "Download stages"). `None` when nobody completes.
+    pub fn completed_download_time(&self, ss: &SteadyState) -> Option<Seconds> {
         let kf = self.stages() as f64;
         let (mut weighted, mut done) = (0.0, 0.0);
         for (i, cl) in self.classes.iter().enumerate() {
@@ -771,11 +770,7 @@ impl Swarm {
             weighted += ss.download[i] * t;
             done += ss.download[i];
         }
-        if done > 0.0 {
-            weighted / done
-        } else {
-            f64::NAN
-        }
+        (done > 0.0).then(|| weighted / done)
     }
 
     /// Slowest decay rate (smallest |Re eigenvalue|) of the linearisation at `ss`, 1/s, and

@@ -253,7 +253,7 @@ pub struct SteadySummary {
     /// client log's finished downloads); Little's `download_time_s` also averages the aborted
     /// downloads' stays. Equal to it with one stage and no start-up delay; `null` when nobody
     /// completes.
-    pub completed_download_time_s: f64,
+    pub completed_download_time_s: Option<f64>,
     /// "download-limited" or "upload-limited".
     pub regime: &'static str,
     /// Server upload in use, bit/s.
